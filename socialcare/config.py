@@ -1,0 +1,159 @@
+"""Load configuration: defaults < TOML file < ``SOCIALCARE_*`` env vars < CLI flags.
+
+The file is found via ``--config``, then ``SOCIALCARE_CONFIG``, then the
+platform config dir. Secrets are never read from the file's values directly:
+the file names environment variables (``bearer_token_env = "TWITTER_BEARER_TOKEN"``)
+and :func:`credential` reads them, so the config can be committed and shared.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import platformdirs
+
+from .errors import ConfigError, MissingCredential
+
+APP_NAME = "socialcare"
+
+__all__ = ["Config", "load_config", "credential", "default_config_path", "data_dir"]
+
+
+def data_dir() -> Path:
+    """Where the database and lock files live: ``SOCIALCARE_HOME`` or the platform data dir."""
+    home = os.environ.get("SOCIALCARE_HOME")
+    if home:
+        return Path(home).expanduser()
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def config_dir() -> Path:
+    """Where the config file and templates live by default."""
+    home = os.environ.get("SOCIALCARE_HOME")
+    if home:
+        return Path(home).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def default_config_path() -> Path:
+    """The config file used when neither ``--config`` nor ``SOCIALCARE_CONFIG`` is given."""
+    return config_dir() / "config.toml"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, read-only once loaded.
+
+    ``sources`` keeps each ``[sources.NAME]`` table as a plain mapping because
+    each adapter validates its own keys; ``triage`` likewise for the scorer.
+    """
+
+    database: str
+    agent: str
+    timezone: str | None = None
+    brand_handles: tuple[str, ...] = ()
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    triage: Mapping[str, Any] = field(default_factory=dict)
+    templates_dir: str | None = None
+    path: Path | None = None
+
+    def source_section(self, name: str) -> Mapping[str, Any]:
+        """The ``[sources.NAME]`` table, or an empty mapping."""
+        return self.sources.get(name, {})
+
+    def enabled_sources(self) -> list[str]:
+        """Names of sources configured and not switched off with ``enabled = false``."""
+        return [n for n, s in self.sources.items() if s.get("enabled", True)]
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], key: str, where: Path | None) -> Any:
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"{where or 'config'}: '{key}' must be a {names}, got {value!r}")
+    return value
+
+
+def load_config(path: str | Path | None = None, *, require_file: bool = False) -> Config:
+    """Read the config file (if any) and apply env overrides.
+
+    Args:
+        path: explicit file (``--config``); falls back to ``SOCIALCARE_CONFIG``
+            and then :func:`default_config_path`.
+        require_file: raise if the file does not exist (an explicit path always does).
+    """
+    explicit = path or os.environ.get("SOCIALCARE_CONFIG")
+    cfg_path = Path(explicit).expanduser() if explicit else default_config_path()
+    data: dict[str, Any] = {}
+    if cfg_path.exists():
+        try:
+            data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{cfg_path}: not valid TOML ({exc})") from None
+        except OSError as exc:
+            raise ConfigError(f"{cfg_path}: cannot read ({exc.strerror})") from None
+    elif explicit or require_file:
+        raise ConfigError(f"config file {cfg_path} does not exist (run `socialcare init`)")
+    else:
+        cfg_path = None  # type: ignore[assignment]
+
+    database = _expect(data.get("database", ""), str, "database", cfg_path)
+    database = os.environ.get("SOCIALCARE_DATABASE") or database
+    if not database:
+        database = str(data_dir() / "socialcare.db")
+    elif "://" not in database:
+        database = str(Path(database).expanduser())
+
+    agent = _expect(data.get("agent", ""), str, "agent", cfg_path)
+    agent = os.environ.get("SOCIALCARE_AGENT") or agent or os.environ.get("USER") or "agent"
+    tz = data.get("timezone")
+    if tz is not None:
+        _expect(tz, str, "timezone", cfg_path)
+    tz = os.environ.get("SOCIALCARE_TIMEZONE") or tz
+
+    handles = _expect(data.get("brand_handles", []), list, "brand_handles", cfg_path)
+    for h in handles:
+        _expect(h, str, "brand_handles[]", cfg_path)
+
+    sources = _expect(data.get("sources", {}), dict, "sources", cfg_path)
+    for name, section in sources.items():
+        _expect(section, dict, f"sources.{name}", cfg_path)
+        enabled = section.get("enabled", True)
+        _expect(enabled, bool, f"sources.{name}.enabled", cfg_path)
+
+    triage = _expect(data.get("triage", {}), dict, "triage", cfg_path)
+    templates_dir = data.get("templates_dir")
+    if templates_dir is not None:
+        _expect(templates_dir, str, "templates_dir", cfg_path)
+
+    return Config(
+        database=database,
+        agent=agent,
+        timezone=tz,
+        brand_handles=tuple(h.lstrip("@").lower() for h in handles),
+        sources=sources,
+        triage=triage,
+        templates_dir=templates_dir,
+        path=cfg_path,
+    )
+
+
+def credential(section: Mapping[str, Any], key: str, default_env: str, source: str) -> str:
+    """Read a secret from the environment variable that config names for ``key``.
+
+    ``key`` is e.g. ``bearer_token``; config may set ``bearer_token_env`` to pick
+    a different variable than ``default_env``. The value is never logged.
+    """
+    env_name = section.get(f"{key}_env", default_env)
+    if not isinstance(env_name, str) or not env_name:
+        raise ConfigError(f"sources.{source}.{key}_env must name an environment variable")
+    value = os.environ.get(env_name, "")
+    if not value:
+        raise MissingCredential(
+            f"source '{source}' needs {key}: set the environment variable {env_name}"
+            f" (named by sources.{source}.{key}_env)"
+        )
+    return value

@@ -1,0 +1,243 @@
+"""Schema migrations, append-only: never edit or renumber one after it is merged.
+
+Each ``mNNN_what(db)`` runs once, in its own transaction, and is recorded by
+name with its UTC time in ``_socialcare_migrations``. ``open_db`` runs
+:func:`migrate` on every open, so a store is always at the newest schema.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import sqlite_utils
+
+from .models import to_iso, utcnow
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register ``fn`` as the next migration (order of definition is the order applied)."""
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_create_core(db: sqlite_utils.Database) -> None:
+    """Mentions, authors, customers, cursors, events, outbox, source health, FTS."""
+    db.execute(
+        """
+        CREATE TABLE mentions (
+            id TEXT PRIMARY KEY,            -- source:native_id
+            source TEXT NOT NULL,
+            native_id TEXT NOT NULL,
+            query TEXT NOT NULL DEFAULT '',
+            url TEXT NOT NULL DEFAULT '',
+            author_key TEXT NOT NULL,       -- source:author_id -> authors.id
+            author_id TEXT NOT NULL,
+            author_handle TEXT NOT NULL DEFAULT '',
+            author_name TEXT NOT NULL DEFAULT '',
+            author_followers INTEGER,
+            text TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,       -- UTC ISO-8601
+            created_ts REAL NOT NULL,       -- same instant, unix seconds, for fast age maths
+            fetched_at TEXT NOT NULL,
+            language TEXT,
+            conversation_id TEXT,
+            parent_id TEXT,
+            kind TEXT NOT NULL DEFAULT 'post',
+            repost_of TEXT,
+            repost_count INTEGER NOT NULL DEFAULT 0,
+            raw TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'open',   -- open, replied, closed, spam
+            is_own INTEGER NOT NULL DEFAULT 0,     -- posted by one of the brand's accounts
+            assignee TEXT,
+            claimed_at TEXT,
+            snoozed_until TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            answered_at TEXT,
+            answered_by TEXT,
+            -- triage (static part; the age term is added at read time)
+            sentiment_compound REAL,
+            sentiment_pos REAL,
+            sentiment_neu REAL,
+            sentiment_neg REAL,
+            sentiment_scored INTEGER NOT NULL DEFAULT 0,
+            intent TEXT,
+            static_score REAL NOT NULL DEFAULT 0,
+            signals TEXT NOT NULL DEFAULT '{}',
+            sla_due_ts REAL,
+            triaged_at TEXT
+        )
+        """
+    )
+    db.execute("CREATE UNIQUE INDEX idx_mentions_source_native ON mentions(source, native_id)")
+    db.execute("CREATE INDEX idx_mentions_author ON mentions(author_key, created_ts)")
+    db.execute("CREATE INDEX idx_mentions_status_score ON mentions(status, static_score)")
+    db.execute("CREATE INDEX idx_mentions_created ON mentions(created_ts)")
+    db.execute("CREATE INDEX idx_mentions_conversation ON mentions(source, conversation_id)")
+    db.execute(
+        """
+        CREATE TABLE customers (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE authors (
+            id TEXT PRIMARY KEY,            -- source:author_id
+            source TEXT NOT NULL,
+            native_id TEXT NOT NULL,
+            handle TEXT NOT NULL DEFAULT '',
+            name TEXT NOT NULL DEFAULT '',
+            followers INTEGER,
+            customer_id INTEGER REFERENCES customers(id),
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_authors_customer ON authors(customer_id)")
+    db.execute(
+        """
+        CREATE TABLE cursors (
+            source TEXT NOT NULL,
+            query TEXT NOT NULL,
+            cursor TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (source, query)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            agent TEXT NOT NULL DEFAULT '',
+            action TEXT NOT NULL,
+            mention_id TEXT,
+            detail TEXT NOT NULL DEFAULT '{}'
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_events_mention ON events(mention_id, id)")
+    db.execute("CREATE INDEX idx_events_at ON events(at)")
+    db.execute(
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,             -- reply, followup, post
+            source TEXT NOT NULL,
+            mention_id TEXT,
+            text TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',  -- pending, sending, sent, failed, cancelled, skipped
+            agent TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            due_at TEXT,
+            sent_at TEXT,
+            platform_id TEXT,
+            url TEXT,
+            error TEXT,
+            options TEXT NOT NULL DEFAULT '{}'
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_outbox_status_due ON outbox(status, due_at)")
+    db.execute("CREATE INDEX idx_outbox_mention ON outbox(mention_id)")
+    db.execute(
+        """
+        CREATE TABLE source_health (
+            source TEXT NOT NULL,
+            query TEXT NOT NULL,
+            last_attempt_at TEXT,
+            last_success_at TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            items_last_poll INTEGER,
+            rate_limit_remaining INTEGER,
+            rate_limit_reset TEXT,
+            PRIMARY KEY (source, query)
+        )
+        """
+    )
+    # External-content FTS5 index kept in step by triggers (written by hand rather
+    # than with enable_fts, whose executescript would commit our transaction).
+    db.execute(
+        """
+        CREATE VIRTUAL TABLE mentions_fts USING fts5(
+            text, author_handle, author_name,
+            content='mentions', content_rowid='rowid',
+            tokenize='porter unicode61 remove_diacritics 2'
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER mentions_ai AFTER INSERT ON mentions BEGIN
+            INSERT INTO mentions_fts (rowid, text, author_handle, author_name)
+            VALUES (new.rowid, new.text, new.author_handle, new.author_name);
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER mentions_ad AFTER DELETE ON mentions BEGIN
+            INSERT INTO mentions_fts (mentions_fts, rowid, text, author_handle, author_name)
+            VALUES ('delete', old.rowid, old.text, old.author_handle, old.author_name);
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER mentions_au AFTER UPDATE OF text, author_handle, author_name ON mentions
+        BEGIN
+            INSERT INTO mentions_fts (mentions_fts, rowid, text, author_handle, author_name)
+            VALUES ('delete', old.rowid, old.text, old.author_handle, old.author_name);
+            INSERT INTO mentions_fts (rowid, text, author_handle, author_name)
+            VALUES (new.rowid, new.text, new.author_handle, new.author_name);
+        END
+        """
+    )
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied now."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _socialcare_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM _socialcare_migrations").fetchall()}
+    applied: list[str] = []
+    conn = db.conn
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the write lock.
+            if conn.execute(
+                "SELECT 1 FROM _socialcare_migrations WHERE name = ?", [fn.__name__]
+            ).fetchone():
+                conn.execute("COMMIT")
+                continue
+            fn(db)
+            conn.execute(
+                "INSERT INTO _socialcare_migrations (name, applied_at) VALUES (?, ?)",
+                [fn.__name__, to_iso(utcnow())],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(fn.__name__)
+    return applied
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    """How many migrations this store has applied."""
+    return int(db.execute("SELECT count(*) FROM _socialcare_migrations").fetchone()[0])

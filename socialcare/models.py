@@ -1,0 +1,88 @@
+"""Plain data objects passed between adapters, the store, triage and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = ["Mention", "Page", "SentPost", "utcnow", "to_iso", "parse_iso"]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (the only clock the library reads)."""
+    return datetime.now(timezone.utc)
+
+
+def to_iso(dt: datetime) -> str:
+    """UTC ISO-8601 text with a ``Z`` suffix, the storage format for every time."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime:
+    """Parse an ISO-8601 time (``Z`` or offset); naive times are taken as UTC."""
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+@dataclass
+class Mention:
+    """One post from a platform, normalised.
+
+    ``id`` is stable across polls: ``source:native_id``. ``parent_id`` and
+    ``conversation_id`` are native ids of the same platform.
+    """
+
+    source: str
+    native_id: str
+    text: str
+    created_at: datetime
+    author_id: str
+    author_handle: str
+    author_name: str = ""
+    author_followers: int | None = None
+    url: str = ""
+    language: str | None = None
+    conversation_id: str | None = None
+    parent_id: str | None = None
+    query: str = ""
+    kind: str = "post"  # post, reply, comment, repost, quote, dm
+    repost_of: str | None = None  # native id of the original, for reposts
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """The stable store id, ``source:native_id``."""
+        return f"{self.source}:{self.native_id}"
+
+    @property
+    def author_key(self) -> str:
+        """The stable author id, ``source:author_id``."""
+        return f"{self.source}:{self.author_id}"
+
+
+@dataclass
+class Page:
+    """What an adapter yields while polling: some mentions and maybe a cursor.
+
+    ``cursor`` is the value to store for the query once this page is stored;
+    ``None`` means "do not move the cursor yet" (e.g. newest-first pagination
+    where only the last page may move it, so a failure mid-way loses nothing).
+    """
+
+    mentions: list[Mention]
+    cursor: str | None = None
+    rate_limit_remaining: int | None = None
+    rate_limit_reset: float | None = None
+
+
+@dataclass
+class SentPost:
+    """The platform's answer to a reply or post we sent."""
+
+    native_id: str
+    url: str = ""

@@ -1,0 +1,111 @@
+"""The offline ``demo`` source: mentions from a JSONL file, so everything works with no account.
+
+Each line is one mention: ``id``, ``author_id``, ``author``, ``name``,
+``followers``, ``text``, ``lang``, and either ``created_at`` (ISO) or
+``minutes_ago`` (relative to the first poll, so the shipped demo always looks
+fresh), plus optional ``parent_id``, ``conversation_id`` and ``kind``. The
+cursor is the number of lines already stored; replies are appended to
+``demo-sent.jsonl`` next to the database instead of going anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..config import data_dir
+from ..errors import ConfigError, NotFound
+from ..models import Mention, Page, SentPost, parse_iso, to_iso, utcnow
+from .base import Source
+
+__all__ = ["DemoSource", "DEMO_FILE"]
+
+DEMO_FILE = "demo_mentions.jsonl"
+
+
+def _default_path() -> Path:
+    return Path(str(resources.files("socialcare.sources").joinpath("data", DEMO_FILE)))
+
+
+class DemoSource(Source):
+    """Offline sample mentions (complaints, questions, praise, spam, other languages)."""
+
+    name = "demo"
+    description = "offline sample mentions from a JSONL file (no account needed)"
+    max_length = 280
+
+    def __init__(self, config: Any, *, brand_handles: tuple[str, ...] = ()) -> None:
+        super().__init__(config, brand_handles=brand_handles)
+        path = config.get("path") or ""
+        self.path = Path(path).expanduser() if path else _default_path()
+        self.page_size = int(config.get("page_size", 1000))
+
+    def queries(self) -> list[str]:
+        return ["file"]
+
+    def _parse(self, line_no: int, obj: dict[str, Any]) -> Mention:
+        try:
+            if "created_at" in obj:
+                created = parse_iso(str(obj["created_at"]))
+            else:
+                created = utcnow() - timedelta(minutes=float(obj.get("minutes_ago", 0)))
+            native = str(obj["id"])
+            return Mention(
+                source=self.name,
+                native_id=native,
+                text=str(obj.get("text", "")),
+                created_at=created,
+                author_id=str(obj.get("author_id") or obj["author"]),
+                author_handle=str(obj["author"]),
+                author_name=str(obj.get("name", "")),
+                author_followers=obj.get("followers"),
+                url=f"https://demo.socialcare.invalid/{obj['author']}/{native}",
+                language=obj.get("lang"),
+                conversation_id=obj.get("conversation_id") or native,
+                parent_id=obj.get("parent_id"),
+                query="file",
+                kind=str(obj.get("kind", "post")),
+                repost_of=obj.get("repost_of"),
+                raw=obj,
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ConfigError(f"{self.path}:{line_no}: bad demo mention ({exc})") from None
+
+    def poll(self, query: str, cursor: str | None) -> Iterator[Page]:
+        if not self.path.exists():
+            raise NotFound(f"demo file {self.path} does not exist (sources.demo.path)")
+        done = int(cursor or 0)
+        batch: list[Mention] = []
+        line_no = 0
+        with self.path.open(encoding="utf-8") as fh:
+            for line_no, line in enumerate(fh, start=1):
+                if line_no <= done or not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ConfigError(f"{self.path}:{line_no}: not JSON ({exc.msg})") from None
+                batch.append(self._parse(line_no, obj))
+                if len(batch) >= self.page_size:
+                    yield Page(batch, cursor=str(line_no))
+                    batch = []
+        if batch or line_no > done:
+            yield Page(batch, cursor=str(max(line_no, done)))
+
+    def _record(self, payload: dict[str, Any]) -> SentPost:
+        native = f"demo-{uuid.uuid4().hex[:12]}"
+        out = data_dir() / "demo-sent.jsonl"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"id": native, "at": to_iso(utcnow()), **payload}) + "\n")
+        return SentPost(native, f"https://demo.socialcare.invalid/reply/{native}")
+
+    def reply(self, mention: Mention, text: str) -> SentPost:
+        return self._record({"in_reply_to": mention.native_id, "text": text})
+
+    def post(self, text: str) -> SentPost:
+        return self._record({"text": text})

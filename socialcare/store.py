@@ -1,0 +1,367 @@
+"""The SQLite store: every SQL statement socialcare runs lives here or in migrations.
+
+Keeping SQL in one layer means the team backend (PostgreSQL) is a second
+implementation of this module's ``Store``, not a rewrite of its callers.
+Times are stored as UTC ISO text; mentions also keep ``created_ts`` (unix
+seconds) so the queue can add the waiting-time term in SQL at read time.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import sqlite_utils
+
+from .errors import ConfigError, NotFound
+from .migrations import migrate, schema_version
+from .models import Mention, to_iso, utcnow
+
+__all__ = ["Store", "open_store", "QueueFilter", "Row"]
+
+Row = dict[str, Any]
+
+_MENTION_COLUMNS = (
+    "id", "source", "native_id", "query", "url", "author_key", "author_id", "author_handle",
+    "author_name", "author_followers", "text", "created_at", "created_ts", "fetched_at",
+    "language", "conversation_id", "parent_id", "kind", "repost_of", "raw", "is_own",
+)  # fmt: skip
+# Columns a re-poll may refresh; status, assignee, triage and tags are ours and kept.
+_REFRESHED = (
+    "url", "author_handle", "author_name", "author_followers", "text", "fetched_at",
+    "language", "conversation_id", "parent_id", "raw",
+)  # fmt: skip
+_UPSERT_MENTION = (
+    f"INSERT INTO mentions ({', '.join(_MENTION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _MENTION_COLUMNS)}) "
+    f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _REFRESHED)}"
+)
+_UPSERT_AUTHOR = (
+    "INSERT INTO authors (id, source, native_id, handle, name, followers, first_seen, last_seen) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+    "handle = excluded.handle, name = excluded.name, "
+    "followers = coalesce(excluded.followers, authors.followers), last_seen = excluded.last_seen"
+)
+TRIAGE_COLUMNS = (
+    "sentiment_compound", "sentiment_pos", "sentiment_neu", "sentiment_neg",
+    "sentiment_scored", "intent", "static_score", "signals", "sla_due_ts", "triaged_at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What ``queue`` shows; every field narrows the list."""
+
+    status: str = "open"
+    source: str | None = None
+    assignee: str | None = None
+    intent: str | None = None
+    min_score: float | None = None
+    since_ts: float | None = None
+    search: str | None = None
+    limit: int = 50
+    sort: str = "score"  # score or sla
+
+
+def _fts_query(text: str) -> str:
+    """Quote each word so user input is matched as words, never parsed as FTS syntax."""
+    words = [w.replace('"', '""') for w in text.split()]
+    return " ".join(f'"{w}"' for w in words if w)
+
+
+class Store:
+    """A migrated socialcare database and the queries the rest of the package needs."""
+
+    def __init__(self, db: sqlite_utils.Database, path: str) -> None:
+        self.db = db
+        self.path = path
+        self.conn: sqlite3.Connection = db.conn
+
+    # -- plumbing -----------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction (BEGIN IMMEDIATE): all of it commits, or none."""
+        if self.conn.in_transaction:
+            yield  # nested: the outer transaction decides
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
+        cur = self.conn.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def schema_version(self) -> int:
+        """Number of migrations applied."""
+        return schema_version(self.db)
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables, for ``status`` and checks."""
+        out: dict[str, int] = {}
+        for table in ("mentions", "authors", "customers", "events", "outbox", "cursors"):
+            out[table] = int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return out
+
+    # -- mentions -----------------------------------------------------------
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are already stored."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            found.update(
+                r[0]
+                for r in self.conn.execute(f"SELECT id FROM mentions WHERE id IN ({marks})", chunk)
+            )
+        return found
+
+    def upsert_mentions(self, mentions: Iterable[Mention], own_handles: Sequence[str] = ()) -> int:
+        """Insert or refresh mentions (and their authors); return how many were new.
+
+        Call inside :meth:`transaction` together with :meth:`set_cursor` so the
+        cursor never moves past mentions that were not stored.
+        """
+        batch = list({m.id: m for m in mentions}.values())
+        if not batch:
+            return 0
+        existing = self.existing_ids([m.id for m in batch])
+        now = to_iso(utcnow())
+        own = {h.lower() for h in own_handles}
+        mention_rows = []
+        author_rows = []
+        for m in batch:
+            mention_rows.append(
+                (
+                    m.id, m.source, m.native_id, m.query, m.url, m.author_key, m.author_id,
+                    m.author_handle, m.author_name, m.author_followers, m.text,
+                    to_iso(m.created_at), m.created_at.timestamp(), now, m.language,
+                    m.conversation_id, m.parent_id, m.kind, m.repost_of,
+                    json.dumps(m.raw, ensure_ascii=False, default=str),
+                    1 if m.author_handle.lower() in own else 0,
+                )  # fmt: skip
+            )
+            author_rows.append(
+                (
+                    m.author_key, m.source, m.author_id, m.author_handle, m.author_name,
+                    m.author_followers, now, now,
+                )  # fmt: skip
+            )
+        with self.transaction():
+            self.conn.executemany(_UPSERT_AUTHOR, author_rows)
+            self.conn.executemany(_UPSERT_MENTION, mention_rows)
+        return sum(1 for m in batch if m.id not in existing)
+
+    def get_mention(self, mention_id: str) -> Row:
+        """One mention by id, or :class:`NotFound` naming the id."""
+        rows = self._rows("SELECT * FROM mentions WHERE id = ?", [mention_id])
+        if not rows:
+            raise NotFound(f"no mention with id '{mention_id}' (see `socialcare queue`)")
+        return rows[0]
+
+    def mention_count(self) -> int:
+        """How many mentions are stored."""
+        return int(self.conn.execute("SELECT count(*) FROM mentions").fetchone()[0])
+
+    def iter_mentions(self, batch_size: int = 2000, ids: Sequence[str] | None = None) -> Iterator[list[Row]]:
+        """Mentions in rowid order, a batch at a time (bounded memory on huge stores)."""
+        if ids is not None:
+            for start in range(0, len(ids), batch_size):
+                chunk = list(ids[start : start + batch_size])
+                marks = ", ".join("?" for _ in chunk)
+                yield self._rows(f"SELECT rowid AS _rowid, * FROM mentions WHERE id IN ({marks})", chunk)
+            return
+        last = -1
+        while True:
+            rows = self._rows(
+                "SELECT rowid AS _rowid, * FROM mentions WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                [last, batch_size],
+            )
+            if not rows:
+                return
+            yield rows
+            last = rows[-1]["_rowid"]
+
+    def unanswered_before(self, author_key: str, before_ts: float) -> int:
+        """How many earlier mentions of this author still wait for an answer."""
+        row = self.conn.execute(
+            "SELECT count(*) FROM mentions WHERE author_key = ? AND created_ts < ? "
+            "AND status = 'open' AND is_own = 0",
+            [author_key, before_ts],
+        ).fetchone()
+        return int(row[0])
+
+    def save_triage(self, results: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Write the static triage columns for many mentions at once."""
+        sets = ", ".join(f"{c} = ?" for c in TRIAGE_COLUMNS)
+        params = [tuple(r.get(c) for c in TRIAGE_COLUMNS) + (mid,) for mid, r in results]
+        with self.transaction():
+            self.conn.executemany(f"UPDATE mentions SET {sets} WHERE id = ?", params)
+
+    def queue(self, flt: QueueFilter, now_ts: float, age_weight: float, age_cap_hours: float) -> list[Row]:
+        """Open mentions ranked by static score plus the waiting-time term, computed now.
+
+        The age term is ``age_weight * min(hours waited, cap) / cap`` so a
+        mention's rank rises while it waits, without re-scoring the store.
+        """
+        where = ["m.is_own = 0"]
+        params: dict[str, Any] = {
+            "now": now_ts,
+            "now_iso": to_iso(datetime.fromtimestamp(now_ts, tz=timezone.utc)),
+            "w": age_weight,
+            "cap": max(age_cap_hours, 1e-9),
+            "limit": flt.limit,
+        }
+        if flt.status == "open":
+            where.append("m.status = 'open' AND (m.snoozed_until IS NULL OR m.snoozed_until <= :now_iso)")
+        elif flt.status == "snoozed":
+            where.append("m.status = 'open' AND m.snoozed_until > :now_iso")
+        elif flt.status != "all":
+            where.append("m.status = :status")
+            params["status"] = flt.status
+        for col in ("source", "assignee", "intent"):
+            value = getattr(flt, col)
+            if value is not None:
+                where.append(f"m.{col} = :{col}")
+                params[col] = value
+        if flt.since_ts is not None:
+            where.append("m.created_ts >= :since")
+            params["since"] = flt.since_ts
+        if flt.search:
+            where.append("m.rowid IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH :q)")
+            params["q"] = _fts_query(flt.search)
+        score = "(m.static_score + :w * min(max(:now - m.created_ts, 0) / 3600.0, :cap) / :cap)"
+        if flt.min_score is not None:
+            where.append(f"{score} >= :min_score")
+            params["min_score"] = flt.min_score
+        order = "score DESC" if flt.sort == "score" else "coalesce(sla_left, 1e18) ASC, score DESC"
+        sql = (
+            f"SELECT m.*, {score} AS score, (m.sla_due_ts - :now) AS sla_left, "
+            f"(:now - m.created_ts) AS age_seconds FROM mentions m "
+            f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :limit"
+        )
+        return self._rows(sql, params)
+
+    # -- cursors ------------------------------------------------------------
+    def get_cursor(self, source: str, query: str) -> str | None:
+        """The stored cursor for a source's query, or None before the first poll."""
+        row = self.conn.execute(
+            "SELECT cursor FROM cursors WHERE source = ? AND query = ?", [source, query]
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def set_cursor(self, source: str, query: str, cursor: str) -> None:
+        """Move a cursor; call inside the transaction that stored its mentions."""
+        self.conn.execute(
+            "INSERT INTO cursors (source, query, cursor, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(source, query) DO UPDATE SET cursor = excluded.cursor, "
+            "updated_at = excluded.updated_at",
+            [source, query, cursor, to_iso(utcnow())],
+        )
+
+    def cursors(self) -> list[Row]:
+        """Every cursor, for status displays."""
+        return self._rows("SELECT * FROM cursors ORDER BY source, query")
+
+    # -- source health ------------------------------------------------------
+    def record_poll(
+        self,
+        source: str,
+        query: str,
+        *,
+        items: int | None,
+        error: str | None,
+        rate_limit_remaining: int | None = None,
+        rate_limit_reset: str | None = None,
+    ) -> None:
+        """Remember how a poll of one query went (success or the error in one line)."""
+        now = to_iso(utcnow())
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO source_health (source, query) VALUES (?, ?) "
+                "ON CONFLICT(source, query) DO NOTHING",
+                [source, query],
+            )
+            if error is None:
+                self.conn.execute(
+                    "UPDATE source_health SET last_attempt_at = ?, last_success_at = ?, "
+                    "items_last_poll = ?, rate_limit_remaining = coalesce(?, rate_limit_remaining), "
+                    "rate_limit_reset = coalesce(?, rate_limit_reset) WHERE source = ? AND query = ?",
+                    [now, now, items, rate_limit_remaining, rate_limit_reset, source, query],
+                )
+            else:
+                self.conn.execute(
+                    "UPDATE source_health SET last_attempt_at = ?, last_error = ?, last_error_at = ?, "
+                    "rate_limit_remaining = coalesce(?, rate_limit_remaining), "
+                    "rate_limit_reset = coalesce(?, rate_limit_reset) WHERE source = ? AND query = ?",
+                    [now, error, now, rate_limit_remaining, rate_limit_reset, source, query],
+                )
+
+    def source_health(self) -> list[Row]:
+        """Per source and query: last success, last error, items, rate limit."""
+        return self._rows("SELECT * FROM source_health ORDER BY source, query")
+
+    # -- audit log ----------------------------------------------------------
+    def log_event(
+        self, action: str, *, agent: str = "", mention_id: str | None = None, **detail: Any
+    ) -> None:
+        """Append to the audit log (who did what to which mention, when)."""
+        self.conn.execute(
+            "INSERT INTO events (at, agent, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)",
+            [to_iso(utcnow()), agent, action, mention_id, json.dumps(detail, default=str)],
+        )
+        if not self.conn.in_transaction:
+            self.conn.commit()
+
+    def events(
+        self, *, mention_id: str | None = None, agent: str | None = None,
+        action: str | None = None, limit: int = 100,
+    ) -> list[Row]:  # fmt: skip
+        """Newest audit-log entries first, optionally filtered."""
+        where, params = ["1 = 1"], []
+        for col, value in (("mention_id", mention_id), ("agent", agent), ("action", action)):
+            if value is not None:
+                where.append(f"{col} = ?")
+                params.append(value)
+        return self._rows(
+            f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+            [*params, limit],
+        )
+
+
+def open_store(database: str | Path) -> Store:
+    """Open (creating if needed) a store at ``database`` and migrate it to the newest schema."""
+    target = str(database)
+    if target.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            "database: PostgreSQL (team mode) is not available in this version; "
+            "use a file path for the embedded SQLite store"
+        )
+    if target != ":memory:":
+        Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(target, isolation_level=None, timeout=30)
+    except sqlite3.OperationalError as exc:
+        raise ConfigError(f"database: cannot open {target} ({exc})") from None
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    db = sqlite_utils.Database(conn)
+    if target != ":memory:":
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    migrate(db)
+    return Store(db, target)

@@ -1,0 +1,1 @@
+"""Triage: sentiment, urgency signals and explainable scores (pure functions, no I/O)."""
