@@ -54,6 +54,30 @@ class Mention:
     repost_of: str | None = None  # native id of the original, for reposts
     raw: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Mention:
+        """Rebuild a Mention from a stored ``mentions`` row (to hand back to its adapter)."""
+        import json
+
+        return cls(
+            source=row["source"],
+            native_id=row["native_id"],
+            text=row["text"],
+            created_at=parse_iso(row["created_at"]),
+            author_id=row["author_id"],
+            author_handle=row["author_handle"],
+            author_name=row.get("author_name") or "",
+            author_followers=row.get("author_followers"),
+            url=row.get("url") or "",
+            language=row.get("language"),
+            conversation_id=row.get("conversation_id"),
+            parent_id=row.get("parent_id"),
+            query=row.get("query") or "",
+            kind=row.get("kind") or "post",
+            repost_of=row.get("repost_of"),
+            raw=json.loads(row.get("raw") or "{}"),
+        )
+
     @property
     def id(self) -> str:
         """The stable store id, ``source:native_id``."""

@@ -27,15 +27,41 @@ __all__ = ["Store", "open_store", "QueueFilter", "Row"]
 Row = dict[str, Any]
 
 _MENTION_COLUMNS = (
-    "id", "source", "native_id", "query", "url", "author_key", "author_id", "author_handle",
-    "author_name", "author_followers", "text", "created_at", "created_ts", "fetched_at",
-    "language", "conversation_id", "parent_id", "kind", "repost_of", "raw", "is_own",
-)  # fmt: skip
+    "id",
+    "source",
+    "native_id",
+    "query",
+    "url",
+    "author_key",
+    "author_id",
+    "author_handle",
+    "author_name",
+    "author_followers",
+    "text",
+    "created_at",
+    "created_ts",
+    "fetched_at",
+    "language",
+    "conversation_id",
+    "parent_id",
+    "kind",
+    "repost_of",
+    "raw",
+    "is_own",
+)
 # Columns a re-poll may refresh; status, assignee, triage and tags are ours and kept.
 _REFRESHED = (
-    "url", "author_handle", "author_name", "author_followers", "text", "fetched_at",
-    "language", "conversation_id", "parent_id", "raw",
-)  # fmt: skip
+    "url",
+    "author_handle",
+    "author_name",
+    "author_followers",
+    "text",
+    "fetched_at",
+    "language",
+    "conversation_id",
+    "parent_id",
+    "raw",
+)
 _UPSERT_MENTION = (
     f"INSERT INTO mentions ({', '.join(_MENTION_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _MENTION_COLUMNS)}) "
@@ -48,9 +74,17 @@ _UPSERT_AUTHOR = (
     "followers = coalesce(excluded.followers, authors.followers), last_seen = excluded.last_seen"
 )
 TRIAGE_COLUMNS = (
-    "sentiment_compound", "sentiment_pos", "sentiment_neu", "sentiment_neg",
-    "sentiment_scored", "intent", "static_score", "signals", "sla_due_ts", "triaged_at",
-)  # fmt: skip
+    "sentiment_compound",
+    "sentiment_pos",
+    "sentiment_neu",
+    "sentiment_neg",
+    "sentiment_scored",
+    "intent",
+    "static_score",
+    "signals",
+    "sla_due_ts",
+    "triaged_at",
+)
 
 
 @dataclass(frozen=True)
@@ -147,19 +181,40 @@ class Store:
         for m in batch:
             mention_rows.append(
                 (
-                    m.id, m.source, m.native_id, m.query, m.url, m.author_key, m.author_id,
-                    m.author_handle, m.author_name, m.author_followers, m.text,
-                    to_iso(m.created_at), m.created_at.timestamp(), now, m.language,
-                    m.conversation_id, m.parent_id, m.kind, m.repost_of,
+                    m.id,
+                    m.source,
+                    m.native_id,
+                    m.query,
+                    m.url,
+                    m.author_key,
+                    m.author_id,
+                    m.author_handle,
+                    m.author_name,
+                    m.author_followers,
+                    m.text,
+                    to_iso(m.created_at),
+                    m.created_at.timestamp(),
+                    now,
+                    m.language,
+                    m.conversation_id,
+                    m.parent_id,
+                    m.kind,
+                    m.repost_of,
                     json.dumps(m.raw, ensure_ascii=False, default=str),
                     1 if m.author_handle.lower() in own else 0,
-                )  # fmt: skip
+                )
             )
             author_rows.append(
                 (
-                    m.author_key, m.source, m.author_id, m.author_handle, m.author_name,
-                    m.author_followers, now, now,
-                )  # fmt: skip
+                    m.author_key,
+                    m.source,
+                    m.author_id,
+                    m.author_handle,
+                    m.author_name,
+                    m.author_followers,
+                    now,
+                    now,
+                )
             )
         with self.transaction():
             self.conn.executemany(_UPSERT_AUTHOR, author_rows)
@@ -177,13 +232,17 @@ class Store:
         """How many mentions are stored."""
         return int(self.conn.execute("SELECT count(*) FROM mentions").fetchone()[0])
 
-    def iter_mentions(self, batch_size: int = 2000, ids: Sequence[str] | None = None) -> Iterator[list[Row]]:
+    def iter_mentions(
+        self, batch_size: int = 2000, ids: Sequence[str] | None = None
+    ) -> Iterator[list[Row]]:
         """Mentions in rowid order, a batch at a time (bounded memory on huge stores)."""
         if ids is not None:
             for start in range(0, len(ids), batch_size):
                 chunk = list(ids[start : start + batch_size])
                 marks = ", ".join("?" for _ in chunk)
-                yield self._rows(f"SELECT rowid AS _rowid, * FROM mentions WHERE id IN ({marks})", chunk)
+                yield self._rows(
+                    f"SELECT rowid AS _rowid, * FROM mentions WHERE id IN ({marks})", chunk
+                )
             return
         last = -1
         while True:
@@ -212,7 +271,9 @@ class Store:
         with self.transaction():
             self.conn.executemany(f"UPDATE mentions SET {sets} WHERE id = ?", params)
 
-    def queue(self, flt: QueueFilter, now_ts: float, age_weight: float, age_cap_hours: float) -> list[Row]:
+    def queue(
+        self, flt: QueueFilter, now_ts: float, age_weight: float, age_cap_hours: float
+    ) -> list[Row]:
         """Open mentions ranked by static score plus the waiting-time term, computed now.
 
         The age term is ``age_weight * min(hours waited, cap) / cap`` so a
@@ -227,7 +288,9 @@ class Store:
             "limit": flt.limit,
         }
         if flt.status == "open":
-            where.append("m.status = 'open' AND (m.snoozed_until IS NULL OR m.snoozed_until <= :now_iso)")
+            where.append(
+                "m.status = 'open' AND (m.snoozed_until IS NULL OR m.snoozed_until <= :now_iso)"
+            )
         elif flt.status == "snoozed":
             where.append("m.status = 'open' AND m.snoozed_until > :now_iso")
         elif flt.status != "all":
@@ -255,6 +318,235 @@ class Store:
             f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :limit"
         )
         return self._rows(sql, params)
+
+    # -- workflow state -----------------------------------------------------
+    def claim(self, mention_id: str, agent: str, *, force: bool = False) -> str | None:
+        """Atomically assign to ``agent`` unless someone else holds it.
+
+        Returns the previous assignee (None if it was free). When another agent
+        holds it and ``force`` is false, nothing changes and that agent's name
+        is returned, so two processes can never both believe they won.
+        """
+        now = to_iso(utcnow())
+        with self.transaction():
+            row = self.conn.execute(
+                "SELECT assignee FROM mentions WHERE id = ?", [mention_id]
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no mention with id '{mention_id}' (see `socialcare queue`)")
+            holder = row[0]
+            if holder and holder != agent and not force:
+                return str(holder)
+            self.conn.execute(
+                "UPDATE mentions SET assignee = ?, claimed_at = ? WHERE id = ?",
+                [agent, now, mention_id],
+            )
+        return None if holder is None else str(holder)
+
+    def set_assignee(self, mention_id: str, agent: str | None) -> None:
+        """Assign to someone (or nobody) regardless of who holds it."""
+        self.get_mention(mention_id)
+        claimed = to_iso(utcnow()) if agent else None
+        self.conn.execute(
+            "UPDATE mentions SET assignee = ?, claimed_at = ? WHERE id = ?",
+            [agent, claimed, mention_id],
+        )
+
+    def set_status(self, mention_id: str, status: str, *, snoozed_until: str | None = None) -> None:
+        """Change a mention's workflow status (open, replied, closed)."""
+        self.get_mention(mention_id)
+        self.conn.execute(
+            "UPDATE mentions SET status = ?, snoozed_until = ? WHERE id = ?",
+            [status, snoozed_until, mention_id],
+        )
+
+    def set_tags(self, mention_id: str, tags: list[str]) -> None:
+        """Replace a mention's tag list."""
+        self.conn.execute(
+            "UPDATE mentions SET tags = ? WHERE id = ?", [json.dumps(tags), mention_id]
+        )
+
+    def mark_answered(self, mention_id: str, at: str, by: str) -> None:
+        """Record the first answer (keeps the earliest) and mark the mention replied."""
+        self.conn.execute(
+            "UPDATE mentions SET status = CASE WHEN status = 'open' THEN 'replied' ELSE status END, "
+            "answered_at = coalesce(answered_at, ?), answered_by = coalesce(answered_by, ?) "
+            "WHERE id = ?",
+            [at, by, mention_id],
+        )
+
+    def conversation(self, source: str, conversation_id: str, limit: int = 200) -> list[Row]:
+        """Stored mentions of one thread, oldest first."""
+        return self._rows(
+            "SELECT * FROM mentions WHERE source = ? AND conversation_id = ? "
+            "ORDER BY created_ts LIMIT ?",
+            [source, conversation_id, limit],
+        )
+
+    def find_mention(self, source: str, native_id: str) -> Row | None:
+        """A stored mention by platform id, or None."""
+        rows = self._rows(
+            "SELECT * FROM mentions WHERE source = ? AND native_id = ?", [source, native_id]
+        )
+        return rows[0] if rows else None
+
+    # -- authors and customers ----------------------------------------------
+    def get_author(self, author_key: str) -> Row | None:
+        """One platform identity, or None."""
+        rows = self._rows("SELECT * FROM authors WHERE id = ?", [author_key])
+        return rows[0] if rows else None
+
+    def linked_author_keys(self, author_key: str) -> list[str]:
+        """This identity and every identity linked to the same customer."""
+        rows = self.conn.execute(
+            "SELECT a2.id FROM authors a1 JOIN authors a2 ON a2.customer_id = a1.customer_id "
+            "WHERE a1.id = ? AND a1.customer_id IS NOT NULL ORDER BY a2.id",
+            [author_key],
+        ).fetchall()
+        keys = [r[0] for r in rows]
+        return keys or [author_key]
+
+    def link_authors(self, first: str, second: str, name: str = "") -> int:
+        """Put two identities under one customer (merging customers); returns its id."""
+        with self.transaction():
+            ids = []
+            for key in (first, second):
+                row = self.conn.execute(
+                    "SELECT customer_id FROM authors WHERE id = ?", [key]
+                ).fetchone()
+                if row is None:
+                    raise NotFound(f"no author '{key}' (use an author key or a mention id)")
+                ids.append(row[0])
+            customer = ids[0] or ids[1]
+            if customer is None:
+                cur = self.conn.execute(
+                    "INSERT INTO customers (name, created_at) VALUES (?, ?)",
+                    [name, to_iso(utcnow())],
+                )
+                customer = int(cur.lastrowid or 0)
+            for key, old in zip((first, second), ids, strict=True):
+                if old is not None and old != customer:
+                    self.conn.execute(
+                        "UPDATE authors SET customer_id = ? WHERE customer_id = ?", [customer, old]
+                    )
+                self.conn.execute(
+                    "UPDATE authors SET customer_id = ? WHERE id = ?", [customer, key]
+                )
+        return int(customer)
+
+    def unlink_author(self, author_key: str) -> None:
+        """Detach one identity from its customer."""
+        if self.get_author(author_key) is None:
+            raise NotFound(f"no author '{author_key}'")
+        self.conn.execute("UPDATE authors SET customer_id = NULL WHERE id = ?", [author_key])
+
+    def authors_of_customer(self, author_key: str) -> list[Row]:
+        """Every identity linked with this one (itself included)."""
+        keys = self.linked_author_keys(author_key)
+        marks = ", ".join("?" for _ in keys)
+        return self._rows(f"SELECT * FROM authors WHERE id IN ({marks}) ORDER BY id", keys)
+
+    def history(self, author_keys: Sequence[str], limit: int = 50) -> list[Row]:
+        """Mentions by these identities, newest first."""
+        marks = ", ".join("?" for _ in author_keys)
+        return self._rows(
+            f"SELECT * FROM mentions WHERE author_key IN ({marks}) ORDER BY created_ts DESC LIMIT ?",
+            [*author_keys, limit],
+        )
+
+    def open_mentions_of(self, author_keys: Sequence[str]) -> list[Row]:
+        """Open mentions of these identities, for collision checks."""
+        marks = ", ".join("?" for _ in author_keys)
+        return self._rows(
+            f"SELECT id, assignee, status FROM mentions WHERE author_key IN ({marks}) "
+            "AND status = 'open'",
+            list(author_keys),
+        )
+
+    # -- outbox -------------------------------------------------------------
+    def outbox_add(
+        self,
+        *,
+        kind: str,
+        source: str,
+        mention_id: str | None,
+        text: str,
+        agent: str,
+        due_at: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> int:
+        """Queue something to send (status pending); returns its id."""
+        now = to_iso(utcnow())
+        cur = self.conn.execute(
+            "INSERT INTO outbox (kind, source, mention_id, text, status, agent, created_at, "
+            "updated_at, due_at, options) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+            [kind, source, mention_id, text, agent, now, now, due_at, json.dumps(options or {})],
+        )
+        return int(cur.lastrowid or 0)
+
+    def outbox_get(self, item_id: int) -> Row:
+        """One outbox item or NotFound."""
+        rows = self._rows("SELECT * FROM outbox WHERE id = ?", [item_id])
+        if not rows:
+            raise NotFound(f"no outbox item {item_id} (see `socialcare outbox`)")
+        return rows[0]
+
+    def outbox_transition(
+        self, item_id: int, from_states: Sequence[str], to_state: str, **fields: Any
+    ) -> bool:
+        """Move an item to ``to_state`` only if it is in one of ``from_states``.
+
+        A conditional UPDATE, so of two processes racing for the same item only
+        one sees True: that is what makes a double send impossible.
+        """
+        sets = ["status = ?", "updated_at = ?"] + [f"{k} = ?" for k in fields]
+        marks = ", ".join("?" for _ in from_states)
+        cur = self.conn.execute(
+            f"UPDATE outbox SET {', '.join(sets)} WHERE id = ? AND status IN ({marks})",
+            [to_state, to_iso(utcnow()), *fields.values(), item_id, *from_states],
+        )
+        return cur.rowcount == 1
+
+    def outbox_for_mention(self, mention_id: str) -> list[Row]:
+        """Outbox items (replies, follow-ups) for one mention, oldest first."""
+        return self._rows("SELECT * FROM outbox WHERE mention_id = ? ORDER BY id", [mention_id])
+
+    def outbox_for_mentions(self, mention_ids: Sequence[str]) -> list[Row]:
+        """Outbox items for several mentions (customer history), newest first."""
+        if not mention_ids:
+            return []
+        marks = ", ".join("?" for _ in mention_ids)
+        return self._rows(
+            f"SELECT * FROM outbox WHERE mention_id IN ({marks}) ORDER BY id DESC",
+            list(mention_ids),
+        )
+
+    def outbox_list(
+        self,
+        statuses: Sequence[str] = ("pending", "sending", "failed"),
+        kind: str | None = None,
+        limit: int = 200,
+    ) -> list[Row]:
+        """Outbox items in these states, oldest first."""
+        marks = ", ".join("?" for _ in statuses)
+        where = f"status IN ({marks})"
+        params: list[Any] = list(statuses)
+        if kind:
+            where += " AND kind = ?"
+            params.append(kind)
+        return self._rows(
+            f"SELECT * FROM outbox WHERE {where} ORDER BY id LIMIT ?", [*params, limit]
+        )
+
+    def notes_for_mentions(self, mention_ids: Sequence[str]) -> list[Row]:
+        """Internal notes on these mentions, newest first."""
+        if not mention_ids:
+            return []
+        marks = ", ".join("?" for _ in mention_ids)
+        return self._rows(
+            f"SELECT * FROM events WHERE action = 'note' AND mention_id IN ({marks}) ORDER BY id DESC",
+            list(mention_ids),
+        )
 
     # -- cursors ------------------------------------------------------------
     def get_cursor(self, source: str, query: str) -> str | None:
@@ -328,9 +620,13 @@ class Store:
             self.conn.commit()
 
     def events(
-        self, *, mention_id: str | None = None, agent: str | None = None,
-        action: str | None = None, limit: int = 100,
-    ) -> list[Row]:  # fmt: skip
+        self,
+        *,
+        mention_id: str | None = None,
+        agent: str | None = None,
+        action: str | None = None,
+        limit: int = 100,
+    ) -> list[Row]:
         """Newest audit-log entries first, optionally filtered."""
         where, params = ["1 = 1"], []
         for col, value in (("mention_id", mention_id), ("agent", agent), ("action", action)):

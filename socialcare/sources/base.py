@@ -67,6 +67,7 @@ class Source(ABC):
 
     def check_credentials(self) -> None:
         """Raise ``MissingCredential`` naming the variable if a credential is unset."""
+        return None  # sources without credentials (demo, RSS) have nothing to check
 
     def text_length(self, text: str) -> int:
         """Length of ``text`` as the platform counts it against ``max_length``."""

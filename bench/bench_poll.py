@@ -1,0 +1,95 @@
+"""Benchmark: `poll --source demo` on a large generated JSONL file (mentions stored per second).
+
+Usage: python bench/bench_poll.py [N]   (default 100000)
+
+Prints rows/s for the storage path alone (no triage) and for the full poll
+(triage in the same transaction, as `socialcare poll` does), and peak memory.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from socialcare.app import Socialcare  # noqa: E402
+from socialcare.config import Config  # noqa: E402
+
+WORDS = (
+    "refund charged twice outage down app login broken thanks love great help please when "
+    "store open bill contract signal router slow cancel hacked scam why how can my the a is"
+).split()
+
+
+def generate(path: Path, n: int) -> None:
+    rnd = random.Random(42)
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            text = "@AcmeHelp " + " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(6, 30)))
+            if rnd.random() < 0.3:
+                text += "?"
+            fh.write(
+                json.dumps(
+                    {
+                        "id": str(i),
+                        "author_id": f"u{rnd.randint(0, n // 5)}",
+                        "author": f"user{i % 9973}",
+                        "name": "Generated User",
+                        "followers": rnd.randint(0, 100000),
+                        "text": text,
+                        "lang": "en",
+                        "created_at": f"2026-11-{1 + i % 20:02d}T{i % 24:02d}:00:00Z",
+                    }
+                )
+                + "\n"
+            )
+
+
+def run(n: int, triage: bool) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "demo.jsonl"
+        generate(data, n)
+        cfg = Config(
+            database=str(Path(tmp) / "b.db"),
+            agent="bench",
+            brand_handles=("acmehelp",),
+            sources={"demo": {"path": str(data), "page_size": 1000}},
+        )
+        sc = Socialcare(cfg)
+        tracemalloc.start()
+        started = time.perf_counter()
+        if triage:
+            summary = sc.poll(["demo"])
+        else:
+            from socialcare.poll import poll
+
+            summary = poll(cfg, sc.store, ["demo"])
+        elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert summary.new == n, summary
+        assert sc.store.mention_count() == n
+        sc.shutdown()
+        return n / elapsed, peak / 1e6
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    rate, peak = run(n, triage=False)
+    print(
+        f"poll demo, store only : {n} mentions, {rate:,.0f} mentions/s, peak {peak:.1f} MB (Python heap)"
+    )
+    rate, peak = run(n, triage=True)
+    print(
+        f"poll demo, with triage: {n} mentions, {rate:,.0f} mentions/s, peak {peak:.1f} MB (Python heap)"
+    )
+
+
+if __name__ == "__main__":
+    main()

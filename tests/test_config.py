@@ -1,0 +1,64 @@
+"""Config loading: precedence, malformed files, credentials from env vars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from socialcare.config import credential, load_config
+from socialcare.errors import ConfigError, MissingCredential
+
+
+def test_defaults_without_file(isolated_home: Path) -> None:
+    cfg = load_config()
+    assert cfg.database == str(isolated_home / "socialcare.db")
+    assert cfg.agent == "alice"
+    assert cfg.path is None
+
+
+def test_file_then_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('database = "x.db"\nagent = "bob"\nbrand_handles = ["@AcmeHelp"]\n')
+    monkeypatch.delenv("SOCIALCARE_AGENT")
+    cfg = load_config(path)
+    assert (cfg.database, cfg.agent, cfg.brand_handles) == ("x.db", "bob", ("acmehelp",))
+    monkeypatch.setenv("SOCIALCARE_DATABASE", "y.db")
+    monkeypatch.setenv("SOCIALCARE_AGENT", "carol")
+    cfg = load_config(path)
+    assert (cfg.database, cfg.agent) == ("y.db", "carol")
+
+
+def test_config_found_via_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('agent = "dora"\n')
+    monkeypatch.delenv("SOCIALCARE_AGENT")
+    monkeypatch.setenv("SOCIALCARE_CONFIG", str(path))
+    assert load_config().agent == "dora"
+
+
+def test_malformed_toml_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("database = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path)
+
+
+def test_wrong_type_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[sources.demo]\nenabled = 'yes'\n")
+    with pytest.raises(ConfigError, match="sources.demo.enabled"):
+        load_config(path)
+
+
+def test_missing_explicit_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_credential_reads_named_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    section = {"bearer_token_env": "MY_TOKEN"}
+    with pytest.raises(MissingCredential, match="MY_TOKEN"):
+        credential(section, "bearer_token", "TWITTER_BEARER_TOKEN", "twitter")
+    monkeypatch.setenv("MY_TOKEN", "s3cret")
+    assert credential(section, "bearer_token", "TWITTER_BEARER_TOKEN", "twitter") == "s3cret"

@@ -1,0 +1,42 @@
+"""Hostile text: terminal escapes, rich markup and spreadsheet formulas."""
+
+from __future__ import annotations
+
+import pytest
+
+from socialcare.safety import clean_text, csv_safe, markup_safe, one_line
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("\x1b[2J\x1b[31mred", "red"),
+        ("\x1b]8;;http://evil.example\x07click\x1b]8;;\x07", "click"),
+        ("a\x00b\x07c\x7fd\x85e", "abcde"),
+        ("bell\x07", "bell"),
+        ("rtl\u202eevil", "rtlevil"),
+        ("line1\r\nline2", "line1\nline2"),
+        ("tab\tok", "tab\tok"),
+    ],
+)
+def test_clean_text_strips_escapes_and_controls(raw: str, expected: str) -> None:
+    assert clean_text(raw) == expected
+
+
+def test_one_line_collapses_and_truncates() -> None:
+    assert one_line("a\n\n b\tc") == "a b c"
+    assert one_line("abcdef", 4) == "abc…"
+
+
+def test_markup_is_escaped() -> None:
+    assert markup_safe("[bold red]x[/]") == r"\[bold red]x\[/]"
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx"])
+def test_csv_formula_cells_are_made_inert(cell: str) -> None:
+    assert csv_safe(cell) == "'" + cell
+
+
+def test_csv_plain_cells_and_numbers_pass() -> None:
+    assert csv_safe("hello") == "hello"
+    assert csv_safe(-3) == -3

@@ -1,0 +1,94 @@
+"""The store: migrations, idempotent upserts, cursors in the same transaction, FTS."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from socialcare.errors import NotFound
+from socialcare.migrations import MIGRATIONS, migrate
+from socialcare.models import Mention
+from socialcare.store import QueueFilter, Store, open_store
+
+
+def make(native: str, text: str = "hello", author: str = "a1", **kw: object) -> Mention:
+    base: dict[str, object] = dict(
+        source="demo",
+        native_id=native,
+        text=text,
+        created_at=datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc),
+        author_id=author,
+        author_handle=f"h_{author}",
+        author_name="Name",
+    )
+    base.update(kw)
+    return Mention(**base)  # type: ignore[arg-type]
+
+
+def test_migrations_create_schema_and_second_run_is_noop(store: Store) -> None:
+    tables = set(store.db.table_names())
+    assert {"mentions", "authors", "customers", "cursors", "events", "outbox"} <= tables
+    assert "mentions_fts" in tables
+    assert store.schema_version() == len(MIGRATIONS)
+    assert migrate(store.db) == []
+    names = [r[0] for r in store.conn.execute("SELECT name FROM _socialcare_migrations")]
+    assert names == [m.__name__ for m in MIGRATIONS]
+
+
+def test_file_store_uses_wal(file_store: Store) -> None:
+    assert file_store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_upsert_same_mention_twice_updates_not_duplicates(store: Store) -> None:
+    assert store.upsert_mentions([make("1", "first")]) == 1
+    store.conn.execute(
+        "UPDATE mentions SET status = 'closed', assignee = 'bob' WHERE id = 'demo:1'"
+    )
+    assert store.upsert_mentions([make("1", "edited"), make("1", "edited")]) == 0
+    rows = store.conn.execute("SELECT text, status, assignee FROM mentions").fetchall()
+    # Refreshed text, but our own workflow state survives a re-poll.
+    assert rows == [("edited", "closed", "bob")]
+    assert store.counts()["authors"] == 1
+
+
+def test_get_mention_unknown_id_names_it(store: Store) -> None:
+    with pytest.raises(NotFound, match="nope:1"):
+        store.get_mention("nope:1")
+
+
+def test_cursor_rolls_back_with_the_mentions(store: Store) -> None:
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.upsert_mentions([make("1")])
+            store.set_cursor("demo", "q", "1")
+            raise RuntimeError("crash before commit")
+    assert store.get_cursor("demo", "q") is None
+    assert store.mention_count() == 0
+
+
+def test_fts_search_finds_words_and_ignores_syntax(store: Store) -> None:
+    store.upsert_mentions([make("1", "I was charged twice"), make("2", "love it")])
+    flt = QueueFilter(search="charging")  # porter stemming
+    rows = store.queue(flt, now_ts=1.8e9, age_weight=0, age_cap_hours=24)
+    assert [r["id"] for r in rows] == ["demo:1"]
+    # FTS operators typed by a user are treated as words, not syntax errors.
+    assert store.queue(QueueFilter(search='"AND OR ('), 1.8e9, 0, 24) == []
+    store.upsert_mentions([make("1", "now about refunds")])
+    assert [r["id"] for r in store.queue(QueueFilter(search="refund"), 1.8e9, 0, 24)] == ["demo:1"]
+    assert store.queue(QueueFilter(search="charged"), 1.8e9, 0, 24) == []
+
+
+def test_own_posts_never_queue(store: Store) -> None:
+    store.upsert_mentions(
+        [make("1", author="brand", author_handle="AcmeHelp"), make("2")], own_handles=["acmehelp"]
+    )
+    ids = [r["id"] for r in store.queue(QueueFilter(), 1.8e9, 0, 24)]
+    assert ids == ["demo:2"]
+
+
+def test_open_store_refuses_postgres_with_clear_message() -> None:
+    from socialcare.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="PostgreSQL"):
+        open_store("postgresql://localhost/care")
