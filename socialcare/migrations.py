@@ -206,6 +206,107 @@ def m001_create_core(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration
+def m002_followups_ingest_kb(db: sqlite_utils.Database) -> None:
+    """Schema for follow-ups, gap tracking, repost folding, poll budgets and the knowledge base."""
+    db.execute("CREATE INDEX idx_outbox_kind_status_due ON outbox(kind, status, due_at)")
+    # Ranges a cut-short newest-first poll skipped; backfilled by later polls, closed when filled.
+    db.execute(
+        """
+        CREATE TABLE gaps (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            source TEXT NOT NULL,
+            query TEXT NOT NULL,
+            after_cursor TEXT,          -- exclusive lower bound (the old cursor), NULL = beginning
+            before_cursor TEXT NOT NULL, -- exclusive upper bound (oldest item fetched)
+            resume_token TEXT,          -- adapter's pagination token to continue the backfill
+            created_at TEXT NOT NULL,
+            closed_at TEXT,
+            reason TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_gaps_open ON gaps(source, query, closed_at)")
+    # Reposts/retweets folded into the original mention instead of queued.
+    db.execute(
+        """
+        CREATE TABLE reposts (
+            id TEXT PRIMARY KEY,        -- source:native_id of the repost
+            original_id TEXT NOT NULL,  -- mentions.id of the original
+            author_key TEXT NOT NULL,
+            author_handle TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_reposts_original ON reposts(original_id)")
+    db.execute("ALTER TABLE source_health ADD COLUMN next_poll_at TEXT")
+    db.execute("ALTER TABLE source_health ADD COLUMN requests_used INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE source_health ADD COLUMN budget_period_start TEXT")
+    # Knowledge base: where articles come from, the articles, and their FTS index.
+    db.execute(
+        """
+        CREATE TABLE kb_sources (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            location TEXT NOT NULL UNIQUE,  -- path or URL as given to `kb add`
+            kind TEXT NOT NULL,             -- file, folder, sitemap, feed, page
+            etag TEXT,
+            last_modified TEXT,
+            last_fetched TEXT,
+            last_error TEXT
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE kb_articles (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            source_id INTEGER REFERENCES kb_sources(id),
+            url TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL DEFAULT '',
+            body TEXT NOT NULL DEFAULT '',
+            tags TEXT NOT NULL DEFAULT '[]',
+            last_seen TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE VIRTUAL TABLE kb_fts USING fts5(
+            title, body, tags,
+            content='kb_articles', content_rowid='id',
+            tokenize='porter unicode61 remove_diacritics 2'
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER kb_ai AFTER INSERT ON kb_articles BEGIN
+            INSERT INTO kb_fts (rowid, title, body, tags) VALUES (new.id, new.title, new.body, new.tags);
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER kb_ad AFTER DELETE ON kb_articles BEGIN
+            INSERT INTO kb_fts (kb_fts, rowid, title, body, tags)
+            VALUES ('delete', old.id, old.title, old.body, old.tags);
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER kb_au AFTER UPDATE ON kb_articles BEGIN
+            INSERT INTO kb_fts (kb_fts, rowid, title, body, tags)
+            VALUES ('delete', old.id, old.title, old.body, old.tags);
+            INSERT INTO kb_fts (rowid, title, body, tags) VALUES (new.id, new.title, new.body, new.tags);
+        END
+        """
+    )
+    # Which knowledge-base article a reply carried (deflection report).
+    db.execute("ALTER TABLE outbox ADD COLUMN kb_article_id INTEGER")
+
+
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply every migration not yet recorded; return the names applied now."""
     db.execute(

@@ -135,6 +135,10 @@ class Store:
         """Close the connection."""
         self.conn.close()
 
+    def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
+        """Run a query and return dict rows (for the ``store_*.py`` query modules only)."""
+        return self._rows(sql, params)
+
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
         cur = self.conn.execute(sql, params)
         names = [d[0] for d in cur.description]
