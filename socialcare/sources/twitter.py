@@ -1,18 +1,591 @@
-"""Placeholder, replaced by the real adapter."""
+"""The Twitter/X source: API v2 recent search and the brand account's mentions, via tweepy.
+
+Reading uses the app-only bearer token; replies and posts use OAuth 1.0a user
+context, because app-only auth cannot publish. The tweepy ``Client`` is built
+with ``return_type=requests.Response`` so the adapter can read the rate-limit
+headers and parse the documented v2 JSON itself, and with
+``wait_on_rate_limit=False`` so *this* module decides whether to sleep on a 429
+(clamped by ``max_wait_seconds``, logged) or raise ``RateLimited``.
+
+Polling is newest-first with ``next_token`` pagination, and the cursor is a
+``since_id``. Only the last page of a successful run carries the new cursor (the
+newest id seen), so a failure mid-way keeps the pages already stored but polls
+the same window again next time instead of skipping what was never fetched.
+
+Config (``[sources.twitter]``): ``queries``, ``user_id``, ``max_results``,
+``max_pages``, ``wait_on_rate_limit``, ``max_wait_seconds`` and the ``*_env``
+names of the credential variables; see :class:`TwitterSource`.
+"""
 
 from __future__ import annotations
 
-from typing import Iterator
+import logging
+import re
+import time
+from datetime import datetime, timezone
+from functools import partial
+from typing import Any, Callable, Iterator, Mapping, cast
 
-from ..models import Page
+import requests
+import tweepy
+from twitter_text import parse_tweet
+
+from ..config import credential
+from ..errors import AuthError, ConfigError, RateLimited, SourceError
+from ..models import Mention, Page, SentPost, parse_iso, to_iso
 from .base import Source
+
+__all__ = ["TwitterSource", "MENTIONS_QUERY"]
+
+log = logging.getLogger("socialcare.sources.twitter")
+
+#: the query name that polls the ``user_id`` account's mentions timeline instead of search
+MENTIONS_QUERY = "mentions"
+
+_EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id"]
+_TWEET_FIELDS = [
+    "author_id",
+    "created_at",
+    "conversation_id",
+    "in_reply_to_user_id",
+    "referenced_tweets",
+    "lang",
+    "public_metrics",
+]
+_USER_FIELDS = ["username", "name", "public_metrics"]
+
+_DEFAULT_ENV = {
+    "bearer_token": "TWITTER_BEARER_TOKEN",
+    "consumer_key": "TWITTER_CONSUMER_KEY",
+    "consumer_secret": "TWITTER_CONSUMER_SECRET",
+    "access_token": "TWITTER_ACCESS_TOKEN",
+    "access_token_secret": "TWITTER_ACCESS_TOKEN_SECRET",
+}
+_USER_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+
+#: after this many sleeps on one request we stop waiting: the window we waited for was
+#: evidently not the one that limits us (e.g. a 24-hour cap), so sleeping again is futile
+_MAX_RATE_LIMIT_WAITS = 3
+#: the largest number of ids GET /2/tweets accepts per request
+_LOOKUP_BATCH = 100
+#: Twitter's epoch for snowflake ids, to date a tweet that lacks ``created_at``
+_SNOWFLAKE_EPOCH_MS = 1288834974657
+
+
+class _RedactSecrets(logging.Filter):
+    """Mask credentials in the DEBUG logs of tweepy and the OAuth libraries.
+
+    tweepy logs every request's headers (with the bearer token) and
+    requests-oauthlib logs the signed ``Authorization`` header; with debug
+    logging on, those would put secrets in a terminal or a log file.
+    """
+
+    _BEARER = re.compile(r"Bearer [^\s'\"]+")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def redact(self, text: str) -> str:
+        """``text`` with every known secret and any bearer token replaced by ``***``."""
+        text = self._BEARER.sub("Bearer ***", text)
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logging's problem to report, not ours
+            return True
+        record.msg = self.redact(message)
+        record.args = ()
+        return True
+
+
+_REDACTOR = _RedactSecrets()
+for _name in ("tweepy.client", "requests_oauthlib.oauth1_auth", "oauthlib.oauth1.rfc5849"):
+    logging.getLogger(_name).addFilter(_REDACTOR)
+
+
+class _SinceIdRejected(SourceError):
+    """The API refused our ``since_id`` (recent search only reaches back 7 days)."""
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """Collapse whitespace so an API message fits the CLI's one-line error."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _api_reason(exc: Any) -> str:
+    """The API's own explanation of a failed request, e.g. ``HTTP 403: ... duplicate content.``
+
+    v2 errors carry ``detail``/``title`` (RFC 7807 problems); parameter errors
+    put the useful text in ``errors[].message``, so that is preferred.
+    """
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    reason = ""
+    try:
+        body = response.json() if response is not None else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list):
+            messages = [
+                str(e.get("message") or e.get("detail") or "")
+                for e in errors[:2]
+                if isinstance(e, dict)
+            ]
+            reason = "; ".join(m for m in messages if m)
+        if not reason:
+            reason = str(body.get("detail") or body.get("title") or "")
+    if not reason:
+        reason = str(getattr(response, "reason", "") or type(exc).__name__)
+    prefix = f"HTTP {status}: " if status is not None else ""
+    return _REDACTOR.redact(_one_line(prefix + reason))
+
+
+def _header_number(headers: Mapping[str, str], name: str) -> float | None:
+    value = headers.get(name)
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _rate_headers(headers: Mapping[str, str]) -> tuple[int | None, float | None]:
+    """``(remaining, reset epoch)`` from the documented x-rate-limit-* headers."""
+    remaining = _header_number(headers, "x-rate-limit-remaining")
+    reset = _header_number(headers, "x-rate-limit-reset")
+    return (int(remaining) if remaining is not None else None), reset
+
+
+def _limiting_reset(headers: Mapping[str, str]) -> float | None:
+    """When the limit that refused us resets.
+
+    Posting also has 24-hour caps (``x-user-limit-24hour-*``, ``x-app-limit-24hour-*``);
+    when one of those is exhausted its reset, not the 15-minute window's, is the one
+    worth waiting for.
+    """
+    resets = []
+    for scope in ("x-user-limit-24hour", "x-app-limit-24hour"):
+        if _header_number(headers, f"{scope}-remaining") == 0:
+            reset = _header_number(headers, f"{scope}-reset")
+            if reset is not None:
+                resets.append(reset)
+    if resets:
+        return max(resets)
+    return _header_number(headers, "x-rate-limit-reset")
+
+
+def _iso(epoch: float) -> str:
+    return to_iso(datetime.fromtimestamp(epoch, tz=timezone.utc))
+
+
+def _snowflake_time(tweet_id: str) -> datetime:
+    """When a tweet was created, from its id (ids embed milliseconds since 2010-11-04)."""
+    ms = (int(tweet_id) >> 22) + _SNOWFLAKE_EPOCH_MS
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def _as_id(value: Any) -> str | None:
+    return str(value) if value is not None and str(value).isdigit() else None
 
 
 class TwitterSource(Source):
-    name = "twitter"
+    """Twitter/X API v2 through tweepy.
 
+    Config keys of ``[sources.twitter]``:
+
+    * ``queries``: recent-search query strings, each with its own cursor;
+    * ``user_id``: the brand account's numeric id; adds the ``"mentions"`` query,
+      which polls ``GET /2/users/:id/mentions``;
+    * ``max_results`` (10..100, default 100) tweets per page; ``max_pages``
+      (default 10) pages per query and poll;
+    * ``wait_on_rate_limit`` (default false) and ``max_wait_seconds`` (default
+      900): sleep until the reset when it is at most that far away;
+    * ``bearer_token_env``, ``consumer_key_env``, ``consumer_secret_env``,
+      ``access_token_env``, ``access_token_secret_env``: variable names.
+
+    ``sleep`` and ``clock`` are attributes so tests can record waits and pin "now".
+    """
+
+    name = "twitter"
+    description = "Twitter/X API v2: recent search and the brand's mentions (tweepy)"
+    env_vars = tuple(_DEFAULT_ENV.values())
+    max_length = 280
+
+    def __init__(self, config: Mapping[str, Any], *, brand_handles: tuple[str, ...] = ()) -> None:
+        super().__init__(config, brand_handles=brand_handles)
+        raw_queries = config.get("queries", [])
+        if not isinstance(raw_queries, list) or not all(
+            isinstance(q, str) and q.strip() for q in raw_queries
+        ):
+            raise ConfigError("sources.twitter.queries must be a list of non-empty search strings")
+        user_id = config.get("user_id")
+        if user_id is not None and (isinstance(user_id, bool) or _as_id(user_id) is None):
+            raise ConfigError(
+                f"sources.twitter.user_id must be the account's numeric id, got {user_id!r}"
+            )
+        self.user_id: str | None = _as_id(user_id)
+        self._queries = list(dict.fromkeys(q.strip() for q in raw_queries))
+        if MENTIONS_QUERY in self._queries and self.user_id is None:
+            raise ConfigError(
+                "sources.twitter: the 'mentions' query needs sources.twitter.user_id "
+                "(the brand account's numeric id)"
+            )
+        if self.user_id is not None and MENTIONS_QUERY not in self._queries:
+            self._queries.append(MENTIONS_QUERY)
+        self.max_results = self._int_setting("max_results", 100, 10, 100)
+        self.max_pages = self._int_setting("max_pages", 10, 1, None)
+        wait = config.get("wait_on_rate_limit", False)
+        if not isinstance(wait, bool):
+            raise ConfigError("sources.twitter.wait_on_rate_limit must be true or false")
+        self.wait_on_rate_limit = wait
+        max_wait = config.get("max_wait_seconds", 900)
+        if isinstance(max_wait, bool) or not isinstance(max_wait, int | float) or max_wait < 0:
+            raise ConfigError("sources.twitter.max_wait_seconds must be a number of seconds >= 0")
+        self.max_wait_seconds = float(max_wait)
+        self.sleep: Callable[[float], None] = time.sleep
+        self.clock: Callable[[], float] = time.time
+        self._reader: Any = None
+        self._writer: Any = None
+
+    def _int_setting(self, key: str, default: int, low: int, high: int | None) -> int:
+        value = self.config.get(key, default)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < low
+            or (high is not None and value > high)
+        ):
+            bounds = f"{low}..{high}" if high is not None else f">= {low}"
+            raise ConfigError(f"sources.twitter.{key} must be an integer {bounds}, got {value!r}")
+        return value
+
+    def _env_name(self, key: str) -> str:
+        return str(self.config.get(f"{key}_env", _DEFAULT_ENV[key]))
+
+    def _secret(self, key: str) -> str:
+        value = credential(self.config, key, _DEFAULT_ENV[key], self.name)
+        _REDACTOR.secrets.add(value)
+        return value
+
+    # -- clients ------------------------------------------------------------
+    def _read_client(self) -> Any:
+        """The app-only (bearer token) client used for every read."""
+        if self._reader is None:
+            self._reader = tweepy.Client(
+                bearer_token=self._secret("bearer_token"),
+                return_type=requests.Response,
+                wait_on_rate_limit=False,
+            )
+        return self._reader
+
+    def _write_client(self) -> Any:
+        """The OAuth 1.0a user-context client: publishing needs a user, not an app."""
+        if self._writer is None:
+            keys = {key: self._secret(key) for key in _USER_KEYS}
+            self._writer = tweepy.Client(
+                **keys, return_type=requests.Response, wait_on_rate_limit=False
+            )
+        return self._writer
+
+    def check_credentials(self) -> None:
+        """Reading needs only the bearer token; reply/post check the user-context keys."""
+        self._secret("bearer_token")
+
+    # -- requests -----------------------------------------------------------
+    def _auth_error(self, user_auth: bool) -> AuthError:
+        if user_auth:
+            names = ", ".join(self._env_name(k) for k in _USER_KEYS)
+            return AuthError(f"Twitter rejected the user-context credentials: check {names}")
+        return AuthError(
+            f"Twitter rejected the bearer token: check {self._env_name('bearer_token')}"
+        )
+
+    def _wait_seconds(self, reset: float) -> float:
+        """Seconds until ``reset``, at least 1: a reset in the past means clock skew."""
+        wait = reset - self.clock()
+        if wait < 0:
+            log.warning(
+                "Twitter's rate-limit reset %s is %.0f s in the past: is this machine's "
+                "clock wrong? Waiting 1 s instead.",
+                _iso(reset),
+                -wait,
+            )
+        return max(wait, 1.0)
+
+    def _rate_limited(self, what: str, reset: float | None, wait: float | None) -> RateLimited:
+        if reset is None:
+            return RateLimited(f"Twitter rate limit reached ({what}); no reset time was given")
+        when = f"it resets at {_iso(reset)} (in {wait or 0:.0f} s)"
+        if not self.wait_on_rate_limit:
+            fix = "set sources.twitter.wait_on_rate_limit = true to wait for it"
+        elif wait is not None and wait > self.max_wait_seconds:
+            fix = f"longer than sources.twitter.max_wait_seconds ({self.max_wait_seconds:.0f})"
+        else:
+            fix = "still limited after waiting; try again later"
+        return RateLimited(f"Twitter rate limit reached ({what}): {when}; {fix}", reset_at=reset)
+
+    def _call(self, what: str, request: Callable[[], Any], *, user_auth: bool) -> requests.Response:
+        """Run one API request, turning tweepy/requests failures into socialcare errors.
+
+        A 429 either sleeps until the reset and retries (``wait_on_rate_limit``,
+        reset within ``max_wait_seconds``) or raises ``RateLimited`` with the reset.
+        """
+        waits = 0
+        while True:
+            try:
+                return cast(requests.Response, request())
+            except tweepy.TooManyRequests as exc:
+                reset = _limiting_reset(exc.response.headers)
+                wait = self._wait_seconds(reset) if reset is not None else None
+                if (
+                    self.wait_on_rate_limit
+                    and wait is not None
+                    and wait <= self.max_wait_seconds
+                    and waits < _MAX_RATE_LIMIT_WAITS
+                ):
+                    waits += 1
+                    log.warning(
+                        "Twitter rate limit reached (%s): sleeping %.0f s until %s",
+                        what,
+                        wait,
+                        _iso(cast(float, reset)),
+                    )
+                    self.sleep(wait)
+                    continue
+                raise self._rate_limited(what, reset, wait) from exc
+            except tweepy.Unauthorized as exc:
+                raise self._auth_error(user_auth) from exc
+            except tweepy.BadRequest as exc:
+                reason = _api_reason(exc)
+                if "since_id" in getattr(exc.response, "text", ""):
+                    raise _SinceIdRejected(f"Twitter API error ({what}): {reason}") from exc
+                raise SourceError(f"Twitter API error ({what}): {reason}") from exc
+            except tweepy.HTTPException as exc:  # 403, 404, 5xx (TwitterServerError), others
+                raise SourceError(f"Twitter API error ({what}): {_api_reason(exc)}") from exc
+            except (tweepy.TweepyException, requests.RequestException) as exc:
+                detail = _REDACTOR.redact(_one_line(str(exc), 200))
+                raise SourceError(
+                    f"cannot reach the Twitter API ({what}): {type(exc).__name__}: {detail}"
+                ) from exc
+
+    @staticmethod
+    def _json(response: requests.Response, what: str) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            raise SourceError(f"Twitter API error ({what}): the response is not JSON") from None
+        if not isinstance(body, dict):
+            raise SourceError(f"Twitter API error ({what}): unexpected response {body!r:.100}")
+        return body
+
+    # -- normalising --------------------------------------------------------
+    def _mention(
+        self, tweet: dict[str, Any], users: dict[str, dict[str, Any]], query: str
+    ) -> Mention:
+        """One v2 tweet object (plus its expanded author) as a :class:`Mention`."""
+        native = str(tweet["id"])
+        author_id = str(tweet.get("author_id") or "")
+        user = users.get(author_id, {})
+        handle = str(user.get("username") or author_id)
+        refs = {
+            str(r.get("type")): str(r.get("id"))
+            for r in tweet.get("referenced_tweets") or []
+            if isinstance(r, dict)
+        }
+        # a reply that quotes is still a reply: the thread matters more for care
+        if "retweeted" in refs:
+            kind = "repost"
+        elif "replied_to" in refs:
+            kind = "reply"
+        elif "quoted" in refs:
+            kind = "quote"
+        else:
+            kind = "post"
+        followers = (user.get("public_metrics") or {}).get("followers_count")
+        lang = tweet.get("lang")
+        created = tweet.get("created_at")
+        raw = dict(tweet)
+        raw["author"] = user
+        reply_to_user = str(tweet.get("in_reply_to_user_id") or "")
+        if reply_to_user in users:
+            raw["in_reply_to_user"] = users[reply_to_user]
+        return Mention(
+            source=self.name,
+            native_id=native,
+            text=str(tweet.get("text", "")),
+            created_at=parse_iso(str(created)) if created else _snowflake_time(native),
+            author_id=author_id,
+            author_handle=handle,
+            author_name=str(user.get("name") or ""),
+            author_followers=int(followers) if isinstance(followers, int) else None,
+            url=f"https://x.com/{handle}/status/{native}"
+            if user.get("username")
+            else f"https://x.com/i/web/status/{native}",
+            language=str(lang) if lang and lang != "und" else None,
+            conversation_id=_as_id(tweet.get("conversation_id")),
+            parent_id=refs.get("replied_to"),
+            query=query,
+            kind=kind,
+            repost_of=refs.get("retweeted"),
+            raw=raw,
+        )
+
+    def _mentions(self, body: dict[str, Any], query: str) -> list[Mention]:
+        users = {
+            str(u["id"]): u
+            for u in (body.get("includes") or {}).get("users") or []
+            if isinstance(u, dict) and "id" in u
+        }
+        return [self._mention(t, users, query) for t in body.get("data") or []]
+
+    # -- polling ------------------------------------------------------------
     def queries(self) -> list[str]:
-        return []
+        """The configured searches, plus ``"mentions"`` when ``user_id`` is set."""
+        if not self._queries:
+            raise ConfigError(
+                "sources.twitter has nothing to poll: set queries = [...] and/or user_id"
+            )
+        return list(self._queries)
+
+    def _what(self, query: str) -> str:
+        """How errors name the request: ``search 'acme'`` or ``mentions of user 123``."""
+        if query == MENTIONS_QUERY and self.user_id is not None:
+            return f"mentions of user {self.user_id}"
+        return f"search {query!r}"
+
+    def _page(self, query: str, since_id: str | None, token: str | None) -> requests.Response:
+        client = self._read_client()
+        params: dict[str, Any] = {
+            "expansions": _EXPANSIONS,
+            "tweet_fields": _TWEET_FIELDS,
+            "user_fields": _USER_FIELDS,
+            "max_results": self.max_results,
+        }
+        if since_id is not None:
+            params["since_id"] = since_id
+        if query == MENTIONS_QUERY and self.user_id is not None:
+            if token:
+                params["pagination_token"] = token
+            user_id = self.user_id
+            return self._call(
+                self._what(query),
+                lambda: client.get_users_mentions(user_id, **params),
+                user_auth=False,
+            )
+        if token:
+            params["next_token"] = token
+        return self._call(
+            self._what(query),
+            lambda: client.search_recent_tweets(query, **params),
+            user_auth=False,
+        )
 
     def poll(self, query: str, cursor: str | None) -> Iterator[Page]:
-        return iter(())
+        """Yield newest-first pages; only the last one carries the cursor (newest id seen).
+
+        At ``max_pages`` the run stops and still moves the cursor, skipping the
+        older backlog: a care queue wants what is new, and an unbounded catch-up
+        would burn the monthly tweet cap.
+        """
+        since_id = _as_id(cursor)
+        if cursor is not None and since_id is None:
+            log.warning("ignoring twitter cursor %r for %r: not a tweet id", cursor, query)
+        newest = int(since_id) if since_id is not None else None
+        token: str | None = None
+        pages = 0
+        while True:
+            try:
+                response = self._page(query, since_id, token)
+            except _SinceIdRejected:
+                if since_id is None or pages:
+                    raise
+                log.warning(
+                    "Twitter refused since_id %s for %r (older than recent search reaches); "
+                    "polling the whole recent window instead",
+                    since_id,
+                    query,
+                )
+                since_id = None
+                continue
+            pages += 1
+            body = self._json(response, self._what(query))
+            mentions = self._mentions(body, query)
+            for m in mentions:
+                newest = max(newest or 0, int(m.native_id))
+            token = (body.get("meta") or {}).get("next_token") or None
+            last = token is None or pages >= self.max_pages
+            if last and token is not None:
+                log.warning(
+                    "twitter %r: stopped at max_pages=%d; older tweets of this poll are skipped",
+                    query,
+                    self.max_pages,
+                )
+            remaining, reset = _rate_headers(response.headers)
+            yield Page(
+                mentions,
+                cursor=str(newest) if last and newest is not None else None,
+                rate_limit_remaining=remaining,
+                rate_limit_reset=reset,
+            )
+            if last:
+                return
+
+    # -- publishing ---------------------------------------------------------
+    def _publish(self, what: str, text: str, reply_to: str | None) -> SentPost:
+        client = self._write_client()
+        response = self._call(
+            what,
+            lambda: client.create_tweet(text=text, in_reply_to_tweet_id=reply_to, user_auth=True),
+            user_auth=True,
+        )
+        data = self._json(response, what).get("data") or {}
+        native = _as_id(data.get("id"))
+        if native is None:
+            raise SourceError(f"Twitter API error ({what}): the response has no tweet id")
+        # the account's handle is not known without another request; x.com redirects this form
+        return SentPost(native_id=native, url=f"https://x.com/i/web/status/{native}")
+
+    def reply(self, mention: Mention, text: str) -> SentPost:
+        """Reply to ``mention`` as the user of the access token (OAuth 1.0a)."""
+        if mention.source != self.name:
+            raise SourceError(
+                f"cannot reply on Twitter to a {mention.source} mention ({mention.id})"
+            )
+        return self._publish(f"reply to {mention.id}", text, mention.native_id)
+
+    def post(self, text: str) -> SentPost:
+        """Publish a new tweet as the user of the access token (OAuth 1.0a)."""
+        return self._publish("post", text, None)
+
+    def fetch(self, native_ids: list[str]) -> list[Mention]:
+        """Look tweets up by id (e.g. missing thread parents); gone ones are left out."""
+        ids = list(dict.fromkeys(str(i) for i in native_ids))
+        client = self._read_client()
+        out: list[Mention] = []
+        for start in range(0, len(ids), _LOOKUP_BATCH):
+            chunk = ids[start : start + _LOOKUP_BATCH]
+            what = f"lookup of {len(chunk)} tweet(s)"
+            request = partial(
+                client.get_tweets,
+                chunk,
+                expansions=_EXPANSIONS,
+                tweet_fields=_TWEET_FIELDS,
+                user_fields=_USER_FIELDS,
+            )
+            response = self._call(what, request, user_auth=False)
+            body = self._json(response, what)
+            for err in body.get("errors") or []:
+                log.info("twitter lookup: %s", err.get("detail") if isinstance(err, dict) else err)
+            out += self._mentions(body, "")
+        return out
+
+    def text_length(self, text: str) -> int:
+        """Twitter's weighted length: every URL counts 23, CJK and emoji count 2."""
+        return int(parse_tweet(text).weightedLength)
