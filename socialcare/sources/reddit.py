@@ -1,18 +1,666 @@
-"""Placeholder, replaced by the real adapter."""
+"""Reddit adapter: keyword searches, watched subreddits and username mentions, via praw.
+
+Reads go through :meth:`praw.Reddit.request` rather than praw's model objects so
+that each mention keeps Reddit's own JSON as ``raw`` and so that we drive the
+pagination ourselves: every Listing page becomes one :class:`Page`, stored
+before the next page is fetched. Writes (reply, post, private message) use
+praw's models, which build the form bodies Reddit expects.
+
+Cursors are JSON text ``{"created_utc": newest, "ids": [fullnames at that time]}``.
+Listings come newest first and cannot be resumed from the old end, so only the
+last page of a complete run carries the new cursor: a failure mid-way keeps
+what was stored and the next poll simply walks down to the old cursor again.
+
+Config (``[sources.reddit]``): ``client_id_env``, ``client_secret_env``,
+``username_env``, ``password_env``, ``user_agent``, ``searches``, ``watch``,
+``inbox_mentions``, ``limit``, ``post_subreddit``.
+"""
 
 from __future__ import annotations
 
-from typing import Iterator
+import json
+import logging
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Iterator, Mapping
 
-from ..models import Page
+import praw
+import prawcore
+import requests
+from praw.exceptions import PRAWException, RedditAPIException
+
+from ..config import credential
+from ..errors import (
+    AuthError,
+    ConfigError,
+    MissingCredential,
+    NotFound,
+    RateLimited,
+    SocialcareError,
+    SourceError,
+)
+from ..models import Mention, Page, SentPost, to_iso, utcnow
 from .base import Source
+
+__all__ = ["RedditSource"]
+
+log = logging.getLogger("socialcare.sources.reddit")
+
+REDDIT_URL = "https://www.reddit.com"
+#: Reddit's listing endpoints return at most 100 items per request
+_PAGE_MAX = 100
+#: prawcore sleeps until the reset when the budget is spent; beyond this we raise instead
+_MAX_WAIT_SECONDS = 10.0
+#: when a 429 carries no reset header, assume Reddit's usual window
+_DEFAULT_RETRY_SECONDS = 60.0
+_TITLE_MAX = 300
+#: how Reddit words the wait in a RATELIMIT API error (praw uses the same pattern)
+_WAIT_RE = re.compile(r"([0-9]{1,3}) (milliseconds?|seconds?|minutes?)")
+
+_CREDENTIALS = {
+    "client_id": "REDDIT_CLIENT_ID",
+    "client_secret": "REDDIT_CLIENT_SECRET",
+    "username": "REDDIT_USERNAME",
+    "password": "REDDIT_PASSWORD",
+}
+
+
+# -- rate-limit bookkeeping ------------------------------------------------------
+
+
+@dataclass
+class _Budget:
+    """Reddit's rate-limit headers as last seen, shared by the requestor and the adapter."""
+
+    remaining: float | None = None
+    reset_at: float | None = None  # unix time
+    blocked_until: float | None = None  # unix time; set when the budget is spent or on 429
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Read ``x-ratelimit-*`` (``reset`` is seconds until the window resets)."""
+        if "x-ratelimit-remaining" not in headers or "x-ratelimit-reset" not in headers:
+            return
+        try:
+            self.remaining = float(headers["x-ratelimit-remaining"])
+            self.reset_at = utcnow().timestamp() + float(headers["x-ratelimit-reset"])
+        except ValueError:
+            return
+        self.blocked_until = self.reset_at if self.remaining <= 0 else None
+
+
+class _BudgetRequestor(prawcore.Requestor):
+    """A prawcore requestor that records the rate-limit headers of every response.
+
+    praw 8's ``reddit.auth.limits`` no longer says when the window resets, and the
+    reset time is what a user needs to know when to poll again.
+    """
+
+    def __init__(self, *args: Any, budget: _Budget, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.budget = budget
+
+    def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
+        response = super().request(*args, timeout=timeout, **kwargs)
+        self.budget.observe(response.headers)
+        return response
+
+
+# -- config ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Query:
+    """One configured thing to poll, and how to ask Reddit for it."""
+
+    key: str
+    path: str
+    what: str  # for messages: "searching r/all for 'acme'"
+    params: dict[str, str] = field(default_factory=dict)
+    keywords: tuple[str, ...] = ()
+    needs_user: bool = False
+
+
+def _subreddit(value: Any, where: str) -> str:
+    """A subreddit name without its ``r/`` prefix, so query names stay stable."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"sources.reddit.{where}.subreddit must be a subreddit name, got {value!r}"
+        )
+    name = value.strip().strip("/")
+    return name[2:] if name.lower().startswith("r/") else name
+
+
+def _table_list(config: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """``searches``/``watch`` as a list of TOML tables, or a ConfigError showing the form."""
+    items = config.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ConfigError(
+            f"sources.reddit.{key} must be a list of tables, e.g. "
+            f'[[sources.reddit.{key}]] with subreddit = "..."'
+        )
+    return items
+
+
+def _parse_queries(config: Mapping[str, Any]) -> dict[str, _Query]:
+    """Validate the config tables and build the queries, keyed by their stable name."""
+    out: dict[str, _Query] = {}
+    for i, item in enumerate(_table_list(config, "searches")):
+        sub = _subreddit(item.get("subreddit", "all"), f"searches[{i}]")
+        text = item.get("query")
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError(f"sources.reddit.searches[{i}].query must be non-empty text")
+        text = text.strip()
+        restrict = "false" if sub.lower() == "all" else "true"
+        key = f"search:{sub}:{text}"
+        out[key] = _Query(
+            key=key,
+            path=f"r/{sub}/search",
+            what=f"searching r/{sub} for '{text}'",
+            params={"q": text, "sort": "new", "t": "all", "restrict_sr": restrict, "type": "link"},
+        )
+    for i, item in enumerate(_table_list(config, "watch")):
+        sub = _subreddit(item.get("subreddit"), f"watch[{i}]")
+        words = item.get("keywords", [])
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise ConfigError(f"sources.reddit.watch[{i}].keywords must be a list of strings")
+        keywords = tuple(w.casefold() for w in words if w.strip())
+        for kind, path in (("submissions", f"r/{sub}/new"), ("comments", f"r/{sub}/comments")):
+            key = f"watch:{sub}:{kind}"
+            out[key] = _Query(
+                key=key, path=path, what=f"reading new {kind} of r/{sub}", keywords=keywords
+            )
+    inbox = config.get("inbox_mentions", False)
+    if not isinstance(inbox, bool):
+        raise ConfigError(f"sources.reddit.inbox_mentions must be true or false, got {inbox!r}")
+    if inbox:
+        out["inbox:mentions"] = _Query(
+            key="inbox:mentions",
+            path="message/mentions",
+            what="reading username mentions from the inbox",
+            needs_user=True,
+        )
+    return out
+
+
+# -- cursor ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    """Newest ``created_utc`` stored and the fullnames carrying exactly that time."""
+
+    created_utc: float | None = None
+    ids: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, text: str | None, query: str) -> _Cursor:
+        """Read a stored cursor; None or unreadable text means "from the newest"."""
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+            return cls(float(data["created_utc"]), frozenset(str(i) for i in data["ids"]))
+        except (ValueError, TypeError, KeyError):
+            # Starting over only re-reads up to `limit` items, and the store de-duplicates.
+            log.warning("reddit [%s]: ignoring unreadable cursor %r", query, text)
+            return cls()
+
+    def is_old(self, created: float) -> bool:
+        """Strictly older than the cursor: everything from here down was seen before."""
+        return self.created_utc is not None and created < self.created_utc
+
+    def seen(self, created: float, fullname: str) -> bool:
+        """Stored last time though it shares the cursor's second (times are whole seconds)."""
+        return created == self.created_utc and fullname in self.ids
+
+    def advanced(self, created: float, fullname: str) -> _Cursor:
+        """The cursor after also having stored this item."""
+        if self.created_utc is None or created > self.created_utc:
+            return _Cursor(created, frozenset({fullname}))
+        if created == self.created_utc:
+            return _Cursor(created, self.ids | {fullname})
+        return self
+
+    def dump(self) -> str:
+        """The JSON text kept in the store's cursors table."""
+        return json.dumps({"created_utc": self.created_utc, "ids": sorted(self.ids)})
+
+
+# -- normalisation ---------------------------------------------------------------
+
+
+def _submission_of(data: Mapping[str, Any]) -> str | None:
+    """The submission fullname: ``link_id``, or parsed from an inbox item's ``context``."""
+    link = data.get("link_id")
+    if isinstance(link, str) and link:
+        return link
+    context = str(data.get("context") or data.get("permalink") or "")
+    parts = context.split("/")
+    if "comments" in parts:
+        index = parts.index("comments") + 1
+        if index < len(parts) and parts[index]:
+            return f"t3_{parts[index]}"
+    return None
+
+
+def _to_mention(kind: str, data: dict[str, Any], query: str) -> Mention | None:
+    """Normalise one Listing child (``t3`` submission or ``t1`` comment); None for others."""
+    if kind not in ("t1", "t3"):
+        return None
+    fullname = str(data.get("name") or f"{kind}_{data['id']}")
+    author = str(data.get("author") or "[deleted]")
+    created = datetime.fromtimestamp(float(data["created_utc"]), tz=timezone.utc)
+    # Inbox mentions have no permalink, only a context link ending in "?context=3".
+    link = str(data.get("permalink") or data.get("context") or "").split("?", 1)[0]
+    common: dict[str, Any] = {
+        "source": "reddit",
+        "native_id": fullname,
+        "created_at": created,
+        "author_id": str(data.get("author_fullname") or author),
+        "author_handle": author,
+        "author_name": author,
+        "url": REDDIT_URL + link if link.startswith("/") else link,
+        "query": query,
+        "raw": data,
+    }
+    if kind == "t3":
+        title = str(data.get("title") or "")
+        body = str(data.get("selftext") or "")
+        text = f"{title}\n\n{body}" if body else title
+        return Mention(text=text, conversation_id=fullname, kind="post", **common)
+    return Mention(
+        text=str(data.get("body") or ""),
+        conversation_id=_submission_of(data),
+        parent_id=data.get("parent_id") or None,
+        kind="comment",
+        **common,
+    )
+
+
+def _wanted(mention: Mention, keywords: tuple[str, ...]) -> bool:
+    """Watched subreddits are noisy: keep an item only if it names a keyword (any case)."""
+    if not keywords:
+        return True
+    text = mention.text.casefold()
+    return any(k in text for k in keywords)
+
+
+def _reason(response: requests.Response | None) -> str:
+    """Reddit's own words from an error body, if it sent any."""
+    if response is None:
+        return ""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    parts = [str(body[k]) for k in ("reason", "explanation", "message") if body.get(k)]
+    return ": ".join(dict.fromkeys(parts))
+
+
+# -- the adapter -----------------------------------------------------------------
 
 
 class RedditSource(Source):
-    name = "reddit"
+    """Reddit via praw, authenticated as a "script" app (username/password for writing)."""
 
+    name = "reddit"
+    description = "Reddit keyword searches, watched subreddits and u/ mentions (praw)"
+    env_vars: ClassVar[tuple[str, ...]] = tuple(_CREDENTIALS.values())
+    max_length = 10000
+
+    def __init__(self, config: Mapping[str, Any], *, brand_handles: tuple[str, ...] = ()) -> None:
+        super().__init__(config, brand_handles=brand_handles)
+        self._queries = _parse_queries(config)
+        limit = config.get("limit", 100)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ConfigError(f"sources.reddit.limit must be a positive integer, got {limit!r}")
+        self.limit = limit
+        user_agent = config.get("user_agent", "socialcare/0.1")
+        if not isinstance(user_agent, str) or len(user_agent.strip()) < 7:
+            raise ConfigError(
+                "sources.reddit.user_agent must describe the app, e.g. 'socialcare/0.1'"
+            )
+        self.user_agent = user_agent.strip()
+        post_sr = config.get("post_subreddit")
+        if post_sr is not None:
+            post_sr = _subreddit(post_sr, "post_subreddit")
+        self.post_subreddit: str | None = post_sr
+        self._budget = _Budget()
+        self._reddit: praw.Reddit | None = None
+        self._as_user = False
+        self._secrets: set[str] = set()
+
+    # -- credentials and client ---------------------------------------------------
+    def _credential(self, key: str) -> str:
+        """Read a credential, remembering the secret ones so no message can echo them."""
+        value = credential(self.config, key, _CREDENTIALS[key], self.name)
+        if key in ("client_secret", "password"):
+            self._secrets.add(value)
+        return value
+
+    def _env_name(self, key: str) -> str:
+        """The variable to name in messages: the one config picked, else the default."""
+        name = self.config.get(f"{key}_env", _CREDENTIALS[key])
+        return name if isinstance(name, str) else _CREDENTIALS[key]
+
+    def check_credentials(self) -> None:
+        """Client id and secret always; the account too when polling the inbox needs it."""
+        self._credential("client_id")
+        self._credential("client_secret")
+        if any(q.needs_user for q in self._queries.values()):
+            self._credential("username")
+            self._credential("password")
+
+    def _client(self, *, as_user: bool = False) -> praw.Reddit:
+        """The praw client, logged in as the account when credentials allow (or ``as_user``).
+
+        Searching works with the app's own token, so the account is optional for
+        polling; replying and the inbox need it and raise MissingCredential.
+        """
+        if self._reddit is not None and (self._as_user or not as_user):
+            return self._reddit
+        client_id = self._credential("client_id")
+        client_secret = self._credential("client_secret")
+        if as_user:
+            username: str | None = self._credential("username")
+            password: str | None = self._credential("password")
+        else:
+            try:
+                username, password = self._credential("username"), self._credential("password")
+            except MissingCredential:
+                username = password = None
+        self._reddit = praw.Reddit(
+            client_id=client_id,
+            client_secret=client_secret,
+            user_agent=self.user_agent,
+            username=username,
+            password=password,
+            # No network call to PyPI, no asyncio nagging, and never sleep on a
+            # RATELIMIT error: we report it as RateLimited so the caller decides.
+            check_for_updates=False,
+            check_for_async=False,
+            ratelimit_seconds=0,
+            requestor_class=_BudgetRequestor,
+            requestor_kwargs={"budget": self._budget},
+        )
+        self._as_user = username is not None
+        return self._reddit
+
+    # -- errors ------------------------------------------------------------------
+    def _scrub(self, message: str) -> str:
+        """Defence in depth: praw messages should never hold a secret, but never print one."""
+        for secret in self._secrets:
+            if secret and len(secret) >= 4:
+                message = message.replace(secret, "***")
+        return message
+
+    def _check_budget(self) -> None:
+        """Refuse to call Reddit while the budget is spent, instead of prawcore sleeping."""
+        until = self._budget.blocked_until
+        if until is not None and until - utcnow().timestamp() > _MAX_WAIT_SECONDS:
+            raise RateLimited(self._limited_message(until), reset_at=until)
+
+    @staticmethod
+    def _limited_message(until: float) -> str:
+        at = to_iso(datetime.fromtimestamp(until, tz=timezone.utc))
+        return f"Reddit rate limit reached; it resets at {at} (poll again after that)"
+
+    def _rate_limited(self, exc: prawcore.TooManyRequests) -> RateLimited:
+        headers = exc.response.headers
+        now = utcnow().timestamp()
+        seconds: float | None = None
+        for header in ("x-ratelimit-reset", "retry-after"):
+            try:
+                seconds = float(headers[header])
+                break
+            except (KeyError, ValueError):
+                continue
+        until = now + (seconds if seconds is not None else _DEFAULT_RETRY_SECONDS)
+        self._budget.blocked_until = until
+        if seconds is None:
+            return RateLimited(
+                "Reddit rate limit reached (429, no reset time given)", reset_at=None
+            )
+        return RateLimited(self._limited_message(until), reset_at=until)
+
+    def _write_limited(self, message: str, action: str) -> RateLimited:
+        """Reddit's per-account write limit ("Take a break for 9 minutes ..."), not a 429."""
+        match = _WAIT_RE.search(message)
+        if match is None:
+            return RateLimited(f"Reddit rate limit while {action}: {message}")
+        amount, unit = int(match.group(1)), match.group(2)
+        seconds = (
+            amount * 60 if unit.startswith("minute") else amount if unit.startswith("second") else 1
+        )
+        until = utcnow().timestamp() + seconds
+        at = to_iso(datetime.fromtimestamp(until, tz=timezone.utc))
+        return RateLimited(
+            f"Reddit rate limit while {action}: {message} (try again after {at})", reset_at=until
+        )
+
+    def _auth_hint(self, *keys: str) -> str:
+        names = " and ".join(self._env_name(k) for k in keys)
+        return f"check {names}"
+
+    def _translate(self, exc: Exception, action: str) -> SocialcareError:
+        """One readable line per failure, naming what to check; never a secret."""
+        if isinstance(exc, prawcore.TooManyRequests):
+            return self._rate_limited(exc)
+        if isinstance(exc, RedditAPIException):
+            for item in exc.items:
+                if item.error_type == "RATELIMIT":
+                    return self._write_limited(item.message or "", action)
+            why = "; ".join(
+                f"{i.error_type}: {i.message}" + (f" ({i.field})" if i.field else "")
+                for i in exc.items
+            )
+            return SourceError(f"Reddit refused {action}: {why}")
+        if isinstance(exc, prawcore.OAuthException):
+            return AuthError(
+                f"Reddit login failed ({exc.error}) while {action}: "
+                f"{self._auth_hint('username', 'password', 'client_id', 'client_secret')}; "
+                "the account must be a developer of the script app"
+            )
+        if isinstance(exc, (prawcore.InvalidToken, prawcore.InsufficientScope)):
+            return AuthError(
+                f"Reddit rejected the access token while {action}: "
+                f"{self._auth_hint('client_id', 'client_secret', 'username', 'password')}"
+            )
+        if isinstance(exc, prawcore.ServerError):
+            code = exc.response.status_code
+            return SourceError(f"Reddit server error {code} while {action}; try again later")
+        if isinstance(exc, prawcore.Redirect):
+            return SourceError(
+                f"Reddit redirected to {exc.path} while {action}: "
+                "the subreddit probably does not exist"
+            )
+        if isinstance(exc, prawcore.SpecialError):
+            return SourceError(f"Reddit refused {action}: {exc.message or exc.reason}")
+        if isinstance(exc, prawcore.ResponseException):
+            response = exc.response
+            code = response.status_code
+            if "access_token" in (response.url or "") and code in (400, 401, 403):
+                return AuthError(
+                    f"Reddit rejected the app credentials ({code}): "
+                    f"{self._auth_hint('client_id', 'client_secret')}"
+                )
+            reason = _reason(response)
+            hint = {
+                403: "forbidden (private or quarantined subreddit, locked or archived thread, "
+                "or the account is banned there)",
+                404: "not found (deleted, banned or misspelled)",
+            }.get(code, f"HTTP {code}")
+            return SourceError(
+                f"Reddit refused {action}: {hint}" + (f" [{reason}]" if reason else "")
+            )
+        if isinstance(exc, prawcore.RequestException):
+            original = exc.original_exception
+            return SourceError(f"could not reach Reddit while {action}: {type(original).__name__}")
+        return SourceError(f"Reddit error while {action}: {exc}")
+
+    @contextmanager
+    def _api(self, action: str) -> Iterator[None]:
+        """Turn praw/prawcore failures into SocialcareError subclasses."""
+        try:
+            yield
+        except SocialcareError:
+            raise
+        except (prawcore.PrawcoreException, PRAWException) as exc:
+            error = self._translate(exc, action)
+            message = self._scrub(str(error))
+            if message != str(error):
+                error.args = (message,)
+            raise error from exc
+
+    # -- polling -----------------------------------------------------------------
     def queries(self) -> list[str]:
-        return []
+        """``search:SUB:QUERY``, ``watch:SUB:submissions|comments``, ``inbox:mentions``."""
+        return list(self._queries)
+
+    def _listing(self, reddit: praw.Reddit, q: _Query, params: dict[str, str | int]) -> Any:
+        """One Listing page as Reddit's raw JSON (``data`` with ``children`` and ``after``)."""
+        self._check_budget()
+        with self._api(q.what):
+            listing = reddit.request(method="GET", path=q.path, params=params)
+        if not isinstance(listing, dict) or listing.get("kind") != "Listing":
+            raise SourceError(f"Reddit sent something other than a Listing while {q.what}")
+        return listing["data"]
+
+    def _page(self, reddit: praw.Reddit, mentions: list[Mention], cursor: str | None) -> Page:
+        """A Page carrying the rate-limit state so ``source_health`` can show it."""
+        remaining = reddit.auth.limits.get("remaining")
+        return Page(
+            mentions,
+            cursor=cursor,
+            rate_limit_remaining=int(remaining) if isinstance(remaining, (int, float)) else None,
+            rate_limit_reset=self._budget.reset_at,
+        )
 
     def poll(self, query: str, cursor: str | None) -> Iterator[Page]:
-        return iter(())
+        """Walk the listing newest first down to the cursor, one Page per listing page."""
+        q = self._queries.get(query)
+        if q is None:
+            raise NotFound(
+                f"source 'reddit' has no query '{query}' (have: {', '.join(self._queries)})"
+            )
+        old = _Cursor.parse(cursor, query)
+        new = old
+        reddit = self._client(as_user=q.needs_user)
+        after: str | None = None
+        scanned = 0
+        while True:
+            params: dict[str, str | int] = {
+                **q.params,
+                "limit": min(_PAGE_MAX, self.limit - scanned),
+            }
+            if after:
+                params["after"] = after
+            data = self._listing(reddit, q, params)
+            children = data.get("children") or []
+            mentions: list[Mention] = []
+            reached_cursor = False
+            for child in children:
+                item = child.get("data") or {}
+                created = float(item["created_utc"])
+                fullname = str(item.get("name") or f"{child.get('kind')}_{item.get('id')}")
+                if old.is_old(created):
+                    reached_cursor = True
+                    break
+                if old.seen(created, fullname):
+                    continue
+                scanned += 1
+                new = new.advanced(created, fullname)
+                mention = _to_mention(str(child.get("kind")), item, query)
+                if mention is not None and _wanted(mention, q.keywords):
+                    mentions.append(mention)
+            after = data.get("after")
+            if reached_cursor or not after or not children or scanned >= self.limit:
+                if scanned >= self.limit and after and not reached_cursor and old.created_utc:
+                    log.warning(
+                        "reddit [%s]: stopped at limit=%d before the previous cursor; "
+                        "older new items were skipped (raise sources.reddit.limit)",
+                        query,
+                        self.limit,
+                    )
+                final = new.dump() if new != old else cursor
+                yield self._page(reddit, mentions, final)
+                return
+            # Not the last page: store it, but do not move the cursor yet.
+            yield self._page(reddit, mentions, None)
+
+    def fetch(self, native_ids: list[str]) -> list[Mention]:
+        """Fetch submissions/comments by fullname (``t3_...``/``t1_...``) via ``/api/info``."""
+        reddit = self._client()
+        out: list[Mention] = []
+        wanted = [i for i in dict.fromkeys(native_ids) if i.startswith(("t1_", "t3_"))]
+        for start in range(0, len(wanted), _PAGE_MAX):
+            chunk = wanted[start : start + _PAGE_MAX]
+            self._check_budget()
+            with self._api(f"fetching {len(chunk)} item(s)"):
+                listing = reddit.request(
+                    method="GET", path="api/info", params={"id": ",".join(chunk)}
+                )
+            if not isinstance(listing, dict):
+                raise SourceError("Reddit sent something other than a Listing for /api/info")
+            for child in listing.get("data", {}).get("children", []):
+                mention = _to_mention(str(child.get("kind")), child.get("data") or {}, "fetch")
+                if mention is not None:
+                    out.append(mention)
+        return out
+
+    # -- publishing --------------------------------------------------------------
+    def reply(self, mention: Mention, text: str) -> SentPost:
+        """Comment under the submission or comment ``mention`` points at."""
+        prefix, _, base36 = mention.native_id.partition("_")
+        if prefix not in ("t1", "t3") or not base36:
+            raise SourceError(
+                f"cannot reply on Reddit to '{mention.native_id}': not a post or comment"
+            )
+        if len(text) > self.max_length:
+            raise SourceError(f"Reddit comments are at most {self.max_length} characters")
+        reddit = self._client(as_user=True)
+        self._check_budget()
+        with self._api(f"replying to {mention.native_id}"):
+            target = reddit.comment(id=base36) if prefix == "t1" else reddit.submission(id=base36)
+            comment = target.reply(text)
+        if comment is None:
+            # Created, but Reddit (quarantined subreddit) did not say as what.
+            log.warning(
+                "reddit: reply to %s sent but Reddit returned no comment", mention.native_id
+            )
+            return SentPost(native_id="", url="")
+        permalink = str(getattr(comment, "permalink", "") or "")
+        return SentPost(native_id=comment.fullname, url=REDDIT_URL + permalink if permalink else "")
+
+    def post(self, text: str) -> SentPost:
+        """Submit a self post to ``post_subreddit``: the first line is the title."""
+        if not self.post_subreddit:
+            raise SourceError(
+                "Reddit posts need a subreddit: set sources.reddit.post_subreddit "
+                "(the first line of the text becomes the title)"
+            )
+        title, _, body = text.strip().partition("\n")
+        title = title.strip()
+        if not title or len(title) > _TITLE_MAX:
+            raise SourceError(f"a Reddit title (the first line) must be 1-{_TITLE_MAX} characters")
+        reddit = self._client(as_user=True)
+        self._check_budget()
+        with self._api(f"posting to r/{self.post_subreddit}"):
+            submission = reddit.subreddit(self.post_subreddit).submit(title, selftext=body.strip())
+        if submission is None:
+            return SentPost(native_id="", url="")
+        return SentPost(
+            native_id=f"t3_{submission.id}", url=f"{REDDIT_URL}/comments/{submission.id}/"
+        )
+
+    def send_message(self, recipient: str, subject: str, text: str) -> None:
+        """Send a private message to a redditor (Reddit does not return its id)."""
+        name = recipient.strip().removeprefix("/").removeprefix("u/")
+        reddit = self._client(as_user=True)
+        self._check_budget()
+        with self._api(f"messaging u/{name}"):
+            reddit.redditor(name).message(subject=subject, message=text)
