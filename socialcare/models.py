@@ -51,7 +51,7 @@ class Mention:
     parent_id: str | None = None
     query: str = ""
     kind: str = "post"  # post, reply, comment, repost, quote, dm
-    repost_of: str | None = None  # native id of the original, for reposts
+    repost_of: str | None = None  # native id of the original, for reposts and quotes
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -96,12 +96,30 @@ class Page:
     ``cursor`` is the value to store for the query once this page is stored;
     ``None`` means "do not move the cursor yet" (e.g. newest-first pagination
     where only the last page may move it, so a failure mid-way loses nothing).
+
+    Newest-first adapters (``Source.newest_first``) also say where the page
+    sits, so the poll engine can record what a cut-short run skipped as a gap
+    and backfill it later (see :mod:`socialcare.poll`):
+
+    * ``newest``: the cursor value that covers everything scanned so far in
+      this run (what to store once all older items are stored or gapped);
+    * ``oldest``: the position of the oldest item scanned on this page, in the
+      form the adapter accepts as ``until`` to continue below it;
+    * ``complete``: the walk reached its lower bound (the old cursor, or the
+      platform's horizon); nothing between is missing;
+    * ``items_read``: items the platform returned for this page, counted
+      against ``monthly_item_budget`` (default: ``len(mentions)``; adapters that
+      drop items, e.g. by keyword, report the larger number).
     """
 
     mentions: list[Mention]
     cursor: str | None = None
     rate_limit_remaining: int | None = None
     rate_limit_reset: float | None = None
+    newest: str | None = None
+    oldest: str | None = None
+    complete: bool = False
+    items_read: int | None = None
 
 
 @dataclass

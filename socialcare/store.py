@@ -316,12 +316,32 @@ class Store:
             where.append(f"{score} >= :min_score")
             params["min_score"] = flt.min_score
         order = "score DESC" if flt.sort == "score" else "coalesce(sla_left, 1e18) ASC, score DESC"
-        sql = (
-            f"SELECT m.*, {score} AS score, (m.sla_due_ts - :now) AS sla_left, "
-            f"(:now - m.created_ts) AS age_seconds FROM mentions m "
-            f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :limit"
-        )
-        return self._rows(sql, params)
+        # Rank on index columns only (for open mentions the partial covering index
+        # holds them all), then read the few full rows that made the cut.
+        hint = "INDEXED BY idx_mentions_open_queue" if flt.status in ("open", "snoozed") else ""
+        ranked = self.conn.execute(
+            f"SELECT m.rowid, {score} AS score, (m.sla_due_ts - :now) AS sla_left, "
+            f"(:now - m.created_ts) AS age_seconds FROM mentions m {hint} "
+            f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :limit",
+            params,
+        ).fetchall()
+        if not ranked:
+            return []
+        marks = ", ".join("?" for _ in ranked)
+        full = {
+            r["_rowid"]: r
+            for r in self._rows(
+                f"SELECT rowid AS _rowid, * FROM mentions WHERE rowid IN ({marks})",
+                [r[0] for r in ranked],
+            )
+        }
+        out = []
+        for rowid, score_value, sla_left, age in ranked:
+            row = full[rowid]
+            del row["_rowid"]
+            row.update(score=score_value, sla_left=sla_left, age_seconds=age)
+            out.append(row)
+        return out
 
     # -- workflow state -----------------------------------------------------
     def claim(self, mention_id: str, agent: str, *, force: bool = False) -> str | None:

@@ -22,7 +22,12 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("SOCIALCARE_HOME", str(home))
     monkeypatch.setenv("SOCIALCARE_AGENT", "alice")
+    monkeypatch.setenv("EDITOR", "false")  # never open a real editor in a test
+    monkeypatch.delenv("VISUAL", raising=False)
     monkeypatch.setattr(registry, "LOAD_ENTRY_POINTS", False)
+    registry.load_plugins()
+    # Tests register fakes and unregister sources; each test starts from the built-ins.
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     return home
 
 

@@ -11,20 +11,41 @@ credentials from the environment variables that table names, and then:
 
 Adapters know no screen and no SQL: they return data and raise
 ``SocialcareError`` subclasses (``RateLimited``, ``AuthError``, ``SourceError``).
+
+Optional hooks, all with defaults so a minimal adapter needs none of them:
+
+* ``newest_first = True`` opts into gap tracking: such an adapter fills
+  ``Page.newest``/``oldest``/``complete`` and implements :meth:`Source.poll_range`
+  so the engine can backfill what a cut-short poll skipped;
+* :attr:`Source.overlap_seconds` (config ``overlap_seconds``, default 120): how far
+  below the cursor to re-read, for late-indexed items (duplicates cost nothing);
+* :meth:`Source.wait` routes every rate-limit sleep through the engine's
+  ``waiter`` (a countdown on a terminal, one log line under ``--quiet``, bounded
+  by ``--max-wait``); :meth:`Source.count_request` feeds the monthly budget;
+* :meth:`Source.is_own` recognises the brand's own accounts (beyond
+  ``brand_handles``, e.g. Twitter's ``user_id``) so their posts never queue.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
-from ..errors import SourceError
+from ..errors import ConfigError, SourceError
 from ..models import Mention, Page, SentPost
 
-__all__ = ["Source"]
+__all__ = ["Source", "Waiter", "DEFAULT_OVERLAP_SECONDS"]
 
 log = logging.getLogger("socialcare.sources")
+
+#: ``waiter(seconds, reason)`` waits out a rate limit (a countdown, a log line, a test
+#: recorder); returning ``False`` declines, and the adapter then raises ``RateLimited``
+Waiter = Callable[[float, str], "bool | None"]
+
+#: seconds below the cursor every poll re-reads, unless ``overlap_seconds`` says otherwise
+DEFAULT_OVERLAP_SECONDS = 120.0
 
 
 class Source(ABC):
@@ -40,6 +61,12 @@ class Source(ABC):
     read_only: ClassVar[bool] = False
     #: the platform's reply length limit in characters (None: unlimited)
     max_length: ClassVar[int | None] = None
+    #: pages come newest first (search APIs): the engine tracks and backfills gaps
+    newest_first: ClassVar[bool] = False
+    #: set by the poll engine for the duration of a poll (class default: plain sleep)
+    waiter: Waiter | None = None
+    #: API requests sent so far (the engine reads the difference around each query)
+    requests_made: int = 0
 
     def __init__(self, config: Mapping[str, Any], *, brand_handles: tuple[str, ...] = ()) -> None:
         self.config = config
@@ -52,6 +79,62 @@ class Source(ABC):
     @abstractmethod
     def poll(self, query: str, cursor: str | None) -> Iterator[Page]:
         """Yield pages of mentions newer than ``cursor`` for ``query``."""
+
+    def poll_range(self, query: str, after: str | None, until: str) -> Iterator[Page]:
+        """Yield pages newer than ``after`` and older than ``until`` (a gap's backfill).
+
+        ``until`` is a ``Page.oldest`` value this adapter produced. The default
+        cannot bound the walk, so it polls everything newer than ``after``
+        again: slower, but the store de-duplicates, so the gap still fills.
+        """
+        return self.poll(query, after)
+
+    def position_key(self, value: str) -> tuple[float, str]:
+        """Sort key of a cursor or ``Page.oldest`` value, so the engine can compare them.
+
+        The default orders numbers (ids, unix times) numerically and anything
+        else (ISO times) as text; adapters with structured cursors override it.
+        """
+        try:
+            return (float(value), "")
+        except ValueError:
+            return (float("-inf"), value)
+
+    @property
+    def overlap_seconds(self) -> float:
+        """How far below the cursor to re-read (``overlap_seconds``, default 120)."""
+        value = self.config.get("overlap_seconds", DEFAULT_OVERLAP_SECONDS)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(
+                f"sources.{self.name}.overlap_seconds must be a number of seconds >= 0, "
+                f"got {value!r}"
+            )
+        return float(value)
+
+    def is_own(self, mention: Mention) -> bool:
+        """Whether one of the brand's own accounts wrote ``mention``."""
+        return mention.author_handle.lstrip("@").lower() in {
+            h.lstrip("@").lower() for h in self.brand_handles
+        }
+
+    def wait(self, seconds: float, reason: str) -> bool:
+        """Wait out a rate limit through the engine's ``waiter``; False if it declined.
+
+        Without a waiter (a library caller, a test) this logs why and sleeps.
+        """
+        if self.waiter is not None:
+            return self.waiter(seconds, reason) is not False
+        log.warning("%s: %s: waiting %.0f s", self.name, reason, seconds)
+        self.pause(seconds)
+        return True
+
+    def pause(self, seconds: float) -> None:
+        """Sleep; adapters with an injectable sleep override this for tests."""
+        time.sleep(seconds)
+
+    def count_request(self, n: int = 1) -> None:
+        """Record ``n`` API requests against the monthly request budget."""
+        self.requests_made += n
 
     def reply(self, mention: Mention, text: str) -> SentPost:
         """Publish ``text`` as a reply to ``mention``."""

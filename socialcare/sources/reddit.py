@@ -7,24 +7,29 @@ before the next page is fetched. Writes (reply, post, private message) use
 praw's models, which build the form bodies Reddit expects.
 
 Cursors are JSON text ``{"created_utc": newest, "ids": [fullnames at that time]}``.
-Listings come newest first and cannot be resumed from the old end, so only the
-last page of a complete run carries the new cursor: a failure mid-way keeps
-what was stored and the next poll simply walks down to the old cursor again.
+Listings come newest first, so each page also says where it sits: ``newest``
+(the cursor so far) and ``oldest``, the position ``{"created_utc", "name"}`` of
+the last item scanned. When a run is cut short the poll engine records the
+rest as a gap, and :meth:`RedditSource.poll_range` backfills it by listing
+``after`` that item's fullname, down to the old cursor. Every poll re-reads
+``overlap_seconds`` below the cursor, since Reddit's search indexes late.
 
 Config (``[sources.reddit]``): ``client_id_env``, ``client_secret_env``,
 ``username_env``, ``password_env``, ``user_agent``, ``searches``, ``watch``,
-``inbox_mentions``, ``limit``, ``post_subreddit``.
+``inbox_mentions``, ``own_comments``, ``limit``, ``post_subreddit``,
+``wait_on_rate_limit``, ``max_wait_seconds``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 import praw
 import prawcore
@@ -55,6 +60,10 @@ _PAGE_MAX = 100
 _MAX_WAIT_SECONDS = 10.0
 #: when a 429 carries no reset header, assume Reddit's usual window
 _DEFAULT_RETRY_SECONDS = 60.0
+#: after this many waits on one request, stop: the limit is not the one we waited for
+_MAX_RATE_LIMIT_WAITS = 3
+#: the query that reads the account's own comments (its replies answer mentions)
+OWN_QUERY = "own:comments"
 _TITLE_MAX = 300
 #: how Reddit words the wait in a RATELIMIT API error (praw uses the same pattern)
 _WAIT_RE = re.compile(r"([0-9]{1,3}) (milliseconds?|seconds?|minutes?)")
@@ -77,6 +86,7 @@ class _Budget:
     remaining: float | None = None
     reset_at: float | None = None  # unix time
     blocked_until: float | None = None  # unix time; set when the budget is spent or on 429
+    on_request: Callable[[], None] | None = None  # counts requests for the monthly budget
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Read ``x-ratelimit-*`` (``reset`` is seconds until the window resets)."""
@@ -102,6 +112,8 @@ class _BudgetRequestor(prawcore.Requestor):
         self.budget = budget
 
     def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
+        if self.budget.on_request is not None:
+            self.budget.on_request()
         response = super().request(*args, timeout=timeout, **kwargs)
         self.budget.observe(response.headers)
         return response
@@ -181,6 +193,17 @@ def _parse_queries(config: Mapping[str, Any]) -> dict[str, _Query]:
             what="reading username mentions from the inbox",
             needs_user=True,
         )
+    own = config.get("own_comments", False)
+    if not isinstance(own, bool):
+        raise ConfigError(f"sources.reddit.own_comments must be true or false, got {own!r}")
+    if own:
+        out[OWN_QUERY] = _Query(
+            key=OWN_QUERY,
+            path="user/{username}/comments",  # the account's name is a credential: filled in late
+            what="reading the account's own comments",
+            params={"sort": "new"},
+            needs_user=True,
+        )
     return out
 
 
@@ -215,6 +238,12 @@ class _Cursor:
         """Stored last time though it shares the cursor's second (times are whole seconds)."""
         return created == self.created_utc and fullname in self.ids
 
+    def rewound(self, seconds: float) -> _Cursor:
+        """A cursor ``seconds`` earlier that remembers no ids: everything since is re-read."""
+        if self.created_utc is None or seconds <= 0:
+            return self
+        return _Cursor(self.created_utc - seconds)
+
     def advanced(self, created: float, fullname: str) -> _Cursor:
         """The cursor after also having stored this item."""
         if self.created_utc is None or created > self.created_utc:
@@ -226,6 +255,22 @@ class _Cursor:
     def dump(self) -> str:
         """The JSON text kept in the store's cursors table."""
         return json.dumps({"created_utc": self.created_utc, "ids": sorted(self.ids)})
+
+
+def _position(created: float, fullname: str) -> str:
+    """Where an item sits in a listing: ``Page.oldest`` and a gap's ``until``."""
+    return json.dumps({"created_utc": created, "name": fullname})
+
+
+def _position_name(text: str | None) -> str | None:
+    """The fullname of a position, to list ``after`` it; None if unreadable."""
+    if not text:
+        return None
+    try:
+        name = json.loads(text)["name"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    return name if isinstance(name, str) and name.startswith(("t1_", "t3_")) else None
 
 
 # -- normalisation ---------------------------------------------------------------
@@ -311,6 +356,7 @@ class RedditSource(Source):
     description = "Reddit keyword searches, watched subreddits and u/ mentions (praw)"
     env_vars: ClassVar[tuple[str, ...]] = tuple(_CREDENTIALS.values())
     max_length = 10000
+    newest_first = True
 
     def __init__(self, config: Mapping[str, Any], *, brand_handles: tuple[str, ...] = ()) -> None:
         super().__init__(config, brand_handles=brand_handles)
@@ -329,7 +375,16 @@ class RedditSource(Source):
         if post_sr is not None:
             post_sr = _subreddit(post_sr, "post_subreddit")
         self.post_subreddit: str | None = post_sr
-        self._budget = _Budget()
+        wait = config.get("wait_on_rate_limit", False)
+        if not isinstance(wait, bool):
+            raise ConfigError("sources.reddit.wait_on_rate_limit must be true or false")
+        self.wait_on_rate_limit = wait
+        max_wait = config.get("max_wait_seconds", 900)
+        if isinstance(max_wait, bool) or not isinstance(max_wait, int | float) or max_wait < 0:
+            raise ConfigError("sources.reddit.max_wait_seconds must be a number of seconds >= 0")
+        self.max_wait_seconds = float(max_wait)
+        self.overlap = self.overlap_seconds  # validated now, not at the first poll
+        self._budget = _Budget(on_request=self.count_request)
         self._reddit: praw.Reddit | None = None
         self._as_user = False
         self._secrets: set[str] = set()
@@ -399,10 +454,26 @@ class RedditSource(Source):
         return message
 
     def _check_budget(self) -> None:
-        """Refuse to call Reddit while the budget is spent, instead of prawcore sleeping."""
+        """Refuse to call Reddit while the budget is spent, instead of prawcore sleeping.
+
+        With ``wait_on_rate_limit`` the wait goes through :meth:`Source.wait` (a
+        visible countdown, bounded by ``max_wait_seconds`` and ``--max-wait``).
+        """
         until = self._budget.blocked_until
         if until is not None and until - utcnow().timestamp() > _MAX_WAIT_SECONDS:
-            raise RateLimited(self._limited_message(until), reset_at=until)
+            error = RateLimited(self._limited_message(until), reset_at=until)
+            if not self._waited(error):
+                raise error
+
+    def _waited(self, error: RateLimited) -> bool:
+        """Wait out ``error`` if config allows and the waiter agrees; True if we did."""
+        if not self.wait_on_rate_limit or error.reset_at is None:
+            return False
+        seconds = max(error.reset_at - utcnow().timestamp(), 1.0)
+        if seconds > self.max_wait_seconds or not self.wait(seconds, str(error)):
+            return False
+        self._budget.blocked_until = None
+        return True
 
     @staticmethod
     def _limited_message(until: float) -> str:
@@ -523,9 +594,17 @@ class RedditSource(Source):
 
     def _listing(self, reddit: praw.Reddit, q: _Query, params: dict[str, str | int]) -> Any:
         """One Listing page as Reddit's raw JSON (``data`` with ``children`` and ``after``)."""
-        self._check_budget()
-        with self._api(q.what):
-            listing = reddit.request(method="GET", path=q.path, params=params)
+        waits = 0
+        while True:
+            self._check_budget()
+            try:
+                with self._api(q.what):
+                    listing = reddit.request(method="GET", path=q.path, params=params)
+                break
+            except RateLimited as exc:
+                if waits >= _MAX_RATE_LIMIT_WAITS or not self._waited(exc):
+                    raise
+                waits += 1
         if not isinstance(listing, dict) or listing.get("kind") != "Listing":
             raise SourceError(f"Reddit sent something other than a Listing while {q.what}")
         return listing["data"]
@@ -540,17 +619,48 @@ class RedditSource(Source):
             rate_limit_reset=self._budget.reset_at,
         )
 
-    def poll(self, query: str, cursor: str | None) -> Iterator[Page]:
-        """Walk the listing newest first down to the cursor, one Page per listing page."""
+    def is_own(self, mention: Mention) -> bool:
+        """Written by the account we log in as (``REDDIT_USERNAME``) or a brand handle."""
+        account = os.environ.get(self._env_name("username"), "")
+        if account and mention.author_handle.lower() == account.removeprefix("u/").lower():
+            return True
+        return super().is_own(mention)
+
+    def position_key(self, value: str) -> tuple[float, str]:
+        """Cursors and positions by ``created_utc``; at the same second a position sorts
+        above the cursor, so a cut there still counts as a (tiny) gap, never as done."""
+        try:
+            data = json.loads(value)
+            created = float(data["created_utc"])
+        except (ValueError, TypeError, KeyError):
+            return (float("-inf"), "")
+        return (created, "1" if "name" in data else "0")
+
+    def poll_range(self, query: str, after: str | None, until: str) -> Iterator[Page]:
+        """Backfill a gap: the listing after the item at ``until``, down to cursor ``after``."""
+        return self.poll(query, after, until=until)
+
+    def poll(self, query: str, cursor: str | None, *, until: str | None = None) -> Iterator[Page]:
+        """Walk the listing newest first down to the cursor, one Page per listing page.
+
+        The walk re-reads ``overlap_seconds`` below the cursor and, with
+        ``until`` (a position from ``Page.oldest``), starts after that item. It
+        stops ``complete`` at the cursor or the listing's end, or incomplete at
+        ``limit`` items (the engine then records the rest as a gap).
+        """
         q = self._queries.get(query)
         if q is None:
             raise NotFound(
                 f"source 'reddit' has no query '{query}' (have: {', '.join(self._queries)})"
             )
-        old = _Cursor.parse(cursor, query)
-        new = old
+        if "{username}" in q.path:
+            q = replace(q, path=q.path.format(username=self._credential("username")))
+        real = _Cursor.parse(cursor, query)
+        old = real.rewound(self.overlap)
+        new = real
         reddit = self._client(as_user=q.needs_user)
-        after: str | None = None
+        anchor = _position_name(until)
+        after: str | None = anchor
         scanned = 0
         while True:
             params: dict[str, str | int] = {
@@ -561,8 +671,18 @@ class RedditSource(Source):
                 params["after"] = after
             data = self._listing(reddit, q, params)
             children = data.get("children") or []
+            if anchor is not None and after == anchor and not children:
+                # Nothing after the anchor: it was deleted or removed (Reddit then lists
+                # nothing). Walk from the top instead; the store de-duplicates.
+                log.info(
+                    "reddit [%s]: backfill anchor %s is gone; walking from the top", query, anchor
+                )
+                anchor = after = None
+                continue
             mentions: list[Mention] = []
             reached_cursor = False
+            oldest: str | None = None
+            read = 0
             for child in children:
                 item = child.get("data") or {}
                 created = float(item["created_utc"])
@@ -570,27 +690,35 @@ class RedditSource(Source):
                 if old.is_old(created):
                     reached_cursor = True
                     break
+                read += 1
+                oldest = _position(created, fullname)
                 if old.seen(created, fullname):
                     continue
                 scanned += 1
                 new = new.advanced(created, fullname)
                 mention = _to_mention(str(child.get("kind")), item, query)
-                if mention is not None and _wanted(mention, q.keywords):
+                if mention is not None and (self.is_own(mention) or _wanted(mention, q.keywords)):
                     mentions.append(mention)
             after = data.get("after")
-            if reached_cursor or not after or not children or scanned >= self.limit:
-                if scanned >= self.limit and after and not reached_cursor and old.created_utc:
-                    log.warning(
-                        "reddit [%s]: stopped at limit=%d before the previous cursor; "
-                        "older new items were skipped (raise sources.reddit.limit)",
-                        query,
-                        self.limit,
-                    )
-                final = new.dump() if new != old else cursor
-                yield self._page(reddit, mentions, final)
+            complete = reached_cursor or not after or not children
+            last = complete or scanned >= self.limit
+            if last and not complete and real.created_utc is not None:
+                log.warning(
+                    "reddit [%s]: stopped at limit=%d before the previous cursor; the older "
+                    "rest is a gap the next poll fills (raise sources.reddit.limit to poll more)",
+                    query,
+                    self.limit,
+                )
+            # Only the last page carries the cursor (the engine decides what else moves).
+            final = (new.dump() if new != real else cursor) if last else None
+            page = self._page(reddit, mentions, final)
+            page.newest = new.dump() if new.created_utc is not None else None
+            page.oldest = oldest
+            page.complete = complete
+            page.items_read = read
+            yield page
+            if last:
                 return
-            # Not the last page: store it, but do not move the cursor yet.
-            yield self._page(reddit, mentions, None)
 
     def fetch(self, native_ids: list[str]) -> list[Mention]:
         """Fetch submissions/comments by fullname (``t3_...``/``t1_...``) via ``/api/info``."""

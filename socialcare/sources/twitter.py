@@ -8,13 +8,20 @@ headers and parse the documented v2 JSON itself, and with
 (clamped by ``max_wait_seconds``, logged) or raise ``RateLimited``.
 
 Polling is newest-first with ``next_token`` pagination, and the cursor is a
-``since_id``. Only the last page of a successful run carries the new cursor (the
-newest id seen), so a failure mid-way keeps the pages already stored but polls
-the same window again next time instead of skipping what was never fetched.
+``since_id``. Each page says which ids it spans (``Page.newest``/``oldest``),
+so when a run is cut short (429, 5xx, ``max_pages``) the poll engine records
+the skipped range as a gap and backfills it later with ``since_id`` +
+``until_id`` (:meth:`TwitterSource.poll_range`). Every poll re-reads
+``overlap_seconds`` below the cursor: the ``since_id`` is derived from the
+cursor's snowflake time minus the overlap, so tweets indexed late still arrive.
 
-Config (``[sources.twitter]``): ``queries``, ``user_id``, ``max_results``,
-``max_pages``, ``wait_on_rate_limit``, ``max_wait_seconds`` and the ``*_env``
-names of the credential variables; see :class:`TwitterSource`.
+With ``user_id`` set, the brand account's own timeline is polled too (query
+``"own-tweets"``): its replies, even those typed in the X app, mark the mentions
+they answer as answered.
+
+Config (``[sources.twitter]``): ``queries``, ``user_id``, ``own_timeline``,
+``max_results``, ``max_pages``, ``wait_on_rate_limit``, ``max_wait_seconds`` and
+the ``*_env`` names of the credential variables; see :class:`TwitterSource`.
 """
 
 from __future__ import annotations
@@ -35,12 +42,14 @@ from ..errors import AuthError, ConfigError, RateLimited, SourceError
 from ..models import Mention, Page, SentPost, parse_iso, to_iso
 from .base import Source
 
-__all__ = ["TwitterSource", "MENTIONS_QUERY"]
+__all__ = ["TwitterSource", "MENTIONS_QUERY", "OWN_QUERY"]
 
 log = logging.getLogger("socialcare.sources.twitter")
 
 #: the query name that polls the ``user_id`` account's mentions timeline instead of search
 MENTIONS_QUERY = "mentions"
+#: the query name that polls the ``user_id`` account's own tweets (its replies answer mentions)
+OWN_QUERY = "own-tweets"
 
 _EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id"]
 _TWEET_FIELDS = [
@@ -110,6 +119,10 @@ for _name in ("tweepy.client", "requests_oauthlib.oauth1_auth", "oauthlib.oauth1
 
 class _SinceIdRejected(SourceError):
     """The API refused our ``since_id`` (recent search only reaches back 7 days)."""
+
+
+class _UntilIdRejected(SourceError):
+    """The API refused our ``until_id``: the whole range is older than search reaches."""
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -191,6 +204,18 @@ def _snowflake_time(tweet_id: str) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
+def _rewound(tweet_id: str, seconds: float) -> str | None:
+    """The smallest possible id of a tweet created ``seconds`` before ``tweet_id``.
+
+    Used as ``since_id`` so a poll re-reads that much below its cursor; None
+    when that reaches back before Twitter's epoch (no lower bound at all).
+    """
+    if seconds <= 0:
+        return tweet_id
+    ms = (int(tweet_id) >> 22) - int(seconds * 1000)
+    return str(ms << 22) if ms > 0 else None
+
+
 def _as_id(value: Any) -> str | None:
     return str(value) if value is not None and str(value).isdigit() else None
 
@@ -202,7 +227,9 @@ class TwitterSource(Source):
 
     * ``queries``: recent-search query strings, each with its own cursor;
     * ``user_id``: the brand account's numeric id; adds the ``"mentions"`` query,
-      which polls ``GET /2/users/:id/mentions``;
+      which polls ``GET /2/users/:id/mentions``, and (``own_timeline``, default
+      true) the ``"own-tweets"`` query, ``GET /2/users/:id/tweets``, whose replies
+      mark mentions answered; its tweets count as the brand's own;
     * ``max_results`` (10..100, default 100) tweets per page; ``max_pages``
       (default 10) pages per query and poll;
     * ``wait_on_rate_limit`` (default false) and ``max_wait_seconds`` (default
@@ -217,6 +244,7 @@ class TwitterSource(Source):
     description = "Twitter/X API v2: recent search and the brand's mentions (tweepy)"
     env_vars = tuple(_DEFAULT_ENV.values())
     max_length = 280
+    newest_first = True
 
     def __init__(self, config: Mapping[str, Any], *, brand_handles: tuple[str, ...] = ()) -> None:
         super().__init__(config, brand_handles=brand_handles)
@@ -239,6 +267,15 @@ class TwitterSource(Source):
             )
         if self.user_id is not None and MENTIONS_QUERY not in self._queries:
             self._queries.append(MENTIONS_QUERY)
+        own_timeline = config.get("own_timeline", True)
+        if not isinstance(own_timeline, bool):
+            raise ConfigError("sources.twitter.own_timeline must be true or false")
+        if OWN_QUERY in self._queries and self.user_id is None:
+            raise ConfigError(
+                "sources.twitter: the 'own-tweets' query needs sources.twitter.user_id"
+            )
+        if self.user_id is not None and own_timeline and OWN_QUERY not in self._queries:
+            self._queries.append(OWN_QUERY)
         self.max_results = self._int_setting("max_results", 100, 10, 100)
         self.max_pages = self._int_setting("max_pages", 10, 1, None)
         wait = config.get("wait_on_rate_limit", False)
@@ -249,6 +286,7 @@ class TwitterSource(Source):
         if isinstance(max_wait, bool) or not isinstance(max_wait, int | float) or max_wait < 0:
             raise ConfigError("sources.twitter.max_wait_seconds must be a number of seconds >= 0")
         self.max_wait_seconds = float(max_wait)
+        self.overlap = self.overlap_seconds  # validated now, not at the first poll
         self.sleep: Callable[[float], None] = time.sleep
         self.clock: Callable[[], float] = time.time
         self._reader: Any = None
@@ -340,6 +378,7 @@ class TwitterSource(Source):
         waits = 0
         while True:
             try:
+                self.count_request()
                 return cast(requests.Response, request())
             except tweepy.TooManyRequests as exc:
                 reset = _limiting_reset(exc.response.headers)
@@ -351,20 +390,21 @@ class TwitterSource(Source):
                     and waits < _MAX_RATE_LIMIT_WAITS
                 ):
                     waits += 1
-                    log.warning(
-                        "Twitter rate limit reached (%s): sleeping %.0f s until %s",
-                        what,
-                        wait,
-                        _iso(cast(float, reset)),
+                    reason = (
+                        f"Twitter rate limit reached ({what}); "
+                        f"it resets at {_iso(cast(float, reset))}"
                     )
-                    self.sleep(wait)
-                    continue
+                    if self.wait(wait, reason):
+                        continue
                 raise self._rate_limited(what, reset, wait) from exc
             except tweepy.Unauthorized as exc:
                 raise self._auth_error(user_auth) from exc
             except tweepy.BadRequest as exc:
                 reason = _api_reason(exc)
-                if "since_id" in getattr(exc.response, "text", ""):
+                text = getattr(exc.response, "text", "")
+                if "until_id" in text:
+                    raise _UntilIdRejected(f"Twitter API error ({what}): {reason}") from exc
+                if "since_id" in text:
                     raise _SinceIdRejected(f"Twitter API error ({what}): {reason}") from exc
                 raise SourceError(f"Twitter API error ({what}): {reason}") from exc
             except tweepy.HTTPException as exc:  # 403, 404, 5xx (TwitterServerError), others
@@ -433,7 +473,8 @@ class TwitterSource(Source):
             parent_id=refs.get("replied_to"),
             query=query,
             kind=kind,
-            repost_of=refs.get("retweeted"),
+            # what a repost copies, or a quote quotes (the engine folds quote-only copies)
+            repost_of=refs.get("retweeted") or (refs.get("quoted") if kind == "quote" else None),
             raw=raw,
         )
 
@@ -458,9 +499,27 @@ class TwitterSource(Source):
         """How errors name the request: ``search 'acme'`` or ``mentions of user 123``."""
         if query == MENTIONS_QUERY and self.user_id is not None:
             return f"mentions of user {self.user_id}"
+        if query == OWN_QUERY and self.user_id is not None:
+            return f"tweets of user {self.user_id}"
         return f"search {query!r}"
 
-    def _page(self, query: str, since_id: str | None, token: str | None) -> requests.Response:
+    def is_own(self, mention: Mention) -> bool:
+        """The ``user_id`` account, or any of ``brand_handles``."""
+        if self.user_id is not None and mention.author_id == self.user_id:
+            return True
+        return super().is_own(mention)
+
+    def position_key(self, value: str) -> tuple[float, str]:
+        """Tweet ids are snowflakes: numeric order is time order."""
+        return (float(int(value)), "") if value.isdigit() else (float("-inf"), value)
+
+    def pause(self, seconds: float) -> None:
+        """Sleep through the ``sleep`` attribute, so tests record instead of waiting."""
+        self.sleep(seconds)
+
+    def _page(
+        self, query: str, since_id: str | None, token: str | None, until_id: str | None = None
+    ) -> requests.Response:
         client = self._read_client()
         params: dict[str, Any] = {
             "expansions": _EXPANSIONS,
@@ -470,13 +529,18 @@ class TwitterSource(Source):
         }
         if since_id is not None:
             params["since_id"] = since_id
-        if query == MENTIONS_QUERY and self.user_id is not None:
+        if until_id is not None:
+            params["until_id"] = until_id
+        if query in (MENTIONS_QUERY, OWN_QUERY) and self.user_id is not None:
             if token:
                 params["pagination_token"] = token
             user_id = self.user_id
+            timeline = (
+                client.get_users_mentions if query == MENTIONS_QUERY else client.get_users_tweets
+            )
             return self._call(
                 self._what(query),
-                lambda: client.get_users_mentions(user_id, **params),
+                lambda: timeline(user_id, **params),
                 user_auth=False,
             )
         if token:
@@ -487,22 +551,42 @@ class TwitterSource(Source):
             user_auth=False,
         )
 
-    def poll(self, query: str, cursor: str | None) -> Iterator[Page]:
-        """Yield newest-first pages; only the last one carries the cursor (newest id seen).
+    def poll_range(self, query: str, after: str | None, until: str) -> Iterator[Page]:
+        """Backfill a gap: tweets newer than ``after`` and older than ``until`` (an id)."""
+        return self.poll(query, after, until=until)
 
-        At ``max_pages`` the run stops and still moves the cursor, skipping the
-        older backlog: a care queue wants what is new, and an unbounded catch-up
-        would burn the monthly tweet cap.
+    def poll(self, query: str, cursor: str | None, *, until: str | None = None) -> Iterator[Page]:
+        """Yield newest-first pages, each with the ids it spans; the last carries the cursor.
+
+        The walk goes down to ``overlap_seconds`` below the cursor and, with
+        ``until``, starts below that id. A page is ``complete`` when nothing
+        older is left to fetch; at ``max_pages`` the run stops incomplete, and
+        the engine records the rest as a gap (on a first poll, with no cursor
+        yet, the older backlog is skipped instead: a care queue wants what is
+        new, and a week of search results would burn the monthly tweet cap).
         """
-        since_id = _as_id(cursor)
-        if cursor is not None and since_id is None:
+        real_since = _as_id(cursor)
+        if cursor is not None and real_since is None:
             log.warning("ignoring twitter cursor %r for %r: not a tweet id", cursor, query)
-        newest = int(since_id) if since_id is not None else None
+        since_id = _rewound(real_since, self.overlap) if real_since is not None else None
+        until_id = _as_id(until)
+        newest = int(real_since) if real_since is not None else None
         token: str | None = None
         pages = 0
         while True:
             try:
-                response = self._page(query, since_id, token)
+                response = self._page(query, since_id, token, until_id)
+            except _UntilIdRejected:
+                if until_id is None or pages:
+                    raise
+                log.warning(
+                    "Twitter refused until_id %s for %r: that part of the gap is older than "
+                    "recent search reaches and can no longer be fetched; closing it",
+                    until_id,
+                    query,
+                )
+                yield Page([], complete=True)
+                return
             except _SinceIdRejected:
                 if since_id is None or pages:
                     raise
@@ -520,12 +604,16 @@ class TwitterSource(Source):
             for m in mentions:
                 newest = max(newest or 0, int(m.native_id))
             token = (body.get("meta") or {}).get("next_token") or None
-            last = token is None or pages >= self.max_pages
-            if last and token is not None:
+            complete = token is None
+            last = complete or pages >= self.max_pages
+            if not complete and last:
                 log.warning(
-                    "twitter %r: stopped at max_pages=%d; older tweets of this poll are skipped",
+                    "twitter %r: stopped at max_pages=%d; %s",
                     query,
                     self.max_pages,
+                    "older tweets of this first poll are skipped"
+                    if cursor is None
+                    else "the older rest is a gap the next poll fills",
                 )
             remaining, reset = _rate_headers(response.headers)
             yield Page(
@@ -533,6 +621,10 @@ class TwitterSource(Source):
                 cursor=str(newest) if last and newest is not None else None,
                 rate_limit_remaining=remaining,
                 rate_limit_reset=reset,
+                newest=str(newest) if newest is not None else None,
+                oldest=min((m.native_id for m in mentions), key=int, default=None),
+                complete=complete,
+                items_read=len(mentions),
             )
             if last:
                 return

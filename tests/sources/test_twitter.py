@@ -137,8 +137,9 @@ def test_pagination_stores_every_page_and_moves_cursor_to_newest(
     add_three_pages(api)
     [result] = poll_source(store, make_source())
 
-    assert (result.error, result.pages, result.fetched, result.new) == (None, 3, 5, 5)
-    assert store.mention_count() == 5
+    # T3 is a retweet: it folds into its original instead of queueing (fold_reposts)
+    assert (result.error, result.pages, result.fetched, result.new) == (None, 3, 5, 4)
+    assert result.folded == 1 and store.mention_count() == 4
     assert store.get_cursor("twitter", "acme") == T5
     first = params_of(api.calls[0])
     assert first["query"] == "acme"
@@ -175,16 +176,16 @@ def test_second_poll_sends_since_id_and_stores_nothing_twice(
     add_three_pages(api)
     add_search(api, "search_newer.json", match=[has(since_id=T5)])
     add_search(api, "search_empty.json", match=[has(since_id=T6)])
-    src = make_source()
+    src = make_source(overlap_seconds=0)  # the overlap re-read has its own test
 
     poll_source(store, src)
     [second] = poll_source(store, src)
     assert (second.new, second.fetched, second.cursor) == (1, 1, T6)
-    assert store.mention_count() == 6
+    assert store.mention_count() == 5  # 6 tweets, one a folded retweet
 
     [third] = poll_source(store, src)  # nothing new: one empty page, cursor kept
     assert (third.error, third.pages, third.new) == (None, 1, 0)
-    assert store.mention_count() == 6
+    assert store.mention_count() == 5
     assert store.get_cursor("twitter", "acme") == T6
 
 
@@ -201,7 +202,7 @@ def test_rate_limit_wait_mode_sleeps_until_reset_then_continues(
 
     assert slept(src) == [42.0]
     assert params_of(api.calls[2]) == params_of(api.calls[1])  # the same request, retried
-    assert (result.error, result.new) == (None, 5)
+    assert (result.error, result.new, result.folded) == (None, 4, 1)
     assert store.get_cursor("twitter", "acme") == T5
 
 
@@ -270,8 +271,8 @@ def test_server_error_mid_pagination_keeps_page_one_and_does_not_advance_cursor(
     add_three_pages(api)
     [ok] = poll_source(store, src)
     assert "since_id" not in params_of(api.calls[2])  # the whole window again
-    assert (ok.error, ok.new) == (None, 3)
-    assert store.mention_count() == 5 == len({T1, T2, T3, T4, T5})
+    assert (ok.error, ok.new, ok.folded) == (None, 2, 1)  # T3, a retweet, folds
+    assert store.mention_count() == 4 == len({T1, T2, T4, T5})
     assert store.get_cursor("twitter", "acme") == T5
 
 
@@ -304,7 +305,8 @@ def test_mentions_query_polls_the_mentions_timeline(
     page2 = load("mentions_page2.json")
     token = load("mentions_page1.json")["meta"]["next_token"]
     api.add(responses.GET, url, json=page2, match=[has(pagination_token=token)])
-    src = make_source(queries=[], user_id="2244994945")
+    # own_timeline (on by default with user_id) is tested on its own
+    src = make_source(queries=[], user_id="2244994945", own_timeline=False)
 
     assert src.queries() == ["mentions"]
     [result] = poll_source(store, src)
@@ -322,7 +324,7 @@ def test_page_cap_stops_and_still_moves_the_cursor(
 
     [result] = poll_source(store, make_source(max_pages=2, max_results=10))
 
-    assert (result.pages, result.new) == (2, 4)
+    assert (result.pages, result.new, result.folded) == (2, 3, 1)
     assert store.get_cursor("twitter", "acme") == T5
 
 
@@ -335,7 +337,7 @@ def test_since_id_older_than_recent_search_is_dropped(
     )
     add_search(api, "search_newer.json")
 
-    [result] = poll_source(store, make_source())
+    [result] = poll_source(store, make_source(overlap_seconds=0))
 
     assert "since_id" not in params_of(api.calls[1])
     assert (result.error, result.new) == (None, 1)

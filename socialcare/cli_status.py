@@ -1,0 +1,218 @@
+"""``socialcare status`` and ``socialcare gaps``, and the poll command's rate-limit waiter.
+
+Thin typer functions over :func:`socialcare.poll.ingest_status` and
+:mod:`socialcare.store_ingest`, registered as top-level commands by ``cli.py``.
+Every platform-supplied string (queries, error messages, cursors) goes through
+:mod:`socialcare.safety` and into ``rich.text.Text``, so a hostile error body
+can neither restyle the table nor send escape sequences to the terminal.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Callable, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from . import store_ingest
+from .config import Config, load_config
+from .errors import UsageError
+from .models import parse_iso, utcnow
+from .poll import IngestStatus, ingest_status
+from .safety import one_line
+from .sources.base import Waiter
+from .store import Store, open_store
+from .timeutil import format_age, parse_duration
+
+__all__ = ["status", "gaps", "make_waiter", "parse_max_wait", "ALERT_EXIT_CODE"]
+
+#: ``status --alert`` exits with this when a source is failing, silent or over budget
+ALERT_EXIT_CODE = 10
+
+console = Console(highlight=False, soft_wrap=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def _open(ctx: typer.Context) -> tuple[Config, Store]:
+    root = ctx.find_root()
+    obj = root.obj if isinstance(root.obj, dict) else {}
+    cfg = load_config(obj.get("config"))
+    store = open_store(cfg.database)
+    ctx.call_on_close(store.close)
+    return cfg, store
+
+
+def _ago(iso: str | None, now: datetime) -> Text:
+    if not iso:
+        return Text("never", style="dim")
+    return Text(f"{format_age((now - parse_iso(iso)).total_seconds())} ago")
+
+
+def _until(iso: str | None, now: datetime) -> Text:
+    if not iso:
+        return Text("now")
+    left = (parse_iso(iso) - now).total_seconds()
+    return Text("now") if left <= 0 else Text(f"in {format_age(left)}", style="yellow")
+
+
+def _queries_table(st: IngestStatus, now: datetime) -> Table:
+    table = Table(
+        "source", "query", "last ok", "items last/24h", "rate limit", "next poll", "gaps", "error"
+    )
+    for q in st.queries:
+        limit = "-"
+        if q.rate_limit_remaining is not None:
+            limit = f"{q.rate_limit_remaining} left"
+            if q.rate_limit_reset:
+                limit += f", resets {_until(q.rate_limit_reset, now).plain}"
+        last = "-" if q.items_last_poll is None else str(q.items_last_poll)
+        table.add_row(
+            Text(one_line(q.source, 20)),
+            Text(one_line(q.query, 40)),
+            _ago(q.last_success_at, now),
+            f"{last}/{q.items_24h}",
+            Text(limit),
+            _until(q.next_poll_at, now),
+            Text(str(q.open_gaps), style="yellow" if q.open_gaps else ""),
+            Text(one_line(q.last_error, 80), style="red" if q.failing else "dim")
+            if q.last_error
+            else Text("-", style="dim"),
+        )
+    return table
+
+
+def _budget_text(used: int, budget: int | None) -> str:
+    return f"{used}" if budget is None else f"{used}/{budget} ({100 * used / budget:.0f}%)"
+
+
+def _sources_table(st: IngestStatus, now: datetime) -> Table:
+    table = Table("source", "requests (month)", "items (month)", "newest item", "state")
+    for s in st.sources:
+        state = Text()
+        for a in s.alerts:
+            state.append(one_line(a, 120) + "\n", style="bold red")
+        for w in s.warnings:
+            state.append(one_line(w, 120) + "\n", style="yellow")
+        state.rstrip()
+        table.add_row(
+            Text(one_line(s.source, 20)),
+            _budget_text(s.requests_month, s.request_budget),
+            _budget_text(s.items_month, s.item_budget),
+            _ago(s.newest_item_at, now) if s.newest_item_at else Text("-", style="dim"),
+            state if state.plain else Text("ok", style="green"),
+        )
+    return table
+
+
+def status(
+    ctx: typer.Context,
+    alert: bool = typer.Option(
+        False,
+        "--alert",
+        help=f"Exit {ALERT_EXIT_CODE} if a source is failing, silent or over budget (cron).",
+    ),
+) -> None:
+    """Show source health: last poll, last error, items, rate limit, next poll, gaps, budget.
+
+    A source is silent when no poll succeeded, or nothing new arrived, for longer
+    than its silent_after; it is over budget at monthly_request_budget or
+    monthly_item_budget. With --alert those print to stderr and the exit code is 10.
+
+    Example: socialcare status --alert
+    """
+    cfg, store = _open(ctx)
+    now = utcnow()
+    st = ingest_status(cfg, store, now)
+    if not st.queries and not st.sources:
+        console.print("No sources configured or polled yet. (Try `socialcare poll`.)")
+    else:
+        console.print(_queries_table(st, now))
+        console.print(_sources_table(st, now))
+    if alert and st.alerts:
+        for line in st.alerts:
+            err_console.print(Text(f"ALERT: {one_line(line)}"))
+        raise typer.Exit(ALERT_EXIT_CODE)
+
+
+def gaps(
+    ctx: typer.Context,
+    source: Optional[str] = typer.Option(None, "--source", "-s", help="Only this source."),
+    all_: bool = typer.Option(False, "--all", help="Include gaps already filled."),
+) -> None:
+    """List ranges that cut-short polls skipped and later polls still have to backfill.
+
+    Each poll works the open gaps of a query first, oldest first, and closes a
+    gap once the platform has been read across it.
+
+    Example: socialcare gaps --source twitter
+    """
+    _, store = _open(ctx)
+    rows = store_ingest.list_gaps(store, source=source, include_closed=all_)
+    if not rows:
+        console.print("No open gaps: every poll reached its previous cursor or was backfilled.")
+        return
+    now = utcnow()
+    table = Table("id", "source", "query", "after", "before", "opened", "state", "reason")
+    for g in rows:
+        closed = g["closed_at"]
+        table.add_row(
+            str(g["id"]),
+            Text(one_line(g["source"], 20)),
+            Text(one_line(g["query"], 40)),
+            Text(one_line(g["after_cursor"] or "(start)", 40)),
+            Text(one_line(g["before_cursor"], 40)),
+            _ago(g["created_at"], now),
+            Text("filled", style="green") if closed else Text("open", style="yellow"),
+            Text(one_line(g["reason"], 80)),
+        )
+    console.print(table)
+
+
+# -- poll's waiting ----------------------------------------------------------------
+
+
+def parse_max_wait(text: str | None) -> float | None:
+    """``--max-wait``: seconds (``90``) or a duration (``90s``, ``10m``, ``1h``)."""
+    if text is None:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        return parse_duration(text, what="--max-wait").total_seconds()
+    if seconds < 0:
+        raise UsageError("--max-wait: must be >= 0 seconds")
+    return seconds
+
+
+def make_waiter(
+    *,
+    quiet: bool,
+    console: Console | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Waiter:
+    """The poll command's waiter: a live countdown on a terminal, else one stderr line.
+
+    Either way the wait really happens (Ctrl-C stops it; pages already stored
+    stay stored and the rest of the run becomes a gap).
+    """
+    out = console or Console(stderr=True, highlight=False)
+
+    def wait(seconds: float, reason: str) -> bool:
+        text = one_line(reason, 160)
+        if quiet or not out.is_terminal:
+            click.echo(f"socialcare poll: waiting {format_age(seconds)}: {text}", err=True)
+            sleep(seconds)
+            return True
+        end = time.monotonic() + seconds
+        with out.status(Text(text)) as live:
+            while (left := end - time.monotonic()) > 0:
+                live.update(Text(f"{text}: waiting {format_age(left)} (Ctrl-C stops the poll)"))
+                sleep(min(1.0, left))
+        return True
+
+    return wait

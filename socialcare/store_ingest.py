@@ -1,0 +1,380 @@
+"""Ingest queries: gaps, folding reposts and duplicates, native answers, usage counters.
+
+Every statement is parameterised and every function takes the :class:`Store`,
+so the team backend can reimplement this module beside ``store.py``. The poll
+engine calls these inside each page's transaction: a page's mentions, its
+folded copies, the answers it reveals, its usage and the gap/cursor move all
+commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Sequence
+
+from .models import Mention, to_iso, utcnow
+from .store import Row, Store
+
+__all__ = [
+    "IngestOutcome",
+    "ingest_mentions",
+    "open_gap",
+    "narrow_gap",
+    "close_gap",
+    "delete_gap",
+    "set_gap_reason",
+    "open_gaps",
+    "list_gaps",
+    "gap_counts",
+    "add_usage",
+    "usage_since",
+    "usage_by_query",
+    "prune_usage",
+    "hour_key",
+    "month_start",
+    "update_health",
+    "newest_item_ts",
+]
+
+_URL = re.compile(r"https?://\S+")
+
+
+# -- folding and native answers ------------------------------------------------------
+
+
+@dataclass
+class IngestOutcome:
+    """What storing one page did."""
+
+    stored_ids: list[str] = field(default_factory=list)
+    new: int = 0
+    folded: int = 0
+    answered: int = 0
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _known_reposts(store: Store, ids: Sequence[str]) -> dict[str, str]:
+    """Which of ``ids`` were folded before, and into what."""
+    out: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        for row in store.rows(
+            f"SELECT id, original_id FROM reposts WHERE id IN ({_marks(chunk)})", chunk
+        ):
+            out[str(row["id"])] = str(row["original_id"])
+    return out
+
+
+def _is_quote_only(mention: Mention) -> bool:
+    """A quote whose text is nothing but links (the quoted post's URL): a repost in effect."""
+    return mention.kind == "quote" and not _URL.sub("", mention.text).strip()
+
+
+def _repost_target(mention: Mention) -> str | None:
+    """The store id of the post this one merely copies, if it is a repost or quote-only."""
+    if not mention.repost_of:
+        return None
+    if mention.kind == "repost" or _is_quote_only(mention):
+        target = f"{mention.source}:{mention.repost_of}"
+        return None if target == mention.id else target
+    return None
+
+
+def _stored_duplicate(store: Store, mention: Mention, window: float) -> str | None:
+    """A stored mention with the same author and text within ``window`` seconds, if any."""
+    ts = mention.created_at.timestamp()
+    rows = store.rows(
+        "SELECT id FROM mentions WHERE author_key = ? AND created_ts BETWEEN ? AND ? "
+        "AND text = ? AND is_own = 0 AND id != ? ORDER BY created_ts, id LIMIT 1",
+        [mention.author_key, ts - window, ts + window, mention.text, mention.id],
+    )
+    return str(rows[0]["id"]) if rows else None
+
+
+def ingest_mentions(
+    store: Store,
+    mentions: Iterable[Mention],
+    *,
+    own_handles: Sequence[str] = (),
+    own_ids: frozenset[str] = frozenset(),
+    fold_reposts: bool = True,
+    duplicate_window: float = 0.0,
+) -> IngestOutcome:
+    """Store one page: queue-worthy mentions are upserted, copies folded, answers marked.
+
+    * Reposts and quote-only copies (``fold_reposts``) and the same text from
+      the same author within ``duplicate_window`` seconds become ``reposts``
+      rows plus ``repost_count`` on the kept mention, never queue items.
+      Within a page the oldest copy is kept; across polls the one stored first
+      stays, so a stored (perhaps claimed) mention is never folded away.
+    * A new post by the brand (``own_handles`` or ``own_ids``) that replies to
+      a stored mention marks it answered by that account at the reply's time,
+      and a new mention that the brand already answered is marked on arrival.
+
+    Re-reads (overlap, gap backfill) cost nothing: known ids are refreshed,
+    known folded copies skipped, and nothing is marked answered twice.
+    """
+    batch = list({m.id: m for m in mentions}.values())
+    out = IngestOutcome()
+    if not batch:
+        return out
+    ids = [m.id for m in batch]
+    folded_before = _known_reposts(store, ids)
+    existing = store.existing_ids(ids)
+    handles = {h.lstrip("@").lower() for h in own_handles}
+    own = {m.id for m in batch if m.id in own_ids or m.author_handle.lower() in handles}
+
+    keep: list[Mention] = []
+    folds: list[tuple[Mention, str]] = []
+    texts: dict[tuple[str, str], list[tuple[float, str]]] = {}
+    for m in sorted(batch, key=lambda m: (m.created_at, m.native_id)):
+        if m.id in folded_before:
+            continue
+        target = None if m.id in existing or not fold_reposts else _repost_target(m)
+        if target is None and m.id not in existing and duplicate_window > 0:
+            if m.id not in own and m.text.strip() and m.kind != "repost":
+                ts = m.created_at.timestamp()
+                earlier = texts.get((m.author_key, m.text), [])
+                target = next(
+                    (i for t, i in earlier if abs(ts - t) <= duplicate_window), None
+                ) or _stored_duplicate(store, m, duplicate_window)
+        if target is not None:
+            folds.append((m, target))
+            continue
+        keep.append(m)
+        texts.setdefault((m.author_key, m.text), []).append((m.created_at.timestamp(), m.id))
+
+    with store.transaction():
+        out.new = store.upsert_mentions(keep, own_handles)
+        out.stored_ids = [m.id for m in keep]
+        extra_own = [m.id for m in keep if m.id in own_ids]
+        if extra_own:
+            store.conn.execute(
+                f"UPDATE mentions SET is_own = 1 WHERE id IN ({_marks(extra_own)})", extra_own
+            )
+        if folds:
+            before = store.conn.total_changes
+            store.conn.executemany(
+                "INSERT INTO reposts (id, original_id, author_key, author_handle, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+                [(m.id, t, m.author_key, m.author_handle, to_iso(m.created_at)) for m, t in folds],
+            )
+            out.folded = store.conn.total_changes - before
+        recount = sorted({t for _, t in folds} | set(out.stored_ids))
+        for start in range(0, len(recount), 500):
+            chunk = recount[start : start + 500]
+            store.conn.execute(
+                "UPDATE mentions SET repost_count = "
+                "(SELECT count(*) FROM reposts r WHERE r.original_id = mentions.id) "
+                f"WHERE id IN ({_marks(chunk)})",
+                chunk,
+            )
+        fresh = [m for m in keep if m.id not in existing]
+        out.answered = _mark_native_answers(store, fresh, own)
+    return out
+
+
+def _mark_native_answers(store: Store, fresh: list[Mention], own: set[str]) -> int:
+    """Mark mentions the brand answered outside socialcare; returns how many were marked."""
+    answered = 0
+    for m in fresh:  # already oldest first, so the earliest reply wins
+        if m.id in own and m.parent_id:
+            parent = f"{m.source}:{m.parent_id}"
+            parent = _known_reposts(store, [parent]).get(parent, parent)
+            rows = store.rows("SELECT is_own FROM mentions WHERE id = ?", [parent])
+            if rows and not rows[0]["is_own"]:
+                answered += _answer(store, parent, to_iso(m.created_at), m.author_handle)
+        elif m.id not in own:
+            rows = store.rows(
+                "SELECT created_at, author_handle FROM mentions "
+                "WHERE source = ? AND parent_id = ? AND is_own = 1 ORDER BY created_ts LIMIT 1",
+                [m.source, m.native_id],
+            )
+            if rows:
+                answered += _answer(
+                    store, m.id, str(rows[0]["created_at"]), str(rows[0]["author_handle"])
+                )
+    return answered
+
+
+def _answer(store: Store, mention_id: str, at: str, handle: str) -> int:
+    by = f"@{handle.lstrip('@')}"
+    rows = store.rows("SELECT answered_by FROM mentions WHERE id = ?", [mention_id])
+    if rows and rows[0]["answered_by"]:
+        return 0  # first answer wins (an agent's reply through socialcare, or an earlier one)
+    store.mark_answered(mention_id, at, by)
+    store.log_event("answered_natively", agent=by, mention_id=mention_id, at=at)
+    return 1
+
+
+# -- gaps ------------------------------------------------------------------------------
+
+
+def open_gap(
+    store: Store, source: str, query: str, after: str | None, before: str, reason: str
+) -> int:
+    """Record that items between ``after`` and ``before`` (both exclusive) may be missing."""
+    cur = store.conn.execute(
+        "INSERT INTO gaps (source, query, after_cursor, before_cursor, created_at, reason) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [source, query, after, before, to_iso(utcnow()), reason],
+    )
+    return int(cur.lastrowid or 0)
+
+
+def narrow_gap(store: Store, gap_id: int, before: str) -> None:
+    """Everything from ``before`` up is stored now: the gap shrinks to below it."""
+    store.conn.execute("UPDATE gaps SET before_cursor = ? WHERE id = ?", [before, gap_id])
+
+
+def close_gap(store: Store, gap_id: int) -> None:
+    """The adapter walked the whole range: nothing in it is missing any more."""
+    store.conn.execute(
+        "UPDATE gaps SET closed_at = ? WHERE id = ? AND closed_at IS NULL",
+        [to_iso(utcnow()), gap_id],
+    )
+
+
+def delete_gap(store: Store, gap_id: int) -> None:
+    """Forget a gap that only existed while one run was in flight and then completed."""
+    store.conn.execute("DELETE FROM gaps WHERE id = ?", [gap_id])
+
+
+def set_gap_reason(store: Store, gap_id: int, reason: str) -> None:
+    """Say why the run that left this gap stopped (shown by ``socialcare gaps``)."""
+    store.conn.execute("UPDATE gaps SET reason = ? WHERE id = ?", [reason, gap_id])
+
+
+def open_gaps(store: Store, source: str, query: str) -> list[Row]:
+    """Open gaps of one query, oldest first (the order they are backfilled in)."""
+    return store.rows(
+        "SELECT * FROM gaps WHERE source = ? AND query = ? AND closed_at IS NULL ORDER BY id",
+        [source, query],
+    )
+
+
+def list_gaps(
+    store: Store, *, source: str | None = None, include_closed: bool = False
+) -> list[Row]:
+    """Gaps for ``socialcare gaps``: open ones (or all), by source, query and age."""
+    where = ["1 = 1"]
+    params: list[object] = []
+    if source is not None:
+        where.append("source = ?")
+        params.append(source)
+    if not include_closed:
+        where.append("closed_at IS NULL")
+    return store.rows(
+        f"SELECT * FROM gaps WHERE {' AND '.join(where)} ORDER BY source, query, id", params
+    )
+
+
+def gap_counts(store: Store) -> dict[tuple[str, str], int]:
+    """Open gaps per (source, query)."""
+    return {
+        (str(r["source"]), str(r["query"])): int(r["n"])
+        for r in store.rows(
+            "SELECT source, query, count(*) AS n FROM gaps WHERE closed_at IS NULL "
+            "GROUP BY source, query"
+        )
+    }
+
+
+# -- usage -----------------------------------------------------------------------------
+
+
+def hour_key(at: datetime) -> str:
+    """The usage bucket of a time: UTC ``YYYY-MM-DDTHH`` (sorts as text)."""
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H")
+
+
+def month_start(at: datetime) -> datetime:
+    """Midnight UTC on the first of ``at``'s calendar month (the budget period)."""
+    at = at.astimezone(timezone.utc)
+    return datetime(at.year, at.month, 1, tzinfo=timezone.utc)
+
+
+def add_usage(
+    store: Store,
+    source: str,
+    query: str,
+    *,
+    requests: int = 0,
+    items: int = 0,
+    new: int = 0,
+    at: datetime | None = None,
+) -> None:
+    """Count requests sent and items read; call inside the page's transaction."""
+    if not (requests or items or new):
+        return
+    store.conn.execute(
+        "INSERT INTO ingest_usage (source, query, hour, requests, items, new) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(source, query, hour) DO UPDATE SET "
+        "requests = requests + excluded.requests, items = items + excluded.items, "
+        "new = new + excluded.new",
+        [source, query, hour_key(at or utcnow()), requests, items, new],
+    )
+
+
+def usage_since(store: Store, source: str, since: datetime) -> tuple[int, int]:
+    """``(requests, items)`` of one source from ``since`` (rounded down to the hour)."""
+    row = store.rows(
+        "SELECT coalesce(sum(requests), 0) AS r, coalesce(sum(items), 0) AS i "
+        "FROM ingest_usage WHERE source = ? AND hour >= ?",
+        [source, hour_key(since)],
+    )[0]
+    return int(row["r"]), int(row["i"])
+
+
+def usage_by_query(store: Store, since: datetime) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """``(requests, items, new)`` per (source, query) from ``since``."""
+    return {
+        (str(r["source"]), str(r["query"])): (int(r["r"]), int(r["i"]), int(r["n"]))
+        for r in store.rows(
+            "SELECT source, query, sum(requests) AS r, sum(items) AS i, sum(new) AS n "
+            "FROM ingest_usage WHERE hour >= ? GROUP BY source, query",
+            [hour_key(since)],
+        )
+    }
+
+
+def prune_usage(store: Store, now: datetime | None = None) -> None:
+    """Drop counters older than the previous calendar month (budgets need only this one)."""
+    start = month_start(month_start(now or utcnow()) - timedelta(days=1))
+    store.conn.execute("DELETE FROM ingest_usage WHERE hour < ?", [hour_key(start)])
+
+
+# -- health ------------------------------------------------------------------------------
+
+
+def update_health(
+    store: Store,
+    source: str,
+    query: str,
+    *,
+    items_last_poll: int,
+    next_poll_at: str | None,
+    requests_used: int,
+    period_start: str,
+) -> None:
+    """The ingest columns of ``source_health`` (after ``Store.record_poll`` made the row)."""
+    store.conn.execute(
+        "UPDATE source_health SET items_last_poll = ?, next_poll_at = ?, requests_used = ?, "
+        "budget_period_start = ? WHERE source = ? AND query = ?",
+        [items_last_poll, next_poll_at, requests_used, period_start, source, query],
+    )
+
+
+def newest_item_ts(store: Store) -> dict[str, float]:
+    """Per source, the creation time of the newest stored mention not by the brand."""
+    return {
+        str(r["source"]): float(r["ts"])
+        for r in store.rows(
+            "SELECT source, max(created_ts) AS ts FROM mentions WHERE is_own = 0 GROUP BY source"
+        )
+    }
