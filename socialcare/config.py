@@ -59,6 +59,8 @@ class Config:
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     triage: Mapping[str, Any] = field(default_factory=dict)
     templates_dir: str | None = None
+    followups: Mapping[str, Any] = field(default_factory=dict)
+    kb: Mapping[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
     def source_section(self, name: str) -> Mapping[str, Any]:
@@ -125,6 +127,8 @@ def load_config(path: str | Path | None = None, *, require_file: bool = False) -
         _expect(enabled, bool, f"sources.{name}.enabled", cfg_path)
 
     triage = _expect(data.get("triage", {}), dict, "triage", cfg_path)
+    followups = _expect(data.get("followups", {}), dict, "followups", cfg_path)
+    kb = _expect(data.get("kb", {}), dict, "kb", cfg_path)
     templates_dir = data.get("templates_dir")
     if templates_dir is not None:
         _expect(templates_dir, str, "templates_dir", cfg_path)
@@ -137,6 +141,8 @@ def load_config(path: str | Path | None = None, *, require_file: bool = False) -
         sources=sources,
         triage=triage,
         templates_dir=templates_dir,
+        followups=followups,
+        kb=kb,
         path=cfg_path,
     )
 

@@ -12,9 +12,13 @@ class's ``exit_code``; anything else is a bug and exits 1.
     ├── SourceError            exit 4  a platform API failed (5xx, 4xx, network)
     │   └── AuthError          exit 4  credentials rejected or expired
     ├── RateLimited            exit 5  a platform said 429 and we did not wait
+    │   └── BudgetExhausted    exit 5  the source's monthly request/item budget is used up (poll.py)
     ├── LockHeld               exit 6  another poll/due run holds the lock
     ├── Conflict               exit 7  claimed by another agent, wrong state, ...
     └── SendFailed             exit 8  one or more outbox items failed to send
+
+Exits 9 and 10 are not errors: `report spikes --alert` signals a spike with 9,
+and `status --alert` signals an unhealthy source with 10.
 """
 
 from __future__ import annotations
@@ -115,4 +119,6 @@ EXIT_CODES: list[tuple[int, str]] = [
     (6, "lock held: another poll or due run is in progress"),
     (7, "conflict: claimed by another agent, or not allowed in the current state"),
     (8, "one or more outbox items failed to send"),
+    (9, "spike detected (`report spikes --alert`)"),
+    (10, "`status --alert`: a source is failing, silent or over its monthly budget"),
 ]

@@ -37,11 +37,18 @@ def unregister(name: str) -> None:
 
 
 def _register_builtins(register_fn: Callable[[type[Source]], object]) -> None:
+    from .bluesky import BlueskySource
     from .demo import DemoSource
+    from .hackernews import HackerNewsSource
+    from .mastodon import MastodonSource
     from .reddit import RedditSource
+    from .rss import RssSource
     from .twitter import TwitterSource
 
-    for cls in (DemoSource, TwitterSource, RedditSource):
+    for cls in (
+        DemoSource, TwitterSource, RedditSource, MastodonSource, BlueskySource,
+        HackerNewsSource, RssSource,
+    ):  # fmt: skip
         register_fn(cls)
 
 

@@ -1,0 +1,415 @@
+"""The Mastodon source: the account's mentions, hashtag timelines and status search.
+
+It talks to one instance's REST API with an access token (read scopes for
+polling, ``write:statuses`` for replies). Queries are named ``mentions``,
+``#tag`` and ``search:TEXT``; each has its own cursor.
+
+Polling is newest first. Timelines (notifications, hashtags) are paged with the
+``max_id`` of the ``Link: <...>; rel="next"`` header while ``since_id`` holds the
+cursor, the newest id seen. Search has no ``since_id`` and no Link header, so it
+pages with ``max_id`` = the oldest id of the previous page and stops at the
+cursor itself. Only the last page of a successful run carries the new cursor:
+a failure mid-way keeps what was stored but polls the same window again.
+
+Status content is HTML and is stored as plain text (:func:`html_to_text`).
+Replies start with ``@acct`` of the author (Mastodon only notifies the accounts
+a status mentions) and use the original's visibility, capped at
+``reply_visibility``, so a reply to a private or direct post never leaks out.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any, Iterator, Mapping
+from urllib.parse import quote
+
+import httpx
+
+from ..config import credential
+from ..errors import AuthError, ConfigError, SourceError
+from ..models import Mention, Page, SentPost, parse_iso
+from .http import Clock, HttpSource, Sleep, api_error, html_to_text
+
+__all__ = ["MastodonSource", "MENTIONS_QUERY", "mastodon_length"]
+
+log = logging.getLogger("socialcare.sources.mastodon")
+
+#: the query that polls the account's mention notifications
+MENTIONS_QUERY = "mentions"
+_SEARCH_PREFIX = "search:"
+_TAG_PREFIX = "#"
+_DEFAULT_TOKEN_ENV = "MASTODON_ACCESS_TOKEN"
+#: from most to least public; a reply is never more public than what it answers
+_VISIBILITY = ("public", "unlisted", "private", "direct")
+#: Mastodon counts every link as 23 characters, whatever its length
+_URL_LENGTH = 23
+_URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
+_REMOTE_MENTION = re.compile(r"(?<![\w/])@(\w+(?:[.\w-]*\w)?)@[\w.-]+\w", re.UNICODE)
+
+
+def mastodon_length(text: str) -> int:
+    """The length Mastodon checks against its 500-character limit.
+
+    Links count 23 characters each and a remote mention ``@user@domain``
+    counts only as ``@user``, as the server's ``StatusLengthValidator`` does.
+    """
+    counted = _URL.sub("x" * _URL_LENGTH, text)
+    counted = _REMOTE_MENTION.sub(lambda m: "@" + m.group(1), counted)
+    return len(counted)
+
+
+def _id_key(native_id: str) -> tuple[int, str]:
+    """Order ids: Mastodon's are numeric strings, other servers' fixed-length flakes."""
+    return (len(native_id), native_id)
+
+
+def _newer(a: str | None, b: str | None) -> str | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if _id_key(a) >= _id_key(b) else b
+
+
+class MastodonSource(HttpSource):
+    """Mastodon REST API over httpx.
+
+    Config keys of ``[sources.mastodon]``:
+
+    * ``instance``: the instance URL, e.g. ``https://mastodon.social`` (required);
+    * ``access_token_env``: variable holding the access token (default ``MASTODON_ACCESS_TOKEN``);
+    * ``mentions`` (default true): poll the account's mention notifications;
+    * ``hashtags``: hashtags to follow (``/api/v1/timelines/tag/:hashtag``);
+    * ``searches``: full-text status searches (``/api/v2/search``; needs the token);
+    * ``limit`` (1..40, default 40) items per page; ``max_pages`` (default 10) per poll;
+    * ``reply_visibility`` (default ``unlisted``): the most public visibility a reply gets;
+    * ``max_wait_seconds`` (default 60) and ``timeout_seconds`` (default 20).
+
+    ``transport``, ``sleep`` and ``clock`` are for tests (``httpx.MockTransport``,
+    recorded waits, a pinned "now").
+    """
+
+    name = "mastodon"
+    platform = "Mastodon"
+    description = "Mastodon: mentions, hashtag timelines and status search (REST API)"
+    env_vars = (_DEFAULT_TOKEN_ENV,)
+    max_length = 500
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        brand_handles: tuple[str, ...] = (),
+        transport: httpx.BaseTransport | None = None,
+        sleep: Sleep = time.sleep,
+        clock: Clock = time.time,
+    ) -> None:
+        super().__init__(
+            config, brand_handles=brand_handles, transport=transport, sleep=sleep, clock=clock
+        )
+        instance = config.get("instance")
+        if not isinstance(instance, str) or not re.match(r"https?://[^/\s]+", instance.strip()):
+            raise ConfigError(
+                "sources.mastodon.instance must be the instance URL, e.g. "
+                f'"https://mastodon.social" (got {instance!r})'
+            )
+        self.instance = instance.strip().rstrip("/")
+        self.api.base_url = self.instance
+        mentions = config.get("mentions", True)
+        if not isinstance(mentions, bool):
+            raise ConfigError("sources.mastodon.mentions must be true or false")
+        self.mentions = mentions
+        self.hashtags = [t.lstrip("#") for t in self._strings_setting("hashtags")]
+        self.searches = self._strings_setting("searches")
+        self.limit = self._int_setting("limit", 40, 1, 40)
+        self.max_pages = self._int_setting("max_pages", 10, 1, None)
+        visibility = config.get("reply_visibility", "unlisted")
+        if visibility not in _VISIBILITY:
+            raise ConfigError(
+                f"sources.mastodon.reply_visibility must be one of {', '.join(_VISIBILITY)}"
+            )
+        self.reply_visibility: str = visibility
+
+    # -- credentials --------------------------------------------------------
+    @property
+    def _token_env(self) -> str:
+        return str(self.config.get("access_token_env", _DEFAULT_TOKEN_ENV))
+
+    def _needs_token(self) -> bool:
+        """Hashtag timelines are public; mentions and search need a user token."""
+        return self.mentions or bool(self.searches)
+
+    def _auth_headers(self, required: bool) -> dict[str, str]:
+        try:
+            token = credential(self.config, "access_token", _DEFAULT_TOKEN_ENV, self.name)
+        except ConfigError:
+            if required:
+                raise
+            return {}  # a public timeline: go without, most instances allow it
+        return {"Authorization": f"Bearer {token}"}
+
+    def check_credentials(self) -> None:
+        """The token is needed for mentions and searches (hashtags alone can go without)."""
+        if self._needs_token():
+            credential(self.config, "access_token", _DEFAULT_TOKEN_ENV, self.name)
+
+    # -- requests -----------------------------------------------------------
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        auth: bool = True,
+        params: Any = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        allow: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """One API request; 401 becomes ``AuthError``, other 4xx ``SourceError`` unless allowed."""
+        all_headers = self._auth_headers(required=auth)
+        all_headers.update(headers or {})
+        response = self.api.request(
+            method, path, what=what, params=params, json=json, headers=all_headers
+        )
+        if response.status_code == 401:
+            raise AuthError(
+                f"Mastodon ({self.instance}) rejected the access token ({what}): set a valid "
+                f"token in {self._token_env} (sources.mastodon.access_token_env)"
+            )
+        if response.status_code >= 400 and response.status_code not in allow:
+            raise api_error("Mastodon", what, response)
+        return response
+
+    # -- normalising --------------------------------------------------------
+    def _mention(self, status: dict[str, Any], query: str) -> Mention:
+        """One Status entity as a :class:`Mention` (a boost becomes a ``repost``)."""
+        shown = status.get("reblog") if isinstance(status.get("reblog"), dict) else None
+        body = shown or status
+        account = status.get("account") or {}
+        text = html_to_text(str(body.get("content") or ""))
+        spoiler = str(body.get("spoiler_text") or "").strip()
+        if spoiler:
+            text = f"[CW: {spoiler}]\n{text}"
+        native = str(status["id"])
+        parent = body.get("in_reply_to_id")
+        visibility = status.get("visibility")
+        if shown is not None:
+            kind = "repost"
+        elif visibility == "direct":
+            kind = "dm"
+        elif parent:
+            kind = "reply"
+        elif body.get("quote"):
+            kind = "quote"
+        else:
+            kind = "post"
+        followers = account.get("followers_count")
+        return Mention(
+            source=self.name,
+            native_id=native,
+            text=text,
+            created_at=parse_iso(str(status["created_at"])),
+            author_id=str(account.get("id") or account.get("acct") or ""),
+            author_handle=str(account.get("acct") or account.get("username") or ""),
+            author_name=str(account.get("display_name") or ""),
+            author_followers=followers if isinstance(followers, int) else None,
+            url=str(status.get("url") or status.get("uri") or ""),
+            language=body.get("language") or None,
+            # the REST API exposes no thread root; a top-level post roots its own thread
+            conversation_id=None if parent else native,
+            parent_id=str(parent) if parent else None,
+            query=query,
+            kind=kind,
+            repost_of=str(shown["id"]) if shown is not None else None,
+            raw=status,
+        )
+
+    # -- polling ------------------------------------------------------------
+    def queries(self) -> list[str]:
+        """``mentions`` (if enabled), ``#tag`` per hashtag and ``search:TEXT`` per search."""
+        out = [MENTIONS_QUERY] if self.mentions else []
+        out += [_TAG_PREFIX + t for t in self.hashtags]
+        out += [_SEARCH_PREFIX + s for s in self.searches]
+        if not out:
+            raise ConfigError(
+                "sources.mastodon has nothing to poll: set mentions = true, hashtags or searches"
+            )
+        return out
+
+    def _page(self, mentions: list[Mention], cursor: str | None) -> Page:
+        remaining, reset = self.api.last_rate_limit
+        return Page(mentions, cursor=cursor, rate_limit_remaining=remaining, rate_limit_reset=reset)
+
+    def poll(self, query: str, cursor: str | None) -> Iterator[Page]:
+        """Yield newest-first pages; only the last one carries the cursor (newest id seen)."""
+        if query == MENTIONS_QUERY:
+            yield from self._poll_timeline(
+                query, "/api/v1/notifications", cursor, notifications=True
+            )
+        elif query.startswith(_TAG_PREFIX):
+            tag = query[len(_TAG_PREFIX) :]
+            path = f"/api/v1/timelines/tag/{quote(tag, safe='')}"
+            yield from self._poll_timeline(query, path, cursor, notifications=False)
+        elif query.startswith(_SEARCH_PREFIX):
+            yield from self._poll_search(query, query[len(_SEARCH_PREFIX) :], cursor)
+        else:
+            raise ConfigError(
+                f"unknown mastodon query {query!r}: expected 'mentions', '#tag' or 'search:TEXT'"
+            )
+
+    def _poll_timeline(
+        self, query: str, path: str, cursor: str | None, *, notifications: bool
+    ) -> Iterator[Page]:
+        """Notifications or a tag timeline: ``since_id`` = cursor, ``max_id`` from the Link header.
+
+        For notifications the cursor is a *notification* id (what ``since_id``
+        filters on there); the mentions stored are the statuses they carry.
+        """
+        what = "mentions" if notifications else f"hashtag {query}"
+        newest = cursor
+        max_id: str | None = None
+        pages = 0
+        while True:
+            params: list[tuple[str, str | int]] = [("limit", self.limit)]
+            if notifications:
+                params.append(("types[]", "mention"))
+            if cursor:
+                params.append(("since_id", cursor))
+            if max_id:
+                params.append(("max_id", max_id))
+            response = self._call("GET", path, what=what, auth=notifications, params=params)
+            items = self.api.json(response, what)
+            if not isinstance(items, list):
+                raise SourceError(
+                    f"Mastodon API error ({what}): expected a list, got {items!r:.80}"
+                )
+            pages += 1
+            mentions: list[Mention] = []
+            for item in items:
+                newest = _newer(newest, str(item["id"]))
+                status = item.get("status") if notifications else item
+                if isinstance(status, dict):  # a notification whose status was deleted has none
+                    mentions.append(self._mention(status, query))
+            next_link = response.links.get("next", {}).get("url")
+            max_id = httpx.URL(next_link).params.get("max_id") if next_link else None
+            last = not items or len(items) < self.limit or not max_id or pages >= self.max_pages
+            if last and items and max_id and pages >= self.max_pages:
+                log.warning(
+                    "mastodon %r: stopped at max_pages=%d; older posts of this poll are skipped",
+                    query,
+                    self.max_pages,
+                )
+            yield self._page(mentions, newest if last else None)
+            if last:
+                return
+
+    def _poll_search(self, query: str, text: str, cursor: str | None) -> Iterator[Page]:
+        """Status search: page down with ``max_id``, stop at the cursor (search has no since_id)."""
+        what = f"search {text!r}"
+        newest = cursor
+        max_id: str | None = None
+        pages = 0
+        while True:
+            params: dict[str, str | int] = {"q": text, "type": "statuses", "limit": self.limit}
+            if max_id:
+                params["max_id"] = max_id
+            response = self._call("GET", "/api/v2/search", what=what, params=params)
+            body = self.api.json(response, what)
+            statuses = body.get("statuses") if isinstance(body, dict) else None
+            if not isinstance(statuses, list):
+                raise SourceError(f"Mastodon API error ({what}): the response has no statuses")
+            pages += 1
+            fresh = [
+                s for s in statuses if cursor is None or _id_key(str(s["id"])) > _id_key(cursor)
+            ]
+            reached_cursor = len(fresh) < len(statuses)
+            for status in fresh:
+                newest = _newer(newest, str(status["id"]))
+            if statuses:
+                max_id = min((str(s["id"]) for s in statuses), key=_id_key)
+            last = (
+                reached_cursor
+                or len(statuses) < self.limit
+                or pages >= self.max_pages
+                or not statuses
+            )
+            mentions = [self._mention(s, query) for s in fresh]
+            yield self._page(mentions, newest if last else None)
+            if last:
+                return
+
+    # -- publishing ---------------------------------------------------------
+    def _visibility(self, original: Any) -> str:
+        """The original's visibility, but never more public than ``reply_visibility``."""
+        cap = _VISIBILITY.index(self.reply_visibility)
+        if original in _VISIBILITY:
+            return _VISIBILITY[max(cap, _VISIBILITY.index(original))]
+        return self.reply_visibility
+
+    def _publish(self, what: str, payload: dict[str, Any]) -> SentPost:
+        # the Idempotency-Key makes a retried POST return the first status, not a second one
+        response = self._call(
+            "POST",
+            "/api/v1/statuses",
+            what=what,
+            json=payload,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        body = self.api.json(response, what)
+        if not isinstance(body, dict) or "id" not in body:
+            raise SourceError(f"Mastodon API error ({what}): the response has no status id")
+        return SentPost(
+            native_id=str(body["id"]), url=str(body.get("url") or body.get("uri") or "")
+        )
+
+    def reply(self, mention: Mention, text: str) -> SentPost:
+        """Reply in the thread of ``mention``, starting with ``@acct`` of its author."""
+        if mention.source != self.name:
+            raise SourceError(
+                f"cannot reply on Mastodon to a {mention.source} mention ({mention.id})"
+            )
+        account = mention.raw.get("account") or {}
+        acct = str(account.get("acct") or mention.author_handle).lstrip("@")
+        handle = f"@{acct}"
+        stripped = text.lstrip()
+        starts = stripped[: len(handle)].lower() == handle.lower()
+        if not (starts and stripped[len(handle) : len(handle) + 1] in ("", " ", "\n")):
+            text = f"{handle} {stripped}"
+        payload: dict[str, Any] = {
+            "status": text,
+            "in_reply_to_id": mention.native_id,
+            "visibility": self._visibility(mention.raw.get("visibility")),
+        }
+        spoiler = mention.raw.get("spoiler_text")
+        if spoiler:  # keep the content warning the author chose, as Mastodon's own UI does
+            payload["spoiler_text"] = spoiler
+        return self._publish(f"reply to {mention.id}", payload)
+
+    def post(self, text: str) -> SentPost:
+        """Publish a public status (announcements)."""
+        return self._publish("post", {"status": text, "visibility": "public"})
+
+    def fetch(self, native_ids: list[str]) -> list[Mention]:
+        """Look statuses up by id (e.g. thread parents); deleted or hidden ones are left out."""
+        out: list[Mention] = []
+        for native in dict.fromkeys(native_ids):
+            what = f"status {native}"
+            response = self._call(
+                "GET",
+                f"/api/v1/statuses/{quote(str(native), safe='')}",
+                what=what,
+                auth=False,
+                allow=(404, 410),
+            )
+            if response.status_code in (404, 410):
+                continue
+            out.append(self._mention(self.api.json(response, what), ""))
+        return out
+
+    def text_length(self, text: str) -> int:
+        """Mastodon's count: links are 23 characters, ``@user@domain`` counts as ``@user``."""
+        return mastodon_length(text)
