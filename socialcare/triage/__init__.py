@@ -1,1 +1,47 @@
-"""Triage: sentiment, urgency signals and explainable scores (pure functions, no I/O)."""
+"""Triage: sentiment, urgency signals and explainable scores (pure functions, no I/O).
+
+``score_row`` turns a mention row into a :class:`TriageResult` (intent,
+sentiment, signals, static score, SLA due time); ``explain`` breaks a stored
+mention's current queue score into its parts; ``triage_ids`` and
+``retriage_all`` apply scoring to a store through its methods.
+"""
+
+from __future__ import annotations
+
+from .run import retriage_all, triage_ids
+from .score import (
+    DEFAULT_SLA,
+    Contribution,
+    Rule,
+    TriageResult,
+    TriageSettings,
+    Weights,
+    explain,
+    parse_duration,
+    score_row,
+    score_rows,
+    waiting_term,
+)
+from .sentiment import Sentiment, analyse, decide_language
+from .signals import DEFAULT_URGENCY_WORDS, INTENTS
+
+__all__ = [
+    "Contribution",
+    "DEFAULT_SLA",
+    "DEFAULT_URGENCY_WORDS",
+    "INTENTS",
+    "Rule",
+    "Sentiment",
+    "TriageResult",
+    "TriageSettings",
+    "Weights",
+    "analyse",
+    "decide_language",
+    "explain",
+    "parse_duration",
+    "retriage_all",
+    "score_row",
+    "score_rows",
+    "triage_ids",
+    "waiting_term",
+]

@@ -1,0 +1,5 @@
+"""``python -m socialcare`` runs the CLI."""
+
+from .cli import main
+
+main()

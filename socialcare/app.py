@@ -1,0 +1,399 @@
+"""The library API the CLI (and tests, and scripts) call: one object per config + store.
+
+``Socialcare`` ties config, store, sources and triage together so each CLI
+command is one method call plus rendering.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import followups, store_kb, workflow
+from .config import Config, default_config_path, load_config
+from .errors import SocialcareError, UsageError
+from .kb import KbSettings, Suggestion, pick_suggestion, suggest
+from .models import Mention
+from .outbox import reset_for_retry, send_item
+from .poll import PollSummary, build_source, poll
+from .sources.base import Waiter
+from .sources.registry import source_classes
+from .store import QueueFilter, Row, Store, open_store
+from .templates import list_templates
+from .triage import Contribution, TriageSettings, explain, retriage_all, triage_ids
+
+__all__ = [
+    "Socialcare",
+    "SourceInfo",
+    "MentionView",
+    "ReplyOutcome",
+    "init_config",
+    "STARTER_CONFIG",
+]
+
+
+@dataclass
+class MentionView:
+    """Everything ``show`` prints about one mention."""
+
+    mention: Row
+    contributions: list[Contribution]
+    thread: list[Row]
+    thread_notes: list[str]
+    identities: list[Row]
+    history: list[Row]
+    replies: list[Row]
+    notes: list[Row]
+
+    @property
+    def score(self) -> float:
+        return sum(c.contribution for c in self.contributions)
+
+
+@dataclass
+class ReplyOutcome:
+    """What ``reply`` did: the text, its length check, and the outbox item (unless dry run)."""
+
+    text: str
+    length: int
+    limit: int | None
+    item: Row | None = None
+
+
+@dataclass
+class SourceInfo:
+    """One adapter as ``socialcare sources`` lists it."""
+
+    name: str
+    description: str
+    enabled: bool
+    configured: bool
+    problem: str = ""
+
+
+class Socialcare:
+    """A configured socialcare: its store, sources and triage settings."""
+
+    def __init__(self, config: Config, store: Store | None = None) -> None:
+        self.config = config
+        self._store = store
+
+    @classmethod
+    def from_config_file(cls, path: str | Path | None = None) -> Socialcare:
+        """Load config (``--config``, ``SOCIALCARE_CONFIG`` or the default path)."""
+        return cls(load_config(path))
+
+    @property
+    def store(self) -> Store:
+        """The store, opened (and migrated) on first use."""
+        if self._store is None:
+            self._store = open_store(self.config.database)
+        return self._store
+
+    @cached_property
+    def triage_settings(self) -> TriageSettings:
+        """Weights, lexicon, rules and SLAs from ``[triage]``."""
+        return TriageSettings.from_config(self.config.triage, self.config.brand_handles)
+
+    @cached_property
+    def kb_settings(self) -> KbSettings:
+        """Knowledge-base search settings from ``[kb]``."""
+        return KbSettings.from_mapping(self.config.kb)
+
+    def suggestions(self, row: Row) -> list[Suggestion]:
+        """Knowledge-base articles that answer this mention well enough (maybe none)."""
+        return suggest(self.store, row["text"], self.kb_settings)
+
+    def shutdown(self) -> None:
+        """Close the store if it was opened."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # -- listen -------------------------------------------------------------
+    def poll(
+        self,
+        sources: Sequence[str] | None = None,
+        *,
+        waiter: Waiter | None = None,
+        max_wait: float | None = None,
+    ) -> PollSummary:
+        """Poll sources into the store, triaging new mentions in the same transaction.
+
+        Args:
+            waiter: shows (or logs) rate-limit waits; tests pass a recorder.
+            max_wait: total seconds to wait on rate limits before stopping cleanly.
+        """
+        settings = self.triage_settings
+
+        def on_stored(store: Store, ids: list[str]) -> None:
+            triage_ids(store, ids, settings)
+
+        return poll(
+            self.config, self.store, sources, on_stored=on_stored, waiter=waiter, max_wait=max_wait
+        )
+
+    def sources(self) -> list[SourceInfo]:
+        """Every known adapter, whether config enables it and whether its credentials are set."""
+        out = []
+        for name, cls in source_classes().items():
+            section = self.config.sources.get(name)
+            enabled = section is not None and bool(section.get("enabled", True))
+            configured, problem = (
+                section is not None,
+                "" if section is not None else "no [sources.%s] table" % name,
+            )
+            if section is not None:
+                try:
+                    build_source(self.config, name).check_credentials()
+                except SocialcareError as exc:
+                    configured, problem = False, str(exc)
+            out.append(SourceInfo(name, cls.description or "", enabled, configured, problem))
+        return out
+
+    # -- triage -------------------------------------------------------------
+    def queue(self, flt: QueueFilter, now: float | None = None) -> list[Row]:
+        """Mentions ranked by score at this moment (static part + waiting time)."""
+        s = self.triage_settings
+        return self.store.queue(flt, now or time.time(), s.age_weight, s.age_cap_hours)
+
+    def explain(self, mention_id: str, now: float | None = None) -> tuple[Row, list[Contribution]]:
+        """A mention and the contributions that make up its current score."""
+        row = self.store.get_mention(mention_id)
+        return row, explain(row, self.triage_settings, now or time.time())
+
+    def retriage(self, progress: Callable[[int], None] | None = None) -> int:
+        """Re-score every stored mention (after weights change); returns how many."""
+        return retriage_all(self.store, self.triage_settings, progress)
+
+    # -- agent workflow -----------------------------------------------------
+    @property
+    def agent(self) -> str:
+        """Who is acting: config ``agent`` or SOCIALCARE_AGENT."""
+        return self.config.agent
+
+    def claim(self, mention_id: str, *, force: bool = False) -> str | None:
+        """Claim for this agent; returns the previous holder."""
+        return workflow.claim(self.store, mention_id, self.agent, force=force)
+
+    def assign(self, mention_id: str, to: str) -> None:
+        """Assign to another agent."""
+        workflow.assign(self.store, mention_id, to, self.agent)
+
+    def release(self, mention_id: str, *, force: bool = False) -> None:
+        """Release a claim."""
+        workflow.release(self.store, mention_id, self.agent, force=force)
+
+    def close(self, mention_id: str) -> list[int]:
+        """Close a mention; returns the follow-ups that config rules scheduled."""
+        before = workflow.close(self.store, mention_id, self.agent)
+        return followups.on_close(self.store, self.config, before, self.agent)
+
+    def reopen(self, mention_id: str) -> None:
+        """Reopen a mention."""
+        workflow.reopen(self.store, mention_id, self.agent)
+
+    def snooze(self, mention_id: str, until: datetime) -> None:
+        """Hide until a time."""
+        workflow.snooze(self.store, mention_id, until, self.agent)
+
+    def tag(self, mention_id: str, tags: list[str]) -> list[str]:
+        """Add tags."""
+        return workflow.add_tags(self.store, mention_id, tags, self.agent)
+
+    def note(self, mention_id: str, text: str) -> None:
+        """Add an internal note."""
+        workflow.add_note(self.store, mention_id, text, self.agent)
+
+    def templates(self) -> dict[str, Path]:
+        """Available reply templates."""
+        return list_templates(self.config)
+
+    def _kb_choice(self, row: Row, kb: int | None) -> Suggestion | None:
+        return pick_suggestion(self.store, row["text"], kb, self.kb_settings) if kb else None
+
+    def draft_reply(
+        self, mention_id: str, *, text: str | None = None, template: str | None = None,
+        kb: int | None = None,
+    ) -> str:  # fmt: skip
+        """Render a reply without checking or sending it (for the editor's pre-fill)."""
+        row = self.store.get_mention(mention_id)
+        chosen = self._kb_choice(row, kb)
+        return workflow.prepare_reply(
+            self.config, row, text=text, template=template, agent=self.agent,
+            kb=(chosen.title, chosen.url) if chosen else None,
+        )  # fmt: skip
+
+    def reply(
+        self,
+        mention_id: str,
+        *,
+        text: str | None = None,
+        template: str | None = None,
+        dry_run: bool = False,
+        force: bool = False,
+        send: bool = True,
+        kb: int | None = None,
+    ) -> ReplyOutcome:
+        """Render, check length and collisions, queue in the outbox, and send.
+
+        Nothing reaches the platform unless every check passes; a platform error
+        leaves the outbox item ``failed`` with the reason.
+        """
+        row = self.store.get_mention(mention_id)
+        chosen = self._kb_choice(row, kb)
+        body = workflow.prepare_reply(
+            self.config, row, text=text, template=template, agent=self.agent,
+            kb=(chosen.title, chosen.url) if chosen else None,
+        )  # fmt: skip
+        if not body:
+            raise UsageError("the reply is empty: nothing sent")
+        source = build_source(self.config, row["source"])
+        length, limit = source.text_length(body), source.max_length
+        if limit is not None and length > limit:
+            raise UsageError(
+                f"reply is {length} characters as {row['source']} counts them; the limit is {limit}"
+            )
+        outcome = ReplyOutcome(body, length, limit)
+        if dry_run:
+            return outcome
+        item_id = workflow.queue_reply(self.store, row, body, self.agent, force=force)
+        if chosen:
+            store_kb.set_outbox_article(self.store, item_id, chosen.article_id)
+        outcome.item = self.store.outbox_get(item_id)
+        if send:
+            outcome.item = send_item(self.store, source, item_id, agent=self.agent)
+        return outcome
+
+    def outbox(self, statuses: Sequence[str] = ("pending", "sending", "failed")) -> list[Row]:
+        """Outbox items needing attention."""
+        return self.store.outbox_list(statuses)
+
+    def retry(self, item_id: int) -> Row:
+        """Resend a failed or stuck item, on the agent's explicit word."""
+        item = reset_for_retry(self.store, item_id, self.agent)
+        return send_item(
+            self.store, build_source(self.config, item["source"]), item_id, agent=self.agent
+        )
+
+    def log(self, **filters: Any) -> list[Row]:
+        """The audit log, newest first."""
+        return self.store.events(**filters)
+
+    # -- customers ----------------------------------------------------------
+    def link(self, first: str, second: str) -> int:
+        """Link two identities (author keys or mention ids) as one customer."""
+        a = workflow.resolve_author(self.store, first)
+        b = workflow.resolve_author(self.store, second)
+        customer = self.store.link_authors(a, b)
+        self.store.log_event("customer_link", agent=self.agent, authors=[a, b], customer=customer)
+        return customer
+
+    def unlink(self, ref: str) -> str:
+        """Detach an identity from its customer."""
+        key = workflow.resolve_author(self.store, ref)
+        self.store.unlink_author(key)
+        self.store.log_event("customer_unlink", agent=self.agent, author=key)
+        return key
+
+    def customer(self, ref: str) -> tuple[list[Row], list[Row]]:
+        """(identities, mentions newest first) of the customer behind ``ref``."""
+        key = workflow.resolve_author(self.store, ref)
+        identities = self.store.authors_of_customer(key)
+        return identities, self.store.history([i["id"] for i in identities])
+
+    def show(self, mention_id: str, *, online: bool = True) -> MentionView:
+        """A mention with its explanation, thread and the customer's history everywhere."""
+        row, parts = self.explain(mention_id)
+        notes: list[str] = []
+        if online:
+            notes += self._fetch_missing_parents(row)
+        thread = []
+        if row.get("conversation_id"):
+            thread = self.store.conversation(row["source"], row["conversation_id"])
+        if not online:
+            missing = self._missing_parent(row)
+            if missing:
+                notes.append(f"offline: parent {row['source']}:{missing} is not in the store")
+        identities = self.store.authors_of_customer(row["author_key"])
+        history = [
+            h for h in self.store.history([i["id"] for i in identities]) if h["id"] != mention_id
+        ]
+        ids = [mention_id] + [h["id"] for h in history]
+        return MentionView(
+            row,
+            parts,
+            thread,
+            notes,
+            identities,
+            history,
+            self.store.outbox_for_mentions(ids),
+            self.store.notes_for_mentions(ids),
+        )
+
+    def _missing_parent(self, row: Row) -> str | None:
+        parent = row.get("parent_id")
+        if parent and self.store.find_mention(row["source"], parent) is None:
+            return str(parent)
+        return None
+
+    def _fetch_missing_parents(self, row: Row, depth: int = 5) -> list[str]:
+        """Walk up the reply chain, fetching parents the store lacks through the adapter."""
+        current = row
+        for _ in range(depth):
+            missing = self._missing_parent(current)
+            if missing is None:
+                parent = current.get("parent_id")
+                if not parent:
+                    return []
+                found = self.store.find_mention(current["source"], parent)
+                if found is None:
+                    return []
+                current = found
+                continue
+            try:
+                source = build_source(self.config, current["source"])
+                source.check_credentials()
+                fetched: list[Mention] = source.fetch([missing])
+            except SocialcareError as exc:
+                return [f"parent {current['source']}:{missing} not fetched: {exc}"]
+            if not fetched:
+                return [f"parent {current['source']}:{missing} no longer exists on the platform"]
+            settings = self.triage_settings
+            with self.store.transaction():
+                self.store.upsert_mentions(fetched, self.config.brand_handles)
+                triage_ids(self.store, [m.id for m in fetched], settings)
+            current = self.store.get_mention(fetched[0].id)
+        return []
+
+
+STARTER_CONFIG = """# socialcare config: see config.example.toml in the repository for every key.
+# The database defaults to socialcare.db in the data dir (SOCIALCARE_HOME or the platform's).
+# database = "~/socialcare.db"
+brand_handles = ["AcmeHelp"]   # your brand's own accounts (their posts are never queued)
+# agent = "alice"              # or SOCIALCARE_AGENT
+
+[sources.demo]                 # offline sample mentions: try every command with no account
+enabled = true
+
+# [sources.twitter]
+# queries = ["acme -is:retweet"]
+# user_id = "1234567890"       # brand account id: polls its mentions too
+
+# [sources.reddit]
+# searches = [{ subreddit = "all", query = "acme" }]
+"""
+
+
+def init_config(path: str | Path | None = None, *, force: bool = False) -> tuple[Path, bool]:
+    """Write the starter config unless one exists; returns (path, written)."""
+    target = Path(path).expanduser() if path else default_config_path()
+    if target.exists() and not force:
+        return target, False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(STARTER_CONFIG, encoding="utf-8")
+    return target, True

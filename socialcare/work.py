@@ -1,0 +1,154 @@
+"""The ``work`` loop: the top of the queue, one short prompt at a time, no ids to type.
+
+Kept apart from ``cli.py`` because it is a small interactive program of its
+own; everything it changes goes through :class:`socialcare.app.Socialcare`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import click
+from rich.console import Console
+from rich.text import Text
+
+from .app import Socialcare
+from .errors import SocialcareError
+from .safety import clean_text, one_line
+from .store import QueueFilter, Row
+from .timeutil import format_age, parse_future
+from .workflow import editor_message, parse_editor_message
+
+__all__ = ["work_loop", "ACTIONS"]
+
+ACTIONS = {
+    "r": "reply",
+    "t": "template",
+    "s": "skip",
+    "c": "close",
+    "z": "snooze",
+    "a": "assign",
+    "q": "quit",
+}
+
+
+def _next(sc: Socialcare, skipped: set[str]) -> Row | None:
+    for row in sc.queue(QueueFilter(limit=len(skipped) + 25)):
+        if row["id"] in skipped:
+            continue
+        if row["assignee"] and row["assignee"] != sc.agent:
+            continue  # someone else is on it
+        return row
+    return None
+
+
+def _render(console: Console, row: Row, position: int) -> None:
+    console.rule(Text(f"#{position}  {row['id']}  score {row['score']:.2f}"))
+    sla = row.get("sla_left")
+    sla_text = "-" if sla is None else ("BREACHED" if sla < 0 else format_age(sla) + " left")
+    console.print(
+        Text(
+            f"@{one_line(row['author_handle'], 40)} · {row['intent'] or '-'} · "
+            f"waited {format_age(row['age_seconds'])} · SLA {sla_text}"
+        )
+    )
+    console.print(Text(clean_text(row["text"])))
+    console.print(Text(clean_text(row["url"]), style="dim"))
+
+
+def work_loop(
+    sc: Socialcare,
+    console: Console,
+    *,
+    prompt: Callable[..., str] = click.prompt,
+    edit: Callable[[str], str | None] = lambda text: click.edit(text, extension=".txt"),
+) -> int:
+    """Run until the queue is empty or the agent quits; returns how many were handled."""
+    skipped: set[str] = set()
+    handled = 0
+    position = 0
+    menu = "  ".join(f"[{k}]{v[1:]}" if v[0] == k else f"[{k}]{v}" for k, v in ACTIONS.items())
+    while True:
+        row = _next(sc, skipped)
+        if row is None:
+            console.print("Queue is clear. Nice work.")
+            return handled
+        position += 1
+        _render(console, row, position)
+        from .cli_kb import suggestions_text
+
+        console.print(suggestions_text(sc.suggestions(row)))
+        choice = prompt(menu, type=click.Choice(list(ACTIONS)), show_choices=False, default="s")
+        try:
+            if choice == "q":
+                return handled
+            if choice == "s":
+                skipped.add(row["id"])
+            elif choice == "c":
+                sc.close(row["id"])
+                handled += 1
+            elif choice == "z":
+                until = prompt("snooze for", default="4h")
+                sc.snooze(row["id"], parse_future(until, tz=sc.config.timezone))
+                handled += 1
+            elif choice == "a":
+                who = prompt("assign to")
+                sc.assign(row["id"], who)
+                skipped.add(row["id"])
+            elif choice in ("r", "t"):
+                handled += _reply(sc, console, row, choice == "t", prompt, edit, skipped)
+        except SocialcareError as exc:
+            console.print(Text(f"Error: {one_line(str(exc))}", style="red"))
+            skipped.add(row["id"])
+
+
+def _reply(
+    sc: Socialcare,
+    console: Console,
+    row: Row,
+    with_template: bool,
+    prompt: Callable[..., str],
+    edit: Callable[[str], str | None],
+    skipped: set[str],
+) -> int:
+    template = None
+    if with_template:
+        names = list(sc.templates())
+        if not names:
+            console.print("No templates yet: `socialcare init` writes a starter set.")
+            return 0
+        for n, name in enumerate(names, start=1):
+            console.print(f"  {n}. {name}")
+        pick = prompt("template", type=click.IntRange(1, len(names)))
+        template = names[int(pick) - 1]
+        text = sc.draft_reply(row["id"], template=template)
+        console.print(Text(text))
+        answer = prompt(
+            "send it? [y]es / [e]dit / [n]o",
+            type=click.Choice(["y", "e", "n"]),
+            show_choices=False,
+            default="y",
+        )
+        if answer == "n":
+            skipped.add(row["id"])
+            return 0
+        if answer == "e":
+            text = parse_editor_message(edit(editor_message(row, text)) or "")
+    else:
+        text = prompt("reply (empty opens $EDITOR)", default="", show_default=False)
+        if not text.strip():
+            text = parse_editor_message(edit(editor_message(row, "")) or "")
+    if not text.strip():
+        console.print("Empty reply: nothing sent.")
+        skipped.add(row["id"])
+        return 0
+    outcome = sc.reply(row["id"], text=text)
+    item = outcome.item or {}
+    if item.get("status") == "sent":
+        console.print(Text(f"Sent reply #{item['id']} {item.get('url') or ''}", style="green"))
+        return 1
+    console.print(
+        Text(f"Reply #{item.get('id')} failed: {one_line(str(item.get('error')))}", style="red")
+    )
+    skipped.add(row["id"])
+    return 0
