@@ -202,7 +202,7 @@ def _sla_text(row: Row) -> Text:
     if left is None:
         return Text("-", style="dim")
     if left < 0:
-        return Text(f"BREACHED {format_age(-left)}", style="bold red")
+        return Text(f"over {format_age(-left)}", style="bold red")
     return Text(format_age(left), style="yellow" if left < 1800 else "")
 
 
@@ -288,22 +288,29 @@ def queue(
     if not rows:
         console.print("Queue is empty: nothing waiting. (Try `socialcare poll`.)")
         return
-    table = Table(
-        "#", "score", "SLA", "intent", "sent.", "age", "author", "id", "text", expand=False
-    )
-    width = max(console.width - 95, 30)
+    # Narrow terminals keep the columns an agent needs; wide ones add rank and sentiment.
+    wide = console.width >= 110
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
+    columns = [("id", max(len(r["id"]) for r in rows)), ("score", 5), ("SLA", 10), ("intent", 9)]
+    if wide:
+        columns = [("#", len(str(len(rows))))] + columns + [("sent.", 8)]
+    columns += [("age", 6), ("author", 14)]
+    for name, width in columns:
+        table.add_column(name, no_wrap=True, min_width=width)
+    table.add_column("text", no_wrap=True)
+    # Cut the text ourselves: rich drops whole columns when one cell is too long.
+    text_width = max(console.width - sum(w + 1 for _, w in columns) - 1, 16)
     for n, row in enumerate(rows, start=1):
-        table.add_row(
-            str(n),
-            f"{row['score']:.2f}",
-            _sla_text(row),
-            row.get("intent") or "-",
-            _sentiment_text(row),
+        cells: list[Any] = [Text(row["id"]), f"{row['score']:.2f}", _sla_text(row),
+                            row.get("intent") or "-"]  # fmt: skip
+        if wide:
+            cells = [str(n), *cells, _sentiment_text(row)]
+        cells += [
             format_age(row["age_seconds"]),
-            Text(one_line("@" + (row["author_handle"] or ""), 20)),
-            Text(row["id"]),
-            Text(one_line(row["text"], width)),
-        )
+            Text(one_line("@" + (row["author_handle"] or ""), 14)),
+            Text(one_line(row["text"], text_width)),
+        ]
+        table.add_row(*cells)
     console.print(table)
 
 

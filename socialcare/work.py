@@ -45,7 +45,11 @@ def _next(sc: Socialcare, skipped: set[str]) -> Row | None:
 def _render(console: Console, row: Row, position: int) -> None:
     console.rule(Text(f"#{position}  {row['id']}  score {row['score']:.2f}"))
     sla = row.get("sla_left")
-    sla_text = "-" if sla is None else ("BREACHED" if sla < 0 else format_age(sla) + " left")
+    sla_text = (
+        "-"
+        if sla is None
+        else (f"over by {format_age(-sla)}" if sla < 0 else format_age(sla) + " left")
+    )
     console.print(
         Text(
             f"@{one_line(row['author_handle'], 40)} · {row['intent'] or '-'} · "
