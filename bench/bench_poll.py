@@ -21,34 +21,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from socialcare.app import Socialcare  # noqa: E402
 from socialcare.config import Config  # noqa: E402
 
-WORDS = (
-    "refund charged twice outage down app login broken thanks love great help please when "
-    "store open bill contract signal router slow cancel hacked scam why how can my the a is"
-).split()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_triage import generate as realistic_mentions  # noqa: E402
 
 
 def generate(path: Path, n: int) -> None:
+    """A demo JSONL file of n realistic care mentions (the triage benchmark's generator)."""
     rnd = random.Random(42)
     with path.open("w", encoding="utf-8") as fh:
-        for i in range(n):
-            text = "@AcmeHelp " + " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(6, 30)))
-            if rnd.random() < 0.3:
-                text += "?"
-            fh.write(
-                json.dumps(
-                    {
-                        "id": str(i),
-                        "author_id": f"u{rnd.randint(0, n // 5)}",
-                        "author": f"user{i % 9973}",
-                        "name": "Generated User",
-                        "followers": rnd.randint(0, 100000),
-                        "text": text,
-                        "lang": "en",
-                        "created_at": f"2026-11-{1 + i % 20:02d}T{i % 24:02d}:00:00Z",
-                    }
-                )
-                + "\n"
-            )
+        for i, m in enumerate(realistic_mentions(n)):
+            fh.write(json.dumps({
+                "id": str(i), "author_id": f"u{rnd.randint(0, n // 5)}", "author": f"user{i % 9973}",
+                "name": "Generated User", "followers": m["author_followers"], "text": m["text"],
+                "lang": m["language"], "created_at": f"2026-11-{1 + i % 20:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
+            }) + "\n")  # fmt: skip
 
 
 def run(n: int, triage: bool) -> tuple[float, float]:

@@ -268,3 +268,31 @@ def test_no_secrets_in_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     result = runner.invoke(app, ["--config", str(path), "sources"])
     assert "SECRET-TOKEN-VALUE-123" not in result.output
     assert os.environ["TWITTER_BEARER_TOKEN"] == "SECRET-TOKEN-VALUE-123"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["show", "demo:1010", "--offline"],
+        ["explain", "demo:1010"],
+        ["customer", "show", "demo:1010"],
+        ["queue", "--status", "all", "--limit", "100"],
+        ["log", "--mention", "demo:1010"],
+        ["export", "mentions"],
+        ["report"],
+        ["status"],
+    ],
+)
+def test_hostile_text_never_reaches_the_terminal(cfg: Path, args: list[str]) -> None:
+    run(cfg, "note", "demo:1010", "\x1b[2Jnote with [bold]markup[/bold]")
+    code, out = run(cfg, *args)
+    assert code == 0, out
+    for bad in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert bad not in out, (args, bad)
+
+
+def test_hostile_markup_is_shown_literally_in_show(cfg: Path) -> None:
+    code, out = run(cfg, "show", "demo:1010", "--offline")
+    flat = out.replace("\n", "")
+    assert "[link=http://evil.example]Click" in flat
+    assert "YOUR ACCOUNT IS SUSPENDED" in flat

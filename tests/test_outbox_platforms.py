@@ -1,0 +1,152 @@
+"""Replies through the outbox with the REAL tweepy and praw code, HTTP answered by `responses`.
+
+The adapters' own tests check request building; these check the outbox around
+them: the right body reaches the platform, failures become `failed` with a
+readable reason, and a crash after the platform accepted leaves `sending` until
+an agent retries.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import parse_qs
+
+import pytest
+import responses
+from responses import matchers
+from typer.testing import CliRunner
+
+from socialcare.app import Socialcare
+from socialcare.cli import app
+from socialcare.config import Config
+from socialcare.errors import Conflict
+from socialcare.models import Mention
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TWEETS = "https://api.twitter.com/2/tweets"
+REDDIT_TOKEN = "https://www.reddit.com/api/v1/access_token"
+REDDIT_COMMENT = "https://oauth.reddit.com/api/comment/"
+RL_OK = {"x-ratelimit-remaining": "995.0", "x-ratelimit-used": "5", "x-ratelimit-reset": "300"}
+
+
+def load(platform: str, name: str) -> Any:
+    return json.loads((FIXTURES / platform / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def creds(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("TWITTER_BEARER_TOKEN", "TWITTER_CONSUMER_KEY", "TWITTER_CONSUMER_SECRET",
+                "TWITTER_ACCESS_TOKEN", "TWITTER_ACCESS_TOKEN_SECRET", "REDDIT_CLIENT_ID",
+                "REDDIT_CLIENT_SECRET", "REDDIT_USERNAME", "REDDIT_PASSWORD"):  # fmt: skip
+        monkeypatch.setenv(key, f"value-of-{key.lower()}")
+
+
+@pytest.fixture
+def sc(tmp_path: Path, creds: None) -> Iterator[Socialcare]:
+    cfg = Config(
+        database=str(tmp_path / "o.db"), agent="alice", brand_handles=("acmehelp",),
+        sources={"twitter": {"queries": ["acme"]},
+                 "reddit": {"searches": [{"subreddit": "all", "query": "acme"}]}},
+    )  # fmt: skip
+    care = Socialcare(cfg)
+    when = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    care.store.upsert_mentions([
+        Mention(source="twitter", native_id="1790000000000000005", text="@AcmeHelp where is my order?",
+                created_at=when, author_id="42", author_handle="dana_k", author_name="Dana K"),
+        Mention(source="reddit", native_id="t1_kx93ab", text="Acme router blinking orange again",
+                created_at=when, author_id="t2_abc", author_handle="router_woes"),
+    ])  # fmt: skip
+    yield care
+    care.shutdown()
+
+
+def test_twitter_reply_body_and_sent_state(sc: Socialcare) -> None:
+    with responses.RequestsMock() as api:
+        api.add(responses.POST, TWEETS, status=201, json=load("twitter", "create_tweet.json"),
+                match=[matchers.json_params_matcher({
+                    "text": "Hi Dana, checking now!",
+                    "reply": {"in_reply_to_tweet_id": "1790000000000000005"}})])  # fmt: skip
+        outcome = sc.reply("twitter:1790000000000000005", text="Hi {first_name}, checking now!")
+    item = outcome.item or {}
+    assert (item["status"], item["platform_id"]) == ("sent", "1790000000000000100")
+    mention = sc.store.get_mention("twitter:1790000000000000005")
+    assert (mention["status"], mention["answered_by"]) == ("replied", "alice")
+
+
+@pytest.mark.parametrize(
+    "status, fixture, reason",
+    [
+        (403, "error_403_duplicate.json", "duplicate content"),
+        (429, "error_429.json", "rate"),
+        (503, "error_503.json", "503"),
+    ],
+)
+def test_twitter_errors_mark_failed_with_reason(
+    sc: Socialcare, status: int, fixture: str, reason: str
+) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.add(responses.POST, TWEETS, status=status, json=load("twitter", fixture),
+                headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": "1900000000"})  # fmt: skip
+        outcome = sc.reply("twitter:1790000000000000005", text="Hello")
+    item = outcome.item or {}
+    assert item["status"] == "failed"
+    assert reason.lower() in item["error"].lower()
+    assert sc.store.get_mention("twitter:1790000000000000005")["status"] == "open"
+    assert [o["status"] for o in sc.outbox()] == ["failed"]
+
+
+def test_crash_after_twitter_accepted_is_not_resent_without_retry(sc: Socialcare) -> None:
+    def power_cut(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt("killed between the platform's answer and our commit")
+
+    with responses.RequestsMock() as api:
+        api.add(responses.POST, TWEETS, status=201, json=load("twitter", "create_tweet.json"))
+        with pytest.MonkeyPatch.context() as mp, pytest.raises(KeyboardInterrupt):
+            mp.setattr("socialcare.outbox._commit_sent", power_cut)
+            sc.reply("twitter:1790000000000000005", text="Hello")
+        assert len(api.calls) == 1
+    items = sc.outbox()
+    assert [i["status"] for i in items] == ["sending"]
+    with pytest.raises(Conflict, match="already has a sending reply"):
+        sc.reply("twitter:1790000000000000005", text="Hello")  # no second post by accident
+    with responses.RequestsMock() as api:
+        api.add(responses.POST, TWEETS, status=201, json=load("twitter", "create_tweet.json"))
+        assert sc.retry(items[0]["id"])["status"] == "sent"  # only on the agent's word
+        assert len(api.calls) == 1
+
+
+def test_reddit_reply_body_and_forbidden(sc: Socialcare) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.add(responses.POST, REDDIT_TOKEN, json=load("reddit", "token.json"))
+        api.add(responses.POST, REDDIT_COMMENT, json=load("reddit", "comment_reply.json"),
+                headers=RL_OK)  # fmt: skip
+        outcome = sc.reply("reddit:t1_kx93ab", text="Sorry about that, try a restart.")
+        body = parse_qs(api.calls[-1].request.body)
+    assert body["thing_id"] == ["t1_kx93ab"]
+    assert body["text"] == ["Sorry about that, try a restart."]
+    assert (outcome.item or {})["status"] == "sent"
+    sc.reopen("reddit:t1_kx93ab")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.add(responses.POST, REDDIT_TOKEN, json=load("reddit", "token.json"))
+        api.add(responses.POST, REDDIT_COMMENT, status=403, json=load("reddit", "forbidden.json"))
+        outcome = sc.reply("reddit:t1_kx93ab", text="Another one", force=True)
+    item = outcome.item or {}
+    assert item["status"] == "failed"
+    assert "403" in item["error"] or "forbidden" in item["error"].lower()
+
+
+def test_cli_reply_failure_exits_8_and_names_retry(sc: Socialcare, tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'database = "{sc.config.database}"\nbrand_handles = ["AcmeHelp"]\n'
+                      '[sources.twitter]\nqueries = ["acme"]\n')  # fmt: skip
+    with responses.RequestsMock() as api:
+        api.add(
+            responses.POST, TWEETS, status=403, json=load("twitter", "error_403_duplicate.json")
+        )
+        result = CliRunner().invoke(app, ["--config", str(config), "reply",
+                                          "twitter:1790000000000000005", "Hello"])  # fmt: skip
+    assert result.exit_code == 8
+    assert "socialcare outbox retry 1" in result.output and "Traceback" not in result.output
