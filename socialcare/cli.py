@@ -17,12 +17,12 @@ from typing import Any, Optional
 
 import click
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
 from .app import Socialcare, init_config
+from .cli_common import console, err_console, socialcare_for
 from .errors import SocialcareError
 from .safety import clean_text, csv_safe, one_line
 from .store import QueueFilter, Row
@@ -67,9 +67,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-console = Console(highlight=False, soft_wrap=False)
-err_console = Console(stderr=True, highlight=False)
-
 
 @app.callback()
 def _root(
@@ -87,14 +84,7 @@ def _root(
 
 def _sc(ctx: typer.Context) -> Socialcare:
     """The Socialcare for this invocation, built once from ``--config``."""
-    root = ctx.find_root()
-    obj = root.obj if isinstance(root.obj, dict) else {}
-    if "sc" not in obj:
-        obj["sc"] = Socialcare.from_config_file(obj.get("config"))
-        ctx.call_on_close(obj["sc"].shutdown)
-        root.obj = obj
-    sc: Socialcare = obj["sc"]
-    return sc
+    return socialcare_for(ctx)
 
 
 def _interactive() -> bool:

@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from . import followups
-from .config import Config, load_config
+from .cli_common import config_and_store, console, err_console
+from .config import Config
 from .errors import NotFound, SendFailed, UsageError
 from .models import parse_iso
 from .safety import clean_text, one_line
-from .store import Row, Store, open_store
+from .store import Row, Store
 from .timeutil import format_local
 
 __all__ = ["followup_app", "post_app", "due"]
@@ -37,8 +37,6 @@ post_app = typer.Typer(
     help="Schedule proactive posts (announcements).", no_args_is_help=True, rich_markup_mode=None
 )
 
-console = Console(highlight=False, soft_wrap=False)
-err_console = Console(stderr=True, highlight=False, soft_wrap=False)
 
 ITEM_ARG = typer.Argument(..., metavar="ID", help="Outbox item id (see the list command).")
 IN_OPT = typer.Option(None, "--in", help="Send after a duration: 30m, 4h, 2d, 1w.")
@@ -50,12 +48,7 @@ STATUS_HELP = "pending (default), sending, sent, failed, cancelled, skipped or a
 
 def _ctx(ctx: typer.Context) -> tuple[Config, Store]:
     """Config from ``--config`` and its store, closed when the command ends."""
-    root = ctx.find_root()
-    obj = root.obj if isinstance(root.obj, dict) else {}
-    cfg = load_config(obj.get("config"))
-    store = open_store(cfg.database)
-    ctx.call_on_close(store.close)
-    return cfg, store
+    return config_and_store(ctx)
 
 
 def _maybe_when(cfg: Config, in_: str | None, at: str | None) -> datetime | None:

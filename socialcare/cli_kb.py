@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from . import store_kb
-from .config import load_config
+from .cli_common import socialcare_for
 from .errors import NotFound
 from .kb import (
     MARK_END,
@@ -37,7 +37,7 @@ from .kb import (
 )
 from .models import to_iso
 from .safety import clean_text, one_line
-from .store import Store, open_store
+from .store import Store
 from .timeutil import parse_since
 
 __all__ = ["kb_app", "suggestions_text", "NO_MATCH"]
@@ -63,14 +63,8 @@ def _obj(ctx: typer.Context) -> dict[str, Any]:
 
 def _open(ctx: typer.Context) -> tuple[Store, KbSettings]:
     """The store and ``[kb]`` settings for this invocation (closed when the command ends)."""
-    obj = _obj(ctx)
-    if "kb_store" not in obj:
-        cfg = load_config(obj.get("config"))
-        settings = KbSettings.from_mapping(getattr(cfg, "kb", {}))
-        store = open_store(cfg.database)
-        ctx.find_root().call_on_close(store.close)
-        obj.update(kb_store=store, kb_settings=settings)
-    return obj["kb_store"], obj["kb_settings"]
+    sc = socialcare_for(ctx)
+    return sc.store, sc.kb_settings
 
 
 def _transport(ctx: typer.Context) -> httpx.BaseTransport | None:

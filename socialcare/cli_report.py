@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .config import Config, load_config
+from .cli_common import config_and_store, console, err_console
+from .config import Config
 from .errors import UsageError
 from .export import open_output, write_report_csv, write_rows
 from .html_report import render_html
@@ -42,7 +42,7 @@ from .reports import (
     spike_table,
 )
 from .safety import one_line
-from .store import Store, open_store
+from .store import Store
 from .store_reports import (
     EXPORT_COLUMNS,
     ExportQuery,
@@ -59,25 +59,11 @@ __all__ = ["export", "report_app", "SPIKE_EXIT_CODE"]
 SPIKE_EXIT_CODE = 9
 _BAR_WIDTH = 16
 
-console = Console(highlight=False, soft_wrap=False)
-err_console = Console(stderr=True, highlight=False)
-
 
 def _store(ctx: typer.Context) -> tuple[Store, Config]:
     """The store and config for this invocation: the root's Socialcare if built, else our own."""
-    root = ctx.find_root()
-    obj: dict[str, Any] = root.obj if isinstance(root.obj, dict) else {}
-    root.obj = obj
-    sc = obj.get("sc")
-    if sc is not None:
-        return sc.store, sc.config
-    if "report_store" not in obj:
-        cfg = load_config(obj.get("config"))
-        store = open_store(cfg.database)
-        root.call_on_close(store.close)
-        obj["report_store"] = (store, cfg)
-    pair: tuple[Store, Config] = obj["report_store"]
-    return pair
+    cfg, store = config_and_store(ctx)
+    return store, cfg
 
 
 def _zone(cfg: Config) -> tuple[tzinfo, str]:

@@ -20,13 +20,14 @@ from rich.table import Table
 from rich.text import Text
 
 from . import store_ingest
-from .config import Config, load_config
+from .cli_common import config_and_store, console, err_console
+from .config import Config
 from .errors import UsageError
 from .models import parse_iso, utcnow
 from .poll import IngestStatus, ingest_status
 from .safety import one_line
 from .sources.base import Waiter
-from .store import Store, open_store
+from .store import Store
 from .timeutil import format_age, parse_duration
 
 __all__ = ["status", "gaps", "make_waiter", "parse_max_wait", "ALERT_EXIT_CODE"]
@@ -34,17 +35,9 @@ __all__ = ["status", "gaps", "make_waiter", "parse_max_wait", "ALERT_EXIT_CODE"]
 #: ``status --alert`` exits with this when a source is failing, silent or over budget
 ALERT_EXIT_CODE = 10
 
-console = Console(highlight=False, soft_wrap=False)
-err_console = Console(stderr=True, highlight=False)
-
 
 def _open(ctx: typer.Context) -> tuple[Config, Store]:
-    root = ctx.find_root()
-    obj = root.obj if isinstance(root.obj, dict) else {}
-    cfg = load_config(obj.get("config"))
-    store = open_store(cfg.database)
-    ctx.call_on_close(store.close)
-    return cfg, store
+    return config_and_store(ctx)
 
 
 def _ago(iso: str | None, now: datetime) -> Text:

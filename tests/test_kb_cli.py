@@ -140,11 +140,8 @@ def test_errors_are_one_line_with_exit_codes(cli: Any, tmp_path: Path, folder: P
 def test_bad_kb_config_is_a_config_error(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    class Cfg:  # what config.load_config will return once Config has its `kb` table
-        database = str(tmp_path / "sc.db")
-        kb = {"threshold": 7}
-
-    monkeypatch.setattr("socialcare.cli_kb.load_config", lambda path: Cfg())
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(cfg.read_text() + "[kb]\nthreshold = 7\n")
     res = cli("list")
     assert res.exit_code == 2 and "[kb] threshold must be between 0 and 1" in res.output
 
