@@ -150,3 +150,24 @@ def test_cli_reply_failure_exits_8_and_names_retry(sc: Socialcare, tmp_path: Pat
                                           "twitter:1790000000000000005", "Hello"])  # fmt: skip
     assert result.exit_code == 8
     assert "socialcare outbox retry 1" in result.output and "Traceback" not in result.output
+
+
+def test_show_fetches_a_missing_parent_online_and_says_so_offline(sc: Socialcare) -> None:
+    child = Mention(
+        source="twitter", native_id="1790000000000000777", text="@AcmeHelp still delayed?",
+        created_at=datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc), author_id="42",
+        author_handle="dana_k", conversation_id="1789999999999999000",
+        parent_id="1789999999999999000", kind="reply",
+    )  # fmt: skip
+    sc.store.upsert_mentions([child])
+    offline = sc.show(child.id, online=False)
+    assert offline.thread_notes == [
+        "offline: parent twitter:1789999999999999000 is not in the store"
+    ]
+    with responses.RequestsMock() as api:
+        api.add(responses.GET, TWEETS, json=load("twitter", "tweets_lookup.json"),
+                match=[matchers.query_param_matcher({"ids": "1789999999999999000"},
+                                                    strict_match=False)])  # fmt: skip
+        online = sc.show(child.id)
+    assert online.thread_notes == []
+    assert [t["native_id"] for t in online.thread] == ["1789999999999999000", child.native_id]
