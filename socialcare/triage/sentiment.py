@@ -41,6 +41,7 @@ Dutch, Spanish or Norwegian; Pearson r with the human ratings stays 0.872).
 from __future__ import annotations
 
 import re
+import string
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -60,15 +61,26 @@ __all__ = [
 
 
 class _Analyzer(_vader.SentimentIntensityAnalyzer):  # type: ignore[misc]
-    """VADER, minus its per-character emoji pass when the text holds no emoji.
+    """VADER 3.3.2's ``polarity_scores``, same scores, without its repeated work.
 
-    ``polarity_scores`` first rebuilds the text character by character to
-    replace emoji with their descriptions: ~15% of its time on a short post.
-    That pass only ever replaces single characters that are keys of its emoji
-    table, so when the text shares no character with those keys it returns the
-    text unchanged; we check that with one C-level set test, skip the pass and
-    run the rest of the 3.3.2 method as is. tests/triage/test_sentiment.py
-    checks the scores stay identical to stock VADER.
+    Stock ``polarity_scores`` spends most of its time redoing the same thing:
+
+    * it first rebuilds the text character by character to replace emoji with
+      their descriptions (~15% of its time on a short post). That pass only
+      ever replaces single characters that are keys of its emoji table, so when
+      the text shares no character with them (one C-level set test) it returns
+      the text unchanged and we skip it;
+    * it lowercases every word again in each helper: ``sentiment_valence``,
+      ``_negation_check`` and ``_special_idioms_check`` rebuild the lowercase
+      list of *all* words for every lexicon word they look at (~100 ``lower()``
+      calls per post). Here the words are lowercased once and :meth:`_valence`
+      is the same rules as those three methods (and ``_least_check``), read
+      from that one list;
+    * ``sentiment_valence`` scores a word outside the lexicon 0, so such words
+      (most of them) skip the call altogether.
+
+    Texts with emoji take the stock path. tests/triage/test_sentiment.py checks
+    the scores stay identical to stock VADER.
     """
 
     def __init__(self) -> None:
@@ -80,20 +92,129 @@ class _Analyzer(_vader.SentimentIntensityAnalyzer):  # type: ignore[misc]
             scores: dict[str, float] = super().polarity_scores(text)
             return scores
         text = text.strip()
-        sentitext = _vader.SentiText(text)
-        words = sentitext.words_and_emoticons
+        # SentiText's words_and_emoticons and is_cap_diff, without building the object
+        words = [w if len(s := w.strip(_PUNCTUATION)) <= 2 else s for w in text.split()]
+        is_cap_diff = _vader.allcap_differential(words)
+        lowers = [w.lower() for w in words]
+        lexicon, boosters = self.lexicon, _vader.BOOSTER_DICT
+        last = len(words) - 1
         sentiments: list[float] = []
-        for i, item in enumerate(words):
-            lower = item.lower()
-            if lower in _vader.BOOSTER_DICT or (
-                lower == "kind" and i < len(words) - 1 and words[i + 1].lower() == "of"
+        for i, lower in enumerate(lowers):
+            if (
+                lower not in lexicon
+                or lower in boosters
+                or (lower == "kind" and i < last and lowers[i + 1] == "of")
             ):
                 sentiments.append(0)
-                continue
-            sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
+            else:
+                sentiments.append(self._valence(i, words, lowers, is_cap_diff))
         sentiments = self._but_check(words, sentiments)
         result: dict[str, float] = self.score_valence(sentiments, text)
         return result
+
+    def _valence(self, i: int, words: list[str], lowers: list[str], is_cap_diff: bool) -> float:
+        """``sentiment_valence`` of lexicon word ``i``, with ``lowers`` its words lowercased."""
+        lexicon = self.lexicon
+        lower = lowers[i]
+        valence: float = lexicon[lower]
+        # "no" before a lexicon word negates that word instead of counting itself
+        if lower == "no" and i != len(words) - 1 and lowers[i + 1] in lexicon:
+            valence = 0.0
+        if (
+            (i > 0 and lowers[i - 1] == "no")
+            or (i > 1 and lowers[i - 2] == "no")
+            or (i > 2 and lowers[i - 3] == "no" and lowers[i - 1] in ("or", "nor"))
+        ):
+            valence = lexicon[lower] * _vader.N_SCALAR
+        if words[i].isupper() and is_cap_diff:
+            if valence > 0:
+                valence += _vader.C_INCR
+            else:
+                valence -= _vader.C_INCR
+        for start_i in range(0, 3):
+            j = i - (start_i + 1)
+            if i > start_i and lowers[j] not in lexicon:
+                s = 0.0
+                if lowers[j] in _vader.BOOSTER_DICT:  # scalar_inc_dec is 0.0 otherwise
+                    s = _vader.scalar_inc_dec(words[j], valence, is_cap_diff)
+                if start_i == 1 and s != 0:
+                    s = s * 0.95
+                if start_i == 2 and s != 0:
+                    s = s * 0.9
+                valence = valence + s
+                valence = _negation_check(valence, lowers, start_i, i)
+                if start_i == 2:
+                    valence = _special_idioms_check(valence, lowers, i)
+        # _least_check
+        if i > 1 and lowers[i - 1] not in lexicon and lowers[i - 1] == "least":
+            if lowers[i - 2] != "at" and lowers[i - 2] != "very":
+                valence = valence * _vader.N_SCALAR
+        elif i > 0 and lowers[i - 1] not in lexicon and lowers[i - 1] == "least":
+            valence = valence * _vader.N_SCALAR
+        return valence
+
+
+_PUNCTUATION = string.punctuation
+#: VADER's ``negated([word])`` for one lowercase word is ``word in NEGATE or "n't" in word``
+_NEGATE = frozenset(_vader.NEGATE)
+
+
+def _negated(lower: str) -> bool:
+    return lower in _NEGATE or "n't" in lower
+
+
+def _negation_check(valence: float, lowers: list[str], start_i: int, i: int) -> float:
+    """VADER's ``_negation_check`` on already lowercased words."""
+    if start_i == 0:
+        if _negated(lowers[i - 1]):
+            valence = valence * _vader.N_SCALAR
+    if start_i == 1:
+        if lowers[i - 2] == "never" and (lowers[i - 1] == "so" or lowers[i - 1] == "this"):
+            valence = valence * 1.25
+        elif lowers[i - 2] == "without" and lowers[i - 1] == "doubt":
+            pass
+        elif _negated(lowers[i - 2]):
+            valence = valence * _vader.N_SCALAR
+    if start_i == 2:
+        if (
+            lowers[i - 3] == "never"
+            and (lowers[i - 2] == "so" or lowers[i - 2] == "this")
+            or (lowers[i - 1] == "so" or lowers[i - 1] == "this")
+        ):
+            valence = valence * 1.25
+        elif lowers[i - 3] == "without" and (lowers[i - 2] == "doubt" or lowers[i - 1] == "doubt"):
+            pass
+        elif _negated(lowers[i - 3]):
+            valence = valence * _vader.N_SCALAR
+    return valence
+
+
+def _special_idioms_check(valence: float, lowers: list[str], i: int) -> float:
+    """VADER's ``_special_idioms_check`` on already lowercased words (``i >= 3``)."""
+    special, boosters = _vader.SPECIAL_CASES, _vader.BOOSTER_DICT
+    w3, w2, w1, w0 = lowers[i - 3], lowers[i - 2], lowers[i - 1], lowers[i]
+    onezero = f"{w1} {w0}"
+    twoonezero = f"{w2} {w1} {w0}"
+    twoone = f"{w2} {w1}"
+    threetwoone = f"{w3} {w2} {w1}"
+    threetwo = f"{w3} {w2}"
+    for seq in (onezero, twoonezero, twoone, threetwoone, threetwo):
+        if seq in special:
+            valence = special[seq]
+            break
+    if len(lowers) - 1 > i:
+        zeroone = f"{w0} {lowers[i + 1]}"
+        if zeroone in special:
+            valence = special[zeroone]
+    if len(lowers) - 1 > i + 1:
+        zeroonetwo = f"{w0} {lowers[i + 1]} {lowers[i + 2]}"
+        if zeroonetwo in special:
+            valence = special[zeroonetwo]
+    # booster/dampener bi-grams such as "sort of" or "kind of"
+    for n_gram in (threetwoone, threetwo, twoone):
+        if n_gram in boosters:
+            valence = valence + boosters[n_gram]
+    return valence
 
 
 #: one analyzer for the process: building it parses the lexicon file
