@@ -748,32 +748,28 @@ class DueReport:
         return self._count("skipped")
 
 
-def _fail_before_send(store: Store, item: Row, error: str) -> bool:
+def _settle_unsent(store: Store, item: Row, status: str, action: str, reason: str) -> bool:
+    """Move a pending item to ``status`` (failed/skipped) without sending it, and log why."""
     with store.transaction():
-        moved = store.outbox_transition(item["id"], ("pending",), "failed", error=error)
+        moved = store.outbox_transition(item["id"], ("pending",), status, error=reason)
         if moved:
+            detail = {"error" if status == "failed" else "reason": reason}
             store.log_event(
-                "send_failed",
+                action,
                 agent=item["agent"],
                 mention_id=item["mention_id"],
                 outbox_id=item["id"],
-                error=error,
+                **detail,
             )
     return moved
+
+
+def _fail_before_send(store: Store, item: Row, error: str) -> bool:
+    return _settle_unsent(store, item, "failed", "send_failed", error)
 
 
 def _skip(store: Store, item: Row, reason: str) -> bool:
-    with store.transaction():
-        moved = store.outbox_transition(item["id"], ("pending",), "skipped", error=reason)
-        if moved:
-            store.log_event(
-                "followup_skipped",
-                agent=item["agent"],
-                mention_id=item["mention_id"],
-                outbox_id=item["id"],
-                reason=reason,
-            )
-    return moved
+    return _settle_unsent(store, item, "skipped", "followup_skipped", reason)
 
 
 def _due_pass(config: Config, store: Store, now: datetime, *, dry_run: bool) -> DueReport:

@@ -28,18 +28,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator
 
 import httpx
 
 from ..config import credential
 from ..errors import AuthError, ConfigError, SourceError
 from ..models import Mention, Page, SentPost, parse_iso
-from .http import Clock, HttpSource, Sleep, api_error, api_reason
+from .http import HttpSource, api_error, api_reason
 
 __all__ = ["BlueskySource", "NOTIFICATIONS_QUERY", "grapheme_count", "post_url"]
 
@@ -276,34 +275,24 @@ class BlueskySource(HttpSource):
     env_vars = (_DEFAULT_PASSWORD_ENV,)
     max_length = _MAX_GRAPHEMES
 
-    def __init__(
-        self,
-        config: Mapping[str, Any],
-        *,
-        brand_handles: tuple[str, ...] = (),
-        transport: httpx.BaseTransport | None = None,
-        sleep: Sleep = time.sleep,
-        clock: Clock = time.time,
-    ) -> None:
-        super().__init__(
-            config, brand_handles=brand_handles, transport=transport, sleep=sleep, clock=clock
-        )
-        service = config.get("service", _DEFAULT_SERVICE)
+    def _configure(self) -> None:
+        """Validate ``[sources.bluesky]`` and point ``self.api`` at the platform."""
+        service = self.config.get("service", _DEFAULT_SERVICE)
         if not isinstance(service, str) or not re.match(r"https?://[^/\s]+", service.strip()):
             raise ConfigError(f"sources.bluesky.service must be a URL, got {service!r}")
         self.service = service.strip().rstrip("/")
         self.api.base_url = self.service
-        handle = config.get("handle")
+        handle = self.config.get("handle")
         if not isinstance(handle, str) or not handle.strip().lstrip("@"):
             raise ConfigError(
                 'sources.bluesky.handle must be the account\'s handle, e.g. "acme.bsky.social"'
             )
         self.handle = handle.strip().lstrip("@")
-        notifications = config.get("notifications", True)
+        notifications = self.config.get("notifications", True)
         if not isinstance(notifications, bool):
             raise ConfigError("sources.bluesky.notifications must be true or false")
         self.notifications = notifications
-        searches = config.get("searches", [])
+        searches = self.config.get("searches", [])
         if not isinstance(searches, list) or not all(
             isinstance(s, str) and s.strip() for s in searches
         ):

@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping
-
-import httpx
+from typing import Any, Iterator
 
 from ..errors import ConfigError, SourceError
 from ..models import Mention, Page
-from .http import Clock, HttpSource, Sleep, api_error, html_to_text
+from .http import HttpSource, api_error, html_to_text
 
 __all__ = ["HackerNewsSource", "ALGOLIA_URL", "item_url"]
 
@@ -70,18 +67,8 @@ class HackerNewsSource(HttpSource):
     description = "Hacker News stories and comments via the Algolia search API (read-only)"
     read_only = True
 
-    def __init__(
-        self,
-        config: Mapping[str, Any],
-        *,
-        brand_handles: tuple[str, ...] = (),
-        transport: httpx.BaseTransport | None = None,
-        sleep: Sleep = time.sleep,
-        clock: Clock = time.time,
-    ) -> None:
-        super().__init__(
-            config, brand_handles=brand_handles, transport=transport, sleep=sleep, clock=clock
-        )
+    def _configure(self) -> None:
+        """Validate ``[sources.hackernews]`` and point ``self.api`` at the platform."""
         self._queries = self._strings_setting("queries")
         self.hits_per_page = self._int_setting("hits_per_page", 100, 1, 1000)
         self.max_pages = self._int_setting("max_pages", 10, 1, None)

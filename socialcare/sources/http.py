@@ -518,6 +518,10 @@ class HttpSource(Source):
             wait=self.wait,
             on_request=self.count_request,
         )
+        self._configure()
+
+    def _configure(self) -> None:
+        """Subclasses validate their config table and set up ``self.api`` here."""
 
     def pause(self, seconds: float) -> None:
         """Sleep through the injected ``sleep`` (tests record instead of sleeping)."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 import uuid
 from typing import Any, Iterator, Mapping
 from urllib.parse import quote
@@ -31,7 +30,7 @@ import httpx
 from ..config import credential
 from ..errors import AuthError, ConfigError, SourceError
 from ..models import Mention, Page, SentPost, parse_iso
-from .http import Clock, HttpSource, Sleep, api_error, html_to_text
+from .http import HttpSource, api_error, html_to_text
 
 __all__ = ["MastodonSource", "MENTIONS_QUERY", "mastodon_length"]
 
@@ -98,19 +97,9 @@ class MastodonSource(HttpSource):
     env_vars = (_DEFAULT_TOKEN_ENV,)
     max_length = 500
 
-    def __init__(
-        self,
-        config: Mapping[str, Any],
-        *,
-        brand_handles: tuple[str, ...] = (),
-        transport: httpx.BaseTransport | None = None,
-        sleep: Sleep = time.sleep,
-        clock: Clock = time.time,
-    ) -> None:
-        super().__init__(
-            config, brand_handles=brand_handles, transport=transport, sleep=sleep, clock=clock
-        )
-        instance = config.get("instance")
+    def _configure(self) -> None:
+        """Validate ``[sources.mastodon]`` and point ``self.api`` at the platform."""
+        instance = self.config.get("instance")
         if not isinstance(instance, str) or not re.match(r"https?://[^/\s]+", instance.strip()):
             raise ConfigError(
                 "sources.mastodon.instance must be the instance URL, e.g. "
@@ -118,7 +107,7 @@ class MastodonSource(HttpSource):
             )
         self.instance = instance.strip().rstrip("/")
         self.api.base_url = self.instance
-        mentions = config.get("mentions", True)
+        mentions = self.config.get("mentions", True)
         if not isinstance(mentions, bool):
             raise ConfigError("sources.mastodon.mentions must be true or false")
         self.mentions = mentions
@@ -126,7 +115,7 @@ class MastodonSource(HttpSource):
         self.searches = self._strings_setting("searches")
         self.limit = self._int_setting("limit", 40, 1, 40)
         self.max_pages = self._int_setting("max_pages", 10, 1, None)
-        visibility = config.get("reply_visibility", "unlisted")
+        visibility = self.config.get("reply_visibility", "unlisted")
         if visibility not in _VISIBILITY:
             raise ConfigError(
                 f"sources.mastodon.reply_visibility must be one of {', '.join(_VISIBILITY)}"

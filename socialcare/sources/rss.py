@@ -19,16 +19,14 @@ import hashlib
 import io
 import json
 import logging
-import time
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
 import feedparser  # type: ignore[import-untyped]
-import httpx
 
 from ..errors import ConfigError, SourceError
 from ..models import Mention, Page
-from .http import Clock, HttpSource, Sleep, api_error, html_to_text
+from .http import HttpSource, api_error, html_to_text
 
 __all__ = ["RssSource", "SEEN_LIMIT", "entry_native_id"]
 
@@ -73,19 +71,9 @@ class RssSource(HttpSource):
     description = "RSS/Atom feeds: new entries, fetched with conditional GETs (read-only)"
     read_only = True
 
-    def __init__(
-        self,
-        config: Mapping[str, Any],
-        *,
-        brand_handles: tuple[str, ...] = (),
-        transport: httpx.BaseTransport | None = None,
-        sleep: Sleep = time.sleep,
-        clock: Clock = time.time,
-    ) -> None:
-        super().__init__(
-            config, brand_handles=brand_handles, transport=transport, sleep=sleep, clock=clock
-        )
-        feeds = config.get("feeds", [])
+    def _configure(self) -> None:
+        """Validate ``[sources.rss]`` and point ``self.api`` at the platform."""
+        feeds = self.config.get("feeds", [])
         if not isinstance(feeds, list) or not all(
             isinstance(f, str) and f.strip().lower().startswith(("http://", "https://"))
             for f in feeds
