@@ -152,6 +152,21 @@ class Source(ABC):
         """Raise ``MissingCredential`` naming the variable if a credential is unset."""
         return None  # sources without credentials (demo, RSS) have nothing to check
 
+    def _int_setting(self, key: str, default: int, low: int, high: int | None) -> int:
+        """An integer config key within bounds, or ``ConfigError`` naming it."""
+        value = self.config.get(key, default)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < low
+            or (high is not None and value > high)
+        ):
+            bounds = f"{low}..{high}" if high is not None else f">= {low}"
+            raise ConfigError(
+                f"sources.{self.name}.{key} must be an integer {bounds}, got {value!r}"
+            )
+        return value
+
     def text_length(self, text: str) -> int:
         """Length of ``text`` as the platform counts it against ``max_length``."""
         return len(text)

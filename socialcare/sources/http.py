@@ -527,21 +527,6 @@ class HttpSource(Source):
         """Sleep through the injected ``sleep`` (tests record instead of sleeping)."""
         self._sleep(seconds)
 
-    def _int_setting(self, key: str, default: int, low: int, high: int | None) -> int:
-        """An integer config key within bounds, or ``ConfigError`` naming it."""
-        value = self.config.get(key, default)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or value < low
-            or (high is not None and value > high)
-        ):
-            bounds = f"{low}..{high}" if high is not None else f">= {low}"
-            raise ConfigError(
-                f"sources.{self.name}.{key} must be an integer {bounds}, got {value!r}"
-            )
-        return value
-
     def _strings_setting(self, key: str) -> list[str]:
         """A list-of-strings config key, stripped and de-duplicated in order."""
         value = self.config.get(key, [])

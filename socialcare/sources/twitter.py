@@ -292,18 +292,6 @@ class TwitterSource(Source):
         self._reader: Any = None
         self._writer: Any = None
 
-    def _int_setting(self, key: str, default: int, low: int, high: int | None) -> int:
-        value = self.config.get(key, default)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or value < low
-            or (high is not None and value > high)
-        ):
-            bounds = f"{low}..{high}" if high is not None else f">= {low}"
-            raise ConfigError(f"sources.twitter.{key} must be an integer {bounds}, got {value!r}")
-        return value
-
     def _env_name(self, key: str) -> str:
         return str(self.config.get(f"{key}_env", _DEFAULT_ENV[key]))
 
