@@ -112,7 +112,9 @@ def init(
     counts = sc.store.counts()
     verb = "Wrote" if written else "Kept existing"
     console.print(f"{verb} config {path}")
-    console.print(f"Database {sc.config.database} ready ({counts['mentions']} mentions)")
+    console.print(
+        f"Database {sc.store.location} ready ({counts['mentions']} mentions)", markup=False
+    )
 
 
 @app.command()
@@ -778,6 +780,7 @@ def work(ctx: typer.Context) -> None:
     console.print(f"Handled {handled} mention(s).")
 
 
+from .cli_db import db_app  # noqa: E402
 from .cli_followup import due, followup_app, post_app  # noqa: E402
 from .cli_kb import kb_app  # noqa: E402
 from .cli_report import export, report_app  # noqa: E402
@@ -791,6 +794,7 @@ app.command("export")(export)
 app.add_typer(report_app, name="report")
 app.command("status")(status)
 app.command("gaps")(gaps)
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:

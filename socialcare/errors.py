@@ -15,7 +15,9 @@ class's ``exit_code``; anything else is a bug and exits 1.
     │   └── BudgetExhausted    exit 5  the source's monthly request/item budget is used up (poll.py)
     ├── LockHeld               exit 6  another poll/due run holds the lock
     ├── Conflict               exit 7  claimed by another agent, wrong state, ...
-    └── SendFailed             exit 8  one or more outbox items failed to send
+    ├── SendFailed             exit 8  one or more outbox items failed to send
+    ├── StoreUnavailable       exit 11 the PostgreSQL server cannot be reached (or went away)
+    └── IncompleteCopy         exit 12 `db copy` ended with fewer rows in the target than the source
 
 Exits 9 and 10 are not errors: `report spikes --alert` signals a spike with 9,
 and `status --alert` signals an unhealthy source with 10.
@@ -35,6 +37,8 @@ __all__ = [
     "SocialcareError",
     "SourceError",
     "UsageError",
+    "StoreUnavailable",
+    "IncompleteCopy",
     "EXIT_CODES",
 ]
 
@@ -109,6 +113,18 @@ class SendFailed(SocialcareError):
     exit_code = 8
 
 
+class StoreUnavailable(SocialcareError):
+    """The team database server refused the connection or dropped it mid-command."""
+
+    exit_code = 11
+
+
+class IncompleteCopy(SocialcareError):
+    """``db copy`` finished but the target holds fewer rows than the source."""
+
+    exit_code = 12
+
+
 EXIT_CODES: list[tuple[int, str]] = [
     (0, "success"),
     (1, "unexpected error (a bug: run with SOCIALCARE_DEBUG=1 and report it)"),
@@ -121,4 +137,6 @@ EXIT_CODES: list[tuple[int, str]] = [
     (8, "one or more outbox items failed to send"),
     (9, "spike detected (`report spikes --alert`)"),
     (10, "`status --alert`: a source is failing, silent or over its monthly budget"),
+    (11, "the PostgreSQL server cannot be reached, or the connection was lost"),
+    (12, "`db copy`: the target ended with fewer rows than the source"),
 ]

@@ -31,7 +31,6 @@ from typing import Any, ClassVar, Iterator, Mapping
 from . import store_followups as sql
 from .config import Config
 from .errors import ConfigError, Conflict, NotFound, SocialcareError, SourceError, UsageError
-from .locks import job_lock
 from .models import Mention, Page, SentPost, parse_iso, to_iso, utcnow
 from .outbox import send_item
 from .poll import build_source
@@ -823,5 +822,5 @@ def run_due(
     current = _now(now)
     if dry_run:
         return _due_pass(config, store, current, dry_run=True)
-    with job_lock(config.database, "due"):
+    with store.job_lock("due"):
         return _due_pass(config, store, current, dry_run=False)

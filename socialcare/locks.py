@@ -1,20 +1,23 @@
 """Exclusive job locks so overlapping cron runs of ``poll`` or ``due`` cannot both work.
 
-Uses ``filelock`` (well kept, cross-platform, and the OS drops the lock when a
-process dies, so a crashed run never leaves a stale lock behind).
+SQLite stores use ``filelock`` (well kept, cross-platform, and the OS drops
+the lock when a process dies, so a crashed run never leaves a stale lock
+behind). PostgreSQL stores use a session advisory lock on the server, which
+is shared by every host of the team and dropped with the connection.
 """
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from filelock import FileLock, Timeout
 
 from .errors import LockHeld
 
-__all__ = ["job_lock"]
+__all__ = ["job_lock", "advisory_lock"]
 
 
 def lock_path(database: str, job: str) -> Path:
@@ -43,3 +46,32 @@ def job_lock(database: str, job: str, wait_seconds: float = 0) -> Iterator[None]
         yield
     finally:
         lock.release()
+
+
+@contextmanager
+def advisory_lock(
+    conn: Any, job: str, wait_seconds: float = 0, *, where: str = ""
+) -> Iterator[None]:
+    """Hold PostgreSQL's session advisory lock for ``job`` on ``conn``'s database, or LockHeld.
+
+    ``conn`` is a :class:`~socialcare.pg.PgConnection`. The key is derived from
+    the job's name with ``hashtext``; advisory locks are per database, so two
+    stores on one server do not block each other.
+    """
+    key = f"socialcare:{job}"
+    deadline = time.monotonic() + max(wait_seconds, 0)
+    while True:
+        got = conn.execute("SELECT pg_try_advisory_lock(hashtext(?))", [key]).fetchone()[0]
+        if got:
+            break
+        if time.monotonic() >= deadline:
+            raise LockHeld(
+                f"another '{job}' run holds the lock (a PostgreSQL advisory lock on "
+                f"{where or 'the database'}); this run did nothing (it is safe to let cron "
+                "try again)"
+            )
+        time.sleep(0.2)
+    try:
+        yield
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(hashtext(?))", [key])

@@ -40,7 +40,6 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from . import store_ingest as ingest
 from .config import Config
 from .errors import ConfigError, RateLimited, SocialcareError, SourceError, UsageError
-from .locks import job_lock
 from .models import Page, to_iso, utcnow
 from .safety import one_line
 from .sources.base import Source, Waiter
@@ -612,7 +611,7 @@ def poll(
             )
 
     if lock:
-        with job_lock(store.path, "poll"):
+        with store.job_lock("poll"):
             run_all()
     else:
         run_all()

@@ -1,9 +1,12 @@
-"""The SQLite store: every SQL statement socialcare runs lives here or in migrations.
+"""The store: every SQL statement socialcare runs lives here, in ``store_*.py`` or migrations.
 
-Keeping SQL in one layer means the team backend (PostgreSQL) is a second
-implementation of this module's ``Store``, not a rewrite of its callers.
-Times are stored as UTC ISO text; mentions also keep ``created_ts`` (unix
-seconds) so the queue can add the waiting-time term in SQL at read time.
+One :class:`Store` serves both backends: the embedded SQLite file (through
+sqlite-utils' connection) and a shared PostgreSQL server for a team (through
+:class:`~socialcare.pg.PgConnection`, which accepts the same placeholders).
+Queries are written once; the few fragments the two databases spell
+differently come from :attr:`Store.dialect`. Times are stored as UTC ISO text;
+mentions also keep ``created_ts`` (unix seconds) so the queue can add the
+waiting-time term in SQL at read time.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import sqlite_utils
 
+from . import locks
+from .dialect import POSTGRESQL, SQLITE, Dialect
 from .errors import ConfigError, NotFound
-from .migrations import migrate, schema_version
+from .migrations import applied_migrations, migrate, migration_names
 from .models import Mention, to_iso, utcnow
 
-__all__ = ["Store", "open_store", "QueueFilter", "Row"]
+__all__ = ["Store", "open_store", "is_postgres_url", "QueueFilter", "Row"]
 
 Row = dict[str, Any]
 
@@ -102,6 +107,15 @@ class QueueFilter:
     sort: str = "score"  # score or sla
 
 
+#: PostgreSQL-only columns that ``SELECT *`` must not hand to callers
+_HIDDEN = ("rowid", "search", "search_len")
+
+
+def is_postgres_url(database: str | Path) -> bool:
+    """Whether ``database`` names a PostgreSQL server rather than a SQLite file."""
+    return str(database).startswith(("postgresql://", "postgres://"))
+
+
 def _fts_query(text: str) -> str:
     """Quote each word so user input is matched as words, never parsed as FTS syntax."""
     words = [w.replace('"', '""') for w in text.split()]
@@ -111,10 +125,29 @@ def _fts_query(text: str) -> str:
 class Store:
     """A migrated socialcare database and the queries the rest of the package needs."""
 
-    def __init__(self, db: sqlite_utils.Database, path: str) -> None:
-        self.db = db
+    def __init__(
+        self, conn: Any, path: str, dialect: Dialect = SQLITE, db: Any | None = None
+    ) -> None:
+        #: sqlite3.Connection or PgConnection: both take ``?``/``:name`` parameters
+        self.conn: Any = conn
         self.path = path
-        self.conn: sqlite3.Connection = db.conn
+        self.dialect = dialect
+        #: the sqlite-utils Database (SQLite only; migrations use it)
+        self.db = db
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.dialect.name
+
+    @property
+    def location(self) -> str:
+        """Where the data lives, safe to print (a PostgreSQL URL loses its password)."""
+        if self.dialect.is_pg:
+            from .pg import redact_url
+
+            return redact_url(self.path)
+        return self.path
 
     # -- plumbing -----------------------------------------------------------
     @contextmanager
@@ -123,7 +156,7 @@ class Store:
         if self.conn.in_transaction:
             yield  # nested: the outer transaction decides
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute(self.dialect.begin)
         try:
             yield
         except BaseException:
@@ -142,11 +175,50 @@ class Store:
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
         cur = self.conn.execute(sql, params)
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        if self.dialect.is_pg and rows and any(h in names for h in _HIDDEN):
+            for row in rows:
+                for hidden in _HIDDEN:
+                    row.pop(hidden, None)
+        return rows
+
+    def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run an INSERT into a table with an integer ``id`` key; return the new row's id."""
+        if self.dialect.is_pg:
+            return int(self.conn.execute(sql + " RETURNING id", params).fetchone()[0])
+        return int(self.conn.execute(sql, params).lastrowid or 0)
 
     def schema_version(self) -> int:
         """Number of migrations applied."""
-        return schema_version(self.db)
+        return len(self.applied_migrations())
+
+    def applied_migrations(self) -> list[str]:
+        """Names of the migrations this store has applied."""
+        return applied_migrations(self.conn if self.dialect.is_pg else self.db, self.dialect)
+
+    def pending_migrations(self) -> list[str]:
+        """Migrations this version of socialcare knows and the store lacks, in order."""
+        done = set(self.applied_migrations())
+        return [name for name in migration_names(self.dialect) if name not in done]
+
+    def upgrade(self) -> list[str]:
+        """Apply pending migrations; return their names."""
+        return migrate(self.conn if self.dialect.is_pg else self.db, self.dialect)
+
+    @contextmanager
+    def job_lock(self, job: str, wait_seconds: float = 0) -> Iterator[None]:
+        """Hold this store's ``job`` lock (``poll``, ``due``) or raise LockHeld.
+
+        SQLite: a lock file beside the database. PostgreSQL: a session advisory
+        lock, so cron on several hosts sharing one server still runs one at a
+        time, and a crashed run's lock goes with its connection.
+        """
+        if not self.dialect.is_pg:
+            with locks.job_lock(self.path, job, wait_seconds):
+                yield
+            return
+        with locks.advisory_lock(self.conn, job, wait_seconds, where=self.location):
+            yield
 
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables, for ``status`` and checks."""
@@ -225,9 +297,15 @@ class Store:
             self.conn.executemany(_UPSERT_MENTION, mention_rows)
         return sum(1 for m in batch if m.id not in existing)
 
-    def get_mention(self, mention_id: str) -> Row:
-        """One mention by id, or :class:`NotFound` naming the id."""
-        rows = self._rows("SELECT * FROM mentions WHERE id = ?", [mention_id])
+    def get_mention(self, mention_id: str, *, lock: bool = False) -> Row:
+        """One mention by id, or :class:`NotFound` naming the id.
+
+        ``lock`` (inside a transaction) row-locks it on PostgreSQL until the
+        transaction ends, so a check-then-write on the mention cannot interleave
+        with another agent's; SQLite's write transaction already excludes them.
+        """
+        sql = "SELECT * FROM mentions WHERE id = ?" + (self.dialect.for_update() if lock else "")
+        rows = self._rows(sql, [mention_id])
         if not rows:
             raise NotFound(f"no mention with id '{mention_id}' (see `socialcare queue`)")
         return rows[0]
@@ -283,6 +361,7 @@ class Store:
         The age term is ``age_weight * min(hours waited, cap) / cap`` so a
         mention's rank rises while it waits, without re-scoring the store.
         """
+        d = self.dialect
         where = ["m.is_own = 0"]
         params: dict[str, Any] = {
             "now": now_ts,
@@ -309,16 +388,21 @@ class Store:
             where.append("m.created_ts >= :since")
             params["since"] = flt.since_ts
         if flt.search:
-            where.append("m.rowid IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH :q)")
-            params["q"] = _fts_query(flt.search)
-        score = "(m.static_score + :w * min(max(:now - m.created_ts, 0) / 3600.0, :cap) / :cap)"
+            where.append(d.mention_search("m", "q"))
+            params["q"] = flt.search if d.is_pg else _fts_query(flt.search)
+        waited = d.greatest(":now - m.created_ts", "0")
+        score = f"(m.static_score + :w * {d.least(f'{waited} / 3600.0', ':cap')} / :cap)"
         if flt.min_score is not None:
             where.append(f"{score} >= :min_score")
             params["min_score"] = flt.min_score
-        order = "score DESC" if flt.sort == "score" else "coalesce(sla_left, 1e18) ASC, score DESC"
+        order = (  # expressions, not output names: PostgreSQL allows only bare names there
+            f"{score} DESC"
+            if flt.sort == "score"
+            else f"coalesce(m.sla_due_ts - :now, 1e18) ASC, {score} DESC"
+        )
         # Rank on index columns only (for open mentions the partial covering index
         # holds them all), then read the few full rows that made the cut.
-        hint = "INDEXED BY idx_mentions_open_queue" if flt.status in ("open", "snoozed") else ""
+        hint = d.open_queue_hint() if flt.status in ("open", "snoozed") else ""
         ranked = self.conn.execute(
             f"SELECT m.rowid, {score} AS score, (m.sla_due_ts - :now) AS sla_left, "
             f"(:now - m.created_ts) AS age_seconds FROM mentions m {hint} "
@@ -350,21 +434,28 @@ class Store:
         Returns the previous assignee (None if it was free). When another agent
         holds it and ``force`` is false, nothing changes and that agent's name
         is returned, so two processes can never both believe they won.
+
+        The claim is one conditional UPDATE (``WHERE assignee IS NULL OR
+        assignee = me``): the database decides the race, on SQLite by its write
+        lock and on PostgreSQL by the row lock the UPDATE takes, under which
+        the loser re-reads the row, sees the winner and changes nothing.
         """
         now = to_iso(utcnow())
         with self.transaction():
             row = self.conn.execute(
-                "SELECT assignee FROM mentions WHERE id = ?", [mention_id]
+                "SELECT assignee FROM mentions WHERE id = ?" + self.dialect.for_update(),
+                [mention_id],
             ).fetchone()
             if row is None:
                 raise NotFound(f"no mention with id '{mention_id}' (see `socialcare queue`)")
             holder = row[0]
-            if holder and holder != agent and not force:
-                return str(holder)
-            self.conn.execute(
-                "UPDATE mentions SET assignee = ?, claimed_at = ? WHERE id = ?",
-                [agent, now, mention_id],
+            condition = "" if force else " AND (assignee IS NULL OR assignee = ?)"
+            cur = self.conn.execute(
+                f"UPDATE mentions SET assignee = ?, claimed_at = ? WHERE id = ?{condition}",
+                [agent, now, mention_id] + ([] if force else [agent]),
             )
+            if cur.rowcount != 1:
+                return str(holder)
         return None if holder is None else str(holder)
 
     def set_assignee(self, mention_id: str, agent: str | None) -> None:
@@ -430,6 +521,18 @@ class Store:
         keys = [r[0] for r in rows]
         return keys or [author_key]
 
+    def serialize_customer(self, author_key: str) -> None:
+        """Inside a transaction: one agent at a time decides about this customer.
+
+        Claim and reply check the customer's other open mentions before writing;
+        on PostgreSQL a transaction-scoped advisory lock on the customer (its
+        first linked identity) makes that check and the write one step. SQLite
+        needs nothing: its write transaction already admits one writer.
+        """
+        if self.dialect.is_pg:
+            key = self.linked_author_keys(author_key)[0]
+            self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"customer:{key}"])
+
     def link_authors(self, first: str, second: str, name: str = "") -> int:
         """Put two identities under one customer (merging customers); returns its id."""
         with self.transaction():
@@ -443,11 +546,10 @@ class Store:
                 ids.append(row[0])
             customer = ids[0] or ids[1]
             if customer is None:
-                cur = self.conn.execute(
+                customer = self.insert(
                     "INSERT INTO customers (name, created_at) VALUES (?, ?)",
                     [name, to_iso(utcnow())],
                 )
-                customer = int(cur.lastrowid or 0)
             for key, old in zip((first, second), ids, strict=True):
                 if old is not None and old != customer:
                     self.conn.execute(
@@ -501,12 +603,11 @@ class Store:
     ) -> int:
         """Queue something to send (status pending); returns its id."""
         now = to_iso(utcnow())
-        cur = self.conn.execute(
+        return self.insert(
             "INSERT INTO outbox (kind, source, mention_id, text, status, agent, created_at, "
             "updated_at, due_at, options) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
             [kind, source, mention_id, text, agent, now, now, due_at, json.dumps(options or {})],
         )
-        return int(cur.lastrowid or 0)
 
     def outbox_get(self, item_id: int) -> Row:
         """One outbox item or NotFound."""
@@ -529,7 +630,7 @@ class Store:
             f"UPDATE outbox SET {', '.join(sets)} WHERE id = ? AND status IN ({marks})",
             [to_state, to_iso(utcnow()), *fields.values(), item_id, *from_states],
         )
-        return cur.rowcount == 1
+        return bool(cur.rowcount == 1)
 
     def outbox_for_mention(self, mention_id: str) -> list[Row]:
         """Outbox items (replies, follow-ups) for one mention, oldest first."""
@@ -663,14 +764,21 @@ class Store:
         )
 
 
-def open_store(database: str | Path) -> Store:
-    """Open (creating if needed) a store at ``database`` and migrate it to the newest schema."""
+def open_store(database: str | Path, *, upgrade: bool = True) -> Store:
+    """Open a store and (unless ``upgrade`` is false) migrate it to the newest schema.
+
+    ``database`` is a SQLite file path (created if needed), ``:memory:``, or a
+    ``postgresql://`` URL of a team server (whose database must exist).
+    """
     target = str(database)
-    if target.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(
-            "database: PostgreSQL (team mode) is not available in this version; "
-            "use a file path for the embedded SQLite store"
-        )
+    if is_postgres_url(target):
+        from .pg import PgConnection, connect
+
+        pg = PgConnection(connect(target))
+        store = Store(pg, target, POSTGRESQL)
+        if upgrade:
+            migrate(pg, POSTGRESQL)
+        return store
     if target != ":memory:":
         Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -687,5 +795,6 @@ def open_store(database: str | Path) -> Store:
         conn.execute("PRAGMA cache_size = -65536")
         # Reading through a memory map avoids a read() syscall per page on big stores.
         conn.execute("PRAGMA mmap_size = 1073741824")
-    migrate(db)
-    return Store(db, target)
+    if upgrade:
+        migrate(db)
+    return Store(conn, target, SQLITE, db)

@@ -79,8 +79,8 @@ def customer_wrote_since(
     marks = ", ".join("?" for _ in author_keys)
     rows = store.rows(
         f"SELECT id, author_key, created_at FROM mentions WHERE author_key IN ({marks}) "
-        "AND created_ts > ? AND is_own = 0 AND id IS NOT ? ORDER BY created_ts LIMIT 1",
-        [*author_keys, since_ts, exclude],
+        "AND created_ts > ? AND is_own = 0 AND id != ? ORDER BY created_ts LIMIT 1",
+        [*author_keys, since_ts, "" if exclude is None else exclude],
     )
     return rows[0] if rows else None
 
@@ -108,13 +108,13 @@ def update_pending(store: Store, item_id: int, **fields: Any) -> bool:
         f"UPDATE outbox SET {sets}, updated_at = ? WHERE id = ? AND status = 'pending'",
         [*fields.values(), to_iso(utcnow()), item_id],
     )
-    return cur.rowcount == 1
+    return bool(cur.rowcount == 1)
 
 
 def pending_rule_followups(store: Store, mention_id: str, rule: str) -> list[Row]:
     """Pending follow-ups a config rule scheduled for this mention."""
     return store.rows(
         "SELECT * FROM outbox WHERE kind = 'followup' AND status = 'pending' AND mention_id = ? "
-        "AND json_extract(options, '$.rule') = ? ORDER BY id",
+        f"AND {store.dialect.json_text('options', 'rule')} = ? ORDER BY id",
         [mention_id, rule],
     )

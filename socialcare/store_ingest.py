@@ -158,13 +158,12 @@ def ingest_mentions(
                 f"UPDATE mentions SET is_own = 1 WHERE id IN ({_marks(extra_own)})", extra_own
             )
         if folds:
-            before = store.conn.total_changes
-            store.conn.executemany(
+            cur = store.conn.executemany(
                 "INSERT INTO reposts (id, original_id, author_key, author_handle, created_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
                 [(m.id, t, m.author_key, m.author_handle, to_iso(m.created_at)) for m, t in folds],
             )
-            out.folded = store.conn.total_changes - before
+            out.folded = max(int(cur.rowcount), 0)  # summed over the rows by both drivers
         recount = sorted({t for _, t in folds} | set(out.stored_ids))
         for start in range(0, len(recount), 500):
             chunk = recount[start : start + 500]
@@ -219,12 +218,11 @@ def open_gap(
     store: Store, source: str, query: str, after: str | None, before: str, reason: str
 ) -> int:
     """Record that items between ``after`` and ``before`` (both exclusive) may be missing."""
-    cur = store.conn.execute(
+    return store.insert(
         "INSERT INTO gaps (source, query, after_cursor, before_cursor, created_at, reason) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         [source, query, after, before, to_iso(utcnow()), reason],
     )
-    return int(cur.lastrowid or 0)
 
 
 def narrow_gap(store: Store, gap_id: int, before: str) -> None:
@@ -315,8 +313,8 @@ def add_usage(
     store.conn.execute(
         "INSERT INTO ingest_usage (source, query, hour, requests, items, new) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(source, query, hour) DO UPDATE SET "
-        "requests = requests + excluded.requests, items = items + excluded.items, "
-        "new = new + excluded.new",
+        "requests = ingest_usage.requests + excluded.requests, "
+        "items = ingest_usage.items + excluded.items, new = ingest_usage.new + excluded.new",
         [source, query, hour_key(at or utcnow()), requests, items, new],
     )
 

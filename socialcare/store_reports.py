@@ -65,7 +65,6 @@ _SENTIMENT = (
 )
 _NEGATIVE = "(m.sentiment_scored = 1 AND m.sentiment_compound <= :neg)"
 _POSITIVE = "(m.sentiment_scored = 1 AND m.sentiment_compound >= :pos)"
-_UNIX = "CAST(strftime('%s', {}) AS INTEGER)"
 
 # (column, SQL expression) in export order: the order is part of the CSV contract.
 _MENTION_EXPORT: tuple[tuple[str, str], ...] = (
@@ -92,7 +91,7 @@ _MENTION_EXPORT: tuple[tuple[str, str], ...] = (
     ("sentiment", _SENTIMENT),
     ("sentiment_compound", "CASE WHEN m.sentiment_scored = 1 THEN m.sentiment_compound END"),
     ("static_score", "m.static_score"),
-    ("sla_due_at", "strftime('%Y-%m-%dT%H:%M:%SZ', m.sla_due_ts, 'unixepoch')"),
+    ("sla_due_at", "{sla_due_at}"),  # the dialect's unix-to-ISO of m.sla_due_ts
     ("answered_at", "m.answered_at"),
     ("answered_by", "m.answered_by"),
     ("repost_count", "m.repost_count"),
@@ -217,7 +216,8 @@ def _export_pages(store: Store, q: ExportQuery, page_size: int) -> Iterator[tupl
         if len(keys) > 1
         else f"{keys[0]} > :_k0"
     )
-    select = ", ".join(f"{expr} AS {name}" for name, expr in cols)
+    exprs = {"{sla_due_at}": store.dialect.unix_to_iso("m.sla_due_ts")}
+    select = ", ".join(f"{exprs.get(expr, expr)} AS {name}" for name, expr in cols)
     sql = (
         f"SELECT {key_sql}, {select} FROM {table} "
         f"WHERE {' AND '.join([page_where, *where])} ORDER BY {', '.join(keys)} LIMIT :n"
@@ -285,7 +285,8 @@ def _volume_slots(store: Store, p: ReportParams) -> Iterator[tuple[str, int, int
     where, params = _window(p)
     params["q"] = QUARTER_SECONDS
     for source, slot, n in store.conn.execute(
-        f"SELECT m.source, CAST(m.created_ts / :q AS INTEGER) AS slot, count(*) FROM mentions m "
+        f"SELECT m.source, {store.dialect.trunc_int('m.created_ts / :q')} AS slot, count(*) "
+        "FROM mentions m "
         f"WHERE {where} GROUP BY m.source, slot",
         params,
     ):
@@ -304,14 +305,15 @@ def _label_counts(store: Store, p: ReportParams, label_sql: str) -> dict[str, in
 def _response_facts(store: Store, p: ReportParams) -> Iterator[ResponseFacts]:
     """Per mention of the period (spam left out): answer, close and SLA times."""
     where, params = _window(p)
+    unix = store.dialect.iso_to_unix
     sql = (
         "SELECT coalesce(m.intent, 'untriaged'), m.created_ts, m.sla_due_ts, m.status, "
-        f"{_UNIX.format('m.answered_at')}, "
-        f"(SELECT {_UNIX.format('min(o.sent_at)')} FROM outbox o WHERE o.mention_id = m.id "
+        f"{unix('m.answered_at')}, "
+        f"(SELECT {unix('min(o.sent_at)')} FROM outbox o WHERE o.mention_id = m.id "
         "AND o.kind = 'reply' AND o.status = 'sent'), "
-        f"(SELECT {_UNIX.format('min(e.at)')} FROM events e WHERE e.mention_id = m.id "
+        f"(SELECT {unix('min(e.at)')} FROM events e WHERE e.mention_id = m.id "
         "AND e.action = 'close'), "
-        f"(SELECT {_UNIX.format('max(e.at)')} FROM events e WHERE e.mention_id = m.id "
+        f"(SELECT {unix('max(e.at)')} FROM events e WHERE e.mention_id = m.id "
         "AND e.action = 'close') "
         f"FROM mentions m WHERE {where} AND m.status != 'spam' "
         "AND coalesce(m.intent, '') != 'spam'"
@@ -344,13 +346,15 @@ def _backlog(store: Store, p: ReportParams) -> ReportTable:
         f"FROM mentions m WHERE {where} GROUP BY m.source ORDER BY m.source",
         params,
     ).fetchall()
-    # SQLite takes a bare column (m.id) from the row that min() picked.
+    # The oldest waiting mention per source (ties: the smallest id), portable SQL.
     oldest = {
         str(source): (str(mid), float(ts))
         for source, mid, ts in store.conn.execute(
-            "SELECT m.source, m.id, min(m.created_ts) FROM mentions m "
-            f"WHERE {where} AND (m.snoozed_until IS NULL OR m.snoozed_until <= :now_iso) "
-            "GROUP BY m.source",
+            f"WITH waiting AS (SELECT m.source, m.id, m.created_ts FROM mentions m WHERE {where} "
+            "AND (m.snoozed_until IS NULL OR m.snoozed_until <= :now_iso)) "
+            "SELECT w.source, min(w.id), w.created_ts FROM waiting w "
+            "JOIN (SELECT source, min(created_ts) AS ts FROM waiting GROUP BY source) o "
+            "ON o.source = w.source AND o.ts = w.created_ts GROUP BY w.source, w.created_ts",
             params,
         )
     }
@@ -402,7 +406,8 @@ def _agents(store: Store, p: ReportParams) -> ReportTable:
         per.setdefault(str(agent or ""), [0, 0, 0, 0])[col] += int(n or 0)
 
     for agent, replies, followups in store.conn.execute(
-        "SELECT o.agent, sum(o.kind = 'reply'), sum(o.kind IN ('followup', 'post')) FROM outbox o "
+        "SELECT o.agent, sum(CASE WHEN o.kind = 'reply' THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN o.kind IN ('followup', 'post') THEN 1 ELSE 0 END) FROM outbox o "
         f"WHERE o.status = 'sent' AND o.sent_at >= :since_iso AND o.sent_at < :until_iso{src_outbox} "
         "GROUP BY o.agent",
         params,
@@ -443,19 +448,21 @@ def _authors(store: Store, p: ReportParams, *, advocates: bool) -> ReportTable:
     """Repeat contacts (or advocates): linked identities count as one customer."""
     where, params = _window(p)
     params["limit"] = p.top
-    if advocates:
-        having, order = "positive >= :min", "positive DESC, mentions DESC, who"
+    negative_sql = f"sum(CASE WHEN {_NEGATIVE} THEN 1 ELSE 0 END)"
+    positive_sql = f"sum(CASE WHEN {_POSITIVE} THEN 1 ELSE 0 END)"
+    handles_sql = store.dialect.concat_distinct("m.source || ':@' || m.author_handle")
+    if advocates:  # HAVING repeats the aggregates: PostgreSQL does not see output names there
+        having, order = f"{positive_sql} >= :min", "positive DESC, mentions DESC, who"
         params["min"] = ADVOCATE_MIN_POSITIVE
     else:
-        having, order = "mentions >= :min", "mentions DESC, negative DESC, who"
+        having, order = "count(*) >= :min", "mentions DESC, negative DESC, who"
         params["min"] = REPEAT_MIN_MENTIONS
     rows: list[list[Cell]] = []
     for who, handles, n, negative, positive in store.conn.execute(
         "SELECT CASE WHEN a.customer_id IS NOT NULL THEN 'customer:' || a.customer_id "
         "ELSE m.author_key END AS who, "
-        "group_concat(DISTINCT m.source || ':@' || m.author_handle), count(*) AS mentions, "
-        f"sum(CASE WHEN {_NEGATIVE} THEN 1 ELSE 0 END) AS negative, "
-        f"sum(CASE WHEN {_POSITIVE} THEN 1 ELSE 0 END) AS positive "
+        f"{handles_sql}, count(*) AS mentions, {negative_sql} AS negative, "
+        f"{positive_sql} AS positive "
         f"FROM mentions m LEFT JOIN authors a ON a.id = m.author_key WHERE {where} "
         f"GROUP BY who HAVING {having} ORDER BY {order} LIMIT :limit",
         params,
@@ -580,7 +587,8 @@ def _spike_counts(
     out: dict[str, list[int]] = {}
     # window i is (now - (i+1)w, now - iw]; floor((now - ts) / w) is its index
     for src, idx, n in store.conn.execute(
-        "SELECT m.source, CAST((:now - m.created_ts) / :w AS INTEGER) AS idx, count(*) "
+        f"SELECT m.source, {store.dialect.trunc_int('(:now - m.created_ts) / :w')} AS idx, "
+        "count(*) "
         f"FROM mentions m WHERE {where} GROUP BY m.source, idx",
         params,
     ):
@@ -608,7 +616,8 @@ def _spike_texts(
         where += " AND m.source = :source"
         params["source"] = source
     for idx, text in store.conn.execute(
-        f"SELECT CAST((:now - m.created_ts) / :w AS INTEGER), m.text FROM mentions m WHERE {where}",
+        f"SELECT {store.dialect.trunc_int('(:now - m.created_ts) / :w')}, m.text "
+        f"FROM mentions m WHERE {where}",
         params,
     ):
         yield int(idx), str(text or "")

@@ -47,6 +47,8 @@ def claim(store: Store, mention_id: str, agent: str, *, force: bool = False) -> 
     """Take a mention; Conflict if another agent holds it or its customer (unless ``force``)."""
     with store.transaction():
         row = store.get_mention(mention_id)
+        store.serialize_customer(row["author_key"])
+        row = store.get_mention(mention_id, lock=True)
         if not force:
             others = _others_on_customer(store, row, agent)
             if others:
@@ -191,7 +193,8 @@ def queue_reply(store: Store, row: Row, text: str, agent: str, *, force: bool = 
     if not text.strip():
         raise UsageError("the reply is empty: nothing sent")
     with store.transaction():
-        current = store.get_mention(row["id"])
+        store.serialize_customer(row["author_key"])
+        current = store.get_mention(row["id"], lock=True)
         if not force:
             if current["assignee"] and current["assignee"] != agent:
                 raise Conflict(

@@ -9,6 +9,9 @@ import pytest
 from socialcare.config import credential, load_config
 from socialcare.errors import ConfigError, MissingCredential
 
+# Loading a config never opens a store (and the defaults assume SOCIALCARE_DATABASE unset).
+pytestmark = pytest.mark.store_free
+
 
 def test_defaults_without_file(isolated_home: Path) -> None:
     cfg = load_config()

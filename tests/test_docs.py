@@ -7,12 +7,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Iterator
 
+import pytest
 import typer
 from typer.main import get_command
 from typer.testing import CliRunner
 
 from socialcare.cli import app
 from socialcare.errors import EXIT_CODES
+
+pytestmark = pytest.mark.store_free
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -81,12 +81,12 @@ log = "{log}"
 """
 
 
-def write_config(workdir: Path, **fake: Any) -> Path:
+def write_config(workdir: Path, database: str, **fake: Any) -> Path:
     path = workdir / "config.toml"
     extra = "\n".join(f"{k} = {json.dumps(v)}" for k, v in fake.items())
     path.write_text(
         CONFIG.format(
-            db=workdir / "store.db",
+            db=database,
             templates=workdir / "templates",
             log=workdir / "sent.jsonl",
             fake=extra,
@@ -99,10 +99,11 @@ def write_config(workdir: Path, **fake: Any) -> Path:
 class Env:
     """A config file, its file store and a way to run commands against them."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, database: str) -> None:
         self.workdir = workdir
-        self.config_path = write_config(workdir)
-        self.store = open_store(workdir / "store.db")
+        self.database = database
+        self.config_path = write_config(workdir, database)
+        self.store = open_store(database)
         self.cfg: Config = make_config(self.store.path, workdir)
         self.app = build_app()
 
@@ -137,9 +138,9 @@ def fakes() -> Iterator[None]:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
+def env(tmp_path: Path, database: str) -> Iterator[Env]:
     write_templates(tmp_path)
-    e = Env(tmp_path)
+    e = Env(tmp_path, database)
     yield e
     e.store.close()
 
@@ -261,7 +262,7 @@ def test_due_dry_run_shows_and_changes_nothing(env: Env) -> None:
 
 
 def test_due_exits_8_when_something_failed(env: Env) -> None:
-    write_config(env.workdir, fail=True)
+    write_config(env.workdir, env.database, fail=True)
     item = env.overdue("1")
     result = env.run("due", "--quiet")
     assert result.exit_code == 8
@@ -283,7 +284,7 @@ CHILD_DUE = """
 
 def test_overlapping_due_runs_send_once_and_the_second_exits_6(env: Env) -> None:
     started, release = env.workdir / "started", env.workdir / "release"
-    write_config(env.workdir, started=str(started), release=str(release))
+    write_config(env.workdir, env.database, started=str(started), release=str(release))
     item = env.overdue("1")
     cmd = [sys.executable, "-c", textwrap.dedent(CHILD_DUE), str(env.config_path)]
     first = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

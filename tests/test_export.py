@@ -204,6 +204,7 @@ def test_keyset_paging_visits_every_row_once_with_ties(store: Store) -> None:
     assert [e[3] for e in events] == [f"e{i}" for i in range(5)]
 
 
+@pytest.mark.sqlite_only  # counts the rows SQLite hands out through its trace hook
 def test_export_never_reads_the_whole_table_at_once(store: Store) -> None:
     for i in range(10):
         add_mention(store, str(i), at("2026-11-19T10:00:00Z"))

@@ -680,8 +680,8 @@ def test_a_due_run_while_another_holds_the_lock_raises_and_sends_nothing(
                 """
                 import sys, time
                 from pathlib import Path
-                from socialcare.locks import job_lock
-                with job_lock(sys.argv[1], "due"):
+                from socialcare.store import open_store
+                with open_store(sys.argv[1]).job_lock("due"):
                     Path(sys.argv[2]).write_text("held")
                     deadline = time.monotonic() + 60
                     while not Path(sys.argv[3]).exists() and time.monotonic() < deadline:

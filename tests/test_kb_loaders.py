@@ -20,6 +20,8 @@ from socialcare.kb.loaders import (
     text_to_article,
 )
 
+pytestmark = pytest.mark.store_free
+
 FIXTURES = Path(__file__).parent / "fixtures" / "kb"
 DOCS = FIXTURES / "docs"
 SITE = FIXTURES / "site"

@@ -45,9 +45,9 @@ def creds(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def sc(tmp_path: Path, creds: None) -> Iterator[Socialcare]:
+def sc(database: str, creds: None) -> Iterator[Socialcare]:
     cfg = Config(
-        database=str(tmp_path / "o.db"), agent="alice", brand_handles=("acmehelp",),
+        database=database, agent="alice", brand_handles=("acmehelp",),
         sources={"twitter": {"queries": ["acme"]},
                  "reddit": {"searches": [{"subreddit": "all", "query": "acme"}]}},
     )  # fmt: skip

@@ -28,6 +28,11 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import pytest
+
+# The plugin check's subprocess opens its own in-memory SQLite store, whatever the backend.
+pytestmark = pytest.mark.store_free
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "socialcare-example-source"
 DIST = "socialcare-example-source"
 

@@ -46,8 +46,8 @@ def make_app() -> typer.Typer:
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> Iterator[tuple[Path, Store]]:
-    db = tmp_path / "cli.db"
+def setup(tmp_path: Path, database: str) -> Iterator[tuple[Path, Store]]:
+    db = database
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'database = "{db}"\ntimezone = "America/New_York"\n', encoding="utf-8")
     store = open_store(db)

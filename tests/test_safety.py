@@ -6,6 +6,8 @@ import pytest
 
 from socialcare.safety import clean_text, csv_safe, markup_safe, one_line
 
+pytestmark = pytest.mark.store_free
+
 
 @pytest.mark.parametrize(
     "raw, expected",

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import pytest
 
 from socialcare.errors import NotFound
-from socialcare.migrations import MIGRATIONS, migrate
+from socialcare.migrations import MIGRATIONS, migrate, migration_names
 from socialcare.models import Mention
-from socialcare.store import QueueFilter, Store, open_store
+from socialcare.store import QueueFilter, Store
 
 
 def make(native: str, text: str = "hello", author: str = "a1", **kw: object) -> Mention:
@@ -27,15 +27,21 @@ def make(native: str, text: str = "hello", author: str = "a1", **kw: object) -> 
 
 
 def test_migrations_create_schema_and_second_run_is_noop(store: Store) -> None:
+    assert store.applied_migrations() == sorted(migration_names(store.dialect))
+    assert [m.__name__ for m in MIGRATIONS] == migration_names(store.dialect)
+    assert store.upgrade() == []
+    counts = store.counts()
+    assert set(counts) >= {"mentions", "authors", "customers", "cursors", "events", "outbox"}
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_store_has_the_fts5_tables(store: Store) -> None:
     tables = set(store.db.table_names())
-    assert {"mentions", "authors", "customers", "cursors", "events", "outbox"} <= tables
-    assert "mentions_fts" in tables
-    assert store.schema_version() == len(MIGRATIONS)
+    assert {"mentions_fts", "kb_fts"} <= tables
     assert migrate(store.db) == []
-    names = [r[0] for r in store.conn.execute("SELECT name FROM _socialcare_migrations")]
-    assert names == [m.__name__ for m in MIGRATIONS]
 
 
+@pytest.mark.sqlite_only
 def test_file_store_uses_wal(file_store: Store) -> None:
     assert file_store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -85,10 +91,3 @@ def test_own_posts_never_queue(store: Store) -> None:
     )
     ids = [r["id"] for r in store.queue(QueueFilter(), 1.8e9, 0, 24)]
     assert ids == ["demo:2"]
-
-
-def test_open_store_refuses_postgres_with_clear_message() -> None:
-    from socialcare.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="PostgreSQL"):
-        open_store("postgresql://localhost/care")

@@ -26,7 +26,7 @@ def polled(tmp_path: Path, isolated_home: Path) -> tuple[Path, dict[str, str]]:
 
 
 def test_work_in_a_real_terminal_closes_and_quits(polled: tuple[Path, dict[str, str]],
-                                                  isolated_home: Path) -> None:  # fmt: skip
+                                                  database: str) -> None:  # fmt: skip
     cfg, env = polled
     child = pexpect.spawn(sys.executable, ["-m", "socialcare", "--config", str(cfg), "work"],
                           env=env, encoding="utf-8", timeout=60, dimensions=(40, 100))  # fmt: skip
@@ -42,6 +42,6 @@ def test_work_in_a_real_terminal_closes_and_quits(polled: tuple[Path, dict[str, 
     child.close()
     assert child.exitstatus == 0
     assert "\x1b[2J" not in first  # hostile clear-screen sequences never reach the terminal
-    store = open_store(isolated_home / "socialcare.db")
+    store = open_store(database)  # the store the CLI used: default file, or PostgreSQL
     closed = store.events(action="close")
     assert len(closed) == 1 and closed[0]["agent"] == "alice"

@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -231,8 +230,8 @@ def test_customer_link_history_and_unlink(store: Store) -> None:
     assert store.linked_author_keys("demo:u1") == ["demo:u1"]
 
 
-def test_two_processes_claiming_at_once_exactly_one_wins(tmp_path: Path) -> None:
-    db = tmp_path / "race.db"
+def test_two_processes_claiming_at_once_exactly_one_wins(database: str) -> None:
+    db = database
     store = open_store(db)
     seed(store, "1")
     script = textwrap.dedent(

@@ -25,6 +25,8 @@ from socialcare.sources.http import (
     rate_limit_info,
 )
 
+pytestmark = pytest.mark.store_free
+
 NOW = 1_715_600_000.0
 URL = "https://api.example/thing"
 

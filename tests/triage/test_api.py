@@ -9,6 +9,8 @@ import pytest
 
 import socialcare.triage as triage
 
+pytestmark = pytest.mark.store_free
+
 FORBIDDEN = ("httpx", "requests", "tweepy", "praw", "typer", "rich", "socialcare.sources",
              "socialcare.cli", "socialcare.poll", "socialcare.app", "urllib", "socket")  # fmt: skip
 FILES = sorted(Path(triage.__file__).parent.glob("*.py"))

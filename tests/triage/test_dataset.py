@@ -11,6 +11,8 @@ import pytest
 
 from socialcare.triage import INTENTS, TriageSettings, score_row
 
+pytestmark = pytest.mark.store_free
+
 PATH = Path(__file__).parent.parent / "data" / "labelled_mentions.jsonl"
 ROWS: list[dict[str, Any]] = [json.loads(line) for line in PATH.read_text("utf-8").splitlines()]
 SETTINGS = TriageSettings.from_config({}, ["AcmeHelp"])

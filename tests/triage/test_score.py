@@ -20,6 +20,8 @@ from socialcare.triage import (
     waiting_term,
 )
 
+pytestmark = pytest.mark.store_free
+
 T0 = 1_800_000_000.0
 BRAND = ["acmehelp"]
 

@@ -11,6 +11,8 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from socialcare.triage import sentiment as sent
 from socialcare.triage.sentiment import analyse, decide_language
 
+pytestmark = pytest.mark.store_free
+
 DATA = Path(__file__).parent.parent / "data"
 
 

@@ -8,6 +8,8 @@ import pytest
 
 from socialcare.triage import signals as sig
 
+pytestmark = pytest.mark.store_free
+
 BRAND = frozenset({"acmehelp", "acme_uk"})
 HANDLES = sig.handles_pattern(BRAND)
 

@@ -1,0 +1,142 @@
+"""``socialcare db ...``: the store itself: schema status, upgrades, copying between backends.
+
+A thin typer layer over :mod:`socialcare.store` and :mod:`socialcare.store_copy`.
+These commands open the store without migrating it, so ``db status`` can say
+what an upgrade would apply before ``db upgrade`` applies it. Locations are
+printed with any password removed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from .cli_common import console, err_console, socialcare_for
+from .migrations import migration_names
+from .store import Store, open_store
+from .store_copy import TableCopy, copy_store, table_counts
+
+__all__ = ["db_app"]
+
+db_app = typer.Typer(
+    help="The store: backend, schema version and counts; upgrades; copying between backends.",
+    no_args_is_help=True,
+)
+
+
+def _configured(ctx: typer.Context, upgrade: bool) -> Store:
+    config = socialcare_for(ctx).config
+    return open_store(config.database, upgrade=upgrade)
+
+
+@db_app.command("status")
+def db_status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object."),
+) -> None:
+    """Backend, where the data is, schema version (and pending migrations), row counts.
+
+    Example: socialcare db status
+    """
+    store = _configured(ctx, upgrade=False)
+    try:
+        applied = store.applied_migrations()
+        pending = store.pending_migrations()
+        counts = table_counts(store) if not pending else {}
+        info = {
+            "backend": store.backend,
+            "location": store.location,
+            "schema_version": len(applied),
+            "latest_version": len(migration_names(store.dialect)),
+            "pending": pending,
+            "counts": counts,
+        }
+    finally:
+        store.close()
+    if as_json:
+        console.print_json(json.dumps(info))
+        return
+    console.print(f"backend   {info['backend']}", markup=False)
+    console.print(f"location  {info['location']}", markup=False)
+    console.print(
+        f"schema    version {info['schema_version']} of {info['latest_version']}"
+        + (f" ({len(pending)} pending: run `socialcare db upgrade`)" if pending else ""),
+        markup=False,
+    )
+    if counts:
+        table = Table("table", "rows", box=None, pad_edge=False)
+        for name, n in counts.items():
+            table.add_row(name, f"{n:,}")
+        console.print(table)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply the schema migrations this version has and the store lacks (safe to repeat).
+
+    Example: socialcare db upgrade
+    """
+    store = _configured(ctx, upgrade=False)
+    try:
+        applied = store.upgrade()
+        version = store.schema_version()
+    finally:
+        store.close()
+    if applied:
+        console.print(f"Applied {', '.join(applied)}: now at version {version}", markup=False)
+    else:
+        console.print(f"Already at the newest schema (version {version})", markup=False)
+
+
+@db_app.command("copy")
+def db_copy(
+    ctx: typer.Context,
+    to: str = typer.Option(
+        ..., "--to", help="Target: postgresql://user@host/db or a SQLite file path."
+    ),
+    from_: Optional[str] = typer.Option(
+        None, "--from", help="Source (default: the configured database)."
+    ),
+    batch_size: int = typer.Option(2000, "--batch-size", help="Rows per read and per commit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing when all went well."),
+) -> None:
+    """Copy every table into another store (SQLite <-> PostgreSQL); running it twice adds nothing.
+
+    Reads in keyset pages and commits page by page, so it streams millions
+    of rows in flat memory and an interrupted copy can simply be run again.
+    Ends with each table's counts checked (exit 12 if the target has fewer rows).
+
+    Example: socialcare db copy --to postgresql://care@db.example.com/socialcare
+    """
+    source_location = from_ or socialcare_for(ctx).config.database
+    source = open_store(source_location)
+    try:
+        target = open_store(to)
+        try:
+
+            def progress(result: TableCopy) -> None:
+                if not quiet and result.source_rows % (batch_size * 50) == 0:
+                    err_console.print(
+                        f"  {result.table}: {result.source_rows:,} rows read", markup=False
+                    )
+
+            results = copy_store(source, target, batch=batch_size, progress=progress)
+            where = f"{source.location} -> {target.location}"
+        finally:
+            target.close()
+    finally:
+        source.close()
+    if quiet:
+        return
+    table = Table("table", "source", "copied", "already there", "target", box=None)
+    for r in results:
+        table.add_row(
+            r.table, f"{r.source_rows:,}", f"{r.inserted:,}", f"{r.already_there:,}",
+            f"{r.target_rows:,}",
+        )  # fmt: skip
+    console.print(f"Copied {where}", markup=False)
+    console.print(table)
+    console.print("Counts check: every table complete.", markup=False)

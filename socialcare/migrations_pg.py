@@ -1,0 +1,352 @@
+"""PostgreSQL schema migrations: the same names and meaning as :mod:`socialcare.migrations`.
+
+Append-only, like the SQLite list: a migration here and its namesake there
+must leave the two schemas equivalent, so ``db status`` reports one version
+for both and ``db copy`` can move every table column for column.
+
+Differences from SQLite, each deliberate:
+
+* text columns use the ``"C"`` collation, so ``ORDER BY`` and the ISO-time
+  comparisons behave exactly like SQLite's binary ordering whatever the
+  server's locale;
+* ``REAL`` becomes ``DOUBLE PRECISION`` (PostgreSQL's ``REAL`` is 4 bytes);
+* integer keys are identity columns (``BY DEFAULT`` so ``db copy`` can keep ids);
+* ``mentions.rowid`` is an explicit identity column (SQLite has it implicitly)
+  for keyset paging;
+* full-text search is a ``tsvector`` column kept by a trigger plus a GIN index,
+  where SQLite has FTS5 tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol, Sequence
+
+__all__ = ["MIGRATIONS", "Executor"]
+
+
+class Executor(Protocol):
+    """Anything with ``execute(sql, params)`` (a sqlite3 or :class:`PgConnection`)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+
+
+PgMigration = Callable[[Executor], None]
+MIGRATIONS: list[PgMigration] = []
+
+T = 'TEXT COLLATE "C"'
+
+
+def _ddl(sql: str) -> str:
+    """Write DDL with ``TEXT`` and get C-collated text columns."""
+    return sql.replace("TEXT", T)
+
+
+def migration(fn: PgMigration) -> PgMigration:
+    """Register ``fn`` as the next PostgreSQL migration."""
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_create_core(db: Executor) -> None:
+    """Mentions, authors, customers, cursors, events, outbox, source health, search."""
+    db.execute(
+        _ddl(
+            """
+        CREATE TABLE mentions (
+            id TEXT PRIMARY KEY,
+            rowid BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+            source TEXT NOT NULL,
+            native_id TEXT NOT NULL,
+            query TEXT NOT NULL DEFAULT '',
+            url TEXT NOT NULL DEFAULT '',
+            author_key TEXT NOT NULL,
+            author_id TEXT NOT NULL,
+            author_handle TEXT NOT NULL DEFAULT '',
+            author_name TEXT NOT NULL DEFAULT '',
+            author_followers BIGINT,
+            text TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            created_ts DOUBLE PRECISION NOT NULL,
+            fetched_at TEXT NOT NULL,
+            language TEXT,
+            conversation_id TEXT,
+            parent_id TEXT,
+            kind TEXT NOT NULL DEFAULT 'post',
+            repost_of TEXT,
+            repost_count INTEGER NOT NULL DEFAULT 0,
+            raw TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'open',
+            is_own INTEGER NOT NULL DEFAULT 0,
+            assignee TEXT,
+            claimed_at TEXT,
+            snoozed_until TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            answered_at TEXT,
+            answered_by TEXT,
+            sentiment_compound DOUBLE PRECISION,
+            sentiment_pos DOUBLE PRECISION,
+            sentiment_neu DOUBLE PRECISION,
+            sentiment_neg DOUBLE PRECISION,
+            sentiment_scored INTEGER NOT NULL DEFAULT 0,
+            intent TEXT,
+            static_score DOUBLE PRECISION NOT NULL DEFAULT 0,
+            signals TEXT NOT NULL DEFAULT '{}',
+            sla_due_ts DOUBLE PRECISION,
+            triaged_at TEXT,
+            search tsvector
+        )
+        """
+        )
+    )
+    db.execute("CREATE UNIQUE INDEX idx_mentions_source_native ON mentions(source, native_id)")
+    db.execute("CREATE INDEX idx_mentions_author ON mentions(author_key, created_ts)")
+    db.execute("CREATE INDEX idx_mentions_status_score ON mentions(status, static_score)")
+    db.execute("CREATE INDEX idx_mentions_created ON mentions(created_ts)")
+    db.execute("CREATE INDEX idx_mentions_conversation ON mentions(source, conversation_id)")
+    db.execute("CREATE INDEX idx_mentions_search ON mentions USING GIN (search)")
+    # The tsvector is computed only when the searched columns change (a trigger,
+    # not a generated column, which PostgreSQL would recompute on every triage update).
+    db.execute(
+        """
+        CREATE FUNCTION socialcare_mentions_search() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            NEW.search := to_tsvector('english',
+                coalesce(NEW.text, '') || ' ' || coalesce(NEW.author_handle, '') || ' ' ||
+                coalesce(NEW.author_name, ''));
+            RETURN NEW;
+        END
+        $$
+        """
+    )
+    db.execute(
+        "CREATE TRIGGER mentions_search BEFORE INSERT OR UPDATE OF text, author_handle, "
+        "author_name ON mentions FOR EACH ROW EXECUTE FUNCTION socialcare_mentions_search()"
+    )
+    db.execute(
+        _ddl(
+            """
+        CREATE TABLE customers (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            name TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )
+        """
+        )
+    )
+    db.execute(
+        _ddl(
+            """
+        CREATE TABLE authors (
+            id TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            native_id TEXT NOT NULL,
+            handle TEXT NOT NULL DEFAULT '',
+            name TEXT NOT NULL DEFAULT '',
+            followers BIGINT,
+            customer_id BIGINT REFERENCES customers(id),
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        )
+        """
+        )
+    )
+    db.execute("CREATE INDEX idx_authors_customer ON authors(customer_id)")
+    db.execute(
+        _ddl(
+            """
+        CREATE TABLE cursors (
+            source TEXT NOT NULL,
+            query TEXT NOT NULL,
+            cursor TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (source, query)
+        )
+        """
+        )
+    )
+    db.execute(
+        _ddl(
+            """
+        CREATE TABLE events (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            at TEXT NOT NULL,
+            agent TEXT NOT NULL DEFAULT '',
+            action TEXT NOT NULL,
+            mention_id TEXT,
+            detail TEXT NOT NULL DEFAULT '{}'
+        )
+        """
+        )
+    )
+    db.execute("CREATE INDEX idx_events_mention ON events(mention_id, id)")
+    db.execute("CREATE INDEX idx_events_at ON events(at)")
+    db.execute(
+        _ddl(
+            """
+        CREATE TABLE outbox (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            kind TEXT NOT NULL,
+            source TEXT NOT NULL,
+            mention_id TEXT,
+            text TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            agent TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            due_at TEXT,
+            sent_at TEXT,
+            platform_id TEXT,
+            url TEXT,
+            error TEXT,
+            options TEXT NOT NULL DEFAULT '{}'
+        )
+        """
+        )
+    )
+    db.execute("CREATE INDEX idx_outbox_status_due ON outbox(status, due_at)")
+    db.execute("CREATE INDEX idx_outbox_mention ON outbox(mention_id)")
+    db.execute(
+        _ddl(
+            """
+        CREATE TABLE source_health (
+            source TEXT NOT NULL,
+            query TEXT NOT NULL,
+            last_attempt_at TEXT,
+            last_success_at TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            items_last_poll INTEGER,
+            rate_limit_remaining INTEGER,
+            rate_limit_reset TEXT,
+            PRIMARY KEY (source, query)
+        )
+        """
+        )
+    )
+
+
+@migration
+def m002_followups_ingest_kb(db: Executor) -> None:
+    """Follow-up index, gaps, folded reposts, poll budgets and the knowledge base."""
+    db.execute("CREATE INDEX idx_outbox_kind_status_due ON outbox(kind, status, due_at)")
+    db.execute(
+        _ddl(
+            """
+        CREATE TABLE gaps (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            source TEXT NOT NULL,
+            query TEXT NOT NULL,
+            after_cursor TEXT,
+            before_cursor TEXT NOT NULL,
+            resume_token TEXT,
+            created_at TEXT NOT NULL,
+            closed_at TEXT,
+            reason TEXT NOT NULL DEFAULT ''
+        )
+        """
+        )
+    )
+    db.execute("CREATE INDEX idx_gaps_open ON gaps(source, query, closed_at)")
+    db.execute(
+        _ddl(
+            """
+        CREATE TABLE reposts (
+            id TEXT PRIMARY KEY,
+            original_id TEXT NOT NULL,
+            author_key TEXT NOT NULL,
+            author_handle TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )
+        """
+        )
+    )
+    db.execute("CREATE INDEX idx_reposts_original ON reposts(original_id)")
+    db.execute(_ddl("ALTER TABLE source_health ADD COLUMN next_poll_at TEXT"))
+    db.execute("ALTER TABLE source_health ADD COLUMN requests_used INTEGER NOT NULL DEFAULT 0")
+    db.execute(_ddl("ALTER TABLE source_health ADD COLUMN budget_period_start TEXT"))
+    db.execute(
+        _ddl(
+            """
+        CREATE TABLE kb_sources (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            location TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            last_fetched TEXT,
+            last_error TEXT
+        )
+        """
+        )
+    )
+    db.execute(
+        _ddl(
+            """
+        CREATE TABLE kb_articles (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            source_id BIGINT REFERENCES kb_sources(id),
+            url TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL DEFAULT '',
+            body TEXT NOT NULL DEFAULT '',
+            tags TEXT NOT NULL DEFAULT '[]',
+            last_seen TEXT NOT NULL,
+            search tsvector,
+            search_len INTEGER NOT NULL DEFAULT 0  -- tokens indexed, BM25's document length
+        )
+        """
+        )
+    )
+    db.execute("CREATE INDEX idx_kb_articles_search ON kb_articles USING GIN (search)")
+    # Weights A/B/C mark title/body/tags, which store_kb.rank weighs like FTS5's bm25 columns.
+    db.execute(
+        """
+        CREATE FUNCTION socialcare_kb_search() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            NEW.search :=
+                setweight(to_tsvector('english', coalesce(NEW.title, '')), 'A') ||
+                setweight(to_tsvector('english', coalesce(NEW.body, '')), 'B') ||
+                setweight(to_tsvector('english', coalesce(NEW.tags, '')), 'C');
+            NEW.search_len := coalesce(
+                (SELECT sum(cardinality(positions)) FROM unnest(NEW.search)), 0);
+            RETURN NEW;
+        END
+        $$
+        """
+    )
+    db.execute(
+        "CREATE TRIGGER kb_articles_search BEFORE INSERT OR UPDATE OF title, body, tags "
+        "ON kb_articles FOR EACH ROW EXECUTE FUNCTION socialcare_kb_search()"
+    )
+    db.execute("ALTER TABLE outbox ADD COLUMN kb_article_id BIGINT")
+
+
+@migration
+def m003_ingest_usage(db: Executor) -> None:
+    """Per-hour request/item counters and the parent index (see the SQLite twin)."""
+    db.execute(
+        _ddl(
+            """
+        CREATE TABLE ingest_usage (
+            source TEXT NOT NULL,
+            query TEXT NOT NULL,
+            hour TEXT NOT NULL,
+            requests INTEGER NOT NULL DEFAULT 0,
+            items INTEGER NOT NULL DEFAULT 0,
+            new INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (source, query, hour)
+        )
+        """
+        )
+    )
+    db.execute("CREATE INDEX idx_mentions_parent ON mentions(source, parent_id)")
+
+
+@migration
+def m004_queue_covering_index(db: Executor) -> None:
+    """The partial index of open mentions that queue ranking reads (see the SQLite twin)."""
+    db.execute(
+        "CREATE INDEX idx_mentions_open_queue ON mentions("
+        "static_score, created_ts, sla_due_ts, is_own, snoozed_until, source, intent, assignee"
+        ") WHERE status = 'open'"
+    )

@@ -1,0 +1,165 @@
+"""A PostgreSQL connection that speaks the store layer's SQLite-flavoured DB-API.
+
+The store modules write one SQL text with ``?`` and ``:name`` placeholders and
+call ``execute``/``executemany`` on a connection. :class:`PgConnection` gives
+them the same surface over psycopg 3, translating placeholders to psycopg's
+``%s``/``%(name)s`` (once per distinct statement, cached), so a query is
+written once and only the genuinely different fragments (scalar ``min`` vs
+``LEAST``, FTS5 vs tsvector, ...) come from :mod:`socialcare.dialect`.
+
+The connection runs in autocommit mode like the SQLite one
+(``isolation_level=None``): a statement outside :meth:`Store.transaction`
+commits by itself, and ``BEGIN``/``COMMIT`` are explicit.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Iterator, Sequence
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from psycopg.types.numeric import FloatLoader
+
+from .errors import ConfigError, StoreUnavailable
+
+__all__ = ["PgConnection", "translate", "redact_url", "connect"]
+
+
+@lru_cache(maxsize=1024)
+def translate(sql: str) -> str:
+    """SQLite placeholders to psycopg ones; ``%`` escaped; quoted text left alone.
+
+    ``?`` becomes ``%s`` and ``:name`` becomes ``%(name)s``; ``::`` casts,
+    string literals and quoted identifiers pass through unchanged.
+    """
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in ("'", '"'):
+            end = i + 1
+            while end < n:
+                if sql[end] == ch:
+                    if end + 1 < n and sql[end + 1] == ch:  # doubled quote inside
+                        end += 2
+                        continue
+                    break
+                end += 1
+            out.append(sql[i : end + 1].replace("%", "%%"))
+            i = end + 1
+        elif ch == "?":
+            out.append("%s")
+            i += 1
+        elif ch == "%":
+            out.append("%%")
+            i += 1
+        elif ch == ":" and i + 1 < n and sql[i + 1] == ":":
+            out.append("::")
+            i += 2
+        elif ch == ":" and i + 1 < n and (sql[i + 1].isalpha() or sql[i + 1] == "_"):
+            end = i + 1
+            while end < n and (sql[end].isalnum() or sql[end] == "_"):
+                end += 1
+            out.append(f"%({sql[i + 1 : end]})s")
+            i = end
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+class _NumericAsFloat(FloatLoader):
+    """``numeric`` (what ``sum``/``avg`` of integers return) as float, not Decimal.
+
+    The callers were written for SQLite, whose aggregates are int or float;
+    Decimal would not mix with their float arithmetic.
+    """
+
+
+def _reason(exc: BaseException) -> str:
+    """psycopg's message in one line (it never contains the password)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return "; ".join(lines[:2]) if lines else type(exc).__name__
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages and ``db status``."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql://…"
+    host = info.get("host") or "localhost"
+    port = info.get("port") or "5432"
+    user = info.get("user")
+    db = info.get("dbname") or ""
+    who = f"{user}@" if user else ""
+    return f"postgresql://{who}{host}:{port}/{db}"
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    """An autocommit psycopg connection, or ConfigError naming the server (never the password)."""
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailable(
+            f"database: cannot connect to {redact_url(url)} ({_reason(exc)})"
+        ) from None
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(f"database: malformed PostgreSQL URL ({exc})") from None
+    conn.adapters.register_loader("numeric", _NumericAsFloat)
+    return conn
+
+
+class PgConnection:
+    """The subset of ``sqlite3.Connection`` the store layer uses, over psycopg."""
+
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        self.raw = raw
+
+    def execute(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> psycopg.Cursor[Any]:
+        """Run one statement; the cursor has ``fetchone``/``fetchall``/``rowcount``."""
+        cur = self.raw.cursor()
+        try:
+            if params:
+                cur.execute(translate(sql), params)
+            else:  # psycopg reads no placeholders (and no %% escapes) without parameters
+                cur.execute(sql)
+        except psycopg.OperationalError as exc:
+            raise self._lost(exc) from None
+        return cur
+
+    def executemany(
+        self, sql: str, seq: Sequence[Sequence[Any]] | Iterator[Sequence[Any]]
+    ) -> psycopg.Cursor[Any]:
+        """Run one statement for many parameter rows (pipelined by psycopg)."""
+        rows = list(seq)
+        cur = self.raw.cursor()
+        if rows:
+            try:
+                cur.executemany(translate(sql), rows)
+            except psycopg.OperationalError as exc:
+                raise self._lost(exc) from None
+        return cur
+
+    def _lost(self, exc: psycopg.OperationalError) -> Exception:
+        """A dropped connection is StoreUnavailable; other operational errors stay as they are."""
+        if self.raw.closed or self.raw.broken:
+            return StoreUnavailable(f"database: lost the connection to the server ({_reason(exc)})")
+        return exc
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a BEGIN is open (the store's nested transactions rely on this)."""
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+    def commit(self) -> None:
+        """Nothing to do outside a transaction: the connection autocommits."""
+        if self.in_transaction:
+            self.raw.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection (an open transaction is rolled back by the server)."""
+        self.raw.close()
