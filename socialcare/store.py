@@ -346,6 +346,21 @@ class Store:
         ).fetchone()
         return int(row[0])
 
+    def unanswered_before_many(self, mention_ids: Sequence[str]) -> dict[str, int]:
+        """For each stored mention: :meth:`unanswered_before` its author and creation time."""
+        out: dict[str, int] = {}
+        for start in range(0, len(mention_ids), 500):
+            chunk = list(mention_ids[start : start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            for mid, n in self.conn.execute(
+                "SELECT m.id, (SELECT count(*) FROM mentions o WHERE o.author_key = m.author_key "
+                "AND o.created_ts < m.created_ts AND o.status = 'open' AND o.is_own = 0) "
+                f"FROM mentions m WHERE m.id IN ({marks})",
+                chunk,
+            ):
+                out[str(mid)] = int(n)
+        return out
+
     def save_triage(self, results: Iterable[tuple[str, dict[str, Any]]]) -> None:
         """Write the static triage columns for many mentions at once."""
         sets = ", ".join(f"{c} = ?" for c in TRIAGE_COLUMNS)
@@ -779,6 +794,12 @@ def open_store(database: str | Path, *, upgrade: bool = True) -> Store:
         if upgrade:
             migrate(pg, POSTGRESQL)
         return store
+    if "://" in target:
+        scheme = target.split("://", 1)[0]
+        raise ConfigError(
+            f"database: unsupported URL scheme '{scheme}://' (use postgresql://... for a team "
+            "server, or a file path for the embedded SQLite store)"
+        )
     if target != ":memory:":
         Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -85,15 +85,46 @@ def _repost_target(mention: Mention) -> str | None:
     return None
 
 
-def _stored_duplicate(store: Store, mention: Mention, window: float) -> str | None:
+_Stored = dict[tuple[str, str], list[tuple[float, str]]]
+
+
+def _stored_texts(store: Store, batch: Sequence[Mention], window: float) -> _Stored:
+    """Stored (not own) mentions of the batch's authors around its times, by (author, text).
+
+    One query per 500 authors instead of one per mention: on a database
+    server each query is a network round trip.
+    """
+    out: _Stored = {}
+    if not batch:
+        return out
+    authors = sorted({m.author_key for m in batch})
+    low = min(m.created_at.timestamp() for m in batch) - window
+    high = max(m.created_at.timestamp() for m in batch) + window
+    for start in range(0, len(authors), 500):
+        chunk = authors[start : start + 500]
+        for row in store.rows(
+            f"SELECT id, author_key, text, created_ts FROM mentions WHERE author_key IN "
+            f"({_marks(chunk)}) AND created_ts BETWEEN ? AND ? AND is_own = 0",
+            [*chunk, low, high],
+        ):
+            key = (str(row["author_key"]), str(row["text"]))
+            out.setdefault(key, []).append((float(row["created_ts"]), str(row["id"])))
+    for found in out.values():
+        found.sort()
+    return out
+
+
+def _stored_duplicate(stored: _Stored, mention: Mention, window: float) -> str | None:
     """A stored mention with the same author and text within ``window`` seconds, if any."""
     ts = mention.created_at.timestamp()
-    rows = store.rows(
-        "SELECT id FROM mentions WHERE author_key = ? AND created_ts BETWEEN ? AND ? "
-        "AND text = ? AND is_own = 0 AND id != ? ORDER BY created_ts, id LIMIT 1",
-        [mention.author_key, ts - window, ts + window, mention.text, mention.id],
+    return next(
+        (
+            mid
+            for t, mid in stored.get((mention.author_key, mention.text), [])
+            if ts - window <= t <= ts + window and mid != mention.id
+        ),
+        None,
     )
-    return str(rows[0]["id"]) if rows else None
 
 
 def ingest_mentions(
@@ -129,6 +160,7 @@ def ingest_mentions(
     handles = {h.lstrip("@").lower() for h in own_handles}
     own = {m.id for m in batch if m.id in own_ids or m.author_handle.lower() in handles}
 
+    stored = _stored_texts(store, batch, duplicate_window) if duplicate_window > 0 else {}
     keep: list[Mention] = []
     folds: list[tuple[Mention, str]] = []
     texts: dict[tuple[str, str], list[tuple[float, str]]] = {}
@@ -142,7 +174,7 @@ def ingest_mentions(
                 earlier = texts.get((m.author_key, m.text), [])
                 target = next(
                     (i for t, i in earlier if abs(ts - t) <= duplicate_window), None
-                ) or _stored_duplicate(store, m, duplicate_window)
+                ) or _stored_duplicate(stored, m, duplicate_window)
         if target is not None:
             folds.append((m, target))
             continue
@@ -181,6 +213,7 @@ def ingest_mentions(
 def _mark_native_answers(store: Store, fresh: list[Mention], own: set[str]) -> int:
     """Mark mentions the brand answered outside socialcare; returns how many were marked."""
     answered = 0
+    replies = _brand_replies(store, [m for m in fresh if m.id not in own])
     for m in fresh:  # already oldest first, so the earliest reply wins
         if m.id in own and m.parent_id:
             parent = f"{m.source}:{m.parent_id}"
@@ -188,17 +221,35 @@ def _mark_native_answers(store: Store, fresh: list[Mention], own: set[str]) -> i
             rows = store.rows("SELECT is_own FROM mentions WHERE id = ?", [parent])
             if rows and not rows[0]["is_own"]:
                 answered += _answer(store, parent, to_iso(m.created_at), m.author_handle)
-        elif m.id not in own:
-            rows = store.rows(
-                "SELECT created_at, author_handle FROM mentions "
-                "WHERE source = ? AND parent_id = ? AND is_own = 1 ORDER BY created_ts LIMIT 1",
-                [m.source, m.native_id],
-            )
-            if rows:
-                answered += _answer(
-                    store, m.id, str(rows[0]["created_at"]), str(rows[0]["author_handle"])
-                )
+        elif m.id not in own and (m.source, m.native_id) in replies:
+            at, handle = replies[(m.source, m.native_id)]
+            answered += _answer(store, m.id, at, handle)
     return answered
+
+
+def _brand_replies(
+    store: Store, mentions: Sequence[Mention]
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """(source, native id) -> (time, handle) of the brand's earliest stored reply to it.
+
+    One query per source and 500 mentions rather than one per mention.
+    """
+    out: dict[tuple[str, str], tuple[str, str]] = {}
+    by_source: dict[str, list[str]] = {}
+    for m in mentions:
+        by_source.setdefault(m.source, []).append(m.native_id)
+    for source, natives in by_source.items():
+        for start in range(0, len(natives), 500):
+            chunk = natives[start : start + 500]
+            for row in store.rows(
+                "SELECT parent_id, created_at, author_handle FROM mentions WHERE source = ? "
+                f"AND parent_id IN ({_marks(chunk)}) AND is_own = 1 ORDER BY created_ts, id",
+                [source, *chunk],
+            ):
+                key = (source, str(row["parent_id"]))
+                if key not in out:  # the earliest wins
+                    out[key] = (str(row["created_at"]), str(row["author_handle"]))
+    return out
 
 
 def _answer(store: Store, mention_id: str, at: str, handle: str) -> int:

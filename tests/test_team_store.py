@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from socialcare.cli import app
 from socialcare.config import data_dir
-from socialcare.errors import LockHeld, StoreUnavailable
+from socialcare.errors import ConfigError, LockHeld, StoreUnavailable
 from socialcare.migrations import migration_names
 from socialcare.models import Mention
 from socialcare.pg import redact_url, translate
@@ -97,6 +97,12 @@ def test_unreachable_server_is_one_line_exit_11_without_the_password(
     assert len(lines) == 1 and lines[0].startswith("Error: database: cannot connect")
     assert "s3cret-pw" not in result.output and "127.0.0.1:1" in result.output
     assert redact_url(url) == "postgresql://care@127.0.0.1:1/socialcare"
+
+
+@pytest.mark.store_free
+def test_an_unknown_database_url_scheme_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="unsupported URL scheme 'mysql://'"):
+        open_store("mysql://care@db/socialcare")
 
 
 # -- schema ------------------------------------------------------------------------

@@ -22,15 +22,20 @@ __all__ = ["triage_ids", "retriage_all", "BATCH_SIZE"]
 BATCH_SIZE = 2000
 
 
-def _repeat_count(store: Store, row: Mapping[str, Any]) -> int:
-    """Earlier mentions by the same author still waiting (the brand's own posts: none)."""
-    if row.get("is_own"):
-        return 0
-    return store.unanswered_before(str(row["author_key"]), float(row["created_ts"]))
+def _repeat_counts(store: Store, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Per row: earlier mentions by the same author still waiting (the brand's own posts: none).
+
+    One query for the whole batch: a query per mention costs a round trip
+    each, which on a PostgreSQL server across the network dominated ingest.
+    """
+    waiting = store.unanswered_before_many(
+        [str(row["id"]) for row in rows if not row.get("is_own")]
+    )
+    return [0 if row.get("is_own") else waiting.get(str(row["id"]), 0) for row in rows]
 
 
 def _triage_batch(store: Store, rows: Sequence[Mapping[str, Any]], settings: TriageSettings) -> int:
-    counts = [_repeat_count(store, row) for row in rows]
+    counts = _repeat_counts(store, rows)
     results = score_rows(rows, settings, counts)
     store.save_triage([(str(row["id"]), r.columns()) for row, r in zip(rows, results, strict=True)])
     return len(results)
