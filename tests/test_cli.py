@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from socialcare.cli import app
+from socialcare.store import open_store
 
 runner = CliRunner()
 
@@ -32,9 +33,19 @@ def run(cfg: Path, *args: str, input: str | None = None) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_init_writes_config_templates_and_db(cfg: Path, isolated_home: Path) -> None:
+def test_init_writes_config_templates_and_db(
+    cfg: Path, isolated_home: Path, database: str, pg_url: str | None
+) -> None:
     assert "[sources.demo]" in cfg.read_text()
     assert (isolated_home / "templates" / "apology.txt").exists()
+    store = open_store(database, upgrade=False)  # the store of this run: file, or PostgreSQL
+    try:
+        assert store.backend == ("postgresql" if pg_url else "sqlite")
+        assert store.mention_count() == 32  # init migrated it and the poll filled it
+    finally:
+        store.close()
+    if pg_url is not None:  # SOCIALCARE_DATABASE wins: no SQLite file on the side
+        assert not (isolated_home / "socialcare.db").exists()
     code, out = run(cfg, "init")
     assert code == 0 and "Kept existing config" in out
 

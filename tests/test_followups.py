@@ -201,8 +201,9 @@ def workdir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cfg(workdir: Path) -> Config:
-    return make_config(":memory:", workdir)
+def cfg(workdir: Path, store: Store) -> Config:
+    """The test config, naming the test's store (in-memory SQLite, or PostgreSQL)."""
+    return make_config(store.path, workdir)
 
 
 def schedule(cfg: Config, store: Store, mention_id: str, **kw: Any) -> Row:
@@ -352,7 +353,7 @@ def test_a_template_broken_after_scheduling_fails_the_item_without_sending(
 
 
 def test_a_platform_error_fails_the_item_and_the_report(workdir: Path, store: Store) -> None:
-    cfg = make_config(":memory:", workdir, fake={"fail": True})
+    cfg = make_config(store.path, workdir, fake={"fail": True})
     item = schedule(cfg, store, add_mention(store, "1"))
     report = followups.run_due(cfg, store, now=due_time(item))
     assert (report.sent, report.failed) == (0, 1)
@@ -471,15 +472,15 @@ def close_with_rules(store: Store, cfg: Config, mention_id: str, agent: str = "a
     return followups.on_close(store, cfg, before, agent)
 
 
-def rules_config(workdir: Path, **table: Any) -> Config:
+def rules_config(store: Store, workdir: Path, **table: Any) -> Config:
     table.setdefault("rules", [COMPLAINT_RULE])
-    return make_config(":memory:", workdir, followups_table=table)
+    return make_config(store.path, workdir, followups_table=table)
 
 
 def test_a_rule_schedules_a_followup_when_a_complaint_is_closed(
     workdir: Path, store: Store
 ) -> None:
-    cfg = rules_config(workdir)
+    cfg = rules_config(store, workdir)
     mid = add_mention(store, "1", intent="complaint", sentiment=0.1)
     start = utcnow()
     [item_id] = close_with_rules(store, cfg, mid, agent="bob")
@@ -492,14 +493,14 @@ def test_a_rule_schedules_a_followup_when_a_complaint_is_closed(
 
 
 def test_a_rule_fires_on_negative_sentiment_alone(workdir: Path, store: Store) -> None:
-    cfg = rules_config(workdir)
+    cfg = rules_config(store, workdir)
     mid = add_mention(store, "1", intent="question", sentiment=-0.6)
     assert len(close_with_rules(store, cfg, mid)) == 1
 
 
 def test_rules_do_not_fire_for_praise(workdir: Path, store: Store) -> None:
     praise = add_mention(store, "p", intent="praise", sentiment=0.8)
-    assert close_with_rules(store, rules_config(workdir), praise) == []
+    assert close_with_rules(store, rules_config(store, workdir), praise) == []
     assert followups.list_followups(store, status="all") == []
 
 
@@ -515,16 +516,16 @@ def test_rules_switched_off_for_the_source_do_not_fire(
     workdir: Path, store: Store, table: dict[str, Any]
 ) -> None:
     complaint = add_mention(store, "c", intent="complaint", sentiment=-0.8)
-    assert close_with_rules(store, rules_config(workdir, **table), complaint) == []
+    assert close_with_rules(store, rules_config(store, workdir, **table), complaint) == []
     assert followups.list_followups(store, status="all") == []
     # the same close with the rule switched on does fire: the switch made the difference
-    assert len(close_with_rules(store, rules_config(workdir), complaint)) == 1
+    assert len(close_with_rules(store, rules_config(store, workdir), complaint)) == 1
 
 
 def test_closing_again_after_a_reopen_replaces_the_rules_followup(
     workdir: Path, store: Store
 ) -> None:
-    cfg = rules_config(workdir)
+    cfg = rules_config(store, workdir)
     mid = add_mention(store, "1", intent="complaint")
     [first] = close_with_rules(store, cfg, mid)
     workflow.reopen(store, mid, "alice")
@@ -535,7 +536,7 @@ def test_closing_again_after_a_reopen_replaces_the_rules_followup(
 
 
 def test_a_rule_with_a_broken_template_says_so_after_closing(workdir: Path, store: Store) -> None:
-    cfg = rules_config(workdir, rules=[{**COMPLAINT_RULE, "template": "bad"}])
+    cfg = rules_config(store, workdir, rules=[{**COMPLAINT_RULE, "template": "bad"}])
     mid = add_mention(store, "1", intent="complaint")
     with pytest.raises(ConfigError, match="is closed, but follow-up rules failed"):
         close_with_rules(store, cfg, mid)
@@ -580,7 +581,7 @@ def test_dry_run_reports_and_changes_nothing(cfg: Config, store: Store, workdir:
 
 # -- private messages and posts ------------------------------------------------------------------
 def test_a_dm_followup_is_sent_as_a_private_message(workdir: Path, store: Store) -> None:
-    cfg = make_config(":memory:", workdir, followups_table={"dm_subject": "About your order"})
+    cfg = make_config(store.path, workdir, followups_table={"dm_subject": "About your order"})
     item = schedule(cfg, store, add_mention(store, "1"), dm=True)
     assert followups.run_due(cfg, store, now=due_time(item)).sent == 1
     [entry] = sent(workdir)
@@ -734,7 +735,7 @@ def test_a_reddit_dm_followup_composes_a_private_message(
     for key, value in REDDIT_SECRETS.items():
         monkeypatch.setenv(key, value)
     cfg = make_config(
-        ":memory:",
+        store.path,
         workdir,
         sources={"reddit": {"searches": [{"subreddit": "all", "query": "acme"}]}},
         followups_table={"dm_subject": "Your Acme order"},
@@ -767,7 +768,7 @@ def test_a_twitter_followup_is_a_reply_in_the_conversation(
 ) -> None:
     for key, value in TWITTER_SECRETS.items():
         monkeypatch.setenv(key, value)
-    cfg = make_config(":memory:", workdir, sources={"twitter": {"queries": ["acme"]}})
+    cfg = make_config(store.path, workdir, sources={"twitter": {"queries": ["acme"]}})
     mid = add_mention(store, "1790000000000000005", source="twitter", handle="dana_k")
     item = schedule(cfg, store, mid, text="{author} is everything sorted now?")
     created = json.loads((FIXTURES / "twitter" / "create_tweet.json").read_text(encoding="utf-8"))

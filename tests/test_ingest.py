@@ -191,8 +191,8 @@ def test_max_wait_parsing() -> None:
         parse_max_wait("-1")
 
 
-def test_demo_source_needs_no_gaps(tmp_path: Path) -> None:
-    cfg = Config(database=str(tmp_path / "d.db"), agent="a", sources={"demo": {}})
+def test_demo_source_needs_no_gaps(database: str) -> None:
+    cfg = Config(database=database, agent="a", sources={"demo": {}})
     store = open_store(cfg.database)
     summary = poll(cfg, store, max_wait=0)
     assert summary.exit_code == 0 and store.rows("SELECT * FROM gaps") == []
@@ -218,8 +218,9 @@ def mini_app() -> typer.Typer:
     return app
 
 
-def write_config(tmp_path: Path, **demo: Any) -> Path:
-    lines = [f'database = "{tmp_path / "s.db"}"', "[sources.demo]"]
+def write_config(tmp_path: Path, database: str, **demo: Any) -> Path:
+    """A config file polling the demo source into ``database`` (the test's store)."""
+    lines = [f'database = "{database}"', "[sources.demo]"]
     lines += [f"{k} = {v!r}".replace("'", '"') for k, v in demo.items()]
     path = tmp_path / "c.toml"
     path.write_text("\n".join(lines) + "\n")
@@ -232,8 +233,8 @@ def status_of(path: Path, *args: str) -> Any:
     )
 
 
-def polled(tmp_path: Path, **demo: Any) -> tuple[Path, Store]:
-    path = write_config(tmp_path, **demo)
+def polled(tmp_path: Path, database: str, **demo: Any) -> tuple[Path, Store]:
+    path = write_config(tmp_path, database, **demo)
     from socialcare.config import load_config
 
     cfg = load_config(path)
@@ -242,15 +243,15 @@ def polled(tmp_path: Path, **demo: Any) -> tuple[Path, Store]:
     return path, store
 
 
-def test_status_of_a_healthy_source_exits_0(tmp_path: Path) -> None:
-    path, _ = polled(tmp_path)
+def test_status_of_a_healthy_source_exits_0(tmp_path: Path, database: str) -> None:
+    path, _ = polled(tmp_path, database)
     result = status_of(path, "--alert")
     assert result.exit_code == 0, result.output
     assert "demo" in result.stdout and "file" in result.stdout and "ago" in result.stdout
 
 
-def test_status_alert_on_failing_source_with_hostile_error(tmp_path: Path) -> None:
-    path, store = polled(tmp_path)
+def test_status_alert_on_failing_source_with_hostile_error(tmp_path: Path, database: str) -> None:
+    path, store = polled(tmp_path, database)
     store.record_poll(
         "demo", "file", items=None, error="HTTP 503 \x1b]8;;http://evil\x07[bold]x[/bold]"
     )
@@ -263,23 +264,25 @@ def test_status_alert_on_failing_source_with_hostile_error(tmp_path: Path) -> No
     assert "[bold]x[/bold]" in result.stdout  # shown literally, not as markup
 
 
-def test_status_alert_on_silent_source(tmp_path: Path) -> None:
-    path, store = polled(tmp_path, silent_after="1h")
+def test_status_alert_on_silent_source(tmp_path: Path, database: str) -> None:
+    path, store = polled(tmp_path, database, silent_after="1h")
     two_hours_ago = to_iso(utcnow() - timedelta(hours=2))
     store.conn.execute("UPDATE source_health SET last_success_at = ?", [two_hours_ago])
     result = status_of(path, "--alert")
     assert result.exit_code == 10 and "silent" in result.stderr
 
 
-def test_status_alert_on_silent_platform_though_polls_succeed(tmp_path: Path) -> None:
-    path, store = polled(tmp_path, silent_after="1h")
+def test_status_alert_on_silent_platform_though_polls_succeed(
+    tmp_path: Path, database: str
+) -> None:
+    path, store = polled(tmp_path, database, silent_after="1h")
     store.conn.execute("UPDATE mentions SET created_ts = ?", [utcnow().timestamp() - 7200])
     result = status_of(path, "--alert")
     assert result.exit_code == 10 and "nothing new since" in result.stderr
 
 
-def test_status_budget_warns_then_alerts(tmp_path: Path) -> None:
-    path, store = polled(tmp_path, monthly_request_budget=100)
+def test_status_budget_warns_then_alerts(tmp_path: Path, database: str) -> None:
+    path, store = polled(tmp_path, database, monthly_request_budget=100)
     add_usage(store, "demo", "file", requests=85)
     warned = status_of(path, "--alert")
     assert warned.exit_code == 0 and "polling stops at the budget" in warned.stdout
@@ -288,8 +291,8 @@ def test_status_budget_warns_then_alerts(tmp_path: Path) -> None:
     assert result.exit_code == 10 and "monthly budget reached" in result.stderr
 
 
-def test_ingest_status_counts_items_gaps_and_next_poll(tmp_path: Path) -> None:
-    path, store = polled(tmp_path)
+def test_ingest_status_counts_items_gaps_and_next_poll(tmp_path: Path, database: str) -> None:
+    path, store = polled(tmp_path, database)
     open_gap(store, "demo", "file", "1", "9", "test")
     from socialcare.config import load_config
 
@@ -299,8 +302,8 @@ def test_ingest_status_counts_items_gaps_and_next_poll(tmp_path: Path) -> None:
     assert st.alerts == []
 
 
-def test_gaps_lists_open_gaps(tmp_path: Path) -> None:
-    path, store = polled(tmp_path)
+def test_gaps_lists_open_gaps(tmp_path: Path, database: str) -> None:
+    path, store = polled(tmp_path, database)
     app = mini_app()
     empty = runner.invoke(app, ["--config", str(path), "gaps"])
     assert empty.exit_code == 0 and "No open gaps" in empty.stdout

@@ -3,15 +3,18 @@ exactly the items the platform holds, each once.
 
 ``SimSource`` is a scripted newest-first platform (ids are positions, pages
 ``page_size`` long, ``max_pages`` per walk) driving the real engine and the real
-SQLite store on disk. Failures are adapter errors (a 5xx/429), crashes are
-exceptions the engine does not handle (the process dies: raised between pages
-or inside a page's transaction, which then rolls back), and every crash is
-followed by a restart: the store is closed and opened again from the file.
+store: a SQLite file on disk (a fresh one per example) or, in the ``[pg]`` run,
+the PostgreSQL test database (emptied before each example). Failures are adapter
+errors (a 5xx/429), crashes are exceptions the engine does not handle (the
+process dies: raised between pages or inside a page's transaction, which then
+rolls back), and every crash is followed by a restart: the store is closed and
+opened again (from the file, or with a new connection to the server).
 """
 
 from __future__ import annotations
 
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,6 +29,7 @@ from socialcare.poll import poll_source
 from socialcare.sources.base import Source
 from socialcare.store import Store, open_store
 from socialcare.store_ingest import list_gaps
+from tests.pg_server import truncate_tables
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
@@ -133,6 +137,21 @@ class TxCrash:
             raise Crash()
 
 
+@contextmanager
+def fresh_database(pg_url: str | None) -> Iterator[str]:
+    """An empty store for one hypothesis example: a new SQLite file, or the emptied PG database.
+
+    The ``backend`` fixture empties the PostgreSQL database once per test, not
+    once per example, so each example empties it again here.
+    """
+    if pg_url is not None:
+        truncate_tables(pg_url)
+        yield pg_url
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        yield str(Path(tmp) / "sim.db")
+
+
 events = st.sampled_from(["ok", "ok", "ok", "fail", "limit", "crash", "txcrash"])
 steps = st.lists(
     st.tuples(st.integers(0, 12), st.lists(events, max_size=6)),
@@ -141,7 +160,12 @@ steps = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# pg_url is function-scoped but the same for every example; fresh_database empties the store.
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     initial=st.integers(1, 6),
     rounds=steps,
@@ -150,6 +174,7 @@ steps = st.lists(
     reposts=st.booleans(),
 )
 def test_interleavings_end_with_exactly_the_platforms_items(
+    pg_url: str | None,
     initial: int,
     rounds: list[tuple[int, list[str]]],
     page_size: int,
@@ -161,8 +186,7 @@ def test_interleavings_end_with_exactly_the_platforms_items(
     # design does not backfill older history; the promise is about everything after
     # it. So the history starts small enough for one walk, and the first poll is clean.
     platform.add(max(1, min(initial, page_size * max_pages)))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "sim.db"
+    with fresh_database(pg_url) as path:
         store = open_store(path)
 
         def one_poll(script: list[str]) -> Store:
@@ -173,27 +197,29 @@ def test_interleavings_end_with_exactly_the_platforms_items(
                 poll_source(store, src, on_stored=TxCrash.hook)
             except Crash:
                 TxCrash.armed = False
-                store.close()  # the process died; a new one opens the file
+                store.close()  # the process died; a new one opens the store again
                 store = open_store(path)
             return store
 
-        one_poll([])
-        assert store.get_cursor("sim", "q") == str(platform.items[-1])
-        for added, script in rounds:
-            platform.add(added)
-            one_poll(script)
-
-        # then the platform calms down: clean polls until every gap is filled
-        for _ in range(60):
+        try:
             one_poll([])
-            cursor = store.get_cursor("sim", "q")
-            top = str(platform.items[-1]) if platform.items else None
-            if not list_gaps(store) and cursor == top:
-                break
+            assert store.get_cursor("sim", "q") == str(platform.items[-1])
+            for added, script in rounds:
+                platform.add(added)
+                one_poll(script)
 
-        mentions = {r[0] for r in store.conn.execute("SELECT native_id FROM mentions")}
-        folded = {r[0].split(":", 1)[1] for r in store.conn.execute("SELECT id FROM reposts")}
-        assert mentions.isdisjoint(folded)
-        assert mentions | folded == {str(i) for i in platform.items}
-        assert list_gaps(store) == []
-        store.close()
+            # then the platform calms down: clean polls until every gap is filled
+            for _ in range(60):
+                one_poll([])
+                cursor = store.get_cursor("sim", "q")
+                top = str(platform.items[-1]) if platform.items else None
+                if not list_gaps(store) and cursor == top:
+                    break
+
+            mentions = {r[0] for r in store.conn.execute("SELECT native_id FROM mentions")}
+            folded = {r[0].split(":", 1)[1] for r in store.conn.execute("SELECT id FROM reposts")}
+            assert mentions.isdisjoint(folded)
+            assert mentions | folded == {str(i) for i in platform.items}
+            assert list_gaps(store) == []
+        finally:
+            store.close()

@@ -44,9 +44,9 @@ def _app(transport: httpx.BaseTransport | None = None) -> typer.Typer:
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Any:
+def cli(tmp_path: Path, database: str) -> Any:
     cfg = tmp_path / "config.toml"
-    cfg.write_text(f'database = "{tmp_path / "sc.db"}"\n')
+    cfg.write_text(f'database = "{database}"\n')  # a SQLite file, or the PostgreSQL URL
     runner = CliRunner()
 
     def run(*args: str, transport: httpx.BaseTransport | None = None) -> Any:

@@ -14,7 +14,6 @@ import pytest
 
 from socialcare.config import Config
 from socialcare.errors import LockHeld, SourceError
-from socialcare.locks import job_lock
 from socialcare.models import Mention, Page
 from socialcare.poll import poll, poll_source
 from socialcare.sources import registry
@@ -23,10 +22,11 @@ from socialcare.sources.demo import DemoSource
 from socialcare.store import Store, open_store
 
 
-def demo_config(tmp_path: Path, path: Path | None = None, **extra: Any) -> Config:
+def demo_config(database: str, path: Path | None = None, **extra: Any) -> Config:
+    """A config polling the demo source into the test's store (SQLite file or PostgreSQL)."""
     section: dict[str, Any] = {"path": str(path)} if path else {}
     section.update(extra)
-    return Config(database=str(tmp_path / "p.db"), agent="alice", sources={"demo": section})
+    return Config(database=database, agent="alice", sources={"demo": section})
 
 
 def write_demo(path: Path, ids: range) -> None:
@@ -45,10 +45,10 @@ def write_demo(path: Path, ids: range) -> None:
             )
 
 
-def test_demo_poll_is_incremental_and_idempotent(tmp_path: Path) -> None:
+def test_demo_poll_is_incremental_and_idempotent(tmp_path: Path, database: str) -> None:
     data = tmp_path / "demo.jsonl"
     write_demo(data, range(1, 6))
-    cfg = demo_config(tmp_path, data, page_size=2)
+    cfg = demo_config(database, data, page_size=2)
     store = open_store(cfg.database)
     first = poll(cfg, store)
     assert (first.results[0].fetched, first.new) == (5, 5)
@@ -61,8 +61,8 @@ def test_demo_poll_is_incremental_and_idempotent(tmp_path: Path) -> None:
     assert store.mention_count() == 8
 
 
-def test_shipped_demo_file_polls_with_hostile_text(tmp_path: Path) -> None:
-    cfg = demo_config(tmp_path)
+def test_shipped_demo_file_polls_with_hostile_text(database: str) -> None:
+    cfg = demo_config(database)
     store = open_store(cfg.database)
     summary = poll(cfg, store)
     assert summary.exit_code == 0
@@ -133,22 +133,24 @@ def test_same_mention_from_two_queries_stored_once(
     assert store.mention_count() == 1
 
 
-def test_unknown_source_is_not_found(tmp_path: Path) -> None:
+def test_unknown_source_is_not_found(database: str) -> None:
     from socialcare.errors import NotFound
 
-    cfg = demo_config(tmp_path)
+    cfg = demo_config(database)
+    store = open_store(cfg.database)
     with pytest.raises(NotFound, match="unknown source 'nosuch'"):
-        poll(cfg, open_store(cfg.database), ["nosuch"])
+        poll(cfg, store, ["nosuch"])
+    store.close()
 
 
-def test_lock_refuses_a_second_poll_in_another_process(tmp_path: Path) -> None:
-    cfg = demo_config(tmp_path)
+def test_lock_refuses_a_second_poll_in_another_process(database: str) -> None:
+    cfg = demo_config(database)
     store = open_store(cfg.database)
     holder = textwrap.dedent(
         f"""
-        import sys, time
-        from socialcare.locks import job_lock
-        with job_lock({cfg.database!r}, "poll"):
+        import sys
+        from socialcare.store import open_store
+        with open_store({cfg.database!r}).job_lock("poll"):
             print("locked", flush=True)
             sys.stdin.readline()
         """
@@ -169,12 +171,20 @@ def test_lock_refuses_a_second_poll_in_another_process(tmp_path: Path) -> None:
     assert poll(cfg, store).exit_code == 0  # released when the other process ends
 
 
-def test_lock_is_reentrant_free_after_release(tmp_path: Path) -> None:
-    db = str(tmp_path / "x.db")
-    with job_lock(db, "due"):
-        pass
-    with job_lock(db, "due"):
-        pass
+def test_lock_is_free_again_after_release(database: str) -> None:
+    store, other = open_store(database), open_store(database)
+    try:
+        with store.job_lock("due"):
+            with pytest.raises(LockHeld, match="another 'due' run"):
+                with other.job_lock("due"):
+                    pass  # pragma: no cover - the lock is held
+        with other.job_lock("due"):  # released: another connection takes it at once
+            pass
+        with store.job_lock("due"):
+            pass
+    finally:
+        store.close()
+        other.close()
 
 
 def test_demo_source_bad_line_is_config_error(tmp_path: Path) -> None:
