@@ -351,6 +351,22 @@ def m004_queue_covering_index(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration
+def m005_open_by_author_index(db: sqlite_utils.Database) -> None:
+    """A partial index of each author's open mentions, for the repeat-contact count.
+
+    Triage counts, per new mention, the author's earlier mentions still open.
+    PostgreSQL without fresh statistics (a new store's first big poll) ANDed
+    ``idx_mentions_author`` with the status index, reading every open mention
+    once per new one: ingest went quadratic. An index holding exactly the
+    rows that count leaves one plan on both backends: an index-only range scan.
+    """
+    db.execute(
+        "CREATE INDEX idx_mentions_author_open ON mentions(author_key, created_ts) "
+        "WHERE status = 'open' AND is_own = 0"
+    )
+
+
 def _applied(conn: Any) -> set[str]:
     return {
         str(row[0]) for row in conn.execute("SELECT name FROM _socialcare_migrations").fetchall()

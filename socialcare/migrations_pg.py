@@ -350,3 +350,12 @@ def m004_queue_covering_index(db: Executor) -> None:
         "static_score, created_ts, sla_due_ts, is_own, snoozed_until, source, intent, assignee"
         ") WHERE status = 'open'"
     )
+
+
+@migration
+def m005_open_by_author_index(db: Executor) -> None:
+    """Each author's open mentions, for the repeat-contact count (see the SQLite twin)."""
+    db.execute(
+        "CREATE INDEX idx_mentions_author_open ON mentions(author_key, created_ts) "
+        "WHERE status = 'open' AND is_own = 0"
+    )

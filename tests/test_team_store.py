@@ -11,7 +11,8 @@ import json
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,12 @@ from typer.testing import CliRunner
 
 from socialcare.cli import app
 from socialcare.config import data_dir
+from socialcare.dialect import SQLITE
 from socialcare.errors import ConfigError, LockHeld, StoreUnavailable
 from socialcare.migrations import migration_names
 from socialcare.models import Mention
 from socialcare.pg import redact_url, translate
-from socialcare.store import QueueFilter, Store, open_store
+from socialcare.store import QueueFilter, Store, open_store, unanswered_before_sql
 from socialcare.store_copy import copy_store, table_counts
 
 runner = CliRunner()
@@ -118,7 +120,8 @@ def test_migrations_are_recorded_and_upgrade_twice_is_a_no_op(store: Store) -> N
 def test_db_status_and_upgrade_commands(database: str) -> None:
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "version 4" in result.output
+    latest = len(migration_names(SQLITE))
+    assert f"version {latest}" in result.output
     again = runner.invoke(app, ["db", "upgrade"])
     assert "Already at the newest schema" in again.output
     status = runner.invoke(app, ["db", "status", "--json"])
@@ -126,7 +129,7 @@ def test_db_status_and_upgrade_commands(database: str) -> None:
     info = json.loads(status.output)
     expected = "postgresql" if database.startswith("postgresql://") else "sqlite"
     assert info["backend"] == expected
-    assert info["schema_version"] == info["latest_version"] == 4
+    assert info["schema_version"] == info["latest_version"] == latest
     assert info["pending"] == [] and info["counts"]["mentions"] == 0
 
 
@@ -139,6 +142,32 @@ def test_search_stems_words_and_treats_operators_as_words(store: Store) -> None:
     store.upsert_mentions([mention("1", "now about refunds")])
     assert [r["id"] for r in store.queue(QueueFilter(search="refund"), 1.8e9, 0, 24)] == ["demo:1"]
     assert store.queue(QueueFilter(search="charged"), 1.8e9, 0, 24) == []
+
+
+def test_repeat_contact_count_reads_only_the_open_by_author_index(store: Store) -> None:
+    """All open and no statistics (a new store's first poll): PostgreSQL once ANDed the
+    author index with the status index here, reading every open mention per new one."""
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    store.upsert_mentions(
+        [
+            replace(
+                mention(str(i), "where is my parcel", author=f"u{i % 7}"),
+                created_at=start + timedelta(minutes=i),
+            )
+            for i in range(300)
+        ]
+    )
+    ids = ["demo:1", "demo:2"]
+    explain = "EXPLAIN " if store.dialect.is_pg else "EXPLAIN QUERY PLAN "
+    plan = " ".join(
+        str(row[-1]) for row in store.conn.execute(explain + unanswered_before_sql(2), ids)
+    )
+    assert "idx_mentions_author_open" in plan, plan
+    assert "BitmapAnd" not in plan and "idx_mentions_status_score" not in plan, plan
+    counts = store.unanswered_before_many(ids)
+    assert counts == {"demo:1": 0, "demo:2": 0}
+    later = [f"demo:{i}" for i in (291, 299)]
+    assert store.unanswered_before_many(later) == {"demo:291": 41, "demo:299": 42}
 
 
 # -- concurrency ---------------------------------------------------------------------
