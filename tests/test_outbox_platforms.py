@@ -9,7 +9,9 @@ an agent retries.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import parse_qs
@@ -171,3 +173,62 @@ def test_show_fetches_a_missing_parent_online_and_says_so_offline(sc: Socialcare
         online = sc.show(child.id)
     assert online.thread_notes == []
     assert [t["native_id"] for t in online.thread] == ["1789999999999999000", child.native_id]
+
+
+class _KeepAliveStatuses(BaseHTTPRequestHandler):
+    """Mastodon's ``POST /api/v1/statuses`` over HTTP/1.1 keep-alive, noting each client port."""
+
+    protocol_version = "HTTP/1.1"
+    server: Any
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.ports.append(self.client_address[1])
+        status = load("mastodon", "status_created.json")
+        status["id"] = str(113_000_000_000_000_000 + len(self.server.ports))
+        out = json.dumps(status).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_replies_in_one_session_share_one_connection_and_shutdown_closes_it(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Building an adapter (an HTTP client, TLS context and all) per reply cost more CPU than
+    the reply; one session keeps one adapter, and ``shutdown`` closes its connection."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAliveStatuses)
+    server.ports = []  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MASTODON_TOKEN", "token-value")
+    instance = f"http://127.0.0.1:{server.server_address[1]}"
+    cfg = Config(
+        database=database, agent="alice", brand_handles=("acmehelp",),
+        sources={"mastodon": {"instance": instance, "access_token_env": "MASTODON_TOKEN"}},
+    )  # fmt: skip
+    care = Socialcare(cfg)
+    when = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    care.store.upsert_mentions([
+        Mention(source="mastodon", native_id=str(n), text="@acmehelp my order?", created_at=when,
+                author_id=f"a{n}", author_handle=f"user{n}@example.social")
+        for n in (1, 2, 3)
+    ])  # fmt: skip
+    try:
+        for n in (1, 2, 3):
+            outcome = care.reply(f"mastodon:{n}", text="Looking into it now")
+            assert (outcome.item or {})["status"] == "sent"
+        ports = list(server.ports)  # type: ignore[attr-defined]
+        assert len(ports) == 3 and len(set(ports)) == 1, ports
+        client = care.adapter("mastodon").api._client
+        assert client is not None and not client.is_closed
+        care.shutdown()
+        assert client.is_closed
+    finally:
+        care.shutdown()
+        server.shutdown()
+        server.server_close()

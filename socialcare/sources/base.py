@@ -152,6 +152,10 @@ class Source(ABC):
         """Raise ``MissingCredential`` naming the variable if a credential is unset."""
         return None  # sources without credentials (demo, RSS) have nothing to check
 
+    def close(self) -> None:
+        """Release network resources (HTTP connection pools); the adapter is not used after."""
+        return None
+
     def _int_setting(self, key: str, default: int, low: int, high: int | None) -> int:
         """An integer config key within bounds, or ``ConfigError`` naming it."""
         value = self.config.get(key, default)

@@ -520,6 +520,10 @@ class HttpSource(Source):
         )
         self._configure()
 
+    def close(self) -> None:
+        """Close the adapter's HTTP client and its pooled connections."""
+        self.api.close()
+
     def _configure(self) -> None:
         """Subclasses validate their config table and set up ``self.api`` here."""
 
