@@ -85,6 +85,11 @@ class Dialect:
         """Force the partial covering index for open-queue ranking (SQLite's planner needs it)."""
         return "" if self.is_pg else "INDEXED BY idx_mentions_open_queue"
 
+    def open_by_author_hint(self) -> str:
+        """Force the open-by-author partial index: without statistics SQLite's planner
+        prefers the status index for ``author_key IN (a, b)``, reading every open mention."""
+        return "" if self.is_pg else "INDEXED BY idx_mentions_author_open"
+
     def mention_search(self, alias: str, param: str) -> str:
         """Condition: mention ``alias`` matches the full-text query bound to ``:param``.
 

@@ -145,6 +145,7 @@ def copy_store(
                 f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
             )
         results.append(result)
+    target.refresh_statistics()  # the planner's view of the new rows, before agents use them
     source_counts = table_counts(source)
     target_counts = table_counts(target)
     short = []
