@@ -367,6 +367,15 @@ def m005_open_by_author_index(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration
+def m006_queue_index_carries_rowid(db: sqlite_utils.Database) -> None:
+    """Nothing to do on SQLite: every SQLite index already carries the rowid.
+
+    PostgreSQL's twin adds ``rowid`` to the open-queue index, so ranking the
+    queue is an index-only scan there too.
+    """
+
+
 def _applied(conn: Any) -> set[str]:
     return {
         str(row[0]) for row in conn.execute("SELECT name FROM _socialcare_migrations").fetchall()

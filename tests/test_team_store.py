@@ -186,6 +186,19 @@ def test_author_lookups_read_only_the_open_by_author_index(store: Store) -> None
     assert len(store.open_mentions_of(["demo:u1", "demo:u2"])) == 6
 
 
+def test_queue_index_covers_the_ranking_query_on_postgresql(store: Store) -> None:
+    """The ranking query returns rowid; an index without it sent PostgreSQL to the heap for
+    every open row (35 ms against 10 ms at 20k open of 1M). SQLite indexes carry it anyway."""
+    if not store.dialect.is_pg:
+        sql = "SELECT sql FROM sqlite_master WHERE name = 'idx_mentions_open_queue'"
+        assert "WHERE status = 'open'" in store.conn.execute(sql).fetchone()[0]
+        return
+    row = store.conn.execute(
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_mentions_open_queue'"
+    ).fetchone()
+    assert "INCLUDE (rowid)" in row[0] and "WHERE (status = 'open'" in row[0], row[0]
+
+
 # -- concurrency ---------------------------------------------------------------------
 
 CLAIM = """
