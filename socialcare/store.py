@@ -213,6 +213,12 @@ class Store:
             self._analyzed_rows = max(float(row[0]), 0.0)
         if self._new_since_analyze < 0.5 * self._analyzed_rows:
             return
+        busy = self.conn.execute(
+            "SELECT 1 FROM pg_stat_progress_vacuum WHERE relid = 'mentions'::regclass "
+            "UNION ALL SELECT 1 FROM pg_stat_progress_analyze WHERE relid = 'mentions'::regclass"
+        ).fetchone()
+        if busy is not None:
+            return  # autovacuum is on it; our ANALYZE would cancel its VACUUM. Next commit.
         self.conn.execute("ANALYZE mentions")
         self._analyzed_rows += self._new_since_analyze
         self._new_since_analyze = 0
