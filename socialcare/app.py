@@ -19,8 +19,8 @@ from .errors import SocialcareError, UsageError
 from .kb import KbSettings, Suggestion, pick_suggestion, suggest
 from .models import Mention
 from .outbox import reset_for_retry, send_item
-from .poll import PollSummary, build_source, poll
-from .sources.base import Source, Waiter
+from .poll import Adapters, PollSummary, build_source, poll
+from .sources.base import Waiter
 from .sources.registry import source_classes
 from .store import QueueFilter, Row, Store, open_store
 from .templates import list_templates
@@ -81,7 +81,8 @@ class Socialcare:
     def __init__(self, config: Config, store: Store | None = None) -> None:
         self.config = config
         self._store = store
-        self._sources: dict[str, Source] = {}
+        #: one adapter per source for this session (replies share its HTTP client)
+        self.adapters = Adapters(config)
 
     @classmethod
     def from_config_file(cls, path: str | Path | None = None) -> Socialcare:
@@ -109,22 +110,9 @@ class Socialcare:
         """Knowledge-base articles that answer this mention well enough (maybe none)."""
         return suggest(self.store, row["text"], self.kb_settings)
 
-    def adapter(self, name: str) -> Source:
-        """The adapter for ``name``, built once and kept until :meth:`shutdown`.
-
-        Replies from one session (``work``, a run of ``reply`` calls) then share
-        the adapter's HTTP client: its connections are reused, and building a
-        client (TLS context and all) costs more CPU than sending a reply.
-        """
-        if name not in self._sources:
-            self._sources[name] = build_source(self.config, name)
-        return self._sources[name]
-
     def shutdown(self) -> None:
         """Close the adapters' HTTP clients and the store, where they were opened."""
-        sources, self._sources = list(self._sources.values()), {}
-        for source in sources:
-            source.close()
+        self.adapters.close()
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -267,7 +255,7 @@ class Socialcare:
         )  # fmt: skip
         if not body:
             raise UsageError("the reply is empty: nothing sent")
-        source = self.adapter(row["source"])
+        source = self.adapters.get(row["source"])
         length, limit = source.text_length(body), source.max_length
         if limit is not None and length > limit:
             raise UsageError(
@@ -291,7 +279,7 @@ class Socialcare:
     def retry(self, item_id: int) -> Row:
         """Resend a failed or stuck item, on the agent's explicit word."""
         item = reset_for_retry(self.store, item_id, self.agent)
-        return send_item(self.store, self.adapter(item["source"]), item_id, agent=self.agent)
+        return send_item(self.store, self.adapters.get(item["source"]), item_id, agent=self.agent)
 
     def log(self, **filters: Any) -> list[Row]:
         """The audit log, newest first."""
@@ -369,7 +357,7 @@ class Socialcare:
                 current = found
                 continue
             try:
-                source = self.adapter(current["source"])
+                source = self.adapters.get(current["source"])
                 source.check_credentials()
                 fetched: list[Mention] = source.fetch([missing])
             except SocialcareError as exc:

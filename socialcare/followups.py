@@ -33,7 +33,7 @@ from .config import Config
 from .errors import ConfigError, Conflict, NotFound, SocialcareError, SourceError, UsageError
 from .models import Mention, Page, SentPost, parse_iso, to_iso, utcnow
 from .outbox import send_item
-from .poll import build_source
+from .poll import Adapters, build_source
 from .sources.base import Source
 from .sources.registry import get_source_class
 from .store import Row, Store
@@ -674,23 +674,15 @@ class Preview:
     error: str | None = None
 
 
-def _adapter(config: Config, name: str, cache: dict[str, Source] | None) -> Source:
-    if cache is None:
-        return build_source(config, name)
-    if name not in cache:
-        cache[name] = build_source(config, name)
-    return cache[name]
-
-
 def preview(
     config: Config,
     store: Store,
     item: Mapping[str, Any],
-    adapters: dict[str, Source] | None = None,
+    adapters: Adapters | None = None,
 ) -> Preview:
     """Skip reason, else the rendered text, else the error that would fail it; writes nothing.
 
-    ``adapters`` caches built sources by name across items of one run.
+    ``adapters`` keeps built sources across the items of one run.
     """
     reason = skip_reason(store, item)
     if reason:
@@ -699,7 +691,7 @@ def preview(
         text = render_item(config, store, item)
         dm = bool(item_options(item).get("dm"))
         _check_sendable(str(item["source"]), dm=dm)
-        source = _adapter(config, str(item["source"]), adapters)
+        source = (adapters or Adapters(config)).get(str(item["source"]))
         _check_length(source, text, f"{item['kind']} {item['id']}")
     except SocialcareError as exc:
         return Preview(error=str(exc))
@@ -773,7 +765,20 @@ def _skip(store: Store, item: Row, reason: str) -> bool:
 
 def _due_pass(config: Config, store: Store, now: datetime, *, dry_run: bool) -> DueReport:
     report = DueReport(dry_run=dry_run)
-    adapters: dict[str, Source] = {}
+    adapters = Adapters(config)
+    try:
+        _due_items_pass(config, store, now, report, adapters)
+    finally:
+        adapters.close()
+    report.stuck = [r["id"] for r in sql.stuck_items(store, to_iso(now))]
+    return report
+
+
+def _due_items_pass(
+    config: Config, store: Store, now: datetime, report: DueReport, adapters: Adapters
+) -> None:
+    """Settle each due item in turn (skip, fail or send), a line per item in ``report``."""
+    dry_run = report.dry_run
     for item in due_items(store, now):
         line = DueLine(item["id"], item["kind"], item["mention_id"] or item["source"], "failed")
         report.lines.append(line)
@@ -796,7 +801,7 @@ def _due_pass(config: Config, store: Store, now: datetime, *, dry_run: bool) -> 
         if not sql.update_pending(store, item["id"], text=view.text):
             line.outcome, line.detail = "busy", "taken by another process meanwhile"
             continue
-        source = source_for_item(config, item, adapters[item["source"]])
+        source = source_for_item(config, item, adapters.get(item["source"]))
         try:
             done = send_item(store, source, item["id"], agent=item["agent"])
         except Conflict as exc:
@@ -806,8 +811,6 @@ def _due_pass(config: Config, store: Store, now: datetime, *, dry_run: bool) -> 
             line.outcome, line.detail = "failed", done.get("error") or done["status"]
         elif done.get("url"):
             line.detail = f"{view.text} ({done['url']})"
-    report.stuck = [r["id"] for r in sql.stuck_items(store, to_iso(now))]
-    return report
 
 
 def run_due(

@@ -243,6 +243,31 @@ def build_source(config: Config, name: str) -> Source:
     return cls(config.source_section(name), brand_handles=config.brand_handles)
 
 
+class Adapters:
+    """Adapters built once by name for a session or a run, and closed together.
+
+    Building an adapter builds its HTTP client (a TLS context and all), which
+    costs more CPU than sending a reply; keeping one per source also reuses
+    its connections.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._built: dict[str, Source] = {}
+
+    def get(self, name: str) -> Source:
+        """The adapter for source ``name``, built on first use."""
+        if name not in self._built:
+            self._built[name] = build_source(self.config, name)
+        return self._built[name]
+
+    def close(self) -> None:
+        """Close every adapter built so far (their HTTP connection pools)."""
+        built, self._built = list(self._built.values()), {}
+        for source in built:
+            source.close()
+
+
 def _iso_epoch(epoch: float) -> str:
     return to_iso(datetime.fromtimestamp(epoch, tz=timezone.utc))
 

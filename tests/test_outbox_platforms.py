@@ -224,7 +224,7 @@ def test_replies_in_one_session_share_one_connection_and_shutdown_closes_it(
             assert (outcome.item or {})["status"] == "sent"
         ports = list(server.ports)  # type: ignore[attr-defined]
         assert len(ports) == 3 and len(set(ports)) == 1, ports
-        client = care.adapter("mastodon").api._client
+        client = care.adapters.get("mastodon").api._client
         assert client is not None and not client.is_closed
         care.shutdown()
         assert client.is_closed
