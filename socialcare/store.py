@@ -404,17 +404,9 @@ class Store:
             yield rows
             last = rows[-1]["_rowid"]
 
-    def unanswered_before(self, author_key: str, before_ts: float) -> int:
-        """How many earlier mentions of this author still wait for an answer."""
-        row = self.conn.execute(
-            "SELECT count(*) FROM mentions WHERE author_key = ? AND created_ts < ? "
-            "AND status = 'open' AND is_own = 0",
-            [author_key, before_ts],
-        ).fetchone()
-        return int(row[0])
-
     def unanswered_before_many(self, mention_ids: Sequence[str]) -> dict[str, int]:
-        """For each stored mention: :meth:`unanswered_before` its author and creation time."""
+        """For each stored mention: how many earlier mentions of its author still wait
+        for an answer (open, not the brand's own)."""
         out: dict[str, int] = {}
         for start in range(0, len(mention_ids), 500):
             chunk = list(mention_ids[start : start + 500])

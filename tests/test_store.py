@@ -78,8 +78,9 @@ def test_fts_search_finds_words_and_ignores_syntax(store: Store) -> None:
     flt = QueueFilter(search="charging")  # porter stemming
     rows = store.queue(flt, now_ts=1.8e9, age_weight=0, age_cap_hours=24)
     assert [r["id"] for r in rows] == ["demo:1"]
-    # FTS operators typed by a user are treated as words, not syntax errors.
-    assert store.queue(QueueFilter(search='"AND OR ('), 1.8e9, 0, 24) == []
+    # Search operators typed by a user (FTS5's or tsquery's) are words, not syntax errors.
+    assert store.queue(QueueFilter(search='"AND OR ( & | !'), 1.8e9, 0, 24) == []
+    # An edit re-indexes the text (the FTS5 trigger, or the tsvector trigger).
     store.upsert_mentions([make("1", "now about refunds")])
     assert [r["id"] for r in store.queue(QueueFilter(search="refund"), 1.8e9, 0, 24)] == ["demo:1"]
     assert store.queue(QueueFilter(search="charged"), 1.8e9, 0, 24) == []

@@ -139,17 +139,6 @@ def test_db_status_and_upgrade_commands(database: str) -> None:
     assert info["pending"] == [] and info["counts"]["mentions"] == 0
 
 
-def test_search_stems_words_and_treats_operators_as_words(store: Store) -> None:
-    store.upsert_mentions([mention("1", "I was charged twice"), mention("2", "love it")])
-    rows = store.queue(QueueFilter(search="charging"), 1.8e9, 0, 24)
-    assert [r["id"] for r in rows] == ["demo:1"]
-    assert store.queue(QueueFilter(search='"AND OR ( & | !'), 1.8e9, 0, 24) == []
-    # An edit re-indexes the text (the FTS5 trigger, or the tsvector trigger).
-    store.upsert_mentions([mention("1", "now about refunds")])
-    assert [r["id"] for r in store.queue(QueueFilter(search="refund"), 1.8e9, 0, 24)] == ["demo:1"]
-    assert store.queue(QueueFilter(search="charged"), 1.8e9, 0, 24) == []
-
-
 def test_author_lookups_read_only_the_open_by_author_index(store: Store) -> None:
     """A first big poll, all open: without statistics PostgreSQL ANDed the author index with
     the status index for the repeat-contact count, and SQLite took the status index for the

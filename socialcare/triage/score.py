@@ -371,7 +371,7 @@ def score_row(
 
     Reads ``text``, ``language``, ``author_followers``, ``query``, ``raw`` and
     ``created_ts`` (or ``created_at``). ``repeat_count`` is how many earlier
-    mentions by the same author are still unanswered (``Store.unanswered_before``).
+    mentions by the same author are still unanswered (``Store.unanswered_before_many``).
     """
     text = _text(row)
     return _combine(row, text, analyse(text, row.get("language")), settings, repeat_count)
