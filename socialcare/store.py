@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 import sqlite_utils
 
@@ -109,6 +109,18 @@ class QueueFilter:
 
 #: PostgreSQL-only columns that ``SELECT *`` must not hand to callers
 _HIDDEN = ("rowid", "search", "search_len")
+
+
+_T = TypeVar("_T")
+
+#: values per ``IN (...)`` list: well under SQLite's bound-parameter limit
+IN_CHUNK = 500
+
+
+def in_chunks(values: Sequence[_T], size: int = IN_CHUNK) -> Iterator[list[_T]]:
+    """``values`` in slices of ``size``, for queries with one ``IN (...)`` list each."""
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
 
 
 def is_postgres_url(database: str | Path) -> bool:
@@ -296,8 +308,7 @@ class Store:
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` are already stored."""
         found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
+        for chunk in in_chunks(ids):
             marks = ", ".join("?" for _ in chunk)
             found.update(
                 r[0]
@@ -386,8 +397,7 @@ class Store:
     ) -> Iterator[list[Row]]:
         """Mentions in rowid order, a batch at a time (bounded memory on huge stores)."""
         if ids is not None:
-            for start in range(0, len(ids), batch_size):
-                chunk = list(ids[start : start + batch_size])
+            for chunk in in_chunks(ids, batch_size):
                 marks = ", ".join("?" for _ in chunk)
                 yield self._rows(
                     f"SELECT rowid AS _rowid, * FROM mentions WHERE id IN ({marks})", chunk
@@ -408,8 +418,7 @@ class Store:
         """For each stored mention: how many earlier mentions of its author still wait
         for an answer (open, not the brand's own)."""
         out: dict[str, int] = {}
-        for start in range(0, len(mention_ids), 500):
-            chunk = list(mention_ids[start : start + 500])
+        for chunk in in_chunks(mention_ids):
             for mid, n in self.conn.execute(unanswered_before_sql(len(chunk), self.dialect), chunk):
                 out[str(mid)] = int(n)
         return out

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
 from .models import Mention, to_iso, utcnow
-from .store import Row, Store
+from .store import Row, Store, in_chunks
 
 __all__ = [
     "IngestOutcome",
@@ -61,8 +61,7 @@ def _marks(values: Sequence[object]) -> str:
 def _known_reposts(store: Store, ids: Sequence[str]) -> dict[str, str]:
     """Which of ``ids`` were folded before, and into what."""
     out: dict[str, str] = {}
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
+    for chunk in in_chunks(ids):
         for row in store.rows(
             f"SELECT id, original_id FROM reposts WHERE id IN ({_marks(chunk)})", chunk
         ):
@@ -100,8 +99,7 @@ def _stored_texts(store: Store, batch: Sequence[Mention], window: float) -> _Sto
     authors = sorted({m.author_key for m in batch})
     low = min(m.created_at.timestamp() for m in batch) - window
     high = max(m.created_at.timestamp() for m in batch) + window
-    for start in range(0, len(authors), 500):
-        chunk = authors[start : start + 500]
+    for chunk in in_chunks(authors):
         for row in store.rows(
             f"SELECT id, author_key, text, created_ts FROM mentions WHERE author_key IN "
             f"({_marks(chunk)}) AND created_ts BETWEEN ? AND ? AND is_own = 0",
@@ -197,8 +195,7 @@ def ingest_mentions(
             )
             out.folded = max(int(cur.rowcount), 0)  # summed over the rows by both drivers
         recount = sorted({t for _, t in folds} | set(out.stored_ids))
-        for start in range(0, len(recount), 500):
-            chunk = recount[start : start + 500]
+        for chunk in in_chunks(recount):
             store.conn.execute(
                 "UPDATE mentions SET repost_count = "
                 "(SELECT count(*) FROM reposts r WHERE r.original_id = mentions.id) "
@@ -239,8 +236,7 @@ def _brand_replies(
     for m in mentions:
         by_source.setdefault(m.source, []).append(m.native_id)
     for source, natives in by_source.items():
-        for start in range(0, len(natives), 500):
-            chunk = natives[start : start + 500]
+        for chunk in in_chunks(natives):
             for row in store.rows(
                 "SELECT parent_id, created_at, author_handle FROM mentions WHERE source = ? "
                 f"AND parent_id IN ({_marks(chunk)}) AND is_own = 1 ORDER BY created_ts, id",

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 from .dialect import fts_phrases
 from .errors import NotFound
-from .store import Row, Store
+from .store import Row, Store, in_chunks
 
 __all__ = [
     "ArticleRow",
@@ -43,8 +43,6 @@ __all__ = [
 
 #: (url, title, body, tags) as the loaders produce them
 ArticleRow = tuple[str, str, str, Sequence[str]]
-
-_CHUNK = 500  # stay well under SQLite's bound-parameter limit
 
 
 # -- sources -----------------------------------------------------------------
@@ -145,8 +143,7 @@ def touch_articles(store: Store, source_id: int, urls: Iterable[str], seen_at: s
 def delete_articles(store: Store, source_id: int, urls: Sequence[str]) -> int:
     """Delete these articles of a source; returns how many went."""
     gone = 0
-    for start in range(0, len(urls), _CHUNK):
-        chunk = list(urls[start : start + _CHUNK])
+    for chunk in in_chunks(urls):
         marks = ", ".join("?" for _ in chunk)
         cur = store.conn.execute(
             f"DELETE FROM kb_articles WHERE source_id = ? AND url IN ({marks})",
