@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 import sqlite_utils
 
-from .dialect import SQLITE, Dialect
 from .models import to_iso, utcnow
+from .store_dialect import SQLITE, Dialect
 
 Migration = Callable[[sqlite_utils.Database], None]
 MIGRATIONS: list[Migration] = []

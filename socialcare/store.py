@@ -22,10 +22,10 @@ from typing import Any, Iterable, Iterator, Sequence, TypeVar
 import sqlite_utils
 
 from . import locks
-from .dialect import POSTGRESQL, SQLITE, Dialect
 from .errors import ConfigError, NotFound
 from .migrations import applied_migrations, migrate, migration_names
 from .models import Mention, to_iso, utcnow
+from .store_dialect import POSTGRESQL, SQLITE, Dialect
 
 __all__ = ["Store", "open_store", "is_postgres_url", "QueueFilter", "Row"]
 

@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 
 from socialcare.cli import app
 from socialcare.config import data_dir
-from socialcare.dialect import SQLITE
 from socialcare.errors import ConfigError, LockHeld, StoreUnavailable
 from socialcare.migrations import migration_names
 from socialcare.models import Mention
@@ -33,6 +32,7 @@ from socialcare.store import (
     unanswered_before_sql,
 )
 from socialcare.store_copy import copy_store, table_counts
+from socialcare.store_dialect import SQLITE
 
 runner = CliRunner()
 
