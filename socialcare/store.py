@@ -107,8 +107,8 @@ class QueueFilter:
     sort: str = "score"  # score or sla
 
 
-#: PostgreSQL-only columns that ``SELECT *`` must not hand to callers
-_HIDDEN = ("rowid", "search", "search_len")
+#: PostgreSQL-only columns (row number, search vectors): never handed to callers, never copied
+PG_ONLY_COLUMNS = ("rowid", "search", "search_len")
 
 
 _T = TypeVar("_T")
@@ -253,9 +253,9 @@ class Store:
         cur = self.conn.execute(sql, params)
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-        if self.dialect.is_pg and rows and any(h in names for h in _HIDDEN):
+        if self.dialect.is_pg and rows and any(h in names for h in PG_ONLY_COLUMNS):
             for row in rows:
-                for hidden in _HIDDEN:
+                for hidden in PG_ONLY_COLUMNS:
                     row.pop(hidden, None)
         return rows
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from .errors import IncompleteCopy, UsageError
-from .store import Store
+from .store import PG_ONLY_COLUMNS, Store
 
 __all__ = ["COPY_TABLES", "TableCopy", "copy_store", "table_counts"]
 
@@ -38,8 +38,6 @@ COPY_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 #: tables whose integer ids come from a sequence on PostgreSQL
 _IDENTITY = ("customers", "events", "outbox", "gaps", "kb_sources", "kb_articles")
-#: columns only one backend has (PostgreSQL's row number and search vectors)
-_BACKEND_ONLY = {"rowid", "search", "search_len"}
 
 
 @dataclass
@@ -68,7 +66,7 @@ def table_counts(store: Store) -> dict[str, int]:
 
 def _columns(store: Store, table: str) -> list[str]:
     cur = store.conn.execute(f"SELECT * FROM {table} LIMIT 0")
-    return [str(d[0]) for d in cur.description if str(d[0]) not in _BACKEND_ONLY]
+    return [str(d[0]) for d in cur.description if str(d[0]) not in PG_ONLY_COLUMNS]
 
 
 def _pages(
