@@ -90,9 +90,9 @@ def generate(db: Path, n: int) -> float:
 
 def export_child(db: str, traced: bool) -> None:
     """Run one export in this (child) process and print its figures as JSON."""
-    from socialcare.export import open_output, write_rows
+    from socialcare.reports.export import open_output, write_rows
     from socialcare.store import open_store
-    from socialcare.store_reports import EXPORT_COLUMNS, ExportQuery, iter_export
+    from socialcare.store.reports import EXPORT_COLUMNS, ExportQuery, iter_export
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     store = open_store(db)

@@ -35,10 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from socialcare import store_kb  # noqa: E402
 from socialcare.kb import KbSettings, add_sources, search, suggest  # noqa: E402
 from socialcare.kb.loaders import markdown_to_article  # noqa: E402
 from socialcare.store import Store, open_store  # noqa: E402
+from socialcare.store import kb as store_kb  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "kb_data"
 PREFIXES = (

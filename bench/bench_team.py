@@ -75,8 +75,8 @@ from socialcare.config import Config  # noqa: E402
 from socialcare.errors import Conflict  # noqa: E402
 from socialcare.models import Mention, utcnow  # noqa: E402
 from socialcare.poll import build_source  # noqa: E402
+from socialcare.scoring import triage_ids  # noqa: E402
 from socialcare.store import QueueFilter, Store, is_postgres_url  # noqa: E402
-from socialcare.triage.run import triage_ids  # noqa: E402
 
 TOKEN_ENV = "BENCH_MASTODON_TOKEN"
 REPLY = "Sorry about that! We are looking into it now and will update you here."

@@ -13,18 +13,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import followups, store_kb, workflow
+from . import followups, workflow
 from .config import Config, default_config_path, load_config
 from .errors import SocialcareError, UsageError
 from .kb import KbSettings, Suggestion, pick_suggestion, suggest
 from .models import Mention
 from .outbox import reset_for_retry, send_item
 from .poll import Adapters, PollSummary, build_source, poll
+from .scoring import retriage_all, triage_ids
 from .sources.base import Waiter
 from .sources.registry import source_classes
 from .store import QueueFilter, Row, Store, open_store
+from .store import kb as store_kb
 from .templates import list_templates
-from .triage import Contribution, TriageSettings, explain, retriage_all, triage_ids
+from .triage import Contribution, TriageSettings, explain
 
 __all__ = [
     "Socialcare",

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar, Iterator, Mapping
 
-from . import store_followups as sql
 from .config import Config
 from .errors import ConfigError, Conflict, NotFound, SocialcareError, SourceError, UsageError
 from .models import Mention, Page, SentPost, parse_iso, to_iso, utcnow
@@ -37,6 +36,7 @@ from .poll import Adapters, build_source
 from .sources.base import Source
 from .sources.registry import get_source_class
 from .store import Row, Store
+from .store import followups as sql
 from .timeutil import parse_duration, parse_future, resolve_tz
 from .workflow import prepare_reply
 

@@ -37,14 +37,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from . import store_ingest as ingest
 from .config import Config
 from .errors import ConfigError, RateLimited, SocialcareError, SourceError, UsageError
 from .models import Page, to_iso, utcnow
 from .safety import one_line
 from .sources.base import Source, Waiter
 from .sources.registry import get_source_class
-from .store import Row, Store
+from .store import Row, Store, ingest
 from .timeutil import format_age, parse_duration
 
 __all__ = [

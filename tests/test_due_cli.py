@@ -23,7 +23,7 @@ import typer
 from typer.testing import CliRunner
 
 from socialcare import followups
-from socialcare.cli_followup import due, followup_app, post_app
+from socialcare.commands.followups import due, followup_app, post_app
 from socialcare.config import Config
 from socialcare.errors import SocialcareError
 from socialcare.models import utcnow

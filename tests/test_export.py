@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from socialcare.errors import UsageError
-from socialcare.export import csv_cell, open_output, write_report_csv, write_rows
+from socialcare.reports.export import csv_cell, open_output, write_report_csv, write_rows
 from socialcare.store import Store
-from socialcare.store_reports import EXPORT_COLUMNS, ExportQuery, iter_export
+from socialcare.store.reports import EXPORT_COLUMNS, ExportQuery, iter_export
 from tests.test_reports import add_event, add_mention, add_outbox, at, params
 
 MENTION_HEADER = [
@@ -278,7 +278,7 @@ def test_interrupted_export_leaves_no_file(tmp_path: Path) -> None:
 
 
 def test_report_csv_dir_one_file_per_table(tmp_path: Path, store: Store) -> None:
-    from socialcare.store_reports import collect_report
+    from socialcare.store.reports import collect_report
 
     m = add_mention(store, "1", at("2026-11-19T10:00:00Z"))
     add_outbox(store, m, at("2026-11-19T10:30:00Z"), "=cmd|' /C calc'!A0")

@@ -15,15 +15,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from socialcare.cli_status import ALERT_EXIT_CODE, gaps, make_waiter, parse_max_wait, status
+from socialcare.commands.listen import ALERT_EXIT_CODE, gaps, make_waiter, parse_max_wait, status
 from socialcare.config import Config
 from socialcare.errors import ConfigError, UsageError
-from socialcare.migrations import MIGRATIONS
 from socialcare.models import Mention, Page, to_iso, utcnow
 from socialcare.poll import IngestSettings, WaitLimit, ingest_status, poll, poll_source
 from socialcare.sources.base import Source
 from socialcare.store import Store, open_store
-from socialcare.store_ingest import add_usage, open_gap
+from socialcare.store.ingest import add_usage, open_gap
+from socialcare.store.migrations.sqlite import MIGRATIONS
 
 runner = CliRunner()
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=timezone.utc)

@@ -28,7 +28,7 @@ from socialcare.models import Mention, Page
 from socialcare.poll import poll_source
 from socialcare.sources.base import Source
 from socialcare.store import Store, open_store
-from socialcare.store_ingest import list_gaps
+from socialcare.store.ingest import list_gaps
 from tests.pg_server import truncate_tables
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)

@@ -19,7 +19,7 @@ import responses
 from socialcare.poll import PollResult, poll_source
 from socialcare.sources.reddit import RedditSource
 from socialcare.store import Store
-from socialcare.store_ingest import list_gaps
+from socialcare.store.ingest import list_gaps
 
 API = "https://oauth.reddit.com"
 TOKEN_URL = "https://www.reddit.com/api/v1/access_token"

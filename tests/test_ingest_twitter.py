@@ -21,7 +21,7 @@ from socialcare.models import to_iso
 from socialcare.poll import PollResult, WaitLimit, poll_source
 from socialcare.sources.twitter import TwitterSource
 from socialcare.store import QueueFilter, Store
-from socialcare.store_ingest import add_usage, list_gaps
+from socialcare.store.ingest import add_usage, list_gaps
 
 API = "https://api.twitter.com/2"
 NOW = 1_715_600_000.0

@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperGroup
 from typer.testing import CliRunner
 
-from socialcare.cli_kb import NO_MATCH, kb_app, suggestions_text
+from socialcare.commands.kb import NO_MATCH, kb_app, suggestions_text
 from socialcare.errors import SocialcareError
 from socialcare.kb import Suggestion
 

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from socialcare import store_kb
 from socialcare.errors import NotFound, SourceError
 from socialcare.kb import KbSettings, add_sources, refresh_sources, remove_source
 from socialcare.store import Store
+from socialcare.store import kb as store_kb
 
 SITE = Path(__file__).parent / "fixtures" / "kb" / "site"
 DOCS = Path(__file__).parent / "fixtures" / "kb" / "docs"

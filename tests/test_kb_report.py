@@ -6,12 +6,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from socialcare import store_kb
 from socialcare.errors import NotFound
 from socialcare.kb import KbSettings, deflection_report
 from socialcare.kb.report import ArticleUse, urls_in
 from socialcare.models import Mention
 from socialcare.store import Store
+from socialcare.store import kb as store_kb
 
 HELP = "https://help.acme.example"
 

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from socialcare import store_kb
 from socialcare.errors import ConfigError, UsageError
 from socialcare.kb import (
     MARK_END,
@@ -22,6 +21,7 @@ from socialcare.kb import (
     suggest,
 )
 from socialcare.store import Store
+from socialcare.store import kb as store_kb
 
 FILLER = (
     "Our advisers are happy to help with anything on your account. "

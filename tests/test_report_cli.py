@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 from typer.testing import CliRunner
 
-from socialcare.cli_report import SPIKE_EXIT_CODE, export, report_app
+from socialcare.commands.reports import SPIKE_EXIT_CODE, export, report_app
 from socialcare.errors import SocialcareError
 from socialcare.store import Store, open_store
 from tests.test_reports import add_mention, add_outbox, seed_metrics

@@ -9,11 +9,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from socialcare.reports.html import render_html
 
 from socialcare.errors import UsageError
-from socialcare.html_report import render_html
 from socialcare.models import Mention, to_iso
-from socialcare.reports import (
+from socialcare.reports.metrics import (
     ResponseFacts,
     SpikeRule,
     bucket_dates,
@@ -28,7 +28,7 @@ from socialcare.reports import (
     top_terms,
 )
 from socialcare.store import Store
-from socialcare.store_reports import ReportParams, collect_report, collect_spikes
+from socialcare.store.reports import ReportParams, collect_report, collect_spikes
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

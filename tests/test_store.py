@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import pytest
 
 from socialcare.errors import NotFound
-from socialcare.migrations import MIGRATIONS, migrate, migration_names
 from socialcare.models import Mention
 from socialcare.store import QueueFilter, Store
+from socialcare.store.migrations import MIGRATIONS, migrate, migration_names
 
 
 def make(native: str, text: str = "hello", author: str = "a1", **kw: object) -> Mention:

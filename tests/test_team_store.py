@@ -21,18 +21,13 @@ from typer.testing import CliRunner
 from socialcare.cli import app
 from socialcare.config import data_dir
 from socialcare.errors import ConfigError, LockHeld, StoreUnavailable
-from socialcare.migrations import migration_names
 from socialcare.models import Mention
-from socialcare.pg import redact_url, translate
-from socialcare.store import (
-    QueueFilter,
-    Store,
-    open_mentions_of_sql,
-    open_store,
-    unanswered_before_sql,
-)
-from socialcare.store_copy import copy_store, table_counts
-from socialcare.store_dialect import SQLITE
+from socialcare.store import QueueFilter, Store, open_store
+from socialcare.store.core import open_mentions_of_sql, unanswered_before_sql
+from socialcare.store.copy import copy_store, table_counts
+from socialcare.store.dialect import SQLITE
+from socialcare.store.migrations import migration_names
+from socialcare.store.pg import redact_url, translate
 
 runner = CliRunner()
 

@@ -17,10 +17,10 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from .. import store_kb
 from ..errors import NotFound, SocialcareError, UsageError
 from ..models import to_iso, utcnow
 from ..store import Row, Store
+from ..store import kb as store_kb
 from .loaders import Article, LoadResult, load_local, load_remote, make_client
 from .search import KbSettings
 

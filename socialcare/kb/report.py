@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from .. import store_kb
 from ..store import Store
+from ..store import kb as store_kb
 from .search import KbSettings, query_terms, suggest
 
 __all__ = ["ArticleUse", "UnansweredQuestion", "DeflectionReport", "deflection_report", "urls_in"]

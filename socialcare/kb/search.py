@@ -42,10 +42,10 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
-from .. import store_kb
 from ..errors import ConfigError, UsageError
 from ..safety import clean_text
 from ..store import Store
+from ..store import kb as store_kb
 
 __all__ = [
     "KbSettings",

@@ -2,13 +2,12 @@
 
 ``score_row`` turns a mention row into a :class:`TriageResult` (intent,
 sentiment, signals, static score, SLA due time); ``explain`` breaks a stored
-mention's current queue score into its parts; ``triage_ids`` and
-``retriage_all`` apply scoring to a store through its methods.
+mention's current queue score into its parts. Nothing here reads or writes the
+store: :mod:`socialcare.scoring` applies these functions to stored mentions.
 """
 
 from __future__ import annotations
 
-from .run import retriage_all, triage_ids
 from .score import (
     DEFAULT_SLA,
     Contribution,
@@ -39,9 +38,7 @@ __all__ = [
     "decide_language",
     "explain",
     "parse_duration",
-    "retriage_all",
     "score_row",
     "score_rows",
-    "triage_ids",
     "waiting_term",
 ]

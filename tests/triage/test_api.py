@@ -20,9 +20,7 @@ def test_all_names_exist() -> None:
     assert sorted(triage.__all__) == sorted(set(triage.__all__))
     for name in triage.__all__:
         assert hasattr(triage, name), name
-    assert {"TriageSettings", "score_row", "explain", "triage_ids", "retriage_all"} <= set(
-        triage.__all__
-    )
+    assert {"TriageSettings", "score_row", "explain"} <= set(triage.__all__)
 
 
 def _imports(path: Path) -> set[str]:

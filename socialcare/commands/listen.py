@@ -1,7 +1,7 @@
-"""``socialcare status`` and ``socialcare gaps``, and the poll command's rate-limit waiter.
+"""Listening: ``init``, ``sources``, ``poll``, ``status`` and ``gaps``, and poll's rate-limit waiter.
 
-Thin typer functions over :func:`socialcare.poll.ingest_status` and
-:mod:`socialcare.store_ingest`, registered as top-level commands by ``cli.py``.
+Thin typer functions over :class:`socialcare.app.Socialcare`, registered as
+top-level commands by ``cli.py``.
 Every platform-supplied string (queries, error messages, cursors) goes through
 :mod:`socialcare.safety` and into ``rich.text.Text``, so a hostile error body
 can neither restyle the table nor send escape sequences to the terminal.
@@ -9,6 +9,7 @@ can neither restyle the table nor send escape sequences to the terminal.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime
 from typing import Callable, Optional
@@ -19,18 +20,21 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import store_ingest
-from .cli_common import config_and_store, console, err_console
-from .config import Config
-from .errors import UsageError
-from .models import parse_iso, utcnow
-from .poll import IngestStatus, ingest_status
-from .safety import one_line
-from .sources.base import Waiter
-from .store import Store
-from .timeutil import format_age, parse_duration
+from ..app import init_config
+from ..config import Config
+from ..errors import UsageError
+from ..models import parse_iso, utcnow
+from ..poll import IngestStatus, ingest_status
+from ..safety import one_line
+from ..sources.base import Waiter
+from ..store import Store
+from ..store import ingest as store_ingest
+from ..timeutil import format_age, parse_duration
+from .common import CommandSet, config_and_store, console, err_console, sc_of
 
-__all__ = ["status", "gaps", "make_waiter", "parse_max_wait", "ALERT_EXIT_CODE"]
+__all__ = ["status", "gaps", "make_waiter", "parse_max_wait", "ALERT_EXIT_CODE", "commands"]
+
+commands = CommandSet()
 
 #: ``status --alert`` exits with this when a source is failing, silent or over budget
 ALERT_EXIT_CODE = 10
@@ -209,3 +213,100 @@ def make_waiter(
         return True
 
     return wait
+
+
+# -- set-up ------------------------------------------------------------------
+@commands.command()
+def init(
+    ctx: typer.Context,
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing config file."),
+) -> None:
+    """Write a starter config (demo source enabled) and create the database.
+
+    Example: socialcare init
+    """
+    from ..templates import write_default_templates
+
+    obj = ctx.find_root().obj or {}
+    path, written = init_config(
+        obj.get("config") or os.environ.get("SOCIALCARE_CONFIG"), force=force
+    )
+    sc = sc_of(ctx)
+    write_default_templates(sc.config)
+    counts = sc.store.counts()
+    verb = "Wrote" if written else "Kept existing"
+    console.print(f"{verb} config {path}")
+    console.print(
+        f"Database {sc.store.location} ready ({counts['mentions']} mentions)", markup=False
+    )
+
+
+@commands.command()
+def sources(ctx: typer.Context) -> None:
+    """List source adapters, whether each is enabled and its credentials are set.
+
+    Example: socialcare sources
+    """
+    table = Table("source", "enabled", "ready", "description / problem")
+    for info in sc_of(ctx).sources():
+        table.add_row(
+            info.name,
+            "yes" if info.enabled else "no",
+            "yes" if info.configured else "no",
+            Text(info.problem or info.description),
+        )
+    console.print(table)
+
+
+# -- listen ------------------------------------------------------------------
+@commands.command()
+def poll(
+    ctx: typer.Context,
+    source: list[str] = typer.Option(
+        [], "--source", "-s", help="Poll only this source (repeatable). Default: all enabled."
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No output unless something failed (cron)."
+    ),
+    max_wait: Optional[str] = typer.Option(
+        None,
+        "--max-wait",
+        metavar="DURATION",
+        help="Wait at most this long in total on rate limits (90, 90s, 10m); then stop "
+        "cleanly, leaving the rest as a gap for the next poll.",
+    ),  # fmt: skip
+) -> None:
+    """Fetch new mentions from sources into the store, incrementally and idempotently.
+
+    Safe from cron: a second overlapping run exits with code 6 and does nothing.
+
+    Example: socialcare poll --source demo
+    """
+    from .listen import make_waiter, parse_max_wait
+
+    summary = sc_of(ctx).poll(
+        source or None,
+        waiter=make_waiter(quiet=quiet, console=err_console),
+        max_wait=parse_max_wait(max_wait),
+    )
+    for r in summary.results:
+        if r.warning:
+            err_console.print(Text(f"Warning: {one_line(r.warning)}"))
+    failed = [r for r in summary.results if r.error]
+    if not quiet:
+        table = Table("source", "query", "fetched", "new", "folded", "status")
+        for r in summary.results:
+            status = (
+                Text("ok", style="green")
+                if not r.error
+                else Text(one_line(r.error, 80), style="red")
+            )
+            table.add_row(
+                r.source, Text(one_line(r.query, 40)), str(r.fetched), str(r.new),
+                str(r.folded), status,
+            )  # fmt: skip
+        console.print(table)
+    for r in failed:
+        err_console.print(Text(f"Error: {r.source} [{one_line(r.query, 40)}]: {one_line(r.error)}"))
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)

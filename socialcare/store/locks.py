@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 from filelock import FileLock, Timeout
 
-from .errors import LockHeld
+from ..errors import LockHeld
 
 __all__ = ["job_lock", "advisory_lock"]
 
@@ -23,7 +23,7 @@ __all__ = ["job_lock", "advisory_lock"]
 def lock_path(database: str, job: str) -> Path:
     """The lock file for ``job`` next to the database (one lock per store and job)."""
     if database == ":memory:":
-        from .config import data_dir
+        from ..config import data_dir
 
         return data_dir() / f"memory.{job}.lock"
     return Path(database).with_name(Path(database).name + f".{job}.lock")

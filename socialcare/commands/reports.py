@@ -24,13 +24,12 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .cli_common import config_and_store, console, err_console
-from .config import Config
-from .errors import UsageError
-from .export import open_output, write_report_csv, write_rows
-from .html_report import render_html
-from .models import utcnow
-from .reports import (
+from ..config import Config
+from ..errors import UsageError
+from ..models import utcnow
+from ..reports.export import open_output, write_report_csv, write_rows
+from ..reports.html import render_html
+from ..reports.metrics import (
     Report,
     ReportTable,
     SpikeFinding,
@@ -41,9 +40,9 @@ from .reports import (
     sparkline,
     spike_table,
 )
-from .safety import one_line
-from .store import Store
-from .store_reports import (
+from ..safety import one_line
+from ..store import Store
+from ..store.reports import (
     EXPORT_COLUMNS,
     ExportQuery,
     ReportParams,
@@ -51,7 +50,8 @@ from .store_reports import (
     collect_spikes,
     iter_export,
 )
-from .timeutil import parse_duration, resolve_tz
+from ..timeutil import parse_duration, resolve_tz
+from .common import config_and_store, console, err_console
 
 __all__ = ["export", "report_app", "SPIKE_EXIT_CODE"]
 

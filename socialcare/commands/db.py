@@ -14,10 +14,10 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .cli_common import console, err_console, socialcare_for
-from .migrations import migration_names
-from .store import Store, open_store
-from .store_copy import TableCopy, copy_store, table_counts
+from ..store import Store, open_store
+from ..store.copy import TableCopy, copy_store, table_counts
+from ..store.migrations import migration_names
+from .common import console, err_console, socialcare_for
 
 __all__ = ["db_app"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
-from .models import Mention, to_iso, utcnow
-from .store import Row, Store, in_chunks
+from ..models import Mention, to_iso, utcnow
+from .core import Row, Store, in_chunks
 
 __all__ = [
     "IngestOutcome",

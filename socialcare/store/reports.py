@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import Any, Iterator
 
-from .errors import UsageError
-from .models import to_iso
-from .reports import (
+from ..errors import UsageError
+from ..models import to_iso
+from ..reports.metrics import (
     ADVOCATE_MIN_POSITIVE,
     NEGATIVE_MAX,
     POSITIVE_MIN,
@@ -41,7 +41,7 @@ from .reports import (
     top_terms,
     volume_by_bucket,
 )
-from .store import Store
+from .core import Store
 
 __all__ = [
     "EXPORT_KINDS",

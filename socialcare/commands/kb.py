@@ -18,10 +18,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from . import store_kb
-from .cli_common import socialcare_for
-from .errors import NotFound
-from .kb import (
+from ..errors import NotFound
+from ..kb import (
     MARK_END,
     MARK_START,
     DeflectionReport,
@@ -35,10 +33,12 @@ from .kb import (
     resolve_source,
     search,
 )
-from .models import to_iso
-from .safety import clean_text, one_line
-from .store import Store
-from .timeutil import parse_since
+from ..models import to_iso
+from ..safety import clean_text, one_line
+from ..store import Store
+from ..store import kb as store_kb
+from ..timeutil import parse_since
+from .common import socialcare_for
 
 __all__ = ["kb_app", "suggestions_text", "NO_MATCH"]
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Iterable, Mapping, Sequence
 
-from .timeutil import format_age
+from ..timeutil import format_age
 
 __all__ = [
     "NEGATIVE_MAX",

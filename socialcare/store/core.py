@@ -21,11 +21,11 @@ from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 import sqlite_utils
 
+from ..errors import ConfigError, NotFound
+from ..models import Mention, to_iso, utcnow
 from . import locks
-from .errors import ConfigError, NotFound
+from .dialect import POSTGRESQL, SQLITE, Dialect
 from .migrations import applied_migrations, migrate, migration_names
-from .models import Mention, to_iso, utcnow
-from .store_dialect import POSTGRESQL, SQLITE, Dialect
 
 __all__ = ["Store", "open_store", "is_postgres_url", "QueueFilter", "Row"]
 

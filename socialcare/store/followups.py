@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .models import to_iso, utcnow
-from .store import Row, Store
+from ..models import to_iso, utcnow
+from .core import Row, Store
 
 __all__ = [
     "due_items",

@@ -12,9 +12,9 @@ import json
 import math
 from typing import Iterable, Sequence
 
-from .errors import NotFound
-from .store import Row, Store, in_chunks
-from .store_dialect import fts_phrases
+from ..errors import NotFound
+from .core import Row, Store, in_chunks
+from .dialect import fts_phrases
 
 __all__ = [
     "ArticleRow",

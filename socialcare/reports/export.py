@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence, TextIO
 
-from .errors import UsageError
-from .reports import Report
-from .safety import csv_safe
+from ..errors import UsageError
+from ..safety import csv_safe
+from .metrics import Report
 
 __all__ = [
     "FORMATS",

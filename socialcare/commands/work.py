@@ -9,17 +9,21 @@ from __future__ import annotations
 from typing import Callable
 
 import click
+import typer
 from rich.console import Console
 from rich.text import Text
 
-from .app import Socialcare
-from .errors import SocialcareError
-from .safety import clean_text, one_line
-from .store import QueueFilter, Row
-from .timeutil import format_age, parse_future
-from .workflow import editor_message, parse_editor_message
+from ..app import Socialcare
+from ..errors import SocialcareError
+from ..safety import clean_text, one_line
+from ..store import QueueFilter, Row
+from ..timeutil import format_age, parse_future
+from ..workflow import editor_message, parse_editor_message
+from .common import CommandSet, console, sc_of
 
-__all__ = ["work_loop", "ACTIONS"]
+__all__ = ["work_loop", "ACTIONS", "commands"]
+
+commands = CommandSet()
 
 ACTIONS = {
     "r": "reply",
@@ -79,7 +83,7 @@ def work_loop(
             return handled
         position += 1
         _render(console, row, position)
-        from .cli_kb import suggestions_text
+        from .kb import suggestions_text
 
         console.print(suggestions_text(sc.suggestions(row)))
         choice = prompt(menu, type=click.Choice(list(ACTIONS)), show_choices=False, default="s")
@@ -156,3 +160,13 @@ def _reply(
     )
     skipped.add(row["id"])
     return 0
+
+
+@commands.command()
+def work(ctx: typer.Context) -> None:
+    """Work the queue interactively: reply, template, skip, close, snooze, assign or quit.
+
+    Example: socialcare work
+    """
+    handled = work_loop(sc_of(ctx), console)
+    console.print(f"Handled {handled} mention(s).")

@@ -1,4 +1,4 @@
-"""Schema migrations, append-only: never edit or renumber one after it is merged.
+"""SQLite schema migrations, append-only: never edit or renumber one after it is merged.
 
 Each ``mNNN_what(db)`` runs once, in its own transaction, and is recorded by
 name with its UTC time in ``_socialcare_migrations``. ``open_db`` runs
@@ -7,18 +7,12 @@ name with its UTC time in ``_socialcare_migrations``. ``open_db`` runs
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import sqlite_utils
 
-from .models import to_iso, utcnow
-from .store_dialect import SQLITE, Dialect
-
 Migration = Callable[[sqlite_utils.Database], None]
 MIGRATIONS: list[Migration] = []
-
-#: advisory-lock key serialising PostgreSQL migrations (any constant unique to socialcare)
-_MIGRATION_LOCK = 0x50C1A1CA
 
 
 def migration(fn: Migration) -> Migration:
@@ -374,88 +368,3 @@ def m006_queue_index_carries_rowid(db: sqlite_utils.Database) -> None:
     PostgreSQL's twin adds ``rowid`` to the open-queue index, so ranking the
     queue is an index-only scan there too.
     """
-
-
-def _applied(conn: Any) -> set[str]:
-    return {
-        str(row[0]) for row in conn.execute("SELECT name FROM _socialcare_migrations").fetchall()
-    }
-
-
-def migration_names(dialect: Dialect = SQLITE) -> list[str]:
-    """Every migration this version knows for the backend, in order."""
-    if dialect.is_pg:
-        from .migrations_pg import MIGRATIONS as PG_MIGRATIONS
-
-        return [fn.__name__ for fn in PG_MIGRATIONS]
-    return [fn.__name__ for fn in MIGRATIONS]
-
-
-def migrate(db: sqlite_utils.Database | Any, dialect: Dialect = SQLITE) -> list[str]:
-    """Apply every migration not yet recorded; return the names applied now.
-
-    ``db`` is a sqlite-utils Database for SQLite or a
-    :class:`~socialcare.pg.PgConnection`. Each migration runs in its own
-    transaction and re-checks that nobody applied it meanwhile; on PostgreSQL
-    an advisory lock also keeps two agents starting at once from racing.
-    """
-    conn = db if dialect.is_pg else db.conn
-    steps: list[Callable[[Any], None]]
-    if dialect.is_pg:
-        from .migrations_pg import MIGRATIONS as PG_MIGRATIONS
-
-        steps = list(PG_MIGRATIONS)
-        conn.execute("SELECT pg_advisory_lock(?)", [_MIGRATION_LOCK])
-    else:
-        steps = list(MIGRATIONS)
-    try:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS _socialcare_migrations "
-            "(name TEXT PRIMARY KEY, applied_at TEXT)"
-        )
-        done = _applied(conn)
-        applied: list[str] = []
-        for fn in steps:
-            if fn.__name__ in done:
-                continue
-            conn.execute(dialect.begin)
-            try:
-                # Another process may have migrated while we waited for the write lock.
-                if conn.execute(
-                    "SELECT 1 FROM _socialcare_migrations WHERE name = ?", [fn.__name__]
-                ).fetchone():
-                    conn.execute("COMMIT")
-                    continue
-                fn(db)
-                conn.execute(
-                    "INSERT INTO _socialcare_migrations (name, applied_at) VALUES (?, ?)",
-                    [fn.__name__, to_iso(utcnow())],
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            applied.append(fn.__name__)
-        return applied
-    finally:
-        if dialect.is_pg:
-            conn.execute("SELECT pg_advisory_unlock(?)", [_MIGRATION_LOCK])
-
-
-def applied_migrations(db: sqlite_utils.Database | Any, dialect: Dialect = SQLITE) -> list[str]:
-    """Names of the migrations this store has applied (empty for a new store)."""
-    conn = db if dialect.is_pg else db.conn
-    if dialect.is_pg:
-        exists = conn.execute("SELECT to_regclass('_socialcare_migrations')").fetchone()[0]
-    else:
-        exists = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = '_socialcare_migrations'"
-        ).fetchone()
-    if not exists:
-        return []
-    return sorted(_applied(conn))
-
-
-def schema_version(db: sqlite_utils.Database | Any, dialect: Dialect = SQLITE) -> int:
-    """How many migrations this store has applied."""
-    return len(applied_migrations(db, dialect))

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from .errors import IncompleteCopy, UsageError
-from .store import PG_ONLY_COLUMNS, Store
+from ..errors import IncompleteCopy, UsageError
+from .core import PG_ONLY_COLUMNS, Store
 
 __all__ = ["COPY_TABLES", "TableCopy", "copy_store", "table_counts"]
 

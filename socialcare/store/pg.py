@@ -21,7 +21,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.types.numeric import FloatLoader
 
-from .errors import ConfigError, StoreUnavailable
+from ..errors import ConfigError, StoreUnavailable
 
 __all__ = ["PgConnection", "translate", "redact_url", "connect"]
 

@@ -14,9 +14,9 @@ import math
 from datetime import tzinfo
 from typing import Sequence
 
-from .models import parse_iso
-from .reports import Cell, Report, ReportTable, format_cell, headline
-from .safety import one_line
+from ..models import parse_iso
+from ..safety import one_line
+from .metrics import Cell, Report, ReportTable, format_cell, headline
 
 __all__ = ["render_html"]
 

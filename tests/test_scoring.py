@@ -7,11 +7,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from socialcare import scoring
 from socialcare.models import Mention
 from socialcare.poll import poll_source
+from socialcare.scoring import retriage_all, triage_ids
 from socialcare.sources.demo import DemoSource
 from socialcare.store import QueueFilter, Store
-from socialcare.triage import TriageSettings, explain, retriage_all, run, triage_ids
+from socialcare.triage import TriageSettings, explain
 
 T0 = datetime(2027, 1, 15, 8, 0, tzinfo=timezone.utc)
 SETTINGS = TriageSettings.from_config({}, ["acmehelp"])
@@ -154,7 +156,7 @@ def test_retriage_all_works_in_batches_and_applies_new_settings(
     store_and_triage(
         store, [mention(n, f"@AcmeHelp plan question {n}?", author=f"u{n}") for n in range(5)]
     )
-    monkeypatch.setattr(run, "BATCH_SIZE", 2)
+    monkeypatch.setattr(scoring, "BATCH_SIZE", 2)
     seen: list[int] = []
     heavier = TriageSettings.from_config({"weights": {"question": 7.0}}, ["acmehelp"])
     assert retriage_all(store, heavier, seen.append) == 5

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from .score import TriageSettings, score_rows
+from .triage.score import TriageSettings, score_rows
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from .store import Store
 
 __all__ = ["triage_ids", "retriage_all", "BATCH_SIZE"]
 

@@ -16,14 +16,14 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from . import followups
-from .cli_common import config_and_store, console, err_console
-from .config import Config
-from .errors import NotFound, SendFailed, UsageError
-from .models import parse_iso
-from .safety import clean_text, one_line
-from .store import Row, Store
-from .timeutil import format_local
+from .. import followups
+from ..config import Config
+from ..errors import NotFound, SendFailed, UsageError
+from ..models import parse_iso
+from ..safety import clean_text, one_line
+from ..store import Row, Store
+from ..timeutil import format_local
+from .common import config_and_store, console, err_console
 
 __all__ = ["followup_app", "post_app", "due"]
 

@@ -1,0 +1,429 @@
+"""The agent's commands on one mention: show, claim, assign, release, reply, close, reopen,
+snooze, tag, note; the outbox, templates, the audit log and customers."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import click
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from ..safety import clean_text, one_line
+from ..store import Row
+from .common import CommandSet, console, sc_of
+
+commands = CommandSet()
+
+# -- agent workflow --------------------------------------------------------------
+ID_ARG = typer.Argument(..., metavar="ID", help="Mention id, e.g. twitter:1234 or demo:1001.")
+
+
+def _when(row: Row, key: str, tz: Optional[str]) -> str:
+    from ..models import parse_iso
+    from ..timeutil import format_local
+
+    value = row.get(key)
+    return format_local(parse_iso(value), tz) if value else "-"
+
+
+@commands.command()
+def show(
+    ctx: typer.Context,
+    mention_id: str = ID_ARG,
+    offline: bool = typer.Option(False, "--offline", help="Do not fetch missing thread parents."),
+) -> None:
+    """Show a mention in full: link, score explanation, thread and the customer's history.
+
+    Example: socialcare show demo:1001
+    """
+    sc = sc_of(ctx)
+    view = sc.show(mention_id, online=not offline)
+    m, tz = view.mention, sc.config.timezone
+    console.rule(Text(f"{m['id']}  score {view.score:.2f}  {m['status']}"))
+    console.print(
+        Text(
+            f"@{clean_text(m['author_handle'])} ({clean_text(m['author_name'])}, "
+            f"{m['author_followers'] or 0} followers) on {m['source']}, "
+            f"{_when(m, 'created_at', tz)}"
+        )
+    )
+    console.print(Text(clean_text(m["url"]), style="blue"))
+    console.print(Text(clean_text(m["text"])), "")
+    tags = json.loads(m.get("tags") or "[]")
+    console.print(
+        Text(
+            f"intent {m['intent'] or '-'}  assignee {m['assignee'] or '-'}  "
+            f"tags {', '.join(tags) or '-'}"
+        )
+    )
+    why = ", ".join(f"{c.name} {c.contribution:+.2f}" for c in view.contributions if c.contribution)
+    console.print(Text(f"why: {why}", style="dim"))
+    from .kb import suggestions_text
+
+    console.rule("knowledge base")
+    console.print(suggestions_text(sc.suggestions(m)))
+    if view.thread or view.thread_notes:
+        console.rule("thread")
+        for t in view.thread:
+            marker = "▶ " if t["id"] == m["id"] else "  "
+            console.print(
+                Text(f"{marker}@{one_line(t['author_handle'], 20)}: {one_line(t['text'], 160)}")
+            )
+        for note in view.thread_notes:
+            console.print(Text(one_line(note), style="yellow"))
+    console.rule("customer")
+    idents = ", ".join(f"{i['id']} (@{one_line(i['handle'], 30)})" for i in view.identities)
+    console.print(Text(f"identities: {idents}"))
+    for h in view.history[:20]:
+        console.print(
+            Text(
+                f"  {h['id']} {_when(h, 'created_at', tz)} [{h['status']}] "
+                f"{one_line(h['text'], 100)}"
+            )
+        )
+    for r in view.replies[:20]:
+        console.print(
+            Text(f"  reply #{r['id']} {r['status']} by {r['agent']}: {one_line(r['text'], 100)}")
+        )
+    for n in view.notes[:20]:
+        text = json.loads(n["detail"]).get("text", "")
+        console.print(Text(f"  note by {n['agent']} {n['at']}: {one_line(text, 120)}"))
+    if not (view.history or view.replies or view.notes):
+        console.print(Text("  no earlier contact", style="dim"))
+
+
+@commands.command()
+def claim(
+    ctx: typer.Context,
+    mention_id: str = ID_ARG,
+    force: bool = typer.Option(False, "--force", help="Take it over from another agent."),
+) -> None:
+    """Claim a mention so other agents see you are on it.
+
+    Example: socialcare claim demo:1001
+    """
+    sc = sc_of(ctx)
+    previous = sc.claim(mention_id, force=force)
+    taken = f" (taken over from {previous})" if previous and previous != sc.agent else ""
+    console.print(f"{mention_id} claimed by {sc.agent}{taken}")
+
+
+@commands.command()
+def assign(
+    ctx: typer.Context,
+    mention_id: str = ID_ARG,
+    to: str = typer.Option(..., "--to", help="Agent name."),
+) -> None:
+    """Assign a mention to an agent.
+
+    Example: socialcare assign demo:1001 --to bob
+    """
+    sc_of(ctx).assign(mention_id, to)
+    console.print(Text(f"{mention_id} assigned to {to}"))
+
+
+@commands.command()
+def release(
+    ctx: typer.Context,
+    mention_id: str = ID_ARG,
+    force: bool = typer.Option(False, "--force", help="Release another agent's claim."),
+) -> None:
+    """Release your claim on a mention.
+
+    Example: socialcare release demo:1001
+    """
+    sc_of(ctx).release(mention_id, force=force)
+    console.print(f"{mention_id} released")
+
+
+@commands.command()
+def reply(
+    ctx: typer.Context,
+    mention_id: str = ID_ARG,
+    text: Optional[str] = typer.Argument(None, help="Reply text; omit to write it in $EDITOR."),
+    template: Optional[str] = typer.Option(
+        None, "--template", "-t", help="Start from this template."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Render and check; send nothing."),
+    force: bool = typer.Option(False, "--force", help="Reply despite a claim or an earlier reply."),
+    no_edit: bool = typer.Option(
+        False, "--no-edit", help="With --template and no TEXT: send the template as is."
+    ),
+    kb: Optional[int] = typer.Option(
+        None,
+        "--kb",
+        min=1,
+        metavar="N",
+        help="Include the Nth suggested article ({kb_title} {kb_url}; see `show`).",
+    ),  # fmt: skip
+) -> None:
+    """Reply through the platform, via the outbox (never posted twice).
+
+    With no TEXT, $EDITOR opens with the template and the mention quoted
+    (as `git commit` does); an empty message aborts.
+
+    Example: socialcare reply demo:1001 --template apology
+    """
+    from ..workflow import editor_message, parse_editor_message
+
+    sc = sc_of(ctx)
+    if text is None and not (no_edit and template):
+        draft = sc.draft_reply(mention_id, template=template, kb=kb)
+        edited = click.edit(
+            editor_message(sc.store.get_mention(mention_id), draft), extension=".txt"
+        )
+        text = parse_editor_message(edited or "")
+        if not text:
+            from ..errors import UsageError
+
+            raise UsageError("empty reply: aborted, nothing sent")
+        template = None
+    outcome = sc.reply(
+        mention_id, text=text, template=template, dry_run=dry_run, force=force, kb=kb
+    )
+    limit = f"/{outcome.limit}" if outcome.limit else ""
+    if dry_run:
+        console.print(Text(f"Would send ({outcome.length}{limit} chars):\n{outcome.text}"))
+        return
+    item = outcome.item or {}
+    if item.get("status") == "sent":
+        console.print(
+            Text(
+                f"Sent reply #{item['id']} ({outcome.length}{limit} chars): {item.get('url') or ''}"
+            )
+        )
+        return
+    from ..errors import SendFailed
+
+    raise SendFailed(
+        f"reply #{item.get('id')} failed: {item.get('error')} "
+        f"(fix it, then `socialcare outbox retry {item.get('id')}`)"
+    )
+
+
+outbox_app = typer.Typer()
+commands.group(outbox_app, name="outbox")
+
+
+@outbox_app.callback(invoke_without_command=True)
+def outbox_list(
+    ctx: typer.Context,
+    all_: bool = typer.Option(False, "--all", help="Include sent, cancelled and skipped items."),
+) -> None:
+    """List outbox items that are pending, sending (maybe stuck) or failed.
+
+    Example: socialcare outbox
+    """
+    if ctx.invoked_subcommand:
+        return
+    statuses = (
+        ("pending", "sending", "sent", "failed", "cancelled", "skipped")
+        if all_
+        else ("pending", "sending", "failed")
+    )
+    rows = sc_of(ctx).outbox(statuses)
+    if not rows:
+        console.print("Outbox is clear.")
+        return
+    table = Table("#", "kind", "status", "mention", "agent", "updated", "text / error")
+    for r in rows:
+        detail = r["error"] if r["status"] == "failed" else r["text"]
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            r["status"],
+            r["mention_id"] or "-",
+            r["agent"],
+            r["updated_at"],
+            Text(one_line(detail, 80)),
+        )
+    console.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    ctx: typer.Context,
+    item_id: int = typer.Argument(..., metavar="ID", help="Outbox item number."),
+) -> None:
+    """Send a failed (or stuck 'sending') item again: check the platform first!
+
+    Example: socialcare outbox retry 3
+    """
+    item = sc_of(ctx).retry(item_id)
+    if item["status"] != "sent":
+        from ..errors import SendFailed
+
+        raise SendFailed(f"outbox item {item_id} failed again: {item['error']}")
+    console.print(Text(f"Sent outbox item {item_id}: {item.get('url') or ''}"))
+
+
+@commands.command()
+def templates(ctx: typer.Context) -> None:
+    """List reply templates (plain files in the templates dir) and their placeholders.
+
+    Example: socialcare templates
+    """
+    from ..templates import PLACEHOLDERS, templates_dir
+
+    sc = sc_of(ctx)
+    found = sc.templates()
+    console.print(f"Templates in {templates_dir(sc.config)}:")
+    for name, path in found.items():
+        console.print(Text(f"  {name}: {one_line(path.read_text(encoding='utf-8'), 90)}"))
+    if not found:
+        console.print("  none yet (`socialcare init` writes a starter set)")
+    console.print("Placeholders: " + ", ".join("{" + k + "}" for k in PLACEHOLDERS))
+
+
+@commands.command()
+def close(ctx: typer.Context, mention_id: str = ID_ARG) -> None:
+    """Close a mention: handled, out of the queue.
+
+    Example: socialcare close demo:1001
+    """
+    ids = sc_of(ctx).close(mention_id)
+    scheduled = f"; follow-up(s) {', '.join(map(str, ids))} scheduled" if ids else ""
+    console.print(f"{mention_id} closed{scheduled}")
+
+
+@commands.command()
+def reopen(ctx: typer.Context, mention_id: str = ID_ARG) -> None:
+    """Reopen a closed or replied mention.
+
+    Example: socialcare reopen demo:1001
+    """
+    sc_of(ctx).reopen(mention_id)
+    console.print(f"{mention_id} reopened")
+
+
+@commands.command()
+def snooze(
+    ctx: typer.Context,
+    mention_id: str = ID_ARG,
+    until: str = typer.Option(..., "--until", help="A duration (4h, 2d) or an ISO time."),
+) -> None:
+    """Hide a mention from the queue until a time; it comes back by itself.
+
+    Example: socialcare snooze demo:1001 --until 4h
+    """
+    from ..timeutil import parse_future
+
+    sc = sc_of(ctx)
+    when = parse_future(until, tz=sc.config.timezone)
+    sc.snooze(mention_id, when)
+    from ..timeutil import format_local
+
+    console.print(f"{mention_id} snoozed until {format_local(when, sc.config.timezone)}")
+
+
+@commands.command()
+def tag(
+    ctx: typer.Context,
+    mention_id: str = ID_ARG,
+    tags: list[str] = typer.Argument(..., metavar="TAG...", help="Tags to add."),
+) -> None:
+    """Tag a mention.
+
+    Example: socialcare tag demo:1001 billing refund
+    """
+    merged = sc_of(ctx).tag(mention_id, tags)
+    console.print(Text(f"{mention_id} tags: {', '.join(merged)}"))
+
+
+@commands.command()
+def note(
+    ctx: typer.Context,
+    mention_id: str = ID_ARG,
+    text: str = typer.Argument(..., help="The note (internal, never posted)."),
+) -> None:
+    """Add an internal note to a mention (never posted).
+
+    Example: socialcare note demo:1001 "Refund approved by billing, ref 5521"
+    """
+    sc_of(ctx).note(mention_id, text)
+    console.print(f"Note added to {mention_id}")
+
+
+@commands.command("log")
+def log_(
+    ctx: typer.Context,
+    mention_id: Optional[str] = typer.Option(None, "--mention", help="Only this mention."),
+    agent: Optional[str] = typer.Option(None, "--agent", help="Only this agent."),
+    action: Optional[str] = typer.Option(
+        None, "--action", help="Only this action (claim, note, sent, ...)."
+    ),
+    limit: int = typer.Option(50, "--limit", "-n", min=1),
+) -> None:
+    """Show the audit log: who did what, when.
+
+    Example: socialcare log --agent alice --limit 20
+    """
+    rows = sc_of(ctx).log(mention_id=mention_id, agent=agent, action=action, limit=limit)
+    table = Table("at", "agent", "action", "mention", "detail")
+    for r in rows:
+        table.add_row(
+            r["at"],
+            Text(r["agent"]),
+            r["action"],
+            Text(r["mention_id"] or "-"),
+            Text(one_line(r["detail"], 80)),
+        )
+    console.print(table)
+
+
+customer_app = typer.Typer(help="One customer across platforms: link identities, see history.")
+commands.group(customer_app, name="customer")
+
+
+@customer_app.command("link")
+def customer_link(
+    ctx: typer.Context,
+    first: str = typer.Argument(..., metavar="ID1", help="Author key (twitter:123) or mention id."),
+    second: str = typer.Argument(..., metavar="ID2", help="Author key or mention id."),
+) -> None:
+    """Link two identities as the same customer.
+
+    Example: socialcare customer link demo:1001 reddit:t1_abc
+    """
+    customer_id = sc_of(ctx).link(first, second)
+    console.print(f"Linked as customer {customer_id}")
+
+
+@customer_app.command("unlink")
+def customer_unlink(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., metavar="ID", help="Author key or mention id."),
+) -> None:
+    """Detach an identity from its customer.
+
+    Example: socialcare customer unlink reddit:t2_xyz
+    """
+    key = sc_of(ctx).unlink(ref)
+    console.print(Text(f"Unlinked {key}"))
+
+
+@customer_app.command("show")
+def customer_show(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., metavar="ID", help="Author key or mention id."),
+) -> None:
+    """Show a customer's identities and every mention from them.
+
+    Example: socialcare customer show demo:1001
+    """
+    identities, mentions = sc_of(ctx).customer(ref)
+    for i in identities:
+        console.print(Text(f"{i['id']}  @{one_line(i['handle'], 40)}  {one_line(i['name'], 40)}"))
+    table = Table("id", "created", "status", "intent", "text")
+    for m in mentions:
+        table.add_row(
+            Text(m["id"]),
+            m["created_at"],
+            m["status"],
+            m["intent"] or "-",
+            Text(one_line(m["text"], 90)),
+        )
+    console.print(table)

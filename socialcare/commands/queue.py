@@ -1,0 +1,188 @@
+"""`queue`, `explain` and `triage`: the ranked queue and why each mention sits where it does."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from ..safety import clean_text, csv_safe, one_line
+from ..store import QueueFilter, Row
+from ..timeutil import format_age, parse_since
+from .common import CommandSet, console, err_console, interactive, sc_of
+
+commands = CommandSet()
+
+
+# -- triage ------------------------------------------------------------------
+def _sla_text(row: Row) -> Text:
+    left = row.get("sla_left")
+    if left is None:
+        return Text("-", style="dim")
+    if left < 0:
+        return Text(f"over {format_age(-left)}", style="bold red")
+    return Text(format_age(left), style="yellow" if left < 1800 else "")
+
+
+def _sentiment_text(row: Row) -> Text:
+    if not row.get("sentiment_scored"):
+        return Text("unscored", style="dim")
+    value = float(row.get("sentiment_compound") or 0.0)
+    style = "red" if value <= -0.05 else "green" if value >= 0.05 else ""
+    return Text(f"{value:+.2f}", style=style)
+
+
+QUEUE_COLUMNS = [
+    "id",
+    "score",
+    "sla_left",
+    "intent",
+    "sentiment_compound",
+    "age_seconds",
+    "source",
+    "author_handle",
+    "author_name",
+    "status",
+    "assignee",
+    "created_at",
+    "url",
+    "text",
+]
+
+
+@commands.command()
+def queue(
+    ctx: typer.Context,
+    source: Optional[str] = typer.Option(None, "--source", help="Only this source."),
+    status: str = typer.Option("open", "--status", help="open, snoozed, replied, closed or all."),
+    assignee: Optional[str] = typer.Option(
+        None, "--assignee", help="Only mentions assigned to NAME."
+    ),
+    intent: Optional[str] = typer.Option(
+        None, "--intent", help="complaint, question, praise, spam, other."
+    ),
+    min_score: Optional[float] = typer.Option(None, "--min-score", help="Hide lower scores."),
+    since: Optional[str] = typer.Option(
+        None, "--since", help="Only newer than 7d, 12h or an ISO time."
+    ),
+    search: Optional[str] = typer.Option(
+        None, "--search", help="Full-text search of mention text."
+    ),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="How many to show."),
+    sort: str = typer.Option(
+        "score", "--sort", help="score (default) or sla (least time left first)."
+    ),
+    json_: bool = typer.Option(False, "--json", help="JSON lines for scripts."),
+    csv_: bool = typer.Option(False, "--csv", help="CSV for spreadsheets (formulas neutralised)."),
+) -> None:
+    """Show open mentions ranked by urgency, scored at this moment.
+
+    Example: socialcare queue --intent complaint --limit 20
+    """
+    if sort not in ("score", "sla"):
+        raise typer.BadParameter("use score or sla", param_hint="--sort")
+    flt = QueueFilter(
+        status=status,
+        source=source,
+        assignee=assignee,
+        intent=intent,
+        min_score=min_score,
+        since_ts=parse_since(since).timestamp() if since else None,
+        search=search,
+        limit=limit,
+        sort=sort,
+    )
+    rows = sc_of(ctx).queue(flt)
+    if json_:
+        for row in rows:
+            print(json.dumps({k: row.get(k) for k in QUEUE_COLUMNS}, ensure_ascii=False))
+        return
+    if csv_:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(QUEUE_COLUMNS)
+        for row in rows:
+            writer.writerow([csv_safe(row.get(k)) for k in QUEUE_COLUMNS])
+        return
+    if not rows:
+        console.print("Queue is empty: nothing waiting. (Try `socialcare poll`.)")
+        return
+    # Narrow terminals keep the columns an agent needs; wide ones add rank and sentiment.
+    wide = console.width >= 110
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
+    columns = [("id", max(len(r["id"]) for r in rows)), ("score", 5), ("SLA", 10), ("intent", 9)]
+    if wide:
+        columns = [("#", len(str(len(rows))))] + columns + [("sent.", 8)]
+    columns += [("age", 6), ("author", 14)]
+    for name, width in columns:
+        table.add_column(name, no_wrap=True, min_width=width)
+    table.add_column("text", no_wrap=True)
+    # Cut the text ourselves: rich drops whole columns when one cell is too long.
+    text_width = max(console.width - sum(w + 1 for _, w in columns) - 1, 16)
+    for n, row in enumerate(rows, start=1):
+        cells: list[Any] = [Text(row["id"]), f"{row['score']:.2f}", _sla_text(row),
+                            row.get("intent") or "-"]  # fmt: skip
+        if wide:
+            cells = [str(n), *cells, _sentiment_text(row)]
+        cells += [
+            format_age(row["age_seconds"]),
+            Text(one_line("@" + (row["author_handle"] or ""), 14)),
+            Text(one_line(row["text"], text_width)),
+        ]
+        table.add_row(*cells)
+    console.print(table)
+
+
+@commands.command()
+def explain(
+    ctx: typer.Context,
+    mention_id: str = typer.Argument(..., metavar="ID", help="Mention id, e.g. twitter:1234."),
+) -> None:
+    """Break a mention's current score into its signals and their contributions.
+
+    Example: socialcare explain demo:1001
+    """
+    row, parts = sc_of(ctx).explain(mention_id)
+    console.print(
+        Text(f"{row['id']}  @{one_line(row['author_handle'])}: {one_line(row['text'], 200)}")
+    )
+    table = Table("signal", "value", "weight", "contribution", "why")
+    for part in parts:
+        table.add_row(
+            part.name,
+            f"{part.value:.2f}",
+            f"{part.weight:+.2f}",
+            f"{part.contribution:+.2f}",
+            Text(clean_text(part.detail)),
+        )
+    table.add_row("total", "", "", f"{sum(p.contribution for p in parts):+.2f}", "")
+    console.print(table)
+
+
+@commands.command()
+def triage(
+    ctx: typer.Context,
+    all_: bool = typer.Option(False, "--all", help="Re-score every stored mention."),
+) -> None:
+    """Re-score stored mentions after weights, lexicon or SLAs change.
+
+    New mentions are triaged automatically by `poll`; run this after editing [triage].
+
+    Example: socialcare triage --all
+    """
+    if not all_:
+        raise typer.BadParameter("say --all to re-score every stored mention", param_hint="--all")
+    sc = sc_of(ctx)
+    total = sc.store.mention_count()
+    started = time.perf_counter()
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=True, disable=not interactive()) as progress:
+        task = progress.add_task("triage", total=total)
+        count = sc.retriage(lambda n: progress.advance(task, n))
+    console.print(f"Re-scored {count} mentions in {time.perf_counter() - started:.1f}s")

@@ -1,0 +1,36 @@
+"""The store: every SQL statement socialcare runs, on SQLite or PostgreSQL.
+
+* :mod:`.core`: :class:`Store` (connection, transactions, mentions and the queue);
+* :mod:`.dialect`: what PostgreSQL spells differently from SQLite, as one object;
+* :mod:`.pg`: sqlite3's connection surface over psycopg 3;
+* :mod:`.migrations`: the schema, one module per backend;
+* :mod:`.ingest`, :mod:`.outbox`-facing methods on Store, :mod:`.followups`,
+  :mod:`.kb`, :mod:`.reports`, :mod:`.copy`: queries grouped by what they serve;
+* :mod:`.locks`: the cron/job locks.
+
+The store knows no platform, no scoring and no screen.
+"""
+
+from __future__ import annotations
+
+from .core import (
+    PG_ONLY_COLUMNS,
+    TRIAGE_COLUMNS,
+    QueueFilter,
+    Row,
+    Store,
+    in_chunks,
+    is_postgres_url,
+    open_store,
+)
+
+__all__ = [
+    "PG_ONLY_COLUMNS",
+    "QueueFilter",
+    "Row",
+    "Store",
+    "TRIAGE_COLUMNS",
+    "in_chunks",
+    "is_postgres_url",
+    "open_store",
+]

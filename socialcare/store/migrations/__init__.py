@@ -1,0 +1,107 @@
+"""Schema migrations: one list of named steps per backend, run on every open.
+
+``sqlite.MIGRATIONS`` and ``postgres.MIGRATIONS`` hold the same names in the
+same order (where only one backend needs a change, the other's step is an empty
+function saying why). Applied names and their UTC times are recorded in
+``_socialcare_migrations``; merged migrations are never edited or renumbered.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import sqlite_utils
+
+from ...models import to_iso, utcnow
+from ..dialect import SQLITE, Dialect
+from .sqlite import MIGRATIONS
+
+__all__ = ["MIGRATIONS", "applied_migrations", "migrate", "migration_names", "schema_version"]
+
+#: advisory-lock key serialising PostgreSQL migrations (any constant unique to socialcare)
+_MIGRATION_LOCK = 0x50C1A1CA
+
+
+def _applied(conn: Any) -> set[str]:
+    return {
+        str(row[0]) for row in conn.execute("SELECT name FROM _socialcare_migrations").fetchall()
+    }
+
+
+def migration_names(dialect: Dialect = SQLITE) -> list[str]:
+    """Every migration this version knows for the backend, in order."""
+    if dialect.is_pg:
+        from .postgres import MIGRATIONS as PG_MIGRATIONS
+
+        return [fn.__name__ for fn in PG_MIGRATIONS]
+    return [fn.__name__ for fn in MIGRATIONS]
+
+
+def migrate(db: sqlite_utils.Database | Any, dialect: Dialect = SQLITE) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied now.
+
+    ``db`` is a sqlite-utils Database for SQLite or a
+    :class:`~socialcare.pg.PgConnection`. Each migration runs in its own
+    transaction and re-checks that nobody applied it meanwhile; on PostgreSQL
+    an advisory lock also keeps two agents starting at once from racing.
+    """
+    conn = db if dialect.is_pg else db.conn
+    steps: list[Callable[[Any], None]]
+    if dialect.is_pg:
+        from .postgres import MIGRATIONS as PG_MIGRATIONS
+
+        steps = list(PG_MIGRATIONS)
+        conn.execute("SELECT pg_advisory_lock(?)", [_MIGRATION_LOCK])
+    else:
+        steps = list(MIGRATIONS)
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS _socialcare_migrations "
+            "(name TEXT PRIMARY KEY, applied_at TEXT)"
+        )
+        done = _applied(conn)
+        applied: list[str] = []
+        for fn in steps:
+            if fn.__name__ in done:
+                continue
+            conn.execute(dialect.begin)
+            try:
+                # Another process may have migrated while we waited for the write lock.
+                if conn.execute(
+                    "SELECT 1 FROM _socialcare_migrations WHERE name = ?", [fn.__name__]
+                ).fetchone():
+                    conn.execute("COMMIT")
+                    continue
+                fn(db)
+                conn.execute(
+                    "INSERT INTO _socialcare_migrations (name, applied_at) VALUES (?, ?)",
+                    [fn.__name__, to_iso(utcnow())],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            applied.append(fn.__name__)
+        return applied
+    finally:
+        if dialect.is_pg:
+            conn.execute("SELECT pg_advisory_unlock(?)", [_MIGRATION_LOCK])
+
+
+def applied_migrations(db: sqlite_utils.Database | Any, dialect: Dialect = SQLITE) -> list[str]:
+    """Names of the migrations this store has applied (empty for a new store)."""
+    conn = db if dialect.is_pg else db.conn
+    if dialect.is_pg:
+        exists = conn.execute("SELECT to_regclass('_socialcare_migrations')").fetchone()[0]
+    else:
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = '_socialcare_migrations'"
+        ).fetchone()
+    if not exists:
+        return []
+    return sorted(_applied(conn))
+
+
+def schema_version(db: sqlite_utils.Database | Any, dialect: Dialect = SQLITE) -> int:
+    """How many migrations this store has applied."""
+    return len(applied_migrations(db, dialect))
