@@ -271,7 +271,7 @@ class Socialcare:
             store_kb.set_outbox_article(self.store, item_id, chosen.article_id)
         outcome.item = self.store.outbox_get(item_id)
         if send:
-            outcome.item = send_item(self.store, source, item_id, agent=self.agent)
+            outcome.item = send_item(self.store, self.adapters, item_id, agent=self.agent)
         return outcome
 
     def outbox(self, statuses: Sequence[str] = ("pending", "sending", "failed")) -> list[Row]:
@@ -280,8 +280,8 @@ class Socialcare:
 
     def retry(self, item_id: int) -> Row:
         """Resend a failed or stuck item, on the agent's explicit word."""
-        item = reset_for_retry(self.store, item_id, self.agent)
-        return send_item(self.store, self.adapters.get(item["source"]), item_id, agent=self.agent)
+        reset_for_retry(self.store, item_id, self.agent)
+        return send_item(self.store, self.adapters, item_id, agent=self.agent)
 
     def log(self, **filters: Any) -> list[Row]:
         """The audit log, newest first."""

@@ -26,12 +26,12 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, Mapping
 
 from .config import Config
-from .errors import ConfigError, Conflict, NotFound, SocialcareError, SourceError, UsageError
-from .models import Mention, Page, SentPost, parse_iso, to_iso, utcnow
-from .outbox import send_item
+from .errors import ConfigError, Conflict, NotFound, SocialcareError, UsageError
+from .models import parse_iso, to_iso, utcnow
+from .outbox import DEFAULT_DM_SUBJECT, send_item
 from .poll import Adapters, build_source
 from .sources.base import Source
 from .sources.registry import get_source_class
@@ -64,7 +64,6 @@ __all__ = [
     "skip_reason",
     "render_item",
     "preview",
-    "source_for_item",
     "item_options",
     "due_items",
     "run_due",
@@ -76,7 +75,6 @@ FOLLOWUP = "followup"
 POST = "post"
 #: every outbox status, for ``--status`` validation (``all`` means no filter)
 STATUSES = ("pending", "sending", "sent", "failed", "cancelled", "skipped")
-DEFAULT_DM_SUBJECT = "Following up"
 
 _RULE_KEYS = {"name", "intents", "max_sentiment", "template", "after", "sources", "enabled"}
 _TABLE_KEYS = {"rules", "disabled_sources", "dm_subject"}
@@ -584,54 +582,6 @@ def on_close(
 
 
 # -- sending -------------------------------------------------------------------
-class _DirectMessages(Source):
-    """Turns a follow-up's ``reply`` into a private message to the mention's author.
-
-    Wrapping the adapter, instead of a separate send path, keeps DMs inside
-    ``send_item``'s pending -> sending -> sent state machine unchanged.
-    """
-
-    name: ClassVar[str] = "direct-message"
-
-    def __init__(self, inner: Source, subject: str) -> None:
-        super().__init__(inner.config, brand_handles=inner.brand_handles)
-        self.inner = inner
-        self.subject = subject
-
-    def queries(self) -> list[str]:
-        return []
-
-    def poll(self, query: str, cursor: str | None) -> Iterator[Page]:
-        return iter(())
-
-    def reply(self, mention: Mention, text: str) -> SentPost:
-        send = getattr(self.inner, "send_message", None)
-        if not callable(send):
-            raise SourceError(
-                f"source '{self.inner.name}' cannot send private messages: "
-                "cancel this follow-up and schedule it without --dm"
-            )
-        result = send(mention.author_handle, self.subject, text)
-        # Reddit does not return a message id; the outbox still records "sent".
-        return result if isinstance(result, SentPost) else SentPost(native_id="", url="")
-
-    def post(self, text: str) -> SentPost:
-        raise SourceError("a private message needs a mention to answer")
-
-
-def source_for_item(config: Config, item: Mapping[str, Any], inner: Source | None = None) -> Source:
-    """The adapter to hand ``send_item`` for this item: a DM wrapper for ``--dm`` follow-ups.
-
-    Use it for manual retries too, or a retried DM would be posted publicly.
-    """
-    base = inner or build_source(config, str(item["source"]))
-    opts = item_options(item)
-    if item.get("kind") == FOLLOWUP and opts.get("dm"):
-        subject = opts.get("subject") or FollowupSettings.from_config(config).dm_subject
-        return _DirectMessages(base, str(subject))
-    return base
-
-
 def skip_reason(store: Store, item: Mapping[str, Any]) -> str | None:
     """Why a due follow-up should not be sent any more, or None to send it."""
     if item.get("kind") != FOLLOWUP or not item.get("mention_id"):
@@ -801,9 +751,8 @@ def _due_items_pass(
         if not sql.update_pending(store, item["id"], text=view.text):
             line.outcome, line.detail = "busy", "taken by another process meanwhile"
             continue
-        source = source_for_item(config, item, adapters.get(item["source"]))
         try:
-            done = send_item(store, source, item["id"], agent=item["agent"])
+            done = send_item(store, adapters, item["id"], agent=item["agent"])
         except Conflict as exc:
             line.outcome, line.detail = "busy", str(exc)
             continue

@@ -5,31 +5,111 @@ called. If the process dies after the platform accepted the post but before
 ``sent`` is committed, the item stays ``sending`` and is never retried
 automatically: only ``socialcare outbox retry ID`` (a human's word) sends it
 again. That is the whole guarantee against double posts.
+
+:func:`send_item` is the one send path: replies, retries, follow-ups (public and
+``--dm``) and scheduled posts all go through it, and it picks the adapter from
+the item itself (:func:`adapter_for_item`). Callers hand it the session's
+adapters, never an adapter of their choosing, so a retried private follow-up
+can never be posted publicly as a reply.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any
+from typing import Any, ClassVar, Iterator, Mapping, Protocol
 
-from .errors import Conflict, SocialcareError
-from .models import Mention, to_iso, utcnow
+from .errors import Conflict, SocialcareError, SourceError
+from .models import Mention, Page, SentPost, to_iso, utcnow
 from .sources.base import Source
 from .store import Row, Store
 
-__all__ = ["send_item", "reset_for_retry", "SENDABLE"]
+__all__ = [
+    "AdapterLookup",
+    "DEFAULT_DM_SUBJECT",
+    "SENDABLE",
+    "adapter_for_item",
+    "reset_for_retry",
+    "send_item",
+]
 
 log = logging.getLogger("socialcare.outbox")
 SENDABLE = ("pending",)
 
+#: subject of a private follow-up when none was recorded with it
+DEFAULT_DM_SUBJECT = "Following up"
 
-def send_item(store: Store, source: Source, item_id: int, *, agent: str = "") -> Row:
-    """Send one pending outbox item through ``source``; returns the updated item.
+
+class AdapterLookup(Protocol):
+    """What :func:`send_item` needs of the caller: the adapter for a source name
+    (:class:`socialcare.poll.Adapters`, built once per session or run)."""
+
+    def get(self, name: str) -> Source:
+        """The adapter for source ``name``."""
+        ...
+
+
+def _options(item: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(item.get("options") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def adapter_for_item(adapters: AdapterLookup, item: Mapping[str, Any]) -> Source:
+    """The adapter that sends ``item``: its source's, wrapped for private messages
+    when the item is a ``--dm`` follow-up. The item decides, never the caller."""
+    inner = adapters.get(str(item["source"]))
+    opts = _options(item)
+    if item.get("kind") == "followup" and opts.get("dm"):
+        return _DirectMessages(inner, str(opts.get("subject") or DEFAULT_DM_SUBJECT))
+    return inner
+
+
+class _DirectMessages(Source):
+    """Turns a follow-up's ``reply`` into a private message to the mention's author.
+
+    Wrapping the adapter, instead of a separate send path, keeps DMs inside
+    ``send_item``'s pending -> sending -> sent state machine unchanged.
+    """
+
+    name: ClassVar[str] = "direct-message"
+
+    def __init__(self, inner: Source, subject: str) -> None:
+        super().__init__(inner.config, brand_handles=inner.brand_handles)
+        self.inner = inner
+        self.subject = subject
+
+    def queries(self) -> list[str]:
+        return []
+
+    def poll(self, query: str, cursor: str | None) -> Iterator[Page]:
+        return iter(())
+
+    def reply(self, mention: Mention, text: str) -> SentPost:
+        send = getattr(self.inner, "send_message", None)
+        if not callable(send):
+            raise SourceError(
+                f"source '{self.inner.name}' cannot send private messages: "
+                "cancel this follow-up and schedule it without --dm"
+            )
+        result = send(mention.author_handle, self.subject, text)
+        # Reddit does not return a message id; the outbox still records "sent".
+        return result if isinstance(result, SentPost) else SentPost(native_id="", url="")
+
+    def post(self, text: str) -> SentPost:
+        raise SourceError("a private message needs a mention to answer")
+
+
+def send_item(store: Store, adapters: AdapterLookup, item_id: int, *, agent: str = "") -> Row:
+    """Send one pending outbox item through the adapter it names; returns the updated item.
 
     Raises Conflict if another process already took the item. Platform errors
     are recorded on the item (``failed`` + reason), not raised.
     """
     item = store.outbox_get(item_id)
+    source = adapter_for_item(adapters, item)
     with store.transaction():
         if not store.outbox_transition(item_id, SENDABLE, "sending"):
             current = store.outbox_get(item_id)["status"]

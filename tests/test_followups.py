@@ -24,10 +24,12 @@ import pytest
 import responses
 from responses import matchers
 
-from socialcare import followups, workflow
+from socialcare import followups, outbox, workflow
+from socialcare.app import Socialcare
 from socialcare.config import Config
 from socialcare.errors import ConfigError, Conflict, LockHeld, NotFound, SourceError, UsageError
 from socialcare.models import Mention, Page, SentPost, parse_iso, to_iso, utcnow
+from socialcare.poll import Adapters
 from socialcare.sources import registry
 from socialcare.sources.base import Source
 from socialcare.store import Row, Store
@@ -591,10 +593,35 @@ def test_a_dm_followup_is_sent_as_a_private_message(workdir: Path, store: Store)
 
 def test_the_dm_wrapper_refuses_a_source_without_send_message(cfg: Config, store: Store) -> None:
     item = schedule(cfg, store, add_mention(store, "1"), dm=True, subject="Hi")
-    wrapped = followups.source_for_item(cfg, item, PlainSource({"log": "unused"}))
+    plain = PlainSource({"log": "unused"})
+    wrapped = outbox.adapter_for_item(_Only(plain), item)
     with pytest.raises(SourceError, match="cannot send private messages"):
         wrapped.reply(Mention.from_row(store.get_mention(item["mention_id"])), "x")
-    assert followups.source_for_item(cfg, {**item, "options": "{}"}).name == "fake"
+    assert outbox.adapter_for_item(Adapters(cfg), {**item, "options": "{}"}).name == "fake"
+
+
+class _Only:
+    """An adapter lookup that answers every source name with one adapter."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+
+    def get(self, name: str) -> Source:
+        return self.source
+
+
+def test_a_retried_dm_followup_is_still_private(workdir: Path, store: Store) -> None:
+    """`outbox retry` of a failed --dm follow-up sends a private message, never a public reply."""
+    failing = make_config(store.path, workdir, fake={"fail": True})
+    item = schedule(failing, store, add_mention(store, "1"), dm=True, subject="About your order")
+    assert followups.run_due(failing, store, now=due_time(item)).failed == 1
+    assert store.outbox_get(item["id"])["status"] == "failed"
+
+    working = make_config(store.path, workdir)
+    sc = Socialcare(working, store)
+    assert sc.retry(item["id"])["status"] == "sent"
+    [entry] = sent(workdir)
+    assert (entry["kind"], entry["to"], entry["subject"]) == ("dm", "maria_g", "About your order")
 
 
 def test_scheduled_posts_are_published_and_can_be_cancelled(

@@ -9,10 +9,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from socialcare.reports.html import render_html
 
 from socialcare.errors import UsageError
 from socialcare.models import Mention, to_iso
+from socialcare.reports.html import render_html
 from socialcare.reports.metrics import (
     ResponseFacts,
     SpikeRule,

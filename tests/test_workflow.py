@@ -122,13 +122,13 @@ def test_reply_goes_pending_sending_sent_and_marks_replied(store: Store) -> None
     src = RecordingSource()
     item_id = workflow.queue_reply(store, store.get_mention("demo:1"), "Hi!", "alice")
     assert store.outbox_get(item_id)["status"] == "pending"
-    item = send_item(store, src, item_id, agent="alice")
+    item = send_item(store, Only(src), item_id, agent="alice")
     assert (item["status"], item["platform_id"]) == ("sent", "r1")
     assert src.sent == [("1", "Hi!")]
     m = store.get_mention("demo:1")
     assert (m["status"], m["answered_by"]) == ("replied", "alice")
     with pytest.raises(Conflict, match="not pending"):
-        send_item(store, src, item_id)
+        send_item(store, Only(src), item_id)
     assert len(src.sent) == 1  # never twice
 
 
@@ -151,12 +151,12 @@ def test_reply_to_mention_claimed_by_other(store: Store) -> None:
 def test_platform_error_marks_failed_with_reason(store: Store) -> None:
     seed(store, "1")
     item_id = workflow.queue_reply(store, store.get_mention("demo:1"), "Hi", "alice")
-    item = send_item(store, RecordingSource(SourceError("403 duplicate content")), item_id)
+    item = send_item(store, Only(RecordingSource(SourceError("403 duplicate content"))), item_id)
     assert (item["status"], item["error"]) == ("failed", "403 duplicate content")
     assert store.get_mention("demo:1")["status"] == "open"
     reset_for_retry(store, item_id, "alice")
     ok = RecordingSource()
-    assert send_item(store, ok, item_id)["status"] == "sent"
+    assert send_item(store, Only(ok), item_id)["status"] == "sent"
 
 
 def test_crash_after_platform_accepted_leaves_sending(
@@ -172,14 +172,14 @@ def test_crash_after_platform_accepted_leaves_sending(
 
     monkeypatch.setattr("socialcare.outbox._commit_sent", crash)
     with pytest.raises(KeyboardInterrupt):
-        send_item(store, src, item_id)
+        send_item(store, Only(src), item_id)
     monkeypatch.undo()
     assert store.outbox_get(item_id)["status"] == "sending"
     with pytest.raises(Conflict):
-        send_item(store, src, item_id)  # nothing resends it by itself
+        send_item(store, Only(src), item_id)  # nothing resends it by itself
     assert len(src.sent) == 1
     reset_for_retry(store, item_id, "alice")  # only on the agent's word
-    assert send_item(store, src, item_id)["status"] == "sent"
+    assert send_item(store, Only(src), item_id)["status"] == "sent"
     assert len(src.sent) == 2
 
 
@@ -267,3 +267,13 @@ def test_two_processes_claiming_at_once_exactly_one_wins(database: str) -> None:
 
 def test_config_type() -> None:
     assert Config(database=":memory:", agent="x").enabled_sources() == []
+
+
+class Only:
+    """An adapter lookup that answers every source name with one adapter."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+
+    def get(self, name: str) -> Source:
+        return self.source
