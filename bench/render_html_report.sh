@@ -33,10 +33,10 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, ".")
-from socialcare.html_report import render_html
+from socialcare.reports.html import render_html
 from socialcare.models import Mention, to_iso
 from socialcare.store import open_store
-from socialcare.store_reports import ReportParams, collect_report
+from socialcare.reports.collect import ReportParams, collect_report
 
 work, out = sys.argv[1], sys.argv[2]
 store = open_store(f"{work}/demo.db")

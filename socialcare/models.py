@@ -6,7 +6,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["Mention", "Page", "SentPost", "utcnow", "to_iso", "parse_iso"]
+__all__ = [
+    "Mention",
+    "NEGATIVE_MAX",
+    "POSITIVE_MIN",
+    "Page",
+    "SentPost",
+    "parse_iso",
+    "to_iso",
+    "utcnow",
+]
+
+#: VADER's conventional sentiment cut-offs, shared by the queue's colours, the
+#: store's report queries and the report arithmetic
+NEGATIVE_MAX = -0.05
+POSITIVE_MIN = 0.05
 
 
 def utcnow() -> datetime:

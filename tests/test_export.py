@@ -278,7 +278,7 @@ def test_interrupted_export_leaves_no_file(tmp_path: Path) -> None:
 
 
 def test_report_csv_dir_one_file_per_table(tmp_path: Path, store: Store) -> None:
-    from socialcare.store.reports import collect_report
+    from socialcare.reports.collect import collect_report
 
     m = add_mention(store, "1", at("2026-11-19T10:00:00Z"))
     add_outbox(store, m, at("2026-11-19T10:30:00Z"), "=cmd|' /C calc'!A0")

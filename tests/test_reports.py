@@ -12,6 +12,7 @@ import pytest
 
 from socialcare.errors import UsageError
 from socialcare.models import Mention, to_iso
+from socialcare.reports.collect import ReportParams, collect_report, collect_spikes
 from socialcare.reports.html import render_html
 from socialcare.reports.metrics import (
     ResponseFacts,
@@ -28,7 +29,6 @@ from socialcare.reports.metrics import (
     top_terms,
 )
 from socialcare.store import Store
-from socialcare.store.reports import ReportParams, collect_report, collect_spikes
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

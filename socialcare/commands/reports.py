@@ -27,6 +27,7 @@ from rich.text import Text
 from ..config import Config
 from ..errors import UsageError
 from ..models import utcnow
+from ..reports.collect import ReportParams, collect_report, collect_spikes
 from ..reports.export import open_output, write_report_csv, write_rows
 from ..reports.html import render_html
 from ..reports.metrics import (
@@ -42,14 +43,7 @@ from ..reports.metrics import (
 )
 from ..safety import one_line
 from ..store import Store
-from ..store.reports import (
-    EXPORT_COLUMNS,
-    ExportQuery,
-    ReportParams,
-    collect_report,
-    collect_spikes,
-    iter_export,
-)
+from ..store.reports import EXPORT_COLUMNS, ExportQuery, iter_export
 from ..timeutil import parse_duration, resolve_tz
 from .common import config_and_store, console, err_console
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Iterable, Mapping, Sequence
 
+from ..models import NEGATIVE_MAX, POSITIVE_MIN
 from ..timeutil import format_age
 
 __all__ = [
@@ -68,9 +69,6 @@ __all__ = [
     "headline",
 ]
 
-#: VADER's conventional cut-offs (the queue colours sentiment with the same ones)
-NEGATIVE_MAX = -0.05
-POSITIVE_MIN = 0.05
 #: an advocate has at least this many positive mentions in the period
 ADVOCATE_MIN_POSITIVE = 2
 #: a repeat contact has at least this many mentions in the period

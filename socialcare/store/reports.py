@@ -13,34 +13,12 @@ from the constant tables below, never from user input.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime
 from typing import Any, Iterator
 
 from ..errors import UsageError
-from ..models import to_iso
-from ..reports.metrics import (
-    ADVOCATE_MIN_POSITIVE,
-    NEGATIVE_MAX,
-    POSITIVE_MIN,
-    QUARTER_SECONDS,
-    REPEAT_MIN_MENTIONS,
-    Cell,
-    Report,
-    ReportTable,
-    ResponseFacts,
-    SpikeFinding,
-    SpikeRule,
-    TermLift,
-    detect_spike,
-    driving_terms,
-    share_rows,
-    summarise_responses,
-    tokenize,
-    top_terms,
-    volume_by_bucket,
-)
+from ..models import NEGATIVE_MAX, POSITIVE_MIN, to_iso
 from .core import Store
 
 __all__ = [
@@ -49,10 +27,20 @@ __all__ = [
     "MENTION_STATUSES",
     "OUTBOX_STATUSES",
     "ExportQuery",
-    "ReportParams",
+    "ReportWindow",
+    "INTENT_LABEL",
+    "SENTIMENT_LABEL",
+    "agent_counts",
+    "author_rows",
+    "backlog_rows",
+    "first_seen",
     "iter_export",
-    "collect_report",
-    "collect_spikes",
+    "label_counts",
+    "negative_texts",
+    "response_rows",
+    "spike_counts",
+    "spike_texts",
+    "volume_slots",
 ]
 
 MENTION_STATUSES = ("open", "replied", "closed", "spam")
@@ -247,43 +235,48 @@ def _iso_range(column: str, q: ExportQuery, params: dict[str, Any]) -> list[str]
     return out
 
 
-# -- report ---------------------------------------------------------------------
+# -- report queries -----------------------------------------------------------
+#: SQL for a mention's sentiment band (``:neg``/``:pos`` are bound by the window)
+SENTIMENT_LABEL = _SENTIMENT
+#: SQL for a mention's intent, "untriaged" when none
+INTENT_LABEL = "coalesce(m.intent, 'untriaged')"
+
+
 @dataclass(frozen=True)
-class ReportParams:
-    """The period and grouping of one ``socialcare report``."""
+class ReportWindow:
+    """The mentions one report reads: created in [since, until), not the brand's own."""
 
     since: datetime
     until: datetime
     now: datetime
-    tz: tzinfo
-    tz_name: str
-    by: str = "day"
     source: str | None = None
-    top: int = 10
 
 
-def _window(p: ReportParams) -> tuple[str, dict[str, Any]]:
+def _window(w: ReportWindow) -> tuple[str, dict[str, Any]]:
     """Mentions created in the period, not the brand's own posts, of the chosen source."""
     where = "m.is_own = 0 AND m.created_ts >= :since AND m.created_ts < :until"
     params: dict[str, Any] = {
-        "since": p.since.timestamp(),
-        "until": p.until.timestamp(),
-        "since_iso": to_iso(p.since),
-        "until_iso": to_iso(p.until),
-        "now": p.now.timestamp(),
-        "now_iso": to_iso(p.now),
+        "since": w.since.timestamp(),
+        "until": w.until.timestamp(),
+        "since_iso": to_iso(w.since),
+        "until_iso": to_iso(w.until),
+        "now": w.now.timestamp(),
+        "now_iso": to_iso(w.now),
         "neg": NEGATIVE_MAX,
         "pos": POSITIVE_MIN,
     }
-    if p.source is not None:
+    if w.source is not None:
         where += " AND m.source = :source"
-        params["source"] = p.source
+        params["source"] = w.source
     return where, params
 
 
-def _volume_slots(store: Store, p: ReportParams) -> Iterator[tuple[str, int, int]]:
-    where, params = _window(p)
-    params["q"] = QUARTER_SECONDS
+def volume_slots(
+    store: Store, w: ReportWindow, slot_seconds: int
+) -> Iterator[tuple[str, int, int]]:
+    """``(source, slot, mentions)`` per ``slot_seconds``-long slot of unix time."""
+    where, params = _window(w)
+    params["q"] = slot_seconds
     for source, slot, n in store.conn.execute(
         f"SELECT m.source, {store.dialect.trunc_int('m.created_ts / :q')} AS slot, count(*) "
         "FROM mentions m "
@@ -293,8 +286,9 @@ def _volume_slots(store: Store, p: ReportParams) -> Iterator[tuple[str, int, int
         yield str(source), int(slot), int(n)
 
 
-def _label_counts(store: Store, p: ReportParams, label_sql: str) -> dict[str, int]:
-    where, params = _window(p)
+def label_counts(store: Store, w: ReportWindow, label_sql: str) -> dict[str, int]:
+    """Mentions of the window per label (``label_sql`` is one of this module's constants)."""
+    where, params = _window(w)
     rows = store.conn.execute(
         f"SELECT {label_sql} AS label, count(*) FROM mentions m WHERE {where} GROUP BY label",
         params,
@@ -302,9 +296,10 @@ def _label_counts(store: Store, p: ReportParams, label_sql: str) -> dict[str, in
     return {str(label): int(n) for label, n in rows}
 
 
-def _response_facts(store: Store, p: ReportParams) -> Iterator[ResponseFacts]:
-    """Per mention of the period (spam left out): answer, close and SLA times."""
-    where, params = _window(p)
+def response_rows(store: Store, w: ReportWindow) -> Iterator[tuple[Any, ...]]:
+    """Per mention of the window (spam left out): ``(intent, created_ts, sla_due_ts, status,
+    answered_ts, first_sent_ts, first_close_ts, last_close_ts)``."""
+    where, params = _window(w)
     unix = store.dialect.iso_to_unix
     sql = (
         "SELECT coalesce(m.intent, 'untriaged'), m.created_ts, m.sla_due_ts, m.status, "
@@ -318,38 +313,34 @@ def _response_facts(store: Store, p: ReportParams) -> Iterator[ResponseFacts]:
         f"FROM mentions m WHERE {where} AND m.status != 'spam' "
         "AND coalesce(m.intent, '') != 'spam'"
     )
-    for intent, created, due, status, answered, sent, first_close, last_close in store.conn.execute(
-        sql, params
-    ):
-        answers = [t for t in (answered, sent) if t is not None]
-        yield ResponseFacts(
-            intent=str(intent),
-            created_ts=float(created),
-            first_response_ts=float(min(answers)) if answers else None,
-            sla_due_ts=None if due is None else float(due),
-            first_close_ts=None if first_close is None else float(first_close),
-            resolved_ts=float(last_close) if status == "closed" and last_close else None,
-        )
+    yield from store.conn.execute(sql, params)
 
 
-def _backlog(store: Store, p: ReportParams) -> ReportTable:
-    """Open mentions now (not windowed): count, snoozed, past SLA, oldest waiting."""
-    params: dict[str, Any] = {"now": p.now.timestamp(), "now_iso": to_iso(p.now)}
+def backlog_rows(
+    store: Store, now: datetime, source: str | None
+) -> tuple[list[tuple[str, int, int, int]], dict[str, tuple[str, float]]]:
+    """Open mentions now: ``([(source, open, snoozed, past_sla)], {source: (oldest id, ts)})``.
+
+    The oldest waiting mention per source ignores snoozed ones (ties: the smallest id).
+    """
+    params: dict[str, Any] = {"now": now.timestamp(), "now_iso": to_iso(now)}
     where = "m.status = 'open' AND m.is_own = 0 AND coalesce(m.intent, '') != 'spam'"
-    if p.source is not None:
+    if source is not None:
         where += " AND m.source = :source"
-        params["source"] = p.source
-    counts = store.conn.execute(
-        "SELECT m.source, count(*), "
-        "sum(CASE WHEN m.snoozed_until > :now_iso THEN 1 ELSE 0 END), "
-        "sum(CASE WHEN m.sla_due_ts < :now THEN 1 ELSE 0 END) "
-        f"FROM mentions m WHERE {where} GROUP BY m.source ORDER BY m.source",
-        params,
-    ).fetchall()
-    # The oldest waiting mention per source (ties: the smallest id), portable SQL.
+        params["source"] = source
+    counts = [
+        (str(src), int(n), int(snoozed or 0), int(past or 0))
+        for src, n, snoozed, past in store.conn.execute(
+            "SELECT m.source, count(*), "
+            "sum(CASE WHEN m.snoozed_until > :now_iso THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN m.sla_due_ts < :now THEN 1 ELSE 0 END) "
+            f"FROM mentions m WHERE {where} GROUP BY m.source ORDER BY m.source",
+            params,
+        )
+    ]
     oldest = {
-        str(source): (str(mid), float(ts))
-        for source, mid, ts in store.conn.execute(
+        str(src): (str(mid), float(ts))
+        for src, mid, ts in store.conn.execute(
             f"WITH waiting AS (SELECT m.source, m.id, m.created_ts FROM mentions m WHERE {where} "
             "AND (m.snoozed_until IS NULL OR m.snoozed_until <= :now_iso)) "
             "SELECT w.source, min(w.id), w.created_ts FROM waiting w "
@@ -358,53 +349,18 @@ def _backlog(store: Store, p: ReportParams) -> ReportTable:
             params,
         )
     }
-    now_ts = p.now.timestamp()
-    rows: list[list[Cell]] = []
-    total = [0, 0, 0]
-    best: tuple[str, float] | None = None
-    for source, n, snoozed, past in counts:
-        old = oldest.get(str(source))
-        rows.append(
-            [
-                str(source),
-                int(n),
-                int(snoozed or 0),
-                int(past or 0),
-                old[0] if old else None,
-                max(now_ts - old[1], 0.0) if old else None,
-            ]
-        )
-        total = [total[0] + int(n), total[1] + int(snoozed or 0), total[2] + int(past or 0)]
-        if old and (best is None or old[1] < best[1]):
-            best = old
-    rows.insert(
-        0,
-        ["all", *total, best[0] if best else None, max(now_ts - best[1], 0.0) if best else None],
-    )
-    return ReportTable(
-        name="backlog",
-        title="Backlog now (open mentions)",
-        columns=["source", "open", "snoozed", "past_sla", "oldest_id", "oldest_waiting_seconds"],
-        rows=rows,
-        chart="bars",
-        chart_value="open",
-        note="Current state, not limited to the period; oldest waiting ignores snoozed mentions.",
-    )
+    return counts, oldest
 
 
-def _agents(store: Store, p: ReportParams) -> ReportTable:
-    """Sent replies and follow-ups, native answers and closes per agent in the period."""
-    _, params = _window(p)
-    src_outbox = " AND o.source = :source" if p.source else ""
-    src_mention = " AND m.source = :source" if p.source else ""
+def agent_counts(store: Store, w: ReportWindow) -> Iterator[tuple[str, int, int]]:
+    """``(agent, column, n)``: column 0 sent replies, 1 sent follow-ups and posts,
+    2 native answers (answered outside socialcare), 3 closes, all in the window."""
+    _, params = _window(w)
+    src_outbox = " AND o.source = :source" if w.source else ""
+    src_mention = " AND m.source = :source" if w.source else ""
     src_event = (
-        " AND substr(e.mention_id, 1, length(:source) + 1) = :source || ':'" if p.source else ""
+        " AND substr(e.mention_id, 1, length(:source) + 1) = :source || ':'" if w.source else ""
     )
-    per: dict[str, list[int]] = {}
-
-    def add(agent: Any, col: int, n: Any) -> None:
-        per.setdefault(str(agent or ""), [0, 0, 0, 0])[col] += int(n or 0)
-
     for agent, replies, followups in store.conn.execute(
         "SELECT o.agent, sum(CASE WHEN o.kind = 'reply' THEN 1 ELSE 0 END), "
         "sum(CASE WHEN o.kind IN ('followup', 'post') THEN 1 ELSE 0 END) FROM outbox o "
@@ -412,8 +368,8 @@ def _agents(store: Store, p: ReportParams) -> ReportTable:
         "GROUP BY o.agent",
         params,
     ):
-        add(agent, 0, replies)
-        add(agent, 1, followups)
+        yield str(agent or ""), 0, int(replies or 0)
+        yield str(agent or ""), 1, int(followups or 0)
     for agent, n in store.conn.execute(
         "SELECT m.answered_by, count(*) FROM mentions m WHERE m.answered_at >= :since_iso "
         f"AND m.answered_at < :until_iso{src_mention} AND NOT EXISTS (SELECT 1 FROM outbox o "
@@ -421,43 +377,31 @@ def _agents(store: Store, p: ReportParams) -> ReportTable:
         "GROUP BY m.answered_by",
         params,
     ):
-        add(agent, 2, n)
+        yield str(agent or ""), 2, int(n or 0)
     for agent, n in store.conn.execute(
         "SELECT e.agent, count(*) FROM events e WHERE e.action = 'close' "
         f"AND e.at >= :since_iso AND e.at < :until_iso{src_event} GROUP BY e.agent",
         params,
     ):
-        add(agent, 3, n)
-    rows: list[list[Cell]] = [
-        [agent or "(none)", *v]
-        for agent, v in sorted(per.items(), key=lambda kv: (-kv[1][0], kv[0]))
-    ]
-    return ReportTable(
-        name="agents",
-        title="Replies per agent",
-        columns=["agent", "replies", "followups", "native_answers", "closes"],
-        rows=rows,
-        chart="bars",
-        chart_value="replies",
-        note="Replies and follow-ups count sent items by sent time; native answers are "
-        "mentions answered outside socialcare.",
-    )
+        yield str(agent or ""), 3, int(n or 0)
 
 
-def _authors(store: Store, p: ReportParams, *, advocates: bool) -> ReportTable:
-    """Repeat contacts (or advocates): linked identities count as one customer."""
-    where, params = _window(p)
-    params["limit"] = p.top
+def author_rows(
+    store: Store, w: ReportWindow, *, advocates: bool, minimum: int, limit: int
+) -> list[tuple[str, str, int, int, int]]:
+    """Repeat contacts (or advocates): ``(who, handles, mentions, negative, positive)``;
+    linked identities count as one customer."""
+    where, params = _window(w)
+    params["limit"] = limit
+    params["min"] = minimum
     negative_sql = f"sum(CASE WHEN {_NEGATIVE} THEN 1 ELSE 0 END)"
     positive_sql = f"sum(CASE WHEN {_POSITIVE} THEN 1 ELSE 0 END)"
     handles_sql = store.dialect.concat_distinct("m.source || ':@' || m.author_handle")
     if advocates:  # HAVING repeats the aggregates: PostgreSQL does not see output names there
         having, order = f"{positive_sql} >= :min", "positive DESC, mentions DESC, who"
-        params["min"] = ADVOCATE_MIN_POSITIVE
     else:
         having, order = "count(*) >= :min", "mentions DESC, negative DESC, who"
-        params["min"] = REPEAT_MIN_MENTIONS
-    rows: list[list[Cell]] = []
+    rows = []
     for who, handles, n, negative, positive in store.conn.execute(
         "SELECT CASE WHEN a.customer_id IS NOT NULL THEN 'customer:' || a.customer_id "
         "ELSE m.author_key END AS who, "
@@ -468,98 +412,20 @@ def _authors(store: Store, p: ReportParams, *, advocates: bool) -> ReportTable:
         params,
     ):
         handle_list = ", ".join(sorted(str(handles or "").split(",")))
-        rows.append([str(who), handle_list, int(n), int(negative), int(positive)])
-    if advocates:
-        return ReportTable(
-            name="advocates",
-            title=f"Advocates (at least {ADVOCATE_MIN_POSITIVE} positive mentions)",
-            columns=["author", "handles", "mentions", "negative", "positive"],
-            rows=rows,
-            chart="bars",
-            chart_value="positive",
-        )
-    return ReportTable(
-        name="repeat_contacts",
-        title=f"Top authors (repeat contacts, at least {REPEAT_MIN_MENTIONS} mentions)",
-        columns=["author", "handles", "mentions", "negative", "positive"],
-        rows=rows,
-        chart="bars",
-        chart_value="mentions",
-    )
+        rows.append((str(who), handle_list, int(n), int(negative), int(positive)))
+    return rows
 
 
-def _negative_texts(store: Store, p: ReportParams) -> Iterator[str]:
-    where, params = _window(p)
+def negative_texts(store: Store, w: ReportWindow) -> Iterator[str]:
+    """Texts of the window's negative mentions."""
+    where, params = _window(w)
     for (text,) in store.conn.execute(
         f"SELECT m.text FROM mentions m WHERE {where} AND {_NEGATIVE}", params
     ):
         yield str(text or "")
 
 
-def collect_report(store: Store, p: ReportParams) -> Report:
-    """Run every report query for the period and build the tables, in display order."""
-    if p.by not in ("day", "week"):
-        raise UsageError(f"--by {p.by!r}: use day or week")
-    if p.since >= p.until:
-        raise UsageError("--since must be before --until")
-    report = Report(
-        title="socialcare report",
-        since=to_iso(p.since),
-        until=to_iso(p.until),
-        timezone=p.tz_name,
-        by=p.by,
-        source=p.source,
-        generated_at=to_iso(p.now),
-    )
-    report.tables.append(volume_by_bucket(_volume_slots(store, p), p.since, p.until, p.tz, p.by))
-    sentiment = _label_counts(store, p, _SENTIMENT)
-    report.tables.append(
-        ReportTable(
-            "sentiment",
-            "Sentiment mix",
-            ["sentiment", "mentions", "share"],
-            share_rows(sentiment, ("negative", "neutral", "positive", "unscored")),
-            chart="bars",
-            chart_value="mentions",
-        )
-    )
-    intents = _label_counts(store, p, "coalesce(m.intent, 'untriaged')")
-    report.tables.append(
-        ReportTable(
-            "intent",
-            "Intent mix",
-            ["intent", "mentions", "share"],
-            share_rows(intents),
-            chart="bars",
-            chart_value="mentions",
-        )
-    )
-    summary = summarise_responses(_response_facts(store, p), p.now.timestamp())
-    report.tables += [
-        summary.first_response_table(),
-        summary.sla_table(),
-        summary.resolution_table(),
-        _backlog(store, p),
-        _agents(store, p),
-        _authors(store, p, advocates=False),
-        _authors(store, p, advocates=True),
-    ]
-    terms = top_terms(_negative_texts(store, p), limit=p.top * 2)
-    report.tables.append(
-        ReportTable(
-            "negative_terms",
-            "Top terms and hashtags in negative mentions",
-            ["term", "mentions"],
-            [[t, n] for t, n in terms],
-            chart="bars",
-            chart_value="mentions",
-            note="Counted once per mention; links, @handles, numbers and stopwords left out.",
-        )
-    )
-    return report
-
-
-# -- spikes ---------------------------------------------------------------------
+# -- spike queries --------------------------------------------------------------
 _SPIKE_WHERE = (
     "m.is_own = 0 AND m.status != 'spam' AND m.created_ts > :start AND m.created_ts <= :now "
     f"AND ({_NEGATIVE} OR m.intent = 'complaint')"
@@ -575,7 +441,7 @@ def _spike_params(now_ts: float, window_s: float, windows: int) -> dict[str, Any
     }
 
 
-def _spike_counts(
+def spike_counts(
     store: Store, now_ts: float, window_s: float, windows: int, source: str | None
 ) -> dict[str, list[int]]:
     """Negative/complaint counts per source for windows 0 (latest) .. ``windows``."""
@@ -597,7 +463,7 @@ def _spike_counts(
     return out
 
 
-def _first_seen(store: Store) -> dict[str, float]:
+def first_seen(store: Store) -> dict[str, float]:
     """When each source's first (non-own) mention was created: no baseline before that."""
     return {
         str(src): float(ts)
@@ -607,9 +473,10 @@ def _first_seen(store: Store) -> dict[str, float]:
     }
 
 
-def _spike_texts(
+def spike_texts(
     store: Store, now_ts: float, window_s: float, windows: int, source: str | None
 ) -> Iterator[tuple[int, str]]:
+    """``(window index, text)`` of every negative or complaint mention in the windows."""
     params = _spike_params(now_ts, window_s, windows)
     where = _SPIKE_WHERE
     if source is not None:
@@ -621,74 +488,3 @@ def _spike_texts(
         params,
     ):
         yield int(idx), str(text or "")
-
-
-def collect_spikes(
-    store: Store,
-    *,
-    now: datetime,
-    window_s: float,
-    windows: int,
-    rule: SpikeRule | None = None,
-    source: str | None = None,
-) -> list[SpikeFinding]:
-    """Spike verdicts for all sources together and for each source, with driving terms.
-
-    Baseline windows that start before a scope's first stored mention are
-    dropped, so a fresh store does not call its first busy hour a spike.
-    """
-    if window_s <= 0:
-        raise UsageError("--window must be longer than 0")
-    if windows < 1:
-        raise UsageError("--baseline must be at least 1 window")
-    rule = rule or SpikeRule()
-    now_ts = now.timestamp()
-    per_source = _spike_counts(store, now_ts, window_s, windows, source)
-    first = _first_seen(store)
-    scopes: list[tuple[str, str | None, list[int], float]] = []
-    if source is None:
-        combined = [sum(col) for col in zip(*per_source.values(), strict=True)] or [0] * (
-            windows + 1
-        )
-        scopes.append(("all", None, combined, min(first.values(), default=now_ts)))
-        for name in sorted(per_source):
-            scopes.append((name, name, per_source[name], first.get(name, now_ts)))
-    else:
-        only = per_source.get(source, [0] * (windows + 1))
-        scopes.append((source, source, only, first.get(source, now_ts)))
-    findings: list[SpikeFinding] = []
-    for scope, src, counts, first_ts in scopes:
-        baseline = [
-            counts[i] for i in range(1, windows + 1) if now_ts - (i + 1) * window_s >= first_ts
-        ]
-        result = detect_spike(counts[0], baseline, rule)
-        drivers = []
-        if result.spike:
-            drivers = _drivers(store, now_ts, window_s, windows, src, len(baseline))
-        findings.append(
-            SpikeFinding(
-                scope=scope,
-                window_start=to_iso(datetime.fromtimestamp(now_ts - window_s, tz=timezone.utc)),
-                window_end=to_iso(now),
-                result=result,
-                drivers=drivers,
-            )
-        )
-    return findings
-
-
-def _drivers(
-    store: Store, now_ts: float, window_s: float, windows: int, source: str | None, usable: int
-) -> list[TermLift]:
-    """Terms over-represented in the latest window compared with the usable baseline windows."""
-    window: Counter[str] = Counter()
-    base: Counter[str] = Counter()
-    window_docs = base_docs = 0
-    for idx, text in _spike_texts(store, now_ts, window_s, windows, source):
-        if idx <= 0:
-            window.update(set(tokenize(text)))
-            window_docs += 1
-        elif idx <= usable:
-            base.update(set(tokenize(text)))
-            base_docs += 1
-    return driving_terms(window, window_docs, base, base_docs)
