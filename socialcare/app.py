@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 from . import followups, workflow
 from .config import Config, default_config_path, load_config
 from .errors import SocialcareError, UsageError
+from .followups import DueReport, Preview
 from .kb import KbSettings, Suggestion, pick_suggestion, suggest
 from .models import Mention
 from .outbox import reset_for_retry, send_item
@@ -35,6 +36,11 @@ __all__ = [
     "ReplyOutcome",
     "init_config",
     "STARTER_CONFIG",
+    # the value types of this API, re-exported so callers need no service or store import
+    "DueReport",
+    "Preview",
+    "QueueFilter",
+    "Row",
 ]
 
 
@@ -286,6 +292,79 @@ class Socialcare:
     def log(self, **filters: Any) -> list[Row]:
         """The audit log, newest first."""
         return self.store.events(**filters)
+
+    # -- follow-ups, scheduled posts and the due run -----------------------------
+    def parse_when(self, text: str) -> datetime:
+        """A future time typed by the agent (``3d``, ``2026-12-01T09:00`` in their zone), UTC."""
+        return followups.parse_when(text, tz=self.config.timezone)
+
+    def followup_add(
+        self,
+        mention_id: str,
+        *,
+        when: datetime,
+        template: str | None = None,
+        text: str | None = None,
+        dm: bool = False,
+        subject: str | None = None,
+    ) -> Row:
+        """Schedule a follow-up to a mention's customer; returns the outbox item."""
+        item_id = followups.schedule_followup(
+            self.config, self.store, mention_id, when=when, agent=self.agent,
+            template=template, text=text, dm=dm, subject=subject,
+        )  # fmt: skip
+        return self.store.outbox_get(item_id)
+
+    def followups(
+        self, *, status: str | None = "pending", agent: str | None = None, due: bool = False
+    ) -> list[Row]:
+        """Follow-ups soonest first."""
+        return followups.list_followups(self.store, status=status, agent=agent, due=due)
+
+    def followup(self, item_id: int) -> Row:
+        """One follow-up (NotFound for another kind of outbox item)."""
+        return followups.get_followup(self.store, item_id)
+
+    def followup_cancel(self, item_id: int) -> Row:
+        """Cancel a pending follow-up."""
+        return followups.cancel_followup(self.store, item_id, self.agent)
+
+    def followup_edit(
+        self,
+        item_id: int,
+        *,
+        text: str | None = None,
+        template: str | None = None,
+        when: datetime | None = None,
+    ) -> Row:
+        """Change a pending follow-up's text/template and/or time."""
+        return followups.edit_followup(
+            self.config, self.store, item_id, agent=self.agent, text=text, template=template,
+            when=when,
+        )  # fmt: skip
+
+    def preview(self, item: Row) -> Preview:
+        """What sending a scheduled item now would do (skip, text or error); writes nothing."""
+        return followups.preview(self.config, self.store, item, self.adapters)
+
+    def post_add(self, source: str, *, when: datetime, text: str) -> Row:
+        """Schedule a proactive post on ``source``; returns the outbox item."""
+        item_id = followups.schedule_post(
+            self.config, self.store, source, when=when, text=text, agent=self.agent
+        )
+        return self.store.outbox_get(item_id)
+
+    def posts(self, *, status: str | None = "pending") -> list[Row]:
+        """Scheduled posts soonest first."""
+        return followups.list_posts(self.store, status=status)
+
+    def post_cancel(self, item_id: int) -> Row:
+        """Cancel a pending scheduled post."""
+        return followups.cancel_post(self.store, item_id, self.agent)
+
+    def due(self, *, dry_run: bool = False) -> DueReport:
+        """Send every follow-up and post that is due, once, under the ``due`` lock."""
+        return followups.run_due(self.config, self.store, dry_run=dry_run)
 
     # -- customers ----------------------------------------------------------
     def link(self, first: str, second: str) -> int:

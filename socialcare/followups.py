@@ -30,7 +30,7 @@ from typing import Any, Mapping
 
 from .config import Config
 from .errors import ConfigError, Conflict, NotFound, SocialcareError, UsageError
-from .models import parse_iso, to_iso, utcnow
+from .models import item_options, parse_iso, to_iso, utcnow
 from .outbox import DEFAULT_DM_SUBJECT, send_item
 from .poll import Adapters, build_source
 from .sources.base import Source
@@ -254,15 +254,6 @@ def _check_future(when: datetime, now: datetime) -> str:
 
 
 # -- items ---------------------------------------------------------------------
-def item_options(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The item's ``options`` JSON as a dict (template, text, dm, subject, rule, ...)."""
-    try:
-        data = json.loads(item.get("options") or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _get(store: Store, item_id: int, kind: str) -> Row:
     item = store.outbox_get(item_id)
     if item["kind"] != kind:

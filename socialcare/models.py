@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Mapping
 
 __all__ = [
     "Mention",
@@ -12,6 +12,7 @@ __all__ = [
     "POSITIVE_MIN",
     "Page",
     "SentPost",
+    "item_options",
     "parse_iso",
     "to_iso",
     "utcnow",
@@ -142,3 +143,15 @@ class SentPost:
 
     native_id: str
     url: str = ""
+
+
+def item_options(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An outbox item's ``options`` JSON as a dict (template, text, dm, subject, rule, ...);
+    ``{}`` when it is missing or not a JSON object."""
+    import json
+
+    try:
+        data = json.loads(item.get("options") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

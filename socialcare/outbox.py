@@ -15,12 +15,11 @@ can never be posted publicly as a reply.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, ClassVar, Iterator, Mapping, Protocol
 
 from .errors import Conflict, SocialcareError, SourceError
-from .models import Mention, Page, SentPost, to_iso, utcnow
+from .models import Mention, Page, SentPost, item_options, to_iso, utcnow
 from .sources.base import Source
 from .store import Row, Store
 
@@ -49,19 +48,11 @@ class AdapterLookup(Protocol):
         ...
 
 
-def _options(item: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        data = json.loads(item.get("options") or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def adapter_for_item(adapters: AdapterLookup, item: Mapping[str, Any]) -> Source:
     """The adapter that sends ``item``: its source's, wrapped for private messages
     when the item is a ``--dm`` follow-up. The item decides, never the caller."""
     inner = adapters.get(str(item["source"]))
-    opts = _options(item)
+    opts = item_options(item)
     if item.get("kind") == "followup" and opts.get("dm"):
         return _DirectMessages(inner, str(opts.get("subject") or DEFAULT_DM_SUBJECT))
     return inner

@@ -1,4 +1,4 @@
-"""CLI for follow-ups, scheduled posts and the ``due`` cron job: thin typer over ``followups``.
+"""CLI for follow-ups, scheduled posts and the ``due`` cron job: thin typer over Socialcare.
 
 ``followup_app`` and ``post_app`` are typer groups and ``due`` is a plain
 command function; ``cli.py`` mounts them. Errors are library
@@ -16,14 +16,12 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .. import followups
-from ..config import Config
+from ..app import DueReport, Row, Socialcare
 from ..errors import NotFound, SendFailed, UsageError
-from ..models import parse_iso
+from ..models import item_options, parse_iso
 from ..safety import clean_text, one_line
-from ..store import Row, Store
 from ..timeutil import format_local
-from .common import config_and_store, console, err_console
+from .common import console, err_console, sc_of
 
 __all__ = ["followup_app", "post_app", "due"]
 
@@ -46,22 +44,17 @@ AT_OPT = typer.Option(
 STATUS_HELP = "pending (default), sending, sent, failed, cancelled, skipped or all."
 
 
-def _ctx(ctx: typer.Context) -> tuple[Config, Store]:
-    """Config from ``--config`` and its store, closed when the command ends."""
-    return config_and_store(ctx)
-
-
-def _maybe_when(cfg: Config, in_: str | None, at: str | None) -> datetime | None:
+def _maybe_when(sc: Socialcare, in_: str | None, at: str | None) -> datetime | None:
     """``--in`` or ``--at`` (not both) as a future UTC time, or None if neither is given."""
     if in_ and at:
         raise UsageError("give either --in or --at, not both")
     value = in_ or at
-    return None if value is None else followups.parse_when(value, tz=cfg.timezone)
+    return None if value is None else sc.parse_when(value)
 
 
-def _when(cfg: Config, in_: str | None, at: str | None) -> datetime:
+def _when(sc: Socialcare, in_: str | None, at: str | None) -> datetime:
     """Exactly one of ``--in`` / ``--at`` as a future UTC time."""
-    when = _maybe_when(cfg, in_, at)
+    when = _maybe_when(sc, in_, at)
     if when is None:
         raise UsageError("say when: --in 2d or --at 2026-12-01T09:00")
     return when
@@ -73,7 +66,7 @@ def _local(value: str | None, tz: str | None) -> str:
 
 def _what(item: Row) -> str:
     """A short description of an item's content for tables."""
-    opts = followups.item_options(item)
+    opts = item_options(item)
     parts = []
     if opts.get("dm"):
         parts.append("DM:")
@@ -112,9 +105,9 @@ def _table(rows: list[Row], tz: str | None, *, posts: bool = False) -> Table:
     return table
 
 
-def _show(cfg: Config, store: Store, item: Row) -> None:
-    tz = cfg.timezone
-    opts = followups.item_options(item)
+def _show(sc: Socialcare, item: Row) -> None:
+    tz = sc.config.timezone
+    opts = item_options(item)
     target = item["mention_id"] or item["source"]
     console.rule(Text(f"{item['kind']} {item['id']}  {item['status']}  {target}"))
     console.print(Text(f"due      {_local(item['due_at'], tz)} ({item['due_at']})"))
@@ -131,7 +124,7 @@ def _show(cfg: Config, store: Store, item: Row) -> None:
         console.print(Text(f"note     {one_line(item['error'])}", style="yellow"))
     console.print(Text(clean_text(item["text"])))
     if item["status"] == "pending":
-        view = followups.preview(cfg, store, item)
+        view = sc.preview(item)
         if view.skip:
             console.print(Text(f"If due now it would be skipped: {view.skip}", style="yellow"))
         elif view.error:
@@ -158,22 +151,14 @@ def followup_add(
 
     Example: socialcare followup add reddit:t1_abc --in 3d --template checkin
     """
-    cfg, store = _ctx(ctx)
+    sc = sc_of(ctx)
     if subject and not dm:
         raise UsageError("--subject is for private messages: add --dm")
-    item_id = followups.schedule_followup(
-        cfg,
-        store,
-        mention_id,
-        when=_when(cfg, in_, at),
-        agent=cfg.agent,
-        template=template,
-        text=text,
-        dm=dm,
-        subject=subject,
+    item = sc.followup_add(
+        mention_id, when=_when(sc, in_, at), template=template, text=text, dm=dm, subject=subject
     )
-    due_at = store.outbox_get(item_id)["due_at"]
-    console.print(Text(f"Follow-up {item_id} for {mention_id} due {_local(due_at, cfg.timezone)}"))
+    due = _local(item["due_at"], sc.config.timezone)
+    console.print(Text(f"Follow-up {item['id']} for {mention_id} due {due}"))
 
 
 @followup_app.command("list")
@@ -187,12 +172,12 @@ def followup_list(
 
     Example: socialcare followup list --status all --agent alice
     """
-    cfg, store = _ctx(ctx)
-    rows = followups.list_followups(store, status=status, agent=agent, due=due_)
+    sc = sc_of(ctx)
+    rows = sc.followups(status=status, agent=agent, due=due_)
     if not rows:
         console.print("No follow-ups.")
         return
-    console.print(_table(rows, cfg.timezone))
+    console.print(_table(rows, sc.config.timezone))
 
 
 @followup_app.command("show")
@@ -201,8 +186,8 @@ def followup_show(ctx: typer.Context, item_id: int = ITEM_ARG) -> None:
 
     Example: socialcare followup show 12
     """
-    cfg, store = _ctx(ctx)
-    _show(cfg, store, followups.get_followup(store, item_id))
+    sc = sc_of(ctx)
+    _show(sc, sc.followup(item_id))
 
 
 @followup_app.command("cancel")
@@ -211,8 +196,7 @@ def followup_cancel(ctx: typer.Context, item_id: int = ITEM_ARG) -> None:
 
     Example: socialcare followup cancel 12
     """
-    cfg, store = _ctx(ctx)
-    followups.cancel_followup(store, item_id, cfg.agent)
+    sc_of(ctx).followup_cancel(item_id)
     console.print(f"Follow-up {item_id} cancelled")
 
 
@@ -229,14 +213,12 @@ def followup_edit(
 
     Example: socialcare followup edit 12 --in 1w
     """
-    cfg, store = _ctx(ctx)
+    sc = sc_of(ctx)
     if text is not None and template is not None:
         raise UsageError("give either --text or --template, not both")
-    when = _maybe_when(cfg, in_, at)
-    item = followups.edit_followup(
-        cfg, store, item_id, agent=cfg.agent, text=text, template=template, when=when
-    )
-    console.print(Text(f"Follow-up {item_id} due {_local(item['due_at'], cfg.timezone)}"))
+    when = _maybe_when(sc, in_, at)
+    item = sc.followup_edit(item_id, text=text, template=template, when=when)
+    console.print(Text(f"Follow-up {item_id} due {_local(item['due_at'], sc.config.timezone)}"))
 
 
 # -- posts ---------------------------------------------------------------------
@@ -253,7 +235,7 @@ def post_add(
 
     Example: socialcare post add -s twitter --at 2026-12-01T09:00 --text "We're back!"
     """
-    cfg, store = _ctx(ctx)
+    sc = sc_of(ctx)
     if file is not None and text is None:
         try:
             text = file.read_text(encoding="utf-8")
@@ -261,12 +243,9 @@ def post_add(
             raise NotFound(f"--file: cannot read {file} ({exc.strerror})") from None
     elif (file is None) == (text is None):
         raise UsageError("give exactly one of --text or --file")
-    when = _when(cfg, in_, at)
-    item_id = followups.schedule_post(
-        cfg, store, source, when=when, text=text or "", agent=cfg.agent
-    )
-    due_at = store.outbox_get(item_id)["due_at"]
-    console.print(Text(f"Post {item_id} on {source} due {_local(due_at, cfg.timezone)}"))
+    item = sc.post_add(source, when=_when(sc, in_, at), text=text or "")
+    due = _local(item["due_at"], sc.config.timezone)
+    console.print(Text(f"Post {item['id']} on {source} due {due}"))
 
 
 @post_app.command("list")
@@ -278,12 +257,12 @@ def post_list(
 
     Example: socialcare post list --status all
     """
-    cfg, store = _ctx(ctx)
-    rows = followups.list_posts(store, status=status)
+    sc = sc_of(ctx)
+    rows = sc.posts(status=status)
     if not rows:
         console.print("No scheduled posts.")
         return
-    console.print(_table(rows, cfg.timezone, posts=True))
+    console.print(_table(rows, sc.config.timezone, posts=True))
 
 
 @post_app.command("cancel")
@@ -292,8 +271,7 @@ def post_cancel(ctx: typer.Context, item_id: int = ITEM_ARG) -> None:
 
     Example: socialcare post cancel 7
     """
-    cfg, store = _ctx(ctx)
-    followups.cancel_post(store, item_id, cfg.agent)
+    sc_of(ctx).post_cancel(item_id)
     console.print(f"Post {item_id} cancelled")
 
 
@@ -301,7 +279,7 @@ def post_cancel(ctx: typer.Context, item_id: int = ITEM_ARG) -> None:
 _DRY = {"sent": "would send", "failed": "would fail", "skipped": "would skip", "busy": "busy"}
 
 
-def _print_report(report: followups.DueReport, *, quiet: bool) -> None:
+def _print_report(report: DueReport, *, quiet: bool) -> None:
     """A line per item (failures on stderr, even when quiet), then a summary unless quiet."""
     for line in report.lines:
         outcome = _DRY[line.outcome] if report.dry_run else line.outcome
@@ -338,8 +316,7 @@ def due(
 
     Example: socialcare due --quiet
     """
-    cfg, store = _ctx(ctx)
-    report = followups.run_due(cfg, store, dry_run=dry_run)
+    report = sc_of(ctx).due(dry_run=dry_run)
     _print_report(report, quiet=quiet)
     if report.failed and not dry_run:
         raise SendFailed(
