@@ -13,18 +13,34 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import httpx
+
 from . import followups, workflow
 from .config import Config, default_config_path, load_config
-from .errors import SocialcareError, UsageError
+from .errors import NotFound, SocialcareError, UsageError
 from .followups import DueReport, Preview
-from .kb import KbSettings, Suggestion, pick_suggestion, suggest
-from .models import Mention
+from .kb import (
+    DeflectionReport,
+    KbSettings,
+    SourceResult,
+    Suggestion,
+    add_sources,
+    deflection_report,
+    pick_suggestion,
+    refresh_sources,
+    remove_source,
+    resolve_source,
+    search,
+    suggest,
+)
+from .models import Mention, to_iso, utcnow
 from .outbox import reset_for_retry, send_item
-from .poll import Adapters, PollSummary, build_source, poll
+from .poll import Adapters, IngestStatus, PollSummary, build_source, ingest_status, poll
 from .scoring import retriage_all, triage_ids
 from .sources.base import Waiter
 from .sources.registry import source_classes
 from .store import QueueFilter, Row, Store, open_store
+from .store import ingest as store_ingest
 from .store import kb as store_kb
 from .templates import list_templates
 from .triage import Contribution, TriageSettings, explain
@@ -37,10 +53,14 @@ __all__ = [
     "init_config",
     "STARTER_CONFIG",
     # the value types of this API, re-exported so callers need no service or store import
+    "DeflectionReport",
     "DueReport",
+    "IngestStatus",
     "Preview",
     "QueueFilter",
     "Row",
+    "SourceResult",
+    "Suggestion",
 ]
 
 
@@ -165,6 +185,18 @@ class Socialcare:
                     configured, problem = False, str(exc)
             out.append(SourceInfo(name, cls.description or "", enabled, configured, problem))
         return out
+
+    def status(self, now: datetime | None = None) -> IngestStatus:
+        """Per-source and per-query health: last poll, errors, budgets, open gaps."""
+        return ingest_status(self.config, self.store, now or utcnow())
+
+    def gaps(self, *, source: str | None = None, include_closed: bool = False) -> list[Row]:
+        """Ranges a cut-short poll skipped (open ones, or all)."""
+        return store_ingest.list_gaps(self.store, source=source, include_closed=include_closed)
+
+    def database(self) -> tuple[str, dict[str, int]]:
+        """Where the store is (password redacted) and its row counts."""
+        return self.store.location, self.store.counts()
 
     # -- triage -------------------------------------------------------------
     def queue(self, flt: QueueFilter, now: float | None = None) -> list[Row]:
@@ -365,6 +397,62 @@ class Socialcare:
     def due(self, *, dry_run: bool = False) -> DueReport:
         """Send every follow-up and post that is due, once, under the ``due`` lock."""
         return followups.run_due(self.config, self.store, dry_run=dry_run)
+
+    # -- knowledge base -----------------------------------------------------------
+    def kb_add(
+        self, locations: Sequence[str], *, transport: httpx.BaseTransport | None = None
+    ) -> list[SourceResult]:
+        """Index files, folders, pages, sitemaps or feeds (re-adding one refreshes it)."""
+        return add_sources(self.store, locations, self.kb_settings, transport=transport)
+
+    def kb_refresh(
+        self, sources: Sequence[str] | None = None, *, transport: httpx.BaseTransport | None = None
+    ) -> list[SourceResult]:
+        """Re-read every knowledge-base source, or the ones named."""
+        return refresh_sources(self.store, sources, self.kb_settings, transport=transport)
+
+    def kb_sources(self) -> list[Row]:
+        """Knowledge-base sources with their article counts and last problems."""
+        _ = self.kb_settings  # a bad [kb] table fails every kb command alike
+        return store_kb.list_sources(self.store)
+
+    def kb_articles(self, *, source: str | None = None, limit: int = 100) -> list[Row]:
+        """Articles, of one source (id or location) if given."""
+        _ = self.kb_settings  # a bad [kb] table fails every kb command alike
+        sid = int(resolve_source(self.store, source)["id"]) if source else None
+        return store_kb.list_articles(self.store, source_id=sid, limit=limit)
+
+    def kb_article(self, ref: str) -> Row:
+        """One article by id or URL, or NotFound."""
+        _ = self.kb_settings  # a bad [kb] table fails every kb command alike
+        row = (
+            store_kb.get_article(self.store, int(ref))
+            if ref.isdigit()
+            else store_kb.article_by_url(self.store, ref)
+        )
+        if row is None:
+            raise NotFound(
+                f"no knowledge-base article '{ref}' (see `socialcare kb list --articles`)"
+            )
+        return row
+
+    def kb_remove(self, source: str) -> tuple[Row, int]:
+        """Forget a source and delete its articles: (the source, articles removed)."""
+        _ = self.kb_settings  # a bad [kb] table fails every kb command alike
+        return remove_source(self.store, source)
+
+    def kb_search(self, text: str, *, limit: int = 10) -> list[Suggestion]:
+        """Articles ranked for ``text`` by BM25, best first."""
+        return search(self.store, text, self.kb_settings, limit=limit)
+
+    def kb_report(
+        self, *, since: datetime | None = None, questions: int = 1000, top: int = 15
+    ) -> DeflectionReport:
+        """Deflection: replies carrying an article, and questions no article answers."""
+        return deflection_report(
+            self.store, self.kb_settings, since=to_iso(since) if since else None,
+            question_limit=questions, top=top,
+        )  # fmt: skip
 
     # -- customers ----------------------------------------------------------
     def link(self, first: str, second: str) -> int:

@@ -18,27 +18,16 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from ..errors import NotFound
 from ..kb import (
     MARK_END,
     MARK_START,
     DeflectionReport,
-    KbSettings,
     SourceResult,
     Suggestion,
-    add_sources,
-    deflection_report,
-    refresh_sources,
-    remove_source,
-    resolve_source,
-    search,
 )
-from ..models import to_iso
 from ..safety import clean_text, one_line
-from ..store import Store
-from ..store import kb as store_kb
 from ..timeutil import parse_since
-from .common import socialcare_for
+from .common import sc_of
 
 __all__ = ["kb_app", "suggestions_text", "NO_MATCH"]
 
@@ -59,12 +48,6 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 def _obj(ctx: typer.Context) -> dict[str, Any]:
     obj = ctx.find_root().obj
     return obj if isinstance(obj, dict) else {}
-
-
-def _open(ctx: typer.Context) -> tuple[Store, KbSettings]:
-    """The store and ``[kb]`` settings for this invocation (closed when the command ends)."""
-    sc = socialcare_for(ctx)
-    return sc.store, sc.kb_settings
 
 
 def _transport(ctx: typer.Context) -> httpx.BaseTransport | None:
@@ -136,8 +119,7 @@ def kb_add(
 
     Example: socialcare kb add ./help-centre https://help.acme.example/sitemap.xml
     """
-    store, settings = _open(ctx)
-    _report_results(add_sources(store, locations, settings, transport=_transport(ctx)))
+    _report_results(sc_of(ctx).kb_add(locations, transport=_transport(ctx)))
 
 
 @kb_app.command("refresh")
@@ -152,8 +134,7 @@ def kb_refresh(
 
     Example: socialcare kb refresh
     """
-    store, settings = _open(ctx)
-    _report_results(refresh_sources(store, sources, settings, transport=_transport(ctx)))
+    _report_results(sc_of(ctx).kb_refresh(sources, transport=_transport(ctx)))
 
 
 @kb_app.command("list")
@@ -169,13 +150,12 @@ def kb_list(
 
     Example: socialcare kb list --articles --source 1
     """
-    store, _ = _open(ctx)
+    sc = sc_of(ctx)
     if articles or source:
-        sid = int(resolve_source(store, source)["id"]) if source else None
-        for a in store_kb.list_articles(store, source_id=sid, limit=limit):
+        for a in sc.kb_articles(source=source, limit=limit):
             console.print(Text(f"{a['id']:>5}  {one_line(a['title'], 70)}  {one_line(a['url'])}"))
         return
-    rows = store_kb.list_sources(store)
+    rows = sc.kb_sources()
     if not rows:
         console.print("No sources yet: add one with `socialcare kb add PATH_OR_URL`.")
         return
@@ -196,16 +176,7 @@ def kb_show(
 
     Example: socialcare kb show 12
     """
-    store, _ = _open(ctx)
-    row = (
-        store_kb.get_article(store, int(article))
-        if article.isdigit()
-        else store_kb.article_by_url(store, article)
-    )
-    if row is None:
-        raise NotFound(
-            f"no knowledge-base article '{article}' (see `socialcare kb list --articles`)"
-        )
+    row = sc_of(ctx).kb_article(article)
     console.print(Text(f"#{row['id']} {one_line(row['title'])}", style="bold"))
     console.print(Text(f"url:       {one_line(row['url'])}"))
     console.print(Text(f"tags:      {one_line(', '.join(row['tags'])) or '-'}"))
@@ -224,8 +195,7 @@ def kb_remove(
 
     Example: socialcare kb remove 2
     """
-    store, _ = _open(ctx)
-    row, gone = remove_source(store, source)
+    row, gone = sc_of(ctx).kb_remove(source)
     console.print(
         Text(
             f"Removed source #{row['id']} ({row['kind']} {one_line(row['location'])}) "
@@ -250,8 +220,9 @@ def kb_search(
 
     Example: socialcare kb search "my phone has no signal since I landed in Spain"
     """
-    store, settings = _open(ctx)
-    found = search(store, text, settings, limit=settings.max_suggestions if suggest_only else limit)
+    sc = sc_of(ctx)
+    settings = sc.kb_settings
+    found = sc.kb_search(text, limit=settings.max_suggestions if suggest_only else limit)
     good = [s for s in found if s.score >= settings.threshold]
     shown = good if suggest_only else found
     for n, s in enumerate(shown, 1):
@@ -291,9 +262,9 @@ def kb_report(
 
     Example: socialcare kb report --since 30d
     """
-    store, settings = _open(ctx)
-    since_iso = to_iso(parse_since(since)) if since else None
-    rep = deflection_report(store, settings, since=since_iso, question_limit=questions, top=top)
+    rep = sc_of(ctx).kb_report(
+        since=parse_since(since) if since else None, questions=questions, top=top
+    )
     if json_:
         console.print_json(json.dumps(_report_dict(rep)))
         return

@@ -20,17 +20,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..app import init_config
-from ..config import Config
+from ..app import IngestStatus, init_config
 from ..errors import UsageError
 from ..models import parse_iso, utcnow
-from ..poll import IngestStatus, ingest_status
 from ..safety import one_line
 from ..sources.base import Waiter
-from ..store import Store
-from ..store import ingest as store_ingest
 from ..timeutil import format_age, parse_duration
-from .common import CommandSet, config_and_store, console, err_console, sc_of
+from .common import CommandSet, console, err_console, sc_of
 
 __all__ = ["status", "gaps", "make_waiter", "parse_max_wait", "ALERT_EXIT_CODE", "commands"]
 
@@ -38,10 +34,6 @@ commands = CommandSet()
 
 #: ``status --alert`` exits with this when a source is failing, silent or over budget
 ALERT_EXIT_CODE = 10
-
-
-def _open(ctx: typer.Context) -> tuple[Config, Store]:
-    return config_and_store(ctx)
 
 
 def _ago(iso: str | None, now: datetime) -> Text:
@@ -122,9 +114,9 @@ def status(
 
     Example: socialcare status --alert
     """
-    cfg, store = _open(ctx)
+    sc = sc_of(ctx)
     now = utcnow()
-    st = ingest_status(cfg, store, now)
+    st = sc.status(now)
     if not st.queries and not st.sources:
         console.print("No sources configured or polled yet. (Try `socialcare poll`.)")
     else:
@@ -148,8 +140,7 @@ def gaps(
 
     Example: socialcare gaps --source twitter
     """
-    _, store = _open(ctx)
-    rows = store_ingest.list_gaps(store, source=source, include_closed=all_)
+    rows = sc_of(ctx).gaps(source=source, include_closed=all_)
     if not rows:
         console.print("No open gaps: every poll reached its previous cursor or was backfilled.")
         return
@@ -233,12 +224,10 @@ def init(
     )
     sc = sc_of(ctx)
     write_default_templates(sc.config)
-    counts = sc.store.counts()
+    location, counts = sc.database()
     verb = "Wrote" if written else "Kept existing"
     console.print(f"{verb} config {path}")
-    console.print(
-        f"Database {sc.store.location} ready ({counts['mentions']} mentions)", markup=False
-    )
+    console.print(f"Database {location} ready ({counts['mentions']} mentions)", markup=False)
 
 
 @commands.command()
