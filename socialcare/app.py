@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import httpx
 
@@ -36,12 +36,17 @@ from .kb import (
 from .models import Mention, to_iso, utcnow
 from .outbox import reset_for_retry, send_item
 from .poll import Adapters, IngestStatus, PollSummary, build_source, ingest_status, poll
+from .reports.collect import ReportParams, collect_report, collect_spikes
+from .reports.metrics import Report, SpikeFinding, SpikeRule
 from .scoring import retriage_all, triage_ids
 from .sources.base import Waiter
 from .sources.registry import source_classes
 from .store import QueueFilter, Row, Store, open_store
 from .store import ingest as store_ingest
 from .store import kb as store_kb
+from .store.copy import TableCopy, copy_store, table_counts
+from .store.migrations import migration_names
+from .store.reports import EXPORT_COLUMNS, ExportQuery, iter_export
 from .templates import list_templates
 from .triage import Contribution, TriageSettings, explain
 
@@ -55,11 +60,18 @@ __all__ = [
     # the value types of this API, re-exported so callers need no service or store import
     "DeflectionReport",
     "DueReport",
+    "ExportQuery",
     "IngestStatus",
     "Preview",
     "QueueFilter",
+    "Report",
+    "ReportParams",
     "Row",
     "SourceResult",
+    "SpikeFinding",
+    "SpikeRule",
+    "TableCopy",
+    "Waiter",
     "Suggestion",
 ]
 
@@ -199,6 +211,14 @@ class Socialcare:
         return self.store.location, self.store.counts()
 
     # -- triage -------------------------------------------------------------
+    def mention(self, mention_id: str) -> Row:
+        """One stored mention, or NotFound."""
+        return self.store.get_mention(mention_id)
+
+    def mention_count(self) -> int:
+        """How many mentions the store holds."""
+        return self.store.mention_count()
+
     def queue(self, flt: QueueFilter, now: float | None = None) -> list[Row]:
         """Mentions ranked by score at this moment (static part + waiting time)."""
         s = self.triage_settings
@@ -453,6 +473,80 @@ class Socialcare:
             self.store, self.kb_settings, since=to_iso(since) if since else None,
             question_limit=questions, top=top,
         )  # fmt: skip
+
+    # -- reports and exports -----------------------------------------------------
+    def export(self, query: ExportQuery) -> tuple[tuple[str, ...], Iterator[tuple[Any, ...]]]:
+        """``(columns, rows)`` of one export; bad options fail now, before any row is read."""
+        return EXPORT_COLUMNS.get(query.kind, ()), iter_export(self.store, query)
+
+    def report(self, params: ReportParams) -> Report:
+        """Every report table for the period, in display order."""
+        return collect_report(self.store, params)
+
+    def spikes(
+        self,
+        *,
+        window_s: float,
+        windows: int,
+        rule: SpikeRule | None = None,
+        source: str | None = None,
+        now: datetime | None = None,
+    ) -> list[SpikeFinding]:
+        """Spike verdicts for all sources and each source, with driving terms."""
+        return collect_spikes(
+            self.store, now=now or utcnow(), window_s=window_s, windows=windows, rule=rule,
+            source=source,
+        )  # fmt: skip
+
+    # -- the store itself -----------------------------------------------------------
+    def _unmigrated(self, location: str | None = None) -> Store:
+        """The configured store (or ``location``) opened without migrating it."""
+        return open_store(location or self.config.database, upgrade=False)
+
+    def db_status(self) -> dict[str, Any]:
+        """Backend, redacted location, schema version of latest, pending migrations, counts."""
+        store = self._unmigrated()
+        try:
+            applied = store.applied_migrations()
+            pending = store.pending_migrations()
+            return {
+                "backend": store.backend,
+                "location": store.location,
+                "schema_version": len(applied),
+                "latest_version": len(migration_names(store.dialect)),
+                "pending": pending,
+                "counts": table_counts(store) if not pending else {},
+            }
+        finally:
+            store.close()
+
+    def db_upgrade(self) -> tuple[list[str], int]:
+        """Apply pending migrations: (names applied now, schema version after)."""
+        store = self._unmigrated()
+        try:
+            return store.upgrade(), store.schema_version()
+        finally:
+            store.close()
+
+    def db_copy(
+        self,
+        to: str,
+        *,
+        from_: str | None = None,
+        batch: int = 2000,
+        progress: Callable[[TableCopy], None] | None = None,
+    ) -> tuple[list[TableCopy], str]:
+        """Copy every table into another store: (per-table results, "source -> target")."""
+        source = open_store(from_ or self.config.database)
+        try:
+            target = open_store(to)
+            try:
+                results = copy_store(source, target, batch=batch, progress=progress)
+                return results, f"{source.location} -> {target.location}"
+            finally:
+                target.close()
+        finally:
+            source.close()
 
     # -- customers ----------------------------------------------------------
     def link(self, first: str, second: str) -> int:

@@ -29,8 +29,6 @@ __all__ = [
     "prepare_reply",
     "queue_reply",
     "resolve_author",
-    "editor_message",
-    "parse_editor_message",
 ]
 
 
@@ -158,34 +156,6 @@ def prepare_reply(
     if text:
         parts.append(render(text, values))
     return "\n".join(parts).strip()
-
-
-EDITOR_HELP = "# Write your reply above. Lines starting with # are ignored; an empty reply aborts."
-
-
-def editor_message(row: Row, draft: str) -> str:
-    """What ``$EDITOR`` opens with: the draft, then the mention quoted in comment lines."""
-    from .safety import clean_text
-
-    quoted = [f"# {line}" for line in clean_text(row["text"]).splitlines() or [""]]
-    handle = clean_text(row["author_handle"])
-    return (
-        "\n".join(
-            [
-                draft,
-                "",
-                EDITOR_HELP,
-                f"# Replying to @{handle} on {row['source']} ({row['id']}):",
-                *quoted,
-            ]
-        )
-        + "\n"
-    )
-
-
-def parse_editor_message(text: str) -> str:
-    """The reply an agent wrote: comment lines dropped, surrounding blank lines trimmed."""
-    return "\n".join(line for line in text.splitlines() if not line.startswith("#")).strip()
 
 
 def queue_reply(store: Store, row: Row, text: str, agent: str, *, force: bool = False) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from socialcare import workflow
+from socialcare.commands.editor import editor_message, parse_editor_message
 from socialcare.config import Config
 from socialcare.errors import Conflict, NotFound, SourceError, UsageError
 from socialcare.models import Mention, SentPost, utcnow
@@ -199,10 +200,10 @@ def test_render_placeholders_and_unknown_is_error() -> None:
 
 def test_editor_message_round_trip() -> None:
     row = {"text": "line one\nline two", "author_handle": "maria", "source": "demo", "id": "demo:1"}
-    msg = workflow.editor_message(row, "Hello there")
+    msg = editor_message(row, "Hello there")
     assert "# line one" in msg and "# line two" in msg
-    assert workflow.parse_editor_message(msg) == "Hello there"
-    assert workflow.parse_editor_message(workflow.editor_message(row, "")) == ""
+    assert parse_editor_message(msg) == "Hello there"
+    assert parse_editor_message(editor_message(row, "")) == ""
 
 
 def test_customer_link_history_and_unlink(store: Store) -> None:

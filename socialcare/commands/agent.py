@@ -11,8 +11,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from ..app import Row
 from ..safety import clean_text, one_line
-from ..store import Row
 from .common import CommandSet, console, sc_of
 
 commands = CommandSet()
@@ -167,14 +167,12 @@ def reply(
 
     Example: socialcare reply demo:1001 --template apology
     """
-    from ..workflow import editor_message, parse_editor_message
+    from .editor import editor_message, parse_editor_message
 
     sc = sc_of(ctx)
     if text is None and not (no_edit and template):
         draft = sc.draft_reply(mention_id, template=template, kb=kb)
-        edited = click.edit(
-            editor_message(sc.store.get_mention(mention_id), draft), extension=".txt"
-        )
+        edited = click.edit(editor_message(sc.mention(mention_id), draft), extension=".txt")
         text = parse_editor_message(edited or "")
         if not text:
             from ..errors import UsageError

@@ -1,7 +1,7 @@
 """What every CLI module shares: the consoles and the one Socialcare per invocation.
 
-Each command group (followup, kb, report, status) gets its config and store
-from here, so a command opens the store once and closes it when it ends.
+Each command gets its :class:`~socialcare.app.Socialcare` from here, so a
+command opens the store once and closes it when it ends.
 """
 
 from __future__ import annotations
@@ -13,12 +13,9 @@ import typer
 from rich.console import Console
 
 from ..app import Socialcare
-from ..config import Config
-from ..store import Store
 
 __all__ = [
     "CommandSet",
-    "config_and_store",
     "console",
     "err_console",
     "interactive",
@@ -40,12 +37,6 @@ def socialcare_for(ctx: typer.Context) -> Socialcare:
         root.call_on_close(obj["sc"].shutdown)
     sc: Socialcare = obj["sc"]
     return sc
-
-
-def config_and_store(ctx: typer.Context) -> tuple[Config, Store]:
-    """Config and open store for this invocation."""
-    sc = socialcare_for(ctx)
-    return sc.config, sc.store
 
 
 #: the short name commands use

@@ -1,6 +1,6 @@
 """``socialcare db ...``: the store itself: schema status, upgrades, copying between backends.
 
-A thin typer layer over :mod:`socialcare.store` and :mod:`socialcare.store_copy`.
+A thin typer layer over :class:`socialcare.app.Socialcare`'s ``db_*`` methods.
 These commands open the store without migrating it, so ``db status`` can say
 what an upgrade would apply before ``db upgrade`` applies it. Locations are
 printed with any password removed.
@@ -14,10 +14,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ..store import Store, open_store
-from ..store.copy import TableCopy, copy_store, table_counts
-from ..store.migrations import migration_names
-from .common import console, err_console, socialcare_for
+from ..app import TableCopy
+from .common import console, err_console, sc_of
 
 __all__ = ["db_app"]
 
@@ -25,11 +23,6 @@ db_app = typer.Typer(
     help="The store: backend, schema version and counts; upgrades; copying between backends.",
     no_args_is_help=True,
 )
-
-
-def _configured(ctx: typer.Context, upgrade: bool) -> Store:
-    config = socialcare_for(ctx).config
-    return open_store(config.database, upgrade=upgrade)
 
 
 @db_app.command("status")
@@ -41,21 +34,8 @@ def db_status(
 
     Example: socialcare db status
     """
-    store = _configured(ctx, upgrade=False)
-    try:
-        applied = store.applied_migrations()
-        pending = store.pending_migrations()
-        counts = table_counts(store) if not pending else {}
-        info = {
-            "backend": store.backend,
-            "location": store.location,
-            "schema_version": len(applied),
-            "latest_version": len(migration_names(store.dialect)),
-            "pending": pending,
-            "counts": counts,
-        }
-    finally:
-        store.close()
+    info = sc_of(ctx).db_status()
+    pending, counts = info["pending"], info["counts"]
     if as_json:
         console.print_json(json.dumps(info))
         return
@@ -79,12 +59,7 @@ def db_upgrade(ctx: typer.Context) -> None:
 
     Example: socialcare db upgrade
     """
-    store = _configured(ctx, upgrade=False)
-    try:
-        applied = store.upgrade()
-        version = store.schema_version()
-    finally:
-        store.close()
+    applied, version = sc_of(ctx).db_upgrade()
     if applied:
         console.print(f"Applied {', '.join(applied)}: now at version {version}", markup=False)
     else:
@@ -111,24 +86,12 @@ def db_copy(
 
     Example: socialcare db copy --to postgresql://care@db.example.com/socialcare
     """
-    source_location = from_ or socialcare_for(ctx).config.database
-    source = open_store(source_location)
-    try:
-        target = open_store(to)
-        try:
 
-            def progress(result: TableCopy) -> None:
-                if not quiet and result.source_rows % (batch_size * 50) == 0:
-                    err_console.print(
-                        f"  {result.table}: {result.source_rows:,} rows read", markup=False
-                    )
+    def progress(result: TableCopy) -> None:
+        if not quiet and result.source_rows % (batch_size * 50) == 0:
+            err_console.print(f"  {result.table}: {result.source_rows:,} rows read", markup=False)
 
-            results = copy_store(source, target, batch=batch_size, progress=progress)
-            where = f"{source.location} -> {target.location}"
-        finally:
-            target.close()
-    finally:
-        source.close()
+    results, where = sc_of(ctx).db_copy(to, from_=from_, batch=batch_size, progress=progress)
     if quiet:
         return
     table = Table("table", "source", "copied", "already there", "target", box=None)

@@ -20,11 +20,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..app import IngestStatus, init_config
+from ..app import IngestStatus, Waiter, init_config
 from ..errors import UsageError
 from ..models import parse_iso, utcnow
 from ..safety import one_line
-from ..sources.base import Waiter
 from ..timeutil import format_age, parse_duration
 from .common import CommandSet, console, err_console, sc_of
 

@@ -12,8 +12,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from ..app import QueueFilter, Row
 from ..safety import clean_text, csv_safe, one_line
-from ..store import QueueFilter, Row
 from ..timeutil import format_age, parse_since
 from .common import CommandSet, console, err_console, interactive, sc_of
 
@@ -178,7 +178,7 @@ def triage(
     if not all_:
         raise typer.BadParameter("say --all to re-score every stored mention", param_hint="--all")
     sc = sc_of(ctx)
-    total = sc.store.mention_count()
+    total = sc.mention_count()
     started = time.perf_counter()
     from rich.progress import Progress
 

@@ -1,6 +1,6 @@
 """The ``export`` and ``report`` commands: a thin typer layer over the report library.
 
-Parsing options, one call into :mod:`socialcare.store_reports`, and
+Parsing options, one call into :class:`socialcare.app.Socialcare`, and
 rendering (rich in the terminal, or CSV/JSON/HTML files). ``cli.py``
 registers them::
 
@@ -24,10 +24,10 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from ..app import ExportQuery, ReportParams
 from ..config import Config
 from ..errors import UsageError
 from ..models import utcnow
-from ..reports.collect import ReportParams, collect_report, collect_spikes
 from ..reports.export import open_output, write_report_csv, write_rows
 from ..reports.html import render_html
 from ..reports.metrics import (
@@ -42,22 +42,14 @@ from ..reports.metrics import (
     spike_table,
 )
 from ..safety import one_line
-from ..store import Store
-from ..store.reports import EXPORT_COLUMNS, ExportQuery, iter_export
 from ..timeutil import parse_duration, resolve_tz
-from .common import config_and_store, console, err_console
+from .common import console, err_console, sc_of
 
 __all__ = ["export", "report_app", "SPIKE_EXIT_CODE"]
 
 #: ``report spikes --alert`` exits with this code when a spike is found
 SPIKE_EXIT_CODE = 9
 _BAR_WIDTH = 16
-
-
-def _store(ctx: typer.Context) -> tuple[Store, Config]:
-    """The store and config for this invocation: the root's Socialcare if built, else our own."""
-    cfg, store = config_and_store(ctx)
-    return store, cfg
 
 
 def _zone(cfg: Config) -> tuple[tzinfo, str]:
@@ -110,8 +102,8 @@ def export(
 
     Example: socialcare export mentions --since 7d -o mentions.csv
     """
-    store, cfg = _store(ctx)
-    tz, _ = _zone(cfg)
+    sc = sc_of(ctx)
+    tz, _ = _zone(sc.config)
     now = utcnow()
     query = ExportQuery(
         kind=what,
@@ -120,8 +112,7 @@ def export(
         source=source,
         status=status,
     )
-    rows = iter_export(store, query)
-    columns = EXPORT_COLUMNS.get(what, ())
+    columns, rows = sc.export(query)
     try:
         with open_output(output) as out:
             count = write_rows(out, format_, columns, rows, excel=excel)
@@ -168,8 +159,8 @@ def report(
     """
     if ctx.invoked_subcommand is not None:
         return
-    store, cfg = _store(ctx)
-    tz, tz_name = _zone(cfg)
+    sc = sc_of(ctx)
+    tz, tz_name = _zone(sc.config)
     now = utcnow()
     start = _when(since, "--since", now, tz) or now - timedelta(days=7)
     params = ReportParams(
@@ -182,7 +173,7 @@ def report(
         source=source,
         top=top,
     )
-    result = collect_report(store, params)
+    result = sc.report(params)
     if csv_dir:
         files = write_report_csv(result, csv_dir)
         err_console.print(Text(f"Wrote {len(files)} CSV files to {csv_dir}"))
@@ -304,12 +295,9 @@ def spikes(
 
     Example: socialcare report spikes --window 1h --alert
     """
-    store, _ = _store(ctx)
     window_s = parse_duration(window, what="--window").total_seconds()
     rule = SpikeRule(sigma=sigma, min_count=min_count)
-    findings = collect_spikes(
-        store, now=utcnow(), window_s=window_s, windows=baseline, rule=rule, source=source
-    )
+    findings = sc_of(ctx).spikes(window_s=window_s, windows=baseline, rule=rule, source=source)
     if json_:
         typer.echo(json.dumps(_spikes_json(findings), ensure_ascii=False, indent=2))
     else:

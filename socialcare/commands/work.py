@@ -13,13 +13,12 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from ..app import Socialcare
+from ..app import QueueFilter, Row, Socialcare
 from ..errors import SocialcareError
 from ..safety import clean_text, one_line
-from ..store import QueueFilter, Row
 from ..timeutil import format_age, parse_future
-from ..workflow import editor_message, parse_editor_message
 from .common import CommandSet, console, sc_of
+from .editor import editor_message, parse_editor_message
 
 __all__ = ["work_loop", "ACTIONS", "commands"]
 

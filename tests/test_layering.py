@@ -1,0 +1,170 @@
+"""The tree is the architecture: imports point one way, checked from the source.
+
+commands -> app -> services (poll, workflow, outbox, followups, scoring, reports.collect)
+-> store / sources / triage -> models. A change that makes a lower layer reach up
+(the store importing a source or report arithmetic, a source opening the store,
+a command reaching past the library API into the store) fails here.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import socialcare
+
+pytestmark = pytest.mark.store_free
+
+PACKAGE = Path(socialcare.__file__).parent
+
+#: services and layers a command may not import: it goes through Socialcare (socialcare.app)
+_BELOW_THE_API = (
+    "socialcare.store",
+    "socialcare.poll",
+    "socialcare.followups",
+    "socialcare.outbox",
+    "socialcare.workflow",
+    "socialcare.scoring",
+    "socialcare.sources",
+    "socialcare.reports.collect",
+)
+#: layer (a module prefix) -> module prefixes it must never import
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "socialcare.commands": _BELOW_THE_API,
+    "socialcare.triage": (
+        "socialcare.store",
+        "socialcare.sources",
+        "socialcare.poll",
+        "socialcare.app",
+        "socialcare.commands",
+        "socialcare.cli",
+        "socialcare.scoring",
+        "socialcare.reports",
+        "httpx",
+        "rich",
+        "typer",
+    ),
+    "socialcare.store": (
+        "socialcare.reports",
+        "socialcare.sources",
+        "socialcare.triage",
+        "socialcare.kb",
+        "socialcare.app",
+        "socialcare.commands",
+        "socialcare.cli",
+        "socialcare.poll",
+        "socialcare.followups",
+        "socialcare.outbox",
+        "socialcare.workflow",
+        "socialcare.scoring",
+        "rich",
+        "typer",
+    ),
+    "socialcare.sources": (
+        "socialcare.store",
+        "socialcare.app",
+        "socialcare.commands",
+        "socialcare.cli",
+        "socialcare.poll",
+        "socialcare.followups",
+        "socialcare.outbox",
+        "socialcare.workflow",
+        "socialcare.scoring",
+        "socialcare.triage",
+        "socialcare.reports",
+        "rich",
+        "typer",
+    ),
+    "socialcare.reports.metrics": ("socialcare.store", "socialcare.sources", "rich", "typer"),
+    "socialcare.models": ("socialcare.",),
+}
+#: the top level stays small: the services and one-job helpers (see STYLE.md)
+TOP_LEVEL_LIMIT = 15
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of the modules a file imports (relative imports resolved)."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                base = node.module or ""
+            else:
+                parts = package.split(".")
+                parts = parts[: len(parts) - (node.level - 1)]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            names.add(base)
+            # "from . import x" imports the module x too
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _matches(name: str, prefix: str) -> bool:
+    if prefix.endswith("."):
+        return name.startswith(prefix)
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _violations() -> list[str]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = _module_name(path)
+        for layer, banned in FORBIDDEN.items():
+            if not _matches(module, layer):
+                continue
+            for name in sorted(_imports(path)):
+                if name == module:
+                    continue
+                if any(_matches(name, b) for b in banned):
+                    found.append(f"{module} imports {name} (a {layer} module may not)")
+    return found
+
+
+def test_imports_point_one_way() -> None:
+    assert _violations() == []
+
+
+def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
+    """The parser resolves relative imports, so a violation written relatively is caught."""
+    fake = PACKAGE / "store" / "_layering_probe.py"
+    fake.write_text("from ..sources import base\nfrom ..reports.metrics import Report\n")
+    try:
+        found = _violations()
+    finally:
+        fake.unlink()
+    assert "socialcare.store._layering_probe imports socialcare.sources.base" in " ".join(found)
+    assert any("socialcare.reports.metrics" in line for line in found)
+
+
+def test_the_top_level_stays_small() -> None:
+    modules = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(modules) <= TOP_LEVEL_LIMIT, modules
+    prefixed = [m for m in modules if m.startswith(("store_", "cli_", "migrations"))]
+    assert prefixed == []
+
+
+def test_a_source_module_does_not_load_the_store() -> None:
+    """Importing the adapter base classes (what a plugin does) opens no door to the store."""
+    code = (
+        "import sys; import socialcare.sources.http, socialcare.sources.base; "
+        "print(sorted(m for m in sys.modules if m.startswith('socialcare.store')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
