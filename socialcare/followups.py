@@ -37,7 +37,7 @@ from .sources.base import Source
 from .sources.registry import get_source_class
 from .store import Row, Store
 from .store import followups as sql
-from .timeutil import parse_duration, parse_future, resolve_tz
+from .timeutil import parse_duration, parse_future
 from .workflow import prepare_reply
 
 __all__ = [
@@ -219,26 +219,8 @@ class FollowupSettings:
 
 
 # -- times ---------------------------------------------------------------------
-def parse_when(text: str, *, tz: str | None = None, now: datetime | None = None) -> datetime:
-    """``--in``/``--at`` text -> a future UTC time, refusing local times a DST jump skips.
-
-    Builds on :func:`socialcare.timeutil.parse_future`. A naive ``--at`` such as
-    ``2026-03-29T01:30`` does not exist in Europe/London (clocks jump from 01:00
-    to 02:00); Python would silently shift it, so it is refused instead.
-    """
-    when = parse_future(text, tz=tz, now=now)
-    try:
-        naive = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return when  # a duration: absolute, no wall clock involved
-    if naive.tzinfo is None:
-        zone = resolve_tz(tz)
-        back = when.astimezone(zone).replace(tzinfo=None)
-        if back != naive:
-            raise UsageError(
-                f"{text} does not exist in {zone} (the clocks change then): pick another time"
-            )
-    return when
+#: ``--in``/``--at`` text -> a future UTC time (the one time rule: see socialcare.timeutil)
+parse_when = parse_future
 
 
 def _now(now: datetime | None) -> datetime:

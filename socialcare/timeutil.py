@@ -1,19 +1,36 @@
-"""Durations (``30m``, ``2d``, ``1w``), "since" times and human-friendly ages.
+"""Every time a person types, and every time shown to one: the one rule for time.
 
-Hand-written on purpose: a 10-line regex covers the formats the CLI accepts,
+* Durations (``30m``, ``2d``, ``1w``) and ISO-8601 times are the accepted forms.
+* A naive time (no offset) is read in the agent's zone (config ``timezone``,
+  else the machine's real zone, DST rules included, via tzlocal), everywhere:
+  ``--since``, ``--until``, ``--at``, snooze ``--until``.
+* A naive time that a clock change skips or repeats is refused, with one message.
+* Out-of-range values (``99999999999999w``, year 9999 with an offset) are a
+  UsageError, never an OverflowError.
+
+Hand-written on purpose: a 10-line regex covers the durations the CLI accepts,
 and ISO-8601 parsing is in the standard library since Python 3.11.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError, UsageError
-from .models import parse_iso, utcnow
+from .models import utcnow
 
-__all__ = ["parse_duration", "parse_since", "format_age", "format_local", "resolve_tz"]
+__all__ = [
+    "format_age",
+    "format_local",
+    "parse_agent_time",
+    "parse_duration",
+    "parse_future",
+    "parse_since",
+    "resolve_tz",
+]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
@@ -24,18 +41,56 @@ def parse_duration(text: str, *, what: str = "duration") -> timedelta:
     match = _DURATION.match(text)
     if not match:
         raise UsageError(f"{what}: cannot read {text!r} (use e.g. 30m, 4h, 2d, 1w)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
+    try:
+        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
+    except OverflowError:
+        raise UsageError(f"{what}: {text!r} is too long a time") from None
 
 
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """A duration ago (``7d``) or an ISO time (``2026-11-01`` or with time and offset)."""
+def _shift(now: datetime, delta: timedelta, text: str, what: str) -> datetime:
+    try:
+        return now + delta
+    except OverflowError:
+        raise UsageError(f"{what}: {text!r} is too far from now") from None
+
+
+def parse_agent_time(text: str, *, tz: str | None = None, what: str = "time") -> datetime:
+    """An ISO time typed by the agent, as aware UTC; naive means the agent's zone.
+
+    A naive wall-clock time that does not exist (the clocks jump over it) or
+    exists twice (the clocks go back over it) in that zone is refused: Python
+    would silently pick one.
+    """
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{what}: cannot read {text!r} (use 30m, 2d, 1w or an ISO time like 2026-12-01T09:00)"
+        ) from None
+    if parsed.tzinfo is None:
+        zone = resolve_tz(tz)
+        first = parsed.replace(tzinfo=zone, fold=0)
+        second = parsed.replace(tzinfo=zone, fold=1)
+        if first.utcoffset() != second.utcoffset():
+            raise UsageError(
+                f"{what}: {text} is skipped or repeated in {zone} (the clocks change then): "
+                "pick another time or give an offset"
+            )
+        parsed = first
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise UsageError(f"{what}: {text!r} is out of range") from None
+
+
+def parse_since(
+    text: str, now: datetime | None = None, *, tz: str | None = None, what: str = "--since"
+) -> datetime:
+    """A duration ago (``7d``) or an ISO time (naive = the agent's zone), as aware UTC."""
     now = now or utcnow()
     if _DURATION.match(text):
-        return now - parse_duration(text, what="--since")
-    try:
-        return parse_iso(text)
-    except ValueError:
-        raise UsageError(f"--since: cannot read {text!r} (use 7d, 12h or an ISO time)") from None
+        return _shift(now, -parse_duration(text, what=what), text, what)
+    return parse_agent_time(text, tz=tz, what=what)
 
 
 def format_age(seconds: float) -> str:
@@ -53,11 +108,15 @@ def format_age(seconds: float) -> str:
     return f"{days}d{hours}h"
 
 
-def resolve_tz(name: str | None) -> timezone | ZoneInfo:
-    """The display time zone: config's ``timezone`` or the machine's local zone."""
+def resolve_tz(name: str | None) -> tzinfo:
+    """The agent's time zone: config's ``timezone``, else the machine's real zone.
+
+    The machine's zone is the named zone (``Europe/London``, from ``TZ`` or
+    ``/etc/localtime``) with its DST rules, never today's UTC offset frozen:
+    a July time typed in December must still be read as summer time.
+    """
     if not name:
-        local = datetime.now().astimezone().tzinfo
-        return local if isinstance(local, (timezone, ZoneInfo)) else timezone.utc
+        return _machine_zone()
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -69,21 +128,35 @@ def format_local(dt: datetime, tz_name: str | None = None) -> str:
     return dt.astimezone(resolve_tz(tz_name)).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def parse_future(text: str, *, tz: str | None = None, now: datetime | None = None) -> datetime:
-    """A duration from now (``2d``) or an ISO time (naive = the agent's zone); past is refused."""
+def parse_future(
+    text: str, *, tz: str | None = None, now: datetime | None = None, what: str = "time"
+) -> datetime:
+    """A duration from now (``2d``) or an ISO time (naive = the agent's zone); past is refused.
+
+    The result is also shown back in the agent's zone, so it must be a time
+    that zone can display (year 9999 east of UTC is refused here, not later).
+    """
     now = now or utcnow()
     if _DURATION.match(text):
-        when = now + parse_duration(text, what="time")
+        when = _shift(now, parse_duration(text, what=what), text, what)
     else:
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise UsageError(
-                f"cannot read the time {text!r} (use 30m, 2d, 1w or 2026-12-01T09:00)"
-            ) from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=resolve_tz(tz))
-        when = parsed.astimezone(timezone.utc)
+        when = parse_agent_time(text, tz=tz, what=what)
     if when <= now:
-        raise UsageError(f"the time {text!r} is in the past")
+        raise UsageError(f"{what}: {text!r} is in the past")
+    try:
+        when.astimezone(resolve_tz(tz))
+        when + timedelta(days=2)  # room for display in any zone and for SLA arithmetic
+    except OverflowError:
+        raise UsageError(f"{what}: {text!r} is too far in the future") from None
     return when
+
+
+@lru_cache(maxsize=1)
+def _machine_zone() -> tzinfo:
+    try:
+        import tzlocal
+
+        zone: tzinfo = tzlocal.get_localzone()
+        return zone
+    except Exception:  # no zone configured at all (a bare container): UTC, not a crash
+        return timezone.utc

@@ -262,9 +262,9 @@ def kb_report(
 
     Example: socialcare kb report --since 30d
     """
-    rep = sc_of(ctx).kb_report(
-        since=parse_since(since) if since else None, questions=questions, top=top
-    )
+    sc = sc_of(ctx)
+    when = parse_since(since, tz=sc.config.timezone) if since else None
+    rep = sc.kb_report(since=when, questions=questions, top=top)
     if json_:
         console.print_json(json.dumps(_report_dict(rep)))
         return

@@ -87,18 +87,19 @@ def queue(
     """
     if sort not in ("score", "sla"):
         raise typer.BadParameter("use score or sla", param_hint="--sort")
+    sc = sc_of(ctx)
     flt = QueueFilter(
         status=status,
         source=source,
         assignee=assignee,
         intent=intent,
         min_score=min_score,
-        since_ts=parse_since(since).timestamp() if since else None,
+        since_ts=parse_since(since, tz=sc.config.timezone).timestamp() if since else None,
         search=search,
         limit=limit,
         sort=sort,
     )
-    rows = sc_of(ctx).queue(flt)
+    rows = sc.queue(flt)
     if json_:
         for row in rows:
             print(json.dumps({k: row.get(k) for k in QUEUE_COLUMNS}, ensure_ascii=False))

@@ -42,7 +42,7 @@ from ..reports.metrics import (
     spike_table,
 )
 from ..safety import one_line
-from ..timeutil import parse_duration, resolve_tz
+from ..timeutil import parse_duration, parse_since, resolve_tz
 from .common import console, err_console, sc_of
 
 __all__ = ["export", "report_app", "SPIKE_EXIT_CODE"]
@@ -57,21 +57,9 @@ def _zone(cfg: Config) -> tuple[tzinfo, str]:
     return tz, cfg.timezone or str(tz)
 
 
-def _when(text: str | None, option: str, now: datetime, tz: tzinfo) -> datetime | None:
+def _when(text: str | None, option: str, now: datetime, tz_name: str | None) -> datetime | None:
     """``7d`` (ago) or an ISO time; an ISO time without offset is in the agent's zone."""
-    if text is None:
-        return None
-    try:
-        return now - parse_duration(text, what=option)
-    except UsageError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"{option}: cannot read {text!r} (use 7d, 12h or an ISO time like 2026-11-01)"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+    return None if text is None else parse_since(text, now, tz=tz_name, what=option)
 
 
 # -- export -----------------------------------------------------------------------
@@ -107,8 +95,8 @@ def export(
     now = utcnow()
     query = ExportQuery(
         kind=what,
-        since=_when(since, "--since", now, tz),
-        until=_when(until, "--until", now, tz),
+        since=_when(since, "--since", now, sc.config.timezone),
+        until=_when(until, "--until", now, sc.config.timezone),
         source=source,
         status=status,
     )
@@ -162,10 +150,10 @@ def report(
     sc = sc_of(ctx)
     tz, tz_name = _zone(sc.config)
     now = utcnow()
-    start = _when(since, "--since", now, tz) or now - timedelta(days=7)
+    start = _when(since, "--since", now, sc.config.timezone) or now - timedelta(days=7)
     params = ReportParams(
         since=start,
-        until=_when(until, "--until", now, tz) or now,
+        until=_when(until, "--until", now, sc.config.timezone) or now,
         now=now,
         tz=tz,
         tz_name=tz_name,

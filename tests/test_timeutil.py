@@ -1,0 +1,73 @@
+"""The one rule for time: naive = the agent's zone everywhere, clock-change times refused,
+out-of-range values a usage error, and the machine's zone a real zone (not a frozen offset)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from socialcare import timeutil
+from socialcare.errors import UsageError
+from socialcare.models import to_iso
+
+pytestmark = pytest.mark.store_free
+
+LONDON = "Europe/London"
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def test_naive_times_are_read_in_the_agents_zone_for_since_and_future() -> None:
+    # July: London is on BST (UTC+1), even though today (December) it is on GMT
+    assert to_iso(timeutil.parse_since("2026-07-01T09:00", NOW, tz=LONDON)) == (
+        "2026-07-01T08:00:00Z"
+    )
+    assert to_iso(timeutil.parse_future("2027-07-01T09:00", tz=LONDON, now=NOW)) == (
+        "2027-07-01T08:00:00Z"
+    )
+    # an explicit offset wins over the zone
+    assert to_iso(timeutil.parse_since("2026-07-01T09:00+02:00", NOW, tz=LONDON)) == (
+        "2026-07-01T07:00:00Z"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2027-03-28T01:30", "2027-10-31T01:30"],  # skipped (spring) and repeated (autumn)
+)
+def test_clock_change_times_are_refused_with_one_message(text: str) -> None:
+    for parse in (
+        lambda: timeutil.parse_future(text, tz=LONDON, now=NOW),
+        lambda: timeutil.parse_since(text, NOW, tz=LONDON),
+    ):
+        with pytest.raises(UsageError, match="skipped or repeated in Europe/London"):
+            parse()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: timeutil.parse_since("99999999999999w", NOW),
+        lambda: timeutil.parse_since("9999-12-31T23:59:59-01:00", NOW),
+        lambda: timeutil.parse_since("99999999999d", NOW),
+        lambda: timeutil.parse_future("99999999999w", now=NOW),
+        lambda: timeutil.parse_future("9999999999999d", now=NOW),
+        lambda: timeutil.parse_future("9999-12-31T23:59", tz="Asia/Tokyo", now=NOW),
+        lambda: timeutil.parse_duration("1" * 400 + "s"),
+    ],
+)
+def test_out_of_range_times_are_usage_errors(call: object) -> None:
+    with pytest.raises(UsageError):
+        call()  # type: ignore[operator]
+
+
+def test_the_machine_zone_is_a_real_zone_with_dst(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", LONDON)
+    timeutil._machine_zone.cache_clear()
+    try:
+        july = timeutil.parse_future("2027-07-01T09:00", now=NOW)
+        assert to_iso(july) == "2027-07-01T08:00:00Z"  # BST, not December's GMT offset
+        with pytest.raises(UsageError, match="skipped or repeated"):
+            timeutil.parse_future("2027-03-28T01:30", now=NOW)
+    finally:
+        timeutil._machine_zone.cache_clear()
