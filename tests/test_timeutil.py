@@ -62,7 +62,10 @@ def test_out_of_range_times_are_usage_errors(call: object) -> None:
 
 
 def test_the_machine_zone_is_a_real_zone_with_dst(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tzlocal
+
     monkeypatch.setenv("TZ", LONDON)
+    tzlocal.reload_localzone()
     timeutil._machine_zone.cache_clear()
     try:
         july = timeutil.parse_future("2027-07-01T09:00", now=NOW)
@@ -70,4 +73,6 @@ def test_the_machine_zone_is_a_real_zone_with_dst(monkeypatch: pytest.MonkeyPatc
         with pytest.raises(UsageError, match="skipped or repeated"):
             timeutil.parse_future("2027-03-28T01:30", now=NOW)
     finally:
+        monkeypatch.undo()
+        tzlocal.reload_localzone()
         timeutil._machine_zone.cache_clear()
