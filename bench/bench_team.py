@@ -273,7 +273,7 @@ def team_state(sc: Socialcare, n_open: int, *, analyze: bool = False) -> int:
         with store.transaction():
             store.upsert_mentions(chunk, sc.config.brand_handles)
             triage_ids(store, [m.id for m in chunk], sc.triage_settings)
-    if store.dialect.is_pg:
+    if store.backend == "postgresql":
         store.conn.execute("VACUUM ANALYZE mentions")
     elif analyze:
         store.conn.execute("ANALYZE mentions")
@@ -516,7 +516,7 @@ def proof(
 
 
 def store_size(store: Store) -> str:
-    if store.dialect.is_pg:
+    if store.backend == "postgresql":
         size = store.conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
     else:
         size = sum(
@@ -532,7 +532,7 @@ def bench_backend(name: str, database: str, data: Path, args: argparse.Namespace
     sc = Socialcare(config(database, "bench", demo=data))
     res: dict[str, Any] = {"backend": name}
     res["ingest"] = ingest(sc, args.mentions, args.progress_every)
-    if sc.store.dialect.is_pg or args.sqlite_analyze:
+    if sc.store.backend == "postgresql" or args.sqlite_analyze:
         # PostgreSQL: what autovacuum does within a minute of a load. SQLite never
         # gathers statistics by itself (socialcare runs no ANALYZE): only on request.
         sc.store.conn.execute("ANALYZE mentions")

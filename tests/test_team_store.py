@@ -148,12 +148,12 @@ def test_author_lookups_read_only_the_open_by_author_index(store: Store) -> None
             for i in range(1500)
         ]
     )
-    if store.dialect.is_pg:  # statistics refreshed by the store, not a minute later
+    if store.backend == "postgresql":  # statistics refreshed by the store, not a minute later
         row = store.conn.execute(
             "SELECT reltuples FROM pg_class WHERE oid = 'mentions'::regclass"
         ).fetchone()
         assert row[0] == 1500
-    explain = "EXPLAIN " if store.dialect.is_pg else "EXPLAIN QUERY PLAN "
+    explain = "EXPLAIN " if store.backend == "postgresql" else "EXPLAIN QUERY PLAN "
     for sql, params in (
         (unanswered_before_sql(2, store.dialect), ["demo:1401", "demo:1402"]),
         (open_mentions_of_sql(2, store.dialect), ["demo:u1", "demo:u2"]),
@@ -173,7 +173,7 @@ def test_author_lookups_read_only_the_open_by_author_index(store: Store) -> None
 def test_queue_index_covers_the_ranking_query_on_postgresql(store: Store) -> None:
     """The ranking query returns rowid; an index without it sent PostgreSQL to the heap for
     every open row (35 ms against 10 ms at 20k open of 1M). SQLite indexes carry it anyway."""
-    if not store.dialect.is_pg:
+    if store.backend != "postgresql":
         sql = "SELECT sql FROM sqlite_master WHERE name = 'idx_mentions_open_queue'"
         assert "WHERE status = 'open'" in store.conn.execute(sql).fetchone()[0]
         return
@@ -315,7 +315,7 @@ def test_db_copy_streams_every_table_and_twice_duplicates_nothing(
     first = copy_store(source, target, batch=7)  # several pages per table
     assert {r.table: r.inserted for r in first}["mentions"] == 30
     assert table_counts(target) == table_counts(source)
-    if target.dialect.is_pg:  # analyzed at the end, so agents' plans see the copied rows
+    if target.backend == "postgresql":  # analyzed at the end, so agents' plans see the copied rows
         analyzed = target.conn.execute(
             "SELECT reltuples FROM pg_class WHERE oid = 'mentions'::regclass"
         ).fetchone()

@@ -14,7 +14,6 @@ The store knows no platform, no scoring and no screen.
 from __future__ import annotations
 
 from .core import (
-    PG_ONLY_COLUMNS,
     TRIAGE_COLUMNS,
     QueueFilter,
     Row,
@@ -25,7 +24,6 @@ from .core import (
 )
 
 __all__ = [
-    "PG_ONLY_COLUMNS",
     "QueueFilter",
     "Row",
     "Store",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from ..errors import IncompleteCopy, UsageError
-from .core import PG_ONLY_COLUMNS, Store
+from .core import Store
 
 __all__ = ["COPY_TABLES", "TableCopy", "copy_store", "table_counts"]
 
@@ -66,7 +66,8 @@ def table_counts(store: Store) -> dict[str, int]:
 
 def _columns(store: Store, table: str) -> list[str]:
     cur = store.conn.execute(f"SELECT * FROM {table} LIMIT 0")
-    return [str(d[0]) for d in cur.description if str(d[0]) not in PG_ONLY_COLUMNS]
+    hidden = store.dialect.hidden_columns
+    return [str(d[0]) for d in cur.description if str(d[0]) not in hidden]
 
 
 def _pages(
@@ -106,7 +107,7 @@ def copy_store(
     Both stores must be migrated to the same schema version (open_store does
     that). ``progress`` is called after each page with the table's running totals.
     """
-    if source.location == target.location and source.backend == target.backend:
+    if source.location == target.location and source.dialect == target.dialect:
         raise UsageError("db copy: the source and the target are the same store")
     if source.schema_version() != target.schema_version():
         raise UsageError(
@@ -136,12 +137,8 @@ def copy_store(
             result.already_there += len(rows) - added
             if progress is not None:
                 progress(result)
-        if target.dialect.is_pg and table in _IDENTITY:
-            # Move the id sequence past the copied ids so new rows do not collide.
-            target.conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
-            )
+        if table in _IDENTITY:
+            target.dialect.after_bulk_insert(target.conn, table)
         results.append(result)
     target.refresh_statistics()  # the planner's view of the new rows, before agents use them
     source_counts = table_counts(source)

@@ -23,8 +23,7 @@ import sqlite_utils
 
 from ..errors import ConfigError, NotFound
 from ..models import Mention, to_iso, utcnow
-from . import locks
-from .dialect import POSTGRESQL, SQLITE, Dialect
+from .dialect import Dialect, PostgresDialect, SqliteDialect
 from .migrations import applied_migrations, migrate, migration_names
 
 __all__ = ["Store", "open_store", "is_postgres_url", "QueueFilter", "Row"]
@@ -107,10 +106,6 @@ class QueueFilter:
     sort: str = "score"  # score or sla
 
 
-#: PostgreSQL-only columns (row number, search vectors): never handed to callers, never copied
-PG_ONLY_COLUMNS = ("rowid", "search", "search_len")
-
-
 _T = TypeVar("_T")
 
 #: values per ``IN (...)`` list: well under SQLite's bound-parameter limit
@@ -126,12 +121,6 @@ def in_chunks(values: Sequence[_T], size: int = IN_CHUNK) -> Iterator[list[_T]]:
 def is_postgres_url(database: str | Path) -> bool:
     """Whether ``database`` names a PostgreSQL server rather than a SQLite file."""
     return str(database).startswith(("postgresql://", "postgres://"))
-
-
-def _fts_query(text: str) -> str:
-    """Quote each word so user input is matched as words, never parsed as FTS syntax."""
-    words = [w.replace('"', '""') for w in text.split()]
-    return " ".join(f'"{w}"' for w in words if w)
 
 
 def unanswered_before_sql(count: int, dialect: Dialect) -> str:
@@ -162,18 +151,15 @@ class Store:
     """A migrated socialcare database and the queries the rest of the package needs."""
 
     def __init__(
-        self, conn: Any, path: str, dialect: Dialect = SQLITE, db: Any | None = None
+        self, conn: Any, path: str, dialect: Dialect | None = None, db: Any | None = None
     ) -> None:
         #: sqlite3.Connection or PgConnection: both take ``?``/``:name`` parameters
         self.conn: Any = conn
         self.path = path
-        self.dialect = dialect
+        #: everything this backend does differently (one instance per store)
+        self.dialect: Dialect = dialect or SqliteDialect()
         #: the sqlite-utils Database (SQLite only; migrations use it)
         self.db = db
-        #: PostgreSQL: mentions inserted since the planner statistics were last refreshed
-        self._new_since_analyze = 0
-        #: PostgreSQL: rows ``mentions`` had at that refresh (None: not read yet)
-        self._analyzed_rows: float | None = None
 
     @property
     def backend(self) -> str:
@@ -183,11 +169,7 @@ class Store:
     @property
     def location(self) -> str:
         """Where the data lives, safe to print (a PostgreSQL URL loses its password)."""
-        if self.dialect.is_pg:
-            from .pg import redact_url
-
-            return redact_url(self.path)
-        return self.path
+        return self.dialect.location(self.path)
 
     # -- plumbing -----------------------------------------------------------
     @contextmanager
@@ -201,45 +183,14 @@ class Store:
             yield
         except BaseException:
             self.conn.execute("ROLLBACK")
-            self._new_since_analyze = 0
+            self.dialect.rolled_back()
             raise
         self.conn.execute("COMMIT")
-        self._refresh_statistics()
-
-    def _refresh_statistics(self) -> None:
-        """PostgreSQL: ANALYZE ``mentions`` once it has grown by half since the last time.
-
-        A fresh or bulk-filled table has no planner statistics until autovacuum
-        gets to it (up to a minute later), and without them PostgreSQL plans
-        the per-author lookups over every open mention: a first poll of 1M ran
-        at 850/s until then. Growth by half means about 20 refreshes from 1k to
-        1M rows, each sampling at most 30k rows. SQLite: socialcare relies on
-        index hints instead, and never pays for an ANALYZE it would have to repeat.
-        """
-        if not self.dialect.is_pg or self._new_since_analyze < 1000:
-            return
-        if self._analyzed_rows is None:
-            row = self.conn.execute(
-                "SELECT reltuples FROM pg_class WHERE oid = 'mentions'::regclass"
-            ).fetchone()
-            self._analyzed_rows = max(float(row[0]), 0.0)
-        if self._new_since_analyze < 0.5 * self._analyzed_rows:
-            return
-        busy = self.conn.execute(
-            "SELECT 1 FROM pg_stat_progress_vacuum WHERE relid = 'mentions'::regclass "
-            "UNION ALL SELECT 1 FROM pg_stat_progress_analyze WHERE relid = 'mentions'::regclass"
-        ).fetchone()
-        if busy is not None:
-            return  # autovacuum is on it; our ANALYZE would cancel its VACUUM. Next commit.
-        self.conn.execute("ANALYZE mentions")
-        self._analyzed_rows += self._new_since_analyze
-        self._new_since_analyze = 0
+        self.dialect.committed(self.conn)
 
     def refresh_statistics(self) -> None:
-        """After a bulk load (``db copy``): ANALYZE every table on PostgreSQL; SQLite: nothing."""
-        if self.dialect.is_pg:
-            self.conn.execute("ANALYZE")
-            self._new_since_analyze, self._analyzed_rows = 0, None
+        """After a bulk load (``db copy``): refresh the planner's statistics, if it keeps any."""
+        self.dialect.refresh_statistics(self.conn)
 
     def close(self) -> None:
         """Close the connection."""
@@ -253,17 +204,16 @@ class Store:
         cur = self.conn.execute(sql, params)
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-        if self.dialect.is_pg and rows and any(h in names for h in PG_ONLY_COLUMNS):
+        hidden = self.dialect.hidden_columns
+        if hidden and rows and any(h in names for h in hidden):
             for row in rows:
-                for hidden in PG_ONLY_COLUMNS:
-                    row.pop(hidden, None)
+                for column in hidden:
+                    row.pop(column, None)
         return rows
 
     def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run an INSERT into a table with an integer ``id`` key; return the new row's id."""
-        if self.dialect.is_pg:
-            return int(self.conn.execute(sql + " RETURNING id", params).fetchone()[0])
-        return int(self.conn.execute(sql, params).lastrowid or 0)
+        return self.dialect.insert_returning_id(self.conn, sql, params)
 
     def schema_version(self) -> int:
         """Number of migrations applied."""
@@ -271,7 +221,12 @@ class Store:
 
     def applied_migrations(self) -> list[str]:
         """Names of the migrations this store has applied."""
-        return applied_migrations(self.conn if self.dialect.is_pg else self.db, self.dialect)
+        return applied_migrations(self._migration_handle, self.dialect)
+
+    @property
+    def _migration_handle(self) -> Any:
+        """What migrations run on: the sqlite-utils Database, or the PostgreSQL connection."""
+        return self.db if self.db is not None else self.conn
 
     def pending_migrations(self) -> list[str]:
         """Migrations this version of socialcare knows and the store lacks, in order."""
@@ -280,7 +235,7 @@ class Store:
 
     def upgrade(self) -> list[str]:
         """Apply pending migrations; return their names."""
-        return migrate(self.conn if self.dialect.is_pg else self.db, self.dialect)
+        return migrate(self._migration_handle, self.dialect)
 
     @contextmanager
     def job_lock(self, job: str, wait_seconds: float = 0) -> Iterator[None]:
@@ -290,11 +245,7 @@ class Store:
         lock, so cron on several hosts sharing one server still runs one at a
         time, and a crashed run's lock goes with its connection.
         """
-        if not self.dialect.is_pg:
-            with locks.job_lock(self.path, job, wait_seconds):
-                yield
-            return
-        with locks.advisory_lock(self.conn, job, wait_seconds, where=self.location):
+        with self.dialect.job_lock(self.conn, self.path, job, wait_seconds):
             yield
 
     def counts(self) -> dict[str, int]:
@@ -372,7 +323,7 @@ class Store:
         with self.transaction():
             self.conn.executemany(_UPSERT_AUTHOR, author_rows)
             self.conn.executemany(_UPSERT_MENTION, mention_rows)
-            self._new_since_analyze += new
+            self.dialect.rows_added(self.conn, new)
         return new
 
     def get_mention(self, mention_id: str, *, lock: bool = False) -> Row:
@@ -466,7 +417,7 @@ class Store:
             params["since"] = flt.since_ts
         if flt.search:
             where.append(d.mention_search("m", "q"))
-            params["q"] = flt.search if d.is_pg else _fts_query(flt.search)
+            params["q"] = d.search_terms(flt.search)
         waited = d.greatest(":now - m.created_ts", "0")
         score = f"(m.static_score + :w * {d.least(f'{waited} / 3600.0', ':cap')} / :cap)"
         if flt.min_score is not None:
@@ -606,9 +557,7 @@ class Store:
         first linked identity) makes that check and the write one step. SQLite
         needs nothing: its write transaction already admits one writer.
         """
-        if self.dialect.is_pg:
-            key = self.linked_author_keys(author_key)[0]
-            self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"customer:{key}"])
+        self.dialect.serialize_customer(self.conn, lambda: self.linked_author_keys(author_key)[0])
 
     def link_authors(self, first: str, second: str, name: str = "") -> int:
         """Put two identities under one customer (merging customers); returns its id."""
@@ -853,9 +802,9 @@ def open_store(database: str | Path, *, upgrade: bool = True) -> Store:
         from .pg import PgConnection, connect
 
         pg = PgConnection(connect(target))
-        store = Store(pg, target, POSTGRESQL)
+        store = Store(pg, target, PostgresDialect())
         if upgrade:
-            migrate(pg, POSTGRESQL)
+            migrate(pg, store.dialect)
         return store
     if "://" in target:
         scheme = target.split("://", 1)[0]
@@ -879,6 +828,7 @@ def open_store(database: str | Path, *, upgrade: bool = True) -> Store:
         conn.execute("PRAGMA cache_size = -65536")
         # Reading through a memory map avoids a read() syscall per page on big stores.
         conn.execute("PRAGMA mmap_size = 1073741824")
+    store = Store(conn, target, SqliteDialect(), db)
     if upgrade:
-        migrate(db)
-    return Store(conn, target, SQLITE, db)
+        migrate(db, store.dialect)
+    return store

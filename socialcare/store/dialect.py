@@ -1,18 +1,39 @@
-"""The few SQL fragments that differ between SQLite and PostgreSQL.
+"""What SQLite and PostgreSQL do differently, in one place: one class per backend.
 
-Every query in the store layer is written once; where the two databases
-genuinely disagree (scalar ``min``/``max``, integer truncation, JSON access,
-time conversion, string aggregation, full-text search, index hints) the query
-asks its store's :class:`Dialect` for the fragment. Fragments take SQL
-expressions (never values), so parameters stay bound.
+Every query in the store layer is written once. Where the two databases
+genuinely disagree, the query asks its store's :class:`Dialect` instead of
+testing which backend it runs on:
+
+* SQL fragments (scalar ``min``/``max``, integer truncation, JSON access, time
+  conversion, string aggregation, full-text search, index hints, row locks).
+  Fragments take SQL expressions (never values), so parameters stay bound.
+* The few behaviours around the SQL: how a new row's id comes back, how a job
+  is locked against overlapping cron runs, how one customer is serialised, how
+  planner statistics are kept fresh, what a printable location looks like.
+
+Read :class:`PostgresDialect` to see everything the team server does
+differently from the embedded default, :class:`SqliteDialect` for the reverse.
+A store owns its dialect instance (PostgreSQL's keeps per-connection counters).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Sequence
 
-__all__ = ["Dialect", "SQLITE", "POSTGRESQL", "fts_phrases"]
+if TYPE_CHECKING:
+    import sqlite_utils
+
+__all__ = [
+    "Dialect",
+    "SqliteDialect",
+    "PostgresDialect",
+    "SQLITE",
+    "POSTGRESQL",
+    "fts_phrases",
+    "fts_words_query",
+]
 
 _PHRASE = re.compile(r'"((?:[^"]|"")*)"')
 
@@ -22,91 +43,342 @@ def fts_phrases(match: str) -> list[str]:
     return [m.group(1).replace('""', '"') for m in _PHRASE.finditer(match)]
 
 
-@dataclass(frozen=True)
+def fts_words_query(text: str) -> str:
+    """Quote each word so user input is matched as words, never parsed as FTS syntax."""
+    words = [w.replace('"', '""') for w in text.split()]
+    return " ".join(f'"{w}"' for w in words if w)
+
+
 class Dialect:
-    """SQL fragments for one backend; ``name`` is ``sqlite`` or ``postgresql``."""
+    """The interface both backends implement; ``name`` is ``sqlite`` or ``postgresql``."""
 
-    name: str
+    name: ClassVar[str]
+    #: start a write transaction
+    begin: ClassVar[str]
+    #: backend-only columns (row numbers, search vectors): never handed out, never copied
+    hidden_columns: ClassVar[tuple[str, ...]] = ()
 
-    @property
-    def is_pg(self) -> bool:
-        """True for PostgreSQL."""
-        return self.name == "postgresql"
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
-    @property
-    def begin(self) -> str:
-        """Start a write transaction (SQLite takes the write lock at once)."""
-        return "BEGIN" if self.is_pg else "BEGIN IMMEDIATE"
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Dialect) and other.name == self.name
 
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    # -- SQL fragments ----------------------------------------------------------
     def least(self, *exprs: str) -> str:
         """The smallest of several expressions."""
-        return f"{'LEAST' if self.is_pg else 'min'}({', '.join(exprs)})"
+        raise NotImplementedError
 
     def greatest(self, *exprs: str) -> str:
         """The largest of several expressions."""
-        return f"{'GREATEST' if self.is_pg else 'max'}({', '.join(exprs)})"
+        raise NotImplementedError
 
     def trunc_int(self, expr: str) -> str:
-        """``expr`` truncated toward zero to an integer (PostgreSQL's CAST rounds)."""
-        if self.is_pg:
-            return f"CAST(trunc({expr}) AS BIGINT)"
-        return f"CAST({expr} AS INTEGER)"
+        """``expr`` truncated toward zero to an integer."""
+        raise NotImplementedError
 
     def json_text(self, column: str, key: str) -> str:
         """A top-level key of a JSON text column, as text (``key`` is a constant)."""
-        if not re.fullmatch(r"[a-z_]+", key):
-            raise ValueError(f"bad JSON key {key!r}")
-        if self.is_pg:
-            return f"(CAST({column} AS jsonb) ->> '{key}')"
-        return f"json_extract({column}, '$.{key}')"
+        raise NotImplementedError
 
     def iso_to_unix(self, expr: str) -> str:
         """Unix seconds (integer) of a stored UTC ISO text time."""
-        if self.is_pg:
-            return f"CAST(extract(epoch FROM CAST({expr} AS timestamptz)) AS BIGINT)"
-        return f"CAST(strftime('%s', {expr}) AS INTEGER)"
+        raise NotImplementedError
 
     def unix_to_iso(self, expr: str) -> str:
         """The store's UTC ISO text (``2026-03-29T08:00:00Z``) of unix seconds."""
-        if self.is_pg:
-            return (
-                f"to_char(to_timestamp({expr}) AT TIME ZONE 'UTC', "
-                '\'YYYY-MM-DD"T"HH24:MI:SS"Z"\')'
-            )
-        return f"strftime('%Y-%m-%dT%H:%M:%SZ', {expr}, 'unixepoch')"
+        raise NotImplementedError
 
     def concat_distinct(self, expr: str) -> str:
         """Distinct values of ``expr`` in a group, comma-separated (order unspecified)."""
-        if self.is_pg:
-            return f"string_agg(DISTINCT {expr}, ',')"
+        raise NotImplementedError
+
+    def open_queue_hint(self) -> str:
+        """Index hint for open-queue ranking ("" where the planner needs none)."""
+        return ""
+
+    def open_by_author_hint(self) -> str:
+        """Index hint for open mentions of some authors ("" where the planner needs none)."""
+        return ""
+
+    def mention_search(self, alias: str, param: str) -> str:
+        """Condition: mention ``alias`` matches the full-text query bound to ``:param``."""
+        raise NotImplementedError
+
+    def search_terms(self, text: str) -> str:
+        """What to bind to :meth:`mention_search`'s parameter for a user's search words."""
+        raise NotImplementedError
+
+    def for_update(self) -> str:
+        """Row-lock suffix for a SELECT inside a transaction."""
+        return ""
+
+    # -- behaviours ---------------------------------------------------------------
+    def location(self, path: str) -> str:
+        """Where the data lives, safe to print."""
+        return path
+
+    def insert_returning_id(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
+        """Run an INSERT into a table with an integer ``id`` key; return the new id."""
+        raise NotImplementedError
+
+    @contextmanager
+    def job_lock(self, conn: Any, path: str, job: str, wait_seconds: float) -> Iterator[None]:
+        """Hold the exclusive ``job`` lock of this store (or raise LockHeld)."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def serialize_customer(self, conn: Any, customer_key: Callable[[], str]) -> None:
+        """Inside a write transaction: make this customer's check-then-write one step.
+
+        ``customer_key`` is called only by a backend that needs the key."""
+
+    def rows_added(self, conn: Any, count: int) -> None:
+        """Note ``count`` new mentions in the current transaction (for statistics)."""
+
+    def committed(self, conn: Any) -> None:
+        """A transaction committed: keep planner statistics fresh if needed."""
+
+    def rolled_back(self) -> None:
+        """A transaction rolled back: forget what :meth:`rows_added` noted."""
+
+    def refresh_statistics(self, conn: Any) -> None:
+        """After a bulk load (``db copy``): refresh the planner's view of every table."""
+
+    def after_bulk_insert(self, conn: Any, table: str) -> None:
+        """After copying rows with their ids into ``table``: make new ids not collide."""
+
+    # -- migrations ---------------------------------------------------------------
+    def migration_steps(self) -> list[Callable[[Any], None]]:
+        """This backend's migrations, in order."""
+        raise NotImplementedError
+
+    def migrations_recorded(self, conn: Any) -> bool:
+        """Whether the table of applied migrations exists yet."""
+        raise NotImplementedError
+
+    @contextmanager
+    def migrating(self, conn: Any) -> Iterator[None]:
+        """Held while migrations run, so two processes starting at once do not race."""
+        yield
+
+
+class SqliteDialect(Dialect):
+    """The embedded default: one file, one writer at a time, FTS5, index hints."""
+
+    name = "sqlite"
+    # SQLite takes the write lock at once, so a check-then-write inside is one step.
+    begin = "BEGIN IMMEDIATE"
+
+    def least(self, *exprs: str) -> str:
+        return f"min({', '.join(exprs)})"
+
+    def greatest(self, *exprs: str) -> str:
+        return f"max({', '.join(exprs)})"
+
+    def trunc_int(self, expr: str) -> str:
+        return f"CAST({expr} AS INTEGER)"
+
+    def json_text(self, column: str, key: str) -> str:
+        return f"json_extract({column}, '$.{_json_key(key)}')"
+
+    def iso_to_unix(self, expr: str) -> str:
+        return f"CAST(strftime('%s', {expr}) AS INTEGER)"
+
+    def unix_to_iso(self, expr: str) -> str:
+        return f"strftime('%Y-%m-%dT%H:%M:%SZ', {expr}, 'unixepoch')"
+
+    def concat_distinct(self, expr: str) -> str:
         return f"group_concat(DISTINCT {expr})"
 
     def open_queue_hint(self) -> str:
-        """Force the partial covering index for open-queue ranking (SQLite's planner needs it)."""
-        return "" if self.is_pg else "INDEXED BY idx_mentions_open_queue"
+        """Force the partial covering index for open-queue ranking (the planner needs it)."""
+        return "INDEXED BY idx_mentions_open_queue"
 
     def open_by_author_hint(self) -> str:
         """Force the open-by-author partial index: without statistics SQLite's planner
         prefers the status index for ``author_key IN (a, b)``, reading every open mention."""
-        return "" if self.is_pg else "INDEXED BY idx_mentions_author_open"
+        return "INDEXED BY idx_mentions_author_open"
 
     def mention_search(self, alias: str, param: str) -> str:
-        """Condition: mention ``alias`` matches the full-text query bound to ``:param``.
-
-        SQLite uses the FTS5 table (``param`` holds a quoted-words FTS5 query);
-        PostgreSQL the GIN-indexed ``search`` tsvector (``param`` holds plain
-        words, every one required, stemmed like FTS5's porter tokenizer).
-        """
-        if self.is_pg:
-            return f"{alias}.search @@ plainto_tsquery('english', :{param})"
+        """The FTS5 table (``param`` holds a quoted-words FTS5 query)."""
         return (
             f"{alias}.rowid IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH :{param})"
         )
 
+    def search_terms(self, text: str) -> str:
+        return fts_words_query(text)
+
+    def insert_returning_id(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
+        return int(conn.execute(sql, params).lastrowid or 0)
+
+    @contextmanager
+    def job_lock(self, conn: Any, path: str, job: str, wait_seconds: float) -> Iterator[None]:
+        """A lock file next to the database (filelock: dropped when the process dies)."""
+        from . import locks
+
+        with locks.job_lock(path, job, wait_seconds):
+            yield
+
+    def migration_steps(self) -> list[Callable[[sqlite_utils.Database], None]]:
+        from .migrations.sqlite import MIGRATIONS
+
+        return list(MIGRATIONS)
+
+    def migrations_recorded(self, conn: Any) -> bool:
+        return bool(
+            conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = '_socialcare_migrations'"
+            ).fetchone()
+        )
+
+
+#: advisory-lock key serialising PostgreSQL migrations (any constant unique to socialcare)
+_MIGRATION_LOCK = 0x50C1A1CA
+
+
+class PostgresDialect(Dialect):
+    """The shared team store: many writers, row locks, advisory locks, tsvector search."""
+
+    name = "postgresql"
+    begin = "BEGIN"
+    hidden_columns = ("rowid", "search", "search_len")
+
+    def __init__(self) -> None:
+        #: mentions inserted since the planner statistics were last refreshed
+        self._new_since_analyze = 0
+        #: rows ``mentions`` had at that refresh (None: not read yet)
+        self._analyzed_rows: float | None = None
+
+    def least(self, *exprs: str) -> str:
+        return f"LEAST({', '.join(exprs)})"
+
+    def greatest(self, *exprs: str) -> str:
+        return f"GREATEST({', '.join(exprs)})"
+
+    def trunc_int(self, expr: str) -> str:
+        """PostgreSQL's CAST rounds, so truncate first."""
+        return f"CAST(trunc({expr}) AS BIGINT)"
+
+    def json_text(self, column: str, key: str) -> str:
+        return f"(CAST({column} AS jsonb) ->> '{_json_key(key)}')"
+
+    def iso_to_unix(self, expr: str) -> str:
+        return f"CAST(extract(epoch FROM CAST({expr} AS timestamptz)) AS BIGINT)"
+
+    def unix_to_iso(self, expr: str) -> str:
+        return f"to_char(to_timestamp({expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+    def concat_distinct(self, expr: str) -> str:
+        return f"string_agg(DISTINCT {expr}, ',')"
+
+    def mention_search(self, alias: str, param: str) -> str:
+        """The GIN-indexed ``search`` tsvector (``param`` holds plain words, every one
+        required, stemmed like FTS5's porter tokenizer)."""
+        return f"{alias}.search @@ plainto_tsquery('english', :{param})"
+
+    def search_terms(self, text: str) -> str:
+        return text
+
     def for_update(self) -> str:
-        """Row-lock suffix for a SELECT inside a transaction (SQLite locks the whole file)."""
-        return " FOR UPDATE" if self.is_pg else ""
+        return " FOR UPDATE"
+
+    def location(self, path: str) -> str:
+        """A PostgreSQL URL loses its password."""
+        from .pg import redact_url
+
+        return redact_url(path)
+
+    def insert_returning_id(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
+        return int(conn.execute(sql + " RETURNING id", params).fetchone()[0])
+
+    @contextmanager
+    def job_lock(self, conn: Any, path: str, job: str, wait_seconds: float) -> Iterator[None]:
+        """A session advisory lock on the server: cron on several hosts sharing one
+        server still runs one at a time, and a crashed run's lock goes with its connection."""
+        from . import locks
+
+        with locks.advisory_lock(conn, job, wait_seconds, where=self.location(path)):
+            yield
+
+    def serialize_customer(self, conn: Any, customer_key: Callable[[], str]) -> None:
+        """A transaction-scoped advisory lock on the customer (SQLite's write
+        transaction already admits one writer, so it needs nothing)."""
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"customer:{customer_key()}"])
+
+    def rows_added(self, conn: Any, count: int) -> None:
+        self._new_since_analyze += count
+
+    def rolled_back(self) -> None:
+        self._new_since_analyze = 0
+
+    def committed(self, conn: Any) -> None:
+        """ANALYZE ``mentions`` once it has grown by half since the last time.
+
+        A fresh or bulk-filled table has no planner statistics until autovacuum
+        gets to it (up to a minute later), and without them PostgreSQL plans
+        the per-author lookups over every open mention: a first poll of 1M ran
+        at 850/s until then. Growth by half means about 20 refreshes from 1k to
+        1M rows, each sampling at most 30k rows. (SQLite relies on index hints
+        instead, and never pays for an ANALYZE it would have to repeat.)
+        """
+        if self._new_since_analyze < 1000:
+            return
+        if self._analyzed_rows is None:
+            row = conn.execute(
+                "SELECT reltuples FROM pg_class WHERE oid = 'mentions'::regclass"
+            ).fetchone()
+            self._analyzed_rows = max(float(row[0]), 0.0)
+        if self._new_since_analyze < 0.5 * self._analyzed_rows:
+            return
+        busy = conn.execute(
+            "SELECT 1 FROM pg_stat_progress_vacuum WHERE relid = 'mentions'::regclass "
+            "UNION ALL SELECT 1 FROM pg_stat_progress_analyze WHERE relid = 'mentions'::regclass"
+        ).fetchone()
+        if busy is not None:
+            return  # autovacuum is on it; our ANALYZE would cancel its VACUUM. Next commit.
+        conn.execute("ANALYZE mentions")
+        self._analyzed_rows += self._new_since_analyze
+        self._new_since_analyze = 0
+
+    def refresh_statistics(self, conn: Any) -> None:
+        conn.execute("ANALYZE")
+        self._new_since_analyze, self._analyzed_rows = 0, None
+
+    def after_bulk_insert(self, conn: Any, table: str) -> None:
+        """Move the id sequence past the copied ids."""
+        conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
+        )
+
+    def migration_steps(self) -> list[Callable[[Any], None]]:
+        from .migrations.postgres import MIGRATIONS
+
+        return list(MIGRATIONS)
+
+    def migrations_recorded(self, conn: Any) -> bool:
+        return bool(conn.execute("SELECT to_regclass('_socialcare_migrations')").fetchone()[0])
+
+    @contextmanager
+    def migrating(self, conn: Any) -> Iterator[None]:
+        """A session advisory lock keeps two agents starting at once from racing."""
+        conn.execute("SELECT pg_advisory_lock(?)", [_MIGRATION_LOCK])
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(?)", [_MIGRATION_LOCK])
 
 
-SQLITE = Dialect("sqlite")
-POSTGRESQL = Dialect("postgresql")
+def _json_key(key: str) -> str:
+    if not re.fullmatch(r"[a-z_]+", key):
+        raise ValueError(f"bad JSON key {key!r}")
+    return key
+
+
+#: stateless instances, for code that only needs fragments or migration names
+SQLITE: Dialect = SqliteDialect()
+POSTGRESQL: Dialect = PostgresDialect()

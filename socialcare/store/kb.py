@@ -212,108 +212,118 @@ def article_urls(store: Store) -> list[Row]:
 _K1 = 1.2
 _B = 0.75
 
-
-def _lexemes(store: Store, match: str) -> list[str]:
-    """PostgreSQL: the English lexemes of an FTS5 expression's phrases (stopwords drop out)."""
-    words = fts_phrases(match)
-    if not words:
-        return []
-    row = store.conn.execute(
-        "SELECT array_agg(DISTINCT u.lexeme) FROM unnest(CAST(? AS text[])) AS w(word) "
-        "CROSS JOIN LATERAL unnest(to_tsvector('english', w.word)) AS u",
-        [words],
-    ).fetchone()
-    # Lexemes of single words are plain word characters; anything else is left out
-    # rather than spliced into tsquery syntax.
-    return sorted(x for x in (row[0] or []) if x.replace("_", "").isalnum())
+Weights = tuple[float, float, float]
 
 
-def _any_lexeme(param: str) -> str:
-    """A tsquery matching any of the lexemes bound to ``:param`` (a text array)."""
-    return (
-        "(SELECT to_tsquery('simple', string_agg(quote_literal(l), ' | ')) "
-        f"FROM unnest(CAST(:{param} AS text[])) AS l)"
-    )
+class _Fts5Search:
+    """SQLite: the ``kb_fts`` FTS5 table does ranking, snippets and counts itself."""
 
+    def rank(self, store: Store, match: str, weights: Weights, limit: int) -> list[Row]:
+        return store.rows(
+            "SELECT a.id, a.title, a.url, -r.score AS bm25 FROM ("
+            "  SELECT rowid, bm25(kb_fts, ?, ?, ?) AS score FROM kb_fts WHERE kb_fts MATCH ?"
+            "  ORDER BY score LIMIT ?"
+            ") r JOIN kb_articles a ON a.id = r.rowid ORDER BY r.score",
+            [*weights, match, limit],
+        )
 
-def _rank_pg(
-    store: Store, match: str, weights: tuple[float, float, float], limit: int
-) -> list[Row]:
-    """FTS5's bm25 (column weights, k1 = 1.2, b = 0.75) computed over the GIN-indexed tsvector.
+    def snippets(
+        self, store: Store, match: str, ids: Sequence[int], start: str, end: str, tokens: int
+    ) -> dict[int, str]:
+        marks = ", ".join("?" for _ in ids)
+        cur = store.conn.execute(
+            f"SELECT rowid, snippet(kb_fts, 1, ?, ?, '…', ?) FROM kb_fts "
+            f"WHERE kb_fts MATCH ? AND rowid IN ({marks})",
+            [start, end, tokens, match, *ids],
+        )
+        return {int(r[0]): str(r[1] or "") for r in cur}
 
-    Each article's tsvector marks title/body/tags positions A/B/C; a term's
-    frequency is its weighted hit count, the document length ``search_len``,
-    and IDF is FTS5's (floored at 1e-6), so scores are on the same scale as
-    SQLite's and the suggestion threshold means the same on both backends.
-    """
-    lexemes = _lexemes(store, match)
-    if not lexemes:
-        return []
-    total = int(store.conn.execute("SELECT count(*) FROM kb_articles").fetchone()[0])
-    idf = []
-    for lex in lexemes:
-        n = int(
+    def matching(self, store: Store, phrase: str) -> int:
+        return int(
             store.conn.execute(
-                "SELECT count(*) FROM kb_articles WHERE search @@ CAST(? AS tsquery)",
-                [f"'{lex}'"],
+                "SELECT count(*) FROM kb_fts WHERE kb_fts MATCH ?", [phrase]
             ).fetchone()[0]
         )
-        value = math.log((total - n + 0.5) / (n + 0.5)) if total else 0.0
-        idf.append(value if value > 0 else 1e-6)
-    return store.rows(
-        "WITH q AS (SELECT * FROM unnest(CAST(:lex AS text[]), CAST(:idf AS float8[])) "
-        "  AS q(lexeme, idf)), "
-        "avgdl AS (SELECT greatest(avg(search_len), 1) AS v FROM kb_articles), "
-        "hits AS (SELECT a.id, a.search_len AS dl, u.lexeme, "
-        "  (SELECT sum(CASE w WHEN 'A' THEN :wa WHEN 'B' THEN :wb ELSE :wc END) "
-        "   FROM unnest(u.weights) AS w) AS tf "
-        f"  FROM kb_articles a CROSS JOIN LATERAL unnest(a.search) AS u "
-        f"  WHERE a.search @@ {_any_lexeme('lex')} AND u.lexeme = ANY(CAST(:lex AS text[]))), "
-        "scored AS (SELECT h.id, sum(q.idf * h.tf * (:k1 + 1) / "
-        "  (h.tf + :k1 * (1 - :b + :b * h.dl / avgdl.v))) AS bm25 "
-        "  FROM hits h JOIN q ON q.lexeme = h.lexeme CROSS JOIN avgdl GROUP BY h.id) "
-        "SELECT a.id, a.title, a.url, s.bm25 FROM scored s JOIN kb_articles a ON a.id = s.id "
-        "ORDER BY s.bm25 DESC, a.id LIMIT :limit",
-        {
-            "lex": lexemes,
-            "idf": idf,
-            "wa": weights[0],
-            "wb": weights[1],
-            "wc": weights[2],
-            "k1": _K1,
-            "b": _B,
-            "limit": limit,
-        },
-    )
 
 
-def rank(store: Store, match: str, weights: tuple[float, float, float], limit: int) -> list[Row]:
-    """Best articles for an FTS5 ``match`` expression: id, title, url and ``bm25`` (higher is better).
+class _TsvectorSearch:
+    """PostgreSQL: the GIN-indexed ``search`` tsvector, with FTS5's BM25 reproduced in SQL."""
 
-    FTS5's ``bm25()`` is negative (smaller is better); it is negated here so
-    callers deal with one direction. Snippets are fetched separately for the
-    few rows kept, because SQLite would otherwise build one for every match.
-    """
-    if store.dialect.is_pg:
-        return _rank_pg(store, match, weights, limit)
-    return store.rows(
-        "SELECT a.id, a.title, a.url, -r.score AS bm25 FROM ("
-        "  SELECT rowid, bm25(kb_fts, ?, ?, ?) AS score FROM kb_fts WHERE kb_fts MATCH ?"
-        "  ORDER BY score LIMIT ?"
-        ") r JOIN kb_articles a ON a.id = r.rowid ORDER BY r.score",
-        [*weights, match, limit],
-    )
+    def _lexemes(self, store: Store, match: str) -> list[str]:
+        """The English lexemes of an FTS5 expression's phrases (stopwords drop out)."""
+        words = fts_phrases(match)
+        if not words:
+            return []
+        row = store.conn.execute(
+            "SELECT array_agg(DISTINCT u.lexeme) FROM unnest(CAST(? AS text[])) AS w(word) "
+            "CROSS JOIN LATERAL unnest(to_tsvector('english', w.word)) AS u",
+            [words],
+        ).fetchone()
+        # Lexemes of single words are plain word characters; anything else is left out
+        # rather than spliced into tsquery syntax.
+        return sorted(x for x in (row[0] or []) if x.replace("_", "").isalnum())
 
+    @staticmethod
+    def _any_lexeme(param: str) -> str:
+        """A tsquery matching any of the lexemes bound to ``:param`` (a text array)."""
+        return (
+            "(SELECT to_tsquery('simple', string_agg(quote_literal(l), ' | ')) "
+            f"FROM unnest(CAST(:{param} AS text[])) AS l)"
+        )
 
-def snippets(
-    store: Store, match: str, ids: Sequence[int], *, start: str, end: str, tokens: int
-) -> dict[int, str]:
-    """article id -> FTS5 ``snippet()`` of its body around the terms of ``match``."""
-    if not ids:
-        return {}
-    marks = ", ".join("?" for _ in ids)
-    if store.dialect.is_pg:
-        lexemes = _lexemes(store, match)
+    def rank(self, store: Store, match: str, weights: Weights, limit: int) -> list[Row]:
+        """FTS5's bm25 (column weights, k1 = 1.2, b = 0.75) over the tsvector.
+
+        Each article's tsvector marks title/body/tags positions A/B/C; a term's
+        frequency is its weighted hit count, the document length ``search_len``,
+        and IDF is FTS5's (floored at 1e-6), so scores are on the same scale as
+        SQLite's and the suggestion threshold means the same on both backends.
+        """
+        lexemes = self._lexemes(store, match)
+        if not lexemes:
+            return []
+        total = int(store.conn.execute("SELECT count(*) FROM kb_articles").fetchone()[0])
+        idf = []
+        for lex in lexemes:
+            n = int(
+                store.conn.execute(
+                    "SELECT count(*) FROM kb_articles WHERE search @@ CAST(? AS tsquery)",
+                    [f"'{lex}'"],
+                ).fetchone()[0]
+            )
+            value = math.log((total - n + 0.5) / (n + 0.5)) if total else 0.0
+            idf.append(value if value > 0 else 1e-6)
+        return store.rows(
+            "WITH q AS (SELECT * FROM unnest(CAST(:lex AS text[]), CAST(:idf AS float8[])) "
+            "  AS q(lexeme, idf)), "
+            "avgdl AS (SELECT greatest(avg(search_len), 1) AS v FROM kb_articles), "
+            "hits AS (SELECT a.id, a.search_len AS dl, u.lexeme, "
+            "  (SELECT sum(CASE w WHEN 'A' THEN :wa WHEN 'B' THEN :wb ELSE :wc END) "
+            "   FROM unnest(u.weights) AS w) AS tf "
+            f"  FROM kb_articles a CROSS JOIN LATERAL unnest(a.search) AS u "
+            f"  WHERE a.search @@ {self._any_lexeme('lex')} "
+            "  AND u.lexeme = ANY(CAST(:lex AS text[]))), "
+            "scored AS (SELECT h.id, sum(q.idf * h.tf * (:k1 + 1) / "
+            "  (h.tf + :k1 * (1 - :b + :b * h.dl / avgdl.v))) AS bm25 "
+            "  FROM hits h JOIN q ON q.lexeme = h.lexeme CROSS JOIN avgdl GROUP BY h.id) "
+            "SELECT a.id, a.title, a.url, s.bm25 FROM scored s JOIN kb_articles a ON a.id = s.id "
+            "ORDER BY s.bm25 DESC, a.id LIMIT :limit",
+            {
+                "lex": lexemes,
+                "idf": idf,
+                "wa": weights[0],
+                "wb": weights[1],
+                "wc": weights[2],
+                "k1": _K1,
+                "b": _B,
+                "limit": limit,
+            },
+        )
+
+    def snippets(
+        self, store: Store, match: str, ids: Sequence[int], start: str, end: str, tokens: int
+    ) -> dict[int, str]:
+        lexemes = self._lexemes(store, match)
         if not lexemes:
             return {}
         options = (
@@ -321,45 +331,53 @@ def snippets(
             f"MinWords={max(tokens // 2, 1)}, HighlightAll=false"
         )
         cur = store.conn.execute(
-            f"SELECT id, ts_headline('english', body, {_any_lexeme('lex')}, :opts) "
+            f"SELECT id, ts_headline('english', body, {self._any_lexeme('lex')}, :opts) "
             f"FROM kb_articles WHERE id = ANY(CAST(:ids AS bigint[]))",
             {"lex": lexemes, "opts": options, "ids": list(ids)},
         )
         return {int(r[0]): str(r[1] or "") for r in cur}
-    cur = store.conn.execute(
-        f"SELECT rowid, snippet(kb_fts, 1, ?, ?, '…', ?) FROM kb_fts "
-        f"WHERE kb_fts MATCH ? AND rowid IN ({marks})",
-        [start, end, tokens, match, *ids],
-    )
-    return {int(r[0]): str(r[1] or "") for r in cur}
+
+    def matching(self, store: Store, phrase: str) -> int:
+        words = " ".join(fts_phrases(phrase))
+        return int(
+            store.conn.execute(
+                "SELECT count(*) FROM kb_articles WHERE search @@ phraseto_tsquery('english', ?)",
+                [words],
+            ).fetchone()[0]
+        )
+
+
+#: the article search of each backend, by dialect name
+_SEARCH: dict[str, _Fts5Search | _TsvectorSearch] = {
+    "sqlite": _Fts5Search(),
+    "postgresql": _TsvectorSearch(),
+}
+
+
+def rank(store: Store, match: str, weights: Weights, limit: int) -> list[Row]:
+    """Best articles for an FTS5 ``match`` expression: id, title, url and ``bm25`` (higher is better).
+
+    FTS5's ``bm25()`` is negative (smaller is better); it is negated here so
+    callers deal with one direction. Snippets are fetched separately for the
+    few rows kept, because SQLite would otherwise build one for every match.
+    """
+    return _SEARCH[store.dialect.name].rank(store, match, weights, limit)
+
+
+def snippets(
+    store: Store, match: str, ids: Sequence[int], *, start: str, end: str, tokens: int
+) -> dict[int, str]:
+    """article id -> a snippet of its body around the terms of ``match``."""
+    if not ids:
+        return {}
+    return _SEARCH[store.dialect.name].snippets(store, match, ids, start, end, tokens)
 
 
 def doc_frequencies(store: Store, phrases: Sequence[str]) -> tuple[int, list[int]]:
     """(articles in the index, articles matching each FTS5 phrase): the inputs of BM25's IDF."""
     total = int(store.conn.execute("SELECT count(*) FROM kb_articles").fetchone()[0])
-    if store.dialect.is_pg:
-        counts = []
-        for phrase in phrases:
-            words = " ".join(fts_phrases(phrase))
-            counts.append(
-                int(
-                    store.conn.execute(
-                        "SELECT count(*) FROM kb_articles "
-                        "WHERE search @@ phraseto_tsquery('english', ?)",
-                        [words],
-                    ).fetchone()[0]
-                )
-            )
-        return total, counts
-    counts = [
-        int(
-            store.conn.execute(
-                "SELECT count(*) FROM kb_fts WHERE kb_fts MATCH ?", [phrase]
-            ).fetchone()[0]
-        )
-        for phrase in phrases
-    ]
-    return total, counts
+    search = _SEARCH[store.dialect.name]
+    return total, [search.matching(store, phrase) for phrase in phrases]
 
 
 # -- deflection ------------------------------------------------------------------

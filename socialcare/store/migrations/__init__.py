@@ -8,7 +8,7 @@ function saying why). Applied names and their UTC times are recorded in
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import sqlite_utils
 
@@ -18,9 +18,6 @@ from .sqlite import MIGRATIONS
 
 __all__ = ["MIGRATIONS", "applied_migrations", "migrate", "migration_names", "schema_version"]
 
-#: advisory-lock key serialising PostgreSQL migrations (any constant unique to socialcare)
-_MIGRATION_LOCK = 0x50C1A1CA
-
 
 def _applied(conn: Any) -> set[str]:
     return {
@@ -28,40 +25,34 @@ def _applied(conn: Any) -> set[str]:
     }
 
 
+def _connection(db: sqlite_utils.Database | Any) -> Any:
+    """The DB-API connection under a migration handle (sqlite-utils wraps SQLite's)."""
+    return db.conn if isinstance(db, sqlite_utils.Database) else db
+
+
 def migration_names(dialect: Dialect = SQLITE) -> list[str]:
     """Every migration this version knows for the backend, in order."""
-    if dialect.is_pg:
-        from .postgres import MIGRATIONS as PG_MIGRATIONS
-
-        return [fn.__name__ for fn in PG_MIGRATIONS]
-    return [fn.__name__ for fn in MIGRATIONS]
+    return [fn.__name__ for fn in dialect.migration_steps()]
 
 
 def migrate(db: sqlite_utils.Database | Any, dialect: Dialect = SQLITE) -> list[str]:
     """Apply every migration not yet recorded; return the names applied now.
 
     ``db`` is a sqlite-utils Database for SQLite or a
-    :class:`~socialcare.pg.PgConnection`. Each migration runs in its own
-    transaction and re-checks that nobody applied it meanwhile; on PostgreSQL
-    an advisory lock also keeps two agents starting at once from racing.
+    :class:`~socialcare.store.pg.PgConnection`. Each migration runs in its own
+    transaction and re-checks that nobody applied it meanwhile; the dialect's
+    :meth:`~socialcare.store.dialect.Dialect.migrating` guard also keeps two
+    agents starting at once from racing on PostgreSQL.
     """
-    conn = db if dialect.is_pg else db.conn
-    steps: list[Callable[[Any], None]]
-    if dialect.is_pg:
-        from .postgres import MIGRATIONS as PG_MIGRATIONS
-
-        steps = list(PG_MIGRATIONS)
-        conn.execute("SELECT pg_advisory_lock(?)", [_MIGRATION_LOCK])
-    else:
-        steps = list(MIGRATIONS)
-    try:
+    conn = _connection(db)
+    with dialect.migrating(conn):
         conn.execute(
             "CREATE TABLE IF NOT EXISTS _socialcare_migrations "
             "(name TEXT PRIMARY KEY, applied_at TEXT)"
         )
         done = _applied(conn)
         applied: list[str] = []
-        for fn in steps:
+        for fn in dialect.migration_steps():
             if fn.__name__ in done:
                 continue
             conn.execute(dialect.begin)
@@ -83,21 +74,12 @@ def migrate(db: sqlite_utils.Database | Any, dialect: Dialect = SQLITE) -> list[
                 raise
             applied.append(fn.__name__)
         return applied
-    finally:
-        if dialect.is_pg:
-            conn.execute("SELECT pg_advisory_unlock(?)", [_MIGRATION_LOCK])
 
 
 def applied_migrations(db: sqlite_utils.Database | Any, dialect: Dialect = SQLITE) -> list[str]:
     """Names of the migrations this store has applied (empty for a new store)."""
-    conn = db if dialect.is_pg else db.conn
-    if dialect.is_pg:
-        exists = conn.execute("SELECT to_regclass('_socialcare_migrations')").fetchone()[0]
-    else:
-        exists = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = '_socialcare_migrations'"
-        ).fetchone()
-    if not exists:
+    conn = _connection(db)
+    if not dialect.migrations_recorded(conn):
         return []
     return sorted(_applied(conn))
 
