@@ -1,17 +1,31 @@
-"""Make untrusted text (mention text, author names) safe to print and to open in spreadsheets.
+"""Make untrusted text (mention text, author names, their HTML) safe to store, print and open.
 
 Strangers choose what we display. Printing their text raw lets them clear the
 agent's screen, fake hyperlinks (OSC 8), or restyle the UI through rich
 markup; a CSV cell starting with ``=`` runs as a formula in Excel/Sheets.
+Their HTML (Mastodon statuses, HN comments, feed entries, help-centre pages)
+becomes plain text through one extractor, :func:`read_html`, built on the
+standard library's :class:`html.parser.HTMLParser`: no extra dependency, it
+never fetches or runs anything, and it tolerates broken markup.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 
 from rich.markup import escape
 
-__all__ = ["clean_text", "one_line", "markup_safe", "csv_safe"]
+__all__ = [
+    "clean_text",
+    "one_line",
+    "markup_safe",
+    "csv_safe",
+    "html_to_text",
+    "read_html",
+    "HtmlDocument",
+]
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC strings, and 2-byte escapes.
 _ESCAPES = re.compile(
@@ -55,3 +69,161 @@ def csv_safe(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+# -- HTML ------------------------------------------------------------------------
+#: never text: their content is code, styles or embedded objects
+_HIDDEN_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "iframe", "object"})
+#: page furniture, dropped when reading a whole page (kept in fragments)
+_FURNITURE_TAGS = frozenset({"nav", "header", "footer", "aside", "form", "button", "select"})
+_BLOCK_TAGS = frozenset(
+    {
+        "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
+        "section", "article", "main", "blockquote", "pre", "dt", "dd", "hr", "figcaption", "td",
+    }
+)  # fmt: skip
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+@dataclass
+class HtmlDocument:
+    """What :func:`read_html` found: visible text (all of it and of ``<main>``), title candidates."""
+
+    text: str = ""
+    main: str = ""
+    title: str = ""
+    h1: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+    article_tags: list[str] = field(default_factory=list)
+
+
+class _HtmlReader(HTMLParser):
+    """Collects visible text with its line and paragraph breaks, plus title and meta tags."""
+
+    def __init__(self, page: bool) -> None:
+        super().__init__(convert_charrefs=True)
+        self.page = page
+        self.doc = HtmlDocument()
+        self._text: list[str] = []
+        self._main: list[str] = []
+        self._title: list[str] = []
+        self._h1: list[str] = []
+        self._hidden = 0
+        self._furniture = 0
+        self._in_main = 0
+        self._in_title = False
+        self._in_h1 = False
+        self._h1_done = False
+        self._started = False  # any visible non-space text yet (no leading blank lines)
+        self._trailing = 0  # newlines at the end of the text so far
+
+    def _emit(self, data: str) -> None:
+        if self._hidden or self._furniture or not data:
+            return
+        self._text.append(data)
+        if self._in_main:
+            self._main.append(data)
+        stripped = data.rstrip("\n")
+        if stripped.strip():
+            self._started = True
+        self._trailing = len(data) - len(stripped) + (self._trailing if not stripped else 0)
+
+    def _newlines(self, count: int) -> None:
+        if self._started and self._trailing < count:
+            self._emit("\n" * (count - self._trailing))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _HIDDEN_TAGS:
+            self._hidden += 1
+        elif self.page and tag in _FURNITURE_TAGS:
+            self._furniture += 1
+        elif tag == "meta":
+            a = {k.lower(): v or "" for k, v in attrs}
+            name = (a.get("name") or a.get("property") or "").lower()
+            if name == "article:tag":
+                self.doc.article_tags.append(a.get("content", ""))
+            elif name:
+                self.doc.meta.setdefault(name, a.get("content", ""))
+        elif tag == "title":
+            self._in_title = True
+        elif tag == "h1" and not self._h1_done:
+            self._in_h1 = True
+        if tag in ("main", "article"):
+            self._in_main += 1
+        if tag == "br":
+            self._emit("\n")
+        elif tag == "li":
+            self._newlines(1)
+            self._emit("- ")
+        elif tag in _BLOCK_TAGS:
+            # HN separates paragraphs with bare <p> tags, never closed
+            self._newlines(2 if tag == "p" else 1)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self._emit("\n")
+        else:
+            self.handle_starttag(tag, attrs)
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _HIDDEN_TAGS:
+            self._hidden = max(self._hidden - 1, 0)
+        elif self.page and tag in _FURNITURE_TAGS:
+            self._furniture = max(self._furniture - 1, 0)
+        elif tag == "title":
+            self._in_title = False
+        elif tag == "h1" and self._in_h1:
+            self._in_h1 = False
+            self._h1_done = bool("".join(self._h1).strip())
+        if tag == "p":
+            self._newlines(2)
+        elif tag in _BLOCK_TAGS:
+            self._newlines(1)
+        if tag in ("main", "article"):
+            self._in_main = max(self._in_main - 1, 0)
+
+    def handle_data(self, data: str) -> None:
+        if self._hidden:
+            return
+        if self._in_title:
+            self._title.append(data)
+            return
+        if self._in_h1:
+            self._h1.append(data)  # kept even inside <header>: that is where titles live
+        self._emit(data)
+
+    def result(self) -> HtmlDocument:
+        self.doc.text = "".join(self._text)
+        self.doc.main = "".join(self._main)
+        self.doc.title = "".join(self._title)
+        self.doc.h1 = "".join(self._h1)
+        return self.doc
+
+
+def read_html(html: str, *, page: bool = False) -> HtmlDocument:
+    """Parse HTML once: visible text (scripts, styles and embeds dropped) and title candidates.
+
+    ``page=True`` reads a whole web page and also drops its furniture
+    (navigation, header, footer, forms); fragments keep every element's text.
+    """
+    reader = _HtmlReader(page)
+    reader.feed(html)
+    reader.close()
+    return reader.result()
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML fragment: tags dropped, entities decoded, breaks kept.
+
+    ``<br>`` becomes a line break and ``</p>`` a blank line, so a Mastodon
+    status or HN comment reads as its author laid it out; runs of spaces and
+    blank lines collapse. Text inside tags such as Mastodon's
+    ``<span class="invisible">`` is kept, so shortened links come out whole.
+    """
+    if "<" not in html and "&" not in html:
+        return html.strip()
+    text = read_html(html).text.replace("\xa0", " ")
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

@@ -177,3 +177,23 @@ def test_backend_differences_live_in_the_dialect() -> None:
             if _BACKEND_TEST.search(line):
                 found.append(f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}")
     assert found == []
+
+
+@pytest.mark.parametrize(
+    ("definition", "home"),
+    [
+        (re.compile(r"class \w+\((?:html\.parser\.)?HTMLParser\)"), "safety.py"),
+        (re.compile(r"^STOPWORDS\s*=", re.M), "triage/words.py"),
+        (re.compile(r"^def (?:parse_agent_time|parse_since|parse_future)\(", re.M), "timeutil.py"),
+        (re.compile(r"^def parse_iso\(", re.M), "models.py"),  # stored and platform times
+        (re.compile(r"^def (?:clean_text|csv_safe)\(", re.M), "safety.py"),
+    ],
+)
+def test_one_of_each_helper(definition: re.Pattern[str], home: str) -> None:
+    """HTML-to-text, stopwords, time parsing and text cleaning each have one definition."""
+    homes = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if definition.search(path.read_text("utf-8"))
+    )
+    assert homes == [home]

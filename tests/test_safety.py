@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from socialcare.safety import clean_text, csv_safe, markup_safe, one_line
+from socialcare.safety import clean_text, csv_safe, html_to_text, markup_safe, one_line, read_html
 
 pytestmark = pytest.mark.store_free
 
@@ -42,3 +42,28 @@ def test_csv_formula_cells_are_made_inert(cell: str) -> None:
 def test_csv_plain_cells_and_numbers_pass() -> None:
     assert csv_safe("hello") == "hello"
     assert csv_safe(-3) == -3
+
+
+def test_read_html_drops_page_furniture_only_when_reading_a_page() -> None:
+    html = (
+        "<html><head><title>T</title><script>alert(1)</script></head><body>"
+        "<nav>Home | Help</nav><main><h1>Refunds</h1><p>Ask within <b>30</b> days.</p>"
+        "<ul><li>one</li><li>two</li></ul></main><footer>© Brand</footer></body></html>"
+    )
+    page = read_html(html, page=True)
+    assert "Home" not in page.text and "Brand" not in page.text and "alert" not in page.text
+    assert page.title == "T" and page.h1 == "Refunds"
+    assert "Ask within 30 days." in page.main and "- one\n- two" in page.main
+    fragment = read_html(html)
+    assert "Home | Help" in fragment.text and "© Brand" in fragment.text
+    assert "alert" not in fragment.text
+
+
+def test_html_to_text_keeps_the_authors_breaks() -> None:
+    assert html_to_text("<p>Hi<br>there</p><p>Second &amp; last</p>") == (
+        "Hi\nthere\n\nSecond & last"
+    )
+    assert html_to_text("line one<p>HN paragraph<p>another") == (
+        "line one\n\nHN paragraph\n\nanother"
+    )
+    assert html_to_text("<br/><br/>  <p></p>text") == "text"

@@ -2,10 +2,10 @@
 
 Library choices, and why:
 
-* HTML -> text uses the standard library's :class:`html.parser.HTMLParser`:
-  no extra dependency, it never fetches or runs anything, and it tolerates
-  broken markup. Navigation, headers, footers, scripts and forms are dropped;
-  when a page has ``<main>`` or ``<article>``, only that part is kept.
+* HTML -> text is socialcare's one extractor, :func:`socialcare.safety.read_html`
+  (standard library parser: never fetches or runs anything, tolerates broken
+  markup). Navigation, headers, footers, scripts and forms are dropped; when a
+  page has ``<main>`` or ``<article>``, only that part is kept.
 * Markdown is rendered by markdown-it-py (already installed with rich) and
   then goes through the same HTML path, so both formats are read alike.
 * Feeds are parsed by feedparser, which copes with the many malformed RSS and
@@ -26,7 +26,6 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 from urllib.parse import unquote, urlsplit
@@ -36,7 +35,7 @@ import httpx
 from markdown_it import MarkdownIt
 
 from ..errors import NotFound, SourceError, UsageError
-from ..safety import clean_text
+from ..safety import clean_text, read_html
 
 __all__ = [
     "Article",
@@ -97,89 +96,6 @@ class LoadResult:
 
 
 # -- HTML ----------------------------------------------------------------------
-_HARD_SKIP = frozenset({"script", "style", "noscript", "template", "svg", "iframe", "object"})
-_SOFT_SKIP = frozenset({"nav", "header", "footer", "aside", "form", "button", "select"})
-_BLOCK = frozenset(
-    {
-        "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
-        "section", "article", "main", "blockquote", "pre", "dt", "dd", "hr", "figcaption", "td",
-    }
-)  # fmt: skip
-
-
-class _TextExtractor(HTMLParser):
-    """Collects title candidates, meta tags and visible text (all of it, and of <main>)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.title: list[str] = []
-        self.h1: list[str] = []
-        self.meta: dict[str, str] = {}
-        self.article_tags: list[str] = []
-        self.text: list[str] = []
-        self.main: list[str] = []
-        self._hard = 0
-        self._soft = 0
-        self._in_main = 0
-        self._in_title = False
-        self._in_h1 = False
-        self._h1_done = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _HARD_SKIP:
-            self._hard += 1
-        elif tag in _SOFT_SKIP:
-            self._soft += 1
-        elif tag == "meta":
-            a = {k.lower(): v or "" for k, v in attrs}
-            name = (a.get("name") or a.get("property") or "").lower()
-            if name == "article:tag":
-                self.article_tags.append(a.get("content", ""))
-            elif name:
-                self.meta.setdefault(name, a.get("content", ""))
-        elif tag == "title":
-            self._in_title = True
-        elif tag == "h1" and not self._h1_done:
-            self._in_h1 = True
-        elif tag in ("main", "article"):
-            self._in_main += 1
-        if tag in _BLOCK:
-            self._emit("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _HARD_SKIP:
-            self._hard = max(self._hard - 1, 0)
-        elif tag in _SOFT_SKIP:
-            self._soft = max(self._soft - 1, 0)
-        elif tag == "title":
-            self._in_title = False
-        elif tag == "h1" and self._in_h1:
-            self._in_h1 = False
-            self._h1_done = bool("".join(self.h1).strip())
-        elif tag in ("main", "article"):
-            self._in_main = max(self._in_main - 1, 0)
-        if tag in _BLOCK:
-            self._emit("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._hard:
-            return
-        if self._in_title:
-            self.title.append(data)
-            return
-        if self._in_h1:
-            self.h1.append(data)  # kept even inside <header>: that is where titles live
-        if not self._soft:
-            self._emit(data)
-
-    def _emit(self, data: str) -> None:
-        if self._soft or self._hard:
-            return
-        self.text.append(data)
-        if self._in_main:
-            self.main.append(data)
-
-
 def _tidy(text: str) -> str:
     """Collapse runs of spaces inside lines and of blank lines, strip control codes."""
     lines = (" ".join(line.split()) for line in clean_text(text).split("\n"))
@@ -210,27 +126,12 @@ def _title_from_url(url: str) -> str:
     return " ".join(re.split(r"[-_\s]+", stem)).strip().capitalize() or url
 
 
-def _parse_html(html: str) -> _TextExtractor:
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    return parser
-
-
 def html_to_article(html: str, url: str) -> Article:
     """An article from an HTML page: title from <h1>, og:title or <title>; tags from meta keywords."""
-    p = _parse_html(html)
-    body = _tidy("".join(p.main)) or _tidy("".join(p.text))
+    p = read_html(html, page=True)
+    body = _tidy(p.main) or _tidy(p.text)
     title = next(
-        (
-            t
-            for t in (
-                _tidy("".join(p.h1)),
-                _tidy(p.meta.get("og:title", "")),
-                _tidy("".join(p.title)),
-            )
-            if t
-        ),
+        (t for t in (_tidy(p.h1), _tidy(p.meta.get("og:title", "")), _tidy(p.title)) if t),
         _title_from_url(url),
     )
     tags = _split_tags([p.meta.get("keywords", ""), *p.article_tags])
@@ -238,9 +139,9 @@ def html_to_article(html: str, url: str) -> Article:
 
 
 def html_to_text(html: str) -> str:
-    """Visible text of an HTML fragment (feed entries)."""
-    p = _parse_html(html)
-    return _tidy("".join(p.main)) or _tidy("".join(p.text))
+    """Visible text of an HTML fragment (feed entries), one line per block."""
+    p = read_html(html, page=True)
+    return _tidy(p.main) or _tidy(p.text)
 
 
 # -- Markdown and text -------------------------------------------------------------
@@ -298,11 +199,11 @@ def markdown_to_article(text: str, url: str) -> Article:
     """
     meta, content = parse_front_matter(text)
     html_body = _MD.render(content)
-    p = _parse_html(html_body)
-    body = _tidy("".join(p.text))
+    p = read_html(html_body, page=True)
+    body = _tidy(p.text)
     front_title = meta.get("title")
     title = front_title if isinstance(front_title, str) and front_title.strip() else ""
-    title = title or _tidy("".join(p.h1)) or _title_from_url(url)
+    title = title or _tidy(p.h1) or _title_from_url(url)
     link = meta.get("url")
     tags = _split_tags(meta.get("tags", meta.get("keywords", [])))
     return Article(

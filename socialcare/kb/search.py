@@ -46,6 +46,7 @@ from ..errors import ConfigError, UsageError
 from ..safety import clean_text
 from ..store import Store
 from ..store import kb as store_kb
+from ..triage.words import STOPWORDS
 
 __all__ = [
     "KbSettings",
@@ -69,28 +70,6 @@ K1 = 1.2
 MARK_START = "\x02"
 MARK_END = "\x03"
 
-STOPWORDS = frozenset(
-    """
-    a about above after again against all also am an and any are aren as at be because been
-    before being below between both but by can cannot could couldn did didn do does doesn doing
-    don down during each either else ever every few for from further get gets getting got had
-    hadn has hasn have haven having he her here hers herself him himself his how however i if
-    in into is isn it its itself just let ll me might mine more most much must mustn my myself
-    need needs no nor not now of off on once only or other ought our ours ourselves out over
-    own re really same shall shan she should shouldn so some still such than that the their
-    theirs them themselves then there these they this those though through to too under until
-    up upon us very ve was wasn we were weren what when where whether which while who whom
-    whose why will with won would wouldn yet you your yours yourself yourselves
-    d m s t y im ive id youre dont doesnt didnt cant wont isnt arent wasnt
-    hi hello hey hiya yo dear thanks thank thx ty cheers please pls plz lol lmao omg wtf ffs
-    smh tbh btw fyi asap guys folks team anyone someone anybody somebody everyone
-    ok okay yes yeah yep nope sure oh ah um uh hmm
-    today yesterday tomorrow now again already anyway even literally actually basically
-    know tell want wanted trying try tried said says say like also one two going gonna wanna
-    keep keeps kept keeping saying never always ever thing things stuff lot bit way sort
-    make makes made take takes took fine right last since ago every anything something
-    """.split()
-)
 
 _URL = re.compile(r"(?:[a-z][a-z0-9+.-]*://|www\.)\S+", re.I)
 _HANDLE = re.compile(r"(?<![\w@])@\w+")

@@ -33,6 +33,7 @@ from typing import Iterable, Mapping, Sequence
 
 from ..models import NEGATIVE_MAX, POSITIVE_MIN
 from ..timeutil import format_age
+from ..triage.words import STOPWORDS
 
 __all__ = [
     "NEGATIVE_MAX",
@@ -272,24 +273,7 @@ def bar(value: float, top: float, width: int = 30) -> str:
 
 # -- terms ----------------------------------------------------------------------
 #: a classic English list plus chat filler; "down" is kept out on purpose ("app is down")
-STOPWORDS = frozenset(
-    """
-    a about above after again against all am an and any are aren't as at be because been before
-    being below between both but by can can't cannot could couldn't did didn't do does doesn't
-    doing don't during each few for from further had hadn't has hasn't have haven't having he
-    her here hers herself him himself his how i i'd i'll i'm i've if in into is isn't it it's its
-    itself let's me more most mustn't my myself no nor not of off on once only or other ought our
-    ours ourselves out over own same shan't she should shouldn't so some such than that that's the
-    their theirs them themselves then there there's these they they'd they'll they're they've this
-    those through to too under until up very was wasn't we we'd we'll we're we've were weren't what
-    what's when where which while who whom why will with won't would wouldn't you you'd you'll
-    you're you've your yours yourself yourselves
-    dont cant wont didnt doesnt isnt wasnt im ive youre thats theres
-    just get got still really also even like one now yet ever already back again today yesterday
-    please thanks thank hey ok okay amp via rt lol omg u ur pls plz anyone someone something
-    any every much many well way make made going gonna want know see say said
-    """.split()
-)
+
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _HANDLE = re.compile(r"(?<![\w@])@\w+")
 _TOKEN = re.compile(r"#\w*[^\W\d_]\w*|[^\W\d_][\w']*")

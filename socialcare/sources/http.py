@@ -25,19 +25,18 @@ reset time, unsent-only retries for writes), which would need custom ``wait``,
 ``retry`` and ``stop`` callbacks anyway, and the loop below is short enough to
 read in one sitting. Sleeping and the clock are injected, so tests never sleep.
 
-:func:`html_to_text` lives here too because three of the four adapters receive
-HTML (Mastodon statuses, HN comments, RSS summaries) and must store plain text.
+:func:`html_to_text` (from :mod:`socialcare.safety`, the one HTML extractor)
+is re-exported here because adapters receive HTML (Mastodon statuses, HN
+comments, RSS summaries) and must store plain text.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from html.parser import HTMLParser
 from typing import Any, Callable, ClassVar, Mapping
 
 import httpx
@@ -45,6 +44,7 @@ import httpx
 from .. import __version__
 from ..errors import ConfigError, RateLimited, SourceError
 from ..models import parse_iso, to_iso
+from ..safety import html_to_text
 from .base import Source
 
 __all__ = [
@@ -537,90 +537,3 @@ class HttpSource(Source):
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise ConfigError(f"sources.{self.name}.{key} must be a list of non-empty strings")
         return list(dict.fromkeys(v.strip() for v in value))
-
-
-# -- HTML ----------------------------------------------------------------------
-_BLOCK_TAGS = {
-    "p",
-    "div",
-    "blockquote",
-    "pre",
-    "ul",
-    "ol",
-    "li",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "tr",
-    "table",
-}
-
-
-class _TextExtractor(HTMLParser):
-    """Collects the text of an HTML fragment, keeping line and paragraph breaks."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def _newlines(self, count: int) -> None:
-        text = "".join(self.parts)
-        if not text.strip():
-            return  # no leading blank lines
-        trailing = len(text) - len(text.rstrip("\n"))
-        if trailing < count:
-            self.parts.append("\n" * (count - trailing))
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self._skip += 1
-        elif tag == "br":
-            self.parts.append("\n")
-        elif tag == "li":
-            self._newlines(1)
-            self.parts.append("- ")
-        elif tag in _BLOCK_TAGS:
-            # HN separates paragraphs with bare <p> tags, never closed
-            self._newlines(2 if tag == "p" else 1)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
-            self._skip = max(self._skip - 1, 0)
-        elif tag == "p":
-            self._newlines(2)
-        elif tag in _BLOCK_TAGS:
-            self._newlines(1)
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-_SPACES = re.compile(r"[ \t\r\f\v]+")
-_BLANK_LINES = re.compile(r"\n{3,}")
-
-
-def html_to_text(html: str) -> str:
-    """Plain text of an HTML fragment: tags dropped, entities decoded, breaks kept.
-
-    ``<br>`` becomes a line break and ``</p>`` a blank line, so a Mastodon
-    status or HN comment reads as its author laid it out; runs of spaces and
-    blank lines collapse. Text inside tags such as Mastodon's
-    ``<span class="invisible">`` is kept, so shortened links come out whole.
-    """
-    if "<" not in html and "&" not in html:
-        return html.strip()
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    text = "".join(parser.parts).replace("\xa0", " ")
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
