@@ -98,3 +98,44 @@ def test_example_config_builds_every_source_and_settings() -> None:
     assert sc.triage_settings.sla_seconds["complaint"] == 3600
     assert sc.kb_settings.threshold == 0.25
     FollowupSettings.from_mapping(cfg.followups)
+
+
+_DOC_REF = re.compile(r":(?:mod|class|func|meth):`~?(socialcare(?:\.\w+)+)`")
+
+
+def _resolves(dotted: str) -> bool:
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+def test_docstring_references_name_modules_that_exist() -> None:
+    """A docstring naming a moved or deleted module (``socialcare.store_kb``) fails here."""
+    package = ROOT / "socialcare"
+    broken = sorted(
+        f"{path.relative_to(ROOT)}: {ref}"
+        for path in package.rglob("*.py")
+        for ref in _DOC_REF.findall(path.read_text("utf-8"))
+        if not _resolves(ref)
+    )
+    assert broken == []
+
+
+def test_readme_layout_names_every_package_and_top_level_module() -> None:
+    section = README.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
+    package = ROOT / "socialcare"
+    names = [p.name for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    names += [p.name for p in package.glob("*.py") if not p.name.startswith("_")]
+    missing = sorted(n for n in names if not re.search(rf"\b{re.escape(n)}/?", section))
+    assert missing == []

@@ -4,7 +4,7 @@ Sources are files, folders, web pages, sitemaps and RSS/Atom feeds
 (:mod:`.loaders`, :mod:`.index`); search and suggestions are SQLite FTS5 with
 BM25, normalised so one threshold works for every query (:mod:`.search`);
 the deflection report is in :mod:`.report`. SQL lives in
-:mod:`socialcare.store_kb`.
+:mod:`socialcare.store.kb`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Report arithmetic: percentiles, time buckets, term counts and spike detection (no I/O).
 
 Everything here is a pure function of its arguments so each metric can be
-tested on a hand-computed dataset; :mod:`socialcare.store_reports` runs the
+tested on a hand-computed dataset; :mod:`socialcare.store.reports` runs the
 SQL and feeds the results in, and the CLI, CSV, JSON and HTML renderers all
 draw the same :class:`Report`.
 

@@ -1,8 +1,8 @@
-"""The store: every SQL statement socialcare runs lives here, in ``store_*.py`` or migrations.
+"""The store core: connection, transactions, mentions and the queue, on either backend.
 
 One :class:`Store` serves both backends: the embedded SQLite file (through
 sqlite-utils' connection) and a shared PostgreSQL server for a team (through
-:class:`~socialcare.pg.PgConnection`, which accepts the same placeholders).
+:class:`~socialcare.store.pg.PgConnection`, which accepts the same placeholders).
 Queries are written once; the few fragments the two databases spell
 differently come from :attr:`Store.dialect`. Times are stored as UTC ISO text;
 mentions also keep ``created_ts`` (unix seconds) so the queue can add the
@@ -197,7 +197,7 @@ class Store:
         self.conn.close()
 
     def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
-        """Run a query and return dict rows (for the ``store_*.py`` query modules only)."""
+        """Run a query and return dict rows (for the query modules of this package only)."""
         return self._rows(sql, params)
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:

@@ -54,7 +54,7 @@ def advisory_lock(
 ) -> Iterator[None]:
     """Hold PostgreSQL's session advisory lock for ``job`` on ``conn``'s database, or LockHeld.
 
-    ``conn`` is a :class:`~socialcare.pg.PgConnection`. The key is derived from
+    ``conn`` is a :class:`~socialcare.store.pg.PgConnection`. The key is derived from
     the job's name with ``hashtext``; advisory locks are per database, so two
     stores on one server do not block each other.
     """

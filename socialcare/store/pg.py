@@ -5,7 +5,7 @@ call ``execute``/``executemany`` on a connection. :class:`PgConnection` gives
 them the same surface over psycopg 3, translating placeholders to psycopg's
 ``%s``/``%(name)s`` (once per distinct statement, cached), so a query is
 written once and only the genuinely different fragments (scalar ``min`` vs
-``LEAST``, FTS5 vs tsvector, ...) come from :mod:`socialcare.store_dialect`.
+``LEAST``, FTS5 vs tsvector, ...) come from :mod:`socialcare.store.dialect`.
 
 The connection runs in autocommit mode like the SQLite one
 (``isolation_level=None``): a statement outside :meth:`Store.transaction`

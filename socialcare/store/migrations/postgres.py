@@ -1,4 +1,4 @@
-"""PostgreSQL schema migrations: the same names and meaning as :mod:`socialcare.migrations`.
+"""PostgreSQL schema migrations: the same names and meaning as :mod:`socialcare.store.migrations.sqlite`.
 
 Append-only, like the SQLite list: a migration here and its namesake there
 must leave the two schemas equivalent, so ``db status`` reports one version
