@@ -29,6 +29,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 import praw
@@ -453,6 +454,10 @@ class RedditSource(Source):
                 message = message.replace(secret, "***")
         return message
 
+    def redact(self, text: str) -> str:
+        """Mask the client secret and password this adapter read in ``text``."""
+        return self._scrub(text)
+
     def _check_budget(self) -> None:
         """Refuse to call Reddit while the budget is spent, instead of prawcore sleeping.
 
@@ -680,13 +685,16 @@ class RedditSource(Source):
                 anchor = after = None
                 continue
             mentions: list[Mention] = []
+            skipped: list[dict[str, Any]] = []
             reached_cursor = False
             oldest: str | None = None
             read = 0
             for child in children:
-                item = child.get("data") or {}
-                created = float(item["created_utc"])
-                fullname = str(item.get("name") or f"{child.get('kind')}_{item.get('id')}")
+                place = self._place(child, skipped, query)
+                if place is None:
+                    read += 1
+                    continue
+                kind, item, created, fullname = place
                 if old.is_old(created):
                     reached_cursor = True
                     break
@@ -696,7 +704,9 @@ class RedditSource(Source):
                     continue
                 scanned += 1
                 new = new.advanced(created, fullname)
-                mention = _to_mention(str(child.get("kind")), item, query)
+                mention = self.normalise(
+                    partial(_to_mention, kind, item, query), child, skipped, query=query
+                )
                 if mention is not None and (self.is_own(mention) or _wanted(mention, q.keywords)):
                     mentions.append(mention)
             after = data.get("after")
@@ -716,9 +726,38 @@ class RedditSource(Source):
             page.oldest = oldest
             page.complete = complete
             page.items_read = read
+            page.skipped = skipped
             yield page
             if last:
                 return
+
+    def _place(
+        self, child: Any, skipped: list[dict[str, Any]], query: str
+    ) -> tuple[str, dict[str, Any], float, str] | None:
+        """``(kind, data, created_utc, fullname)`` of a Listing child, or None (skipped).
+
+        Listings may hold other kinds (``more`` stubs, messages) and items
+        without a time or an id: those are recorded as skipped, never fatal.
+        """
+        kind = str(child.get("kind") or "") if isinstance(child, dict) else ""
+        data = child.get("data") if isinstance(child, dict) else None
+        if kind not in ("t1", "t3") or not isinstance(data, dict):
+            self.skip(skipped, f"not a post or comment (kind {kind or '?'!r})", child, query=query)
+            return None
+        try:
+            created = float(data["created_utc"])
+        except (KeyError, TypeError, ValueError, OverflowError):
+            self.skip(skipped, "no usable created_utc", child, query=query)
+            return None
+        if created != created or created in (float("inf"), float("-inf")):
+            self.skip(skipped, "no usable created_utc", child, query=query)
+            return None
+        base36 = str(data.get("id") or "").strip()
+        fullname = str(data.get("name") or (f"{kind}_{base36}" if base36 else "")).strip()
+        if not fullname.startswith(f"{kind}_") or fullname == f"{kind}_":
+            self.skip(skipped, "no id", child, query=query)
+            return None
+        return kind, data, created, fullname
 
     def fetch(self, native_ids: list[str]) -> list[Mention]:
         """Fetch submissions/comments by fullname (``t3_...``/``t1_...``) via ``/api/info``."""
@@ -734,8 +773,15 @@ class RedditSource(Source):
                 )
             if not isinstance(listing, dict):
                 raise SourceError("Reddit sent something other than a Listing for /api/info")
-            for child in listing.get("data", {}).get("children", []):
-                mention = _to_mention(str(child.get("kind")), child.get("data") or {}, "fetch")
+            skipped: list[dict[str, Any]] = []
+            for child in (listing.get("data") or {}).get("children") or []:
+                place = self._place(child, skipped, "fetch")
+                if place is None:
+                    continue
+                kind, item = place[0], place[1]
+                mention = self.normalise(
+                    partial(_to_mention, kind, item, "fetch"), child, skipped, query="fetch"
+                )
                 if mention is not None:
                     out.append(mention)
         return out

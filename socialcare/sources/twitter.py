@@ -320,6 +320,10 @@ class TwitterSource(Source):
             )
         return self._writer
 
+    def redact(self, text: str) -> str:
+        """Mask the tokens this adapter read (and any bearer token) in ``text``."""
+        return _REDACTOR.redact(text)
+
     def check_credentials(self) -> None:
         """Reading needs only the bearer token; reply/post check the user-context keys."""
         self._secret("bearer_token")
@@ -418,7 +422,9 @@ class TwitterSource(Source):
         self, tweet: dict[str, Any], users: dict[str, dict[str, Any]], query: str
     ) -> Mention:
         """One v2 tweet object (plus its expanded author) as a :class:`Mention`."""
-        native = str(tweet["id"])
+        native = _as_id(tweet.get("id"))
+        if native is None:
+            raise ValueError(f"no numeric tweet id (id {tweet.get('id')!r})")
         author_id = str(tweet.get("author_id") or "")
         user = users.get(author_id, {})
         handle = str(user.get("username") or author_id)
@@ -466,13 +472,29 @@ class TwitterSource(Source):
             raw=raw,
         )
 
-    def _mentions(self, body: dict[str, Any], query: str) -> list[Mention]:
+    def _mentions(
+        self, body: dict[str, Any], query: str, skipped: list[dict[str, Any]] | None = None
+    ) -> list[Mention]:
+        """The page's tweets as mentions; one that cannot be read is skipped and recorded."""
+        skipped = [] if skipped is None else skipped
+        includes = body.get("includes")
         users = {
             str(u["id"]): u
-            for u in (body.get("includes") or {}).get("users") or []
-            if isinstance(u, dict) and "id" in u
+            for u in (includes.get("users") if isinstance(includes, dict) else None) or []
+            if isinstance(u, dict) and u.get("id")
         }
-        return [self._mention(t, users, query) for t in body.get("data") or []]
+        out: list[Mention] = []
+        data = body.get("data") or []
+        for tweet in data if isinstance(data, list) else []:
+            if not isinstance(tweet, dict):
+                self.skip(skipped, "not a tweet object", tweet, query=query)
+                continue
+            mention = self.normalise(
+                partial(self._mention, tweet, users, query), tweet, skipped, query=query
+            )
+            if mention is not None:
+                out.append(mention)
+        return out
 
     # -- polling ------------------------------------------------------------
     def queries(self) -> list[str]:
@@ -588,7 +610,8 @@ class TwitterSource(Source):
                 continue
             pages += 1
             body = self._json(response, self._what(query))
-            mentions = self._mentions(body, query)
+            skipped: list[dict[str, Any]] = []
+            mentions = self._mentions(body, query, skipped)
             for m in mentions:
                 newest = max(newest or 0, int(m.native_id))
             token = (body.get("meta") or {}).get("next_token") or None
@@ -612,7 +635,8 @@ class TwitterSource(Source):
                 newest=str(newest) if newest is not None else None,
                 oldest=min((m.native_id for m in mentions), key=int, default=None),
                 complete=complete,
-                items_read=len(mentions),
+                items_read=len(mentions) + len(skipped),
+                skipped=skipped,
             )
             if last:
                 return
