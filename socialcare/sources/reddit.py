@@ -48,7 +48,7 @@ from ..errors import (
     SourceError,
 )
 from ..models import Mention, Page, SentPost, to_iso, utcnow
-from .base import Source
+from .base import Source, identity
 
 __all__ = ["RedditSource"]
 
@@ -66,6 +66,8 @@ _MAX_RATE_LIMIT_WAITS = 3
 #: the query that reads the account's own comments (its replies answer mentions)
 OWN_QUERY = "own:comments"
 _TITLE_MAX = 300
+#: what Reddit shows instead of the author of deleted or removed content
+_PLACEHOLDER_AUTHORS = ("[deleted]", "[removed]")
 #: how Reddit words the wait in a RATELIMIT API error (praw uses the same pattern)
 _WAIT_RE = re.compile(r"([0-9]{1,3}) (milliseconds?|seconds?|minutes?)")
 
@@ -296,7 +298,8 @@ def _to_mention(kind: str, data: dict[str, Any], query: str) -> Mention | None:
     if kind not in ("t1", "t3"):
         return None
     fullname = str(data.get("name") or f"{kind}_{data['id']}")
-    author = str(data.get("author") or "[deleted]")
+    name = identity(data.get("author"), _PLACEHOLDER_AUTHORS)
+    author = name or str(data.get("author") or "[deleted]")
     created = datetime.fromtimestamp(float(data["created_utc"]), tz=timezone.utc)
     # Inbox mentions have no permalink, only a context link ending in "?context=3".
     link = str(data.get("permalink") or data.get("context") or "").split("?", 1)[0]
@@ -304,7 +307,8 @@ def _to_mention(kind: str, data: dict[str, Any], query: str) -> Mention | None:
         "source": "reddit",
         "native_id": fullname,
         "created_at": created,
-        "author_id": str(data.get("author_fullname") or author),
+        # deleted/removed authors are nobody in particular: unlinked, never "reddit:[deleted]"
+        "author_id": identity(data.get("author_fullname")) or name,
         "author_handle": author,
         "author_name": author,
         "url": REDDIT_URL + link if link.startswith("/") else link,

@@ -38,9 +38,9 @@ import tweepy
 from twitter_text import parse_tweet
 
 from ..config import credential
-from ..errors import AuthError, ConfigError, RateLimited, SourceError
+from ..errors import AuthError, ConfigError, RateLimited, SocialcareError, SourceError
 from ..models import Mention, Page, SentPost, parse_iso, to_iso
-from .base import Source
+from .base import Source, identity
 
 __all__ = ["TwitterSource", "MENTIONS_QUERY", "OWN_QUERY"]
 
@@ -425,8 +425,8 @@ class TwitterSource(Source):
         native = _as_id(tweet.get("id"))
         if native is None:
             raise ValueError(f"no numeric tweet id (id {tweet.get('id')!r})")
-        author_id = str(tweet.get("author_id") or "")
-        user = users.get(author_id, {})
+        author_id = identity(tweet.get("author_id"))
+        user = users.get(author_id, {}) if author_id else {}
         handle = str(user.get("username") or author_id)
         refs = {
             str(r.get("type")): str(r.get("id"))
@@ -472,8 +472,59 @@ class TwitterSource(Source):
             raw=raw,
         )
 
+    def _fill_authors(self, tweets: list[Any], users: dict[str, dict[str, Any]]) -> None:
+        """Look up, in one batch, the authors of tweets that came without ``author_id``.
+
+        X drops ``author_id`` when expansions are lost (the tweet then has only
+        ``id``, ``text``, ``edit_history_tweet_ids``). A tweet still without one
+        stays unlinked (empty ``author_id``): never the identity ``"twitter:"``.
+        """
+        missing = {
+            native: tweet
+            for tweet in tweets
+            if isinstance(tweet, dict)
+            and (native := _as_id(tweet.get("id")))
+            and not identity(tweet.get("author_id"))
+        }
+        if not missing:
+            return
+        client = self._read_client()
+        ids = list(missing)[:_LOOKUP_BATCH]
+        what = f"author lookup of {len(ids)} tweet(s)"
+        request = partial(
+            client.get_tweets,
+            ids,
+            expansions=["author_id"],
+            tweet_fields=["author_id"],
+            user_fields=_USER_FIELDS,
+        )
+        try:
+            body = self._json(self._call(what, request, user_auth=False), what)
+        except SocialcareError as exc:  # the tweets are still worth storing, unlinked
+            log.warning("twitter: %s failed (%s); their authors stay unlinked", what, exc)
+            return
+        includes = body.get("includes")
+        for user in (includes.get("users") if isinstance(includes, dict) else None) or []:
+            if isinstance(user, dict) and identity(user.get("id")):
+                users.setdefault(str(user["id"]), user)
+        for found in body.get("data") or []:
+            if not isinstance(found, dict):
+                continue
+            tweet = missing.get(str(found.get("id")))
+            author = identity(found.get("author_id"))
+            if tweet is not None and author:
+                tweet["author_id"] = author
+        unknown = [n for n, t in missing.items() if not identity(t.get("author_id"))]
+        if unknown:
+            log.info("twitter: no author for %d tweet(s); stored unlinked", len(unknown))
+
     def _mentions(
-        self, body: dict[str, Any], query: str, skipped: list[dict[str, Any]] | None = None
+        self,
+        body: dict[str, Any],
+        query: str,
+        skipped: list[dict[str, Any]] | None = None,
+        *,
+        lookup: bool = True,
     ) -> list[Mention]:
         """The page's tweets as mentions; one that cannot be read is skipped and recorded."""
         skipped = [] if skipped is None else skipped
@@ -485,7 +536,10 @@ class TwitterSource(Source):
         }
         out: list[Mention] = []
         data = body.get("data") or []
-        for tweet in data if isinstance(data, list) else []:
+        data = data if isinstance(data, list) else []
+        if lookup:
+            self._fill_authors(data, users)
+        for tweet in data:
             if not isinstance(tweet, dict):
                 self.skip(skipped, "not a tweet object", tweet, query=query)
                 continue
@@ -687,7 +741,7 @@ class TwitterSource(Source):
             body = self._json(response, what)
             for err in body.get("errors") or []:
                 log.info("twitter lookup: %s", err.get("detail") if isinstance(err, dict) else err)
-            out += self._mentions(body, "")
+            out += self._mentions(body, "", lookup=False)
         return out
 
     def text_length(self, text: str) -> int:
