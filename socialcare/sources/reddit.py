@@ -29,13 +29,8 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from functools import partial
-from typing import Any, Callable, ClassVar, Iterator, Mapping
-
-import praw
-import prawcore
-import requests
-from praw.exceptions import PRAWException, RedditAPIException
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping
 
 from ..config import credential
 from ..errors import (
@@ -49,6 +44,11 @@ from ..errors import (
 )
 from ..models import Mention, Page, SentPost, to_iso, utcnow
 from .base import Source, identity
+
+if TYPE_CHECKING:  # praw, prawcore and requests load only when this source talks to Reddit
+    import praw
+    import prawcore
+    import requests
 
 __all__ = ["RedditSource"]
 
@@ -103,23 +103,32 @@ class _Budget:
         self.blocked_until = self.reset_at if self.remaining <= 0 else None
 
 
-class _BudgetRequestor(prawcore.Requestor):
-    """A prawcore requestor that records the rate-limit headers of every response.
+@lru_cache(maxsize=1)
+def _requestor_class() -> type[Any]:
+    """The prawcore requestor subclass, built on first use so praw loads only for Reddit."""
+    import prawcore
 
-    praw 8's ``reddit.auth.limits`` no longer says when the window resets, and the
-    reset time is what a user needs to know when to poll again.
-    """
+    class _BudgetRequestor(prawcore.Requestor):
+        """A prawcore requestor that records the rate-limit headers of every response.
 
-    def __init__(self, *args: Any, budget: _Budget, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.budget = budget
+        praw 8's ``reddit.auth.limits`` no longer says when the window resets, and the
+        reset time is what a user needs to know when to poll again.
+        """
 
-    def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
-        if self.budget.on_request is not None:
-            self.budget.on_request()
-        response = super().request(*args, timeout=timeout, **kwargs)
-        self.budget.observe(response.headers)
-        return response
+        def __init__(self, *args: Any, budget: _Budget, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.budget = budget
+
+        def request(
+            self, *args: Any, timeout: float | None = None, **kwargs: Any
+        ) -> requests.Response:
+            if self.budget.on_request is not None:
+                self.budget.on_request()
+            response = super().request(*args, timeout=timeout, **kwargs)
+            self.budget.observe(response.headers)
+            return response
+
+    return _BudgetRequestor
 
 
 # -- config ----------------------------------------------------------------------
@@ -433,6 +442,8 @@ class RedditSource(Source):
                 username, password = self._credential("username"), self._credential("password")
             except MissingCredential:
                 username = password = None
+        import praw
+
         self._reddit = praw.Reddit(
             client_id=client_id,
             client_secret=client_secret,
@@ -444,7 +455,7 @@ class RedditSource(Source):
             check_for_updates=False,
             check_for_async=False,
             ratelimit_seconds=0,
-            requestor_class=_BudgetRequestor,
+            requestor_class=_requestor_class(),
             requestor_kwargs={"budget": self._budget},
         )
         self._as_user = username is not None
@@ -528,6 +539,9 @@ class RedditSource(Source):
 
     def _translate(self, exc: Exception, action: str) -> SocialcareError:
         """One readable line per failure, naming what to check; never a secret."""
+        import prawcore
+        from praw.exceptions import RedditAPIException
+
         if isinstance(exc, prawcore.TooManyRequests):
             return self._rate_limited(exc)
         if isinstance(exc, RedditAPIException):
@@ -585,6 +599,9 @@ class RedditSource(Source):
     @contextmanager
     def _api(self, action: str) -> Iterator[None]:
         """Turn praw/prawcore failures into SocialcareError subclasses."""
+        import prawcore
+        from praw.exceptions import PRAWException
+
         try:
             yield
         except SocialcareError:

@@ -23,8 +23,6 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import Any, Iterator, Mapping
 
-import feedparser  # type: ignore[import-untyped]
-
 from ..errors import ConfigError, SourceError
 from ..models import Mention, Page
 from .base import identity
@@ -162,6 +160,8 @@ class RssSource(HttpSource):
             return
         if response.status_code >= 400:
             raise api_error("RSS", what, response)
+        import feedparser  # type: ignore[import-untyped]  # loaded only when a feed is read
+
         parsed = feedparser.parse(
             io.BytesIO(response.content),  # a stream, so feedparser never treats it as a path
             response_headers={

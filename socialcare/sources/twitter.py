@@ -31,16 +31,15 @@ import re
 import time
 from datetime import datetime, timezone
 from functools import partial
-from typing import Any, Callable, Iterator, Mapping, cast
-
-import requests
-import tweepy
-from twitter_text import parse_tweet
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, cast
 
 from ..config import credential
 from ..errors import AuthError, ConfigError, RateLimited, SocialcareError, SourceError
 from ..models import Mention, Page, SentPost, parse_iso, to_iso
 from .base import Source, identity
+
+if TYPE_CHECKING:  # tweepy (and requests) load only when this source talks to X
+    import requests
 
 __all__ = ["TwitterSource", "MENTIONS_QUERY", "OWN_QUERY"]
 
@@ -304,6 +303,9 @@ class TwitterSource(Source):
     def _read_client(self) -> Any:
         """The app-only (bearer token) client used for every read."""
         if self._reader is None:
+            import requests
+            import tweepy
+
             self._reader = tweepy.Client(
                 bearer_token=self._secret("bearer_token"),
                 return_type=requests.Response,
@@ -314,6 +316,9 @@ class TwitterSource(Source):
     def _write_client(self) -> Any:
         """The OAuth 1.0a user-context client: publishing needs a user, not an app."""
         if self._writer is None:
+            import requests
+            import tweepy
+
             keys = {key: self._secret(key) for key in _USER_KEYS}
             self._writer = tweepy.Client(
                 **keys, return_type=requests.Response, wait_on_rate_limit=False
@@ -367,6 +372,9 @@ class TwitterSource(Source):
         A 429 either sleeps until the reset and retries (``wait_on_rate_limit``,
         reset within ``max_wait_seconds``) or raises ``RateLimited`` with the reset.
         """
+        import requests
+        import tweepy
+
         waits = 0
         while True:
             try:
@@ -746,4 +754,6 @@ class TwitterSource(Source):
 
     def text_length(self, text: str) -> int:
         """Twitter's weighted length: every URL counts 23, CJK and emoji count 2."""
-        return int(parse_tweet(text).weightedLength)
+        from .tweet_length import weighted_length
+
+        return weighted_length(text)
