@@ -319,3 +319,65 @@ def test_twitter_tweet_without_id_is_skipped(store: Store, monkeypatch: pytest.M
         src = TwitterSource({"queries": ["acme"]})
         [result] = poll_source(store, src)
     assert result.error is None and result.new == 1 and result.skipped == 1
+
+
+# -- poison text ----------------------------------------------------------------------
+
+
+def test_lone_surrogate_and_invalid_utf8_do_not_block_ingest(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+    import respx
+
+    from socialcare.sources.base import REPLACED_KEY
+    from socialcare.sources.mastodon import MastodonSource
+
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "tok-SECRET")
+    body = fixture("mastodon/search_page1.json")
+    good, poisoned = body["statuses"]
+    poisoned["content"] = "<p>broken MARK-SURROGATE text</p>"
+    poisoned["account"]["display_name"] = "Nul\x00Name"
+    raw = json.dumps(body).replace("MARK-SURROGATE", "\\ud800").encode()
+    # and one invalid UTF-8 byte in the good status's text
+    raw = raw.replace(b"<p>", b"<p>\xff", 1)
+    with respx.mock(assert_all_called=False) as router:
+        router.get("https://mastodon.example/api/v2/search").mock(
+            return_value=httpx.Response(
+                200, content=raw, headers={"content-type": "application/json; charset=utf-8"}
+            )
+        )
+        src = MastodonSource(
+            {"instance": "https://mastodon.example", "mentions": False, "searches": ["acme"]},
+            sleep=lambda _s: None,
+        )
+        [result] = poll_source(store, src)
+    assert result.error is None and result.new == 2
+    row = store.get_mention(f"mastodon:{poisoned['id']}")
+    assert row["text"] == "broken \ufffd text"
+    assert row["author_name"] == "Nul\ufffdName"
+    assert json.loads(row["raw"])[REPLACED_KEY] == {"text": 1, "author_name": 1, "raw": 1}
+    first = store.get_mention(f"mastodon:{good['id']}")
+    assert "\ufffd" in first["text"] and REPLACED_KEY in json.loads(first["raw"])
+
+
+def test_twitter_lone_surrogate_is_replaced_and_recorded(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from socialcare.sources.base import REPLACED_KEY
+    from socialcare.sources.twitter import TwitterSource
+
+    monkeypatch.setenv("TWITTER_BEARER_TOKEN", "AAAA-SECRET")
+    body = json.dumps(fixture("twitter/search_page3.json")).replace("Loving", "\\udc80Loving")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add(
+            responses.GET,
+            "https://api.twitter.com/2/tweets/search/recent",
+            body=body,
+            content_type="application/json",
+        )
+        [result] = poll_source(store, TwitterSource({"queries": ["acme"]}))
+    assert result.error is None and result.new == 1
+    [row] = store.rows("SELECT text, raw FROM mentions")
+    assert row["text"].startswith("\ufffdLoving")
+    assert json.loads(row["raw"])[REPLACED_KEY]["text"] == 1

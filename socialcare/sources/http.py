@@ -31,6 +31,7 @@ HTML (Mastodon statuses, HN comments, RSS summaries) and must store plain text.
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 import re
 import time
@@ -531,14 +532,26 @@ class HttpApi:
         return response
 
     def json(self, response: httpx.Response, what: str) -> Any:
-        """The JSON body of a successful response, or ``SourceError``."""
+        """The JSON body of a successful response, or ``SourceError``.
+
+        Bytes that are not UTF-8 are kept as lone surrogates (``surrogateescape``),
+        which :func:`~socialcare.sources.base.sanitise_mention` then replaces in the
+        one post that carries them: a poisoned post must not cost the whole page.
+        """
         try:
             return response.json()
+        except UnicodeDecodeError:
+            log.warning("%s (%s): the response is not valid UTF-8", self.platform, what)
+            try:
+                return jsonlib.loads(response.content.decode("utf-8", "surrogateescape"))
+            except ValueError:
+                pass
         except ValueError:
-            raise SourceError(
-                f"{self.platform} API error ({what}): the response is not JSON "
-                f"(HTTP {response.status_code}, {response.headers.get('content-type', '?')})"
-            ) from None
+            pass
+        raise SourceError(
+            f"{self.platform} API error ({what}): the response is not JSON "
+            f"(HTTP {response.status_code}, {response.headers.get('content-type', '?')})"
+        ) from None
 
     def close(self) -> None:
         """Close the connection pool (adapters live for one command, so this is optional)."""

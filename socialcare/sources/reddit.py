@@ -688,6 +688,7 @@ class RedditSource(Source):
         anchor = _position_name(until)
         after: str | None = anchor
         scanned = 0
+        below_real = False
         while True:
             params: dict[str, str | int] = {
                 **q.params,
@@ -716,6 +717,7 @@ class RedditSource(Source):
                     read += 1
                     continue
                 kind, item, created, fullname = place
+                below_real = below_real or real.is_old(created)
                 if old.is_old(created):
                     reached_cursor = True
                     break
@@ -733,7 +735,9 @@ class RedditSource(Source):
             after = data.get("after")
             complete = reached_cursor or not after or not children
             last = complete or scanned >= self.limit
-            if last and not complete and real.created_utc is not None:
+            # Only a gap that exists is worth a warning: once the walk went below the
+            # previous cursor (into the overlap re-read), nothing is missing.
+            if last and not complete and real.created_utc is not None and not below_real:
                 log.warning(
                     "reddit [%s]: stopped at limit=%d before the previous cursor; the older "
                     "rest is a gap the next poll fills (raise sources.reddit.limit to poll more)",
