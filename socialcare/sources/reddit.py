@@ -89,6 +89,7 @@ class _Budget:
     remaining: float | None = None
     reset_at: float | None = None  # unix time
     blocked_until: float | None = None  # unix time; set when the budget is spent or on 429
+    guessed: bool = False  # blocked_until is our default backoff, not a time Reddit gave
     on_request: Callable[[], None] | None = None  # counts requests for the monthly budget
 
     def observe(self, headers: Mapping[str, str]) -> None:
@@ -101,6 +102,7 @@ class _Budget:
         except ValueError:
             return
         self.blocked_until = self.reset_at if self.remaining <= 0 else None
+        self.guessed = False
 
 
 @lru_cache(maxsize=1)
@@ -302,6 +304,21 @@ def _submission_of(data: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _comment_link(data: Mapping[str, Any]) -> str:
+    """A comment's permalink from ``link_id`` + ``id`` (and the subreddit when known).
+
+    Some responses (``/api/info``, older listings) carry no ``permalink``; Reddit
+    resolves ``/comments/{post}/_/{comment}/`` with or without ``r/{sub}``.
+    """
+    post = str(data.get("link_id") or "").removeprefix("t3_").strip()
+    comment = str(data.get("id") or "").strip()
+    if not post or not comment:
+        return ""
+    sub = str(data.get("subreddit") or "").strip()
+    prefix = f"/r/{sub}" if sub else ""
+    return f"{prefix}/comments/{post}/_/{comment}/"
+
+
 def _to_mention(kind: str, data: dict[str, Any], query: str) -> Mention | None:
     """Normalise one Listing child (``t3`` submission or ``t1`` comment); None for others."""
     if kind not in ("t1", "t3"):
@@ -312,6 +329,8 @@ def _to_mention(kind: str, data: dict[str, Any], query: str) -> Mention | None:
     created = datetime.fromtimestamp(float(data["created_utc"]), tz=timezone.utc)
     # Inbox mentions have no permalink, only a context link ending in "?context=3".
     link = str(data.get("permalink") or data.get("context") or "").split("?", 1)[0]
+    if not link and kind == "t1":
+        link = _comment_link(data)
     common: dict[str, Any] = {
         "source": "reddit",
         "native_id": fullname,
@@ -481,6 +500,14 @@ class RedditSource(Source):
         """
         until = self._budget.blocked_until
         if until is not None and until - utcnow().timestamp() > _MAX_WAIT_SECONDS:
+            if self._budget.guessed:
+                # Reddit named no reset: say the wait is our guess, not the platform's word
+                at = to_iso(datetime.fromtimestamp(until, tz=timezone.utc))
+                raise RateLimited(
+                    "Reddit rate limit reached (429, no reset time given); backing off "
+                    f"a default {_DEFAULT_RETRY_SECONDS:.0f} s (until about {at}) before "
+                    "asking again"
+                )
             error = RateLimited(self._limited_message(until), reset_at=until)
             if not self._waited(error):
                 raise error
@@ -512,9 +539,12 @@ class RedditSource(Source):
                 continue
         until = now + (seconds if seconds is not None else _DEFAULT_RETRY_SECONDS)
         self._budget.blocked_until = until
+        self._budget.guessed = seconds is None
         if seconds is None:
             return RateLimited(
-                "Reddit rate limit reached (429, no reset time given)", reset_at=None
+                "Reddit rate limit reached (429, no reset time given); "
+                f"backing off a default {_DEFAULT_RETRY_SECONDS:.0f} s before asking again",
+                reset_at=None,
             )
         return RateLimited(self._limited_message(until), reset_at=until)
 
