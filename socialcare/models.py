@@ -100,7 +100,13 @@ class Mention:
 
     @property
     def author_key(self) -> str:
-        """The stable author id, ``source:author_id``."""
+        """The stable author id, ``source:author_id``; "" (unlinked) when the id is unknown.
+
+        An empty id is no identity: ``"twitter:"`` would make every author the
+        platform hid one customer, with one history and one collision check.
+        """
+        if not self.author_id.strip():
+            return ""
         return f"{self.source}:{self.author_id}"
 
 
@@ -124,7 +130,10 @@ class Page:
       platform's horizon); nothing between is missing;
     * ``items_read``: items the platform returned for this page, counted
       against ``monthly_item_budget`` (default: ``len(mentions)``; adapters that
-      drop items, e.g. by keyword, report the larger number).
+      drop items, e.g. by keyword, report the larger number);
+    * ``skipped``: items the adapter read but could not normalise (a missing
+      field, no usable time, an unknown kind), each ``{"reason": ..., "raw": ...}``
+      so one bad item never costs the page and can still be inspected.
     """
 
     mentions: list[Mention]
@@ -135,6 +144,7 @@ class Page:
     oldest: str | None = None
     complete: bool = False
     items_read: int | None = None
+    skipped: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -65,6 +65,40 @@ log = logging.getLogger("socialcare.poll")
 
 #: called inside the page's transaction with the ids just stored (triage hooks in here)
 StoredHook = Callable[[Store, list[str]], None]
+#: how many skipped items one ``PollResult`` carries (all are in the audit log)
+_SKIPPED_KEPT = 50
+
+
+class AdapterFailed(SourceError):
+    """An adapter raised something other than a ``SocialcareError`` (a bug, a library crash).
+
+    The engine records it as that source's error, like any ``SourceError``, so
+    the other sources still run and ``status --alert`` shows it.
+    """
+
+
+def _adapter_failure(source: Source | str, exc: Exception, doing: str) -> AdapterFailed:
+    """One line naming the source and the exception, with the adapter's secrets masked."""
+    detail = one_line(str(exc), 200)
+    if isinstance(source, Source):
+        detail = source.redact(detail)
+    name = source.name if isinstance(source, Source) else source
+    text = f"{name}: unexpected {type(exc).__name__} while {doing}"
+    return AdapterFailed(f"{text}: {detail}" if detail else text)
+
+
+def _guarded(source: Source, pages: Iterator[Page], doing: str) -> Iterator[Page]:
+    """The adapter's pages, with any non-``SocialcareError`` it raises as ``AdapterFailed``."""
+    while True:
+        try:
+            page = next(pages)
+        except StopIteration:
+            return
+        except SocialcareError:
+            raise
+        except Exception as exc:  # the adapter's bug is that source's error, not the run's
+            raise _adapter_failure(source, exc, doing) from exc
+        yield page
 
 
 class BudgetExhausted(RateLimited):
@@ -173,6 +207,9 @@ class PollResult:
     requests: int = 0
     items_read: int = 0
     warning: str | None = None
+    #: items the adapter could not normalise (each also kept in the audit log, with its raw)
+    skipped: int = 0
+    skipped_items: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -361,6 +398,25 @@ class _QueryPoll:
             new=outcome.new,
         )
         r = self.result
+        for item in page.skipped:
+            # Kept for inspection with the page it came in (the same transaction).
+            self.store.log_event(
+                "poll_skipped",
+                source=self.source.name,
+                query=self.query,
+                reason=item.get("reason"),
+                raw=item.get("raw"),
+            )
+            if len(r.skipped_items) < _SKIPPED_KEPT:
+                r.skipped_items.append(item)
+        if page.skipped:
+            r.skipped += len(page.skipped)
+            log.warning(
+                "%s [%s]: %d item(s) skipped on this page (see the 'poll_skipped' audit events)",
+                self.source.name,
+                self.query,
+                len(page.skipped),
+            )
         r.fetched += len(page.mentions)
         r.new += outcome.new
         r.folded += outcome.folded
@@ -391,7 +447,7 @@ class _QueryPoll:
     def _pages(self, pages: Iterator[Page], handle: Callable[[Page], bool]) -> bool:
         """Store each page in its own transaction; ``handle`` moves cursor/gaps, True = done."""
         try:
-            for page in pages:
+            for page in _guarded(self.source, pages, f"polling {self.query!r}"):
                 with self.store.transaction():
                     self._store(page)
                     done = handle(page)
@@ -509,7 +565,12 @@ class _QueryPoll:
             self.main()
             if gap_error is not None:
                 raise gap_error
-        except SocialcareError as exc:
+        except Exception as exc:
+            if not isinstance(exc, SocialcareError):
+                # An adapter hook outside its pages (is_own, position_key, a plugin's
+                # poll that is no generator) or a bug: still only this query's failure.
+                log.debug("%s [%s]: unexpected error", name, self.query, exc_info=True)
+                exc = _adapter_failure(self.source, exc, f"polling {self.query!r}")
             r.error = one_line(str(exc))
             if wait_limit is not None and wait_limit.declined:
                 r.error += " (stopped at --max-wait; the rest is a gap the next poll fills)"
@@ -561,6 +622,28 @@ class _QueryPoll:
             self.store.log_event("poll", source=name, query=self.query, new=r.new, folded=r.folded)
 
 
+#: the ``source_health`` query under which a source that failed before any query is recorded
+SOURCE_QUERY = "*"
+
+
+def _source_failed(store: Store, source: Source | str, exc: Exception, doing: str) -> PollResult:
+    """Record a failure that happened before any query ran, so ``status --alert`` shows it."""
+    name = source.name if isinstance(source, Source) else source
+    error = exc if isinstance(exc, SocialcareError) else _adapter_failure(source, exc, doing)
+    if not isinstance(exc, SocialcareError):
+        log.debug("%s: unexpected error while %s", name, doing, exc_info=True)
+    message = one_line(str(error))
+    log.warning("%s", message)
+    store.record_poll(name, SOURCE_QUERY, items=None, error=message)
+    return PollResult(name, SOURCE_QUERY, error=message, error_code=error.exit_code)
+
+
+def _source_recovered(store: Store, name: str) -> None:
+    """Clear an earlier whole-source failure once the source lists its queries again."""
+    if any(h["source"] == name and h["query"] == SOURCE_QUERY for h in store.source_health()):
+        store.record_poll(name, SOURCE_QUERY, items=None, error=None)
+
+
 def poll_source(
     store: Store,
     source: Source,
@@ -585,9 +668,14 @@ def poll_source(
     previous = source.waiter
     if limit is not None:
         source.waiter = limit
-    results = []
+    results: list[PollResult] = []
     try:
-        for query in source.queries():
+        queries = source.queries()
+    except Exception as exc:
+        return [_source_failed(store, source, exc, "listing its queries")]
+    _source_recovered(store, source.name)
+    try:
+        for query in queries:
             if limit is not None:
                 limit.declined = False
             run = _QueryPoll(store, source, query, settings, own_handles, on_stored)
@@ -619,16 +707,27 @@ def poll(
     names = list(sources) if sources else config.enabled_sources()
     if not names:
         raise SourceError("no sources configured: add a [sources.NAME] table or use --source demo")
-    built = [build_source(config, n) for n in names]  # unknown names fail before any work
-    for src in built:
-        src.check_credentials()
+    built: list[Source] = []
+    broken: list[tuple[str, Exception]] = []
+    for n in names:
+        try:
+            src = build_source(config, n)  # unknown names fail before any work
+            src.check_credentials()
+        except SocialcareError:
+            raise
+        except Exception as exc:  # an adapter's bug: that source fails, the others run
+            broken.append((n, exc))
+            continue
         IngestSettings.from_config(src.name, src.config)  # config errors before any work
+        built.append(src)
     limit = WaitLimit(waiter, max_wait) if (waiter is not None or max_wait is not None) else None
     summary = PollSummary()
 
     def run_all() -> None:
         with store.transaction():
             ingest.prune_usage(store)
+        for name, exc in broken:
+            summary.results.append(_source_failed(store, name, exc, "starting"))
         for src in built:
             summary.results += poll_source(
                 store, src, own_handles=config.brand_handles, on_stored=on_stored, waiter=limit

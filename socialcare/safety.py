@@ -22,6 +22,8 @@ __all__ = [
     "one_line",
     "markup_safe",
     "csv_safe",
+    "storable_text",
+    "storable_data",
     "html_to_text",
     "read_html",
     "HtmlDocument",
@@ -38,6 +40,11 @@ _ESCAPES = re.compile(
 # C0 except tab/newline, DEL, C1, and bidi overrides/isolates (Trojan-source style reordering).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Lone surrogates ("\ud800" in platform JSON, or undecodable bytes kept by surrogateescape)
+# cannot be encoded as UTF-8; NUL cannot go into a PostgreSQL text column.
+_UNENCODABLE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
 
 
 def clean_text(text: str | None) -> str:
@@ -69,6 +76,39 @@ def csv_safe(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def storable_text(text: str) -> tuple[str, int]:
+    """``text`` with what UTF-8 or a database text column cannot hold (lone surrogates, NUL)
+    replaced by U+FFFD, and how many were replaced: one poisoned post must not block ingest."""
+    if text.isascii() and "\x00" not in text:
+        return text, 0
+    return _UNSTORABLE.subn(REPLACEMENT, text)
+
+
+def storable_data(value: object) -> tuple[object, int]:
+    """A JSON-like value (dicts, lists, strings) with lone surrogates replaced, and how many.
+
+    NUL is kept: JSON text escapes it, so a payload stays as the platform sent it.
+    """
+    if isinstance(value, str):
+        if value.isascii():
+            return value, 0
+        return _UNENCODABLE.subn(REPLACEMENT, value)
+    if isinstance(value, dict):
+        out: dict[object, object] = {}
+        total = 0
+        for key, item in value.items():
+            new_key, n_key = storable_data(key) if isinstance(key, str) else (key, 0)
+            new_item, n_item = storable_data(item)
+            out[new_key] = new_item
+            total += n_key + n_item
+        return (out, total) if total else (value, 0)
+    if isinstance(value, list | tuple):
+        items = [storable_data(v) for v in value]
+        total = sum(n for _, n in items)
+        return ([v for v, _ in items], total) if total else (value, 0)
+    return value, 0
 
 
 # -- HTML ------------------------------------------------------------------------

@@ -237,3 +237,28 @@ def test_brand_comment_in_a_watched_subreddit_skips_the_keyword_filter(
     source = RedditSource({"watch": [{"subreddit": "acme", "keywords": ["refund"]}]})
     poll_source(store, source)
     assert store.get_mention(f"reddit:{question}")["answered_by"] == "@acme_support"
+
+
+def test_limit_reached_below_the_old_cursor_warns_of_no_gap(
+    store: Store, reddit: FakeReddit, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = "r/all/search"
+    for s in range(0, 6):
+        reddit.post(path, s)
+    run(store)
+    for s in range(6, 9):
+        reddit.post(path, s)
+    # 8, 7, 6 are new; 5 and 4 are the overlap re-read below the old cursor (second 5),
+    # so stopping at limit=5 leaves nothing missing
+    with caplog.at_level("WARNING"):
+        quiet = run(store, limit=5)
+    assert quiet.error is None and quiet.new == 3 and quiet.gaps_open == 0
+    assert "gap" not in caplog.text
+
+    for s in range(20, 30):
+        reddit.post(path, s)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        capped = run(store, limit=5)  # ten new, five read: a real gap, and it says so
+    assert capped.gaps_open == 1
+    assert "gap the next poll fills" in caplog.text

@@ -31,12 +31,22 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from typing import Any, Callable, ClassVar, Iterator, Mapping
+from dataclasses import fields, replace
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
 
 from ..errors import ConfigError, SourceError
 from ..models import Mention, Page, SentPost
+from ..safety import storable_data, storable_text
 
-__all__ = ["Source", "Waiter", "DEFAULT_OVERLAP_SECONDS"]
+__all__ = [
+    "Source",
+    "Waiter",
+    "DEFAULT_OVERLAP_SECONDS",
+    "REPLACED_KEY",
+    "identity",
+    "sanitise_mention",
+    "skipped_item",
+]
 
 log = logging.getLogger("socialcare.sources")
 
@@ -46,6 +56,60 @@ Waiter = Callable[[float, str], "bool | None"]
 
 #: seconds below the cursor every poll re-reads, unless ``overlap_seconds`` says otherwise
 DEFAULT_OVERLAP_SECONDS = 120.0
+#: the key of ``Mention.raw`` that records characters replaced by :func:`sanitise_mention`
+REPLACED_KEY = "_socialcare_replaced"
+#: the longest reason kept for a skipped item
+_REASON_MAX = 300
+
+
+def identity(value: Any, placeholders: Iterable[str] = ()) -> str:
+    """An author id fit to be an identity, else "" (unlinked).
+
+    An empty, whitespace or placeholder id (Reddit's ``[deleted]``, Bluesky's
+    ``handle.invalid``) names nobody: used as an id it would merge every such
+    author into one customer.
+    """
+    if value is None or isinstance(value, bool):
+        return ""
+    text = str(value).strip()
+    if not text or text.lower() in {p.lower() for p in placeholders}:
+        return ""
+    return text
+
+
+def skipped_item(reason: str, raw: Any) -> dict[str, Any]:
+    """The record of an item an adapter could not normalise: why, and the item as received."""
+    reason = " ".join(reason.split())
+    if len(reason) > _REASON_MAX:
+        reason = reason[: _REASON_MAX - 1] + "…"
+    kept, _ = storable_data(raw if isinstance(raw, dict) else {"value": repr(raw)[:2000]})
+    return {"reason": reason, "raw": kept}
+
+
+def sanitise_mention(mention: Mention) -> Mention:
+    """``mention`` with text the store cannot encode (lone surrogates, NUL) replaced by U+FFFD.
+
+    The count per field goes into ``raw[REPLACED_KEY]``, so whoever reads the
+    mention can tell the platform sent something else.
+    """
+    changes: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    for f in fields(mention):
+        value = getattr(mention, f.name)
+        if f.name == "raw" or not isinstance(value, str):
+            continue
+        clean, n = storable_text(value)
+        if n:
+            changes[f.name] = clean
+            counts[f.name] = n
+    raw, n_raw = storable_data(mention.raw)
+    if n_raw:
+        counts["raw"] = n_raw
+    if not counts:
+        return mention
+    raw = dict(raw) if isinstance(raw, dict) else {}
+    raw[REPLACED_KEY] = counts
+    return replace(mention, raw=raw, **changes)
 
 
 class Source(ABC):
@@ -174,3 +238,38 @@ class Source(ABC):
     def text_length(self, text: str) -> int:
         """Length of ``text`` as the platform counts it against ``max_length``."""
         return len(text)
+
+    def redact(self, text: str) -> str:
+        """``text`` with this adapter's secrets masked (for errors the engine did not expect)."""
+        return text
+
+    def normalise(
+        self,
+        build: Callable[[], Mention | None],
+        raw: Any,
+        skipped: list[dict[str, Any]],
+        *,
+        query: str = "",
+    ) -> Mention | None:
+        """Run one item's normalisation; an item that fails is skipped and recorded, not fatal.
+
+        One odd item (a missing field, an unknown shape) must not cost the rest
+        of its page or stop the poll; the failure and the raw item go into
+        ``skipped`` (``Page.skipped``) so it can be inspected. The mention is
+        returned sanitised (:func:`sanitise_mention`).
+        """
+        try:
+            mention = build()
+        except Exception as exc:  # any failure of one item's parsing is that item's alone
+            reason = self.redact(f"{type(exc).__name__}: {exc}")
+            self.skip(skipped, f"cannot normalise: {reason}", raw, query=query)
+            return None
+        return sanitise_mention(mention) if mention is not None else None
+
+    def skip(
+        self, skipped: list[dict[str, Any]], reason: str, raw: Any, *, query: str = ""
+    ) -> None:
+        """Record an item this adapter will not turn into a mention, and log why."""
+        item = skipped_item(reason, raw)
+        log.warning("%s [%s]: skipped an item: %s", self.name, query, item["reason"])
+        skipped.append(item)

@@ -38,6 +38,7 @@ import httpx
 from ..config import credential
 from ..errors import AuthError, ConfigError, SourceError
 from ..models import Mention, Page, SentPost, parse_iso
+from .base import identity, sanitise_mention
 from .http import HttpSource, api_error, api_reason
 
 __all__ = ["BlueskySource", "NOTIFICATIONS_QUERY", "grapheme_count", "post_url"]
@@ -45,6 +46,8 @@ __all__ = ["BlueskySource", "NOTIFICATIONS_QUERY", "grapheme_count", "post_url"]
 log = logging.getLogger("socialcare.sources.bluesky")
 
 NOTIFICATIONS_QUERY = "notifications"
+#: what the AppView shows for an account whose handle does not verify: nobody's identity
+_PLACEHOLDER_HANDLES = ("handle.invalid",)
 _SEARCH_PREFIX = "search:"
 _DEFAULT_SERVICE = "https://bsky.social"
 _DEFAULT_PASSWORD_ENV = "BLUESKY_APP_PASSWORD"
@@ -301,6 +304,8 @@ class BlueskySource(HttpSource):
         self.limit = self._int_setting("limit", 50, 1, 100)
         self.max_pages = self._int_setting("max_pages", 10, 1, None)
         self._session: _Session | None = None
+        #: entries of the page being fetched that could not be read (see ``_item``)
+        self._skipped: list[dict[str, Any]] = []
 
     # -- session --------------------------------------------------------------
     @property
@@ -456,7 +461,8 @@ class BlueskySource(HttpSource):
             native_id=uri,
             text=str(record.get("text") or ""),
             created_at=created or datetime.fromtimestamp(self.clock(), tz=timezone.utc),
-            author_id=str(author.get("did") or handle),
+            # a DID is the identity; a handle only if real (never "handle.invalid" or "")
+            author_id=identity(author.get("did")) or identity(handle, _PLACEHOLDER_HANDLES),
             author_handle=handle,
             author_name=str(author.get("displayName") or ""),
             url=post_url(uri, handle),
@@ -469,12 +475,39 @@ class BlueskySource(HttpSource):
         )
 
     def _sort_time(self, indexed_at: Any, record: dict[str, Any]) -> datetime:
+        """The AppView's ``sortAt``; an item with no readable time cannot be placed.
+
+        "Now" would be a lie that moves the cursor past every older post still
+        to come, so such an item is skipped (and recorded) instead.
+        """
         times = [t for t in (_time(indexed_at), _time(record.get("createdAt"))) if t is not None]
-        return min(times) if times else datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+        if not times:
+            raise ValueError("no usable time (neither indexedAt nor record.createdAt)")
+        return min(times)
+
+    def _item(
+        self,
+        build: Callable[[dict[str, Any], str], _Item],
+        raw: Any,
+        skipped: list[dict[str, Any]],
+        query: str,
+    ) -> _Item | None:
+        """One list entry as an item, or None when it cannot be read (skipped and recorded)."""
+        if not isinstance(raw, dict):
+            self.skip(skipped, "not an object", raw, query=query)
+            return None
+        try:
+            uri, at, mention = build(raw, query)
+        except Exception as exc:  # one odd entry is that entry's problem, never the page's
+            self.skip(skipped, f"cannot normalise: {type(exc).__name__}: {exc}", raw, query=query)
+            return None
+        return uri, at, sanitise_mention(mention) if mention is not None else None
 
     def _post_item(self, post: dict[str, Any], query: str) -> _Item:
         record = _dict(post.get("record"))
-        uri = str(post["uri"])
+        uri = identity(post.get("uri"))
+        if not uri:
+            raise ValueError("no uri")
         at = self._sort_time(post.get("indexedAt"), record)
         mention = self._mention(
             uri=uri,
@@ -488,7 +521,9 @@ class BlueskySource(HttpSource):
 
     def _notification_item(self, note: dict[str, Any], query: str) -> _Item:
         record = _dict(note.get("record"))
-        uri = str(note["uri"])
+        uri = identity(note.get("uri"))
+        if not uri:
+            raise ValueError("no uri")
         at = self._sort_time(note.get("indexedAt"), record)
         reason = str(note.get("reason") or "")
         if reason not in _KEEP_REASONS:
@@ -539,7 +574,8 @@ class BlueskySource(HttpSource):
             "GET", "app.bsky.notification.listNotifications", what="notifications", params=params
         )
         notes = body.get("notifications") or []
-        items = [self._notification_item(n, query) for n in notes if isinstance(n, dict)]
+        skipped = self._skipped
+        items = [i for n in notes if (i := self._item(self._notification_item, n, skipped, query))]
         return items, body.get("cursor") or None
 
     def _search_fetcher(
@@ -553,7 +589,8 @@ class BlueskySource(HttpSource):
                 "GET", "app.bsky.feed.searchPosts", what=f"search {text!r}", params=params
             )
             posts = body.get("posts") or []
-            items = [self._post_item(p, query) for p in posts if isinstance(p, dict)]
+            skipped = self._skipped
+            items = [i for p in posts if (i := self._item(self._post_item, p, skipped, query))]
             return items, body.get("cursor") or None
 
         return fetch
@@ -569,7 +606,9 @@ class BlueskySource(HttpSource):
         page_cursor: str | None = None
         pages = 0
         while True:
+            self._skipped = []
             items, page_cursor = fetch(query, page_cursor)
+            skipped, self._skipped = self._skipped, []
             pages += 1
             mentions: list[Mention] = []
             reached = False
@@ -593,6 +632,7 @@ class BlueskySource(HttpSource):
                 cursor=newest.text() if last else None,
                 rate_limit_remaining=remaining,
                 rate_limit_reset=reset,
+                skipped=skipped,
             )
             if last:
                 return
@@ -678,10 +718,9 @@ class BlueskySource(HttpSource):
                 params=[("uris", u) for u in chunk],
             )
             for post in body.get("posts") or []:
-                if isinstance(post, dict):
-                    mention = self._post_item(post, "")[2]
-                    if mention is not None:
-                        out.append(mention)
+                item = self._item(self._post_item, post, [], "fetch")
+                if item is not None and item[2] is not None:
+                    out.append(item[2])
         return out
 
     def text_length(self, text: str) -> int:

@@ -17,10 +17,12 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Iterator
 
 from ..errors import ConfigError, SourceError
 from ..models import Mention, Page
+from .base import identity
 from .http import HttpSource, api_error, html_to_text
 
 __all__ = ["HackerNewsSource", "ALGOLIA_URL", "item_url"]
@@ -96,7 +98,7 @@ class HackerNewsSource(HttpSource):
             text = "\n\n".join(p for p in parts if p)
         story_id = hit.get("story_id")
         parent_id = hit.get("parent_id")
-        author = str(hit.get("author") or "")
+        author = identity(hit.get("author"))
         return Mention(
             source=self.name,
             native_id=native,
@@ -135,16 +137,28 @@ class HackerNewsSource(HttpSource):
             if not isinstance(hits, list):
                 raise SourceError(f"Hacker News API error ({what}): the response has no hits")
             mentions: list[Mention] = []
+            skipped: list[dict[str, Any]] = []
             for hit in hits:
-                native = str(hit["objectID"])
-                at = int(hit["created_at_i"])
+                native = identity(hit.get("objectID")) if isinstance(hit, dict) else ""
+                if not native:
+                    self.skip(skipped, "no objectID", hit, query=query)
+                    continue
+                try:
+                    at = int(hit["created_at_i"])
+                except (KeyError, TypeError, ValueError, OverflowError):
+                    self.skip(skipped, "no usable created_at_i", hit, query=query)
+                    continue
                 if since is not None and (at < since or (at == since and native in seen)):
                     continue
                 if newest is None or at > newest:
                     newest, newest_ids = at, {native}
                 elif at == newest:
                     newest_ids.add(native)
-                mentions.append(self._mention(hit, query))
+                mention = self.normalise(
+                    partial(self._mention, hit, query), hit, skipped, query=query
+                )
+                if mention is not None:
+                    mentions.append(mention)
             pages = int(body.get("nbPages") or 0)
             page += 1
             last = not hits or page >= pages or page >= self.max_pages
@@ -157,6 +171,6 @@ class HackerNewsSource(HttpSource):
             new_cursor = None
             if last and newest is not None:
                 new_cursor = json.dumps({"created_at_i": newest, "ids": sorted(newest_ids)})
-            yield Page(mentions, cursor=new_cursor)
+            yield Page(mentions, cursor=new_cursor, skipped=skipped)
             if last:
                 return

@@ -32,6 +32,7 @@ comments, RSS summaries) and must store plain text.
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 import time
 from dataclasses import dataclass
@@ -132,7 +133,8 @@ def make_client(
     timeout: float = DEFAULT_TIMEOUT,
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
-    """A sync client with timeouts, our User-Agent and redirects followed.
+    """A sync client with timeouts and our User-Agent; redirects are followed by
+    :func:`request_with_retries`, which never carries a credential to another host.
 
     Args:
         transport: tests pass ``httpx.MockTransport``; ``None`` is the real network
@@ -145,7 +147,7 @@ def make_client(
         headers=all_headers,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         transport=transport,
-        follow_redirects=True,
+        follow_redirects=False,
     )
 
 
@@ -240,6 +242,64 @@ def api_error(platform: str, what: str, response: httpx.Response) -> SourceError
 
 
 # -- requests ------------------------------------------------------------------
+#: the most redirects one request follows
+MAX_REDIRECTS = 5
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return (url.scheme, url.host, url.port)
+
+
+def _send(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    platform: str,
+    what: str,
+    params: Any,
+    json: Any,
+    headers: Mapping[str, str] | None,
+) -> httpx.Response:
+    """Send one request, following redirects only where no secret can leak.
+
+    A redirect within the same origin is followed. One to another host is
+    followed only by a plain GET without an ``Authorization`` header (a public
+    feed moving to a CDN); a credentialed request (a token, or an app password
+    in the body of ``createSession``) is refused instead, so a 307/308 can
+    never replay a secret to a host nobody configured.
+    """
+    request = client.build_request(method, url, params=params, json=json, headers=headers)
+    credentialed = "authorization" in request.headers or method.upper() != "GET" or json is not None
+    start = _origin(request.url)
+    for _ in range(MAX_REDIRECTS + 1):
+        response = client.send(request)
+        location = response.headers.get("location")
+        if response.status_code not in _REDIRECTS or not location:
+            return response
+        target = request.url.join(location)
+        if _origin(target) != start and credentialed:
+            response.close()
+            raise SourceError(
+                f"{platform} API error ({what}): the server redirected to {target.host}, "
+                f"another host than {start[1]}; not following with credentials "
+                "(check the URL in the source's config)"
+            )
+        keep_body = response.status_code in (307, 308)
+        next_method = method if keep_body or method.upper() == "HEAD" else "GET"
+        response.close()
+        request = client.build_request(
+            next_method,
+            target,
+            json=json if keep_body else None,
+            headers=headers,
+        )
+        if _origin(target) != start:
+            request.headers.pop("authorization", None)
+    raise SourceError(f"{platform} API error ({what}): more than {MAX_REDIRECTS} redirects")
+
+
 def _unsent(exc: httpx.TransportError) -> bool:
     """Whether the request certainly never reached the server (safe to resend a write)."""
     return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
@@ -289,7 +349,16 @@ def request_with_retries(
         if on_request is not None:
             on_request()
         try:
-            response = client.request(method, url, params=params, json=json, headers=headers)
+            response = _send(
+                client,
+                method,
+                url,
+                platform=platform,
+                what=what,
+                params=params,
+                json=json,
+                headers=headers,
+            )
         except httpx.TransportError as exc:
             failures += 1
             detail = f"{type(exc).__name__}: {_one_line(str(exc), 200) or 'no detail'}"
@@ -463,14 +532,26 @@ class HttpApi:
         return response
 
     def json(self, response: httpx.Response, what: str) -> Any:
-        """The JSON body of a successful response, or ``SourceError``."""
+        """The JSON body of a successful response, or ``SourceError``.
+
+        Bytes that are not UTF-8 are kept as lone surrogates (``surrogateescape``),
+        which :func:`~socialcare.sources.base.sanitise_mention` then replaces in the
+        one post that carries them: a poisoned post must not cost the whole page.
+        """
         try:
             return response.json()
+        except UnicodeDecodeError:
+            log.warning("%s (%s): the response is not valid UTF-8", self.platform, what)
+            try:
+                return jsonlib.loads(response.content.decode("utf-8", "surrogateescape"))
+            except ValueError:
+                pass
         except ValueError:
-            raise SourceError(
-                f"{self.platform} API error ({what}): the response is not JSON "
-                f"(HTTP {response.status_code}, {response.headers.get('content-type', '?')})"
-            ) from None
+            pass
+        raise SourceError(
+            f"{self.platform} API error ({what}): the response is not JSON "
+            f"(HTTP {response.status_code}, {response.headers.get('content-type', '?')})"
+        ) from None
 
     def close(self) -> None:
         """Close the connection pool (adapters live for one command, so this is optional)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from functools import partial
 from typing import Any, Iterator, Mapping
 from urllib.parse import quote
 
@@ -30,6 +31,7 @@ import httpx
 from ..config import credential
 from ..errors import AuthError, ConfigError, SourceError
 from ..models import Mention, Page, SentPost, parse_iso
+from .base import identity
 from .http import HttpSource, api_error, html_to_text
 
 __all__ = ["MastodonSource", "MENTIONS_QUERY", "mastodon_length"]
@@ -202,7 +204,7 @@ class MastodonSource(HttpSource):
             native_id=native,
             text=text,
             created_at=parse_iso(str(status["created_at"])),
-            author_id=str(account.get("id") or account.get("acct") or ""),
+            author_id=identity(account.get("id")) or identity(account.get("acct")),
             author_handle=str(account.get("acct") or account.get("username") or ""),
             author_name=str(account.get("display_name") or ""),
             author_followers=followers if isinstance(followers, int) else None,
@@ -278,11 +280,22 @@ class MastodonSource(HttpSource):
                 )
             pages += 1
             mentions: list[Mention] = []
+            skipped: list[dict[str, Any]] = []
             for item in items:
-                newest = _newer(newest, str(item["id"]))
+                item_id = str(item.get("id") or "").strip() if isinstance(item, dict) else ""
+                if not item_id:
+                    self.skip(skipped, "no id", item, query=query)
+                    continue
+                newest = _newer(newest, item_id)
                 status = item.get("status") if notifications else item
+                if notifications and item.get("type") not in (None, "mention"):
+                    continue  # asked for mentions only; another type is not ours to queue
                 if isinstance(status, dict):  # a notification whose status was deleted has none
-                    mentions.append(self._mention(status, query))
+                    mention = self.normalise(
+                        partial(self._mention, status, query), item, skipped, query=query
+                    )
+                    if mention is not None:
+                        mentions.append(mention)
             next_link = response.links.get("next", {}).get("url")
             max_id = httpx.URL(next_link).params.get("max_id") if next_link else None
             last = not items or len(items) < self.limit or not max_id or pages >= self.max_pages
@@ -292,7 +305,9 @@ class MastodonSource(HttpSource):
                     query,
                     self.max_pages,
                 )
-            yield self._page(mentions, newest if last else None)
+            page = self._page(mentions, newest if last else None)
+            page.skipped = skipped
+            yield page
             if last:
                 return
 
@@ -312,22 +327,35 @@ class MastodonSource(HttpSource):
             if not isinstance(statuses, list):
                 raise SourceError(f"Mastodon API error ({what}): the response has no statuses")
             pages += 1
+            skipped: list[dict[str, Any]] = []
+            readable: list[dict[str, Any]] = []
+            for status in statuses:
+                if isinstance(status, dict) and str(status.get("id") or "").strip():
+                    readable.append(status)
+                else:
+                    self.skip(skipped, "no id", status, query=query)
             fresh = [
-                s for s in statuses if cursor is None or _id_key(str(s["id"])) > _id_key(cursor)
+                s for s in readable if cursor is None or _id_key(str(s["id"])) > _id_key(cursor)
             ]
-            reached_cursor = len(fresh) < len(statuses)
+            reached_cursor = len(fresh) < len(readable)
             for status in fresh:
                 newest = _newer(newest, str(status["id"]))
-            if statuses:
-                max_id = min((str(s["id"]) for s in statuses), key=_id_key)
+            if readable:
+                max_id = min((str(s["id"]) for s in readable), key=_id_key)
             last = (
                 reached_cursor
                 or len(statuses) < self.limit
                 or pages >= self.max_pages
                 or not statuses
             )
-            mentions = [self._mention(s, query) for s in fresh]
-            yield self._page(mentions, newest if last else None)
+            mentions = [
+                m
+                for s in fresh
+                if (m := self.normalise(partial(self._mention, s, query), s, skipped, query=query))
+            ]
+            page = self._page(mentions, newest if last else None)
+            page.skipped = skipped
+            yield page
             if last:
                 return
 
@@ -396,7 +424,10 @@ class MastodonSource(HttpSource):
             )
             if response.status_code in (404, 410):
                 continue
-            out.append(self._mention(self.api.json(response, what), ""))
+            status = self.api.json(response, what)
+            mention = self.normalise(partial(self._mention, status, ""), status, [], query="fetch")
+            if mention is not None:
+                out.append(mention)
         return out
 
     def text_length(self, text: str) -> int:

@@ -29,12 +29,8 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, ClassVar, Iterator, Mapping
-
-import praw
-import prawcore
-import requests
-from praw.exceptions import PRAWException, RedditAPIException
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping
 
 from ..config import credential
 from ..errors import (
@@ -47,7 +43,12 @@ from ..errors import (
     SourceError,
 )
 from ..models import Mention, Page, SentPost, to_iso, utcnow
-from .base import Source
+from .base import Source, identity
+
+if TYPE_CHECKING:  # praw, prawcore and requests load only when this source talks to Reddit
+    import praw
+    import prawcore
+    import requests
 
 __all__ = ["RedditSource"]
 
@@ -65,6 +66,8 @@ _MAX_RATE_LIMIT_WAITS = 3
 #: the query that reads the account's own comments (its replies answer mentions)
 OWN_QUERY = "own:comments"
 _TITLE_MAX = 300
+#: what Reddit shows instead of the author of deleted or removed content
+_PLACEHOLDER_AUTHORS = ("[deleted]", "[removed]")
 #: how Reddit words the wait in a RATELIMIT API error (praw uses the same pattern)
 _WAIT_RE = re.compile(r"([0-9]{1,3}) (milliseconds?|seconds?|minutes?)")
 
@@ -86,6 +89,7 @@ class _Budget:
     remaining: float | None = None
     reset_at: float | None = None  # unix time
     blocked_until: float | None = None  # unix time; set when the budget is spent or on 429
+    guessed: bool = False  # blocked_until is our default backoff, not a time Reddit gave
     on_request: Callable[[], None] | None = None  # counts requests for the monthly budget
 
     def observe(self, headers: Mapping[str, str]) -> None:
@@ -98,25 +102,35 @@ class _Budget:
         except ValueError:
             return
         self.blocked_until = self.reset_at if self.remaining <= 0 else None
+        self.guessed = False
 
 
-class _BudgetRequestor(prawcore.Requestor):
-    """A prawcore requestor that records the rate-limit headers of every response.
+@lru_cache(maxsize=1)
+def _requestor_class() -> type[Any]:
+    """The prawcore requestor subclass, built on first use so praw loads only for Reddit."""
+    import prawcore
 
-    praw 8's ``reddit.auth.limits`` no longer says when the window resets, and the
-    reset time is what a user needs to know when to poll again.
-    """
+    class _BudgetRequestor(prawcore.Requestor):
+        """A prawcore requestor that records the rate-limit headers of every response.
 
-    def __init__(self, *args: Any, budget: _Budget, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.budget = budget
+        praw 8's ``reddit.auth.limits`` no longer says when the window resets, and the
+        reset time is what a user needs to know when to poll again.
+        """
 
-    def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
-        if self.budget.on_request is not None:
-            self.budget.on_request()
-        response = super().request(*args, timeout=timeout, **kwargs)
-        self.budget.observe(response.headers)
-        return response
+        def __init__(self, *args: Any, budget: _Budget, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.budget = budget
+
+        def request(
+            self, *args: Any, timeout: float | None = None, **kwargs: Any
+        ) -> requests.Response:
+            if self.budget.on_request is not None:
+                self.budget.on_request()
+            response = super().request(*args, timeout=timeout, **kwargs)
+            self.budget.observe(response.headers)
+            return response
+
+    return _BudgetRequestor
 
 
 # -- config ----------------------------------------------------------------------
@@ -290,20 +304,39 @@ def _submission_of(data: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _comment_link(data: Mapping[str, Any]) -> str:
+    """A comment's permalink from ``link_id`` + ``id`` (and the subreddit when known).
+
+    Some responses (``/api/info``, older listings) carry no ``permalink``; Reddit
+    resolves ``/comments/{post}/_/{comment}/`` with or without ``r/{sub}``.
+    """
+    post = str(data.get("link_id") or "").removeprefix("t3_").strip()
+    comment = str(data.get("id") or "").strip()
+    if not post or not comment:
+        return ""
+    sub = str(data.get("subreddit") or "").strip()
+    prefix = f"/r/{sub}" if sub else ""
+    return f"{prefix}/comments/{post}/_/{comment}/"
+
+
 def _to_mention(kind: str, data: dict[str, Any], query: str) -> Mention | None:
     """Normalise one Listing child (``t3`` submission or ``t1`` comment); None for others."""
     if kind not in ("t1", "t3"):
         return None
     fullname = str(data.get("name") or f"{kind}_{data['id']}")
-    author = str(data.get("author") or "[deleted]")
+    name = identity(data.get("author"), _PLACEHOLDER_AUTHORS)
+    author = name or str(data.get("author") or "[deleted]")
     created = datetime.fromtimestamp(float(data["created_utc"]), tz=timezone.utc)
     # Inbox mentions have no permalink, only a context link ending in "?context=3".
     link = str(data.get("permalink") or data.get("context") or "").split("?", 1)[0]
+    if not link and kind == "t1":
+        link = _comment_link(data)
     common: dict[str, Any] = {
         "source": "reddit",
         "native_id": fullname,
         "created_at": created,
-        "author_id": str(data.get("author_fullname") or author),
+        # deleted/removed authors are nobody in particular: unlinked, never "reddit:[deleted]"
+        "author_id": identity(data.get("author_fullname")) or name,
         "author_handle": author,
         "author_name": author,
         "url": REDDIT_URL + link if link.startswith("/") else link,
@@ -428,6 +461,8 @@ class RedditSource(Source):
                 username, password = self._credential("username"), self._credential("password")
             except MissingCredential:
                 username = password = None
+        import praw
+
         self._reddit = praw.Reddit(
             client_id=client_id,
             client_secret=client_secret,
@@ -439,7 +474,7 @@ class RedditSource(Source):
             check_for_updates=False,
             check_for_async=False,
             ratelimit_seconds=0,
-            requestor_class=_BudgetRequestor,
+            requestor_class=_requestor_class(),
             requestor_kwargs={"budget": self._budget},
         )
         self._as_user = username is not None
@@ -453,6 +488,10 @@ class RedditSource(Source):
                 message = message.replace(secret, "***")
         return message
 
+    def redact(self, text: str) -> str:
+        """Mask the client secret and password this adapter read in ``text``."""
+        return self._scrub(text)
+
     def _check_budget(self) -> None:
         """Refuse to call Reddit while the budget is spent, instead of prawcore sleeping.
 
@@ -461,6 +500,14 @@ class RedditSource(Source):
         """
         until = self._budget.blocked_until
         if until is not None and until - utcnow().timestamp() > _MAX_WAIT_SECONDS:
+            if self._budget.guessed:
+                # Reddit named no reset: say the wait is our guess, not the platform's word
+                at = to_iso(datetime.fromtimestamp(until, tz=timezone.utc))
+                raise RateLimited(
+                    "Reddit rate limit reached (429, no reset time given); backing off "
+                    f"a default {_DEFAULT_RETRY_SECONDS:.0f} s (until about {at}) before "
+                    "asking again"
+                )
             error = RateLimited(self._limited_message(until), reset_at=until)
             if not self._waited(error):
                 raise error
@@ -492,9 +539,12 @@ class RedditSource(Source):
                 continue
         until = now + (seconds if seconds is not None else _DEFAULT_RETRY_SECONDS)
         self._budget.blocked_until = until
+        self._budget.guessed = seconds is None
         if seconds is None:
             return RateLimited(
-                "Reddit rate limit reached (429, no reset time given)", reset_at=None
+                "Reddit rate limit reached (429, no reset time given); "
+                f"backing off a default {_DEFAULT_RETRY_SECONDS:.0f} s before asking again",
+                reset_at=None,
             )
         return RateLimited(self._limited_message(until), reset_at=until)
 
@@ -519,6 +569,9 @@ class RedditSource(Source):
 
     def _translate(self, exc: Exception, action: str) -> SocialcareError:
         """One readable line per failure, naming what to check; never a secret."""
+        import prawcore
+        from praw.exceptions import RedditAPIException
+
         if isinstance(exc, prawcore.TooManyRequests):
             return self._rate_limited(exc)
         if isinstance(exc, RedditAPIException):
@@ -576,6 +629,9 @@ class RedditSource(Source):
     @contextmanager
     def _api(self, action: str) -> Iterator[None]:
         """Turn praw/prawcore failures into SocialcareError subclasses."""
+        import prawcore
+        from praw.exceptions import PRAWException
+
         try:
             yield
         except SocialcareError:
@@ -662,6 +718,7 @@ class RedditSource(Source):
         anchor = _position_name(until)
         after: str | None = anchor
         scanned = 0
+        below_real = False
         while True:
             params: dict[str, str | int] = {
                 **q.params,
@@ -680,13 +737,17 @@ class RedditSource(Source):
                 anchor = after = None
                 continue
             mentions: list[Mention] = []
+            skipped: list[dict[str, Any]] = []
             reached_cursor = False
             oldest: str | None = None
             read = 0
             for child in children:
-                item = child.get("data") or {}
-                created = float(item["created_utc"])
-                fullname = str(item.get("name") or f"{child.get('kind')}_{item.get('id')}")
+                place = self._place(child, skipped, query)
+                if place is None:
+                    read += 1
+                    continue
+                kind, item, created, fullname = place
+                below_real = below_real or real.is_old(created)
                 if old.is_old(created):
                     reached_cursor = True
                     break
@@ -696,13 +757,17 @@ class RedditSource(Source):
                     continue
                 scanned += 1
                 new = new.advanced(created, fullname)
-                mention = _to_mention(str(child.get("kind")), item, query)
+                mention = self.normalise(
+                    partial(_to_mention, kind, item, query), child, skipped, query=query
+                )
                 if mention is not None and (self.is_own(mention) or _wanted(mention, q.keywords)):
                     mentions.append(mention)
             after = data.get("after")
             complete = reached_cursor or not after or not children
             last = complete or scanned >= self.limit
-            if last and not complete and real.created_utc is not None:
+            # Only a gap that exists is worth a warning: once the walk went below the
+            # previous cursor (into the overlap re-read), nothing is missing.
+            if last and not complete and real.created_utc is not None and not below_real:
                 log.warning(
                     "reddit [%s]: stopped at limit=%d before the previous cursor; the older "
                     "rest is a gap the next poll fills (raise sources.reddit.limit to poll more)",
@@ -716,9 +781,38 @@ class RedditSource(Source):
             page.oldest = oldest
             page.complete = complete
             page.items_read = read
+            page.skipped = skipped
             yield page
             if last:
                 return
+
+    def _place(
+        self, child: Any, skipped: list[dict[str, Any]], query: str
+    ) -> tuple[str, dict[str, Any], float, str] | None:
+        """``(kind, data, created_utc, fullname)`` of a Listing child, or None (skipped).
+
+        Listings may hold other kinds (``more`` stubs, messages) and items
+        without a time or an id: those are recorded as skipped, never fatal.
+        """
+        kind = str(child.get("kind") or "") if isinstance(child, dict) else ""
+        data = child.get("data") if isinstance(child, dict) else None
+        if kind not in ("t1", "t3") or not isinstance(data, dict):
+            self.skip(skipped, f"not a post or comment (kind {kind or '?'!r})", child, query=query)
+            return None
+        try:
+            created = float(data["created_utc"])
+        except (KeyError, TypeError, ValueError, OverflowError):
+            self.skip(skipped, "no usable created_utc", child, query=query)
+            return None
+        if created != created or created in (float("inf"), float("-inf")):
+            self.skip(skipped, "no usable created_utc", child, query=query)
+            return None
+        base36 = str(data.get("id") or "").strip()
+        fullname = str(data.get("name") or (f"{kind}_{base36}" if base36 else "")).strip()
+        if not fullname.startswith(f"{kind}_") or fullname == f"{kind}_":
+            self.skip(skipped, "no id", child, query=query)
+            return None
+        return kind, data, created, fullname
 
     def fetch(self, native_ids: list[str]) -> list[Mention]:
         """Fetch submissions/comments by fullname (``t3_...``/``t1_...``) via ``/api/info``."""
@@ -734,8 +828,15 @@ class RedditSource(Source):
                 )
             if not isinstance(listing, dict):
                 raise SourceError("Reddit sent something other than a Listing for /api/info")
-            for child in listing.get("data", {}).get("children", []):
-                mention = _to_mention(str(child.get("kind")), child.get("data") or {}, "fetch")
+            skipped: list[dict[str, Any]] = []
+            for child in (listing.get("data") or {}).get("children") or []:
+                place = self._place(child, skipped, "fetch")
+                if place is None:
+                    continue
+                kind, item = place[0], place[1]
+                mention = self.normalise(
+                    partial(_to_mention, kind, item, "fetch"), child, skipped, query="fetch"
+                )
                 if mention is not None:
                     out.append(mention)
         return out

@@ -20,12 +20,12 @@ import io
 import json
 import logging
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Iterator, Mapping
-
-import feedparser  # type: ignore[import-untyped]
 
 from ..errors import ConfigError, SourceError
 from ..models import Mention, Page
+from .base import identity
 from .http import HttpSource, api_error, html_to_text
 
 __all__ = ["RssSource", "SEEN_LIMIT", "entry_native_id"]
@@ -114,7 +114,9 @@ class RssSource(HttpSource):
             summary = str(content[0].get("value") or "")
         summary = html_to_text(summary or str(entry.get("summary") or ""))
         text = "\n\n".join(p for p in (title, summary) if p)
-        author = str(entry.get("author") or feed_title or feed)
+        # the feed's name is shown for an entry without an author, but is nobody's identity
+        author_id = identity(entry.get("author"))
+        author = author_id or feed_title or feed
         created = _struct_time(entry)
         link = str(entry.get("link") or "")
         raw = {
@@ -131,7 +133,7 @@ class RssSource(HttpSource):
             native_id=native,
             text=text,
             created_at=created or datetime.fromtimestamp(self.clock(), tz=timezone.utc),
-            author_id=author,
+            author_id=author_id,
             author_handle=author,
             author_name=author,
             url=link,
@@ -158,6 +160,8 @@ class RssSource(HttpSource):
             return
         if response.status_code >= 400:
             raise api_error("RSS", what, response)
+        import feedparser  # type: ignore[import-untyped]  # loaded only when a feed is read
+
         parsed = feedparser.parse(
             io.BytesIO(response.content),  # a stream, so feedparser never treats it as a path
             response_headers={
@@ -176,6 +180,7 @@ class RssSource(HttpSource):
         seen_set = set(seen)
         feed_title = html_to_text(str((parsed.get("feed") or {}).get("title") or ""))
         mentions: list[Mention] = []
+        skipped: list[dict[str, Any]] = []
         current: list[str] = []
         for entry in entries:
             native = entry_native_id(entry)
@@ -186,7 +191,14 @@ class RssSource(HttpSource):
             if native in seen_set:
                 continue
             seen_set.add(native)
-            mentions.append(self._mention(entry, native, feed_title, feed))
+            mention = self.normalise(
+                partial(self._mention, entry, native, feed_title, feed),
+                dict(entry),
+                skipped,
+                query=feed,
+            )
+            if mention is not None:
+                mentions.append(mention)
         # the feed's own entries first: they are the ones its next answer will repeat
         new_seen = list(dict.fromkeys(current + seen))[:SEEN_LIMIT]
         new_state = {
@@ -195,4 +207,4 @@ class RssSource(HttpSource):
             "seen": new_seen,
         }
         log.info("rss %s: %d entries, %d new", feed, len(current), len(mentions))
-        yield Page(mentions, cursor=json.dumps(new_state))
+        yield Page(mentions, cursor=json.dumps(new_state), skipped=skipped)

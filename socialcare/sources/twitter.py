@@ -31,16 +31,15 @@ import re
 import time
 from datetime import datetime, timezone
 from functools import partial
-from typing import Any, Callable, Iterator, Mapping, cast
-
-import requests
-import tweepy
-from twitter_text import parse_tweet
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, cast
 
 from ..config import credential
-from ..errors import AuthError, ConfigError, RateLimited, SourceError
+from ..errors import AuthError, ConfigError, RateLimited, SocialcareError, SourceError
 from ..models import Mention, Page, SentPost, parse_iso, to_iso
-from .base import Source
+from .base import Source, identity
+
+if TYPE_CHECKING:  # tweepy (and requests) load only when this source talks to X
+    import requests
 
 __all__ = ["TwitterSource", "MENTIONS_QUERY", "OWN_QUERY"]
 
@@ -304,6 +303,9 @@ class TwitterSource(Source):
     def _read_client(self) -> Any:
         """The app-only (bearer token) client used for every read."""
         if self._reader is None:
+            import requests
+            import tweepy
+
             self._reader = tweepy.Client(
                 bearer_token=self._secret("bearer_token"),
                 return_type=requests.Response,
@@ -314,11 +316,18 @@ class TwitterSource(Source):
     def _write_client(self) -> Any:
         """The OAuth 1.0a user-context client: publishing needs a user, not an app."""
         if self._writer is None:
+            import requests
+            import tweepy
+
             keys = {key: self._secret(key) for key in _USER_KEYS}
             self._writer = tweepy.Client(
                 **keys, return_type=requests.Response, wait_on_rate_limit=False
             )
         return self._writer
+
+    def redact(self, text: str) -> str:
+        """Mask the tokens this adapter read (and any bearer token) in ``text``."""
+        return _REDACTOR.redact(text)
 
     def check_credentials(self) -> None:
         """Reading needs only the bearer token; reply/post check the user-context keys."""
@@ -363,6 +372,9 @@ class TwitterSource(Source):
         A 429 either sleeps until the reset and retries (``wait_on_rate_limit``,
         reset within ``max_wait_seconds``) or raises ``RateLimited`` with the reset.
         """
+        import requests
+        import tweepy
+
         waits = 0
         while True:
             try:
@@ -418,9 +430,11 @@ class TwitterSource(Source):
         self, tweet: dict[str, Any], users: dict[str, dict[str, Any]], query: str
     ) -> Mention:
         """One v2 tweet object (plus its expanded author) as a :class:`Mention`."""
-        native = str(tweet["id"])
-        author_id = str(tweet.get("author_id") or "")
-        user = users.get(author_id, {})
+        native = _as_id(tweet.get("id"))
+        if native is None:
+            raise ValueError(f"no numeric tweet id (id {tweet.get('id')!r})")
+        author_id = identity(tweet.get("author_id"))
+        user = users.get(author_id, {}) if author_id else {}
         handle = str(user.get("username") or author_id)
         refs = {
             str(r.get("type")): str(r.get("id"))
@@ -466,13 +480,83 @@ class TwitterSource(Source):
             raw=raw,
         )
 
-    def _mentions(self, body: dict[str, Any], query: str) -> list[Mention]:
+    def _fill_authors(self, tweets: list[Any], users: dict[str, dict[str, Any]]) -> None:
+        """Look up, in one batch, the authors of tweets that came without ``author_id``.
+
+        X drops ``author_id`` when expansions are lost (the tweet then has only
+        ``id``, ``text``, ``edit_history_tweet_ids``). A tweet still without one
+        stays unlinked (empty ``author_id``): never the identity ``"twitter:"``.
+        """
+        missing = {
+            native: tweet
+            for tweet in tweets
+            if isinstance(tweet, dict)
+            and (native := _as_id(tweet.get("id")))
+            and not identity(tweet.get("author_id"))
+        }
+        if not missing:
+            return
+        client = self._read_client()
+        ids = list(missing)[:_LOOKUP_BATCH]
+        what = f"author lookup of {len(ids)} tweet(s)"
+        request = partial(
+            client.get_tweets,
+            ids,
+            expansions=["author_id"],
+            tweet_fields=["author_id"],
+            user_fields=_USER_FIELDS,
+        )
+        try:
+            body = self._json(self._call(what, request, user_auth=False), what)
+        except SocialcareError as exc:  # the tweets are still worth storing, unlinked
+            log.warning("twitter: %s failed (%s); their authors stay unlinked", what, exc)
+            return
+        includes = body.get("includes")
+        for user in (includes.get("users") if isinstance(includes, dict) else None) or []:
+            if isinstance(user, dict) and identity(user.get("id")):
+                users.setdefault(str(user["id"]), user)
+        for found in body.get("data") or []:
+            if not isinstance(found, dict):
+                continue
+            tweet = missing.get(str(found.get("id")))
+            author = identity(found.get("author_id"))
+            if tweet is not None and author:
+                tweet["author_id"] = author
+        unknown = [n for n, t in missing.items() if not identity(t.get("author_id"))]
+        if unknown:
+            log.info("twitter: no author for %d tweet(s); stored unlinked", len(unknown))
+
+    def _mentions(
+        self,
+        body: dict[str, Any],
+        query: str,
+        skipped: list[dict[str, Any]] | None = None,
+        *,
+        lookup: bool = True,
+    ) -> list[Mention]:
+        """The page's tweets as mentions; one that cannot be read is skipped and recorded."""
+        skipped = [] if skipped is None else skipped
+        includes = body.get("includes")
         users = {
             str(u["id"]): u
-            for u in (body.get("includes") or {}).get("users") or []
-            if isinstance(u, dict) and "id" in u
+            for u in (includes.get("users") if isinstance(includes, dict) else None) or []
+            if isinstance(u, dict) and u.get("id")
         }
-        return [self._mention(t, users, query) for t in body.get("data") or []]
+        out: list[Mention] = []
+        data = body.get("data") or []
+        data = data if isinstance(data, list) else []
+        if lookup:
+            self._fill_authors(data, users)
+        for tweet in data:
+            if not isinstance(tweet, dict):
+                self.skip(skipped, "not a tweet object", tweet, query=query)
+                continue
+            mention = self.normalise(
+                partial(self._mention, tweet, users, query), tweet, skipped, query=query
+            )
+            if mention is not None:
+                out.append(mention)
+        return out
 
     # -- polling ------------------------------------------------------------
     def queries(self) -> list[str]:
@@ -588,7 +672,8 @@ class TwitterSource(Source):
                 continue
             pages += 1
             body = self._json(response, self._what(query))
-            mentions = self._mentions(body, query)
+            skipped: list[dict[str, Any]] = []
+            mentions = self._mentions(body, query, skipped)
             for m in mentions:
                 newest = max(newest or 0, int(m.native_id))
             token = (body.get("meta") or {}).get("next_token") or None
@@ -612,7 +697,8 @@ class TwitterSource(Source):
                 newest=str(newest) if newest is not None else None,
                 oldest=min((m.native_id for m in mentions), key=int, default=None),
                 complete=complete,
-                items_read=len(mentions),
+                items_read=len(mentions) + len(skipped),
+                skipped=skipped,
             )
             if last:
                 return
@@ -663,9 +749,11 @@ class TwitterSource(Source):
             body = self._json(response, what)
             for err in body.get("errors") or []:
                 log.info("twitter lookup: %s", err.get("detail") if isinstance(err, dict) else err)
-            out += self._mentions(body, "")
+            out += self._mentions(body, "", lookup=False)
         return out
 
     def text_length(self, text: str) -> int:
         """Twitter's weighted length: every URL counts 23, CJK and emoji count 2."""
-        return int(parse_tweet(text).weightedLength)
+        from .tweet_length import weighted_length
+
+        return weighted_length(text)

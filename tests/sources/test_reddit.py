@@ -539,3 +539,50 @@ def test_send_message_composes_a_private_message() -> None:
         ["Your order"],
         ["We sent a replacement."],
     )
+
+
+# -- links and honest rate-limit messages ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("subreddit", "expected"),
+    [
+        ("acme", "https://www.reddit.com/r/acme/comments/1a0001/_/kz9x01/"),
+        (None, "https://www.reddit.com/comments/1a0001/_/kz9x01/"),
+    ],
+)
+def test_comment_without_permalink_gets_a_built_url(subreddit: str | None, expected: str) -> None:
+    body = load("info.json")
+    comment = {
+        "kind": "t1",
+        "data": {
+            "id": "kz9x01",
+            "name": "t1_kz9x01",
+            "link_id": "t3_1a0001",
+            "parent_id": "t3_1a0001",
+            "author": "pat_smith",
+            "author_fullname": "t2_8k2j1",
+            "body": "still broken",
+            "created_utc": 1717000000.0,
+        },
+    }
+    if subreddit:
+        comment["data"]["subreddit"] = subreddit
+    body["data"]["children"] = [comment]
+    with reddit_api() as rsps:
+        rsps.add(responses.GET, f"{API}/api/info", json=body, headers=RL_OK)
+        [mention] = RedditSource(SEARCH).fetch(["t1_kz9x01"])
+    assert mention.url == expected
+
+
+def test_429_without_reset_header_says_the_wait_is_a_default_guess(store: Store) -> None:
+    config = {**SEARCH, "watch": [{"subreddit": "acme"}]}
+    with reddit_api() as rsps:
+        add_listing(rsps, "r/all/search", "too_many_requests.json", status=429, headers={})
+        results = poll_source(store, RedditSource(config))
+        assert api_calls(rsps, "r/acme") == []  # still backs off the other queries
+    for r in results:
+        assert r.error_code == 5
+        assert "no reset time given" in (r.error or "")
+        assert "resets at" not in (r.error or "")  # Reddit never said when
+        assert "default" in (r.error or "")
