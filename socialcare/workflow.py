@@ -134,9 +134,12 @@ def resolve_author(store: Store, ref: str) -> str:
     if store.get_author(ref) is not None:
         return ref
     try:
-        return str(store.get_mention(ref)["author_key"])
+        key = str(store.get_mention(ref)["author_key"])
     except NotFound:
         raise NotFound(f"'{ref}' is neither an author key nor a mention id") from None
+    if not key:
+        raise NotFound(f"mention {ref} has no known author (the platform sent no author id)")
+    return key
 
 
 def prepare_reply(

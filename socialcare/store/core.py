@@ -133,7 +133,7 @@ def unanswered_before_sql(count: int, dialect: Dialect) -> str:
     return (
         f"SELECT m.id, (SELECT count(*) FROM mentions o {dialect.open_by_author_hint()} "
         "WHERE o.author_key = m.author_key AND o.created_ts < m.created_ts "
-        "AND o.status = 'open' AND o.is_own = 0) "
+        "AND o.status = 'open' AND o.is_own = 0 AND m.author_key <> '') "
         f"FROM mentions m WHERE m.id IN ({marks})"
     )
 
@@ -143,7 +143,7 @@ def open_mentions_of_sql(count: int, dialect: Dialect) -> str:
     marks = ", ".join("?" for _ in range(count))
     return (
         f"SELECT id, assignee, status FROM mentions {dialect.open_by_author_hint()} "
-        f"WHERE author_key IN ({marks}) AND status = 'open' AND is_own = 0"
+        f"WHERE author_key IN ({marks}) AND status = 'open' AND is_own = 0 AND author_key <> ''"
     )
 
 
@@ -307,6 +307,8 @@ class Store:
                     1 if m.author_handle.lower() in own else 0,
                 )
             )
+            if not m.author_key:
+                continue  # an unknown author is no identity: no author row, no customer
             author_rows.append(
                 (
                     m.author_key,
@@ -594,12 +596,17 @@ class Store:
 
     def authors_of_customer(self, author_key: str) -> list[Row]:
         """Every identity linked with this one (itself included)."""
+        if not author_key:
+            return []
         keys = self.linked_author_keys(author_key)
         marks = ", ".join("?" for _ in keys)
         return self._rows(f"SELECT * FROM authors WHERE id IN ({marks}) ORDER BY id", keys)
 
     def history(self, author_keys: Sequence[str], limit: int = 50) -> list[Row]:
-        """Mentions by these identities, newest first."""
+        """Mentions by these identities, newest first ("" is no identity: no history)."""
+        author_keys = [k for k in author_keys if k]
+        if not author_keys:
+            return []
         marks = ", ".join("?" for _ in author_keys)
         return self._rows(
             f"SELECT * FROM mentions WHERE author_key IN ({marks}) ORDER BY created_ts DESC LIMIT ?",
@@ -614,7 +621,10 @@ class Store:
         only this customer's rows; without it SQLite chose the status index
         and read every open mention: 2 s per claim in a store of 1M open.
         """
-        return self._rows(open_mentions_of_sql(len(author_keys), self.dialect), list(author_keys))
+        keys = [k for k in author_keys if k]
+        if not keys:
+            return []
+        return self._rows(open_mentions_of_sql(len(keys), self.dialect), keys)
 
     # -- outbox -------------------------------------------------------------
     def outbox_add(

@@ -74,6 +74,7 @@ def customer_wrote_since(
     store: Store, author_keys: Sequence[str], since_ts: float, *, exclude: str | None = None
 ) -> Row | None:
     """The first mention by any of ``author_keys`` written after ``since_ts`` (unix seconds)."""
+    author_keys = [k for k in author_keys if k]
     if not author_keys:
         return None
     marks = ", ".join("?" for _ in author_keys)

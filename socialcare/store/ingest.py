@@ -96,7 +96,8 @@ def _stored_texts(store: Store, batch: Sequence[Mention], window: float) -> _Sto
     out: _Stored = {}
     if not batch:
         return out
-    authors = sorted({m.author_key for m in batch})
+    # "" is no identity: two strangers the platform hid are not one author
+    authors = sorted({m.author_key for m in batch if m.author_key})
     low = min(m.created_at.timestamp() for m in batch) - window
     high = max(m.created_at.timestamp() for m in batch) + window
     for chunk in in_chunks(authors):
@@ -166,7 +167,7 @@ def ingest_mentions(
         if m.id in folded_before:
             continue
         target = None if m.id in existing or not fold_reposts else _repost_target(m)
-        if target is None and m.id not in existing and duplicate_window > 0:
+        if target is None and m.id not in existing and duplicate_window > 0 and m.author_key:
             if m.id not in own and m.text.strip() and m.kind != "repost":
                 ts = m.created_at.timestamp()
                 earlier = texts.get((m.author_key, m.text), [])

@@ -392,6 +392,7 @@ def author_rows(
     """Repeat contacts (or advocates): ``(who, handles, mentions, negative, positive)``;
     linked identities count as one customer."""
     where, params = _window(w)
+    where += " AND m.author_key <> ''"  # unknown authors are strangers to each other
     params["limit"] = limit
     params["min"] = minimum
     negative_sql = f"sum(CASE WHEN {_NEGATIVE} THEN 1 ELSE 0 END)"
