@@ -3,11 +3,15 @@
 ``score_row`` turns a mention row into a :class:`TriageResult` (intent,
 sentiment, signals, static score, SLA due time); ``explain`` breaks a stored
 mention's current queue score into its parts; ``triage_ids`` and
-``retriage_all`` apply scoring to a store through its methods.
+``retriage_all`` apply scoring to a store through its methods. Domain packs
+(``packs``) give the urgency and problem words per industry; ``learned.train``
+fits an optional "needs an answer" model that ``TriageSettings.model`` adds.
 """
 
 from __future__ import annotations
 
+from .learned import LearnedModel, train
+from .packs import BUILTIN_DOMAINS, DEFAULT_DOMAINS, DomainPack, load_packs
 from .run import retriage_all, triage_ids
 from .score import (
     DEFAULT_SLA,
@@ -26,7 +30,13 @@ from .sentiment import Sentiment, analyse, decide_language
 from .signals import DEFAULT_URGENCY_WORDS, INTENTS
 
 __all__ = [
+    "BUILTIN_DOMAINS",
     "Contribution",
+    "DEFAULT_DOMAINS",
+    "DomainPack",
+    "LearnedModel",
+    "load_packs",
+    "train",
     "DEFAULT_SLA",
     "DEFAULT_URGENCY_WORDS",
     "INTENTS",
