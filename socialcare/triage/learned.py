@@ -175,15 +175,24 @@ class LearnedModel:
         self, text: str, signals: SignalsLike = None, top: int = 5
     ) -> list[tuple[str, float]]:
         """The ``top`` features that moved this prediction most, as (plain words, log-odds)."""
-        feats = features(text, signals)
-        parts = [(f, self.weights[f] * v) for f, v in feats.items() if f in self.weights]
+        return self._top(features(text, signals), top)
+
+    def _top(self, feats: Mapping[str, float], top: int) -> list[tuple[str, float]]:
+        weights = self.weights
+        parts = [(f, weights[f] * v) for f, v in feats.items() if f in weights]
         parts.sort(key=lambda p: (-abs(p[1]), p[0]))
         return [(describe_feature(f), c) for f, c in parts[:top]]
 
     def explain(self, text: str, signals: SignalsLike = None, top: int = 5) -> str:
         """The top contributions in one line: "'cancelled' +0.9, 'thanks' -0.4"."""
-        parts = self.contributions(text, signals, top)
-        return ", ".join(f"{name} {c:+.1f}" for name, c in parts) or "no known words"
+        return _line(self.contributions(text, signals, top))
+
+    def predict_explain(
+        self, text: str, signals: SignalsLike = None, top: int = 3
+    ) -> tuple[float, str]:
+        """:meth:`predict` and :meth:`explain` at once, building the features once (scoring)."""
+        feats = features(text, signals)
+        return _sigmoid(self.margin(feats)), _line(self._top(feats, top))
 
     def summary(self) -> str:
         """One line for a status screen: labels, cross-validated AUC, when trained."""
@@ -236,6 +245,10 @@ class LearnedModel:
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             raise UsageError(_RETRAIN.format("its contents are damaged")) from None
+
+
+def _line(parts: Sequence[tuple[str, float]]) -> str:
+    return ", ".join(f"{name} {c:+.1f}" for name, c in parts) or "no known words"
 
 
 _RETRAIN = "cannot load the triage model: {}; retrain it with `socialcare triage train`"

@@ -550,8 +550,7 @@ def _combine(
         else fixed["repeat"],
     ]
     if settings.model is not None:
-        p = settings.model.predict(text, parts)
-        top = settings.model.explain(text, parts, top=3)
+        p, top = settings.model.predict_explain(text, parts, top=3)
         parts.append(_part("learned", p, w.learned, f"p={p:.2f}: {top}"))
     rules = _rule_parts(text, settings.rules, found) if settings.rules else []
     if rules:

@@ -400,6 +400,12 @@ _SLANG_PHRASES = re.compile(
     re.IGNORECASE,
 )
 _WORD_RUN = re.compile(r"\S+")
+_SLANG_WORD = re.compile(
+    r"\b(?:" + "|".join(sorted(_INTENSIFIERS | _SLANG_ADJECTIVES)) + r")\b", re.IGNORECASE
+)
+_CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]+")
+#: VADER's negative words, for the "negative word inside a name" check
+_NEGATIVE = frozenset(w for w, v in _ANALYZER.lexicon.items() if v < 0)
 
 
 def brand_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
@@ -431,13 +437,13 @@ def clean_text(text: str, brand: re.Pattern[str] | None = None) -> str:
 
 def _slang(text: str) -> str:
     """Rewrite slang intensifiers, slang praise and negative words inside names."""
+    if _SLANG_WORD.search(text) is None and not any(
+        m.group(0).lower() in _NEGATIVE for m in _CAPITALISED.finditer(text)
+    ):
+        return text  # the common case: nothing to rewrite, decided by two C-level scans
     toks = _WORD_RUN.findall(text)
     lexicon = _ANALYZER.lexicon
     lowers = [t.lower().strip(_PUNCTUATION) for t in toks]
-    if not any(w in _INTENSIFIERS or w in _SLANG_ADJECTIVES for w in lowers) and not any(
-        t[:1].isupper() for t in toks[1:]
-    ):
-        return text
     caps = sum(t[:1].isupper() for t in toks)
     title_case = caps * 3 >= len(toks) * 2  # "Worst Service Ever": capitals say nothing
     changed = False

@@ -540,6 +540,7 @@ _QUOTABLE = frozenset(
     "upgrade fast quick friendly easy assistance".split()
 )
 _QUOTED = re.compile(r"(?:^|(?<=[\s(]))['\"“‘]([^'\"“”‘’\n]{2,30}?)['\"”’](?=[\s.,!?;:)]|$)")
+_QUOTE_OPEN = re.compile(r"(?:^|[\s(])['\"“‘]")
 #: how many words apart praise and a problem word may be to read as sarcasm
 SARCASM_WINDOW = 8
 _THANKS = frozenset({"thx", "ty", "cheers", "appreciate", "appreciated", "merci", "gracias"})
@@ -570,7 +571,7 @@ def sarcasm(text: str, found: Found | None = None) -> str | None:
     phrase = cues.get("sarcasm")
     if phrase:
         return f"'{phrase[0].term}'"
-    if "'" in text or '"' in text or "“" in text or "‘" in text:
+    if _QUOTE_OPEN.search(text) is not None:
         for m in _QUOTED.finditer(text):
             inner = m.group(1)
             if _QUOTABLE.intersection(words(inner)) or "praise" in BUILTIN_MATCHER.find(inner):
@@ -782,7 +783,7 @@ def _may_be_sarcastic(text: str, cues: Found) -> bool:
     """Cheap pre-test for :func:`sarcasm`: a sarcasm phrase, a quote, or praise and a problem."""
     if "sarcasm" in cues or ("praise" in cues and "problem" in cues):
         return True
-    return "'" in text or '"' in text or "“" in text or "‘" in text
+    return _QUOTE_OPEN.search(text) is not None  # not every apostrophe: "I'm", "can't"
 
 
 def _is_complaint(strength: float, score: float, softened: bool, personal: bool) -> bool:
