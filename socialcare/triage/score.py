@@ -21,7 +21,14 @@ Default weights and why:
 * reach 0.5 (0..1, log-scaled followers: a big account is a risk, but a
   reach-led queue would ignore most customers);
 * age_weight 2.0 over age_cap_hours 24: a full day of waiting is worth almost
-  an intent level, so an old question overtakes a fresh, slightly hotter one.
+  an intent level, so an old question overtakes a fresh, slightly hotter one;
+* learned 2.0 (0..1, the trained model's probability; only with a model).
+
+Urgency and repeat count only for mentions that need an answer (complaints
+and questions): "helped us in an emergency" is a thank-you, and someone who
+posts a lot of chatter should not rise for it. Sentiment is read from the text
+without @handles, links and the brand's names (see ``text_for_sentiment``), and
+sarcastic praise counts as negative.
 """
 
 from __future__ import annotations
@@ -36,7 +43,9 @@ from typing import Any, Mapping, NamedTuple, Sequence
 from ..errors import ConfigError
 from ..models import parse_iso, to_iso, utcnow
 from . import signals as sig
-from .sentiment import Sentiment, analyse
+from .learned import LearnedModel
+from .packs import DEFAULT_DOMAINS, load_packs
+from .sentiment import Sentiment, analyse, brand_pattern, text_for_sentiment
 
 __all__ = [
     "Contribution",
@@ -63,8 +72,23 @@ _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _TOP_KEYS = (
     "weights", "urgency_words", "extra_urgency_words", "rules", "sla", "age_weight",
-    "age_cap_hours",
+    "age_cap_hours", "domains", "brand_names",
 )  # fmt: skip
+#: intents whose urgency and repeat contact count (the ones that need an answer)
+ANSWERED_INTENTS = frozenset({"complaint", "question"})
+#: endings of care-account handles that are not part of the brand's name
+_HANDLE_SUFFIXES = (
+    "help",
+    "support",
+    "cares",
+    "care",
+    "service",
+    "team",
+    "official",
+    "hq",
+    "uk",
+    "us",
+)
 _RULE_KEYS = ("tag", "weight", "pattern", "keywords")
 
 
@@ -96,6 +120,7 @@ class Weights:
     praise: float = 0.0
     other: float = 0.0
     spam: float = -10.0
+    learned: float = 2.0
 
     def for_intent(self, intent: str) -> float:
         """The weight of an intent (``other`` for anything unknown)."""
@@ -121,15 +146,28 @@ class TriageSettings:
     """Everything the scorer needs, validated once (see :meth:`from_config`)."""
 
     weights: Weights = field(default_factory=Weights)
-    urgency_words: tuple[str, ...] = sig.DEFAULT_URGENCY_WORDS
+    #: the urgency lexicon; None: the ``domains`` packs' urgency words
+    urgency_words: tuple[str, ...] | None = None
     rules: tuple[Rule, ...] = ()
     sla_seconds: Mapping[str, float] = field(default_factory=lambda: DEFAULT_SLA)
     age_weight: float = 2.0
     age_cap_hours: float = 24.0
     brand_handles: tuple[str, ...] = ()
+    #: domain packs (built-in names or pack file paths) giving urgency and problem words
+    domains: tuple[str, ...] = DEFAULT_DOMAINS
+    #: added to the urgency lexicon (after ``urgency_words`` or the packs' words)
+    extra_urgency_words: tuple[str, ...] = ()
+    #: the brand's names as written in posts ("United"), beyond those in its handles
+    brand_names: tuple[str, ...] = ()
+    #: a trained "needs an answer" model; adds the ``learned`` signal when set
+    model: LearnedModel | None = field(default=None, compare=False)
+    #: the urgency words in effect (``~`` marks context-checked ones)
+    lexicon: tuple[str, ...] = field(init=False, repr=False, compare=False)
     matcher: sig.TermMatcher = field(init=False, repr=False, compare=False)
     handles: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     brand: frozenset[str] = field(init=False, repr=False, compare=False)
+    #: the brand's names and handles as words, removed before sentiment
+    brand_words: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     #: the contributions that are the same for many mentions (intent, "no urgency
     #: words", "passing mention", "0 earlier"), built once instead of per mention
     fixed_parts: Mapping[str, Contribution] = field(init=False, repr=False, compare=False)
@@ -138,9 +176,27 @@ class TriageSettings:
         # Built once here: score_row runs for every mention of every poll, and one
         # matcher finds the cue lists, the lexicon and keyword rules in one pass.
         brand = frozenset(h.strip().lstrip("@").lower() for h in self.brand_handles if h.strip())
-        lists: dict[str, tuple[str, ...]] = {**sig.CUES, "urgency": self.urgency_words}
+        pack = load_packs(self.domains)
+        if self.urgency_words is None:
+            lexicon = tuple(f"~{t}" if t in pack.context else t for t in pack.urgency)
+        else:
+            lexicon = tuple(self.urgency_words)
+        lexicon += tuple(self.extra_urgency_words)
+        problem = [f"~{t}" if t in pack.context else t for t in pack.problem]
+        lists: dict[str, tuple[str, ...]] = {
+            **sig.CUES,
+            "urgency": tuple(t for t in lexicon if not t.startswith("~")),
+            "urgency_context": tuple(t[1:] for t in lexicon if t.startswith("~")),
+            "problem": sig.CUES["problem"] + tuple(t for t in problem if not t.startswith("~")),
+            "problem_context": sig.CUES["problem_context"]
+            + tuple(t[1:] for t in problem if t.startswith("~")),
+        }
         lists.update({_rule_list(n): r.keywords for n, r in enumerate(self.rules) if r.keywords})
+        object.__setattr__(self, "lexicon", lexicon)
         object.__setattr__(self, "brand", brand)
+        object.__setattr__(
+            self, "brand_words", brand_pattern(_brand_names(brand, self.brand_names))
+        )
         object.__setattr__(self, "matcher", sig.TermMatcher(lists, sig.PRESENCE_CUES))
         object.__setattr__(self, "handles", sig.handles_pattern(brand))
         w = self.weights
@@ -152,15 +208,28 @@ class TriageSettings:
 
     @classmethod
     def from_config(
-        cls, triage_table: Mapping[str, Any], brand_handles: Sequence[str]
+        cls,
+        triage_table: Mapping[str, Any],
+        brand_handles: Sequence[str],
+        *,
+        model: LearnedModel | None = None,
     ) -> TriageSettings:
-        """Validate the raw ``[triage]`` table; ConfigError names the bad key."""
+        """Validate the raw ``[triage]`` table; ConfigError names the bad key.
+
+        ``model`` is the trained model to score with (from the store), if any.
+        """
         table = _table(triage_table, "triage")
         _known_keys(table, _TOP_KEYS, "triage")
-        words = tuple(sig.DEFAULT_URGENCY_WORDS)
+        words = None
         if "urgency_words" in table:
             words = _words(table["urgency_words"], "triage.urgency_words")
-        words += _words(table.get("extra_urgency_words", []), "triage.extra_urgency_words")
+        extra = _words(table.get("extra_urgency_words", []), "triage.extra_urgency_words")
+        domains = DEFAULT_DOMAINS
+        if "domains" in table:
+            domains = _words(table["domains"], "triage.domains")
+            if not domains:
+                raise ConfigError('triage.domains must name at least one pack, e.g. ["travel"]')
+        names = _words(table.get("brand_names", []), "triage.brand_names")
         age_weight = _number(table.get("age_weight", 2.0), "triage.age_weight")
         if age_weight < 0:
             raise ConfigError(f"triage.age_weight must be 0 or more, got {age_weight!r}")
@@ -175,7 +244,25 @@ class TriageSettings:
             age_weight=age_weight,
             age_cap_hours=cap,
             brand_handles=tuple(brand_handles),
+            domains=domains,
+            extra_urgency_words=extra,
+            brand_names=names,
+            model=model,
         )
+
+
+def _brand_names(handles: frozenset[str], names: Sequence[str]) -> list[str]:
+    """The handles, the given names, and each handle without its care suffix (AcmeHelp: acme)."""
+    out = [*handles, *(n.strip().lower() for n in names if n.strip())]
+    for handle in handles:
+        stem = handle.strip("_")
+        for suffix in _HANDLE_SUFFIXES:
+            if stem.endswith(suffix) and len(stem) - len(suffix) >= 3:
+                stem = stem[: -len(suffix)].rstrip("_")
+                break
+        if len(stem) >= 3:
+            out.append(stem)
+    return out
 
 
 # -- config validation ----------------------------------------------------------
@@ -336,13 +423,28 @@ def _created_ts(row: Mapping[str, Any]) -> float | None:
     return None
 
 
-def _sentiment_part(s: Sentiment, weight: float) -> Contribution:
-    if not s.scored:
+def _sentiment_part(
+    s: Sentiment, weight: float, text: str, found: sig.Found, intent: str
+) -> Contribution:
+    if not s.scored or s.compound is None:
         return _part(
             "sentiment", 0.0, weight, f"unscored: language {s.language} ({s.language_source})"
         )
     detail = f"compound {s.compound:+.2f} ({s.language}, {s.language_source})"
+    if s.compound > 0 and intent == "complaint":
+        why = sig.sarcasm(text, found)
+        if why is not None:  # sarcastic praise is as negative as it sounds positive
+            return _part("sentiment", min(s.compound, 1.0), weight, f"{detail}, sarcastic: {why}")
     return _part("sentiment", sig.negative_strength(s.compound), weight, detail)
+
+
+def _counted(
+    name: str, value: float, weight: float, detail: str, answered: bool, intent: str
+) -> Contribution:
+    """A signal that counts only for mentions needing an answer (its detail says when not)."""
+    if answered:
+        return _part(name, value, weight, detail)
+    return _part(name, 0.0, weight, f"{detail} (not counted: {intent})")
 
 
 def _rule_list(index: int) -> str:
@@ -374,7 +476,7 @@ def score_row(
     mentions by the same author are still unanswered (``Store.unanswered_before_many``).
     """
     text = _text(row)
-    return _combine(row, text, analyse(text, row.get("language")), settings, repeat_count)
+    return _combine(row, text, _analyse(text, row, settings), settings, repeat_count)
 
 
 def score_rows(
@@ -389,7 +491,7 @@ def score_rows(
     measurably faster than alternating VADER and the rules mention by mention.
     """
     texts = [_text(row) for row in rows]
-    sentiments = [analyse(t, row.get("language")) for t, row in zip(texts, rows, strict=True)]
+    sentiments = [_analyse(t, row, settings) for t, row in zip(texts, rows, strict=True)]
     counts = [0] * len(rows) if repeat_counts is None else repeat_counts
     return [
         _combine(row, text, sentiment, settings, n)
@@ -399,6 +501,13 @@ def score_rows(
 
 def _text(row: Mapping[str, Any]) -> str:
     return str(row.get("text") or "")
+
+
+def _analyse(text: str, row: Mapping[str, Any], settings: TriageSettings) -> Sentiment:
+    """Sentiment of the text without handles, links and brand names (language from all of it)."""
+    return analyse(
+        text, row.get("language"), scored_text=text_for_sentiment(text, settings.brand_words)
+    )
 
 
 def _combine(
@@ -411,7 +520,7 @@ def _combine(
     """Everything after sentiment: cues, intent, each signal times its weight, the SLA."""
     w = settings.weights
     fixed = settings.fixed_parts
-    found = settings.matcher.find(text)
+    found = sig.apply_context(text, settings.matcher.find(text))
     urgent = sig.urgency_words_found(found)
     direct, why = sig.direct_address(
         text,
@@ -421,19 +530,30 @@ def _combine(
         raw=row.get("raw"),
     )
     intent = sig.classify_intent(text, sentiment.compound, direct=direct > 0, found=found)
+    answered = intent in ANSWERED_INTENTS
     followers = row.get("author_followers")
     parts = [
         fixed[intent],
-        _sentiment_part(sentiment, w.sentiment),
-        _part("urgency", sig.urgency(urgent), w.urgency, ", ".join(urgent))
+        _sentiment_part(sentiment, w.sentiment, text, found, intent),
+        _counted("urgency", sig.urgency(urgent), w.urgency, ", ".join(urgent), answered, intent)
         if urgent
         else fixed["urgency"],
         _part("direct", direct, w.direct, why) if direct else fixed["direct"],
         _part("reach", sig.reach(followers), w.reach, f"{followers or 0} followers"),
-        _part("repeat", sig.repeat_contact(repeat_count), w.repeat, f"{repeat_count} earlier")
+        _counted(
+            "repeat",
+            sig.repeat_contact(repeat_count),
+            w.repeat,
+            f"{repeat_count} earlier",
+            answered,
+            intent,
+        )
         if repeat_count > 0
         else fixed["repeat"],
     ]
+    if settings.model is not None:
+        p, top = settings.model.predict_explain(text, parts, top=3)
+        parts.append(_part("learned", p, w.learned, f"p={p:.2f}: {top}"))
     rules = _rule_parts(text, settings.rules, found) if settings.rules else []
     if rules:
         parts += rules

@@ -43,7 +43,7 @@ from __future__ import annotations
 import re
 import string
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 from vaderSentiment import vaderSentiment as _vader
 
@@ -53,6 +53,8 @@ __all__ = [
     "decide_language",
     "detect_language",
     "vader_scores",
+    "text_for_sentiment",
+    "brand_pattern",
     "SCORED_LANGUAGES",
     "MIN_LETTERS",
     "MIN_CONFIDENCE",
@@ -363,14 +365,115 @@ def _looks_english(ascii_text: str) -> bool:
     return len(words & _ENGLISH_WORDS) + 0.5 * len(words & _SHARED_WORDS) >= 2
 
 
-def analyse(text: str, language: str | None = None) -> Sentiment:
+def analyse(text: str, language: str | None = None, *, scored_text: str | None = None) -> Sentiment:
     """Score ``text`` with VADER if it is English, else return it unscored.
 
     ``language`` is the platform's field (or a caller's choice); when absent or
     undetermined the language is detected (see :func:`decide_language`).
+    ``scored_text`` is what VADER reads instead, usually :func:`text_for_sentiment`.
     """
     lang, how = decide_language(text, language)
     if lang not in SCORED_LANGUAGES:
         return Sentiment(None, None, None, None, lang, how)
-    s = _ANALYZER.polarity_scores(text)
+    s = _ANALYZER.polarity_scores(text if scored_text is None else scored_text)
     return Sentiment(s["compound"], s["pos"], s["neu"], s["neg"], lang, how)
+
+
+# -- what VADER should read -----------------------------------------------------
+_HANDLE = re.compile(r"(?<![\w@])@\w+")
+_URL = re.compile(r"https?://\S+|www\.\S+|\b(?:bit\.ly|t\.co|tinyurl\.com)/\S+", re.IGNORECASE)
+#: slang intensifiers VADER reads as anger: before a positive word they only intensify
+_INTENSIFIERS = frozenset(
+    "bloody damn damned dang freaking frickin fricking effing insanely ridiculously "
+    "stupidly crazy mad wicked hella".split()
+)
+#: slang adjectives that are praise before a noun ("sick landing", "wicked lounge")
+_SLANG_ADJECTIVES = frozenset("sick wicked killer badass insane mental".split())
+#: what makes "sick"/"mental" literal: "sick of", "got sick", "felt sick"
+_LITERAL_AFTER = frozenset("of and or with to from after in on at because again all".split())
+_LITERAL_BEFORE = frozenset(
+    "got get gets getting feel feeling felt fell was is am are were been being very so "
+    "i'm im he's she's".split()
+)
+_SLANG_PHRASES = re.compile(
+    r"\b(?:killed|killing|smashed|smashing|nailed|crushed|crushing|slayed|slaying|aced)\s+it\b",
+    re.IGNORECASE,
+)
+_WORD_RUN = re.compile(r"\S+")
+_SLANG_WORD = re.compile(
+    r"\b(?:" + "|".join(sorted(_INTENSIFIERS | _SLANG_ADJECTIVES)) + r")\b", re.IGNORECASE
+)
+_CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]+")
+#: VADER's negative words, for the "negative word inside a name" check
+_NEGATIVE = frozenset(w for w, v in _ANALYZER.lexicon.items() if v < 0)
+
+
+def brand_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
+    """A regex for the brand's own names as plain words ("United", "skyway's"), or None."""
+    alts = sorted({n.strip().lstrip("@").lower() for n in names if n.strip("@ ")}, key=len)
+    if not alts:
+        return None
+    body = "|".join(re.escape(a) for a in reversed(alts))
+    return re.compile(r"(?<![\w@])(?:" + body + r")(?:['’]s)?(?!\w)", re.IGNORECASE)
+
+
+def text_for_sentiment(text: str, brand: re.Pattern[str] | None = None) -> str:
+    """The text VADER should score: no @handles, links or brand names, slang read as meant.
+
+    "@united" is not the word "united" (+1.8); "bloody brilliant" is brilliant,
+    a "sick landing" a great one; and a negative word inside a capitalised name
+    ("Bloody Mary", "Dead Sea") is part of the name.
+    """
+    out = _URL.sub(" ", text) if "/" in text or "www." in text else text
+    if "@" in out:
+        out = _HANDLE.sub(" ", out)
+    if brand is not None:
+        out = brand.sub(" ", out)
+    out = out.replace("#", " ")
+    if _SLANG_PHRASES.search(out):
+        out = _SLANG_PHRASES.sub("did great", out)
+    return _slang(out)
+
+
+def _slang(text: str) -> str:
+    """Rewrite slang intensifiers, slang praise and negative words inside names."""
+    if _SLANG_WORD.search(text) is None and not any(
+        m.group(0).lower() in _NEGATIVE for m in _CAPITALISED.finditer(text)
+    ):
+        return text  # the common case: nothing to rewrite, decided by two C-level scans
+    toks = _WORD_RUN.findall(text)
+    lexicon = _ANALYZER.lexicon
+    lowers = [t.lower().strip(_PUNCTUATION) for t in toks]
+    caps = sum(t[:1].isupper() for t in toks)
+    title_case = caps * 3 >= len(toks) * 2  # "Worst Service Ever": capitals say nothing
+    changed = False
+    for i, low in enumerate(lowers):
+        nxt = lowers[i + 1] if i + 1 < len(lowers) else ""
+        prev = lowers[i - 1] if i > 0 else ""
+        ends_phrase = toks[i][-1:] in ".,!?;:"
+        if low in _INTENSIFIERS and not ends_phrase and lexicon.get(nxt, 0.0) > 0:
+            toks[i], changed = "really", True
+        elif (
+            low in _SLANG_ADJECTIVES
+            and nxt.isalpha()
+            and not ends_phrase
+            and nxt not in _LITERAL_AFTER
+            and prev not in _LITERAL_BEFORE
+            and lexicon.get(nxt, 0.0) >= 0
+        ):
+            toks[i], changed = "great", True
+        elif (
+            not title_case
+            and i > 0
+            and toks[i - 1][-1:] not in ".!?"  # a sentence may open "Awful Service..."
+            and lexicon.get(low, 0.0) < 0
+            and toks[i][:1].isupper()
+            and not toks[i].isupper()
+            and not ends_phrase
+            and i + 1 < len(toks)
+            and toks[i + 1][:1].isupper()
+            and not toks[i + 1].isupper()
+            and nxt not in lexicon
+        ):
+            toks[i], changed = "", True  # a name: "Bloody Mary's", "Dead Sea"
+    return " ".join(t for t in toks if t) if changed else text

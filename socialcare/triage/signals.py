@@ -44,6 +44,10 @@ __all__ = [
     "complaint_strength",
     "is_personal",
     "praise_cues",
+    "apply_context",
+    "in_context",
+    "negated_at",
+    "sarcasm",
     "classify_intent",
     "direct_address",
     "handles_pattern",
@@ -267,7 +271,9 @@ CUES: Mapping[str, tuple[str, ...]] = {
         "win a", "you have won", "you've won", "congratulations you",
     ),
     #: social-media idioms that look like questions but ask nobody anything
-    "rhetorical": ("who else", "is it just me", "am i the only one", "guess who"),
+    "rhetorical": (
+        "who else", "anyone else", "is it just me", "am i the only one", "guess who",
+    ),
     "question": (
         "anyone know*", "does anyone", "is there a way", "is it possible", "how do i",
         "how can i", "how do you", "can you", "could you", "can someone", "can anyone",
@@ -277,7 +283,7 @@ CUES: Mapping[str, tuple[str, ...]] = {
         "i'd like to know", "can i", "am i able", "call me back", "please call",
         "get back to me", "do i need", "do i have to", "do i keep", "what do i",
         "how much", "how long", "any update*", "any news", "any chance", "i need a",
-        "i need to", "i'd like to", "i want to", "i would like", "looking to",
+        "i need to", "i'd like to", "i would like", "looking to",
         "is there", "are there", "or not", "bitte um", "por favor", "s'il vous plaît",
         "svp",
     ),
@@ -286,7 +292,7 @@ CUES: Mapping[str, tuple[str, ...]] = {
         "not working", "stop* working", "doesn't work*", "does not work*", "won't work*",
         "isn't working", "hasn't work*", "haven't work*", "didn't work*", "not work*",
         "keeps", "keep", "nothing works", "nothing loads", "broken", "broke", "dead",
-        "down", "outage*", "no signal", "no service", "no internet", "no connection",
+        "outage*", "no signal", "no service", "no internet", "no connection",
         "no wifi", "no broadband", "no landline", "zero bars", "drop*", "cut* out",
         "cut off", "disconnect*", "crash*", "stuck", "frozen", "freez*", "error*",
         "fail*", "slow", "painfully", "laggy", "overheat*", "reboot*", "crackl*",
@@ -305,6 +311,7 @@ CUES: Mapping[str, tuple[str, ...]] = {
         "furious", "angry", "worried", "complain*", "nobody", "no one", "no reply",
         "no response", "still nothing", "ignor*", "circles", "starts from zero",
         "third time", "second time", "3rd time", "2nd time", "year running",
+        "three times", "four times", "five times", "several times", "multiple times",
         "refund*", "money back", "sort it out", "sort this out", "fix it", "fix this",
         "for nothing", "zero help", "no help", "lawyer*", "ombudsman", "ofcom",
         "regulator", "porting out", "leaving", "i'm done", "losing", "missed", "lost",
@@ -330,7 +337,11 @@ CUES: Mapping[str, tuple[str, ...]] = {
         "can't fault", "cannot fault", "no complaints", "can't complain", "never had an issue",
         "never had a problem", "never had any problem*", "never let me down", "no issues",
         "couldn't be happier", "not often i say", "no more dead spots", "problem solved",
-        "problem is solved", "not bad", "no problem*",
+        "problem is solved", "not bad", "no problem*", "no fee*", "no charge*",
+        "no extra charge*", "no hidden", "no hassle", "no fuss", "without any fuss", "no drama",
+        "no bother", "no questions asked", "couldn't have gone better",
+        "could not have gone better", "couldn't have been better", "couldn't be better",
+        "could not be better", "can't ask for more", "couldn't ask for more",
     ),
     #: praise words negated ("isn't sorted"): a problem, and not praise
     "negated_fix": (
@@ -342,6 +353,7 @@ CUES: Mapping[str, tuple[str, ...]] = {
     "sarcasm": (
         "thanks for nothing", "cheers for nothing", "love how", "love it when",
         "love that for me", "love that i", "oh great", "oh good", "oh cool", "just great",
+        "oh wonderful", "oh brilliant", "oh lovely", "oh fantastic", "oh perfect", "oh joy",
         "another outage", "yet again", "as usual", "as always", "/s", "🙄", "🙃",
         "so glad i pay", "great another", "brilliant another", "nothing says",
         "it would be nice if", "would be nice if", "we value your",
@@ -357,7 +369,19 @@ CUES: Mapping[str, tuple[str, ...]] = {
         "rock", "unreal", "how you do it", "merci", "gracias", "danke", "obrigad*",
         "grazie", "bedankt", "bravo", "super", "genial", "perfect*", "wonderful",
         "lifesaver", "star", "can't fault", "no complaints", "never let me down",
-        "never had an issue", "no more dead spots",
+        "never had an issue", "no more dead spots", "good job", "great job", "great work",
+        "lovely", "incredible", "brilliantly", "above and beyond", "class act", "fair play",
+        "credit to", "nice", "respect",
+    ),
+    #: context-checked problem words (see :func:`in_context`): "lay you down" is no outage
+    "problem_context": ("down",),
+    #: a problem put right: praise next to a problem word is then no sarcasm
+    "resolution": (
+        "fixed", "sorted", "resolved", "solved", "working again", "back up", "back on",
+        "found", "replaced", "rebooked", "refunded", "reimbursed", "arrived", "turned up",
+        "landed", "waived", "on its way", "got us on", "got me on", "sorted out", "put right",
+        "sorting", "chasing", "got my refund", "got the refund", "got a refund", "applied",
+        "credited", "turned around", "turned it around", "made up for",
     ),
     #: words that can open a question clause: only texts with one need the clause scan
     "opener": (
@@ -424,7 +448,8 @@ _CLAUSE_START = re.compile(
     r"|is (?:any|some)(?:body|one) (?:actually|even)\b|is it normal\b"
     r"|what (?:exactly )?am i (?:even )?paying for)"
     r"|(?P<why>why\b)"
-    r"|(?P<question>(?:how|what|what's|whats|when|where|who|which|can|could|do|does|did|is|"
+    r"|(?P<question>(?:how(?!\s+(?:nice|lovely|kind|sweet|cool|good|great|amazing|lucky)\b)"
+    r"|what(?!\s+(?:an?|a\s+lot\s+of)\b)|what's|whats|when|where|who|which|can|could|do|does|did|is|"
     r"are|will\s+(?:my|it|i|the|his|her|our|you)|should\s+i|any|anyone|anybody|"
     r"cómo|qué|cuándo|dónde|por\s+qu[ée]|cuánto|wie|wann|warum|wieso|"
     r"comment|pourquoi|quand|où|est-ce|combien|quando|onde|quanto|perch[ée]|dove|"
@@ -434,7 +459,145 @@ _PRAISE_EMOJI = re.compile("[👏🙌❤💯🙏😍🥰💙💚⭐🚀]")
 
 
 def _cues(text: str, found: Found | None) -> Found:
-    return BUILTIN_MATCHER.find(text) if found is None else found
+    return apply_context(text, BUILTIN_MATCHER.find(text)) if found is None else found
+
+
+# -- context-checked words ---------------------------------------------------------
+#: words that negate the word after them (within :data:`NEGATION_WINDOW` words)
+NEGATORS = frozenset(
+    "not no never without hardly nothing nobody none nor isn't wasn't aren't weren't "
+    "don't doesn't didn't hasn't haven't hadn't won't wouldn't shouldn't ain't".split()
+)
+NEGATION_WINDOW = 3
+#: verbs of state before a context word: "is down", "been delayed", "went down"
+STATE_VERBS = frozenset(
+    "is are was were been be being am 's it's went gone goes go going keeps kept still "
+    "got gets get now again".split()
+)
+#: what may follow a context word to make it an incident: "down since 6am", "delayed 3 hours"
+TIME_WORDS = frozenset(
+    "since for again all today tonight now until till yet overnight hours minutes mins "
+    "days weeks by".split()
+)
+#: matcher lists whose matches are context-checked, and the list each joins when it passes
+CONTEXT_LISTS = {"problem_context": "problem", "urgency_context": "urgency"}
+
+
+def negated_at(toks: Sequence[str], start: int) -> bool:
+    """Whether a negator occurs in the :data:`NEGATION_WINDOW` words before ``start``."""
+    return any(t in NEGATORS for t in toks[max(0, start - NEGATION_WINDOW) : start])
+
+
+def in_context(toks: Sequence[str], match: Match, other_problem: bool) -> bool:
+    """Whether a context-checked word reports an incident here (see the domain pack format).
+
+    Not negated ("never lets me down", "no delays"); and a single word must
+    follow a state verb ("is down"), precede a time ("delayed 3 hours", "down
+    since Monday"), or share the post with another problem word.
+    """
+    if match.start < 0 or negated_at(toks, match.start):
+        return False
+    if match.end - match.start > 1 or other_problem:
+        return True
+    before = toks[match.start - 1] if match.start > 0 else ""
+    after = toks[match.end] if match.end < len(toks) else ""
+    two_before = toks[match.start - 2] if match.start > 1 else ""
+    return (
+        before in STATE_VERBS
+        or after in TIME_WORDS
+        or after.isdigit()
+        or (before in TIME_WORDS and two_before.isdigit())  # "a 4 hour delay"
+    )
+
+
+def apply_context(text: str, found: Found) -> Found:
+    """``found`` with the context-checked lists merged into their lists where they pass.
+
+    A thank-you drops them altogether ("helped us in an emergency"): praise with
+    no plain problem word. Calling it again on its own result changes nothing.
+    """
+    if not any(name in found for name in CONTEXT_LISTS):
+        return found
+    out = {k: v for k, v in found.items() if k not in CONTEXT_LISTS}
+    plain = "problem" in found or "urgency" in found
+    if "praise" in found and not plain and "sarcasm" not in found:
+        return out
+    toks = words(text)
+    for name, target in CONTEXT_LISTS.items():
+        kept = [m for m in found.get(name, ()) if in_context(toks, m, plain)]
+        if kept:
+            merged = sorted([*out.get(target, ()), *kept], key=lambda m: (m.start, m.end))
+            out[target] = merged
+    return out
+
+
+# -- sarcasm ------------------------------------------------------------------------
+#: words that put praise and a problem side by side honestly: "down, but fixed fast"
+CONTRAST = frozenset("but though although however despite whereas except".split())
+#: service words that, quoted, are sarcasm: the "help", 'priority' boarding
+_QUOTABLE = frozenset(
+    "help helpful service support care customer free priority premium express "
+    "upgrade fast quick friendly easy assistance".split()
+)
+_QUOTED = re.compile(r"(?:^|(?<=[\s(]))['\"“‘]([^'\"“”‘’\n]{2,30}?)['\"”’](?=[\s.,!?;:)]|$)")
+_QUOTE_OPEN = re.compile(r"(?:^|[\s(])['\"“‘]")
+#: how many words apart praise and a problem word may be to read as sarcasm
+SARCASM_WINDOW = 8
+_THANKS = frozenset({"thx", "ty", "cheers", "appreciate", "appreciated", "merci", "gracias"})
+
+
+def _resolved(text: str, cues: Found) -> bool:
+    """Whether something was put right ("found", "rebooked"), not negated ("nobody turned up")."""
+    fixes = cues.get("resolution")
+    if not fixes:
+        return False
+    toks = words(text)
+    return any(not negated_at(toks, m.start) for m in fixes)
+
+
+def _inside(match: Match, spans: Sequence[Match]) -> bool:
+    return any(match.start < s.end and s.start < match.end for s in spans)
+
+
+def sarcasm(text: str, found: Found | None = None) -> str | None:
+    """Why the praise in ``text`` reads as sarcasm, or None.
+
+    Three signs: a sarcastic phrase ("thanks for nothing", "yet again"); praise
+    or a service word in quotes (the 'helpful' agent); or praise within
+    :data:`SARCASM_WINDOW` words of a plain problem word when nothing was put
+    right and no "but" sets them apart ("Cancelled again. Brilliant work").
+    """
+    cues = _cues(text, found)
+    phrase = cues.get("sarcasm")
+    if phrase:
+        return f"'{phrase[0].term}'"
+    if _QUOTE_OPEN.search(text) is not None:
+        for m in _QUOTED.finditer(text):
+            inner = m.group(1)
+            if _QUOTABLE.intersection(words(inner)) or "praise" in BUILTIN_MATCHER.find(inner):
+                return f"quoted '{inner}'"
+    praise, problems = cues.get("praise"), cues.get("problem")
+    if not praise or not problems or _resolved(text, cues):
+        return None
+    spans = [*cues.get("negated_praise", ()), *cues.get("negated_fix", ())]
+    toks: list[str] | None = None
+    for p in praise:
+        if p.start < 0 or _inside(p, spans):
+            continue
+        # thanks are mostly meant: only "thanks for <problem>" right after is sarcasm
+        window = 4 if p.term in _THANKS or p.term.startswith("thank") else SARCASM_WINDOW
+        for q in problems:
+            if q.start < 0 or _inside(q, spans):
+                continue
+            if not (-SARCASM_WINDOW <= q.start - p.start <= window):
+                continue
+            if window == 4 and q.start < p.start:
+                continue
+            toks = words(text) if toks is None else toks
+            lo, hi = sorted((p.end, q.end))
+            if not CONTRAST.intersection(toks[min(p.start, q.start) : hi]):
+                return f"'{p.term}' next to '{q.term}'"
+    return None
 
 
 def _outside(matches: Sequence[Match], spans: Sequence[Match]) -> list[str]:
@@ -503,7 +666,19 @@ def _is_question(text: str, cues: Found, starts: Collection[str]) -> bool:
     if "?" not in text and "¿" not in text and "？" not in text:
         return False
     body = _LINK.sub(" ", text) if "/" in text else text  # "?" inside a link asks nothing
-    return "?" in body or "¿" in body or "？" in body
+    if "¿" in body:
+        return True
+    return any(
+        len(_CLAUSE_WORD.findall(clause)) >= MIN_QUESTION_WORDS
+        for clause in _ASKED.findall(body.replace("？", "?"))
+    )
+
+
+#: a "?" asks only after a clause of at least this many words ("(Tabitha?)" does not)
+MIN_QUESTION_WORDS = 3
+#: the clause each "?" closes: back to the previous sentence mark or bracket
+_ASKED = re.compile(r"([^.!?;:\n(\[]*)\?")
+_CLAUSE_WORD = re.compile(r"(?<![@\w])\w[\w'’-]*")
 
 
 def complaint_cues(text: str, found: Found | None = None) -> list[str]:
@@ -565,12 +740,20 @@ def classify_intent(
     score = 0.0 if compound is None else compound
     strength = _strength(text, cues)
     starts = _clause_starts(text) if "opener" in cues else _NO_STARTS
-    if "complaint" in starts or (strength > 0 and ("sarcasm" in cues or "why" in starts)):
+    personal = direct or "first_person" in cues
+    if "complaint" in starts or (strength > 0 and "why" in starts):
+        return "complaint"
+    if (strength > 0 or personal) and _may_be_sarcastic(text, cues) and sarcasm(text, cues):
         return "complaint"
     question = _is_question(text, cues, starts)
     praise = _has_praise(text, cues)
-    personal = direct or "first_person" in cues
-    if personal and _is_complaint(strength, score, question or praise):
+    if praise and strength > 0 and not question:
+        last = _after_contrast(text, cues)
+        if last is not None:
+            return "complaint" if personal and last else "praise"
+    praise = praise or _resolved(text, cues)
+    own = "first_person" in cues
+    if personal and _is_complaint(strength, score, question or praise, own):
         return "complaint"
     if question:
         return "question"
@@ -579,16 +762,41 @@ def classify_intent(
     return "other"
 
 
-def _is_complaint(strength: float, score: float, softened: bool) -> bool:
-    """Problem strength against VADER's compound; a question or thanks needs strength 2."""
+def _after_contrast(text: str, cues: Found) -> bool | None:
+    """After the last "but": True if a problem follows, False if only praise, None if neither.
+
+    "Delayed, but the crew were great" is praise; "the crew were great but the
+    plane was filthy" a complaint.
+    """
+    toks = words(text)
+    cut = max((i for i, t in enumerate(toks) if t in CONTRAST), default=-1)
+    if cut < 0:
+        return None
+    if any(m.start > cut for m in cues.get("problem", ())):
+        return True
+    if any(m.start > cut for m in cues.get("praise", ())):
+        return False
+    return None
+
+
+def _may_be_sarcastic(text: str, cues: Found) -> bool:
+    """Cheap pre-test for :func:`sarcasm`: a sarcasm phrase, a quote, or praise and a problem."""
+    if "sarcasm" in cues or ("praise" in cues and "problem" in cues):
+        return True
+    return _QUOTE_OPEN.search(text) is not None  # not every apostrophe: "I'm", "can't"
+
+
+def _is_complaint(strength: float, score: float, softened: bool, personal: bool) -> bool:
+    """Problem strength first; a question or thanks needs strength 2.
+
+    A problem word is not cancelled by a positive compound (VADER reads "please"
+    or "hope" as praise), and a negative compound alone is no complaint
+    ("Send Bloody Marys"): it needs at least a weak problem word, or first-person
+    words ("my signal is so bad") for a very negative one (<= -0.6).
+    """
     if softened and strength < 2:
         return False
-    return (
-        strength >= 2
-        or (strength >= 1 and score < 0.3)
-        or (strength >= 0.5 and score <= -0.25)
-        or score <= -0.6
-    )
+    return strength >= 1 or (strength >= 0.5 and score <= -0.25) or (personal and score <= -0.6)
 
 
 def _strength(text: str, cues: Found) -> float:

@@ -46,7 +46,8 @@ def test_defaults() -> None:
     assert (s.age_weight, s.age_cap_hours) == (2.0, 24.0)
     assert dict(s.sla_seconds) == {"complaint": 3600, "question": 14400, "other": 86400}
     assert "praise" not in s.sla_seconds
-    assert "refund*" in s.urgency_words
+    assert s.domains == ("telecom",) and s.urgency_words is None  # from the telecom pack
+    assert "refund*" in s.lexicon and "~down" in s.lexicon
 
 
 @pytest.mark.parametrize(

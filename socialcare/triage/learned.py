@@ -1,0 +1,330 @@
+"""A learned "needs an answer" model: trained with scikit-learn, applied in pure Python.
+
+:func:`train` fits a logistic regression over word and bigram features of a
+mention's text plus its static triage signals (intent, sentiment, urgency,
+direct address, reach) on labelled examples, and cross-validates it (5-fold,
+stratified ROC AUC) so the team sees how well it ranks before trusting it.
+
+The fitted model keeps only its nonzero weights, by readable feature name, in
+a :class:`LearnedModel`. Applying it is a dot product over a dict in pure
+Python: scoring never imports numpy or scikit-learn (they load only inside
+:func:`train`), so a poll's start-up and per-mention cost stay small, and the
+model can be explained word by word ("'cancelled' +0.9, 'thanks' -0.4").
+
+:meth:`LearnedModel.to_bytes` writes versioned, compact JSON, never pickle:
+the bytes live in the shared store, and loading them must not run code.
+
+Feature scheme 1 (:data:`FEATURE_SCHEME`; a model of another scheme is refused):
+
+* ``w:<word>`` and ``b:<word> <word>``: 1.0 when present in the text,
+  lowercased, with @handles and links removed (links become the word
+  ``<link>``) and digit runs written ``0``; ``w:?`` for a question mark;
+* ``s:<signal>``: the static signal values (``sentiment``, ``urgency``,
+  ``direct``, ``reach``), and ``s:intent=<intent>`` 1.0 for the rule-based
+  intent. ``repeat`` is left out on purpose: it counts how much someone
+  posts, not what they need, and would let a prolific author inflate the
+  model. ``learned`` itself, rules and waiting time are left out too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence, Union
+
+from ..errors import UsageError
+from ..models import to_iso, utcnow
+
+__all__ = [
+    "FEATURE_SCHEME",
+    "FORMAT",
+    "MIN_LABELS",
+    "LearnedModel",
+    "SignalsLike",
+    "features",
+    "signal_values",
+    "train",
+]
+
+#: how features are built from a text and its signals (see the module docstring)
+FEATURE_SCHEME = 1
+#: the ``format`` tag of :meth:`LearnedModel.to_bytes`, and its version
+FORMAT = "socialcare-learned-triage"
+FORMAT_VERSION = 1
+#: fewer labelled examples than this and :func:`train` refuses
+MIN_LABELS = 200
+#: weights smaller than this (in absolute value) are not stored
+_MIN_WEIGHT = 1e-3
+#: static signals used as features; ``repeat`` is left out (see the module docstring)
+SIGNAL_FEATURES = ("sentiment", "urgency", "direct", "reach")
+
+_HANDLE = re.compile(r"(?<![\w@])@\w+")
+_LINK = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
+_WORD = re.compile(r"<link>|[a-z0-9]+(?:['’][a-z]+)?")
+
+#: what a caller may pass as the signals of a text: ``{"intent": "complaint",
+#: "urgency": 0.5, ...}``, a TriageResult's ``signals`` (Contributions), or a
+#: stored mention row (its ``signals`` JSON column)
+SignalsLike = Union[Mapping[str, Any], Sequence[Any], None]
+
+
+def _words(text: str) -> list[str]:
+    low = _LINK.sub(" <link> ", _HANDLE.sub(" ", text)).lower()
+    return _WORD.findall(_DIGITS.sub("0", low).replace("’", "'"))
+
+
+def signal_values(signals: SignalsLike) -> dict[str, float | str]:
+    """The signals of a text as ``{name: value}`` with ``intent`` as its name.
+
+    Accepts a plain dict, a sequence of ``Contribution`` (name, value, weight,
+    contribution, detail), or a stored mention row whose ``signals`` column is
+    the JSON written by ``TriageResult.columns``.
+    """
+    if signals is None:
+        return {}
+    if isinstance(signals, Mapping):
+        if "signals" in signals and not isinstance(signals.get("signals"), (int, float)):
+            return _row_signals(signals)
+        return {str(k): v for k, v in signals.items() if isinstance(v, (int, float, str))}
+    out: dict[str, float | str] = {}
+    for part in signals:
+        if isinstance(part, (list, tuple)) and len(part) >= 5:
+            name, value, detail = str(part[0]), part[1], part[4]
+            if name == "intent":
+                out["intent"] = str(detail)
+            elif isinstance(value, (int, float)):
+                out[name] = float(value)
+    return out
+
+
+def _row_signals(row: Mapping[str, Any]) -> dict[str, float | str]:
+    raw = row.get("signals")
+    payload: Any = raw
+    if isinstance(raw, (str, bytes)):
+        try:
+            payload = json.loads(raw or "{}")
+        except ValueError:
+            payload = {}
+    parts = payload.get("signals", []) if isinstance(payload, Mapping) else []
+    out = signal_values(parts if isinstance(parts, list) else [])
+    if isinstance(row.get("intent"), str) and row["intent"]:
+        out["intent"] = row["intent"]
+    return out
+
+
+def features(text: str, signals: SignalsLike = None) -> dict[str, float]:
+    """The features of one example under :data:`FEATURE_SCHEME` (name -> value)."""
+    toks = _words(text)
+    feats = {f"w:{t}": 1.0 for t in toks}
+    for a, b in zip(toks, toks[1:], strict=False):
+        feats[f"b:{a} {b}"] = 1.0
+    if "?" in _LINK.sub(" ", text):
+        feats["w:?"] = 1.0
+    values = signal_values(signals)
+    intent = values.get("intent")
+    if isinstance(intent, str) and intent:
+        feats[f"s:intent={intent}"] = 1.0
+    for name in SIGNAL_FEATURES:
+        value = values.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value:
+            feats[f"s:{name}"] = float(value)
+    return feats
+
+
+def describe_feature(name: str) -> str:
+    """A feature in plain words: 'cancelled', 'flight cancelled', intent complaint."""
+    kind, _, body = name.partition(":")
+    if kind in ("w", "b"):
+        return "a question mark" if body == "?" else f"'{body}'"
+    if body.startswith("intent="):
+        return f"intent {body[7:]}"
+    return f"{body} signal"
+
+
+@dataclass(frozen=True)
+class LearnedModel:
+    """A trained linear "needs an answer" model: nonzero weights by feature, and metadata."""
+
+    weights: Mapping[str, float]
+    intercept: float
+    trained_at: str
+    positives: int
+    negatives: int
+    cv_auc: float | None
+    scheme: int = FEATURE_SCHEME
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def labels(self) -> int:
+        """How many labelled examples it was trained on."""
+        return self.positives + self.negatives
+
+    def margin(self, feats: Mapping[str, float]) -> float:
+        """The linear score (log-odds) of a feature dict."""
+        get = self.weights.get
+        return self.intercept + sum(get(f, 0.0) * v for f, v in feats.items())
+
+    def predict(self, text: str, signals: SignalsLike = None) -> float:
+        """Probability (0..1) that the mention needs an answer."""
+        return _sigmoid(self.margin(features(text, signals)))
+
+    def contributions(
+        self, text: str, signals: SignalsLike = None, top: int = 5
+    ) -> list[tuple[str, float]]:
+        """The ``top`` features that moved this prediction most, as (plain words, log-odds)."""
+        return self._top(features(text, signals), top)
+
+    def _top(self, feats: Mapping[str, float], top: int) -> list[tuple[str, float]]:
+        weights = self.weights
+        parts = [(f, weights[f] * v) for f, v in feats.items() if f in weights]
+        parts.sort(key=lambda p: (-abs(p[1]), p[0]))
+        return [(describe_feature(f), c) for f, c in parts[:top]]
+
+    def explain(self, text: str, signals: SignalsLike = None, top: int = 5) -> str:
+        """The top contributions in one line: "'cancelled' +0.9, 'thanks' -0.4"."""
+        return _line(self.contributions(text, signals, top))
+
+    def predict_explain(
+        self, text: str, signals: SignalsLike = None, top: int = 3
+    ) -> tuple[float, str]:
+        """:meth:`predict` and :meth:`explain` at once, building the features once (scoring)."""
+        feats = features(text, signals)
+        return _sigmoid(self.margin(feats)), _line(self._top(feats, top))
+
+    def summary(self) -> str:
+        """One line for a status screen: labels, cross-validated AUC, when trained."""
+        auc = "n/a" if self.cv_auc is None else f"{self.cv_auc:.3f}"
+        return (
+            f"{self.labels} labels ({self.positives} need an answer, {self.negatives} do not), "
+            f"cross-validated ROC AUC {auc}, {len(self.weights)} weights, trained {self.trained_at}"
+        )
+
+    def to_bytes(self) -> bytes:
+        """Compact versioned JSON (UTF-8); never pickle, since the store is shared."""
+        payload = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "scheme": self.scheme,
+            "trained_at": self.trained_at,
+            "positives": self.positives,
+            "negatives": self.negatives,
+            "cv_auc": self.cv_auc,
+            "params": dict(self.params),
+            "intercept": self.intercept,
+            "weights": dict(sorted(self.weights.items())),
+        }
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LearnedModel:
+        """Load :meth:`to_bytes` output; UsageError (retrain) for anything else."""
+        try:
+            payload = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise UsageError(_RETRAIN.format("it is not a socialcare model")) from None
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise UsageError(_RETRAIN.format("it is not a socialcare model"))
+        if payload.get("version") != FORMAT_VERSION or payload.get("scheme") != FEATURE_SCHEME:
+            got = f"version {payload.get('version')}, scheme {payload.get('scheme')}"
+            raise UsageError(_RETRAIN.format(f"it was saved by another socialcare ({got})"))
+        try:
+            weights = {str(k): float(v) for k, v in payload["weights"].items()}
+            cv = payload.get("cv_auc")
+            return cls(
+                weights=weights,
+                intercept=float(payload["intercept"]),
+                trained_at=str(payload["trained_at"]),
+                positives=int(payload["positives"]),
+                negatives=int(payload["negatives"]),
+                cv_auc=None if cv is None else float(cv),
+                scheme=FEATURE_SCHEME,
+                params=dict(payload.get("params") or {}),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise UsageError(_RETRAIN.format("its contents are damaged")) from None
+
+
+def _line(parts: Sequence[tuple[str, float]]) -> str:
+    return ", ".join(f"{name} {c:+.1f}" for name, c in parts) or "no known words"
+
+
+_RETRAIN = "cannot load the triage model: {}; retrain it with `socialcare triage train`"
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+#: one labelled example: the text, its signals (see :func:`signal_values`), needs an answer
+Example = tuple[str, SignalsLike, bool]
+
+
+def train(
+    examples: Iterable[Example],
+    *,
+    min_labels: int = MIN_LABELS,
+    folds: int = 5,
+    c: float = 1.0,
+    min_count: int = 2,
+    seed: int = 0,
+) -> LearnedModel:
+    """Fit a logistic regression on labelled examples and cross-validate it.
+
+    Words and bigrams seen in fewer than ``min_count`` examples are dropped
+    (they cannot generalise and would bloat the stored model). ``cv_auc`` is
+    the ROC AUC of ``folds``-fold stratified cross-validation predictions.
+    Raises UsageError with fewer than ``min_labels`` examples or one class only.
+    """
+    rows = [(features(text, signals), bool(label)) for text, signals, label in examples]
+    positives = sum(label for _, label in rows)
+    negatives = len(rows) - positives
+    if len(rows) < min_labels:
+        raise UsageError(
+            f"need at least {min_labels} labelled mentions to train, got {len(rows)}; "
+            "label more (answered mentions count as 'needs an answer')"
+        )
+    if min(positives, negatives) < folds:
+        raise UsageError(
+            f"need at least {folds} labelled mentions of each kind to train, got {positives} "
+            f"needing an answer and {negatives} not; label some of the other kind"
+        )
+    # scikit-learn (and numpy) load here only: scoring must stay free of them
+    from sklearn.feature_extraction import DictVectorizer  # type: ignore[import-untyped]
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+    from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict  # type: ignore[import-untyped]
+
+    counts: dict[str, int] = {}
+    for feats, _ in rows:
+        for name in feats:
+            counts[name] = counts.get(name, 0) + 1
+    keep = {n for n, k in counts.items() if k >= min_count or n.startswith("s:")}
+    vectorizer = DictVectorizer()
+    x = vectorizer.fit_transform([{n: v for n, v in f.items() if n in keep} for f, _ in rows])
+    y = [label for _, label in rows]
+    clf = LogisticRegression(C=c, solver="lbfgs", max_iter=2000)
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    margins = cross_val_predict(clf, x, y, cv=cv, method="decision_function")
+    cv_auc = float(roc_auc_score(y, margins))
+    clf.fit(x, y)
+    names = vectorizer.get_feature_names_out()
+    weights = {
+        str(name): round(float(w), 4)
+        for name, w in zip(names, clf.coef_[0], strict=True)
+        if abs(w) >= _MIN_WEIGHT
+    }
+    return LearnedModel(
+        weights=weights,
+        intercept=round(float(clf.intercept_[0]), 4),
+        trained_at=to_iso(utcnow()),
+        positives=positives,
+        negatives=negatives,
+        cv_auc=round(cv_auc, 4),
+        params={"c": c, "min_count": min_count, "folds": folds},
+    )
