@@ -37,6 +37,7 @@ def unregister(name: str) -> None:
 
 
 def _register_builtins(register_fn: Callable[[type[Source]], object]) -> None:
+    from .appstore import AppStoreSource
     from .bluesky import BlueskySource
     from .demo import DemoSource
     from .hackernews import HackerNewsSource
@@ -47,7 +48,7 @@ def _register_builtins(register_fn: Callable[[type[Source]], object]) -> None:
 
     for cls in (
         DemoSource, TwitterSource, RedditSource, MastodonSource, BlueskySource,
-        HackerNewsSource, RssSource,
+        HackerNewsSource, RssSource, AppStoreSource,
     ):  # fmt: skip
         register_fn(cls)
 
