@@ -58,6 +58,7 @@ __all__ = [
     "ReviewSource",
     "review_author_id",
     "review_text",
+    "star_rating",
 ]
 
 log = logging.getLogger("socialcare.sources.appstore")

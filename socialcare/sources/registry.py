@@ -40,6 +40,7 @@ def _register_builtins(register_fn: Callable[[type[Source]], object]) -> None:
     from .appstore import AppStoreSource
     from .bluesky import BlueskySource
     from .demo import DemoSource
+    from .googleplay import GooglePlaySource
     from .hackernews import HackerNewsSource
     from .mastodon import MastodonSource
     from .reddit import RedditSource
@@ -48,7 +49,7 @@ def _register_builtins(register_fn: Callable[[type[Source]], object]) -> None:
 
     for cls in (
         DemoSource, TwitterSource, RedditSource, MastodonSource, BlueskySource,
-        HackerNewsSource, RssSource, AppStoreSource,
+        HackerNewsSource, RssSource, AppStoreSource, GooglePlaySource,
     ):  # fmt: skip
         register_fn(cls)
 
