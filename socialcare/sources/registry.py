@@ -40,6 +40,7 @@ def _register_builtins(register_fn: Callable[[type[Source]], object]) -> None:
     from .appstore import AppStoreSource
     from .bluesky import BlueskySource
     from .demo import DemoSource
+    from .gbp import GbpSource
     from .googleplay import GooglePlaySource
     from .hackernews import HackerNewsSource
     from .mastodon import MastodonSource
@@ -50,6 +51,7 @@ def _register_builtins(register_fn: Callable[[type[Source]], object]) -> None:
     for cls in (
         DemoSource, TwitterSource, RedditSource, MastodonSource, BlueskySource,
         HackerNewsSource, RssSource, AppStoreSource, GooglePlaySource,
+        GbpSource,
     ):  # fmt: skip
         register_fn(cls)
 
