@@ -98,6 +98,11 @@ class GbpSource(ReviewSource):
         """The key file's variable is set and the file is a usable key (no network)."""
         self.google.load()
 
+    def close(self) -> None:
+        """Close the API client and the token endpoint's session."""
+        super().close()
+        self.google.close()
+
     def _auth_headers(self) -> dict[str, str]:
         return self.google.headers()
 

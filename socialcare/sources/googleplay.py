@@ -175,6 +175,10 @@ class GoogleCredentials:
                 ) from None
         return {"Authorization": f"Bearer {creds.token}"}
 
+    def close(self) -> None:
+        """Close the token endpoint's connection pool."""
+        self.session.close()
+
     def forget_token(self) -> None:
         """Drop the token after a 401, so the next request fetches a fresh one."""
         if self._credentials is not None:
@@ -236,6 +240,11 @@ class GooglePlaySource(ReviewSource):
     def check_credentials(self) -> None:
         """The key file's variable is set and the file is a usable key (no network)."""
         self.google.load()
+
+    def close(self) -> None:
+        """Close the API client and the token endpoint's session."""
+        super().close()
+        self.google.close()
 
     def _auth_headers(self) -> dict[str, str]:
         return self.google.headers()
