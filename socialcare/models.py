@@ -44,6 +44,18 @@ def parse_iso(text: str) -> datetime:
     return dt.astimezone(timezone.utc)
 
 
+def _json_object(value: Any) -> dict[str, Any]:
+    """A stored JSON object column (text on SQLite, maybe decoded already on PostgreSQL)."""
+    import json
+
+    if isinstance(value, dict):
+        return value
+    if not value:
+        return {}
+    decoded = json.loads(value)
+    return decoded if isinstance(decoded, dict) else {}
+
+
 @dataclass
 class Mention:
     """One post from a platform, normalised.
@@ -65,9 +77,15 @@ class Mention:
     conversation_id: str | None = None
     parent_id: str | None = None
     query: str = ""
-    kind: str = "post"  # post, reply, comment, repost, quote, dm
+    kind: str = "post"  # post, reply, comment, repost, quote, dm, review
     repost_of: str | None = None  # native id of the original, for reposts and quotes
     raw: dict[str, Any] = field(default_factory=dict)
+    #: star rating 1..5 of a review (None for everything else)
+    rating: int | None = None
+    #: when the platform last changed the item (an edited review); None if never or unknown
+    updated_at: datetime | None = None
+    #: platform extras worth showing and filtering on: app version, territory, location
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Mention:
@@ -91,6 +109,10 @@ class Mention:
             kind=row.get("kind") or "post",
             repost_of=row.get("repost_of"),
             raw=json.loads(row.get("raw") or "{}"),
+            # review columns may not exist (yet) in a store: absent keys mean "none"
+            rating=row.get("rating"),
+            updated_at=parse_iso(row["updated_at"]) if row.get("updated_at") else None,
+            meta=_json_object(row.get("meta")),
         )
 
     @property

@@ -37,8 +37,11 @@ def unregister(name: str) -> None:
 
 
 def _register_builtins(register_fn: Callable[[type[Source]], object]) -> None:
+    from .appstore import AppStoreSource
     from .bluesky import BlueskySource
     from .demo import DemoSource
+    from .gbp import GbpSource
+    from .googleplay import GooglePlaySource
     from .hackernews import HackerNewsSource
     from .mastodon import MastodonSource
     from .reddit import RedditSource
@@ -47,7 +50,8 @@ def _register_builtins(register_fn: Callable[[type[Source]], object]) -> None:
 
     for cls in (
         DemoSource, TwitterSource, RedditSource, MastodonSource, BlueskySource,
-        HackerNewsSource, RssSource,
+        HackerNewsSource, RssSource, AppStoreSource, GooglePlaySource,
+        GbpSource,
     ):  # fmt: skip
         register_fn(cls)
 
