@@ -11,6 +11,7 @@ get the traceback instead.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Optional
 
 import click
@@ -21,6 +22,19 @@ from .errors import SocialcareError
 from .safety import one_line
 
 __all__ = ["app", "main"]
+
+
+#: exit code after Ctrl-C (128 + SIGINT, what shells report)
+INTERRUPTED = 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _is_cli_exception(exc: BaseException) -> bool:
@@ -39,6 +53,16 @@ class _Group(TyperGroup):
                 raise
             click.echo(f"Error: {one_line(str(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            # Ctrl-C anywhere, Ctrl-D at a prompt: one line, the shell's code for SIGINT
+            if os.environ.get("SOCIALCARE_DEBUG"):
+                raise
+            click.echo("\nInterrupted", err=True)
+            raise typer.Exit(INTERRUPTED) from None
+        except BrokenPipeError:
+            # the reader went away (``show ID | head -1``): it has what it wanted
+            _silence_stdout()
+            raise typer.Exit(0) from None
         except Exception as exc:  # a bug: say so briefly, exit 1
             # typer's (and click's) own exceptions carry usage errors and exits: let them through.
             if os.environ.get("SOCIALCARE_DEBUG") or _is_cli_exception(exc):
@@ -71,6 +95,9 @@ def _root(
         metavar="PATH",
     ),
 ) -> None:
+    from .commands.common import setup_logging
+
+    setup_logging()
     ctx.obj = {"config": config}
 
 
@@ -97,5 +124,20 @@ _register()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: also quiet on Ctrl-C at start-up and on a closed pipe at exit."""
+    code: int | str | None = 0
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted", err=True)
+        code = INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        code = 0
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    sys.exit(code)

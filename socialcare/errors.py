@@ -139,4 +139,5 @@ EXIT_CODES: list[tuple[int, str]] = [
     (10, "`status --alert`: a source is failing, silent or over its monthly budget"),
     (11, "the PostgreSQL server cannot be reached, or the connection was lost"),
     (12, "`db copy`: the target ended with fewer rows than the source"),
+    (130, 'interrupted: Ctrl-C, or Ctrl-D at a prompt ("Interrupted", nothing half-done)'),
 ]

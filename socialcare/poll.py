@@ -435,7 +435,7 @@ class _QueryPoll:
             raise BudgetExhausted(exhausted, reset_at=_next_month(utcnow()).timestamp())
         if warning is not None and self.result.warning is None:
             self.result.warning = warning
-            log.warning("%s", warning)
+            log.info("%s", warning)  # reported in the poll's result and `status`
 
     def _advance(self, value: str) -> None:
         """Move the cursor to ``value``, never backwards."""
@@ -551,7 +551,7 @@ class _QueryPoll:
                 raise BudgetExhausted(exhausted, reset_at=_next_month(utcnow()).timestamp())
             r.warning = warning
             if warning is not None:
-                log.warning("%s", warning)
+                log.info("%s", warning)  # reported in the poll's result
             gap_error: SourceError | None = None
             if self.source.newest_first:
                 for gap in ingest.open_gaps(self.store, name, self.query):
@@ -581,7 +581,7 @@ class _QueryPoll:
                 self.next_poll_at = _iso_epoch(exc.reset_at)
             if self.run_gap is not None:
                 ingest.set_gap_reason(self.store, self.run_gap, r.error)
-            log.warning("%s [%s]: %s", name, self.query, exc)
+            log.info("%s [%s]: %s", name, self.query, exc)  # reported in the poll's result
         if self.next_poll_at is None and self.remaining == 0 and self.reset is not None:
             self.next_poll_at = self.reset
         self._finish()
@@ -633,7 +633,7 @@ def _source_failed(store: Store, source: Source | str, exc: Exception, doing: st
     if not isinstance(exc, SocialcareError):
         log.debug("%s: unexpected error while %s", name, doing, exc_info=True)
     message = one_line(str(error))
-    log.warning("%s", message)
+    log.info("%s", message)  # reported in the poll's result
     store.record_poll(name, SOURCE_QUERY, items=None, error=message)
     return PollResult(name, SOURCE_QUERY, error=message, error_code=error.exit_code)
 

@@ -39,6 +39,7 @@ _ESCAPES = re.compile(
 )
 # C0 except tab/newline, DEL, C1, and bidi overrides/isolates (Trojan-source style reordering).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CSV_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Lone surrogates ("\ud800" in platform JSON, or undecodable bytes kept by surrogateescape)
 # cannot be encoded as UTF-8; NUL cannot go into a PostgreSQL text column.
@@ -69,11 +70,19 @@ def markup_safe(text: str | None) -> str:
 
 
 def csv_safe(value: object) -> object:
-    """Neutralise spreadsheet formulas: prefix a leading ``= + - @ tab CR`` with an apostrophe.
+    """One CSV cell from untrusted text: the one neutraliser for every CSV path.
 
-    Numbers pass through unchanged so numeric columns stay numeric.
+    Terminal escapes and control characters are stripped (CSV often lands on a
+    terminal first: ``queue --csv | less``), then a leading ``= + - @ tab CR``
+    gets an apostrophe so spreadsheets never run it as a formula. Numbers pass
+    through unchanged so numeric columns stay numeric.
     """
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if not isinstance(value, str):
+        return value
+    if not value.isprintable():
+        # clean_text's rule, except that CR stays a CR: it is data in a CSV cell
+        value = _CSV_CONTROLS.sub("", _ESCAPES.sub("", value))
+    if value.startswith(_FORMULA_START):
         return "'" + value
     return value
 

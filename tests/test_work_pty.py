@@ -45,3 +45,32 @@ def test_work_in_a_real_terminal_closes_and_quits(polled: tuple[Path, dict[str, 
     store = open_store(database)  # the store the CLI used: default file, or PostgreSQL
     closed = store.events(action="close")
     assert len(closed) == 1 and closed[0]["agent"] == "alice"
+
+
+def test_ctrl_c_at_the_work_prompt_is_one_line_and_exit_130(
+    polled: tuple[Path, dict[str, str]], database: str
+) -> None:
+    cfg, env = polled
+    child = pexpect.spawn(sys.executable, ["-m", "socialcare", "--config", str(cfg), "work"],
+                          env=env, encoding="utf-8", timeout=60, dimensions=(40, 100))  # fmt: skip
+    child.expect(r"\[q\]uit")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert "Interrupted" in child.before and "Traceback" not in child.before
+    assert "│" not in child.before  # no rich traceback box either
+
+
+def test_ctrl_d_at_the_work_prompt_is_one_line_and_exit_130(
+    polled: tuple[Path, dict[str, str]], database: str
+) -> None:
+    cfg, env = polled
+    child = pexpect.spawn(sys.executable, ["-m", "socialcare", "--config", str(cfg), "work"],
+                          env=env, encoding="utf-8", timeout=60, dimensions=(40, 100))  # fmt: skip
+    child.expect(r"\[q\]uit")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert "Interrupted" in child.before and "Abort" not in child.before

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-import click
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -167,17 +166,20 @@ def reply(
 
     Example: socialcare reply demo:1001 --template apology
     """
-    from .editor import editor_message, parse_editor_message
+    from ..errors import UsageError
+    from .editor import edit_reply
 
     sc = sc_of(ctx)
     if text is None and not (no_edit and template):
         draft = sc.draft_reply(mention_id, template=template, kb=kb)
-        edited = click.edit(editor_message(sc.mention(mention_id), draft), extension=".txt")
-        text = parse_editor_message(edited or "")
-        if not text:
-            from ..errors import UsageError
-
+        edited = edit_reply(sc.mention(mention_id), draft)
+        if not edited.text:
             raise UsageError("empty reply: aborted, nothing sent")
+        if edited.unchanged:
+            console.print(Text(edited.text))
+            if not typer.confirm("The reply is the unedited draft above. Send it?", default=False):
+                raise UsageError("not sent: the draft was left unedited")
+        text = edited.text
         template = None
     outcome = sc.reply(
         mention_id, text=text, template=template, dry_run=dry_run, force=force, kb=kb

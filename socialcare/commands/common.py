@@ -6,25 +6,75 @@ command opens the store once and closes it when it ends.
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from typing import Any, Callable
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from ..app import Socialcare
+from ..safety import one_line
 
 __all__ = [
     "CommandSet",
+    "TerminalConsole",
     "console",
     "err_console",
     "interactive",
+    "quiet_logging",
+    "setup_logging",
     "sc_of",
     "socialcare_for",
 ]
 
-console = Console(highlight=False, soft_wrap=False)
-err_console = Console(stderr=True, highlight=False)
+
+class TerminalConsole(Console):
+    """rich's Console, except that a reader who went away (``| head -1``) is not an error.
+
+    rich exits 1 on a broken pipe; the CLI's error handler turns
+    ``BrokenPipeError`` into a quiet exit 0, so every console hands it there.
+    """
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
+console = TerminalConsole(highlight=False, soft_wrap=False)
+err_console = TerminalConsole(stderr=True, highlight=False)
+
+
+class _WarningLine(logging.Handler):
+    """Every library's log record as one cleaned ``warning: ...`` line on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = one_line(record.getMessage())
+        except Exception:  # a malformed record from some library: never a traceback
+            message = one_line(str(record.msg))
+        label = record.levelname.lower()
+        err_console.print(Text(f"{label}: {message}"), soft_wrap=True)
+
+
+_HANDLER = _WarningLine()
+
+
+def setup_logging() -> None:
+    """The one log handler: warnings and errors from socialcare and its libraries (tweepy,
+    praw, httpx) reach stderr as one clean line each; ``SOCIALCARE_DEBUG=1`` shows debug."""
+    root = logging.getLogger()
+    if _HANDLER not in root.handlers:
+        root.addHandler(_HANDLER)
+    debug = bool(os.environ.get("SOCIALCARE_DEBUG"))
+    _HANDLER.setLevel(logging.DEBUG if debug else logging.WARNING)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+def quiet_logging() -> None:
+    """``--quiet``: only errors reach stderr (warnings are in ``status`` and the events log)."""
+    _HANDLER.setLevel(logging.ERROR)
 
 
 def socialcare_for(ctx: typer.Context) -> Socialcare:

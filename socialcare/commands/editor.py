@@ -6,11 +6,18 @@ before it reaches the buffer, so an editor never receives escape sequences.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
-from ..safety import clean_text
+import click
 
-__all__ = ["EDITOR_HELP", "editor_message", "parse_editor_message"]
+from ..errors import UsageError
+from ..safety import clean_text, one_line
+
+__all__ = ["EDITOR_HELP", "EditedReply", "edit_reply", "editor_message", "parse_editor_message"]
+
+#: what opens the buffer: ``click.edit`` (returns None when the file was not saved)
+Editor = Callable[[str], "str | None"]
 
 EDITOR_HELP = "# Write your reply above. Lines starting with # are ignored; an empty reply aborts."
 
@@ -36,3 +43,32 @@ def editor_message(row: Mapping[str, Any], draft: str) -> str:
 def parse_editor_message(text: str) -> str:
     """The reply an agent wrote: comment lines dropped, surrounding blank lines trimmed."""
     return "\n".join(line for line in text.splitlines() if not line.startswith("#")).strip()
+
+
+@dataclass(frozen=True)
+class EditedReply:
+    """What came back from the editor: the text, and whether it is the draft untouched."""
+
+    text: str
+    unchanged: bool
+
+
+def edit_reply(row: Mapping[str, Any], draft: str, edit: Editor | None = None) -> EditedReply:
+    """Open ``$EDITOR`` on the draft; an editor that cannot start is one clear UsageError.
+
+    Closing the editor without saving (or saving the draft as it was) is not an
+    empty reply: it comes back ``unchanged``, so the caller asks "send this as
+    is?" instead of claiming the agent wrote nothing.
+    """
+    opener = edit or (lambda text: click.edit(text, extension=".txt"))
+    try:
+        edited = opener(editor_message(row, draft))
+    except click.ClickException as exc:
+        raise UsageError(
+            f"the editor could not run ({one_line(exc.format_message(), 160)}): set $EDITOR "
+            "(or $VISUAL) to an editor that works, or pass the reply text as an argument"
+        ) from None
+    if edited is None:
+        return EditedReply(draft.strip(), unchanged=bool(draft.strip()))
+    text = parse_editor_message(edited)
+    return EditedReply(text, unchanged=bool(text) and text == draft.strip())

@@ -21,7 +21,7 @@ from ..errors import NotFound, SendFailed, UsageError
 from ..models import item_options, parse_iso
 from ..safety import clean_text, one_line
 from ..timeutil import format_local
-from .common import console, err_console, sc_of
+from .common import console, err_console, quiet_logging, sc_of
 
 __all__ = ["followup_app", "post_app", "due"]
 
@@ -316,6 +316,8 @@ def due(
 
     Example: socialcare due --quiet
     """
+    if quiet:
+        quiet_logging()
     report = sc_of(ctx).due(dry_run=dry_run)
     _print_report(report, quiet=quiet)
     if report.failed and not dry_run:

@@ -15,7 +15,6 @@ from typing import Any, Optional
 
 import httpx
 import typer
-from rich.console import Console
 from rich.text import Text
 
 from ..kb import (
@@ -27,7 +26,7 @@ from ..kb import (
 )
 from ..safety import clean_text, one_line
 from ..timeutil import parse_since
-from .common import sc_of
+from .common import TerminalConsole, sc_of
 
 __all__ = ["kb_app", "suggestions_text", "NO_MATCH"]
 
@@ -41,8 +40,8 @@ kb_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = TerminalConsole(highlight=False, soft_wrap=True)
+err_console = TerminalConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _obj(ctx: typer.Context) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from ..errors import UsageError
 from ..models import parse_iso, utcnow
 from ..safety import one_line
 from ..timeutil import format_age, parse_duration
-from .common import CommandSet, console, err_console, sc_of
+from .common import CommandSet, TerminalConsole, console, err_console, quiet_logging, sc_of
 
 __all__ = ["status", "gaps", "make_waiter", "parse_max_wait", "ALERT_EXIT_CODE", "commands"]
 
@@ -104,19 +104,25 @@ def status(
         "--alert",
         help=f"Exit {ALERT_EXIT_CODE} if a source is failing, silent or over budget (cron).",
     ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Print nothing unless there is an alert (cron)."
+    ),
 ) -> None:
     """Show source health: last poll, last error, items, rate limit, next poll, gaps, budget.
 
     A source is silent when no poll succeeded, or nothing new arrived, for longer
     than its silent_after; it is over budget at monthly_request_budget or
-    monthly_item_budget. With --alert those print to stderr and the exit code is 10.
+    monthly_item_budget. With --alert those print to stderr and the exit code is 10;
+    --quiet prints the tables never, the alerts only.
 
     Example: socialcare status --alert
     """
     sc = sc_of(ctx)
     now = utcnow()
     st = sc.status(now)
-    if not st.queries and not st.sources:
+    if quiet:
+        quiet_logging()
+    elif not st.queries and not st.sources:
         console.print("No sources configured or polled yet. (Try `socialcare poll`.)")
     else:
         console.print(_queries_table(st, now))
@@ -187,7 +193,7 @@ def make_waiter(
     Either way the wait really happens (Ctrl-C stops it; pages already stored
     stay stored and the rest of the run becomes a gap).
     """
-    out = console or Console(stderr=True, highlight=False)
+    out = console or TerminalConsole(stderr=True, highlight=False)
 
     def wait(seconds: float, reason: str) -> bool:
         text = one_line(reason, 160)
@@ -272,13 +278,15 @@ def poll(
     """
     from .listen import make_waiter, parse_max_wait
 
+    if quiet:
+        quiet_logging()
     summary = sc_of(ctx).poll(
         source or None,
         waiter=make_waiter(quiet=quiet, console=err_console),
         max_wait=parse_max_wait(max_wait),
     )
     for r in summary.results:
-        if r.warning:
+        if r.warning and not quiet:
             err_console.print(Text(f"Warning: {one_line(r.warning)}"))
     failed = [r for r in summary.results if r.error]
     if not quiet:

@@ -56,6 +56,11 @@ QUEUE_COLUMNS = [
 ]
 
 
+def _printable(value: object) -> object:
+    """JSON lines reach the terminal too: strings lose escapes JSON would pass (C1, bidi)."""
+    return clean_text(value) if isinstance(value, str) else value
+
+
 @commands.command()
 def queue(
     ctx: typer.Context,
@@ -102,7 +107,9 @@ def queue(
     rows = sc.queue(flt)
     if json_:
         for row in rows:
-            print(json.dumps({k: row.get(k) for k in QUEUE_COLUMNS}, ensure_ascii=False))
+            print(
+                json.dumps({k: _printable(row.get(k)) for k in QUEUE_COLUMNS}, ensure_ascii=False)
+            )
         return
     if csv_:
         writer = csv.writer(sys.stdout)

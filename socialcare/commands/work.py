@@ -18,7 +18,7 @@ from ..errors import SocialcareError
 from ..safety import clean_text, one_line
 from ..timeutil import format_age, parse_future
 from .common import CommandSet, console, sc_of
-from .editor import editor_message, parse_editor_message
+from .editor import edit_reply
 
 __all__ = ["work_loop", "ACTIONS", "commands"]
 
@@ -70,7 +70,12 @@ def work_loop(
     prompt: Callable[..., str] = click.prompt,
     edit: Callable[[str], str | None] = lambda text: click.edit(text, extension=".txt"),
 ) -> int:
-    """Run until the queue is empty or the agent quits; returns how many were handled."""
+    """Run until the queue is empty or the agent quits; returns how many were handled.
+
+    Every action that moves a mention on (reply sent, close, snooze, assign)
+    counts; skip does not. A reply the agent declines at its preview returns
+    to the same mention's menu.
+    """
     skipped: set[str] = set()
     handled = 0
     position = 0
@@ -85,28 +90,38 @@ def work_loop(
         from .kb import suggestions_text
 
         console.print(suggestions_text(sc.suggestions(row)))
-        choice = prompt(menu, type=click.Choice(list(ACTIONS)), show_choices=False, default="s")
-        try:
+        while True:  # this mention's menu, until an action moves on
+            choice = prompt(menu, type=click.Choice(list(ACTIONS)), show_choices=False, default="s")
             if choice == "q":
                 return handled
-            if choice == "s":
+            try:
+                if choice in ("r", "t"):
+                    result = _reply(sc, console, row, choice == "t", prompt, edit)
+                    if result == "back":
+                        console.print("Not sent.")
+                        continue
+                    if result == "sent":
+                        handled += 1
+                    else:
+                        skipped.add(row["id"])
+                elif choice == "s":
+                    skipped.add(row["id"])
+                elif choice == "c":
+                    sc.close(row["id"])
+                    handled += 1
+                elif choice == "z":
+                    until = prompt("snooze for", default="4h")
+                    sc.snooze(row["id"], parse_future(until, tz=sc.config.timezone))
+                    handled += 1
+                elif choice == "a":
+                    who = prompt("assign to")
+                    sc.assign(row["id"], who)
+                    skipped.add(row["id"])
+                    handled += 1
+            except SocialcareError as exc:
+                console.print(Text(f"Error: {one_line(str(exc))}", style="red"))
                 skipped.add(row["id"])
-            elif choice == "c":
-                sc.close(row["id"])
-                handled += 1
-            elif choice == "z":
-                until = prompt("snooze for", default="4h")
-                sc.snooze(row["id"], parse_future(until, tz=sc.config.timezone))
-                handled += 1
-            elif choice == "a":
-                who = prompt("assign to")
-                sc.assign(row["id"], who)
-                skipped.add(row["id"])
-            elif choice in ("r", "t"):
-                handled += _reply(sc, console, row, choice == "t", prompt, edit, skipped)
-        except SocialcareError as exc:
-            console.print(Text(f"Error: {one_line(str(exc))}", style="red"))
-            skipped.add(row["id"])
+            break
 
 
 def _reply(
@@ -116,49 +131,49 @@ def _reply(
     with_template: bool,
     prompt: Callable[..., str],
     edit: Callable[[str], str | None],
-    skipped: set[str],
-) -> int:
-    template = None
+) -> str:
+    """Write, preview and send one reply: ``sent``, ``failed``, or ``back`` to the menu."""
     if with_template:
         names = list(sc.templates())
         if not names:
             console.print("No templates yet: `socialcare init` writes a starter set.")
-            return 0
+            return "back"
         for n, name in enumerate(names, start=1):
             console.print(f"  {n}. {name}")
         pick = prompt("template", type=click.IntRange(1, len(names)))
-        template = names[int(pick) - 1]
-        text = sc.draft_reply(row["id"], template=template)
-        console.print(Text(text))
+        text = sc.draft_reply(row["id"], template=names[int(pick) - 1])
+    else:
+        text = prompt("reply (empty opens $EDITOR)", default="", show_default=False)
+        if not text.strip():
+            text = edit_reply(row, "", edit).text
+    while True:
+        if not text.strip():
+            console.print("Empty reply.")
+            return "back"
+        preview = sc.reply(row["id"], text=text, dry_run=True)
+        limit = f"/{preview.limit}" if preview.limit else ""
+        console.print(Text(f"Send this reply ({preview.length}{limit} chars)?", style="bold"))
+        console.print(Text(preview.text))
         answer = prompt(
-            "send it? [y]es / [e]dit / [n]o",
+            "[y]es / [e]dit / [n]o",
             type=click.Choice(["y", "e", "n"]),
             show_choices=False,
             default="y",
         )
         if answer == "n":
-            skipped.add(row["id"])
-            return 0
-        if answer == "e":
-            text = parse_editor_message(edit(editor_message(row, text)) or "")
-    else:
-        text = prompt("reply (empty opens $EDITOR)", default="", show_default=False)
-        if not text.strip():
-            text = parse_editor_message(edit(editor_message(row, "")) or "")
-    if not text.strip():
-        console.print("Empty reply: nothing sent.")
-        skipped.add(row["id"])
-        return 0
+            return "back"
+        if answer == "y":
+            break
+        text = edit_reply(row, text, edit).text
     outcome = sc.reply(row["id"], text=text)
     item = outcome.item or {}
     if item.get("status") == "sent":
         console.print(Text(f"Sent reply #{item['id']} {item.get('url') or ''}", style="green"))
-        return 1
+        return "sent"
     console.print(
         Text(f"Reply #{item.get('id')} failed: {one_line(str(item.get('error')))}", style="red")
     )
-    skipped.add(row["id"])
-    return 0
+    return "failed"
 
 
 @commands.command()

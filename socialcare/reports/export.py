@@ -15,7 +15,6 @@ import csv
 import io
 import json
 import os
-import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,17 +36,12 @@ __all__ = [
 FORMATS = ("csv", "jsonl", "json")
 #: columns stored as JSON text; JSON exports embed them as values, CSV keeps the text
 JSON_TEXT_COLUMNS = frozenset({"tags", "detail"})
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _BOM = "\ufeff"
 
 
 def csv_cell(value: Any) -> Any:
-    """One CSV cell: controls dropped (tab, newline, CR kept), formulas neutralised."""
-    if isinstance(value, str):
-        if not value.isprintable():
-            value = _CONTROLS.sub("", value)
-        return csv_safe(value)
-    return value
+    """One CSV cell: :func:`socialcare.safety.csv_safe` (escapes dropped, formulas neutralised)."""
+    return csv_safe(value)
 
 
 def _json_value(column: str, value: Any) -> Any:
