@@ -34,7 +34,7 @@ from .kb import (
     suggest,
 )
 from .models import Mention, to_iso, utcnow
-from .outbox import reset_for_retry, send_item
+from .outbox import cancel_item, reset_for_retry, send_item
 from .poll import Adapters, IngestStatus, PollSummary, build_source, ingest_status, poll
 from .reports.collect import ReportParams, collect_report, collect_spikes
 from .reports.metrics import Report, SpikeFinding, SpikeRule
@@ -340,6 +340,10 @@ class Socialcare:
         """Resend a failed or stuck item, on the agent's explicit word."""
         reset_for_retry(self.store, item_id, self.agent)
         return send_item(self.store, self.adapters, item_id, agent=self.agent)
+
+    def cancel(self, item_id: int) -> Row:
+        """Cancel a pending or failed outbox item of any kind (audited); it is never sent."""
+        return cancel_item(self.store, item_id, self.agent)
 
     def log(self, **filters: Any) -> list[Row]:
         """The audit log, newest first."""

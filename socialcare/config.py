@@ -79,6 +79,24 @@ def _expect(value: Any, kind: type | tuple[type, ...], key: str, where: Path | N
     return value
 
 
+def login_name() -> str:
+    """The agent name when none is set: ``$USER``, else the OS login name, else ``agent``.
+
+    ``$USER`` is empty under cron and in some containers; the password database
+    still knows who runs the process. Set ``agent = "..."`` in the config or
+    ``SOCIALCARE_AGENT`` to choose the name other agents see.
+    """
+    name = os.environ.get("USER", "").strip() or os.environ.get("LOGNAME", "").strip()
+    if name:
+        return name
+    try:
+        import getpass
+
+        return getpass.getuser().strip() or "agent"
+    except (OSError, KeyError, ImportError):
+        return "agent"
+
+
 def load_config(path: str | Path | None = None, *, require_file: bool = False) -> Config:
     """Read the config file (if any) and apply env overrides.
 
@@ -110,7 +128,7 @@ def load_config(path: str | Path | None = None, *, require_file: bool = False) -
         database = str(Path(database).expanduser())
 
     agent = _expect(data.get("agent", ""), str, "agent", cfg_path)
-    agent = os.environ.get("SOCIALCARE_AGENT") or agent or os.environ.get("USER") or "agent"
+    agent = os.environ.get("SOCIALCARE_AGENT") or agent or login_name()
     tz = data.get("timezone")
     if tz is not None:
         _expect(tz, str, "timezone", cfg_path)

@@ -31,7 +31,7 @@ from typing import Any, Mapping
 from .config import Config
 from .errors import ConfigError, Conflict, NotFound, SocialcareError, UsageError
 from .models import item_options, parse_iso, to_iso, utcnow
-from .outbox import DEFAULT_DM_SUBJECT, send_item
+from .outbox import DEFAULT_DM_SUBJECT, cancel_item, send_item
 from .poll import Adapters, build_source
 from .sources.base import Source
 from .sources.registry import get_source_class
@@ -374,23 +374,11 @@ def get_followup(store: Store, item_id: int) -> Row:
 
 
 def _cancel(store: Store, item: Row, agent: str, what: str) -> Row:
-    with store.transaction():
-        if not store.outbox_transition(item["id"], ("pending",), "cancelled"):
-            now_status = store.outbox_get(item["id"])["status"]
-            raise Conflict(
-                f"{what} {item['id']} is {now_status}: only pending ones can be cancelled"
-            )
-        store.log_event(
-            f"{item['kind']}_cancelled",
-            agent=agent,
-            mention_id=item["mention_id"],
-            outbox_id=item["id"],
-        )
-    return store.outbox_get(item["id"])
+    return cancel_item(store, int(item["id"]), agent, what=what)
 
 
 def cancel_followup(store: Store, item_id: int, agent: str) -> Row:
-    """Cancel a pending follow-up; it is never picked by ``due`` again."""
+    """Cancel a pending or failed follow-up; it is never picked by ``due`` again."""
     return _cancel(store, get_followup(store, item_id), agent, "follow-up")
 
 
@@ -453,8 +441,15 @@ def schedule_post(
     body = text.strip()
     if not body:
         raise UsageError("the post is empty")
-    _check_sendable(source, dm=False)
-    _check_length(build_source(config, source), body, "the post")
+    _check_sendable(source, dm=False)  # an unknown name is NotFound, listing the known ones
+    if source not in config.sources:
+        raise UsageError(
+            f"source '{source}' is not configured: add a [sources.{source}] table to the config "
+            "first (`socialcare sources` lists what is set up)"
+        )
+    adapter = build_source(config, source)
+    adapter.check_credentials()  # a missing token fails now, not at `due` in the night
+    _check_length(adapter, body, "the post")
     with store.transaction():
         item_id = store.outbox_add(
             kind=POST, source=source, mention_id=None, text=body, agent=agent, due_at=due_at
@@ -476,7 +471,7 @@ def get_post(store: Store, item_id: int) -> Row:
 
 
 def cancel_post(store: Store, item_id: int, agent: str) -> Row:
-    """Cancel a pending scheduled post."""
+    """Cancel a pending or failed scheduled post."""
     return _cancel(store, get_post(store, item_id), agent, "post")
 
 

@@ -24,6 +24,8 @@ from .sources.base import Source
 from .store import Row, Store
 
 __all__ = [
+    "CANCELLABLE",
+    "cancel_item",
     "AdapterLookup",
     "DEFAULT_DM_SUBJECT",
     "SENDABLE",
@@ -121,7 +123,7 @@ def send_item(store: Store, adapters: AdapterLookup, item_id: int, *, agent: str
                 outbox_id=item_id,
                 error=str(exc),
             )
-        log.warning("outbox %s failed: %s", item_id, exc)
+        log.info("outbox %s failed: %s", item_id, exc)  # on the item; callers report it
         return store.outbox_get(item_id)
     now = to_iso(utcnow())
     _commit_sent(store, item, sent.native_id, sent.url, now, agent)
@@ -165,6 +167,34 @@ def reset_for_retry(store: Store, item_id: int, agent: str) -> Row:
             raise Conflict(f"outbox item {item_id} changed state meanwhile; look again")
         store.log_event(
             "retry",
+            agent=agent,
+            mention_id=item["mention_id"],
+            outbox_id=item_id,
+            previous=item["status"],
+        )
+    return store.outbox_get(item_id)
+
+
+#: what an agent may cancel: not yet sent, or given up on (a "sending" item may
+#: already be on the platform: check there, then retry or leave it)
+CANCELLABLE = ("pending", "failed")
+
+
+def cancel_item(store: Store, item_id: int, agent: str, *, what: str = "outbox item") -> Row:
+    """Cancel a pending or failed outbox item of any kind, audited; it is never sent.
+
+    The one cancel path: ``outbox cancel``, ``followup cancel`` and ``post cancel``
+    all end here, so a failed item can always be taken out of the outbox.
+    """
+    item = store.outbox_get(item_id)
+    with store.transaction():
+        if not store.outbox_transition(item_id, CANCELLABLE, "cancelled"):
+            now_status = store.outbox_get(item_id)["status"]
+            raise Conflict(
+                f"{what} {item_id} is {now_status}: only pending or failed items can be cancelled"
+            )
+        store.log_event(
+            f"{item['kind']}_cancelled",
             agent=agent,
             mention_id=item["mention_id"],
             outbox_id=item_id,

@@ -52,8 +52,9 @@ def claim(store: Store, mention_id: str, agent: str, *, force: bool = False) -> 
             if others:
                 o = others[0]
                 raise Conflict(
-                    f"{o['assignee']} is handling this customer on {o['id']}: "
-                    "talk to them, or use --force"
+                    f"{mention_id} is not claimed, but its customer is: {o['assignee']} is "
+                    f"handling their other mention {o['id']} (linked identities count as one "
+                    "customer). Talk to them, or use --force"
                 )
         holder = store.claim(mention_id, agent, force=force)
         if holder and holder != agent and not force:

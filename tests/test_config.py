@@ -65,3 +65,17 @@ def test_credential_reads_named_env_var(monkeypatch: pytest.MonkeyPatch) -> None
         credential(section, "bearer_token", "TWITTER_BEARER_TOKEN", "twitter")
     monkeypatch.setenv("MY_TOKEN", "s3cret")
     assert credential(section, "bearer_token", "TWITTER_BEARER_TOKEN", "twitter") == "s3cret"
+
+
+def test_the_agent_name_falls_back_to_the_login_name_when_user_is_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import getpass
+
+    monkeypatch.delenv("SOCIALCARE_AGENT", raising=False)
+    monkeypatch.setenv("USER", "")
+    monkeypatch.setenv("LOGNAME", "")
+    monkeypatch.setattr(getpass, "getuser", lambda: "maria")
+    path = tmp_path / "c.toml"
+    path.write_text("", encoding="utf-8")
+    assert load_config(path).agent == "maria"

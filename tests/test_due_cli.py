@@ -209,7 +209,8 @@ def test_edit_and_cancel_work_only_while_pending(env: Env) -> None:
     again = env.run("followup", "edit", str(item["id"]), "--in", "1d")
     assert again.exit_code == 7 and "only pending ones can be edited" in again.stderr
     cancel = env.run("followup", "cancel", str(item["id"]))
-    assert cancel.exit_code == 7 and "is sent: only pending ones can be cancelled" in cancel.stderr
+    assert cancel.exit_code == 7
+    assert "is sent: only pending or failed items can be cancelled" in cancel.stderr
     assert [s["text"] for s in sent(env.workdir)] == ["Still ok, Maria?"]
 
 
@@ -230,6 +231,50 @@ def test_post_add_list_cancel(env: Env, tmp_path: Path) -> None:
     assert both.exit_code == 2 and "exactly one of --text or --file" in both.stderr
     as_followup = env.run("followup", "cancel", str(first_id))
     assert as_followup.exit_code == 3 and "is a post, not a followup" in as_followup.stderr
+
+
+def test_post_add_refuses_a_source_that_is_not_set_up(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unknown = env.run("post", "add", "--source", "mastodon", "--in", "1h", "--text", "Hi")
+    assert unknown.exit_code == 2
+    assert "source 'mastodon' is not configured: add a [sources.mastodon] table" in unknown.stderr
+    with env.config_path.open("a", encoding="utf-8") as f:
+        f.write('\n[sources.twitter]\nqueries = ["acme"]\n')
+    monkeypatch.delenv("TWITTER_BEARER_TOKEN", raising=False)
+    no_token = env.run("post", "add", "--source", "twitter", "--in", "1h", "--text", "Hi")
+    assert no_token.exit_code == 2 and "TWITTER_BEARER_TOKEN" in no_token.stderr
+    assert outbox(env.store) == []
+
+
+def _cli(env: Env, *args: str) -> Any:
+    from socialcare.cli import app
+
+    return CliRunner().invoke(app, ["--config", str(env.config_path), *args])
+
+
+def test_a_failed_post_can_be_cancelled_and_is_never_sent(env: Env) -> None:
+    write_config(env.workdir, env.database, fail=True)
+    item_id = followups.schedule_post(
+        env.cfg, env.store, "fake", when=utcnow() - timedelta(minutes=5), text="Down tonight",
+        agent="alice", now=utcnow() - timedelta(hours=1),
+    )  # fmt: skip
+    assert env.run("due", "--quiet").exit_code == 8
+    assert env.store.outbox_get(item_id)["status"] == "failed"
+    retried = _cli(env, "outbox", "retry", str(item_id))
+    assert retried.exit_code == 8
+    assert retried.output.count("403 you are not allowed") == 1  # said once, not twice
+    cancelled = _cli(env, "outbox", "cancel", str(item_id))
+    assert cancelled.exit_code == 0, cancelled.output
+    assert f"Cancelled outbox item {item_id} (post)" in cancelled.output
+    assert env.store.outbox_get(item_id)["status"] == "cancelled"
+    [event] = env.store.events(action="post_cancelled")
+    detail = json.loads(event["detail"])
+    assert detail["outbox_id"] == item_id and detail["previous"] == "failed"
+    write_config(env.workdir, env.database)  # the platform works again: still nothing goes out
+    assert env.run("due", "--quiet").exit_code == 0 and sent(env.workdir) == []
+    again = _cli(env, "outbox", "cancel", str(item_id))
+    assert again.exit_code == 7 and "is cancelled" in again.output
 
 
 # -- due ------------------------------------------------------------------------------------
@@ -316,3 +361,13 @@ def test_every_command_has_help_ending_with_an_example() -> None:
     assert len(docs) == 9
     for doc in docs:
         assert inspect.cleandoc(doc).splitlines()[-1].startswith("Example: socialcare ")
+
+
+def test_lists_say_that_ids_are_outbox_numbers(env: Env) -> None:
+    env.overdue("1")
+    followups.schedule_post(
+        env.cfg, env.store, "fake", when=utcnow() + timedelta(hours=2), text="Hi", agent="alice"
+    )
+    for group in ("followup", "post"):
+        out = env.run(group, "list").stdout
+        assert "ids are outbox item numbers, shared with replies and posts" in out

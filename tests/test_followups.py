@@ -445,7 +445,7 @@ def test_edit_and_cancel_refused_once_not_pending(cfg: Config, store: Store) -> 
     followups.run_due(cfg, store, now=due_time(item))
     with pytest.raises(Conflict, match="is sent: only pending ones can be edited"):
         followups.edit_followup(cfg, store, item["id"], agent="a", text="x")
-    with pytest.raises(Conflict, match="is sent: only pending ones can be cancelled"):
+    with pytest.raises(Conflict, match="is sent: only pending or failed items can be cancelled"):
         followups.cancel_followup(store, item["id"], "a")
 
 

@@ -65,7 +65,7 @@ def folder(tmp_path: Path) -> Path:
 def test_add_list_show_search_remove(cli: Any, folder: Path) -> None:
     res = cli("add", str(folder))
     assert res.exit_code == 0, res.output
-    assert f"#1 folder {folder.resolve()}: 5 articles (5 new, 0 removed)" in res.output
+    assert f"#1 folder {folder.resolve()}: 5 articles (5 new, 0 updated, 0 removed)" in res.output
 
     listed = cli("list")
     assert listed.exit_code == 0 and str(folder.resolve()) in listed.output
@@ -101,7 +101,13 @@ def test_refresh_reports_changes(cli: Any, folder: Path) -> None:
     (folder / "store-hours.txt").unlink()
     res = cli("refresh")
     assert res.exit_code == 0
-    assert "4 articles (0 new, 1 removed)" in res.output
+    assert "4 articles (0 new, 0 updated, 1 removed)" in res.output
+    changed = next(p for p in sorted(folder.iterdir()) if p.suffix in (".md", ".txt"))
+    changed.write_text(changed.read_text("utf-8") + "\nNew: refunds now take 3 days.\n", "utf-8")
+    res = cli("refresh")
+    assert "4 articles (0 new, 1 updated, 0 removed)" in res.output
+    res = cli("refresh")
+    assert "4 articles (0 new, 0 updated, 0 removed)" in res.output
 
 
 def test_remote_add_and_not_modified_refresh(cli: Any) -> None:

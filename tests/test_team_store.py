@@ -215,7 +215,7 @@ def test_eight_agents_claiming_the_same_mentions_one_winner_each(database: str) 
             if verdict == "won":
                 winners.setdefault(mid, []).append(agent)
             else:
-                assert "claimed by agent" in line or "is handling this customer" in line
+                assert "claimed by agent" in line or "is handling their other mention" in line
     assert sorted(winners) == sorted(ids)
     for mid, who in winners.items():
         assert len(who) == 1, (mid, who)
@@ -233,7 +233,7 @@ def test_two_agents_cannot_each_take_a_different_mention_of_one_customer(databas
     verdicts = sorted(o.split()[0] for o in outs)
     assert verdicts == ["lost", "won"], outs
     loser = next(o for o in outs if o.startswith("lost"))
-    assert "is handling this customer" in loser
+    assert "is handling their other mention" in loser
     store.close()
 
 

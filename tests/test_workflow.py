@@ -75,7 +75,10 @@ def test_claim_conflict_and_force(store: Store) -> None:
 def test_claim_warns_when_customer_is_handled_elsewhere(store: Store) -> None:
     seed(store, "1", "2")
     workflow.claim(store, "demo:1", "alice")
-    with pytest.raises(Conflict, match="alice is handling this customer on demo:1"):
+    with pytest.raises(
+        Conflict,
+        match="not claimed, but its customer is: alice is handling their other mention demo:1",
+    ):
         workflow.claim(store, "demo:2", "bob")
 
 

@@ -260,6 +260,19 @@ def outbox_retry(
     console.print(Text(f"Sent outbox item {item_id}: {item.get('url') or ''}"))
 
 
+@outbox_app.command("cancel")
+def outbox_cancel(
+    ctx: typer.Context,
+    item_id: int = typer.Argument(..., metavar="ID", help="Outbox item number."),
+) -> None:
+    """Cancel a pending or failed item (reply, follow-up, post): it is never sent. Audited.
+
+    Example: socialcare outbox cancel 3
+    """
+    item = sc_of(ctx).cancel(item_id)
+    console.print(Text(f"Cancelled outbox item {item_id} ({item['kind']})."))
+
+
 @commands.command()
 def templates(ctx: typer.Context) -> None:
     """List reply templates (plain files in the templates dir) and their placeholders.

@@ -178,6 +178,7 @@ def followup_list(
         console.print("No follow-ups.")
         return
     console.print(_table(rows, sc.config.timezone))
+    console.print(_SHARED_IDS, style="dim")
 
 
 @followup_app.command("show")
@@ -263,6 +264,7 @@ def post_list(
         console.print("No scheduled posts.")
         return
     console.print(_table(rows, sc.config.timezone, posts=True))
+    console.print(_SHARED_IDS, style="dim")
 
 
 @post_app.command("cancel")
@@ -277,6 +279,13 @@ def post_cancel(ctx: typer.Context, item_id: int = ITEM_ARG) -> None:
 
 # -- the cron job --------------------------------------------------------------
 _DRY = {"sent": "would send", "failed": "would fail", "skipped": "would skip", "busy": "busy"}
+
+
+#: said under every list, because a follow-up "#7" may follow reply #6 in the outbox
+_SHARED_IDS = (
+    "ids are outbox item numbers, shared with replies and posts "
+    "(`socialcare outbox --all` lists every item)"
+)
 
 
 def _print_report(report: DueReport, *, quiet: bool) -> None:

@@ -95,7 +95,12 @@ def _report_results(results: list[SourceResult]) -> None:
         if r.not_modified:
             console.print(Text(head + f"not modified, {r.total} articles"))
         else:
-            console.print(Text(head + f"{r.total} articles ({r.new} new, {r.removed} removed)"))
+            console.print(
+                Text(
+                    head
+                    + f"{r.total} articles ({r.new} new, {r.updated} updated, {r.removed} removed)"
+                )
+            )
         for warning in r.warnings:
             err_console.print(Text(f"  warning: {one_line(warning, 300)}"))
     if failed:

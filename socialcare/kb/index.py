@@ -10,6 +10,7 @@ records the error; ``kb remove`` is how articles are dropped on purpose.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -36,6 +37,7 @@ class SourceResult:
     kind: str = ""
     seen: int = 0
     new: int = 0
+    updated: int = 0
     removed: int = 0
     total: int = 0
     not_modified: bool = False
@@ -106,6 +108,7 @@ def _apply(store: Store, source_id: int, load: LoadResult, result: SourceResult)
         result.total = store_kb.article_count(store, source_id)
         return
     before = store_kb.article_last_seen(store, source_id)
+    previous = store_kb.article_contents(store, source_id)
     first: dict[str, Article] = {}
     for article in load.articles:
         first.setdefault(article.url, article)  # two files claiming one URL: the first wins
@@ -126,6 +129,12 @@ def _apply(store: Store, source_id: int, load: LoadResult, result: SourceResult)
     )
     result.seen = len(unique)
     result.new = sum(1 for a in unique if a.url not in before)
+    result.updated = sum(
+        1
+        for a in unique
+        if a.url in previous
+        and previous[a.url] != (a.title, a.body, json.dumps(list(a.tags), ensure_ascii=False))
+    )
     result.total = store_kb.article_count(store, source_id)
 
 

@@ -116,6 +116,16 @@ def article_last_seen(store: Store, source_id: int) -> dict[str, str]:
     }
 
 
+def article_contents(store: Store, source_id: int) -> dict[str, tuple[str, str, str]]:
+    """url -> (title, body, tags JSON) of a source's articles: what a refresh compares against."""
+    return {
+        str(url): (str(title or ""), str(body or ""), str(tags or "[]"))
+        for url, title, body, tags in store.conn.execute(
+            "SELECT url, title, body, tags FROM kb_articles WHERE source_id = ?", [source_id]
+        )
+    }
+
+
 def upsert_articles(
     store: Store, source_id: int, articles: Iterable[ArticleRow], seen_at: str
 ) -> None:
