@@ -202,6 +202,9 @@ class PollResult:
     error_code: int = 0
     folded: int = 0
     answered: int = 0
+    #: stored reviews edited on the platform, and those of them reopened (they got worse)
+    edited: int = 0
+    reopened: int = 0
     gaps_filled: int = 0
     gaps_open: int = 0
     requests: int = 0
@@ -421,6 +424,8 @@ class _QueryPoll:
         r.new += outcome.new
         r.folded += outcome.folded
         r.answered += outcome.answered
+        r.edited += outcome.edited
+        r.reopened += outcome.reopened
         r.requests += requests
         r.items_read += read
         r.pages += 1
