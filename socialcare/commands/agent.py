@@ -13,7 +13,7 @@ from rich.text import Text
 
 from ..app import Row
 from ..safety import clean_text, one_line
-from .common import CommandSet, console, sc_of
+from .common import CommandSet, console, err_console, sc_of
 
 commands = CommandSet()
 
@@ -159,17 +159,22 @@ def reply(
         metavar="N",
         help="Include the Nth suggested article ({kb_title} {kb_url}; see `show`).",
     ),  # fmt: skip
+    replace: bool = typer.Option(
+        False, "--replace", help="Reviews: replace the existing response without asking."
+    ),
 ) -> None:
     """Reply through the platform, via the outbox (never posted twice).
 
     With no TEXT, $EDITOR opens with the template and the mention quoted
-    (as `git commit` does); an empty message aborts.
+    (as `git commit` does); an empty message aborts. App-store reviews have
+    one response each: replying again replaces it, so you are asked first.
 
     Example: socialcare reply demo:1001 --template apology
     """
     from .editor import editor_message, parse_editor_message
 
     sc = sc_of(ctx)
+    replace = _confirm_replace(sc.reply_replaces(mention_id), replace or force, dry_run)
     if text is None and not (no_edit and template):
         draft = sc.draft_reply(mention_id, template=template, kb=kb)
         edited = click.edit(editor_message(sc.mention(mention_id), draft), extension=".txt")
@@ -180,8 +185,9 @@ def reply(
             raise UsageError("empty reply: aborted, nothing sent")
         template = None
     outcome = sc.reply(
-        mention_id, text=text, template=template, dry_run=dry_run, force=force, kb=kb
-    )
+        mention_id, text=text, template=template, dry_run=dry_run, force=force, kb=kb,
+        replace=replace,
+    )  # fmt: skip
     limit = f"/{outcome.limit}" if outcome.limit else ""
     if dry_run:
         console.print(Text(f"Would send ({outcome.length}{limit} chars):\n{outcome.text}"))
@@ -200,6 +206,20 @@ def reply(
         f"reply #{item.get('id')} failed: {item.get('error')} "
         f"(fix it, then `socialcare outbox retry {item.get('id')}`)"
     )
+
+
+def _confirm_replace(warning: str | None, replace: bool, dry_run: bool) -> bool:
+    """Say what a reply replaces (one-response platforms) and ask, unless told already."""
+    if warning is None:
+        return replace
+    err_console.print(Text(f"Warning: {warning}"))
+    if replace or dry_run:
+        return True
+    if not typer.confirm("Replace it?", default=False, err=True):
+        from ..errors import UsageError
+
+        raise UsageError("the response was kept: nothing sent (--replace replaces it)")
+    return True
 
 
 outbox_app = typer.Typer()
