@@ -33,6 +33,7 @@ __all__ = [
     "add_usage",
     "usage_since",
     "usage_by_query",
+    "poll_hours",
     "prune_usage",
     "hour_key",
     "month_start",
@@ -466,6 +467,18 @@ def usage_by_query(store: Store, since: datetime) -> dict[tuple[str, str], tuple
             [hour_key(since)],
         )
     }
+
+
+def poll_hours(store: Store, source: str, since: datetime) -> list[str]:
+    """The usage hours (``YYYY-MM-DDTHH``, oldest first) in which ``source`` sent requests."""
+    return [
+        str(r["hour"])
+        for r in store.rows(
+            "SELECT DISTINCT hour FROM ingest_usage WHERE source = ? AND hour >= ? "
+            "AND requests > 0 ORDER BY hour",
+            [source, hour_key(since)],
+        )
+    ]
 
 
 def prune_usage(store: Store, now: datetime | None = None) -> None:
