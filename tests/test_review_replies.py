@@ -47,10 +47,13 @@ def apple() -> Iterator[respx.MockRouter]:
     """App Store Connect: the two fixture pages, then created responses."""
     page2 = load("reviews_page2.json")
     with respx.mock(assert_all_called=False) as router:
+        first = {"page": load("reviews_page1.json")}  # a test may swap in an edited page
 
         def listing(request: httpx.Request) -> httpx.Response:
-            page = page2 if "cursor" in request.url.params else load("reviews_page1.json")
+            page = page2 if "cursor" in request.url.params else first["page"]
             return httpx.Response(200, json=page)
+
+        router.first = first  # type: ignore[attr-defined]
 
         router.get(LISTING).mock(side_effect=listing)
         router.post(RESPONSES).mock(
@@ -166,3 +169,27 @@ def test_google_play_refuses_351_characters_before_anything_is_sent(play: Social
         assert len(router.calls) == 0
     assert play.store.outbox_for_mention(mid) == []
     assert play.reply(mid, text="x" * 350, dry_run=True).limit == 350
+
+
+def test_work_asks_before_replacing_the_response_of_a_reopened_review(
+    cfg: Path, apple: respx.MockRouter
+) -> None:
+    polled(cfg)
+    german = load("reviews_page2.json")["data"][0]["id"]
+    for mid in (R4, german):
+        assert run(cfg, "close", f"appstore:{mid}").exit_code == 0
+    edited = load("reviews_page1.json")
+    sync = edited["data"][1]
+    sync["attributes"].update(rating=2, createdDate="2024-05-14T09:00:00Z")
+    edited["data"] = [sync]
+    edited["links"].pop("next")
+    apple.first["page"] = edited  # type: ignore[attr-defined]
+    result = run(cfg, "poll")
+    assert result.exit_code == 0 and "1 reopened" in result.flat
+    result = run(cfg, "work", input="r\nSorry, 4.3 fixes sync.\nn\nq\n")
+    assert "replaces the response already there" in result.flat and posts(apple) == []
+    result = run(cfg, "work", input="r\nSorry, 4.3 fixes sync.\ny\n")
+    assert result.exit_code == 0, result.output
+    assert "Sent reply" in result.flat and "Queue is clear" in result.flat
+    [body] = posts(apple)
+    assert body["data"]["relationships"]["review"]["data"]["id"] == R3

@@ -149,7 +149,13 @@ def _reply(
         console.print("Empty reply: nothing sent.")
         skipped.add(row["id"])
         return 0
-    outcome = sc.reply(row["id"], text=text)
+    warning = sc.reply_replaces(row["id"])
+    if warning is not None:  # one response per review: say what goes, and ask
+        console.print(Text(f"Warning: {warning}", style="yellow"))
+        if prompt("replace it? [y]es / [n]o", type=click.Choice(["y", "n"]), default="n") != "y":
+            skipped.add(row["id"])
+            return 0
+    outcome = sc.reply(row["id"], text=text, replace=warning is not None)
     item = outcome.item or {}
     if item.get("status") == "sent":
         console.print(Text(f"Sent reply #{item['id']} {item.get('url') or ''}", style="green"))
