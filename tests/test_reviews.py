@@ -204,3 +204,26 @@ def test_the_rating_weight_comes_from_config_and_spam_stays_spam() -> None:
     assert result.intent == "spam"
     assert {p.name: p for p in result.signals}["rating"].contribution == 0
     assert result.static_score < 0
+
+
+def test_a_response_rewritten_on_the_platform_answers_a_reopened_review_again(
+    store: Store, key_file: ec.EllipticCurvePrivateKey
+) -> None:
+    first_poll(store)
+    rid = f"appstore:{R3}"
+    worse = (R3, {"rating": 2, "createdDate": "2024-05-14T09:00:00Z"})
+    poll_source(store, make(Apple(edited(worse))))
+    assert store.get_mention(rid)["status"] == "open"
+    # the same response polled again changes nothing
+    poll_source(store, make(Apple(edited(worse))))
+    assert store.get_mention(rid)["status"] == "open"
+    answered = edited(worse)
+    body = answered.json()
+    body["included"][0]["attributes"].update(
+        responseBody="Sorry! 4.3.1 fixes sync for good.", lastModifiedDate="2024-05-14T10:00:00Z"
+    )
+    [result] = poll_source(store, make(Apple(httpx.Response(200, json=body))))
+    assert result.answered == 1
+    assert store.get_mention(rid)["status"] == "replied"
+    [event] = store.events(mention_id=rid, action="answered_natively", limit=1)
+    assert '"rewritten": true' in event["detail"]

@@ -188,7 +188,7 @@ def ingest_mentions(
         texts.setdefault((m.author_key, m.text), []).append((m.created_at.timestamp(), m.id))
 
     with store.transaction():
-        before = _stored_reviews(store, keep, existing)
+        before = _stored_reviews(store, keep, existing, own)
         out.new = store.upsert_mentions(keep, own_handles)
         out.stored_ids = [m.id for m in keep]
         extra_own = [m.id for m in keep if m.id in own_ids]
@@ -214,6 +214,7 @@ def ingest_mentions(
         fresh = [m for m in keep if m.id not in existing]
         out.answered = _mark_native_answers(store, fresh, own)
         out.edited, out.reopened = _apply_review_edits(store, before, keep)
+        out.answered += _rewritten_answers(store, before, [m for m in keep if m.id in own])
     return out
 
 
@@ -243,9 +244,12 @@ def review_change(
     return "edited"
 
 
-def _stored_reviews(store: Store, batch: Sequence[Mention], existing: set[str]) -> dict[str, Row]:
-    """Rating, text, status and update time of the batch's stored reviews, before the upsert."""
-    ids = [m.id for m in batch if m.id in existing and m.rating is not None]
+def _stored_reviews(
+    store: Store, batch: Sequence[Mention], existing: set[str], own: set[str]
+) -> dict[str, Row]:
+    """Rating, text, status and update time of the batch's stored reviews (and the brand's
+    stored replies), before the upsert."""
+    ids = [m.id for m in batch if m.id in existing and (m.rating is not None or m.id in own)]
     out: dict[str, Row] = {}
     for chunk in in_chunks(ids):
         for row in store.rows(
@@ -286,6 +290,35 @@ def _apply_review_edits(
             store.log_event("review_reopened", mention_id=m.id, previous=status, **detail)
             reopened += 1
     return edited, reopened
+
+
+def _rewritten_answers(store: Store, before: dict[str, Row], replies: Sequence[Mention]) -> int:
+    """A reply the brand rewrote on the platform answers its parent again, if that is open.
+
+    One-response platforms (app-store reviews) keep the reply's id when the
+    developer replaces it, so this is how a review reopened by a worse edit and
+    then answered in App Store Connect leaves the queue. A rewrite older than
+    the parent's own last change answers nothing.
+    """
+    answered = 0
+    for m in replies:
+        old = before.get(m.id)
+        if old is None or old["text"] == m.text or not m.parent_id:
+            continue
+        parent = f"{m.source}:{m.parent_id}"
+        rows = store.rows("SELECT status, updated_at FROM mentions WHERE id = ?", [parent])
+        if not rows or rows[0]["status"] != "open":
+            continue
+        at = to_iso(m.updated_at or m.created_at)
+        if rows[0]["updated_at"] and at < str(rows[0]["updated_at"]):
+            continue
+        store.mark_answered(parent, at, f"@{m.author_handle.lstrip('@')}")
+        store.log_event(
+            "answered_natively", agent=f"@{m.author_handle.lstrip('@')}", mention_id=parent,
+            at=at, rewritten=True,
+        )  # fmt: skip
+        answered += 1
+    return answered
 
 
 def _mark_native_answers(store: Store, fresh: list[Mention], own: set[str]) -> int:
