@@ -193,3 +193,11 @@ def test_work_asks_before_replacing_the_response_of_a_reopened_review(
     assert "Sent reply" in result.flat and "Queue is clear" in result.flat
     [body] = posts(apple)
     assert body["data"]["relationships"]["review"]["data"]["id"] == R3
+
+
+def test_show_prints_the_stars_and_platform_extras(cfg: Path, apple: respx.MockRouter) -> None:
+    polled(cfg)
+    result = run(cfg, "show", f"appstore:{R4}", "--offline")
+    assert result.exit_code == 0, result.output
+    assert "★☆☆☆☆ 1/5" in result.output and "territory USA" in result.output
+    assert "rating +2.00" in result.output  # the stars in the score explanation

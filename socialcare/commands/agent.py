@@ -52,6 +52,8 @@ def show(
     )
     console.print(Text(clean_text(m["url"]), style="blue"))
     console.print(Text(clean_text(m["text"])), "")
+    if m.get("rating"):
+        console.print(Text(_review_line(m)))
     tags = json.loads(m.get("tags") or "[]")
     console.print(
         Text(
@@ -206,6 +208,18 @@ def reply(
         f"reply #{item.get('id')} failed: {item.get('error')} "
         f"(fix it, then `socialcare outbox retry {item.get('id')}`)"
     )
+
+
+def _review_line(m: Row) -> str:
+    """A review's stars and platform extras: ``★★☆☆☆ 2/5  territory USA  app_version 4.2``."""
+    stars = int(m["rating"])
+    meta = json.loads(m.get("meta") or "{}")
+    extras = [
+        f"{clean_text(str(k))} {one_line(str(v), 40)}"
+        for k, v in meta.items()
+        if k != "title" and v not in (None, "", [], {})
+    ]
+    return "  ".join([f"{'★' * stars}{'☆' * (5 - stars)} {stars}/5", *extras])
 
 
 def _confirm_replace(warning: str | None, replace: bool, dry_run: bool) -> bool:
