@@ -1,4 +1,5 @@
-"""Ingest queries: gaps, folding reposts and duplicates, native answers, usage counters.
+"""Ingest queries: gaps, folding reposts and duplicates, native answers, edited reviews,
+usage counters.
 
 Every statement is parameterised and every function takes the :class:`Store`,
 so the team backend can reimplement this module beside ``store.py``. The poll
@@ -153,8 +154,14 @@ def ingest_mentions(
       a stored mention marks it answered by that account at the reply's time,
       and a new mention that the brand already answered is marked on arrival.
 
+    * A stored review that comes back with new text or stars is an edit: it is
+      refreshed and logged (``review_edited``), and reopened when it got worse
+      (:func:`review_change`; ``review_reopened``). A brand reply rewritten on
+      the platform answers its parent again if that is open.
+
     Re-reads (overlap, gap backfill) cost nothing: known ids are refreshed,
-    known folded copies skipped, and nothing is marked answered twice.
+    known folded copies skipped, and nothing is marked answered twice; a stale
+    copy of an edited review (older ``updated_at``) never undoes the edit.
     """
     batch = list({m.id: m for m in mentions}.values())
     out = IngestOutcome()
