@@ -201,3 +201,13 @@ def test_show_prints_the_stars_and_platform_extras(cfg: Path, apple: respx.MockR
     assert result.exit_code == 0, result.output
     assert "★☆☆☆☆ 1/5" in result.output and "territory USA" in result.output
     assert "rating +2.00" in result.output  # the stars in the score explanation
+
+
+def test_a_rejected_key_is_exit_4_with_one_line(cfg: Path) -> None:
+    with respx.mock(assert_all_called=False) as router:
+        router.get(LISTING).mock(return_value=httpx.Response(401, json=load("error_401.json")))
+        result = runner.invoke(app, ["--config", str(cfg), "poll", "--quiet"])
+    assert result.exit_code == 4
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "App Store Connect rejected the API key" in errors[0]
+    assert "BEGIN PRIVATE KEY" not in result.output
