@@ -186,7 +186,9 @@ def test_one_or_two_stars_make_a_complaint_whatever_the_words() -> None:
     three = score_row({**row, "rating": 3}, SETTINGS)
     assert (one.intent, two.intent, three.intent) == ("complaint", "complaint", "question")
     parts = {p.name: p for p in one.signals}
-    assert parts["intent"].detail == "complaint (1-star review)"
+    # the intent line stays the bare intent (the learned model reads it); the rating says why
+    assert parts["intent"].detail == "complaint"
+    assert parts["rating"].detail == "1 star (1-2 stars: a complaint, whatever the words say)"
     assert parts["rating"].value == 1.0
     assert {p.name: p for p in two.signals}["rating"].value == 0.5
     assert one.static_score > two.static_score > three.static_score

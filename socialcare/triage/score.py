@@ -477,8 +477,9 @@ def score_row(
     """Score one mention row (a ``mentions`` row or a dict shaped like one).
 
     Reads ``text``, ``language``, ``author_followers``, ``query``, ``raw``,
-    ``rating`` (reviews) and ``created_ts`` (or ``created_at``). ``repeat_count`` is how many earlier
-    mentions by the same author are still unanswered (``Store.unanswered_before_many``).
+    ``rating`` (reviews) and ``created_ts`` (or ``created_at``). ``repeat_count``
+    is how many earlier mentions by the same author are still unanswered
+    (``Store.unanswered_before_many``).
     """
     text = _text(row)
     return _combine(row, text, _analyse(text, row, settings), settings, repeat_count)
@@ -543,9 +544,7 @@ def _combine(
     answered = intent in ANSWERED_INTENTS
     followers = row.get("author_followers")
     parts = [
-        _part("intent", 1.0, w.complaint, f"complaint ({stars}-star review)")
-        if by_stars
-        else fixed[intent],
+        fixed[intent],
         _sentiment_part(sentiment, w.sentiment, text, found, intent),
         _counted("urgency", sig.urgency(urgent), w.urgency, ", ".join(urgent), answered, intent)
         if urgent
@@ -564,7 +563,7 @@ def _combine(
         else fixed["repeat"],
     ]
     if stars is not None:
-        parts.append(_rating_part(stars, w.rating, intent))
+        parts.append(_rating_part(stars, w.rating, intent, by_stars))
     if settings.model is not None:
         p, top = settings.model.predict_explain(text, parts, top=3)
         parts.append(_part("learned", p, w.learned, f"p={p:.2f}: {top}"))
@@ -592,13 +591,20 @@ def _stars(value: Any) -> int | None:
     return stars if 1 <= stars <= 5 and stars == value else None
 
 
-def _rating_part(stars: int, weight: float, intent: str) -> Contribution:
-    """The review's stars: 1 or 2 push it up the queue (nothing for spam)."""
+def _rating_part(stars: int, weight: float, intent: str, by_stars: bool) -> Contribution:
+    """The review's stars: 1 or 2 push it up the queue (nothing for spam).
+
+    The intent line's detail stays the bare intent (the learned model reads it
+    as the intent), so this line says when the stars made the complaint.
+    """
     value = sig.low_rating(stars)
     noun = "star" if stars == 1 else "stars"
     if intent == "spam":
         return _part("rating", 0.0, weight, f"{stars} {noun} (not counted: spam)")
-    low = f" (1-{sig.COMPLAINT_STARS} stars: a complaint)" if value else ""
+    low = ""
+    if value:
+        made = ", whatever the words say" if by_stars else ""
+        low = f" (1-{sig.COMPLAINT_STARS} stars: a complaint{made})"
     return _part("rating", value, weight, f"{stars} {noun}{low}")
 
 
