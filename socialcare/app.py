@@ -38,6 +38,7 @@ from .outbox import cancel_item, reset_for_retry, send_item
 from .poll import Adapters, IngestStatus, PollSummary, build_source, ingest_status, poll
 from .reports.collect import ReportParams, collect_report, collect_spikes
 from .reports.metrics import Report, SpikeFinding, SpikeRule
+from .safety import one_line
 from .scoring import retriage_all, triage_ids
 from .sources.base import Waiter
 from .sources.registry import source_classes
@@ -102,6 +103,8 @@ class ReplyOutcome:
     length: int
     limit: int | None
     item: Row | None = None
+    #: what this reply replaces on a one-response platform (see ``reply_replaces``)
+    replaces: str | None = None
 
 
 @dataclass
@@ -291,6 +294,34 @@ class Socialcare:
             kb=(chosen.title, chosen.url) if chosen else None,
         )  # fmt: skip
 
+    def reply_replaces(self, mention_id: str) -> str | None:
+        """What replying would replace on a one-response platform, said in one line; else None.
+
+        App Store, Google Play and Business Profile keep one developer response
+        per review: replying again overwrites it. The response is the one seen
+        in the last poll, or the last reply sent through socialcare.
+        """
+        row = self.store.get_mention(mention_id)
+        source = self.adapters.get(row["source"])
+        if not source.reply_replaces:
+            return None
+        sent = [
+            o
+            for o in self.store.outbox_for_mention(mention_id)
+            if o["kind"] == "reply" and o["status"] in ("pending", "sending", "sent")
+        ]
+        existing = source.existing_reply(Mention.from_row(row))
+        if sent:
+            existing = str(sent[-1]["text"])
+        if existing is None and not row["answered_by"]:
+            return None
+        platform = getattr(source, "platform", row["source"])
+        shown = f': "{one_line(existing, 60)}"' if existing else ""
+        return (
+            f"{platform} keeps one response per review: this reply replaces the response "
+            f"already there{shown}"
+        )
+
     def reply(
         self,
         mention_id: str,
@@ -301,11 +332,14 @@ class Socialcare:
         force: bool = False,
         send: bool = True,
         kb: int | None = None,
+        replace: bool = False,
     ) -> ReplyOutcome:
         """Render, check length and collisions, queue in the outbox, and send.
 
         Nothing reaches the platform unless every check passes; a platform error
-        leaves the outbox item ``failed`` with the reason.
+        leaves the outbox item ``failed`` with the reason. On a one-response
+        platform a reply to an answered review is refused unless ``replace``
+        (or ``force``) says to replace the response (:meth:`reply_replaces`).
         """
         row = self.store.get_mention(mention_id)
         chosen = self._kb_choice(row, kb)
@@ -321,10 +355,13 @@ class Socialcare:
             raise UsageError(
                 f"reply is {length} characters as {row['source']} counts them; the limit is {limit}"
             )
-        outcome = ReplyOutcome(body, length, limit)
+        outcome = ReplyOutcome(body, length, limit, replaces=self.reply_replaces(mention_id))
         if dry_run:
             return outcome
-        item_id = workflow.queue_reply(self.store, row, body, self.agent, force=force)
+        replace = replace and source.reply_replaces
+        item_id = workflow.queue_reply(
+            self.store, row, body, self.agent, force=force, replace=replace
+        )
         if chosen:
             store_kb.set_outbox_article(self.store, item_id, chosen.article_id)
         outcome.item = self.store.outbox_get(item_id)

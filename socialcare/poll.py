@@ -202,6 +202,9 @@ class PollResult:
     error_code: int = 0
     folded: int = 0
     answered: int = 0
+    #: stored reviews edited on the platform, and those of them reopened (they got worse)
+    edited: int = 0
+    reopened: int = 0
     gaps_filled: int = 0
     gaps_open: int = 0
     requests: int = 0
@@ -421,6 +424,8 @@ class _QueryPoll:
         r.new += outcome.new
         r.folded += outcome.folded
         r.answered += outcome.answered
+        r.edited += outcome.edited
+        r.reopened += outcome.reopened
         r.requests += requests
         r.items_read += read
         r.pages += 1
@@ -869,6 +874,11 @@ def _source_health(
         sh.alerts.append(exhausted)
     elif warning is not None:
         sh.warnings.append(warning)
+    window = _history_window(name)
+    if window is not None and mine:
+        late = _history_warning(store, name, window, sh.last_success_at, now)
+        if late is not None:
+            sh.warnings.append(late)
     if settings.silent_after is not None and mine:
         limit = settings.silent_after
         span = format_age(limit.total_seconds())
@@ -879,3 +889,48 @@ def _source_health(
                 f"{name}: silent: nothing new since {sh.newest_item_at} (longer than {span})"
             )
     return sh
+
+
+def _history_window(name: str) -> timedelta | None:
+    """How far back source ``name`` can list (None: no limit, or no such adapter)."""
+    try:
+        return get_source_class(name).history_window
+    except SocialcareError:
+        return None
+
+
+def _history_warning(
+    store: Store, name: str, window: timedelta, last_success: str | None, now: datetime
+) -> str | None:
+    """Warn when polls were, or now are, further apart than the platform lists back.
+
+    Google Play lists reviews changed in the last 7 days only: a review
+    written or edited during a longer pause is never seen. The pauses are read
+    from the hourly usage counters (kept since the start of last month).
+    """
+    hours = [
+        datetime.strptime(h, "%Y-%m-%dT%H").replace(tzinfo=timezone.utc)
+        for h in ingest.poll_hours(store, name, ingest.month_start(now) - timedelta(days=31))
+    ]
+    days = window.days or window.total_seconds() / 86400
+    advice = f"poll {name} at least every {days:g} days"
+    if last_success is not None and _age(now, last_success) > window:
+        return (
+            f"{name}: last successful poll {format_age(_age(now, last_success).total_seconds())} "
+            f"ago, but the platform lists only the last {days:g} days: reviews changed since "
+            f"{last_success} are being lost ({advice})"
+        )
+    # An hour bucket is up to an hour wide: only pauses clearly over the window count.
+    pauses = [
+        (b - a, a, b)
+        for a, b in zip(hours, hours[1:], strict=False)
+        if b - a > window + timedelta(hours=1)
+    ]
+    if not pauses:
+        return None
+    gap, start, end = max(pauses)
+    return (
+        f"{name}: polls were {format_age(gap.total_seconds())} apart ({to_iso(start)} to "
+        f"{to_iso(end)}), longer than the {days:g} days the platform lists: reviews changed "
+        f"in between may be missing ({advice})"
+    )

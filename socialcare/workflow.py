@@ -162,8 +162,14 @@ def prepare_reply(
     return "\n".join(parts).strip()
 
 
-def queue_reply(store: Store, row: Row, text: str, agent: str, *, force: bool = False) -> int:
-    """Check for collisions and queue the reply as a pending outbox item, atomically."""
+def queue_reply(
+    store: Store, row: Row, text: str, agent: str, *, force: bool = False, replace: bool = False
+) -> int:
+    """Check for collisions and queue the reply as a pending outbox item, atomically.
+
+    ``replace`` (one-response platforms, confirmed by the agent) lets a reply
+    follow a sent or native answer, which it replaces; claims still count.
+    """
     if not text.strip():
         raise UsageError("the reply is empty: nothing sent")
     with store.transaction():
@@ -177,7 +183,9 @@ def queue_reply(store: Store, row: Row, text: str, agent: str, *, force: bool = 
             previous = [
                 o
                 for o in store.outbox_for_mention(row["id"])
-                if o["kind"] == "reply" and o["status"] in ("pending", "sending", "sent")
+                if o["kind"] == "reply"
+                and o["status"]
+                in (("pending", "sending") if replace else ("pending", "sending", "sent"))
             ]
             if previous:
                 p = previous[-1]
@@ -185,7 +193,7 @@ def queue_reply(store: Store, row: Row, text: str, agent: str, *, force: bool = 
                     f"{row['id']} already has a {p['status']} reply by {p['agent'] or 'someone'} "
                     f"(outbox #{p['id']}): use --force to send another"
                 )
-            if current["answered_by"]:
+            if current["answered_by"] and not replace:
                 raise Conflict(
                     f"{row['id']} was already answered by {current['answered_by']} at "
                     f"{current['answered_at']}: use --force to send another"

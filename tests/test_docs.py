@@ -91,6 +91,9 @@ def test_example_config_builds_every_source_and_settings() -> None:
         "bluesky",
         "hackernews",
         "rss",
+        "appstore",
+        "googleplay",
+        "gbp",
     }
     for name in cfg.sources:
         assert build_source(cfg, name).queries(), name

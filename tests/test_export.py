@@ -296,6 +296,8 @@ def test_report_csv_dir_one_file_per_table(tmp_path: Path, store: Store) -> None
             "agents",
             "repeat_contacts",
             "advocates",
+            "ratings",
+            "rating_trend",
             "negative_terms",
         )
     }

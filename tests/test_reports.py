@@ -483,6 +483,8 @@ def test_report_json_document_is_serialisable(store: Store) -> None:
         "agents",
         "repeat_contacts",
         "advocates",
+        "ratings",
+        "rating_trend",
         "negative_terms",
     }
 

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from ..app import Row
 from ..safety import clean_text, one_line
-from .common import CommandSet, console, sc_of
+from .common import CommandSet, console, err_console, sc_of
 
 commands = CommandSet()
 
@@ -51,6 +51,8 @@ def show(
     )
     console.print(Text(clean_text(m["url"]), style="blue"))
     console.print(Text(clean_text(m["text"])), "")
+    if m.get("rating"):
+        console.print(Text(_review_line(m)))
     tags = json.loads(m.get("tags") or "[]")
     console.print(
         Text(
@@ -158,11 +160,15 @@ def reply(
         metavar="N",
         help="Include the Nth suggested article ({kb_title} {kb_url}; see `show`).",
     ),  # fmt: skip
+    replace: bool = typer.Option(
+        False, "--replace", help="Reviews: replace the existing response without asking."
+    ),
 ) -> None:
     """Reply through the platform, via the outbox (never posted twice).
 
     With no TEXT, $EDITOR opens with the template and the mention quoted
-    (as `git commit` does); an empty message aborts.
+    (as `git commit` does); an empty message aborts. App-store reviews have
+    one response each: replying again replaces it, so you are asked first.
 
     Example: socialcare reply demo:1001 --template apology
     """
@@ -170,6 +176,7 @@ def reply(
     from .editor import edit_reply
 
     sc = sc_of(ctx)
+    replace = _confirm_replace(sc.reply_replaces(mention_id), replace or force, dry_run)
     if text is None and not (no_edit and template):
         draft = sc.draft_reply(mention_id, template=template, kb=kb)
         edited = edit_reply(sc.mention(mention_id), draft)
@@ -182,8 +189,9 @@ def reply(
         text = edited.text
         template = None
     outcome = sc.reply(
-        mention_id, text=text, template=template, dry_run=dry_run, force=force, kb=kb
-    )
+        mention_id, text=text, template=template, dry_run=dry_run, force=force, kb=kb,
+        replace=replace,
+    )  # fmt: skip
     limit = f"/{outcome.limit}" if outcome.limit else ""
     if dry_run:
         console.print(Text(f"Would send ({outcome.length}{limit} chars):\n{outcome.text}"))
@@ -202,6 +210,32 @@ def reply(
         f"reply #{item.get('id')} failed: {item.get('error')} "
         f"(fix it, then `socialcare outbox retry {item.get('id')}`)"
     )
+
+
+def _review_line(m: Row) -> str:
+    """A review's stars and platform extras: ``★★☆☆☆ 2/5  territory USA  app_version 4.2``."""
+    stars = int(m["rating"])
+    meta = json.loads(m.get("meta") or "{}")
+    extras = [
+        f"{clean_text(str(k))} {one_line(str(v), 40)}"
+        for k, v in meta.items()
+        if k != "title" and v not in (None, "", [], {})
+    ]
+    return "  ".join([f"{'★' * stars}{'☆' * (5 - stars)} {stars}/5", *extras])
+
+
+def _confirm_replace(warning: str | None, replace: bool, dry_run: bool) -> bool:
+    """Say what a reply replaces (one-response platforms) and ask, unless told already."""
+    if warning is None:
+        return replace
+    err_console.print(Text(f"Warning: {warning}"))
+    if replace or dry_run:
+        return True
+    if not typer.confirm("Replace it?", default=False, err=True):
+        from ..errors import UsageError
+
+        raise UsageError("the response was kept: nothing sent (--replace replaces it)")
+    return True
 
 
 outbox_app = typer.Typer()

@@ -292,11 +292,12 @@ def poll(
     if not quiet:
         table = Table("source", "query", "fetched", "new", "folded", "status")
         for r in summary.results:
-            status = (
-                Text("ok", style="green")
-                if not r.error
-                else Text(one_line(r.error, 80), style="red")
-            )
+            if r.error:
+                status = Text(one_line(r.error, 80), style="red")
+            elif r.reopened:  # edited reviews that got worse are back in the queue
+                status = Text(f"ok, {r.reopened} reopened", style="yellow")
+            else:
+                status = Text("ok", style="green")
             table.add_row(
                 r.source, Text(one_line(r.query, 40)), str(r.fetched), str(r.new),
                 str(r.folded), status,

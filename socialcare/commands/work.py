@@ -146,11 +146,17 @@ def _reply(
         text = prompt("reply (empty opens $EDITOR)", default="", show_default=False)
         if not text.strip():
             text = edit_reply(row, "", edit).text
+    warning = sc.reply_replaces(row["id"])
+    replace = warning is not None
+    if warning is not None:  # one response per review: say what goes, and ask
+        console.print(Text(f"Warning: {warning}", style="yellow"))
+        if prompt("replace it? [y]es / [n]o", type=click.Choice(["y", "n"]), default="n") != "y":
+            return "back"
     while True:
         if not text.strip():
             console.print("Empty reply.")
             return "back"
-        preview = sc.reply(row["id"], text=text, dry_run=True)
+        preview = sc.reply(row["id"], text=text, dry_run=True, replace=replace)
         limit = f"/{preview.limit}" if preview.limit else ""
         console.print(Text(f"Send this reply ({preview.length}{limit} chars)?", style="bold"))
         console.print(Text(preview.text))
@@ -165,7 +171,7 @@ def _reply(
         if answer == "y":
             break
         text = edit_reply(row, text, edit).text
-    outcome = sc.reply(row["id"], text=text)
+    outcome = sc.reply(row["id"], text=text, replace=replace)
     item = outcome.item or {}
     if item.get("status") == "sent":
         console.print(Text(f"Sent reply #{item['id']} {item.get('url') or ''}", style="green"))

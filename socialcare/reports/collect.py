@@ -29,6 +29,8 @@ from .metrics import (
     TermLift,
     detect_spike,
     driving_terms,
+    rating_summary,
+    rating_trend,
     share_rows,
     summarise_responses,
     tokenize,
@@ -158,6 +160,17 @@ def _authors(store: Store, p: ReportParams, *, advocates: bool) -> ReportTable:
     )
 
 
+def _ratings(store: Store, p: ReportParams) -> list[ReportTable]:
+    """Star ratings of the period per source and per bucket, and the previous period's."""
+    slots = list(q.rating_slots(store, p.window, QUARTER_SECONDS))
+    span = p.until - p.since
+    before = q.ReportWindow(p.since - span, p.since, p.now, p.source)
+    return [
+        rating_summary(slots, q.rating_counts(store, before)),
+        rating_trend(slots, p.since, p.until, p.tz, p.by),
+    ]
+
+
 def collect_report(store: Store, p: ReportParams) -> Report:
     """Run every report query for the period and build the tables, in display order."""
     if p.by not in ("day", "week"):
@@ -210,6 +223,7 @@ def collect_report(store: Store, p: ReportParams) -> Report:
         _authors(store, p, advocates=False),
         _authors(store, p, advocates=True),
     ]
+    report.tables += _ratings(store, p)
     terms = top_terms(q.negative_texts(store, p.window), limit=p.top * 2)
     report.tables.append(
         ReportTable(

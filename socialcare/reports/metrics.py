@@ -56,6 +56,8 @@ __all__ = [
     "local_bucket",
     "bucket_dates",
     "volume_by_bucket",
+    "rating_summary",
+    "rating_trend",
     "sparkline",
     "bar",
     "tokenize",
@@ -245,6 +247,100 @@ def volume_by_bucket(
         chart="stacked",
         chart_value="total",
         note="Buckets are local to the report's time zone; the first and last may be partial.",
+    )
+
+
+# -- star ratings (reviews) -------------------------------------------------------
+STARS = (1, 2, 3, 4, 5)
+
+
+def _average(dist: Mapping[int, int]) -> float | None:
+    n = sum(dist.values())
+    return sum(stars * count for stars, count in dist.items()) / n if n else None
+
+
+def rating_summary(
+    current: Iterable[tuple[str, int, int, int]], previous: Iterable[tuple[str, int, int]]
+) -> ReportTable:
+    """Average and distribution of star ratings per source, against the previous period.
+
+    ``current`` is ``(source, 15-minute slot, stars, reviews)`` rows of the period,
+    ``previous`` ``(source, stars, reviews)`` of the period of the same length
+    just before it. ``average_change`` is this period's average minus the
+    previous one (None when either has no reviews).
+    """
+    now: dict[str, dict[int, int]] = {}
+    before: dict[str, dict[int, int]] = {}
+    for source, _slot, stars, n in current:
+        for key in ("all", source):
+            dist = now.setdefault(key, {})
+            dist[stars] = dist.get(stars, 0) + n
+    for source, stars, n in previous:
+        for key in ("all", source):
+            dist = before.setdefault(key, {})
+            dist[stars] = dist.get(stars, 0) + n
+    rows: list[list[Cell]] = []
+    keys = sorted(set(now) | set(before), key=lambda k: (k != "all", k))
+    for key in keys:
+        dist, old = now.get(key, {}), before.get(key, {})
+        avg, old_avg = _average(dist), _average(old)
+        rows.append(
+            [
+                key,
+                sum(dist.values()),
+                avg,
+                *(dist.get(s, 0) for s in STARS),
+                sum(old.values()),
+                old_avg,
+                None if avg is None or old_avg is None else avg - old_avg,
+            ]
+        )
+    return ReportTable(
+        name="ratings",
+        title="Star ratings per source (reviews), and the change vs the previous period",
+        columns=[
+            "source",
+            "reviews",
+            "average",
+            *(f"stars_{s}" for s in STARS),
+            "previous_reviews",
+            "previous_average",
+            "average_change",
+        ],  # fmt: skip
+        rows=rows,
+        chart="bars",
+        chart_value="average",
+        note="Reviews by the time they were written, with their current stars (an edit "
+        "changes the stars, not the time); the previous period is as long, just before.",
+    )
+
+
+def rating_trend(
+    current: Iterable[tuple[str, int, int, int]],
+    since: datetime,
+    until: datetime,
+    tz: tzinfo,
+    by: str,
+) -> ReportTable:
+    """Reviews, average stars and the share of 1-2 star reviews per local day/week."""
+    per: dict[date, dict[int, int]] = {}
+    for _source, slot, stars, n in current:
+        dist = per.setdefault(local_bucket(slot * QUARTER_SECONDS, tz, by), {})
+        dist[stars] = dist.get(stars, 0) + n
+    rows: list[list[Cell]] = []
+    for b in bucket_dates(since, until, tz, by):
+        dist = per.get(b, {})
+        n = sum(dist.values())
+        low = dist.get(1, 0) + dist.get(2, 0)
+        rows.append([b.isoformat(), n, _average(dist), low / n if n else None])
+    return ReportTable(
+        name="rating_trend",
+        title=f"Star ratings per {by} (all review sources)",
+        columns=[by, "reviews", "average", "low_rate"],
+        rows=rows if per else [],
+        chart="bars",
+        chart_value="average",
+        note="low rate: the share of 1- and 2-star reviews.",
     )
 
 
@@ -580,6 +676,8 @@ def format_cell(column: str, value: Cell) -> str:
             return format_age(float(value))
         if column == "p_value":
             return f"{value:.2g}"
+        if column.endswith("_change"):
+            return f"{value:+.2f}"
         if column == "share" or column.endswith("_rate"):
             return f"{value:.1%}"
         if isinstance(value, float):

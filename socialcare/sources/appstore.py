@@ -36,7 +36,7 @@ import json
 import logging
 from abc import abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 from urllib.parse import quote
@@ -181,8 +181,6 @@ class ReviewSource(HttpSource):
     newest_first = True
     #: one response per review: a second reply replaces the first (the CLI warns)
     reply_replaces: ClassVar[bool] = True
-    #: how far back the platform lists reviews (None: no limit); ``status`` can warn
-    history_window: ClassVar[timedelta | None] = None
     #: author handle and id of the developer's (or owner's) responses
     response_author: ClassVar[str] = "developer"
     #: the config key listing what to poll, for messages ("apps")

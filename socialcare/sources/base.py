@@ -32,6 +32,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from dataclasses import fields, replace
+from datetime import timedelta
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
 
 from ..errors import ConfigError, SourceError
@@ -127,6 +128,11 @@ class Source(ABC):
     max_length: ClassVar[int | None] = None
     #: pages come newest first (search APIs): the engine tracks and backfills gaps
     newest_first: ClassVar[bool] = False
+    #: one reply per item (app-store reviews): a second reply replaces the first
+    reply_replaces: ClassVar[bool] = False
+    #: how far back the platform lists items (None: no limit); ``status`` warns when
+    #: polls are further apart, because what changed in between cannot be fetched
+    history_window: ClassVar[timedelta | None] = None
     #: set by the poll engine for the duration of a poll (class default: plain sleep)
     waiter: Waiter | None = None
     #: API requests sent so far (the engine reads the difference around each query)
@@ -135,6 +141,10 @@ class Source(ABC):
     def __init__(self, config: Mapping[str, Any], *, brand_handles: tuple[str, ...] = ()) -> None:
         self.config = config
         self.brand_handles = brand_handles
+
+    def existing_reply(self, mention: Mention) -> str | None:
+        """The reply a ``reply_replaces`` platform already shows for ``mention``, if known."""
+        return None
 
     @abstractmethod
     def queries(self) -> list[str]:

@@ -52,6 +52,9 @@ _MENTION_COLUMNS = (
     "repost_of",
     "raw",
     "is_own",
+    "rating",
+    "updated_at",
+    "meta",
 )
 # Columns a re-poll may refresh; status, assignee, triage and tags are ours and kept.
 _REFRESHED = (
@@ -65,11 +68,18 @@ _REFRESHED = (
     "conversation_id",
     "parent_id",
     "raw",
+    "rating",
+    "updated_at",
+    "meta",
 )
 _UPSERT_MENTION = (
     f"INSERT INTO mentions ({', '.join(_MENTION_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _MENTION_COLUMNS)}) "
-    f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _REFRESHED)}"
+    f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _REFRESHED)} "
+    # A stale copy (an older listing page of an edited review) never undoes the edit;
+    # UTC ISO text with a Z suffix sorts as time.
+    "WHERE mentions.updated_at IS NULL OR excluded.updated_at IS NULL "
+    "OR excluded.updated_at >= mentions.updated_at"
 )
 _UPSERT_AUTHOR = (
     "INSERT INTO authors (id, source, native_id, handle, name, followers, first_seen, last_seen) "
@@ -305,6 +315,9 @@ class Store:
                     m.repost_of,
                     json.dumps(m.raw, ensure_ascii=False, default=str),
                     1 if m.author_handle.lower() in own else 0,
+                    m.rating,
+                    to_iso(m.updated_at) if m.updated_at is not None else None,
+                    json.dumps(m.meta, ensure_ascii=False, default=str),
                 )
             )
             if not m.author_key:

@@ -1,4 +1,5 @@
-"""Ingest queries: gaps, folding reposts and duplicates, native answers, usage counters.
+"""Ingest queries: gaps, folding reposts and duplicates, native answers, edited reviews,
+usage counters.
 
 Every statement is parameterised and every function takes the :class:`Store`,
 so the team backend can reimplement this module beside ``store.py``. The poll
@@ -12,13 +13,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from ..models import Mention, to_iso, utcnow
 from .core import Row, Store, in_chunks
 
 __all__ = [
     "IngestOutcome",
+    "REOPEN_STATUSES",
+    "review_change",
     "ingest_mentions",
     "open_gap",
     "narrow_gap",
@@ -31,6 +34,7 @@ __all__ = [
     "add_usage",
     "usage_since",
     "usage_by_query",
+    "poll_hours",
     "prune_usage",
     "hour_key",
     "month_start",
@@ -52,6 +56,10 @@ class IngestOutcome:
     new: int = 0
     folded: int = 0
     answered: int = 0
+    #: stored reviews whose text or rating changed on the platform
+    edited: int = 0
+    #: edited reviews that got worse and were put back in the queue
+    reopened: int = 0
 
 
 def _marks(values: Sequence[object]) -> str:
@@ -146,8 +154,14 @@ def ingest_mentions(
       a stored mention marks it answered by that account at the reply's time,
       and a new mention that the brand already answered is marked on arrival.
 
+    * A stored review that comes back with new text or stars is an edit: it is
+      refreshed and logged (``review_edited``), and reopened when it got worse
+      (:func:`review_change`; ``review_reopened``). A brand reply rewritten on
+      the platform answers its parent again if that is open.
+
     Re-reads (overlap, gap backfill) cost nothing: known ids are refreshed,
-    known folded copies skipped, and nothing is marked answered twice.
+    known folded copies skipped, and nothing is marked answered twice; a stale
+    copy of an edited review (older ``updated_at``) never undoes the edit.
     """
     batch = list({m.id: m for m in mentions}.values())
     out = IngestOutcome()
@@ -181,6 +195,7 @@ def ingest_mentions(
         texts.setdefault((m.author_key, m.text), []).append((m.created_at.timestamp(), m.id))
 
     with store.transaction():
+        before = _stored_reviews(store, keep, existing, own)
         out.new = store.upsert_mentions(keep, own_handles)
         out.stored_ids = [m.id for m in keep]
         extra_own = [m.id for m in keep if m.id in own_ids]
@@ -205,7 +220,112 @@ def ingest_mentions(
             )
         fresh = [m for m in keep if m.id not in existing]
         out.answered = _mark_native_answers(store, fresh, own)
+        out.edited, out.reopened = _apply_review_edits(store, before, keep)
+        out.answered += _rewritten_answers(store, before, [m for m in keep if m.id in own])
     return out
+
+
+# -- edited reviews --------------------------------------------------------------------
+
+#: statuses an edited review that got worse leaves, back to ``open`` (spam stays spam)
+REOPEN_STATUSES = ("replied", "closed")
+
+
+def review_change(
+    old_rating: int | None, old_text: str, new_rating: int | None, new_text: str
+) -> str | None:
+    """How an edit changed a review: ``"worse"``, ``"better"``, ``"edited"`` or None (same).
+
+    Worse means the customer is less happy than when the team last saw it: the
+    rating dropped, or the rating stayed and the text was rewritten while the
+    review is a complaint (1 or 2 stars: "still crashes in 4.3"). A higher
+    rating is ``"better"`` whatever the words; new words at 3 stars or more are
+    ``"edited"``. Only worse reopens.
+    """
+    if old_rating == new_rating and old_text == new_text:
+        return None
+    if old_rating is not None and new_rating is not None and new_rating != old_rating:
+        return "worse" if new_rating < old_rating else "better"
+    if old_text != new_text and new_rating is not None and new_rating <= 2:
+        return "worse"
+    return "edited"
+
+
+def _stored_reviews(
+    store: Store, batch: Sequence[Mention], existing: set[str], own: set[str]
+) -> dict[str, Row]:
+    """Rating, text, status and update time of the batch's stored reviews (and the brand's
+    stored replies), before the upsert."""
+    ids = [m.id for m in batch if m.id in existing and (m.rating is not None or m.id in own)]
+    out: dict[str, Row] = {}
+    for chunk in in_chunks(ids):
+        for row in store.rows(
+            "SELECT id, rating, text, status, snoozed_until, updated_at FROM mentions "
+            f"WHERE id IN ({_marks(chunk)})",
+            chunk,
+        ):
+            out[str(row["id"])] = row
+    return out
+
+
+def _apply_review_edits(
+    store: Store, before: dict[str, Row], batch: Sequence[Mention]
+) -> tuple[int, int]:
+    """Log each edited review; reopen the ones that got worse. Returns (edited, reopened)."""
+    edited = reopened = 0
+    for m in batch:
+        old = before.get(m.id)
+        if old is None:
+            continue
+        if (
+            m.updated_at is not None
+            and old["updated_at"]
+            and to_iso(m.updated_at) < str(old["updated_at"])
+        ):
+            continue  # a stale copy: the upsert kept the newer version
+        old_rating = int(old["rating"]) if old["rating"] is not None else None
+        change = review_change(old_rating, str(old["text"]), m.rating, m.text)
+        if change is None:
+            continue
+        edited += 1
+        detail: dict[str, Any] = {"change": change, "old_rating": old_rating, "rating": m.rating}
+        store.log_event("review_edited", mention_id=m.id, **detail)
+        status = str(old["status"])
+        snoozed = old["snoozed_until"] is not None
+        if change == "worse" and (status in REOPEN_STATUSES or (status == "open" and snoozed)):
+            store.set_status(m.id, "open")
+            store.log_event("review_reopened", mention_id=m.id, previous=status, **detail)
+            reopened += 1
+    return edited, reopened
+
+
+def _rewritten_answers(store: Store, before: dict[str, Row], replies: Sequence[Mention]) -> int:
+    """A reply the brand rewrote on the platform answers its parent again, if that is open.
+
+    One-response platforms (app-store reviews) keep the reply's id when the
+    developer replaces it, so this is how a review reopened by a worse edit and
+    then answered in App Store Connect leaves the queue. A rewrite older than
+    the parent's own last change answers nothing.
+    """
+    answered = 0
+    for m in replies:
+        old = before.get(m.id)
+        if old is None or old["text"] == m.text or not m.parent_id:
+            continue
+        parent = f"{m.source}:{m.parent_id}"
+        rows = store.rows("SELECT status, updated_at FROM mentions WHERE id = ?", [parent])
+        if not rows or rows[0]["status"] != "open":
+            continue
+        at = to_iso(m.updated_at or m.created_at)
+        if rows[0]["updated_at"] and at < str(rows[0]["updated_at"]):
+            continue
+        store.mark_answered(parent, at, f"@{m.author_handle.lstrip('@')}")
+        store.log_event(
+            "answered_natively", agent=f"@{m.author_handle.lstrip('@')}", mention_id=parent,
+            at=at, rewritten=True,
+        )  # fmt: skip
+        answered += 1
+    return answered
 
 
 def _mark_native_answers(store: Store, fresh: list[Mention], own: set[str]) -> int:
@@ -387,6 +507,18 @@ def usage_by_query(store: Store, since: datetime) -> dict[tuple[str, str], tuple
             [hour_key(since)],
         )
     }
+
+
+def poll_hours(store: Store, source: str, since: datetime) -> list[str]:
+    """The usage hours (``YYYY-MM-DDTHH``, oldest first) in which ``source`` sent requests."""
+    return [
+        str(r["hour"])
+        for r in store.rows(
+            "SELECT DISTINCT hour FROM ingest_usage WHERE source = ? AND hour >= ? "
+            "AND requests > 0 ORDER BY hour",
+            [source, hour_key(since)],
+        )
+    ]
 
 
 def prune_usage(store: Store, now: datetime | None = None) -> None:

@@ -37,6 +37,8 @@ __all__ = [
     "iter_export",
     "label_counts",
     "negative_texts",
+    "rating_counts",
+    "rating_slots",
     "response_rows",
     "spike_counts",
     "spike_texts",
@@ -294,6 +296,36 @@ def label_counts(store: Store, w: ReportWindow, label_sql: str) -> dict[str, int
         params,
     )
     return {str(label): int(n) for label, n in rows}
+
+
+#: reviews with a star rating, not marked spam
+_RATED = "m.rating IS NOT NULL AND m.status != 'spam'"
+
+
+def rating_slots(
+    store: Store, w: ReportWindow, slot_seconds: int
+) -> Iterator[tuple[str, int, int, int]]:
+    """``(source, slot, stars, reviews)`` of the window's rated reviews per time slot."""
+    where, params = _window(w)
+    params["q"] = slot_seconds
+    for source, slot, stars, n in store.conn.execute(
+        f"SELECT m.source, {store.dialect.trunc_int('m.created_ts / :q')} AS slot, m.rating, "
+        f"count(*) FROM mentions m WHERE {where} AND {_RATED} "
+        "GROUP BY m.source, slot, m.rating",
+        params,
+    ):
+        yield str(source), int(slot), int(stars), int(n)
+
+
+def rating_counts(store: Store, w: ReportWindow) -> Iterator[tuple[str, int, int]]:
+    """``(source, stars, reviews)`` of the window's rated reviews."""
+    where, params = _window(w)
+    for source, stars, n in store.conn.execute(
+        f"SELECT m.source, m.rating, count(*) FROM mentions m WHERE {where} AND {_RATED} "
+        "GROUP BY m.source, m.rating",
+        params,
+    ):
+        yield str(source), int(stars), int(n)
 
 
 def response_rows(store: Store, w: ReportWindow) -> Iterator[tuple[Any, ...]]:

@@ -22,7 +22,11 @@ Default weights and why:
   reach-led queue would ignore most customers);
 * age_weight 2.0 over age_cap_hours 24: a full day of waiting is worth almost
   an intent level, so an old question overtakes a fresh, slightly hotter one;
-* learned 2.0 (0..1, the trained model's probability; only with a model).
+* learned 2.0 (0..1, the trained model's probability; only with a model);
+* rating 2.0 (0..1 for reviews: 1 star is 1.0, 2 stars 0.5, 3 or more 0). A
+  review of 1 or 2 stars is a complaint whatever its words say ("Why can't I
+  export?" with one star is not a mere question); only spam stays spam, and
+  the rating adds nothing to spam, so spam stays below every other mention.
 
 Urgency and repeat count only for mentions that need an answer (complaints
 and questions): "helped us in an emergency" is a thank-you, and someone who
@@ -121,6 +125,7 @@ class Weights:
     other: float = 0.0
     spam: float = -10.0
     learned: float = 2.0
+    rating: float = 2.0
 
     def for_intent(self, intent: str) -> float:
         """The weight of an intent (``other`` for anything unknown)."""
@@ -471,9 +476,10 @@ def score_row(
 ) -> TriageResult:
     """Score one mention row (a ``mentions`` row or a dict shaped like one).
 
-    Reads ``text``, ``language``, ``author_followers``, ``query``, ``raw`` and
-    ``created_ts`` (or ``created_at``). ``repeat_count`` is how many earlier
-    mentions by the same author are still unanswered (``Store.unanswered_before_many``).
+    Reads ``text``, ``language``, ``author_followers``, ``query``, ``raw``,
+    ``rating`` (reviews) and ``created_ts`` (or ``created_at``). ``repeat_count``
+    is how many earlier mentions by the same author are still unanswered
+    (``Store.unanswered_before_many``).
     """
     text = _text(row)
     return _combine(row, text, _analyse(text, row, settings), settings, repeat_count)
@@ -530,6 +536,11 @@ def _combine(
         raw=row.get("raw"),
     )
     intent = sig.classify_intent(text, sentiment.compound, direct=direct > 0, found=found)
+    stars = _stars(row.get("rating"))
+    low = stars is not None and stars <= sig.COMPLAINT_STARS
+    by_stars = low and intent not in ("complaint", "spam")
+    if by_stars:
+        intent = "complaint"
     answered = intent in ANSWERED_INTENTS
     followers = row.get("author_followers")
     parts = [
@@ -551,6 +562,8 @@ def _combine(
         if repeat_count > 0
         else fixed["repeat"],
     ]
+    if stars is not None:
+        parts.append(_rating_part(stars, w.rating, intent, by_stars))
     if settings.model is not None:
         p, top = settings.model.predict_explain(text, parts, top=3)
         parts.append(_part("learned", p, w.learned, f"p={p:.2f}: {top}"))
@@ -568,6 +581,31 @@ def _combine(
         sla_due_ts=None if created is None or target is None else created + target,
         repeat_count=repeat_count,
     )
+
+
+def _stars(value: Any) -> int | None:
+    """A stored 1..5 rating, or None (not a review, or a value no platform gives)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    stars = int(value)
+    return stars if 1 <= stars <= 5 and stars == value else None
+
+
+def _rating_part(stars: int, weight: float, intent: str, by_stars: bool) -> Contribution:
+    """The review's stars: 1 or 2 push it up the queue (nothing for spam).
+
+    The intent line's detail stays the bare intent (the learned model reads it
+    as the intent), so this line says when the stars made the complaint.
+    """
+    value = sig.low_rating(stars)
+    noun = "star" if stars == 1 else "stars"
+    if intent == "spam":
+        return _part("rating", 0.0, weight, f"{stars} {noun} (not counted: spam)")
+    low = ""
+    if value:
+        made = ", whatever the words say" if by_stars else ""
+        low = f" (1-{sig.COMPLAINT_STARS} stars: a complaint{made})"
+    return _part("rating", value, weight, f"{stars} {noun}{low}")
 
 
 def waiting_term(created_ts: float, now_ts: float, settings: TriageSettings) -> Contribution:

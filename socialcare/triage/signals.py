@@ -53,6 +53,8 @@ __all__ = [
     "handles_pattern",
     "reach",
     "repeat_contact",
+    "COMPLAINT_STARS",
+    "low_rating",
 ]
 
 #: every intent :func:`classify_intent` can return
@@ -894,3 +896,19 @@ def reach(followers: int | float | None) -> float:
 def repeat_contact(earlier_unanswered: int) -> float:
     """0..1: earlier unanswered mentions by the same author, saturating at 3."""
     return min(max(earlier_unanswered, 0), 3) / 3.0
+
+
+# -- what a review's stars say ----------------------------------------------------
+#: reviews with this many stars or fewer are complaints, whatever their words
+COMPLAINT_STARS = 2
+
+
+def low_rating(stars: int) -> float:
+    """0..1: how low a 1..5 star rating is; 1 star is 1.0, 2 stars 0.5, 3 or more 0.
+
+    Only 1 and 2 stars count: 3 stars is the platforms' "it's OK", and a
+    4-star review with a problem in its words is found by the words.
+    """
+    if stars > COMPLAINT_STARS:
+        return 0.0
+    return 1.0 if stars <= 1 else 0.5

@@ -300,9 +300,11 @@ def test_an_edited_review_comes_back_with_the_same_id_and_new_text(
     [again] = pages[0].mentions
     assert again.native_id == R4 and again.rating == 3
     assert again.updated_at == datetime(2024, 5, 13, 11, 30, tzinfo=timezone.utc)
-    # the store refreshes the text of a known id (rating/meta columns are the store's to add)
+    # the store refreshes the text, rating and update time of a known id
     ingest.ingest_mentions(store, [again])
-    assert store.get_mention(f"appstore:{R4}")["text"].endswith("4.2.1 fixed the crash, thanks.")
+    row = store.get_mention(f"appstore:{R4}")
+    assert row["text"].endswith("4.2.1 fixed the crash, thanks.")
+    assert (row["rating"], row["updated_at"]) == (3, "2024-05-13T11:30:00Z")
 
 
 def test_a_cut_short_poll_leaves_a_gap_that_the_next_poll_fills(
@@ -452,12 +454,14 @@ def test_config_needs_app_ids_and_the_source_is_registered() -> None:
     assert registry.source_classes()["appstore"] is AppStoreSource
 
 
-def test_a_stored_review_row_rebuilds_without_review_columns(
+def test_a_stored_review_row_rebuilds_with_rating_update_time_and_meta(
     store: Store, key_file: ec.EllipticCurvePrivateKey
 ) -> None:
     poll_source(store, make(Apple(ok("reviews_page1.json"), ok("reviews_page2.json"))))
     again = Mention.from_row(store.get_mention(f"appstore:{R3}"))
     assert (again.kind, again.native_id) == ("review", R3)
-    assert again.rating is None and again.meta == {} and again.updated_at is None
+    assert again.rating == 4
+    assert again.updated_at == datetime(2024, 5, 12, 22, 40, 10, tzinfo=timezone.utc)
+    assert again.meta == {"app_id": APP, "territory": "GBR", "title": "Good but sync is slow"}
     # the raw JSON:API document survives, so the CLI can still warn what a reply replaces
     assert make(Apple()).existing_reply(again) == "Thanks! Sync speed-ups ship in 4.3 next week."

@@ -375,3 +375,15 @@ def m006_queue_index_carries_rowid(db: Executor) -> None:
         "static_score, created_ts, sla_due_ts, is_own, snoozed_until, source, intent, assignee"
         ") INCLUDE (rowid) WHERE status = 'open'"
     )
+
+
+@migration
+def m008_review_fields(db: Executor) -> None:
+    """Review columns ``rating``, ``updated_at`` and ``meta`` (see the SQLite twin)."""
+    db.execute("ALTER TABLE mentions ADD COLUMN rating INTEGER")
+    db.execute("ALTER TABLE mentions ADD COLUMN updated_at TEXT")
+    db.execute("ALTER TABLE mentions ADD COLUMN meta TEXT NOT NULL DEFAULT '{}'")
+    db.execute(
+        "CREATE INDEX idx_mentions_rated ON mentions(created_ts, source, rating) "
+        "WHERE rating IS NOT NULL"
+    )

@@ -368,3 +368,21 @@ def m006_queue_index_carries_rowid(db: sqlite_utils.Database) -> None:
     PostgreSQL's twin adds ``rowid`` to the open-queue index, so ranking the
     queue is an index-only scan there too.
     """
+
+
+@migration
+def m008_review_fields(db: sqlite_utils.Database) -> None:
+    """Review columns on mentions: star ``rating``, platform ``updated_at`` and ``meta``.
+
+    ``rating`` is 1..5 for reviews (NULL otherwise); ``updated_at`` is when the
+    platform last changed the item (an edited review), UTC ISO text; ``meta``
+    is a JSON object of platform extras (app version, territory, location).
+    The index serves the rating report (reviews of one period by source).
+    """
+    db.execute("ALTER TABLE mentions ADD COLUMN rating INTEGER")
+    db.execute("ALTER TABLE mentions ADD COLUMN updated_at TEXT")
+    db.execute("ALTER TABLE mentions ADD COLUMN meta TEXT NOT NULL DEFAULT '{}'")
+    db.execute(
+        "CREATE INDEX idx_mentions_rated ON mentions(created_ts, source, rating) "
+        "WHERE rating IS NOT NULL"
+    )
