@@ -194,6 +194,15 @@ class LearnedModel:
         feats = features(text, signals)
         return _sigmoid(self.margin(feats)), _line(self._top(feats, top))
 
+    def top_features(
+        self, top: int = 10
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """The ``top`` heaviest weights each way, in plain words: (towards an answer, against)."""
+        ranked = sorted(self.weights.items(), key=lambda kv: (-kv[1], kv[0]))
+        ups = [(describe_feature(f), w) for f, w in ranked[:top] if w > 0]
+        downs = [(describe_feature(f), w) for f, w in reversed(ranked[-top:]) if w < 0]
+        return ups, downs
+
     def summary(self) -> str:
         """One line for a status screen: labels, cross-validated AUC, when trained."""
         auc = "n/a" if self.cv_auc is None else f"{self.cv_auc:.3f}"
