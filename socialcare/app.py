@@ -39,17 +39,27 @@ from .poll import Adapters, IngestStatus, PollSummary, build_source, ingest_stat
 from .reports.collect import ReportParams, collect_report, collect_spikes
 from .reports.metrics import Report, SpikeFinding, SpikeRule
 from .safety import one_line
-from .scoring import retriage_all, triage_ids
+from .scoring import (
+    TrainReport,
+    load_model,
+    maybe_retrain,
+    read_labels,
+    reset_model,
+    retriage_all,
+    train_model,
+    triage_ids,
+)
 from .sources.base import Waiter
 from .sources.registry import source_classes
 from .store import QueueFilter, Row, Store, open_store
 from .store import ingest as store_ingest
 from .store import kb as store_kb
+from .store import triage as store_triage
 from .store.copy import TableCopy, copy_store, table_counts
 from .store.migrations import migration_names
 from .store.reports import EXPORT_COLUMNS, ExportQuery, iter_export
 from .templates import list_templates
-from .triage import Contribution, TriageSettings, explain
+from .triage import Contribution, LearnedModel, TriageSettings, explain
 
 __all__ = [
     "Socialcare",
@@ -57,6 +67,7 @@ __all__ = [
     "MentionView",
     "ReplyOutcome",
     "init_config",
+    "TrainReport",
     "STARTER_CONFIG",
     # the value types of this API, re-exported so callers need no service or store import
     "DeflectionReport",
@@ -140,9 +151,22 @@ class Socialcare:
         return self._store
 
     @cached_property
-    def triage_settings(self) -> TriageSettings:
-        """Weights, lexicon, rules and SLAs from ``[triage]``."""
+    def _zero_label_settings(self) -> TriageSettings:
+        """``[triage]`` without the learned model (enough for the queue's waiting term)."""
         return TriageSettings.from_config(self.config.triage, self.config.brand_handles)
+
+    @cached_property
+    def triage_settings(self) -> TriageSettings:
+        """Weights, lexicon, rules and SLAs from ``[triage]``, plus the store's active model.
+
+        Loaded once per Socialcare (a poll or ``triage --all`` run), never per mention.
+        """
+        return TriageSettings.from_config(
+            self.config.triage, self.config.brand_handles, model=load_model(self.store)
+        )
+
+    def _model_changed(self) -> None:
+        self.__dict__.pop("triage_settings", None)
 
     @cached_property
     def kb_settings(self) -> KbSettings:
@@ -179,9 +203,18 @@ class Socialcare:
         def on_stored(store: Store, ids: list[str]) -> None:
             triage_ids(store, ids, settings)
 
-        return poll(
+        summary = poll(
             self.config, self.store, sources, on_stored=on_stored, waiter=waiter, max_wait=max_wait
         )
+        retrained = maybe_retrain(self.store, settings)
+        if retrained is not None and retrained.model is not None:
+            self._model_changed()
+            summary.retrained = (
+                f"Retrained the triage model on {retrained.model.labels} labels "
+                f"(cross-validated ROC AUC {retrained.model.cv_auc}); "
+                f"re-scored {retrained.rescored} open mentions"
+            )
+        return summary
 
     def sources(self) -> list[SourceInfo]:
         """Every known adapter, whether config enables it and whether its credentials are set."""
@@ -224,7 +257,7 @@ class Socialcare:
 
     def queue(self, flt: QueueFilter, now: float | None = None) -> list[Row]:
         """Mentions ranked by score at this moment (static part + waiting time)."""
-        s = self.triage_settings
+        s = self._zero_label_settings
         return self.store.queue(flt, now or time.time(), s.age_weight, s.age_cap_hours)
 
     def explain(self, mention_id: str, now: float | None = None) -> tuple[Row, list[Contribution]]:
@@ -235,6 +268,46 @@ class Socialcare:
     def retriage(self, progress: Callable[[int], None] | None = None) -> int:
         """Re-score every stored mention (after weights change); returns how many."""
         return retriage_all(self.store, self.triage_settings, progress)
+
+    def triage_train(
+        self, *, labels_file: str | Path | None = None, min_labels: int | None = None
+    ) -> TrainReport:
+        """Train the "needs an answer" model on the store's history (and a labels file).
+
+        Stores it as the team's model and re-scores open mentions; with too few
+        labels the report's ``refused`` says why and the zero-label score stays.
+        """
+        labels = read_labels(labels_file) if labels_file is not None else None
+        report = train_model(
+            self.store, self._zero_label_settings, file_labels=labels, min_labels=min_labels
+        )
+        if report.trained:
+            self._model_changed()
+            self.store.log_event(
+                "triage_train",
+                agent=self.agent,
+                model=report.model_id,
+                labels=report.answer + report.no_answer,
+            )
+        return report
+
+    def triage_reset(self) -> tuple[int, int]:
+        """Back to the zero-label score: (models switched off, open mentions re-scored)."""
+        off, rescored = reset_model(self.store, self._zero_label_settings)
+        self._model_changed()
+        if off:
+            self.store.log_event("triage_reset", agent=self.agent)
+        return off, rescored
+
+    def triage_model(self) -> tuple[LearnedModel | None, Row | None]:
+        """The model in use and its store row, or (None, None) for the zero-label score.
+
+        A stored model this version cannot read is a UsageError that says to retrain.
+        """
+        row = store_triage.active_model(self.store)
+        if row is None:
+            return None, None
+        return LearnedModel.from_bytes(str(row["model"]).encode("utf-8")), row
 
     # -- agent workflow -----------------------------------------------------
     @property

@@ -220,6 +220,8 @@ class PollSummary:
     """All queries' results, and the worst exit code among them."""
 
     results: list[PollResult] = field(default_factory=list)
+    #: a line saying the triage model was retrained after this poll (``retrain_every``), or ""
+    retrained: str = ""
 
     @property
     def exit_code(self) -> int:

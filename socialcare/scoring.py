@@ -5,18 +5,47 @@ the page's transaction: a page's mentions and their scores commit together,
 so the queue never shows an untriaged mention from a finished poll.
 :func:`retriage_all` re-scores the whole store after ``[triage]`` changes,
 a batch at a time so memory stays flat on a store of millions of mentions.
+
+The learned model's life is here too: :func:`train_model` gathers labels from
+the store's history (:mod:`socialcare.store.triage`) and from a labels file
+(:func:`read_labels`), fits the model, stores it as the active one in one
+transaction and re-scores open mentions; :func:`load_model` reads the active
+one once per run; :func:`maybe_retrain` is ``[triage] retrain_every``.
 """
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from .errors import UsageError
+from .store import triage as store_triage
+from .triage.learned import LearnedModel, train
 from .triage.score import TriageSettings, score_rows
 
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["triage_ids", "retriage_all", "BATCH_SIZE"]
+__all__ = [
+    "BATCH_SIZE",
+    "TrainReport",
+    "load_model",
+    "maybe_retrain",
+    "read_labels",
+    "rescore_open",
+    "reset_model",
+    "retriage_all",
+    "train_model",
+    "triage_ids",
+]
+
+log = logging.getLogger(__name__)
 
 #: mentions read, scored and written per store round trip
 BATCH_SIZE = 2000
@@ -65,3 +94,201 @@ def retriage_all(
         if progress is not None:
             progress(n)
     return done
+
+
+# -- the learned model ---------------------------------------------------------------
+_LABEL_VALUES = {"answer": True, "1": True, "no_answer": False, "0": False}
+
+
+def _label(value: Any, where: str) -> bool:
+    text = str(value).strip().lower() if not isinstance(value, bool) else str(int(value))
+    if text not in _LABEL_VALUES:
+        raise UsageError(f"{where}: label must be answer, no_answer, 1 or 0, got {value!r}")
+    return _LABEL_VALUES[text]
+
+
+def _jsonl_labels(lines: list[str], name: str) -> dict[str, bool]:
+    out: dict[str, bool] = {}
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            raise UsageError(f"{name}:{n}: not a JSON object with id and label") from None
+        if not isinstance(item, dict) or "id" not in item or "label" not in item:
+            raise UsageError(f"{name}:{n}: not a JSON object with id and label")
+        out[str(item["id"]).strip()] = _label(item["label"], f"{name}:{n}")
+    return out
+
+
+def _csv_labels(lines: list[str], name: str) -> dict[str, bool]:
+    out: dict[str, bool] = {}
+    id_col, label_col = 0, 1
+    for n, cells in enumerate(csv.reader(lines), start=1):
+        if not cells or not any(c.strip() for c in cells):
+            continue
+        low = [c.strip().lower() for c in cells]
+        if n == 1 and "id" in low and "label" in low:
+            id_col, label_col = low.index("id"), low.index("label")
+            continue
+        if len(cells) <= max(id_col, label_col) or not cells[id_col].strip():
+            raise UsageError(f"{name}:{n}: expected id,label, got {','.join(cells)!r}")
+        out[cells[id_col].strip()] = _label(cells[label_col], f"{name}:{n}")
+    return out
+
+
+def read_labels(path: str | Path) -> dict[str, bool]:
+    """A labels file (CSV or JSONL of ``id,label``) as ``{mention id: needs an answer}``.
+
+    CSV may start with an ``id,label`` header; JSONL lines are ``{"id": ..., "label": ...}``.
+    Labels are ``answer``/``no_answer`` or ``1``/``0``; a later line for an id wins.
+    Anything malformed is one UsageError naming the file and line.
+    """
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise UsageError(f"cannot read labels file {p}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"labels file {p} is not UTF-8 text") from None
+    lines = text.splitlines()
+    first = next((line.lstrip() for line in lines if line.strip()), "")
+    if p.suffix.lower() in (".jsonl", ".ndjson") or first.startswith("{"):
+        labels = _jsonl_labels(lines, p.name)
+    else:
+        labels = _csv_labels(lines, p.name)
+    if not labels:
+        raise UsageError(f"labels file {p} holds no labels (expected lines of id,label)")
+    return labels
+
+
+@dataclass
+class TrainReport:
+    """What ``triage train`` did: the labels it used, the model (if any), what it re-scored."""
+
+    answer: int = 0
+    no_answer: int = 0
+    from_store: int = 0
+    from_file: int = 0
+    unknown_ids: int = 0
+    model: LearnedModel | None = None
+    model_id: int | None = None
+    #: why no model was trained (too few labels, one class only); "" when trained
+    refused: str = ""
+    seconds: float = 0.0
+    rescored: int = 0
+
+    @property
+    def trained(self) -> bool:
+        """A new model is stored and in use."""
+        return self.model is not None
+
+
+def load_model(store: Store) -> LearnedModel | None:
+    """The active model, parsed once (callers keep it for the whole run); None if none.
+
+    A model this socialcare cannot read is logged and skipped: scoring then
+    falls back to the zero-label score instead of stopping every poll.
+    """
+    row = store_triage.active_model(store)
+    if row is None:
+        return None
+    try:
+        return LearnedModel.from_bytes(str(row["model"]).encode("utf-8"))
+    except UsageError as exc:
+        log.warning("%s; scoring without it", exc)
+        return None
+
+
+def _examples(
+    rows: Sequence[Mapping[str, Any]], labels: Sequence[bool], settings: TriageSettings
+) -> list[tuple[str, Any, bool]]:
+    """Training examples scored afresh with the zero-label settings (as scoring will see them)."""
+    results = score_rows(rows, settings)
+    return [
+        (str(row.get("text") or ""), res.signals, label)
+        for row, res, label in zip(rows, results, labels, strict=True)
+    ]
+
+
+def train_model(
+    store: Store,
+    settings: TriageSettings,
+    *,
+    file_labels: Mapping[str, bool] | None = None,
+    min_labels: int | None = None,
+) -> TrainReport:
+    """Train on the store's history plus ``file_labels``, store the model, re-score open mentions.
+
+    A file's label wins over the store's for the same mention. With too few
+    labels (or one class only) nothing changes and ``refused`` says why.
+    """
+    started = time.perf_counter()
+    zero = dataclasses.replace(settings, model=None)
+    labelled = {str(r["id"]): r for r in store_triage.labelled_mentions(store)}
+    labels = {mid: bool(r["label"]) for mid, r in labelled.items()}
+    report = TrainReport(from_store=len(labels))
+    if file_labels:
+        known = {
+            str(r["id"]): r for r in store_triage.mentions_for_labels(store, list(file_labels))
+        }
+        report.unknown_ids = len(set(file_labels) - set(known))
+        report.from_file = len(known)
+        labelled.update(known)
+        labels.update({mid: v for mid, v in file_labels.items() if mid in known})
+    ids = sorted(labels)
+    report.answer = sum(labels[i] for i in ids)
+    report.no_answer = len(ids) - report.answer
+    examples = _examples([labelled[i] for i in ids], [labels[i] for i in ids], zero)
+    try:
+        model = train(examples, min_labels=min_labels or settings.min_labels)
+    except UsageError as exc:
+        report.refused = str(exc)
+        report.seconds = time.perf_counter() - started
+        return report
+    report.model = model
+    report.model_id = store_triage.save_model(
+        store,
+        model=model.to_bytes().decode("utf-8"),
+        created_at=model.trained_at,
+        labels_answer=model.positives,
+        labels_no_answer=model.negatives,
+        cv_auc=model.cv_auc,
+        store_labels=report.from_store,
+    )
+    report.rescored = rescore_open(store, dataclasses.replace(settings, model=model))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def reset_model(store: Store, settings: TriageSettings) -> tuple[int, int]:
+    """Back to the zero-label score: (models switched off, open mentions re-scored)."""
+    off = store_triage.deactivate_models(store)
+    return off, rescore_open(store, dataclasses.replace(settings, model=None))
+
+
+def rescore_open(store: Store, settings: TriageSettings) -> int:
+    """Re-score every open mention with ``settings`` (after the model changed)."""
+    return triage_ids(store, store_triage.open_mention_ids(store), settings)
+
+
+def maybe_retrain(store: Store, settings: TriageSettings) -> TrainReport | None:
+    """``[triage] retrain_every``: retrain once that many new labels are in the store.
+
+    Only while a model is active (``--reset`` is never undone by itself).
+    Training runs outside any transaction; the new model is stored in one
+    (:func:`store_triage.save_model`), so a crash leaves the old model whole.
+    """
+    if settings.retrain_every <= 0:
+        return None
+    row = store_triage.active_model(store)
+    if row is None:
+        return None
+    new = store_triage.store_label_count(store) - int(row["store_labels"] or 0)
+    if new < settings.retrain_every:
+        return None
+    report = train_model(store, settings)
+    if report.trained:
+        log.info("retrained the triage model on %s new labels", new)
+    return report

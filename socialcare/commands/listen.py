@@ -303,6 +303,8 @@ def poll(
                 str(r.folded), status,
             )  # fmt: skip
         console.print(table)
+    if summary.retrained:
+        err_console.print(Text(summary.retrained))
     for r in failed:
         err_console.print(Text(f"Error: {r.source} [{one_line(r.query, 40)}]: {one_line(r.error)}"))
     if summary.exit_code:

@@ -1,4 +1,4 @@
-"""`queue`, `explain` and `triage`: the ranked queue and why each mention sits where it does."""
+"""`queue`, `explain` and `triage` (re-score, `train`, `model`): the ranked queue and why."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import csv
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
@@ -172,17 +173,24 @@ def explain(
     console.print(table)
 
 
-@commands.command()
+triage_app = typer.Typer()
+commands.group(triage_app, name="triage")
+
+
+@triage_app.callback(invoke_without_command=True)
 def triage(
     ctx: typer.Context,
     all_: bool = typer.Option(False, "--all", help="Re-score every stored mention."),
 ) -> None:
-    """Re-score stored mentions after weights, lexicon or SLAs change.
+    """Re-score stored mentions after weights, lexicon, SLAs or the model change.
 
     New mentions are triaged automatically by `poll`; run this after editing [triage].
+    `triage train` fits a model on the team's own answers; `triage model` shows it.
 
     Example: socialcare triage --all
     """
+    if ctx.invoked_subcommand:
+        return
     if not all_:
         raise typer.BadParameter("say --all to re-score every stored mention", param_hint="--all")
     sc = sc_of(ctx)
@@ -194,3 +202,83 @@ def triage(
         task = progress.add_task("triage", total=total)
         count = sc.retriage(lambda n: progress.advance(task, n))
     console.print(f"Re-scored {count} mentions in {time.perf_counter() - started:.1f}s")
+
+
+def _auc(value: Any) -> str:
+    return "n/a" if value is None else f"{float(value):.3f}"
+
+
+@triage_app.command("train")
+def triage_train(
+    ctx: typer.Context,
+    labels: Optional[Path] = typer.Option(
+        None, "--labels", metavar="FILE", help="CSV or JSONL of id,label (answer/no_answer, 1/0)."
+    ),
+    min_labels: Optional[int] = typer.Option(
+        None, "--min-labels", min=10, help="Fewer labels than N: keep the zero-label score."
+    ),
+    reset: bool = typer.Option(False, "--reset", help="Stop using the model: zero-label score."),
+) -> None:
+    """Learn "needs an answer" from the team's replies and closes, and score with it.
+
+    Replied mentions (outbox sent or a native brand answer) count as needing an
+    answer; ones closed with no reply, or spam, as not. The model is stored in
+    the store (shared by the team), and open mentions are re-scored.
+
+    Example: socialcare triage train --labels history.csv
+    """
+    sc = sc_of(ctx)
+    if reset:
+        if labels is not None or min_labels is not None:
+            raise typer.BadParameter("--reset takes no other option", param_hint="--reset")
+        off, rescored = sc.triage_reset()
+        what = "Stopped using the learned model" if off else "No learned model was in use"
+        console.print(f"{what}: zero-label score; re-scored {rescored} open mentions")
+        return
+    r = sc.triage_train(labels_file=labels, min_labels=min_labels)
+    source = f"{r.from_store} from the store's history"
+    if labels is not None:
+        source += f", {r.from_file} from {clean_text(labels.name)}"
+    console.print(f"Labels: {r.answer} needed an answer, {r.no_answer} did not ({source})")
+    if r.unknown_ids:
+        err_console.print(f"Warning: {r.unknown_ids} ids in the labels file are not in the store")
+    if r.model is None:
+        console.print(Text(f"Not trained: {r.refused}. Keeping the zero-label score."))
+        return
+    console.print(
+        f"Trained in {r.seconds:.1f}s: cross-validated ROC AUC {_auc(r.model.cv_auc)}, "
+        f"{len(r.model.weights)} weights; re-scored {r.rescored} open mentions"
+    )
+
+
+@triage_app.command("model")
+def triage_model(
+    ctx: typer.Context,
+    top: int = typer.Option(10, "--top", min=1, help="Features to show each way."),
+) -> None:
+    """Show the model in use: when trained, on how many labels, its AUC, its top features.
+
+    Example: socialcare triage model --top 5
+    """
+    model, row = sc_of(ctx).triage_model()
+    if model is None or row is None:
+        console.print(
+            "No learned model: the zero-label score is in use. (Train one with "
+            "`socialcare triage train`.)"
+        )
+        return
+    console.print(
+        f"Model #{row['id']}, trained {model.trained_at} on {model.labels} labels "
+        f"({model.positives} needed an answer, {model.negatives} did not); "
+        f"cross-validated ROC AUC {_auc(model.cv_auc)}; {len(model.weights)} weights"
+    )
+    table = Table("towards 'needs an answer'", "weight", "towards 'no answer'", "weight")
+    ups, downs = model.top_features(top)
+    for n in range(max(len(ups), len(downs))):
+        up = ups[n] if n < len(ups) else ("", None)
+        down = downs[n] if n < len(downs) else ("", None)
+        table.add_row(
+            Text(clean_text(up[0])), "" if up[1] is None else f"{up[1]:+.2f}",
+            Text(clean_text(down[0])), "" if down[1] is None else f"{down[1]:+.2f}",
+        )  # fmt: skip
+    console.print(table)

@@ -35,9 +35,12 @@ COPY_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("outbox", ("id",)),
     ("kb_sources", ("id",)),
     ("kb_articles", ("id",)),
+    ("triage_models", ("id",)),
 )
 #: tables whose integer ids come from a sequence on PostgreSQL
-_IDENTITY = ("customers", "events", "outbox", "gaps", "kb_sources", "kb_articles")
+_IDENTITY = (
+    "customers", "events", "outbox", "gaps", "kb_sources", "kb_articles", "triage_models",
+)  # fmt: skip
 
 
 @dataclass

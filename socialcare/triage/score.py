@@ -47,7 +47,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 from ..errors import ConfigError
 from ..models import parse_iso, to_iso, utcnow
 from . import signals as sig
-from .learned import LearnedModel
+from .learned import MIN_LABELS, LearnedModel
 from .packs import DEFAULT_DOMAINS, load_packs
 from .sentiment import Sentiment, analyse, brand_pattern, text_for_sentiment
 
@@ -76,7 +76,7 @@ _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _TOP_KEYS = (
     "weights", "urgency_words", "extra_urgency_words", "rules", "sla", "age_weight",
-    "age_cap_hours", "domains", "brand_names",
+    "age_cap_hours", "domains", "brand_names", "retrain_every", "min_labels",
 )  # fmt: skip
 #: intents whose urgency and repeat contact count (the ones that need an answer)
 ANSWERED_INTENTS = frozenset({"complaint", "question"})
@@ -166,6 +166,10 @@ class TriageSettings:
     brand_names: tuple[str, ...] = ()
     #: a trained "needs an answer" model; adds the ``learned`` signal when set
     model: LearnedModel | None = field(default=None, compare=False)
+    #: retrain the model after this many new labels in the store (0: never by itself)
+    retrain_every: int = 0
+    #: fewer labels than this and ``triage train`` keeps the zero-label score
+    min_labels: int = MIN_LABELS
     #: the urgency words in effect (``~`` marks context-checked ones)
     lexicon: tuple[str, ...] = field(init=False, repr=False, compare=False)
     matcher: sig.TermMatcher = field(init=False, repr=False, compare=False)
@@ -241,6 +245,8 @@ class TriageSettings:
         cap = _number(table.get("age_cap_hours", 24.0), "triage.age_cap_hours")
         if cap <= 0:
             raise ConfigError(f"triage.age_cap_hours must be more than 0, got {cap!r}")
+        retrain = _count(table.get("retrain_every", 0), "triage.retrain_every", 0)
+        min_labels = _count(table.get("min_labels", MIN_LABELS), "triage.min_labels", 10)
         return cls(
             weights=_weights(table.get("weights", {})),
             urgency_words=words,
@@ -253,6 +259,8 @@ class TriageSettings:
             extra_urgency_words=extra,
             brand_names=names,
             model=model,
+            retrain_every=retrain,
+            min_labels=min_labels,
         )
 
 
@@ -288,6 +296,12 @@ def _number(value: Any, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(f"{key} must be a number, got {value!r}")
     return float(value)
+
+
+def _count(value: Any, key: str, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(f"{key} must be a whole number of at least {least}, got {value!r}")
+    return value
 
 
 def _words(value: Any, key: str) -> tuple[str, ...]:

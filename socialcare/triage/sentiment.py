@@ -380,7 +380,8 @@ def analyse(text: str, language: str | None = None, *, scored_text: str | None =
 
 
 # -- what VADER should read -----------------------------------------------------
-_HANDLE = re.compile(r"(?<![\w@])@\w+")
+#: ``(?<![\w@])@\w+``, starting with the literal "@" so the engine skips to each "@"
+_HANDLE = re.compile(r"@(?<![\w@]@)\w+")
 _URL = re.compile(r"https?://\S+|www\.\S+|\b(?:bit\.ly|t\.co|tinyurl\.com)/\S+", re.IGNORECASE)
 #: slang intensifiers VADER reads as anger: before a positive word they only intensify
 _INTENSIFIERS = frozenset(
@@ -403,6 +404,9 @@ _WORD_RUN = re.compile(r"\S+")
 _SLANG_WORD = re.compile(
     r"\b(?:" + "|".join(sorted(_INTENSIFIERS | _SLANG_ADJECTIVES)) + r")\b", re.IGNORECASE
 )
+_SLANG_WORDS = tuple(sorted(_INTENSIFIERS | _SLANG_ADJECTIVES))
+#: every _SLANG_PHRASES alternative contains one of these
+_SLANG_PHRASE_STEMS = ("kill", "smash", "nail", "crush", "slay", "aced")
 _CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]+")
 #: VADER's negative words, for the "negative word inside a name" check
 _NEGATIVE = frozenset(w for w, v in _ANALYZER.lexicon.items() if v < 0)
@@ -430,14 +434,20 @@ def text_for_sentiment(text: str, brand: re.Pattern[str] | None = None) -> str:
     if brand is not None:
         out = brand.sub(" ", out)
     out = out.replace("#", " ")
-    if _SLANG_PHRASES.search(out):
+    low = out.casefold()  # casefold: what IGNORECASE matches (the long s, Kelvin sign)
+    # Substring pre-checks (C speed) before the word-boundary regexes, which try every position.
+    if any(stem in low for stem in _SLANG_PHRASE_STEMS) and _SLANG_PHRASES.search(out):
         out = _SLANG_PHRASES.sub("did great", out)
-    return _slang(out)
+        low = out.casefold()
+    return _slang(out, any(word in low for word in _SLANG_WORDS))
 
 
-def _slang(text: str) -> str:
-    """Rewrite slang intensifiers, slang praise and negative words inside names."""
-    if _SLANG_WORD.search(text) is None and not any(
+def _slang(text: str, maybe_slang: bool = True) -> str:
+    """Rewrite slang intensifiers, slang praise and negative words inside names.
+
+    ``maybe_slang`` False: the caller saw none of the slang words even as substrings.
+    """
+    if (not maybe_slang or _SLANG_WORD.search(text) is None) and not any(
         m.group(0).lower() in _NEGATIVE for m in _CAPITALISED.finditer(text)
     ):
         return text  # the common case: nothing to rewrite, decided by two C-level scans

@@ -169,3 +169,57 @@ def test_predict_needs_neither_numpy_nor_sklearn(model: LearnedModel) -> None:
         check=True,
     )
     assert float(out.stdout) == round(model.predict("@ExampleHelp my ticket was cancelled"), 6)
+
+
+def test_fast_predict_equals_the_feature_dot_product(model: LearnedModel) -> None:
+    """The scoring path (set intersections) sums exactly what the trained features say."""
+    import math
+    from pathlib import Path
+
+    rows = [
+        json.loads(line)
+        for line in (Path(__file__).parents[1] / "data" / "labelled_travel.jsonl")
+        .read_text("utf-8")
+        .splitlines()
+    ]
+    texts = [r["text"] for r in rows] + [
+        "@ExampleHelp WWW.Example.com/x?y my order’s late?? 12 days https://t.co/abc",
+        "order order order",
+        "",
+    ]
+    for text in texts:
+        signals = score_row({"text": text}, SETTINGS).signals
+        expected = 1 / (1 + math.exp(-model.margin(features(text, signals))))
+        assert model.predict(text, signals) == pytest.approx(expected, abs=1e-12), text
+        p, line = model.predict_explain(text, signals, top=3)
+        assert p == pytest.approx(expected, abs=1e-12)
+        assert line == model.explain(text, signals, top=3)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@ExampleHelp I've been charged twice!! order 39260, 81G?",
+        "Ça ne marche pas: ٣٤٥ jours, don’t ask — rock'n'roll <b>bold</b> <link> x<y>z",
+        "WWW.EXAMPLE.com/a?b and https://t.co/x9 then ‘quoted’ 'tis fine''",
+        "emoji 🙂 naïve café 12ab34 a1b2 ＡＢＣ１２",
+        "",
+    ],
+)
+def test_fast_tokeniser_matches_the_regex(text: str) -> None:
+    from socialcare.triage import learned
+
+    low = learned._LINK.sub(" <link> ", learned._HANDLE.sub(" ", text)).lower()
+    expected = learned._WORD.findall(learned._DIGITS.sub("0", low).replace("’", "'"))
+    assert learned._words(text) == expected
+
+
+@pytest.mark.parametrize("text", ["a@b @c @@d x@y.com @e_f!", "@start mid@dle (@paren) é@x", "@"])
+def test_handle_patterns_match_the_lookbehind_form(text: str) -> None:
+    import re
+
+    from socialcare.triage import learned, sentiment
+
+    slow = re.compile(r"(?<![\w@])@\w+")
+    assert learned._HANDLE.sub(" ", text) == slow.sub(" ", text)
+    assert sentiment._HANDLE.sub(" ", text) == slow.sub(" ", text)

@@ -371,6 +371,35 @@ def m006_queue_index_carries_rowid(db: sqlite_utils.Database) -> None:
 
 
 @migration
+def m007_triage_model(db: sqlite_utils.Database) -> None:
+    """Trained "needs an answer" models, shared by everyone on the store.
+
+    ``model`` is the model's versioned JSON (never pickle: the store is
+    shared and loading must not run code). At most one row is ``active``;
+    training inserts a new active row and deactivates the old one in the
+    same transaction, so a reader sees the old model or the new, never half
+    of one. ``--reset`` deactivates every row; old rows stay as history.
+    ``store_labels`` is how many labels the store's own history held at
+    training time, for ``[triage] retrain_every``.
+    """
+    db.execute(
+        """
+        CREATE TABLE triage_models (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,       -- UTC ISO-8601
+            labels_answer INTEGER NOT NULL,
+            labels_no_answer INTEGER NOT NULL,
+            store_labels INTEGER NOT NULL DEFAULT 0,
+            cv_auc REAL,
+            model TEXT NOT NULL,            -- LearnedModel.to_bytes() JSON
+            active INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_triage_models_active ON triage_models(active, id)")
+
+
+@migration
 def m008_review_fields(db: sqlite_utils.Database) -> None:
     """Review columns on mentions: star ``rating``, platform ``updated_at`` and ``meta``.
 
