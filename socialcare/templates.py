@@ -6,10 +6,11 @@ import re
 import string
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from .config import Config, config_dir
 from .errors import NotFound, UsageError
-from .safety import clean_text
+from .safety import clean_text, one_line
 
 __all__ = [
     "PLACEHOLDERS",
@@ -19,6 +20,7 @@ __all__ = [
     "load_template",
     "render",
     "placeholder_values",
+    "safe_url",
     "write_default_templates",
 ]
 
@@ -88,7 +90,7 @@ def placeholder_values(
     kb: tuple[str, str] | None = None,
 ) -> dict[str, str]:
     """Values for every placeholder, from a mention row (names cleaned of control codes)."""
-    handle = clean_text(str(row.get("author_handle") or "")).strip().lstrip("@")
+    handle = one_line(str(row.get("author_handle") or "")).lstrip("@")
     name = " ".join(clean_text(str(row.get("author_name") or "")).split())
     first = name.split()[0] if name else handle
     return {
@@ -98,11 +100,25 @@ def placeholder_values(
         "name": name or handle,
         "agent": agent,
         "brand": f"@{brand_handles[0]}" if brand_handles else "",
-        "source": str(row.get("source") or ""),
-        "mention_url": str(row.get("url") or ""),
-        "kb_title": kb[0] if kb else "",
-        "kb_url": kb[1] if kb else "",
+        "source": one_line(str(row.get("source") or "")),
+        "mention_url": safe_url(row.get("url")),
+        "kb_title": one_line(kb[0]) if kb else "",
+        "kb_url": safe_url(kb[1]) if kb else "",
     }
+
+
+def safe_url(value: object) -> str:
+    """A link fit to post: http(s) only, no controls or spaces inside; else "" (left out).
+
+    Mention URLs come from the platform's JSON (or a feed's ``link``): a crafted
+    one could carry escape sequences into ``$EDITOR`` and out in a reply, or a
+    ``javascript:`` link. Only a plain web address survives.
+    """
+    text = str(value or "").strip()
+    if not text or len(text) > 2048 or not text.isprintable() or any(c.isspace() for c in text):
+        return ""
+    scheme = urlsplit(text).scheme.lower()
+    return text if scheme in ("http", "https") and "://" in text else ""
 
 
 def render(template: str, values: Mapping[str, str]) -> str:
@@ -116,7 +132,19 @@ def render(template: str, values: Mapping[str, str]) -> str:
         out.append(literal)
         if field is None:
             continue
-        if field not in values or spec or conversion:
+        if field in values and (spec or conversion):
+            written = (
+                "{"
+                + field
+                + (f"!{conversion}" if conversion else "")
+                + (f":{spec}" if spec else "")
+                + "}"
+            )
+            raise UsageError(
+                f"template: {written}: conversions (!r) and format specs (:>9) are not allowed; "
+                f"write {{{field}}}"
+            )
+        if field not in values:
             known = ", ".join("{" + k + "}" for k in PLACEHOLDERS)
             raise UsageError(f"template: unknown placeholder {{{field}}} (known: {known})")
         out.append(values[field])

@@ -201,6 +201,34 @@ def test_render_placeholders_and_unknown_is_error() -> None:
         render("Hi {", values)
 
 
+def test_conversions_and_format_specs_are_named_as_such() -> None:
+    values = placeholder_values({"author_handle": "maria_g", "source": "demo"}, "alice")
+    with pytest.raises(UsageError, match=r"\{author!r\}: conversions \(!r\) and format specs"):
+        render("Hi {author!r}", values)
+    with pytest.raises(UsageError, match=r"\{author:>9\}: conversions .* write \{author\}"):
+        render("Hi {author:>9}", values)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://x.example/s/1\x1b]8;;http://evil.example\x07",
+        "javascript:alert(1)",
+        "https://x.example/a b",
+        "file:///etc/passwd",
+        "\x9bhttps://x.example/",
+    ],
+)
+def test_a_hostile_mention_url_never_reaches_a_reply(url: str) -> None:
+    row = {"author_handle": "m\x1b[2J", "source": "demo\n", "url": url}
+    values = placeholder_values(row, "alice", kb=("Refunds\x1b[31m", url))
+    text = render("See {mention_url} {kb_title} {kb_url} {author} {source}", values)
+    assert text == "See Refunds @m demo"
+    assert placeholder_values({"url": "https://x.example/s/1"}, "a")["mention_url"] == (
+        "https://x.example/s/1"
+    )
+
+
 def test_editor_message_round_trip() -> None:
     row = {"text": "line one\nline two", "author_handle": "maria", "source": "demo", "id": "demo:1"}
     msg = editor_message(row, "Hello there")
