@@ -38,7 +38,7 @@ from .outbox import cancel_item, reset_for_retry, send_item
 from .poll import Adapters, IngestStatus, PollSummary, build_source, ingest_status, poll
 from .reports.collect import ReportParams, collect_report, collect_spikes
 from .reports.metrics import Report, SpikeFinding, SpikeRule
-from .safety import one_line
+from .safety import one_line, private_dir, private_file
 from .scoring import (
     TrainReport,
     load_model,
@@ -772,6 +772,7 @@ def init_config(path: str | Path | None = None, *, force: bool = False) -> tuple
     target = Path(path).expanduser() if path else default_config_path()
     if target.exists() and not force:
         return target, False
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
+    private_file(target)
     target.write_text(STARTER_CONFIG, encoding="utf-8")
     return target, True

@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from .errors import SocialcareError
-from .safety import one_line
+from .safety import keep_files_private, one_line
 
 __all__ = ["app", "main"]
 
@@ -98,6 +98,7 @@ def _root(
     from .commands.common import setup_logging
 
     setup_logging()
+    keep_files_private()
     ctx.obj = {"config": config}
 
 

@@ -11,9 +11,11 @@ never fetches or runs anything, and it tolerates broken markup.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
 
 from rich.markup import escape
 
@@ -27,6 +29,10 @@ __all__ = [
     "html_to_text",
     "read_html",
     "HtmlDocument",
+    "PRIVATE_UMASK",
+    "private_dir",
+    "private_file",
+    "keep_files_private",
 ]
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC strings, and 2-byte escapes.
@@ -282,3 +288,35 @@ def html_to_text(html: str) -> str:
     text = read_html(html).text.replace("\xa0", " ")
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+# -- private data on disk ------------------------------------------------------------
+#: what ssh and gpg use: files 0600, directories 0700 (customer messages, internal notes)
+PRIVATE_UMASK = 0o077
+
+
+def keep_files_private() -> None:
+    """From here on this process creates files 0600 and directories 0700 (the CLI calls it).
+
+    Stores, WAL files, exports, HTML reports, sent-logs and configs hold customer
+    messages and internal notes, so none of them is readable by other accounts.
+    """
+    os.umask(PRIVATE_UMASK)
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory (created if needed) that only its owner can enter."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask; be exact
+        except OSError:
+            pass
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` (if missing) readable and writable by its owner only."""
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    return path

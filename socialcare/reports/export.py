@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence, TextIO
 
 from ..errors import UsageError
-from ..safety import csv_safe
+from ..safety import csv_safe, private_dir
 from .metrics import Report
 
 __all__ = [
@@ -140,7 +140,7 @@ def write_report_csv(report: Report, directory: str | Path) -> list[Path]:
     """Write each report table to ``DIRECTORY/<table>.csv``; returns the files written."""
     folder = Path(directory).expanduser()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
     except OSError as exc:
         raise UsageError(f"--csv {folder}: cannot create the folder ({exc.strerror})") from None
     written = []

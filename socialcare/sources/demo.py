@@ -20,6 +20,7 @@ from typing import Any, Iterator
 from ..config import data_dir
 from ..errors import ConfigError, NotFound
 from ..models import Mention, Page, SentPost, parse_iso, to_iso, utcnow
+from ..safety import private_dir, private_file
 from .base import Source
 
 __all__ = ["DemoSource", "DEMO_FILE"]
@@ -99,7 +100,7 @@ class DemoSource(Source):
     def _record(self, payload: dict[str, Any]) -> SentPost:
         native = f"demo-{uuid.uuid4().hex[:12]}"
         out = data_dir() / "demo-sent.jsonl"
-        out.parent.mkdir(parents=True, exist_ok=True)
+        private_file(private_dir(out.parent) / out.name)
         with out.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps({"id": native, "at": to_iso(utcnow()), **payload}) + "\n")
         return SentPost(native, f"https://demo.socialcare.invalid/reply/{native}")

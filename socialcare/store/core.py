@@ -23,6 +23,7 @@ import sqlite_utils
 
 from ..errors import ConfigError, NotFound
 from ..models import Mention, to_iso, utcnow
+from ..safety import private_dir, private_file
 from .dialect import Dialect, PostgresDialect, SqliteDialect
 from .migrations import applied_migrations, migrate, migration_names
 
@@ -836,7 +837,10 @@ def open_store(database: str | Path, *, upgrade: bool = True) -> Store:
             "server, or a file path for the embedded SQLite store)"
         )
     if target != ":memory:":
-        Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            private_file(private_dir(Path(target).expanduser().parent) / Path(target).name)
+        except OSError as exc:
+            raise ConfigError(f"database: cannot create {target} ({exc.strerror})") from None
     try:
         conn = sqlite3.connect(target, isolation_level=None, timeout=30)
     except sqlite3.OperationalError as exc:

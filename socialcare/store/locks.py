@@ -16,6 +16,7 @@ from typing import Any, Iterator
 from filelock import FileLock, Timeout
 
 from ..errors import LockHeld
+from ..safety import private_dir
 
 __all__ = ["job_lock", "advisory_lock"]
 
@@ -33,7 +34,7 @@ def lock_path(database: str, job: str) -> Path:
 def job_lock(database: str, job: str, wait_seconds: float = 0) -> Iterator[None]:
     """Hold the ``job`` lock for this store, or raise LockHeld at once (or after waiting)."""
     path = lock_path(database, job)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     lock = FileLock(str(path))
     try:
         lock.acquire(timeout=wait_seconds)
