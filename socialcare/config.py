@@ -110,11 +110,16 @@ def load_config(path: str | Path | None = None, *, require_file: bool = False) -
     data: dict[str, Any] = {}
     if cfg_path.exists():
         try:
-            data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+            # utf-8-sig: a BOM (Windows editors write one) is not part of the TOML
+            data = tomllib.loads(cfg_path.read_text(encoding="utf-8-sig"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{cfg_path}: not valid TOML ({exc})") from None
         except OSError as exc:
             raise ConfigError(f"{cfg_path}: cannot read ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{cfg_path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            ) from None
     elif explicit or require_file:
         raise ConfigError(f"config file {cfg_path} does not exist (run `socialcare init`)")
     else:

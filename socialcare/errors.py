@@ -40,6 +40,7 @@ __all__ = [
     "StoreUnavailable",
     "IncompleteCopy",
     "EXIT_CODES",
+    "NotAStore",
 ]
 
 
@@ -117,6 +118,12 @@ class StoreUnavailable(SocialcareError):
     """The team database server refused the connection or dropped it mid-command."""
 
     exit_code = 11
+
+
+class NotAStore(ConfigError):
+    """The database is not a socialcare store: garbage, another program's, or from a newer version."""
+
+    exit_code = 2
 
 
 class IncompleteCopy(SocialcareError):

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from ..app import Row
 from ..safety import clean_text, one_line
-from .common import CommandSet, console, err_console, sc_of
+from .common import MAX_COUNT, CommandSet, console, err_console, sc_of
 
 commands = CommandSet()
 
@@ -157,6 +157,7 @@ def reply(
         None,
         "--kb",
         min=1,
+        max=MAX_COUNT,
         metavar="N",
         help="Include the Nth suggested article ({kb_title} {kb_url}; see `show`).",
     ),  # fmt: skip
@@ -402,7 +403,7 @@ def log_(
     action: Optional[str] = typer.Option(
         None, "--action", help="Only this action (claim, note, sent, ...)."
     ),
-    limit: int = typer.Option(50, "--limit", "-n", min=1),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, max=MAX_COUNT),
 ) -> None:
     """Show the audit log: who did what, when.
 

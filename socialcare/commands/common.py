@@ -19,6 +19,7 @@ from ..app import Socialcare
 from ..safety import one_line
 
 __all__ = [
+    "MAX_COUNT",
     "CommandSet",
     "TerminalConsole",
     "console",
@@ -41,6 +42,9 @@ class TerminalConsole(Console):
     def on_broken_pipe(self) -> None:
         raise BrokenPipeError
 
+
+#: the largest count any --limit/--top option takes (SQLite integers are 64-bit)
+MAX_COUNT = 1_000_000
 
 console = TerminalConsole(highlight=False, soft_wrap=False)
 err_console = TerminalConsole(stderr=True, highlight=False)

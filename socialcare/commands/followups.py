@@ -242,6 +242,8 @@ def post_add(
             text = file.read_text(encoding="utf-8")
         except OSError as exc:
             raise NotFound(f"--file: cannot read {file} ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"--file: {file} is not UTF-8 text (is it the right file?)") from None
     elif (file is None) == (text is None):
         raise UsageError("give exactly one of --text or --file")
     item = sc.post_add(source, when=_when(sc, in_, at), text=text or "")

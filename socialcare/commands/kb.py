@@ -26,7 +26,7 @@ from ..kb import (
 )
 from ..safety import clean_text, one_line
 from ..timeutil import parse_since
-from .common import TerminalConsole, sc_of
+from .common import MAX_COUNT, TerminalConsole, sc_of
 
 __all__ = ["kb_app", "suggestions_text", "NO_MATCH"]
 
@@ -148,7 +148,9 @@ def kb_list(
     source: Optional[str] = typer.Option(
         None, "--source", help="Only articles of this source (id or location).", metavar="ID"
     ),
-    limit: int = typer.Option(100, "--limit", help="At most this many articles.", min=1),
+    limit: int = typer.Option(
+        100, "--limit", help="At most this many articles.", min=1, max=MAX_COUNT
+    ),
 ) -> None:
     """List sources (id, kind, articles, last fetched, location), or articles with --articles.
 
@@ -212,7 +214,9 @@ def kb_remove(
 def kb_search(
     ctx: typer.Context,
     text: str = typer.Argument(..., help="Any text: a question, or a whole customer tweet."),
-    limit: int = typer.Option(10, "--limit", help="At most this many articles.", min=1),
+    limit: int = typer.Option(
+        10, "--limit", help="At most this many articles.", min=1, max=MAX_COUNT
+    ),
     suggest_only: bool = typer.Option(
         False, "--suggest", help="Only what show/work would suggest (threshold and max applied)."
     ),
@@ -251,10 +255,14 @@ def kb_report(
         None, "--since", help="Only replies sent and questions asked since (e.g. 30d, 2026-01-01)."
     ),
     top: int = typer.Option(
-        15, "--top", help="How many words to list for unanswered questions.", min=1
+        15, "--top", help="How many words to list for unanswered questions.", min=1, max=MAX_COUNT
     ),
     questions: int = typer.Option(
-        1000, "--questions", help="Check at most this many of the newest questions.", min=1
+        1000,
+        "--questions",
+        help="Check at most this many of the newest questions.",
+        min=1,
+        max=MAX_COUNT,
     ),
     json_: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:

@@ -16,7 +16,7 @@ from rich.text import Text
 from ..app import QueueFilter, Row
 from ..safety import clean_text, csv_safe, one_line
 from ..timeutil import format_age, parse_since
-from .common import CommandSet, console, err_console, interactive, sc_of
+from .common import MAX_COUNT, CommandSet, console, err_console, interactive, sc_of
 
 commands = CommandSet()
 
@@ -80,7 +80,7 @@ def queue(
     search: Optional[str] = typer.Option(
         None, "--search", help="Full-text search of mention text."
     ),
-    limit: int = typer.Option(50, "--limit", "-n", min=1, help="How many to show."),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, max=MAX_COUNT, help="How many to show."),
     sort: str = typer.Option(
         "score", "--sort", help="score (default) or sla (least time left first)."
     ),
@@ -215,7 +215,10 @@ def triage_train(
         None, "--labels", metavar="FILE", help="CSV or JSONL of id,label (answer/no_answer, 1/0)."
     ),
     min_labels: Optional[int] = typer.Option(
-        None, "--min-labels", min=10, help="Fewer labels than N: keep the zero-label score."
+        None,
+        "--min-labels",
+        min=10,
+        help="Fewer labels than N: keep the zero-label score.",
     ),
     reset: bool = typer.Option(False, "--reset", help="Stop using the model: zero-label score."),
 ) -> None:
@@ -254,7 +257,7 @@ def triage_train(
 @triage_app.command("model")
 def triage_model(
     ctx: typer.Context,
-    top: int = typer.Option(10, "--top", min=1, help="Features to show each way."),
+    top: int = typer.Option(10, "--top", min=1, max=MAX_COUNT, help="Features to show each way."),
 ) -> None:
     """Show the model in use: when trained, on how many labels, its AUC, its top features.
 

@@ -43,7 +43,7 @@ from ..reports.metrics import (
 )
 from ..safety import one_line
 from ..timeutil import parse_duration, parse_since, resolve_tz
-from .common import console, err_console, sc_of
+from .common import MAX_COUNT, console, err_console, sc_of
 
 __all__ = ["export", "report_app", "SPIKE_EXIT_CODE"]
 
@@ -128,7 +128,9 @@ def report(
     until: Optional[str] = typer.Option(None, "--until", help="Period end (default: now)."),
     by: str = typer.Option("day", "--by", help="Volume buckets: day or week (your time zone)."),
     source: Optional[str] = typer.Option(None, "--source", help="Only this source."),
-    top: int = typer.Option(10, "--top", min=1, help="Rows in the author and term tables."),
+    top: int = typer.Option(
+        10, "--top", min=1, max=MAX_COUNT, help="Rows in the author and term tables."
+    ),
     csv_dir: Optional[str] = typer.Option(
         None, "--csv", metavar="DIR", help="Write each table to DIR/<table>.csv."
     ),
@@ -264,10 +266,12 @@ def spikes(
     ctx: typer.Context,
     window: str = typer.Option("1h", "--window", help="Window length: 1h, 1d, 30m, ..."),
     baseline: int = typer.Option(
-        24, "--baseline", min=1, help="How many previous windows form the baseline."
+        24, "--baseline", min=1, max=MAX_COUNT, help="How many previous windows form the baseline."
     ),
     sigma: float = typer.Option(3.0, "--sigma", help="Spike above baseline mean + SIGMA std."),
-    min_count: int = typer.Option(5, "--min-count", min=1, help="Ignore windows below this."),
+    min_count: int = typer.Option(
+        5, "--min-count", min=1, max=MAX_COUNT, help="Ignore windows below this."
+    ),
     source: Optional[str] = typer.Option(None, "--source", help="Only this source."),
     alert: bool = typer.Option(False, "--alert", help="Exit with code 9 if a spike is found."),
     json_: bool = typer.Option(False, "--json", help="Print the findings as JSON."),

@@ -42,8 +42,12 @@ class DemoSource(Source):
     def __init__(self, config: Any, *, brand_handles: tuple[str, ...] = ()) -> None:
         super().__init__(config, brand_handles=brand_handles)
         path = config.get("path") or ""
+        if not isinstance(path, str):
+            raise ConfigError("sources.demo.path must be a file path in quotes")
         self.path = Path(path).expanduser() if path else _default_path()
-        self.page_size = int(config.get("page_size", 1000))
+        if self.path.is_dir():
+            raise ConfigError(f"sources.demo.path: {self.path} is a directory, not a JSONL file")
+        self.page_size = self._int_setting("page_size", 1000, 1, 100_000)
 
     def queries(self) -> list[str]:
         return ["file"]

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 import sqlite_utils
 
-from ..errors import ConfigError, NotFound
+from ..errors import ConfigError, NotAStore, NotFound
 from ..models import Mention, to_iso, utcnow
 from ..safety import private_dir, private_file
 from .dialect import Dialect, PostgresDialect, SqliteDialect
@@ -827,6 +827,11 @@ def open_store(database: str | Path, *, upgrade: bool = True) -> Store:
 
         pg = PgConnection(connect(target))
         store = Store(pg, target, PostgresDialect())
+        try:
+            check_is_socialcare_store(store)
+        except NotAStore:
+            store.close()
+            raise
         if upgrade:
             migrate(pg, store.dialect)
         return store
@@ -848,14 +853,52 @@ def open_store(database: str | Path, *, upgrade: bool = True) -> Store:
     conn.execute("PRAGMA busy_timeout = 30000")
     conn.execute("PRAGMA foreign_keys = ON")
     db = sqlite_utils.Database(conn)
-    if target != ":memory:":
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        # A bigger page cache keeps the indexes' hot pages in memory on large stores.
-        conn.execute("PRAGMA cache_size = -65536")
-        # Reading through a memory map avoids a read() syscall per page on big stores.
-        conn.execute("PRAGMA mmap_size = 1073741824")
     store = Store(conn, target, SqliteDialect(), db)
-    if upgrade:
-        migrate(db, store.dialect)
+    try:
+        check_is_socialcare_store(store)  # first, before WAL mode rewrites the file header
+        if target != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            # A bigger page cache keeps the indexes' hot pages in memory on large stores.
+            conn.execute("PRAGMA cache_size = -65536")
+            # Reading through a memory map avoids a read() syscall per page on big stores.
+            conn.execute("PRAGMA mmap_size = 1073741824")
+        if upgrade:
+            migrate(db, store.dialect)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise NotAStore(
+            f"database: {target} is not a socialcare store ({exc}); point `database` at "
+            "another file, or move this one away"
+        ) from None
+    except NotAStore:
+        conn.close()
+        raise
     return store
+
+
+def check_is_socialcare_store(store: Store) -> None:
+    """Refuse a database socialcare must not write: another program's, or a newer schema.
+
+    An empty database becomes a store; one with tables but no record of
+    socialcare's migrations belongs to someone else; one that has applied
+    migrations this version does not know was upgraded by a newer socialcare,
+    and writing to it with older code could corrupt it.
+    """
+    applied = store.applied_migrations()
+    if not applied:
+        tables = store.dialect.user_tables(store.conn)
+        if tables:
+            raise NotAStore(
+                f"database: {store.location} already holds {tables} table(s) of another program "
+                "and no socialcare schema; use a new file for socialcare"
+            )
+        return
+    known = set(migration_names(store.dialect))
+    unknown = sorted(set(applied) - known)
+    if unknown:
+        raise NotAStore(
+            f"database: {store.location} has schema version {len(applied)} (with "
+            f"{', '.join(unknown)}), newer than this socialcare knows ({len(known)}): upgrade "
+            "socialcare (`pip install -U socialcare`) before using it; nothing was written"
+        )

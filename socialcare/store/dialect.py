@@ -160,6 +160,10 @@ class Dialect:
         """Whether the table of applied migrations exists yet."""
         raise NotImplementedError
 
+    def user_tables(self, conn: Any) -> int:
+        """How many tables the database holds (an empty one may become a store)."""
+        raise NotImplementedError
+
     @contextmanager
     def migrating(self, conn: Any) -> Iterator[None]:
         """Held while migrations run, so two processes starting at once do not race."""
@@ -233,6 +237,14 @@ class SqliteDialect(Dialect):
             conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE name = '_socialcare_migrations'"
             ).fetchone()
+        )
+
+    def user_tables(self, conn: Any) -> int:
+        return int(
+            conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%'"
+            ).fetchone()[0]
         )
 
 
@@ -362,6 +374,14 @@ class PostgresDialect(Dialect):
 
     def migrations_recorded(self, conn: Any) -> bool:
         return bool(conn.execute("SELECT to_regclass('_socialcare_migrations')").fetchone()[0])
+
+    def user_tables(self, conn: Any) -> int:
+        return int(
+            conn.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+            ).fetchone()[0]
+        )
 
     @contextmanager
     def migrating(self, conn: Any) -> Iterator[None]:
