@@ -41,7 +41,7 @@ from .config import Config
 from .errors import ConfigError, RateLimited, SocialcareError, SourceError, UsageError
 from .models import Page, to_iso, utcnow
 from .safety import one_line
-from .sources.base import Source, Waiter
+from .sources.base import Source, Waiter, sanitise_mention
 from .sources.registry import get_source_class
 from .store import Row, Store, ingest
 from .timeutil import format_age, parse_duration
@@ -379,10 +379,12 @@ class _QueryPoll:
     # -- per page ----------------------------------------------------------------
     def _store(self, page: Page) -> None:
         """Store a page's mentions, fold copies, mark answers, count usage (in the caller's tx)."""
-        own_ids = frozenset(m.id for m in page.mentions if self.source.is_own(m))
+        # Every adapter's mentions pass the boundary check, plugins' too (it is idempotent).
+        mentions = [sanitise_mention(m) for m in page.mentions]
+        own_ids = frozenset(m.id for m in mentions if self.source.is_own(m))
         outcome = ingest.ingest_mentions(
             self.store,
-            page.mentions,
+            mentions,
             own_handles=self.own_handles,
             own_ids=own_ids,
             fold_reposts=self.settings.fold_reposts,

@@ -9,14 +9,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import typer
 from rich.console import Console
+from rich.segment import Segment
 from rich.text import Text
 
 from ..app import Socialcare
-from ..safety import one_line
+from ..safety import clean_text, one_line
 
 __all__ = [
     "MAX_COUNT",
@@ -33,7 +34,7 @@ __all__ = [
 
 
 class TerminalConsole(Console):
-    """rich's Console, except that a reader who went away (``| head -1``) is not an error.
+    """rich's Console, cleaning every text it writes and quiet when the reader went away.
 
     rich exits 1 on a broken pipe; the CLI's error handler turns
     ``BrokenPipeError`` into a quiet exit 0, so every console hands it there.
@@ -42,12 +43,29 @@ class TerminalConsole(Console):
     def on_broken_pipe(self) -> None:
         raise BrokenPipeError
 
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        """The last step before the terminal: every piece of text passes ``clean_text``.
+
+        Commands clean what they print, but ids, keys, URLs and error bodies reach
+        tables and f-strings in many places; here no escape sequence, control
+        character or bidi override from any of them can get through, whatever
+        path it took. Rich's own styling is added after this, from the styles.
+        """
+        return super()._render_buffer(
+            Segment(clean_text(text), style, control)
+            if control is None and text and not text.isprintable() and text != "\n"
+            else Segment(text, style, control)
+            for text, style, control in buffer
+        )
+
 
 #: the largest count any --limit/--top option takes (SQLite integers are 64-bit)
 MAX_COUNT = 1_000_000
 
-console = TerminalConsole(highlight=False, soft_wrap=False)
-err_console = TerminalConsole(stderr=True, highlight=False)
+# markup=False: socialcare styles through Text and style arguments only, so no string
+# (an id, a handle, an error body) is ever read as rich markup ("[link=file:///...]").
+console = TerminalConsole(highlight=False, soft_wrap=False, markup=False)
+err_console = TerminalConsole(stderr=True, highlight=False, markup=False)
 
 
 class _WarningLine(logging.Handler):

@@ -40,8 +40,8 @@ kb_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-console = TerminalConsole(highlight=False, soft_wrap=True)
-err_console = TerminalConsole(stderr=True, highlight=False, soft_wrap=True)
+console = TerminalConsole(highlight=False, soft_wrap=True, markup=False)
+err_console = TerminalConsole(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def _obj(ctx: typer.Context) -> dict[str, Any]:

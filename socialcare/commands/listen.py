@@ -193,7 +193,7 @@ def make_waiter(
     Either way the wait really happens (Ctrl-C stops it; pages already stored
     stay stored and the rest of the run becomes a gap).
     """
-    out = console or TerminalConsole(stderr=True, highlight=False)
+    out = console or TerminalConsole(stderr=True, highlight=False, markup=False)
 
     def wait(seconds: float, reason: str) -> bool:
         text = one_line(reason, 160)

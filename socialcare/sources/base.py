@@ -37,7 +37,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
 
 from ..errors import ConfigError, SourceError
 from ..models import Mention, Page, SentPost
-from ..safety import storable_data, storable_text
+from ..safety import clean_text, storable_data, storable_text
 
 __all__ = [
     "Source",
@@ -87,11 +87,26 @@ def skipped_item(reason: str, raw: Any) -> dict[str, Any]:
     return {"reason": reason, "raw": kept}
 
 
+#: fields that become ids, keys and links: strangers choose them, every screen shows them
+IDENTITY_FIELDS = frozenset(
+    {"native_id", "author_id", "author_handle", "parent_id", "conversation_id", "repost_of", "url"}
+)
+
+
+def _plain_id(value: str, *, keep_spaces: bool = False) -> str:
+    """An id or link with no escape sequences, controls, bidi overrides or whitespace
+    (a handle keeps single spaces: feeds name authors "Jo Smith")."""
+    return (" " if keep_spaces else "").join(clean_text(value).split())
+
+
 def sanitise_mention(mention: Mention) -> Mention:
-    """``mention`` with text the store cannot encode (lone surrogates, NUL) replaced by U+FFFD.
+    """``mention`` with text the store cannot encode (lone surrogates, NUL) replaced by U+FFFD,
+    and ids, handles and links stripped of escapes, controls and whitespace.
 
     The count per field goes into ``raw[REPLACED_KEY]``, so whoever reads the
-    mention can tell the platform sent something else.
+    mention can tell the platform sent something else. An RSS ``guid`` or a
+    crafted status id is an identity and is printed on every screen: it must
+    never carry a terminal escape.
     """
     changes: dict[str, Any] = {}
     counts: dict[str, int] = {}
@@ -100,6 +115,10 @@ def sanitise_mention(mention: Mention) -> Mention:
         if f.name == "raw" or not isinstance(value, str):
             continue
         clean, n = storable_text(value)
+        if f.name in IDENTITY_FIELDS:
+            plain = _plain_id(clean, keep_spaces=f.name == "author_handle")
+            n += len(clean) - len(plain)
+            clean = plain
         if n:
             changes[f.name] = clean
             counts[f.name] = n
