@@ -21,7 +21,8 @@ class's ``exit_code``; anything else is a bug and exits 1.
     └── IncompleteCopy         exit 12 `db copy` ended with fewer rows in the target than the source
 
 Exits 9 and 10 are not errors: `report spikes --alert` signals a spike with 9,
-and `status --alert` signals an unhealthy source with 10.
+and `status --alert` signals an unhealthy source, or an outbox item whose
+outcome is unknown, with 10.
 """
 
 from __future__ import annotations
@@ -151,7 +152,11 @@ EXIT_CODES: list[tuple[int, str]] = [
     (7, "conflict: claimed by another agent, or not allowed in the current state"),
     (8, "one or more outbox items failed to send"),
     (9, "spike detected (`report spikes --alert`)"),
-    (10, "`status --alert`: a source is failing, silent or over its monthly budget"),
+    (
+        10,
+        "`status --alert`: a source is failing, silent or over its monthly budget, "
+        "or an outbox item may or may not have been posted",
+    ),
     (11, "the PostgreSQL server cannot be reached, or the connection was lost"),
     (12, "`db copy`: the target ended with fewer rows than the source"),
     (130, 'interrupted: Ctrl-C, or Ctrl-D at a prompt ("Interrupted", nothing half-done)'),

@@ -107,6 +107,21 @@ class _Budget:
 
 
 @lru_cache(maxsize=1)
+def _single_attempt_class() -> type[Any]:
+    """A prawcore retry strategy that neither sleeps nor retries: one attempt."""
+    from prawcore.sessions import FiniteRetryStrategy
+
+    class _SingleAttempt(FiniteRetryStrategy):
+        def _sleep_seconds(self) -> float | None:
+            return None
+
+        def should_retry_on_failure(self) -> bool:
+            return False
+
+    return _SingleAttempt
+
+
+@lru_cache(maxsize=1)
 def _requestor_class() -> type[Any]:
     """The prawcore requestor subclass, built on first use so praw loads only for Reddit."""
     import prawcore
@@ -651,6 +666,23 @@ class RedditSource(Source):
             return isinstance(original, requests.RequestException)
         return False
 
+    @staticmethod
+    @contextmanager
+    def _one_attempt(reddit: praw.Reddit) -> Iterator[None]:
+        """Let prawcore send a write once: it retries 5xx answers, read timeouts and
+        dropped connections by itself, which for a comment can publish it twice.
+        (A request that never left still fails cleanly, and the outbox resends it.)"""
+        core = getattr(reddit, "_core", None)
+        if core is None or not hasattr(core, "_retry_strategy_class"):
+            yield
+            return
+        saved = core._retry_strategy_class
+        core._retry_strategy_class = _single_attempt_class()
+        try:
+            yield
+        finally:
+            core._retry_strategy_class = saved
+
     @contextmanager
     def _api(self, action: str, *, write: bool = False) -> Iterator[None]:
         """Turn praw/prawcore failures into SocialcareError subclasses.
@@ -886,7 +918,8 @@ class RedditSource(Source):
         self._check_budget()
         with self._api(f"replying to {mention.native_id}", write=True):
             target = reddit.comment(id=base36) if prefix == "t1" else reddit.submission(id=base36)
-            comment = target.reply(text)
+            with self._one_attempt(reddit):
+                comment = target.reply(text)
         if comment is None:
             # Created, but Reddit (quarantined subreddit) did not say as what.
             log.warning(
@@ -909,7 +942,10 @@ class RedditSource(Source):
             raise SourceError(f"a Reddit title (the first line) must be 1-{_TITLE_MAX} characters")
         reddit = self._client(as_user=True)
         self._check_budget()
-        with self._api(f"posting to r/{self.post_subreddit}", write=True):
+        with (
+            self._api(f"posting to r/{self.post_subreddit}", write=True),
+            self._one_attempt(reddit),
+        ):
             submission = reddit.subreddit(self.post_subreddit).submit(title, selftext=body.strip())
         if submission is None:
             return SentPost(native_id="", url="")
@@ -922,5 +958,5 @@ class RedditSource(Source):
         name = recipient.strip().removeprefix("/").removeprefix("u/")
         reddit = self._client(as_user=True)
         self._check_budget()
-        with self._api(f"messaging u/{name}", write=True):
+        with self._api(f"messaging u/{name}", write=True), self._one_attempt(reddit):
             reddit.redditor(name).message(subject=subject, message=text)
