@@ -855,7 +855,8 @@ def _outbox_alerts(store: Store, now: datetime) -> list[str]:
     stuck = [
         r["id"]
         for r in rows
-        if r["status"] == "sending" and _age(now, str(r["updated_at"])) > STUCK_SENDING_AFTER
+        if r["status"] == "sending"
+        and _age(now, str(r.get("owner_started_at") or r["updated_at"])) > STUCK_SENDING_AFTER
     ]
     out: list[str] = []
     if unknown:

@@ -333,3 +333,18 @@ def test_an_unknown_item_cannot_be_cancelled_but_says_how_to_resolve_it(
     assert sc.resolve(item["id"], sent=False)["status"] == "failed"  # the agent says: not there
     assert sc.cancel(item["id"])["status"] == "cancelled"
     assert len(fake.posts) == 1
+
+
+def test_status_alerts_on_an_item_left_sending(
+    sc: Socialcare, fake: FakeMastodon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def power_cut(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt("killed")
+
+    with monkeypatch.context() as mp, pytest.raises(KeyboardInterrupt):
+        mp.setattr("socialcare.outbox._commit_sent", power_cut)
+        sc.reply(MENTION, text=TEXT)
+    assert not sc.status().alerts  # young: its sender may be about to commit
+    abandon(sc.store, sc.outbox()[0]["id"], minutes=20)
+    [alert] = sc.status().alerts
+    assert "sending for over" in alert and "#1" in alert
