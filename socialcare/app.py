@@ -34,7 +34,7 @@ from .kb import (
     suggest,
 )
 from .models import Mention, to_iso, utcnow
-from .outbox import cancel_item, reset_for_retry, send_item
+from .outbox import adapter_for_item, cancel_item, resolve_item, retry_item, send_item
 from .poll import Adapters, IngestStatus, PollSummary, build_source, ingest_status, poll
 from .reports.collect import ReportParams, collect_report, collect_spikes
 from .reports.metrics import Report, SpikeFinding, SpikeRule
@@ -381,7 +381,7 @@ class Socialcare:
         sent = [
             o
             for o in self.store.outbox_for_mention(mention_id)
-            if o["kind"] == "reply" and o["status"] in ("pending", "sending", "sent")
+            if o["kind"] == "reply" and o["status"] in ("pending", "sending", "unknown", "sent")
         ]
         existing = source.existing_reply(Mention.from_row(row))
         if sent:
@@ -442,14 +442,28 @@ class Socialcare:
             outcome.item = send_item(self.store, self.adapters, item_id, agent=self.agent)
         return outcome
 
-    def outbox(self, statuses: Sequence[str] = ("pending", "sending", "failed")) -> list[Row]:
+    def outbox(
+        self, statuses: Sequence[str] = ("pending", "sending", "unknown", "failed")
+    ) -> list[Row]:
         """Outbox items needing attention."""
         return self.store.outbox_list(statuses)
 
-    def retry(self, item_id: int) -> Row:
-        """Resend a failed or stuck item, on the agent's explicit word."""
-        reset_for_retry(self.store, item_id, self.agent)
-        return send_item(self.store, self.adapters, item_id, agent=self.agent)
+    def retry(self, item_id: int, *, force: bool = False) -> Row:
+        """Resend a failed item, or resolve an unknown one, on the agent's explicit word.
+
+        An ``unknown`` (or abandoned ``sending``) item is looked for on the platform
+        first and marked ``sent`` if it is there; ``force`` sends without looking
+        (needed where the adapter cannot look). See :func:`socialcare.outbox.retry_item`.
+        """
+        return retry_item(self.store, self.adapters, item_id, self.agent, force=force)
+
+    def resolve(self, item_id: int, *, sent: bool, url: str = "") -> Row:
+        """Record what the agent found on the platform for an unknown item: there, or not."""
+        item = self.store.outbox_get(item_id)
+        limit = adapter_for_item(self.adapters, item).send_timeout
+        return resolve_item(
+            self.store, item_id, self.agent, sent=sent, url=url, limit_seconds=limit
+        )
 
     def cancel(self, item_id: int) -> Row:
         """Cancel a pending or failed outbox item of any kind (audited); it is never sent."""

@@ -10,7 +10,8 @@ class's ``exit_code``; anything else is a bug and exits 1.
     │   └── MissingCredential  exit 2  an environment variable named in config is unset
     ├── NotFound               exit 3  unknown mention, source, template, ...
     ├── SourceError            exit 4  a platform API failed (5xx, 4xx, network)
-    │   └── AuthError          exit 4  credentials rejected or expired
+    │   ├── AuthError          exit 4  credentials rejected or expired
+    │   └── SendOutcomeUnknown exit 4  a post may or may not have gone out (outbox `unknown`)
     ├── RateLimited            exit 5  a platform said 429 and we did not wait
     │   └── BudgetExhausted    exit 5  the source's monthly request/item budget is used up (poll.py)
     ├── LockHeld               exit 6  another poll/due run holds the lock
@@ -20,7 +21,8 @@ class's ``exit_code``; anything else is a bug and exits 1.
     └── IncompleteCopy         exit 12 `db copy` ended with fewer rows in the target than the source
 
 Exits 9 and 10 are not errors: `report spikes --alert` signals a spike with 9,
-and `status --alert` signals an unhealthy source with 10.
+and `status --alert` signals an unhealthy source, or an outbox item whose
+outcome is unknown, with 10.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = [
     "NotFound",
     "RateLimited",
     "SendFailed",
+    "SendOutcomeUnknown",
     "SocialcareError",
     "SourceError",
     "UsageError",
@@ -82,6 +85,19 @@ class SourceError(SocialcareError):
 
 class AuthError(SourceError):
     """The platform rejected our credentials (expired or revoked token)."""
+
+    exit_code = 4
+
+
+class SendOutcomeUnknown(SourceError):
+    """A write reached the platform, but its answer does not prove whether it was published.
+
+    Raised for a read timeout or a connection closed after the request went
+    out, a 5xx answer to a write, or a 2xx whose body cannot be read or names
+    no id. The outbox marks such an item ``unknown``, never ``failed``: sending
+    it again blindly could post twice. Only an answer that proves nothing was
+    published (a 4xx, a refused connection) is a plain ``SourceError``.
+    """
 
     exit_code = 4
 
@@ -143,7 +159,11 @@ EXIT_CODES: list[tuple[int, str]] = [
     (7, "conflict: claimed by another agent, or not allowed in the current state"),
     (8, "one or more outbox items failed to send"),
     (9, "spike detected (`report spikes --alert`)"),
-    (10, "`status --alert`: a source is failing, silent or over its monthly budget"),
+    (
+        10,
+        "`status --alert`: a source is failing, silent or over its monthly budget, "
+        "or an outbox item may or may not have been posted",
+    ),
     (11, "the PostgreSQL server cannot be reached, or the connection was lost"),
     (12, "`db copy`: the target ended with fewer rows than the source"),
     (130, 'interrupted: Ctrl-C, or Ctrl-D at a prompt ("Interrupted", nothing half-done)'),

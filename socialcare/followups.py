@@ -74,7 +74,7 @@ log = logging.getLogger("socialcare.followups")
 FOLLOWUP = "followup"
 POST = "post"
 #: every outbox status, for ``--status`` validation (``all`` means no filter)
-STATUSES = ("pending", "sending", "sent", "failed", "cancelled", "skipped")
+STATUSES = ("pending", "sending", "unknown", "sent", "failed", "cancelled", "skipped")
 
 _RULE_KEYS = {"name", "intents", "max_sentiment", "template", "after", "sources", "enabled"}
 _TABLE_KEYS = {"rules", "disabled_sources", "dm_subject"}
@@ -724,7 +724,13 @@ def _due_items_pass(
         except Conflict as exc:
             line.outcome, line.detail = "busy", str(exc)
             continue
-        if done["status"] != "sent":
+        if done["status"] == "unknown":
+            line.outcome = "failed"
+            line.detail = (
+                f"outcome unknown, it may be on the platform: {done.get('error')} "
+                f"(`socialcare outbox retry {item['id']}` checks the platform first)"
+            )
+        elif done["status"] != "sent":
             line.outcome, line.detail = "failed", done.get("error") or done["status"]
         elif done.get("url"):
             line.detail = f"{view.text} ({done['url']})"

@@ -1,10 +1,22 @@
-"""The outbox: everything socialcare publishes goes pending -> sending -> sent | failed.
+"""The outbox: everything socialcare publishes goes pending -> sending -> sent | failed | unknown.
 
 The ``sending`` state is written and committed *before* the platform is
-called. If the process dies after the platform accepted the post but before
-``sent`` is committed, the item stays ``sending`` and is never retried
-automatically: only ``socialcare outbox retry ID`` (a human's word) sends it
-again. That is the whole guarantee against double posts.
+called, together with its owner (host, pid, start time). If the process dies
+after the platform accepted the post but before ``sent`` is committed, the item
+stays ``sending`` and is never retried automatically: only ``socialcare outbox
+retry ID`` (a human's word) sends it again. That is the whole guarantee against
+double posts. Three rules keep it when the outcome is unknown:
+
+* an answer that does not prove the post was refused (a lost answer, a 5xx, a
+  2xx without an id: ``SendOutcomeUnknown``) makes the item ``unknown``, not
+  ``failed``; only a refusal (a 4xx, a refused connection) is ``failed``;
+* retrying an ``unknown`` (or abandoned ``sending``) item first asks the
+  platform (:meth:`Source.find_sent`) and records ``sent`` if the post is
+  there; an adapter that cannot check needs ``force``. Every attempt carries the
+  item's one idempotency key, stored with it;
+* a ``sending`` item is not retried while its owner may still be waiting on
+  the platform (:func:`owner_may_be_alive`), and every transition checks that
+  its conditional UPDATE matched (``Conflict`` otherwise).
 
 :func:`send_item` is the one send path: replies, retries, follow-ups (public and
 ``--dm``) and scheduled posts all go through it, and it picks the adapter from
@@ -16,10 +28,14 @@ can never be posted publicly as a reply.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
+from datetime import datetime
 from typing import Any, ClassVar, Iterator, Mapping, Protocol
 
-from .errors import Conflict, SocialcareError, SourceError
-from .models import Mention, Page, SentPost, item_options, to_iso, utcnow
+from .errors import Conflict, SendOutcomeUnknown, SocialcareError, SourceError
+from .models import Mention, Page, SentPost, item_options, parse_iso, to_iso, utcnow
 from .sources.base import Source
 from .store import Row, Store
 
@@ -28,14 +44,26 @@ __all__ = [
     "cancel_item",
     "AdapterLookup",
     "DEFAULT_DM_SUBJECT",
+    "OWNER_MARGIN_SECONDS",
+    "RETRYABLE",
     "SENDABLE",
+    "UNRESOLVED",
     "adapter_for_item",
+    "owner_may_be_alive",
     "reset_for_retry",
+    "resolve_item",
+    "retry_item",
     "send_item",
 ]
 
 log = logging.getLogger("socialcare.outbox")
 SENDABLE = ("pending",)
+#: may already be on the platform: checked there before anything is sent again
+UNRESOLVED = ("sending", "unknown")
+#: what ``outbox retry`` takes
+RETRYABLE = ("failed", *UNRESOLVED)
+#: added to a source's longest send time before a ``sending`` owner counts as gone
+OWNER_MARGIN_SECONDS = 60.0
 
 #: subject of a private follow-up when none was recorded with it
 DEFAULT_DM_SUBJECT = "Following up"
@@ -81,6 +109,7 @@ class _DirectMessages(Source):
         return iter(())
 
     def reply(self, mention: Mention, text: str) -> SentPost:
+        self.inner.idempotency_key = self.idempotency_key
         send = getattr(self.inner, "send_message", None)
         if not callable(send):
             raise SourceError(
@@ -95,76 +124,199 @@ class _DirectMessages(Source):
         raise SourceError("a private message needs a mention to answer")
 
 
+def _owner_fields() -> dict[str, Any]:
+    """Who is sending: this host and process, and since when."""
+    return {
+        "owner_host": socket.gethostname(),
+        "owner_pid": os.getpid(),
+        "owner_started_at": to_iso(utcnow()),
+    }
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process, alive
+    except OSError:
+        return False
+    return True
+
+
+def owner_may_be_alive(item: Mapping[str, Any], limit_seconds: float, now: datetime) -> str | None:
+    """Why the process sending ``item`` may still be waiting on the platform, else None.
+
+    It may be when it started less than ``limit_seconds`` (the source's longest
+    send) plus :data:`OWNER_MARGIN_SECONDS` ago, or when it runs on this host and
+    its pid is alive. An item from before owners were recorded has none: gone.
+    """
+    started = item.get("owner_started_at")
+    if item.get("status") != "sending" or not started:
+        return None
+    host, pid = item.get("owner_host") or "?", item.get("owner_pid")
+    age = (now - parse_iso(str(started))).total_seconds()
+    window = limit_seconds + OWNER_MARGIN_SECONDS
+    if age < window:
+        return (
+            f"it has been sending for {max(age, 0):.0f} s (by pid {pid} on {host}); "
+            f"a send may take up to {window:.0f} s"
+        )
+    if host == socket.gethostname() and isinstance(pid, int) and _pid_alive(pid):
+        return f"its sender, pid {pid} on this host, is still running"
+    return None
+
+
+def _publish(store: Store, source: Source, item: Row) -> SentPost:
+    if item["kind"] in ("reply", "followup") and item["mention_id"]:
+        mention = Mention.from_row(store.get_mention(item["mention_id"]))
+        return source.reply(mention, item["text"])
+    return source.post(item["text"])
+
+
+def _mention_of(store: Store, item: Row) -> Mention | None:
+    if item["kind"] in ("reply", "followup") and item["mention_id"]:
+        return Mention.from_row(store.get_mention(item["mention_id"]))
+    return None
+
+
 def send_item(store: Store, adapters: AdapterLookup, item_id: int, *, agent: str = "") -> Row:
     """Send one pending outbox item through the adapter it names; returns the updated item.
 
     Raises Conflict if another process already took the item. Platform errors
-    are recorded on the item (``failed`` + reason), not raised.
+    are recorded on the item, not raised: ``failed`` + reason when the platform
+    refused it, ``unknown`` + reason when it may have published it.
     """
     item = store.outbox_get(item_id)
     source = adapter_for_item(adapters, item)
+    # one key per item, kept across retries (items from before m009 get theirs here)
+    key = str(item.get("idempotency_key") or uuid.uuid4().hex)
     with store.transaction():
-        if not store.outbox_transition(item_id, SENDABLE, "sending"):
+        if not store.outbox_transition(
+            item_id, SENDABLE, "sending", idempotency_key=key, **_owner_fields()
+        ):
             current = store.outbox_get(item_id)["status"]
             raise Conflict(f"outbox item {item_id} is {current}, not pending: not sent again")
+    source.idempotency_key = key
     try:
-        if item["kind"] in ("reply", "followup") and item["mention_id"]:
-            mention = Mention.from_row(store.get_mention(item["mention_id"]))
-            sent = source.reply(mention, item["text"])
-        else:
-            sent = source.post(item["text"])
+        sent = _publish(store, source, item)
     except SocialcareError as exc:
+        unknown = isinstance(exc, SendOutcomeUnknown)
+        status, action = ("unknown", "send_unknown") if unknown else ("failed", "send_failed")
         with store.transaction():
-            store.outbox_transition(item_id, ("sending",), "failed", error=str(exc))
+            _transition(store, item_id, ("sending",), status, error=str(exc))
             store.log_event(
-                "send_failed",
+                action,
                 agent=agent,
                 mention_id=item["mention_id"],
                 outbox_id=item_id,
                 error=str(exc),
             )
-        log.info("outbox %s failed: %s", item_id, exc)  # on the item; callers report it
+        log.info("outbox %s %s: %s", item_id, status, exc)  # on the item; callers report it
         return store.outbox_get(item_id)
+    finally:
+        source.idempotency_key = None
     now = to_iso(utcnow())
     _commit_sent(store, item, sent.native_id, sent.url, now, agent)
     return store.outbox_get(item_id)
 
 
-def _commit_sent(store: Store, item: Row, native_id: str, url: str, now: str, agent: str) -> None:
-    """Record the platform's id and mark the mention answered, in one transaction."""
-    with store.transaction():
-        store.outbox_transition(
-            item["id"],
-            ("sending",),
-            "sent",
-            platform_id=native_id,
-            url=url,
-            sent_at=now,
-            error=None,
-        )
-        if item["mention_id"] and item["kind"] == "reply":
-            store.mark_answered(item["mention_id"], now, item["agent"] or agent)
-        store.log_event(
-            "sent",
-            agent=agent,
-            mention_id=item["mention_id"],
-            outbox_id=item["id"],
-            kind=item["kind"],
-            platform_id=native_id,
-        )
-
-
-def reset_for_retry(store: Store, item_id: int, agent: str) -> Row:
-    """Put a failed or stuck-in-sending item back to pending, on an agent's explicit word."""
-    item = store.outbox_get(item_id)
-    if item["status"] not in ("failed", "sending"):
+def _transition(
+    store: Store, item_id: int, from_states: tuple[str, ...], to_state: str, **fields: Any
+) -> None:
+    """``store.outbox_transition`` that must match: Conflict when the item moved meanwhile."""
+    if not store.outbox_transition(item_id, from_states, to_state, **fields):
+        current = store.outbox_get(item_id)["status"]
         raise Conflict(
-            f"outbox item {item_id} is {item['status']}: only failed or sending items can be retried"
+            f"outbox item {item_id} is {current}, not {' or '.join(from_states)}: another "
+            f"process changed it meanwhile, so it was not marked {to_state}; "
+            "see `socialcare outbox --all`"
         )
-    extra: dict[str, Any] = {"error": None}
+
+
+def _commit_sent(
+    store: Store,
+    item: Row,
+    native_id: str,
+    url: str,
+    now: str,
+    agent: str,
+    *,
+    from_states: tuple[str, ...] = ("sending",),
+    found: bool = False,
+) -> None:
+    """Record the platform's id and mark the mention answered, in one transaction.
+
+    Raises Conflict (and records nothing but a ``sent_conflict`` event naming
+    the platform's id) when the item is no longer in ``from_states``.
+    """
+    try:
+        with store.transaction():
+            _transition(
+                store,
+                item["id"],
+                from_states,
+                "sent",
+                platform_id=native_id,
+                url=url,
+                sent_at=now,
+                error=None,
+            )
+            if item["mention_id"] and item["kind"] == "reply":
+                store.mark_answered(item["mention_id"], now, item["agent"] or agent)
+            extra = {"found_on_platform": True} if found else {}
+            store.log_event(
+                "sent",
+                agent=agent,
+                mention_id=item["mention_id"],
+                outbox_id=item["id"],
+                kind=item["kind"],
+                platform_id=native_id,
+                **extra,
+            )
+    except Conflict:
+        with store.transaction():
+            store.log_event(
+                "sent_conflict",
+                agent=agent,
+                mention_id=item["mention_id"],
+                outbox_id=item["id"],
+                platform_id=native_id,
+                url=url,
+            )
+        log.warning("outbox %s: posted as %s but the item changed meanwhile", item["id"], native_id)
+        raise
+
+
+def reset_for_retry(
+    store: Store,
+    item_id: int,
+    agent: str,
+    *,
+    limit_seconds: float | None = None,
+    now: datetime | None = None,
+) -> Row:
+    """Put a failed, unknown or abandoned sending item back to pending, on an agent's word.
+
+    A ``sending`` item whose owner may still be waiting on the platform is refused
+    (:func:`owner_may_be_alive`, with ``limit_seconds`` the source's longest send).
+    """
+    item = store.outbox_get(item_id)
+    if item["status"] not in RETRYABLE:
+        raise Conflict(
+            f"outbox item {item_id} is {item['status']}: only failed, unknown or sending "
+            "items can be retried"
+        )
+    if item["status"] == "sending":
+        busy = owner_may_be_alive(item, limit_seconds or 0.0, now or utcnow())
+        if busy:
+            raise Conflict(
+                f"outbox item {item_id} is still being sent: {busy}. Wait for it to finish "
+                f"(see `socialcare outbox`), then retry if it is unknown or failed"
+            )
     with store.transaction():
-        if not store.outbox_transition(item_id, ("failed", "sending"), "pending", **extra):
-            raise Conflict(f"outbox item {item_id} changed state meanwhile; look again")
+        _transition(store, item_id, (item["status"],), "pending", error=None)
         store.log_event(
             "retry",
             agent=agent,
@@ -175,8 +327,81 @@ def reset_for_retry(store: Store, item_id: int, agent: str) -> Row:
     return store.outbox_get(item_id)
 
 
-#: what an agent may cancel: not yet sent, or given up on (a "sending" item may
-#: already be on the platform: check there, then retry or leave it)
+def retry_item(
+    store: Store, adapters: AdapterLookup, item_id: int, agent: str, *, force: bool = False
+) -> Row:
+    """``outbox retry``: resolve an unknown item on the platform, else send it again.
+
+    Returns the item; ``found_on_platform`` is set when the check found it.
+
+    A failed item is sent again. An ``unknown`` or abandoned ``sending`` item is
+    first looked for on the platform: found, it becomes ``sent`` with the
+    platform's id (nothing is posted); not found, it is sent again with its
+    own idempotency key. An adapter that cannot look needs ``force`` (the agent
+    looked). ``force`` also skips the platform check where there is one.
+    """
+    item = store.outbox_get(item_id)
+    source = adapter_for_item(adapters, item)
+    now = utcnow()
+    status = str(item["status"])
+    if status == "sending":
+        busy = owner_may_be_alive(item, source.send_timeout, now)
+        if busy:
+            raise Conflict(
+                f"outbox item {item_id} is still being sent: {busy}. Wait for it to finish "
+                "(see `socialcare outbox`), then retry if it is unknown or failed"
+            )
+    if status in UNRESOLVED and not force:
+        if not source.finds_sent:
+            raise Conflict(
+                f"outbox item {item_id} may already be on {item['source']} (its outcome is "
+                f"{status}), and {item['source']} cannot be checked from here. Look on the "
+                f"platform: if it is there, `socialcare outbox resolve {item_id} --sent`; if "
+                f"not, `socialcare outbox retry {item_id} --force`"
+            )
+        found = source.find_sent(_mention_of(store, item), str(item["text"]))
+        if found is not None:
+            _commit_sent(
+                store, item, found.native_id, found.url, to_iso(now), agent,
+                from_states=(status,), found=True,
+            )  # fmt: skip
+            return {**store.outbox_get(item_id), "found_on_platform": True}
+    reset_for_retry(store, item_id, agent, limit_seconds=source.send_timeout, now=now)
+    return send_item(store, adapters, item_id, agent=agent)
+
+
+def resolve_item(
+    store: Store, item_id: int, agent: str, *, sent: bool, url: str = "",
+    limit_seconds: float = 0.0,
+) -> Row:  # fmt: skip
+    """An agent's finding for an unknown (or abandoned sending) item: it is on the platform
+    (``sent``, with its URL if given) or it is not (``failed``, to retry or cancel)."""
+    item = store.outbox_get(item_id)
+    status = str(item["status"])
+    if status not in UNRESOLVED:
+        raise Conflict(
+            f"outbox item {item_id} is {status}: only unknown or sending items can be resolved"
+        )
+    busy = owner_may_be_alive(item, limit_seconds, utcnow())
+    if busy:
+        raise Conflict(f"outbox item {item_id} is still being sent: {busy}")
+    if sent:
+        _commit_sent(store, item, "", url, to_iso(utcnow()), agent, from_states=(status,))
+        return store.outbox_get(item_id)
+    with store.transaction():
+        _transition(
+            store, item_id, (status,), "failed",
+            error=f"not on the platform (checked by {agent or 'an agent'})",
+        )  # fmt: skip
+        store.log_event(
+            "resolved_not_sent", agent=agent, mention_id=item["mention_id"], outbox_id=item_id,
+            previous=status,
+        )  # fmt: skip
+    return store.outbox_get(item_id)
+
+
+#: what an agent may cancel: not yet sent, or given up on (a "sending" or "unknown"
+#: item may already be on the platform: resolve it instead)
 CANCELLABLE = ("pending", "failed")
 
 
@@ -190,6 +415,13 @@ def cancel_item(store: Store, item_id: int, agent: str, *, what: str = "outbox i
     with store.transaction():
         if not store.outbox_transition(item_id, CANCELLABLE, "cancelled"):
             now_status = store.outbox_get(item_id)["status"]
+            if now_status in UNRESOLVED:
+                raise Conflict(
+                    f"{what} {item_id} is {now_status}: it may already be on the platform, so "
+                    f"it cannot be cancelled; `socialcare outbox retry {item_id}` checks there, "
+                    f"or `socialcare outbox resolve {item_id} --sent|--not-sent` records what "
+                    "you found"
+                )
             raise Conflict(
                 f"{what} {item_id} is {now_status}: only pending or failed items can be cancelled"
             )

@@ -792,11 +792,14 @@ class IngestStatus:
 
     queries: list[QueryHealth] = field(default_factory=list)
     sources: list[SourceHealth] = field(default_factory=list)
+    #: outbox items that may be on the platform: ``unknown``, or ``sending`` for too long
+    outbox_alerts: list[str] = field(default_factory=list)
 
     @property
     def alerts(self) -> list[str]:
-        """Why ``status --alert`` should fail (failing, silent or over-budget sources)."""
-        return [a for s in self.sources for a in s.alerts]
+        """Why ``status --alert`` should fail: failing, silent or over-budget sources,
+        and outbox items whose outcome is unknown or that have been sending too long."""
+        return [a for s in self.sources for a in s.alerts] + self.outbox_alerts
 
 
 def _age(now: datetime, iso: str) -> timedelta:
@@ -839,6 +842,38 @@ def ingest_status(config: Config, store: Store, now: datetime | None = None) -> 
         )
     for name in names:
         out.sources.append(_source_health(config, store, name, out.queries, newest, now))
+    out.outbox_alerts = _outbox_alerts(store, now)
+    return out
+
+
+#: a ``sending`` item older than this is reported: its sender probably died mid-send
+STUCK_SENDING_AFTER = timedelta(minutes=15)
+
+
+def _outbox_alerts(store: Store, now: datetime) -> list[str]:
+    """One line per kind of outbox trouble that needs a person to look on the platform."""
+    rows = store.outbox_list(("unknown", "sending"), limit=10_000)
+    unknown = [r["id"] for r in rows if r["status"] == "unknown"]
+    stuck = [
+        r["id"]
+        for r in rows
+        if r["status"] == "sending"
+        and _age(now, str(r.get("owner_started_at") or r["updated_at"])) > STUCK_SENDING_AFTER
+    ]
+    out: list[str] = []
+    if unknown:
+        ids = ", ".join(f"#{i}" for i in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
+        out.append(
+            f"outbox: {len(unknown)} item(s) may or may not have been posted ({ids}): "
+            "`socialcare outbox retry ID` checks the platform first"
+        )
+    if stuck:
+        ids = ", ".join(f"#{i}" for i in stuck[:10]) + (" ..." if len(stuck) > 10 else "")
+        out.append(
+            f"outbox: {len(stuck)} item(s) have been sending for over "
+            f"{format_age(STUCK_SENDING_AFTER.total_seconds())} ({ids}): the sender probably "
+            "died; `socialcare outbox retry ID` checks the platform first"
+        )
     return out
 
 

@@ -175,6 +175,17 @@ def queue_reply(
     with store.transaction():
         store.serialize_customer(row["author_key"])
         current = store.get_mention(row["id"], lock=True)
+        unresolved = [
+            o for o in store.outbox_for_mention(row["id"]) if o["status"] in ("sending", "unknown")
+        ]
+        if unresolved:  # even with --force: it may be on the platform already
+            p = unresolved[-1]
+            raise Conflict(
+                f"{row['id']} already has a {p['status']} {p['kind']} by {p['agent'] or 'someone'} "
+                f"(outbox #{p['id']}) that may already be on the platform: "
+                f"`socialcare outbox retry {p['id']}` checks the platform and sends it only if it "
+                f"is not there (or `socialcare outbox resolve {p['id']} --sent` if you saw it)"
+            )
         if not force:
             if current["assignee"] and current["assignee"] != agent:
                 raise Conflict(
@@ -184,8 +195,7 @@ def queue_reply(
                 o
                 for o in store.outbox_for_mention(row["id"])
                 if o["kind"] == "reply"
-                and o["status"]
-                in (("pending", "sending") if replace else ("pending", "sending", "sent"))
+                and o["status"] in (("pending",) if replace else ("pending", "sent"))
             ]
             if previous:
                 p = previous[-1]

@@ -242,7 +242,7 @@ def test_outbox_lists_failed_and_retry_refuses_sent(cfg: Path) -> None:
     assert code == 0 and "clear" in out
     run(cfg, "reply", "demo:1013", "hello")
     code, out = run(cfg, "outbox", "retry", "1")
-    assert code == 7 and "only failed or sending" in out
+    assert code == 7 and "only failed, unknown or sending" in out
     code, out = run(cfg, "outbox", "retry", "99")
     assert code == 3
 
@@ -307,3 +307,36 @@ def test_hostile_markup_is_shown_literally_in_show(cfg: Path) -> None:
     flat = out.replace("\n", "")
     assert "[link=http://evil.example]Click" in flat
     assert "YOUR ACCOUNT IS SUSPENDED" in flat
+
+
+def test_an_unknown_reply_is_listed_alerts_blocks_replies_and_retry_finds_it(
+    cfg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo platform took the reply, but the answer was lost: one post, whatever follows."""
+    from socialcare.errors import SendOutcomeUnknown
+    from socialcare.sources.demo import DemoSource
+
+    publish = DemoSource.reply
+
+    def lost_answer(self: DemoSource, mention: object, text: str) -> object:
+        publish(self, mention, text)  # type: ignore[arg-type]
+        raise SendOutcomeUnknown("demo: the answer was lost: it may have been published")
+
+    monkeypatch.setattr(DemoSource, "reply", lost_answer)
+    code, out = run(cfg, "reply", "demo:1013", "hello")
+    assert code == 8 and "may or may not have been posted" in out and "outbox retry 1" in out
+    monkeypatch.setattr(DemoSource, "reply", publish)
+    code, out = run(cfg, "outbox")
+    assert code == 0 and "unknown" in out and "demo:" in out
+    code, out = run(cfg, "status", "--alert")
+    assert code == 10 and "may or may not have been posted (#1)" in out
+    code, out = run(cfg, "reply", "demo:1013", "hello again", "--force")
+    assert code == 7 and "outbox retry 1" in out
+    code, out = run(cfg, "outbox", "retry", "1")
+    assert code == 0 and "already on the platform" in out
+    sent = (cfg.parent / "home" / "demo-sent.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(sent) == 1 and json.loads(sent[0])["idempotency_key"]
+    assert run(cfg, "status", "--alert")[0] == 0
+    code, out = run(cfg, "outbox", "resolve", "1", "--sent")
+    assert code == 7 and "only unknown or sending" in out
+    assert run(cfg, "outbox", "resolve", "1")[0] == 2

@@ -26,6 +26,7 @@ from socialcare.cli import app
 from socialcare.config import Config
 from socialcare.errors import Conflict
 from socialcare.models import Mention
+from tests.outbox_helpers import abandon
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TWEETS = "https://api.twitter.com/2/tweets"
@@ -79,25 +80,105 @@ def test_twitter_reply_body_and_sent_state(sc: Socialcare) -> None:
 
 
 @pytest.mark.parametrize(
-    "status, fixture, reason",
+    "status, fixture, reason, state",
     [
-        (403, "error_403_duplicate.json", "duplicate content"),
-        (429, "error_429.json", "rate"),
-        (503, "error_503.json", "503"),
+        (403, "error_403_duplicate.json", "duplicate content", "failed"),
+        (429, "error_429.json", "rate", "failed"),
+        # a 5xx answers a request that went out: the tweet may exist
+        (503, "error_503.json", "503", "unknown"),
     ],
 )
-def test_twitter_errors_mark_failed_with_reason(
-    sc: Socialcare, status: int, fixture: str, reason: str
+def test_twitter_errors_mark_failed_or_unknown_with_reason(
+    sc: Socialcare, status: int, fixture: str, reason: str, state: str
 ) -> None:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
         api.add(responses.POST, TWEETS, status=status, json=load("twitter", fixture),
                 headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": "1900000000"})  # fmt: skip
         outcome = sc.reply("twitter:1790000000000000005", text="Hello")
     item = outcome.item or {}
-    assert item["status"] == "failed"
+    assert item["status"] == state
     assert reason.lower() in item["error"].lower()
     assert sc.store.get_mention("twitter:1790000000000000005")["status"] == "open"
-    assert [o["status"] for o in sc.outbox()] == ["failed"]
+    assert [o["status"] for o in sc.outbox()] == [state]
+
+
+def _refused() -> Exception:
+    import requests
+    import urllib3
+
+    reason = urllib3.exceptions.NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
+    return requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/2/tweets", reason))  # type: ignore[arg-type]
+
+
+def _dropped() -> Exception:
+    import requests
+    import urllib3
+
+    return requests.ConnectionError(
+        urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))
+    )
+
+
+def _timed_out() -> Exception:
+    import requests
+
+    return requests.ReadTimeout("read timed out")
+
+
+@pytest.mark.parametrize(
+    "answer, state",
+    [
+        ({"body": _refused()}, "failed"),
+        ({"body": _dropped()}, "unknown"),
+        ({"body": _timed_out()}, "unknown"),
+        ({"status": 201, "body": "<html>created</html>", "content_type": "text/html"}, "unknown"),
+        ({"status": 201, "json": {"data": {"text": "Hello"}}}, "unknown"),
+    ],
+    ids=["refused", "closed-mid-response", "read-timeout", "201-not-json", "201-without-id"],
+)
+def test_twitter_unknown_outcomes_block_replies_until_resolved(
+    sc: Socialcare, answer: dict[str, Any], state: str
+) -> None:
+    with responses.RequestsMock() as api:
+        api.add(responses.POST, TWEETS, **answer)
+        outcome = sc.reply("twitter:1790000000000000005", text="Hello")
+    item = outcome.item or {}
+    assert item["status"] == state, item["error"]
+    if state == "failed":
+        return
+    assert "may have been published" in item["error"]
+    with pytest.raises(Conflict, match="may already be on the platform"):
+        sc.reply("twitter:1790000000000000005", text="Hello again", force=True)
+    # Twitter cannot be checked from here: retry needs the agent's word
+    with pytest.raises(Conflict, match="cannot be checked from here.*--force"):
+        sc.retry(item["id"])
+    assert sc.resolve(item["id"], sent=True, url="https://x.com/i/web/status/1")["status"] == "sent"
+    assert sc.store.get_mention("twitter:1790000000000000005")["status"] == "replied"
+
+
+def test_reddit_server_error_on_a_comment_is_unknown(sc: Socialcare) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.add(responses.POST, REDDIT_TOKEN, json=load("reddit", "token.json"))
+        for _ in range(4):
+            api.add(responses.POST, REDDIT_COMMENT, status=500, body="oops")
+        outcome = sc.reply("reddit:t1_kx93ab", text="Sorry about that")
+        comments = [c for c in api.calls if str(c.request.url).startswith(REDDIT_COMMENT)]
+    item = outcome.item or {}
+    assert item["status"] == "unknown", item["error"]
+    assert len(comments) == 1  # prawcore would retry a 5xx by itself: a second comment
+
+
+def test_reddit_read_timeout_on_a_comment_is_unknown_and_sent_once(sc: Socialcare) -> None:
+    import requests
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.add(responses.POST, REDDIT_TOKEN, json=load("reddit", "token.json"))
+        for _ in range(4):
+            api.add(responses.POST, REDDIT_COMMENT, body=requests.ReadTimeout("slow"))
+        outcome = sc.reply("reddit:t1_kx93ab", text="Sorry about that")
+        comments = [c for c in api.calls if str(c.request.url).startswith(REDDIT_COMMENT)]
+    assert (outcome.item or {})["status"] == "unknown"
+    assert len(comments) == 1
 
 
 def test_crash_after_twitter_accepted_is_not_resent_without_retry(sc: Socialcare) -> None:
@@ -114,9 +195,14 @@ def test_crash_after_twitter_accepted_is_not_resent_without_retry(sc: Socialcare
     assert [i["status"] for i in items] == ["sending"]
     with pytest.raises(Conflict, match="already has a sending reply"):
         sc.reply("twitter:1790000000000000005", text="Hello")  # no second post by accident
+    with pytest.raises(Conflict, match="still being sent"):
+        sc.retry(items[0]["id"])  # its sender may still be waiting on Twitter
+    abandon(sc.store, items[0]["id"])
+    with pytest.raises(Conflict, match="cannot be checked from here"):
+        sc.retry(items[0]["id"])  # Twitter cannot be asked: the agent looks first
     with responses.RequestsMock() as api:
         api.add(responses.POST, TWEETS, status=201, json=load("twitter", "create_tweet.json"))
-        assert sc.retry(items[0]["id"])["status"] == "sent"  # only on the agent's word
+        assert sc.retry(items[0]["id"], force=True)["status"] == "sent"  # on the agent's word
         assert len(api.calls) == 1
 
 

@@ -19,6 +19,7 @@ from socialcare.outbox import reset_for_retry, send_item
 from socialcare.sources.base import Source
 from socialcare.store import QueueFilter, Store, open_store
 from socialcare.templates import placeholder_values, render
+from tests.outbox_helpers import abandon
 
 
 def seed(store: Store, *natives: str, author: str = "u1") -> None:
@@ -182,6 +183,9 @@ def test_crash_after_platform_accepted_leaves_sending(
     with pytest.raises(Conflict):
         send_item(store, Only(src), item_id)  # nothing resends it by itself
     assert len(src.sent) == 1
+    with pytest.raises(Conflict, match="still being sent"):
+        reset_for_retry(store, item_id, "alice")  # its sender may still be waiting
+    abandon(store, item_id)  # the sender died
     reset_for_retry(store, item_id, "alice")  # only on the agent's word
     assert send_item(store, Only(src), item_id)["status"] == "sent"
     assert len(src.sent) == 2

@@ -207,6 +207,12 @@ def reply(
         return
     from ..errors import SendFailed
 
+    if item.get("status") == "unknown":
+        raise SendFailed(
+            f"reply #{item.get('id')} may or may not have been posted: {item.get('error')} "
+            f"(`socialcare outbox retry {item.get('id')}` checks the platform first and sends "
+            "only if it is not there)"
+        )
     raise SendFailed(
         f"reply #{item.get('id')} failed: {item.get('error')} "
         f"(fix it, then `socialcare outbox retry {item.get('id')}`)"
@@ -248,16 +254,19 @@ def outbox_list(
     ctx: typer.Context,
     all_: bool = typer.Option(False, "--all", help="Include sent, cancelled and skipped items."),
 ) -> None:
-    """List outbox items that are pending, sending (maybe stuck) or failed.
+    """List outbox items that are pending, sending (maybe stuck), unknown or failed.
+
+    unknown: the platform may have published it (its answer was lost); retry
+    checks the platform first.
 
     Example: socialcare outbox
     """
     if ctx.invoked_subcommand:
         return
     statuses = (
-        ("pending", "sending", "sent", "failed", "cancelled", "skipped")
+        ("pending", "sending", "unknown", "sent", "failed", "cancelled", "skipped")
         if all_
-        else ("pending", "sending", "failed")
+        else ("pending", "sending", "unknown", "failed")
     )
     rows = sc_of(ctx).outbox(statuses)
     if not rows:
@@ -265,7 +274,7 @@ def outbox_list(
         return
     table = Table("#", "kind", "status", "mention", "agent", "updated", "text / error")
     for r in rows:
-        detail = r["error"] if r["status"] == "failed" else r["text"]
+        detail = r["error"] if r["status"] in ("failed", "unknown") else r["text"]
         table.add_row(
             str(r["id"]),
             r["kind"],
@@ -282,17 +291,63 @@ def outbox_list(
 def outbox_retry(
     ctx: typer.Context,
     item_id: int = typer.Argument(..., metavar="ID", help="Outbox item number."),
+    force: bool = typer.Option(
+        False, "--force", help="Send an unknown item again without looking on the platform."
+    ),
 ) -> None:
-    """Send a failed (or stuck 'sending') item again: check the platform first!
+    """Send a failed item again; an unknown or stuck one only if it is not on the platform.
+
+    An unknown (or abandoned 'sending') item is looked for on the platform first
+    and marked sent if it is there. Where the platform cannot be checked, look
+    yourself, then --force (or `outbox resolve ID --sent`). A 'sending' item whose
+    sender may still be running is refused. Every attempt carries the item's one
+    idempotency key.
 
     Example: socialcare outbox retry 3
     """
-    item = sc_of(ctx).retry(item_id)
-    if item["status"] != "sent":
-        from ..errors import SendFailed
+    item = sc_of(ctx).retry(item_id, force=force)
+    from ..errors import SendFailed
 
+    if item["status"] == "unknown":
+        raise SendFailed(
+            f"outbox item {item_id} may or may not have been posted again: {item['error']} "
+            f"(run `socialcare outbox retry {item_id}` later: it checks the platform first)"
+        )
+    if item["status"] != "sent":
         raise SendFailed(f"outbox item {item_id} failed again: {item['error']}")
+    if item.get("found_on_platform"):
+        console.print(
+            Text(
+                f"Outbox item {item_id} was already on the platform: marked sent, not posted "
+                f"again: {item.get('url') or ''}"
+            )  # fmt: skip
+        )
+        return
     console.print(Text(f"Sent outbox item {item_id}: {item.get('url') or ''}"))
+
+
+@outbox_app.command("resolve")
+def outbox_resolve(
+    ctx: typer.Context,
+    item_id: int = typer.Argument(..., metavar="ID", help="Outbox item number."),
+    sent: bool = typer.Option(
+        False, "--sent", help="It is on the platform: mark it sent (nothing is posted)."
+    ),
+    not_sent: bool = typer.Option(
+        False, "--not-sent", help="It is not on the platform: mark it failed (retry or cancel)."
+    ),
+    url: str = typer.Option("", "--url", help="The post's URL on the platform (with --sent)."),
+) -> None:
+    """Record what you found on the platform for an unknown item. Audited.
+
+    Example: socialcare outbox resolve 3 --sent --url https://mastodon.social/@acme/1
+    """
+    from ..errors import UsageError
+
+    if sent == not_sent:
+        raise UsageError("say what you found: --sent or --not-sent")
+    item = sc_of(ctx).resolve(item_id, sent=sent, url=url)
+    console.print(Text(f"Outbox item {item_id} is {item['status']} now."))
 
 
 @outbox_app.command("cancel")

@@ -41,7 +41,7 @@ IN_OPT = typer.Option(None, "--in", help="Send after a duration: 30m, 4h, 2d, 1w
 AT_OPT = typer.Option(
     None, "--at", help="Send at a time: 2026-12-01T09:00 (your timezone) or with an offset."
 )
-STATUS_HELP = "pending (default), sending, sent, failed, cancelled, skipped or all."
+STATUS_HELP = "pending (default), sending, unknown, sent, failed, cancelled, skipped or all."
 
 
 def _maybe_when(sc: Socialcare, in_: str | None, at: str | None) -> datetime | None:

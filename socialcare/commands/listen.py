@@ -102,7 +102,8 @@ def status(
     alert: bool = typer.Option(
         False,
         "--alert",
-        help=f"Exit {ALERT_EXIT_CODE} if a source is failing, silent or over budget (cron).",
+        help=f"Exit {ALERT_EXIT_CODE} if a source is failing, silent or over budget, or an "
+        "outbox item's outcome is unknown (cron).",
     ),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print nothing unless there is an alert (cron)."
@@ -112,7 +113,9 @@ def status(
 
     A source is silent when no poll succeeded, or nothing new arrived, for longer
     than its silent_after; it is over budget at monthly_request_budget or
-    monthly_item_budget. With --alert those print to stderr and the exit code is 10;
+    monthly_item_budget. An outbox item that may or may not have been posted
+    (unknown, or sending for over 15 minutes) alerts too. With --alert those
+    print to stderr and the exit code is 10;
     --quiet prints the tables never, the alerts only.
 
     Example: socialcare status --alert
@@ -127,6 +130,9 @@ def status(
     else:
         console.print(_queries_table(st, now))
         console.print(_sources_table(st, now))
+    if not quiet:
+        for line in st.outbox_alerts:
+            console.print(Text(one_line(line), style="bold red"))
     if alert and st.alerts:
         for line in st.alerts:
             err_console.print(Text(f"ALERT: {one_line(line)}"))

@@ -176,6 +176,16 @@ def _reply(
     if item.get("status") == "sent":
         console.print(Text(f"Sent reply #{item['id']} {item.get('url') or ''}", style="green"))
         return "sent"
+    if item.get("status") == "unknown":
+        console.print(
+            Text(
+                f"Reply #{item.get('id')} may or may not have been posted: "
+                f"{one_line(str(item.get('error')))} (`socialcare outbox retry {item.get('id')}` "
+                "checks the platform first)",
+                style="red",
+            )
+        )
+        return "failed"
     console.print(
         Text(f"Reply #{item.get('id')} failed: {one_line(str(item.get('error')))}", style="red")
     )

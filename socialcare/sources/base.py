@@ -23,7 +23,12 @@ Optional hooks, all with defaults so a minimal adapter needs none of them:
   ``waiter`` (a countdown on a terminal, one log line under ``--quiet``, bounded
   by ``--max-wait``); :meth:`Source.count_request` feeds the monthly budget;
 * :meth:`Source.is_own` recognises the brand's own accounts (beyond
-  ``brand_handles``, e.g. Twitter's ``user_id``) so their posts never queue.
+  ``brand_handles``, e.g. Twitter's ``user_id``) so their posts never queue;
+* exactly once under unknown outcomes: a write whose answer was lost raises
+  ``SendOutcomeUnknown``; :attr:`Source.idempotency_key` is the outbox item's own
+  key during a send (platforms that honour one send it); ``finds_sent = True``
+  plus :meth:`Source.find_sent` let ``outbox retry`` look for the post on the
+  platform before sending again (without them, retry needs ``--force``).
 """
 
 from __future__ import annotations
@@ -156,6 +161,11 @@ class Source(ABC):
     waiter: Waiter | None = None
     #: API requests sent so far (the engine reads the difference around each query)
     requests_made: int = 0
+    #: the outbox item's idempotency key while it is being sent (set by ``send_item``);
+    #: the same on every retry of that item, so a platform honouring it posts once
+    idempotency_key: str | None = None
+    #: :meth:`find_sent` can look on the platform for a post whose outcome is unknown
+    finds_sent: ClassVar[bool] = False
 
     def __init__(self, config: Mapping[str, Any], *, brand_handles: tuple[str, ...] = ()) -> None:
         self.config = config
@@ -236,6 +246,28 @@ class Source(ABC):
     def post(self, text: str) -> SentPost:
         """Publish ``text`` as a new post (announcements)."""
         raise SourceError(f"source '{self.name}' is read-only: it cannot publish posts")
+
+    def find_sent(self, mention: Mention | None, text: str) -> SentPost | None:
+        """The brand's own post of ``text`` (a reply to ``mention``, or a post), if it exists.
+
+        ``outbox retry`` asks before resending an item whose outcome is unknown.
+        Only adapters with ``finds_sent = True`` implement it; the default says
+        it cannot check.
+        """
+        raise SourceError(
+            f"source '{self.name}' cannot check whether a post went out: look on the platform"
+        )
+
+    @property
+    def send_timeout(self) -> float:
+        """The longest one send may take (all attempts), in seconds.
+
+        While a ``sending`` item is younger than this plus a margin, its
+        sender may still be waiting on the platform and retry refuses.
+        """
+        value = self.config.get("timeout_seconds", 20.0)
+        timeout = float(value) if isinstance(value, int | float) and value > 0 else 20.0
+        return 4 * timeout + 30.0
 
     def fetch(self, native_ids: list[str]) -> list[Mention]:
         """Fetch specific posts by native id (e.g. missing parents of a thread)."""

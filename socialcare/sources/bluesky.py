@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 import httpx
 
 from ..config import credential
-from ..errors import AuthError, ConfigError, SourceError
+from ..errors import AuthError, ConfigError, SendOutcomeUnknown, SourceError
 from ..models import Mention, Page, SentPost, parse_iso
 from .base import identity, sanitise_mention
 from .http import HttpSource, api_error, api_reason
@@ -410,9 +410,10 @@ class BlueskySource(HttpSource):
             )
         if response.status_code >= 400:
             raise api_error("Bluesky", what, response)
-        result = self.api.json(response, what)
+        result = self.api.json(response, what, created=write)
         if not isinstance(result, dict):
-            raise SourceError(f"Bluesky API error ({what}): expected an object, got {result!r:.80}")
+            error = SendOutcomeUnknown if write else SourceError
+            raise error(f"Bluesky API error ({what}): expected an object, got {result!r:.80}")
         return result
 
     def is_own(self, mention: Mention) -> bool:
@@ -655,8 +656,10 @@ class BlueskySource(HttpSource):
             write=True,  # no idempotency key: never resend a request that may have arrived
         )
         uri = result.get("uri")
-        if not isinstance(uri, str):
-            raise SourceError(f"Bluesky API error ({what}): the response has no uri")
+        if not isinstance(uri, str) or not uri:
+            raise SendOutcomeUnknown(
+                f"Bluesky API error ({what}): the response has no uri: it may have been published"
+            )
         handle = self._session.handle if self._session else self.handle
         return SentPost(native_id=uri, url=post_url(uri, handle))
 

@@ -28,6 +28,10 @@ __all__ = ["DemoSource", "DEMO_FILE"]
 DEMO_FILE = "demo_mentions.jsonl"
 
 
+def _url(native: str) -> str:
+    return f"https://demo.socialcare.invalid/reply/{native}"
+
+
 def _default_path() -> Path:
     return Path(str(resources.files("socialcare.sources").joinpath("data", DEMO_FILE)))
 
@@ -38,6 +42,8 @@ class DemoSource(Source):
     name = "demo"
     description = "offline sample mentions from a JSONL file (no account needed)"
     max_length = 280
+    #: ``find_sent`` reads ``demo-sent.jsonl``, the demo's "platform"
+    finds_sent = True
 
     def __init__(self, config: Any, *, brand_handles: tuple[str, ...] = ()) -> None:
         super().__init__(config, brand_handles=brand_handles)
@@ -101,13 +107,40 @@ class DemoSource(Source):
         if batch or line_no > done:
             yield Page(batch, cursor=str(max(line_no, done)))
 
+    @staticmethod
+    def _sent_file() -> Path:
+        return data_dir() / "demo-sent.jsonl"
+
     def _record(self, payload: dict[str, Any]) -> SentPost:
         native = f"demo-{uuid.uuid4().hex[:12]}"
-        out = data_dir() / "demo-sent.jsonl"
+        out = self._sent_file()
         private_file(private_dir(out.parent) / out.name)
+        record = {"id": native, "at": to_iso(utcnow()), **payload}
+        if self.idempotency_key:
+            record["idempotency_key"] = self.idempotency_key
         with out.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"id": native, "at": to_iso(utcnow()), **payload}) + "\n")
-        return SentPost(native, f"https://demo.socialcare.invalid/reply/{native}")
+            fh.write(json.dumps(record) + "\n")
+        return SentPost(native, _url(native))
+
+    def find_sent(self, mention: Mention | None, text: str) -> SentPost | None:
+        """The reply to ``mention`` (or the post) with this text in ``demo-sent.jsonl``."""
+        path = self._sent_file()
+        if not path.exists():
+            return None
+        want = mention.native_id if mention is not None else None
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a crash mid-write
+                if (
+                    isinstance(rec, dict)
+                    and rec.get("in_reply_to") == want
+                    and rec.get("text") == text
+                ):
+                    return SentPost(str(rec["id"]), _url(str(rec["id"])))
+        return None
 
     def reply(self, mention: Mention, text: str) -> SentPost:
         return self._record({"in_reply_to": mention.native_id, "text": text})

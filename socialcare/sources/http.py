@@ -8,7 +8,10 @@ retries and gives up the same way:
   ``RetryPolicy.attempts`` tries in all, then ``SourceError``. Requests that
   create something and carry no idempotency key pass ``retry_unsent_only=True``
   and are retried only when the request never left this machine (connect
-  errors), so a lost answer cannot publish the same reply twice.
+  errors), so a lost answer cannot publish the same reply twice. For such a
+  write, a failure after the request went out (a read timeout, a connection
+  closed mid-answer, a 5xx) raises ``SendOutcomeUnknown``: the platform may have
+  published it, and the outbox marks the item ``unknown`` instead of ``failed``.
 * **429**: the wait comes from ``Retry-After`` (seconds or an HTTP date), else
   from the platform's reset header (Mastodon's ``X-RateLimit-Reset``, an ISO
   time; Bluesky's ``ratelimit-reset``, epoch seconds). A wait of at most
@@ -43,7 +46,7 @@ from typing import Any, Callable, ClassVar, Mapping
 import httpx
 
 from .. import __version__
-from ..errors import ConfigError, RateLimited, SourceError
+from ..errors import ConfigError, RateLimited, SendOutcomeUnknown, SourceError
 from ..models import parse_iso, to_iso
 from ..safety import html_to_text
 from .base import Source
@@ -362,7 +365,12 @@ def request_with_retries(
         except httpx.TransportError as exc:
             failures += 1
             detail = f"{type(exc).__name__}: {_one_line(str(exc), 200) or 'no detail'}"
-            if failures >= policy.attempts or (retry_unsent_only and not _unsent(exc)):
+            if retry_unsent_only and not _unsent(exc):
+                raise SendOutcomeUnknown(
+                    f"{platform} ({what}): the request went out but no complete answer came "
+                    f"back ({detail}): it may have been published"
+                ) from exc
+            if failures >= policy.attempts:
                 raise SourceError(
                     f"cannot reach {platform} ({what}) after {failures} attempt(s): {detail}"
                 ) from exc
@@ -425,7 +433,12 @@ def request_with_retries(
 
         if status >= 500:
             failures += 1
-            if failures >= policy.attempts or retry_unsent_only:
+            if retry_unsent_only:
+                raise SendOutcomeUnknown(
+                    f"{platform} API error ({what}): {api_reason(response)} after the request "
+                    "went out: it may have been published"
+                )
+            if failures >= policy.attempts:
                 tries = f" after {failures} attempts" if failures > 1 else ""
                 raise SourceError(
                     f"{platform} API error ({what}): {api_reason(response)}{tries}; "
@@ -531,8 +544,11 @@ class HttpApi:
         self.last_rate_limit = rate_limit_info(response.headers, self.clock())
         return response
 
-    def json(self, response: httpx.Response, what: str) -> Any:
+    def json(self, response: httpx.Response, what: str, *, created: bool = False) -> Any:
         """The JSON body of a successful response, or ``SourceError``.
+
+        ``created`` marks the answer to a write: a 2xx whose body cannot be read
+        then raises ``SendOutcomeUnknown`` (the platform accepted *something*).
 
         Bytes that are not UTF-8 are kept as lone surrogates (``surrogateescape``),
         which :func:`~socialcare.sources.base.sanitise_mention` then replaces in the
@@ -548,10 +564,13 @@ class HttpApi:
                 pass
         except ValueError:
             pass
-        raise SourceError(
+        message = (
             f"{self.platform} API error ({what}): the response is not JSON "
             f"(HTTP {response.status_code}, {response.headers.get('content-type', '?')})"
-        ) from None
+        )
+        if created and response.is_success:
+            raise SendOutcomeUnknown(f"{message}: it may have been published") from None
+        raise SourceError(message) from None
 
     def close(self) -> None:
         """Close the connection pool (adapters live for one command, so this is optional)."""

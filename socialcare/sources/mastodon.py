@@ -29,7 +29,7 @@ from urllib.parse import quote
 import httpx
 
 from ..config import credential
-from ..errors import AuthError, ConfigError, SourceError
+from ..errors import AuthError, ConfigError, SendOutcomeUnknown, SourceError
 from ..models import Mention, Page, SentPost, parse_iso
 from .base import identity
 from .http import HttpSource, api_error, html_to_text
@@ -49,6 +49,7 @@ _VISIBILITY = ("public", "unlisted", "private", "direct")
 _URL_LENGTH = 23
 _URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 _REMOTE_MENTION = re.compile(r"(?<![\w/])@(\w+(?:[.\w-]*\w)?)@[\w.-]+\w", re.UNICODE)
+_ANY_MENTION = re.compile(r"(?<![\w/])@\w[\w.-]{0,60}(?:@[\w.-]{1,253})?", re.UNICODE)
 
 
 def mastodon_length(text: str) -> int:
@@ -60,6 +61,12 @@ def mastodon_length(text: str) -> int:
     counted = _URL.sub("x" * _URL_LENGTH, text)
     counted = _REMOTE_MENTION.sub(lambda m: "@" + m.group(1), counted)
     return len(counted)
+
+
+def _comparable(text: str) -> str:
+    """Text as compared when looking for a post we may have sent: Mastodon renders
+    ``@user@domain`` as ``@user`` and reflows whitespace, so both are left out."""
+    return " ".join(_ANY_MENTION.sub(" ", text).split()).casefold()
 
 
 def _id_key(native_id: str) -> tuple[int, str]:
@@ -98,6 +105,8 @@ class MastodonSource(HttpSource):
     description = "Mastodon: mentions, hashtag timelines and status search (REST API)"
     env_vars = (_DEFAULT_TOKEN_ENV,)
     max_length = 500
+    #: ``find_sent`` looks for the account's own reply in the status's context
+    finds_sent = True
 
     def _configure(self) -> None:
         """Validate ``[sources.mastodon]`` and point ``self.api`` at the platform."""
@@ -159,12 +168,19 @@ class MastodonSource(HttpSource):
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         allow: tuple[int, ...] = (),
+        retry_unsent_only: bool = False,
     ) -> httpx.Response:
         """One API request; 401 becomes ``AuthError``, other 4xx ``SourceError`` unless allowed."""
         all_headers = self._auth_headers(required=auth)
         all_headers.update(headers or {})
         response = self.api.request(
-            method, path, what=what, params=params, json=json, headers=all_headers
+            method,
+            path,
+            what=what,
+            params=params,
+            json=json,
+            headers=all_headers,
+            retry_unsent_only=retry_unsent_only,
         )
         if response.status_code == 401:
             raise AuthError(
@@ -368,20 +384,38 @@ class MastodonSource(HttpSource):
         return self.reply_visibility
 
     def _publish(self, what: str, payload: dict[str, Any]) -> SentPost:
-        # the Idempotency-Key makes a retried POST return the first status, not a second one
+        # The outbox item's own Idempotency-Key (the same on every retry) makes Mastodon
+        # answer a repeated POST with the first status instead of publishing a second.
+        # A write that may have arrived is still never resent here: not every server
+        # honours the key, so a lost answer becomes SendOutcomeUnknown for the outbox.
         response = self._call(
             "POST",
             "/api/v1/statuses",
             what=what,
             json=payload,
-            headers={"Idempotency-Key": uuid.uuid4().hex},
+            headers={"Idempotency-Key": self.idempotency_key or uuid.uuid4().hex},
+            retry_unsent_only=True,
         )
-        body = self.api.json(response, what)
-        if not isinstance(body, dict) or "id" not in body:
-            raise SourceError(f"Mastodon API error ({what}): the response has no status id")
+        body = self.api.json(response, what, created=True)
+        if not isinstance(body, dict) or not body.get("id"):
+            raise SendOutcomeUnknown(
+                f"Mastodon API error ({what}): the response has no status id: "
+                "it may have been published"
+            )
         return SentPost(
             native_id=str(body["id"]), url=str(body.get("url") or body.get("uri") or "")
         )
+
+    def _reply_text(self, mention: Mention, text: str) -> str:
+        """``text`` starting with ``@acct`` of the author (Mastodon notifies only those)."""
+        account = mention.raw.get("account") or {}
+        acct = str(account.get("acct") or mention.author_handle).lstrip("@")
+        handle = f"@{acct}"
+        stripped = text.lstrip()
+        starts = stripped[: len(handle)].lower() == handle.lower()
+        if not (starts and stripped[len(handle) : len(handle) + 1] in ("", " ", "\n")):
+            return f"{handle} {stripped}"
+        return text
 
     def reply(self, mention: Mention, text: str) -> SentPost:
         """Reply in the thread of ``mention``, starting with ``@acct`` of its author."""
@@ -389,15 +423,8 @@ class MastodonSource(HttpSource):
             raise SourceError(
                 f"cannot reply on Mastodon to a {mention.source} mention ({mention.id})"
             )
-        account = mention.raw.get("account") or {}
-        acct = str(account.get("acct") or mention.author_handle).lstrip("@")
-        handle = f"@{acct}"
-        stripped = text.lstrip()
-        starts = stripped[: len(handle)].lower() == handle.lower()
-        if not (starts and stripped[len(handle) : len(handle) + 1] in ("", " ", "\n")):
-            text = f"{handle} {stripped}"
         payload: dict[str, Any] = {
-            "status": text,
+            "status": self._reply_text(mention, text),
             "in_reply_to_id": mention.native_id,
             "visibility": self._visibility(mention.raw.get("visibility")),
         }
@@ -409,6 +436,49 @@ class MastodonSource(HttpSource):
     def post(self, text: str) -> SentPost:
         """Publish a public status (announcements)."""
         return self._publish("post", {"status": text, "visibility": "public"})
+
+    def find_sent(self, mention: Mention | None, text: str) -> SentPost | None:
+        """The account's own status with this text: among the replies to ``mention``
+        (its context's descendants), or among the account's latest statuses for a post."""
+        me = self._json_of(
+            self._call("GET", "/api/v1/accounts/verify_credentials", what="who am I"),
+            "who am I",
+        )
+        my_id = str(me.get("id") or "") if isinstance(me, dict) else ""
+        if not my_id:
+            raise SourceError("Mastodon API error (who am I): the response has no account id")
+        if mention is not None:
+            what = f"replies to {mention.id}"
+            path = f"/api/v1/statuses/{quote(mention.native_id, safe='')}/context"
+            context = self._json_of(self._call("GET", path, what=what), what)
+            found = context.get("descendants") if isinstance(context, dict) else None
+            candidates = [
+                s
+                for s in (found if isinstance(found, list) else [])
+                if isinstance(s, dict) and str(s.get("in_reply_to_id") or "") == mention.native_id
+            ]
+            wanted = self._reply_text(mention, text)
+        else:
+            what = "the account's latest statuses"
+            path = f"/api/v1/accounts/{quote(my_id, safe='')}/statuses"
+            found = self._json_of(self._call("GET", path, what=what, params={"limit": 40}), what)
+            candidates = [
+                s for s in (found if isinstance(found, list) else []) if isinstance(s, dict)
+            ]
+            wanted = text
+        for status in candidates:
+            account = status.get("account") or {}
+            if str(account.get("id") or "") != my_id:
+                continue
+            if _comparable(html_to_text(str(status.get("content") or ""))) == _comparable(wanted):
+                return SentPost(
+                    native_id=str(status["id"]),
+                    url=str(status.get("url") or status.get("uri") or ""),
+                )
+        return None
+
+    def _json_of(self, response: httpx.Response, what: str) -> Any:
+        return self.api.json(response, what)
 
     def fetch(self, native_ids: list[str]) -> list[Mention]:
         """Look statuses up by id (e.g. thread parents); deleted or hidden ones are left out."""

@@ -39,6 +39,7 @@ from ..errors import (
     MissingCredential,
     NotFound,
     RateLimited,
+    SendOutcomeUnknown,
     SocialcareError,
     SourceError,
 )
@@ -103,6 +104,21 @@ class _Budget:
             return
         self.blocked_until = self.reset_at if self.remaining <= 0 else None
         self.guessed = False
+
+
+@lru_cache(maxsize=1)
+def _single_attempt_class() -> type[Any]:
+    """A prawcore retry strategy that neither sleeps nor retries: one attempt."""
+    from prawcore.sessions import FiniteRetryStrategy
+
+    class _SingleAttempt(FiniteRetryStrategy):
+        def _sleep_seconds(self) -> float | None:
+            return None
+
+        def should_retry_on_failure(self) -> bool:
+            return False
+
+    return _SingleAttempt
 
 
 @lru_cache(maxsize=1)
@@ -626,9 +642,54 @@ class RedditSource(Source):
             return SourceError(f"could not reach Reddit while {action}: {type(original).__name__}")
         return SourceError(f"Reddit error while {action}: {exc}")
 
+    @staticmethod
+    def _maybe_sent(exc: Exception) -> bool:
+        """Whether a failed write may still have been published: a 5xx, an answer that
+        is not JSON, or a network failure after the request went out."""
+        import prawcore
+        import requests
+
+        if isinstance(exc, prawcore.ServerError | prawcore.BadJSON):
+            return True
+        if isinstance(exc, prawcore.RequestException):
+            original = exc.original_exception
+            if isinstance(original, requests.ConnectTimeout):
+                return False
+            if isinstance(original, requests.ConnectionError) and not isinstance(
+                original, requests.Timeout
+            ):
+                import urllib3.exceptions as u3
+
+                reason = original.args[0] if original.args else None
+                reason = getattr(reason, "reason", reason)
+                return not isinstance(reason, u3.NewConnectionError | u3.ConnectTimeoutError)
+            return isinstance(original, requests.RequestException)
+        return False
+
+    @staticmethod
     @contextmanager
-    def _api(self, action: str) -> Iterator[None]:
-        """Turn praw/prawcore failures into SocialcareError subclasses."""
+    def _one_attempt(reddit: praw.Reddit) -> Iterator[None]:
+        """Let prawcore send a write once: it retries 5xx answers, read timeouts and
+        dropped connections by itself, which for a comment can publish it twice.
+        (A request that never left still fails cleanly, and the outbox resends it.)"""
+        core = getattr(reddit, "_core", None)
+        if core is None or not hasattr(core, "_retry_strategy_class"):
+            yield
+            return
+        saved = core._retry_strategy_class
+        core._retry_strategy_class = _single_attempt_class()
+        try:
+            yield
+        finally:
+            core._retry_strategy_class = saved
+
+    @contextmanager
+    def _api(self, action: str, *, write: bool = False) -> Iterator[None]:
+        """Turn praw/prawcore failures into SocialcareError subclasses.
+
+        For a ``write`` whose outcome the failure leaves open (:meth:`_maybe_sent`)
+        the error is ``SendOutcomeUnknown``, which the outbox records as ``unknown``.
+        """
         import prawcore
         from praw.exceptions import PRAWException
 
@@ -638,6 +699,8 @@ class RedditSource(Source):
             raise
         except (prawcore.PrawcoreException, PRAWException) as exc:
             error = self._translate(exc, action)
+            if write and self._maybe_sent(exc) and not isinstance(error, RateLimited):
+                error = SendOutcomeUnknown(f"{error}: it may have been published")
             message = self._scrub(str(error))
             if message != str(error):
                 error.args = (message,)
@@ -853,9 +916,10 @@ class RedditSource(Source):
             raise SourceError(f"Reddit comments are at most {self.max_length} characters")
         reddit = self._client(as_user=True)
         self._check_budget()
-        with self._api(f"replying to {mention.native_id}"):
+        with self._api(f"replying to {mention.native_id}", write=True):
             target = reddit.comment(id=base36) if prefix == "t1" else reddit.submission(id=base36)
-            comment = target.reply(text)
+            with self._one_attempt(reddit):
+                comment = target.reply(text)
         if comment is None:
             # Created, but Reddit (quarantined subreddit) did not say as what.
             log.warning(
@@ -878,7 +942,10 @@ class RedditSource(Source):
             raise SourceError(f"a Reddit title (the first line) must be 1-{_TITLE_MAX} characters")
         reddit = self._client(as_user=True)
         self._check_budget()
-        with self._api(f"posting to r/{self.post_subreddit}"):
+        with (
+            self._api(f"posting to r/{self.post_subreddit}", write=True),
+            self._one_attempt(reddit),
+        ):
             submission = reddit.subreddit(self.post_subreddit).submit(title, selftext=body.strip())
         if submission is None:
             return SentPost(native_id="", url="")
@@ -891,5 +958,5 @@ class RedditSource(Source):
         name = recipient.strip().removeprefix("/").removeprefix("u/")
         reddit = self._client(as_user=True)
         self._check_budget()
-        with self._api(f"messaging u/{name}"):
+        with self._api(f"messaging u/{name}", write=True), self._one_attempt(reddit):
             reddit.redditor(name).message(subject=subject, message=text)

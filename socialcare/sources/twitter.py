@@ -34,7 +34,14 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, cast
 
 from ..config import credential
-from ..errors import AuthError, ConfigError, RateLimited, SocialcareError, SourceError
+from ..errors import (
+    AuthError,
+    ConfigError,
+    RateLimited,
+    SendOutcomeUnknown,
+    SocialcareError,
+    SourceError,
+)
 from ..models import Mention, Page, SentPost, parse_iso, to_iso
 from .base import Source, identity
 
@@ -122,6 +129,30 @@ class _SinceIdRejected(SourceError):
 
 class _UntilIdRejected(SourceError):
     """The API refused our ``until_id``: the whole range is older than search reaches."""
+
+
+def _requests_unsent(exc: BaseException) -> bool:
+    """Whether a tweepy/requests failure certainly happened before the request left.
+
+    A refused or timed-out connection, an unresolvable host or a malformed
+    request never reached Twitter; a read timeout or a dropped connection may
+    have (the tweet may exist).
+    """
+    import requests
+    import urllib3.exceptions as u3
+
+    if not isinstance(exc, requests.RequestException):
+        return True  # tweepy's own checks, before any request is built
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return True
+    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout):
+        reason = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)
+        unsent = (u3.NewConnectionError, u3.ConnectTimeoutError, u3.NameResolutionError)
+        return isinstance(reason, unsent)
+    return False
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -366,8 +397,14 @@ class TwitterSource(Source):
             fix = "still limited after waiting; try again later"
         return RateLimited(f"Twitter rate limit reached ({what}): {when}; {fix}", reset_at=reset)
 
-    def _call(self, what: str, request: Callable[[], Any], *, user_auth: bool) -> requests.Response:
+    def _call(
+        self, what: str, request: Callable[[], Any], *, user_auth: bool, write: bool = False
+    ) -> requests.Response:
         """Run one API request, turning tweepy/requests failures into socialcare errors.
+
+        For a ``write`` (a tweet), a 5xx or a failure after the request went out
+        (read timeout, connection dropped mid-answer) raises ``SendOutcomeUnknown``:
+        the tweet may exist. Only a refused connection or a 4xx is a plain failure.
 
         A 429 either sleeps until the reset and retries (``wait_on_rate_limit``,
         reset within ``max_wait_seconds``) or raises ``RateLimited`` with the reset.
@@ -408,9 +445,19 @@ class TwitterSource(Source):
                     raise _SinceIdRejected(f"Twitter API error ({what}): {reason}") from exc
                 raise SourceError(f"Twitter API error ({what}): {reason}") from exc
             except tweepy.HTTPException as exc:  # 403, 404, 5xx (TwitterServerError), others
+                if write and isinstance(exc, tweepy.TwitterServerError):
+                    raise SendOutcomeUnknown(
+                        f"Twitter API error ({what}): {_api_reason(exc)} after the request "
+                        "went out: the tweet may have been published"
+                    ) from exc
                 raise SourceError(f"Twitter API error ({what}): {_api_reason(exc)}") from exc
             except (tweepy.TweepyException, requests.RequestException) as exc:
                 detail = _REDACTOR.redact(_one_line(str(exc), 200))
+                if write and not _requests_unsent(exc):
+                    raise SendOutcomeUnknown(
+                        f"Twitter ({what}): the request went out but no complete answer came "
+                        f"back ({type(exc).__name__}: {detail}): the tweet may have been published"
+                    ) from exc
                 raise SourceError(
                     f"cannot reach the Twitter API ({what}): {type(exc).__name__}: {detail}"
                 ) from exc
@@ -710,11 +757,18 @@ class TwitterSource(Source):
             what,
             lambda: client.create_tweet(text=text, in_reply_to_tweet_id=reply_to, user_auth=True),
             user_auth=True,
+            write=True,
         )
-        data = self._json(response, what).get("data") or {}
-        native = _as_id(data.get("id"))
+        try:
+            data = self._json(response, what).get("data") or {}
+        except SourceError as exc:
+            raise SendOutcomeUnknown(f"{exc}: the tweet may have been published") from None
+        native = _as_id(data.get("id") if isinstance(data, dict) else None)
         if native is None:
-            raise SourceError(f"Twitter API error ({what}): the response has no tweet id")
+            raise SendOutcomeUnknown(
+                f"Twitter API error ({what}): the response has no tweet id: "
+                "the tweet may have been published"
+            )
         # the account's handle is not known without another request; x.com redirects this form
         return SentPost(native_id=native, url=f"https://x.com/i/web/status/{native}")
 

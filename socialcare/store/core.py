@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -652,13 +653,18 @@ class Store:
         due_at: str | None = None,
         options: dict[str, Any] | None = None,
     ) -> int:
-        """Queue something to send (status pending); returns its id."""
+        """Queue something to send (status pending); returns its id.
+
+        The item gets its idempotency key now: one per item, sent on every attempt.
+        """
         now = to_iso(utcnow())
         return self.insert(
             "INSERT INTO outbox (kind, source, mention_id, text, status, agent, created_at, "
-            "updated_at, due_at, options) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
-            [kind, source, mention_id, text, agent, now, now, due_at, json.dumps(options or {})],
-        )
+            "updated_at, due_at, options, idempotency_key) "
+            "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+            [kind, source, mention_id, text, agent, now, now, due_at, json.dumps(options or {}),
+             uuid.uuid4().hex],
+        )  # fmt: skip
 
     def outbox_get(self, item_id: int) -> Row:
         """One outbox item or NotFound."""
@@ -699,7 +705,7 @@ class Store:
 
     def outbox_list(
         self,
-        statuses: Sequence[str] = ("pending", "sending", "failed"),
+        statuses: Sequence[str] = ("pending", "sending", "unknown", "failed"),
         kind: str | None = None,
         limit: int = 200,
     ) -> list[Row]:

@@ -46,7 +46,9 @@ __all__ = [
 ]
 
 MENTION_STATUSES = ("open", "replied", "closed", "spam")
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "cancelled", "skipped")
+OUTBOX_STATUSES = (
+    "pending", "sending", "unknown", "sent", "failed", "cancelled", "skipped",
+)  # fmt: skip
 
 _SENTIMENT = (
     "CASE WHEN m.sentiment_scored = 0 OR m.sentiment_compound IS NULL THEN 'unscored' "

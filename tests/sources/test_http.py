@@ -15,7 +15,7 @@ from typing import Any, Callable
 import httpx
 import pytest
 
-from socialcare.errors import ConfigError, RateLimited, SourceError
+from socialcare.errors import ConfigError, RateLimited, SendOutcomeUnknown, SourceError
 from socialcare.sources.http import (
     USER_AGENT,
     HttpApi,
@@ -132,6 +132,51 @@ def test_writes_are_not_resent_once_they_may_have_arrived() -> None:
     http, sleeps, seen = api([httpx.ConnectError("refused"), ok()])
     assert http.request("POST", URL, what="post", json={}, retry_unsent_only=True).is_success
     assert (len(seen), sleeps) == (2, [1.0])
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(500),
+        httpx.Response(503, json={"error": "busy"}),
+        httpx.ReadTimeout("no answer"),
+        httpx.RemoteProtocolError("peer closed connection without sending complete message"),
+        httpx.ReadError("connection reset"),
+        httpx.WriteTimeout("stalled mid-body"),
+    ],
+    ids=["500", "503", "read-timeout", "closed-mid-response", "read-error", "write-timeout"],
+)
+def test_a_write_that_may_have_arrived_is_an_unknown_outcome(answer: Answer) -> None:
+    http, sleeps, seen = api([answer])
+    with pytest.raises(SendOutcomeUnknown, match="may have been published"):
+        http.request("POST", URL, what="post", json={}, retry_unsent_only=True)
+    assert (len(seen), sleeps) == (1, [])
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [httpx.Response(422, json={"error": "too long"}), httpx.ConnectError("refused")],
+    ids=["4xx", "refused"],
+)
+def test_a_write_that_surely_did_not_arrive_is_a_plain_source_error(answer: Answer) -> None:
+    answers: list[Answer] = [answer] * 4
+    http, _, _ = api(answers)
+    try:
+        response = http.request("POST", URL, what="post", json={}, retry_unsent_only=True)
+    except SourceError as exc:
+        assert not isinstance(exc, SendOutcomeUnknown)
+    else:
+        assert response.status_code == 422  # the adapter turns it into a SourceError
+
+
+def test_a_created_answer_that_is_not_json_is_unknown_but_an_error_page_is_not() -> None:
+    http, _, _ = api([])
+    garbled = httpx.Response(200, text="<html>ok</html>", headers={"content-type": "text/html"})
+    with pytest.raises(SendOutcomeUnknown):
+        http.json(garbled, "post", created=True)
+    with pytest.raises(SourceError) as info:
+        http.json(httpx.Response(400, text="<html>bad</html>"), "post", created=True)
+    assert not isinstance(info.value, SendOutcomeUnknown)
 
 
 def test_429_with_retry_after_seconds_waits_then_succeeds(caplog: Any) -> None:

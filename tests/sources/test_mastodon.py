@@ -401,3 +401,50 @@ def test_registered_source_is_built_from_its_config_table() -> None:
         assert src.queries() == ["mentions", "#acme"]
     finally:
         registry.unregister("mastodon")
+
+
+def test_the_outbox_key_is_sent_and_find_sent_finds_only_the_brands_own_reply(
+    token: str, api: respx.MockRouter
+) -> None:
+    route = api.post(STATUSES).mock(
+        return_value=httpx.Response(200, json=load("status_created.json"))
+    )
+    api.get(NOTIFICATIONS).mock(side_effect=[page1(), page2()])
+    src = make()
+    carol = next(m for p in src.poll("mentions", None) for m in p.mentions)
+    src.idempotency_key = "k" * 32
+    src.reply(carol, "Sorry about that!")
+    assert route.calls[0].request.headers["idempotency-key"] == "k" * 32
+
+    me = {"id": "9", "acct": "acme"}
+    api.get(f"{INSTANCE}/api/v1/accounts/verify_credentials").mock(
+        return_value=httpx.Response(200, json=me)
+    )
+
+    def status(sid: str, account: dict[str, str], html: str) -> dict[str, Any]:
+        return {"id": sid, "in_reply_to_id": carol.native_id, "account": account,
+                "content": html, "url": f"{INSTANCE}/@x/{sid}"}  # fmt: skip
+
+    remote = '<p><span class="h-card"><a href="https://social.example/@carol">@<span>carol</span></a></span> Sorry   about that!</p>'  # noqa: E501
+    context = api.get(f"{INSTANCE}/api/v1/statuses/{carol.native_id}/context").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "ancestors": [],
+                "descendants": [
+                    status(
+                        "1", {"id": "5", "acct": "impostor"}, remote
+                    ),  # same text, not the brand
+                    status("2", me, "<p>@carol a different answer</p>"),
+                ],
+            },
+        )  # fmt: skip
+    )
+    assert src.find_sent(carol, "Sorry about that!") is None
+    context.mock(
+        return_value=httpx.Response(
+            200, json={"ancestors": [], "descendants": [status("3", me, remote)]}
+        )  # fmt: skip
+    )
+    found = src.find_sent(carol, "Sorry about that!")
+    assert found is not None and found.native_id == "3"

@@ -409,3 +409,12 @@ def m008_review_fields(db: Executor) -> None:
         "CREATE INDEX idx_mentions_rated ON mentions(created_ts, source, rating) "
         "WHERE rating IS NOT NULL"
     )
+
+
+@migration
+def m009_outbox_unknown_owner(db: Executor) -> None:
+    """The outbox item's idempotency key and its sender (see the SQLite twin)."""
+    db.execute("ALTER TABLE outbox ADD COLUMN idempotency_key TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN owner_host TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN owner_pid INTEGER")
+    db.execute("ALTER TABLE outbox ADD COLUMN owner_started_at TEXT")

@@ -415,3 +415,20 @@ def m008_review_fields(db: sqlite_utils.Database) -> None:
         "CREATE INDEX idx_mentions_rated ON mentions(created_ts, source, rating) "
         "WHERE rating IS NOT NULL"
     )
+
+
+@migration
+def m009_outbox_unknown_owner(db: sqlite_utils.Database) -> None:
+    """Exactly once under unknown outcomes: the outbox item's key and its sender.
+
+    ``idempotency_key`` is made once per item and sent on every attempt, so a
+    platform that honours it publishes a retried item once. ``owner_host``,
+    ``owner_pid`` and ``owner_started_at`` name the process that moved the item
+    to ``sending`` and when: retry refuses while that process may still be
+    waiting on the platform. The new status ``unknown`` needs no DDL (status is
+    free text); it marks an item the platform may or may not have published.
+    """
+    db.execute("ALTER TABLE outbox ADD COLUMN idempotency_key TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN owner_host TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN owner_pid INTEGER")
+    db.execute("ALTER TABLE outbox ADD COLUMN owner_started_at TEXT")
