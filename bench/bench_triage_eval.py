@@ -199,11 +199,17 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=2000, help="template rows for section 2")
     parser.add_argument("--train-n", type=int, default=10_000, help="labels for the training time")
     parser.add_argument("--speed-n", type=int, default=20_000, help="mentions for the throughput")
+    parser.add_argument(
+        "--only", choices=("zero-label", "learned", "speed"), help="run just one section"
+    )
     args = parser.parse_args()
     stock = SentimentIntensityAnalyzer()
-    bench_zero_label(stock)
-    bench_learned(args.synthetic)
-    bench_speed(stock, args.train_n, args.speed_n)
+    if args.only in (None, "zero-label"):
+        bench_zero_label(stock)
+    if args.only in (None, "learned"):
+        bench_learned(args.synthetic)
+    if args.only in (None, "speed"):
+        bench_speed(stock, args.train_n, args.speed_n)
 
 
 if __name__ == "__main__":

@@ -235,9 +235,11 @@ class LearnedModel:
         tables: _Tables = self._tables  # type: ignore[attr-defined]
         words = tables.word_keys.intersection(toks)
         pairs = tables.pair_keys.intersection(zip(toks, toks[1:], strict=False)) if toks else ()
-        margin = self.intercept + sum(map(tables.words.__getitem__, words))
+        # math.fsum: exactly rounded, so the sum does not depend on the order in which the
+        # sets (string hashes, random per process) give their members
+        terms = [self.intercept, *map(tables.words.__getitem__, words)]
         if pairs:
-            margin += sum(map(tables.pairs.__getitem__, pairs))
+            terms += map(tables.pairs.__getitem__, pairs)
         extra: list[tuple[str, float]] = []
         other = tables.other
         if "?" in text and "w:?" in other and "?" in _LINK.sub(" ", text):
@@ -256,7 +258,8 @@ class LearnedModel:
                     if w is not None:
                         extra.append((f"s:{name}", w * float(value)))
         if extra:
-            margin += sum([c for _, c in extra])
+            terms += [c for _, c in extra]
+        margin = math.fsum(terms)
         if top <= 0:
             return margin, extra
         hits = extra
