@@ -579,7 +579,15 @@ def _combine(
     if stars is not None:
         parts.append(_rating_part(stars, w.rating, intent, by_stars))
     if settings.model is not None:
-        p, top = settings.model.predict_explain(text, parts, top=3)
+        # signal_values(parts), read straight from the parts just built
+        values: dict[str, float | str] = {
+            "intent": intent,
+            "sentiment": parts[1].value,
+            "urgency": parts[2].value,
+            "direct": parts[3].value,
+            "reach": parts[4].value,
+        }
+        p, top = settings.model.predict_explain(text, top=3, values=values)
         parts.append(_part("learned", p, w.learned, f"p={p:.2f}: {top}"))
     rules = _rule_parts(text, settings.rules, found) if settings.rules else []
     if rules:
