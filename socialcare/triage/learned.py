@@ -423,7 +423,7 @@ def _by_weight(part: tuple[str, float]) -> tuple[float, str]:
 
 
 def _line(parts: Sequence[tuple[str, float]]) -> str:
-    return ", ".join(f"{name} {c:+.1f}" for name, c in parts) or "no known words"
+    return ", ".join([f"{name} {c:+.1f}" for name, c in parts]) or "no known words"
 
 
 _RETRAIN = "cannot load the triage model: {}; retrain it with `socialcare triage train`"

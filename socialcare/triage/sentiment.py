@@ -439,6 +439,9 @@ _SLANG_WORD = re.compile(
 _SLANG_WORDS = tuple(sorted(_INTENSIFIERS | _SLANG_ADJECTIVES))
 #: every _SLANG_PHRASES alternative contains one of these
 _SLANG_PHRASE_STEMS = ("kill", "smash", "nail", "crush", "slay", "aced")
+#: any of the stems, or of the slang words, as a plain substring (one C-level scan)
+_SLANG_PHRASE_STEM = re.compile("|".join(map(re.escape, _SLANG_PHRASE_STEMS)))
+_SLANG_SUBSTRING = re.compile("|".join(map(re.escape, _SLANG_WORDS)))
 _CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]+")
 #: VADER's negative words, for the "negative word inside a name" check
 _NEGATIVE = frozenset(w for w, v in _ANALYZER.lexicon.items() if v < 0)
@@ -479,10 +482,10 @@ def text_for_sentiment(text: str, brand: re.Pattern[str] | None = None) -> str:
     out = out.replace("#", " ")
     low = out.casefold()  # casefold: what IGNORECASE matches (the long s, Kelvin sign)
     # Substring pre-checks (C speed) before the word-boundary regexes, which try every position.
-    if any(stem in low for stem in _SLANG_PHRASE_STEMS) and _SLANG_PHRASES.search(out):
+    if _SLANG_PHRASE_STEM.search(low) is not None and _SLANG_PHRASES.search(out):
         out = _SLANG_PHRASES.sub("did great", out)
         low = out.casefold()
-    return _slang(out, any(word in low for word in _SLANG_WORDS))
+    return _slang(out, _SLANG_SUBSTRING.search(low) is not None)
 
 
 def _slang(text: str, maybe_slang: bool = True) -> str:

@@ -183,6 +183,13 @@ class TermMatcher:
             for stem, name, tail in self._prefix.get(word[:k], ()):
                 if word.startswith(stem):
                     entries.append((name, tail))
+        if not entries:  # most new words ("39260", a name): nothing to group
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+                self._misses.clear()
+            self._memo[word] = None
+            self._misses.add(word)
+            return None
         entries.sort(key=lambda entry: -len(entry[1]))  # longest first
         singles = tuple(dict.fromkeys(name for name, tail in entries if not tail))
         phrases: dict[str, list[tuple[str, _Tail]]] = {}
@@ -229,7 +236,10 @@ class TermMatcher:
                     continue
             if heads.phrases or heads.wild:
                 nxt = toks[i + 1] if i + 1 < len(toks) else ""
-                for name, tail in heads.phrases.get(nxt, ()) + heads.wild:
+                tails = heads.phrases.get(nxt, ())
+                if heads.wild:  # those whose first tail word ("work*") the next word fits
+                    tails += tuple(w for w in heads.wild if nxt.startswith(w[1][0][:-1]))
+                for name, tail in tails:
                     if ends.get(name, 0) <= i and _tail_matches(tail, toks, i + 1):
                         end = i + 1 + len(tail)
                         _record(found, name, Match(" ".join(toks[i:end]), i, end))

@@ -93,3 +93,14 @@ def test_explain_matches_golden() -> None:
         }
         parts = explain(stored, s, now_ts=1_800_100_000.0)
         assert [list(p) for p in parts if p.name != "waiting"] == want["signals"], row
+
+
+def test_remembered_sentiment_lines_keep_the_sign_of_zero() -> None:
+    """-0.0 and 0.0 are one dict key, but their lines differ ("-0.00" vs "+0.00")."""
+    from socialcare.triage import Sentiment
+    from socialcare.triage.score import _sentiment_part
+
+    neg = _sentiment_part(Sentiment(-0.0, 0.0, 1.0, 0.0, "en", "platform"), 1.5, "x", {}, "other")
+    pos = _sentiment_part(Sentiment(0.0, 0.0, 1.0, 0.0, "en", "platform"), 1.5, "x", {}, "other")
+    assert neg.detail == "compound -0.00 (en, platform)"
+    assert pos.detail == "compound +0.00 (en, platform)"
