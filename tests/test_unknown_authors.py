@@ -7,11 +7,15 @@ between them, no shared history, no collision between two agents, no repeat cont
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from socialcare import workflow
+from socialcare.cli import app
 from socialcare.errors import NotFound
 from socialcare.models import Mention
 from socialcare.store import Store
@@ -63,3 +67,19 @@ def test_linking_or_resolving_an_unknown_author_says_why(store: Store) -> None:
     ingest_mentions(store, [hidden("1")])
     with pytest.raises(NotFound, match="no known author"):
         workflow.resolve_author(store, "twitter:1")
+
+
+def test_show_says_the_author_is_unknown(tmp_path: Path, database: str) -> None:
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(
+        json.dumps({"id": "7", "author_id": "", "author": "", "text": "my bill is wrong",
+                    "minutes_ago": 5}) + "\n",
+        "utf-8",
+    )  # fmt: skip
+    config = tmp_path / "c.toml"
+    config.write_text(f'[sources.demo]\npath = "{feed}"\n', "utf-8")
+    runner = CliRunner()
+    assert runner.invoke(app, ["--config", str(config), "poll", "--quiet"]).exit_code == 0
+    result = runner.invoke(app, ["--config", str(config), "show", "demo:7", "--offline"])
+    assert result.exit_code == 0, result.output
+    assert "author unknown: the platform sent no author id" in " ".join(result.output.split())

@@ -76,8 +76,17 @@ def show(
         for note in view.thread_notes:
             console.print(Text(one_line(note), style="yellow"))
     console.rule("customer")
-    idents = ", ".join(f"{i['id']} (@{one_line(i['handle'], 30)})" for i in view.identities)
-    console.print(Text(f"identities: {idents}"))
+    if not m["author_key"]:
+        console.print(
+            Text(
+                "author unknown: the platform sent no author id, so this mention is linked to "
+                "no customer and shows no history (strangers are never merged into one)",
+                style="yellow",
+            )
+        )
+    else:
+        idents = ", ".join(f"{i['id']} (@{one_line(i['handle'], 30)})" for i in view.identities)
+        console.print(Text(f"identities: {idents}"))
     for h in view.history[:20]:
         console.print(
             Text(

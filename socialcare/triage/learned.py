@@ -179,6 +179,19 @@ def describe_feature(name: str) -> str:
     return f"{body} signal"
 
 
+_DESCRIBED: dict[str, str] = {}
+
+
+def _described(name: str) -> str:
+    """:func:`describe_feature`, remembered (a few thousand feature names at most)."""
+    text = _DESCRIBED.get(name)
+    if text is None:
+        text = describe_feature(name)
+        if len(_DESCRIBED) < 100_000:
+            _DESCRIBED[name] = text
+    return text
+
+
 @dataclass(frozen=True)
 class LearnedModel:
     """A trained linear "needs an answer" model: nonzero weights by feature, and metadata."""
@@ -218,6 +231,9 @@ class LearnedModel:
             pair_keys=frozenset(pairs),
             other=other,
             signals=any(n.startswith("s:") for n in other),
+            signal_keys=tuple(
+                (name, f"s:{name}") for name in SIGNAL_FEATURES if f"s:{name}" in other
+            ),
             word_rank={w: rank["w:" + w] for w in words},
             pair_rank={p: rank[f"b:{p[0]} {p[1]}"] for p in pairs},
         )
@@ -231,32 +247,39 @@ class LearnedModel:
         The same sum as ``margin(features(text, signals))`` and the same top as
         :meth:`contributions` (ties included, then cut by name): a test keeps them equal.
         """
+        tables: _Tables = self._tables  # type: ignore[attr-defined]
+        return self._fast_values(text, signal_values(signals) if tables.signals else {}, top)
+
+    def _fast_values(
+        self, text: str, values: Mapping[str, float | str], top: int = 0
+    ) -> tuple[float, list[tuple[str, float]]]:
+        """:meth:`_fast` given the :func:`signal_values` of the signals (the scorer has them)."""
         toks = _words(text)
         tables: _Tables = self._tables  # type: ignore[attr-defined]
         words = tables.word_keys.intersection(toks)
         pairs = tables.pair_keys.intersection(zip(toks, toks[1:], strict=False)) if toks else ()
-        margin = self.intercept + sum(map(tables.words.__getitem__, words))
+        # math.fsum: exactly rounded, so the sum does not depend on the order in which the
+        # sets (string hashes, random per process) give their members
+        terms = [self.intercept, *map(tables.words.__getitem__, words)]
         if pairs:
-            margin += sum(map(tables.pairs.__getitem__, pairs))
+            terms += map(tables.pairs.__getitem__, pairs)
         extra: list[tuple[str, float]] = []
         other = tables.other
         if "?" in text and "w:?" in other and "?" in _LINK.sub(" ", text):
             extra.append(("w:?", other["w:?"]))
         if tables.signals:
-            values = signal_values(signals)
             intent = values.get("intent")
             if isinstance(intent, str) and intent:
                 w = other.get(f"s:intent={intent}")
                 if w is not None:
                     extra.append((f"s:intent={intent}", w))
-            for name in SIGNAL_FEATURES:
+            for name, key in tables.signal_keys:
                 value = values.get(name)
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and value:
-                    w = other.get(f"s:{name}")
-                    if w is not None:
-                        extra.append((f"s:{name}", w * float(value)))
+                    extra.append((key, other[key] * float(value)))
         if extra:
-            margin += sum([c for _, c in extra])
+            terms += [c for _, c in extra]
+        margin = math.fsum(terms)
         if top <= 0:
             return margin, extra
         hits = extra
@@ -266,7 +289,8 @@ class LearnedModel:
         if pairs:
             best_pairs = sorted(pairs, key=tables.pair_rank.__getitem__)[:top]
             hits += [(f"b:{a} {b}", tables.pairs[(a, b)]) for a, b in best_pairs]
-        hits.sort(key=_by_weight)
+        if len(hits) > 1:
+            hits.sort(key=_by_weight)
         return margin, hits[:top]
 
     @property
@@ -300,11 +324,22 @@ class LearnedModel:
         return _line(self.contributions(text, signals, top))
 
     def predict_explain(
-        self, text: str, signals: SignalsLike = None, top: int = 3
+        self,
+        text: str,
+        signals: SignalsLike = None,
+        top: int = 3,
+        *,
+        values: Mapping[str, float | str] | None = None,
     ) -> tuple[float, str]:
-        """:meth:`predict` and :meth:`explain` at once, building the features once (scoring)."""
-        margin, hits = self._fast(text, signals, top)
-        return _sigmoid(margin), _line([(describe_feature(f), c) for f, c in hits])
+        """:meth:`predict` and :meth:`explain` at once, building the features once (scoring).
+
+        ``values``: :func:`signal_values` of ``signals``, when the caller has them already.
+        """
+        if values is None:
+            margin, hits = self._fast(text, signals, top)
+        else:
+            margin, hits = self._fast_values(text, values, top)
+        return _sigmoid(margin), _line([(_described(f), c) for f, c in hits])
 
     def top_features(
         self, top: int = 10
@@ -377,6 +412,8 @@ class _Tables(NamedTuple):
     pair_keys: frozenset[tuple[str, str]]
     other: dict[str, float]
     signals: bool
+    #: (signal, its feature name) for the signals that have a weight
+    signal_keys: tuple[tuple[str, str], ...]
     word_rank: dict[str, int]
     pair_rank: dict[tuple[str, str], int]
 
@@ -386,7 +423,7 @@ def _by_weight(part: tuple[str, float]) -> tuple[float, str]:
 
 
 def _line(parts: Sequence[tuple[str, float]]) -> str:
-    return ", ".join(f"{name} {c:+.1f}" for name, c in parts) or "no known words"
+    return ", ".join([f"{name} {c:+.1f}" for name, c in parts]) or "no known words"
 
 
 _RETRAIN = "cannot load the triage model: {}; retrain it with `socialcare triage train`"

@@ -449,12 +449,33 @@ def _sentiment_part(
         return _part(
             "sentiment", 0.0, weight, f"unscored: language {s.language} ({s.language_source})"
         )
-    detail = f"compound {s.compound:+.2f} ({s.language}, {s.language_source})"
     if s.compound > 0 and intent == "complaint":
         why = sig.sarcasm(text, found)
         if why is not None:  # sarcastic praise is as negative as it sounds positive
+            detail = f"compound {s.compound:+.2f} ({s.language}, {s.language_source})"
             return _part("sentiment", min(s.compound, 1.0), weight, f"{detail}, sarcastic: {why}")
-    return _part("sentiment", sig.negative_strength(s.compound), weight, detail)
+    # the plain line depends on these four values only: compounds have 4 decimals and
+    # languages are few, so the same lines recur and are built once
+    # (the signs too: -0.0 == 0.0 as a key, but "-0.00" is not "+0.00")
+    key = (
+        s.compound,
+        math.copysign(1.0, s.compound),
+        weight,
+        math.copysign(1.0, weight),
+        s.language,
+        s.language_source,
+    )
+    part = _SENTIMENT_PARTS.get(key)
+    if part is None:
+        detail = f"compound {s.compound:+.2f} ({s.language}, {s.language_source})"
+        part = _part("sentiment", sig.negative_strength(s.compound), weight, detail)
+        if len(_SENTIMENT_PARTS) >= 50_000:
+            _SENTIMENT_PARTS.clear()
+        _SENTIMENT_PARTS[key] = part
+    return part
+
+
+_SENTIMENT_PARTS: dict[tuple[float, float, float, float, str, str], Contribution] = {}
 
 
 def _counted(
@@ -579,7 +600,15 @@ def _combine(
     if stars is not None:
         parts.append(_rating_part(stars, w.rating, intent, by_stars))
     if settings.model is not None:
-        p, top = settings.model.predict_explain(text, parts, top=3)
+        # signal_values(parts), read straight from the parts just built
+        values: dict[str, float | str] = {
+            "intent": intent,
+            "sentiment": parts[1].value,
+            "urgency": parts[2].value,
+            "direct": parts[3].value,
+            "reach": parts[4].value,
+        }
+        p, top = settings.model.predict_explain(text, top=3, values=values)
         parts.append(_part("learned", p, w.learned, f"p={p:.2f}: {top}"))
     rules = _rule_parts(text, settings.rules, found) if settings.rules else []
     if rules:

@@ -62,6 +62,21 @@ __all__ = [
 ]
 
 
+class _Token(NamedTuple):
+    """One token of a text as VADER reads it: the word, lowercased, scored at all, all caps."""
+
+    word: str
+    lower: str
+    #: in the lexicon and not a booster: the words whose valence may be nonzero
+    scored: bool
+    upper: bool
+
+
+#: VADER's scores of a text without lexicon words (``_EMPTY``: without any words)
+_NEUTRAL = {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
+_EMPTY = {"neg": 0.0, "neu": 0.0, "pos": 0.0, "compound": 0.0}
+
+
 class _Analyzer(_vader.SentimentIntensityAnalyzer):  # type: ignore[misc]
     """VADER 3.3.2's ``polarity_scores``, same scores, without its repeated work.
 
@@ -88,31 +103,48 @@ class _Analyzer(_vader.SentimentIntensityAnalyzer):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self._emoji_chars = frozenset(k for k in self.emojis if len(k) == 1)
+        self._tokens: dict[str, _Token] = {}
 
     def polarity_scores(self, text: str) -> dict[str, float]:
         if not (text.isascii() or self._emoji_chars.isdisjoint(text)):
             scores: dict[str, float] = super().polarity_scores(text)
             return scores
         text = text.strip()
-        # SentiText's words_and_emoticons and is_cap_diff, without building the object
-        words = [w if len(s := w.strip(_PUNCTUATION)) <= 2 else s for w in text.split()]
-        is_cap_diff = _vader.allcap_differential(words)
-        lowers = [w.lower() for w in words]
-        lexicon, boosters = self.lexicon, _vader.BOOSTER_DICT
+        # SentiText's words_and_emoticons and is_cap_diff, without building the object:
+        # what each token becomes is remembered per distinct token (_Token)
+        get = self._tokens.get
+        infos = [get(t) or self._token(t) for t in text.split()]
+        scored = [i for i, info in enumerate(infos) if info.scored]
+        if not scored:  # no lexicon word: every valence is 0, so the scores are fixed
+            return dict(_NEUTRAL if infos else _EMPTY)
+        words = [info.word for info in infos]
+        lowers = [info.lower for info in infos]
+        uppers = [info.upper for info in infos]
+        is_cap_diff = any(uppers) and not all(uppers)  # _vader.allcap_differential(words)
         last = len(words) - 1
-        sentiments: list[float] = []
-        for i, lower in enumerate(lowers):
-            if (
-                lower not in lexicon
-                or lower in boosters
-                or (lower == "kind" and i < last and lowers[i + 1] == "of")
-            ):
-                sentiments.append(0)
-            else:
-                sentiments.append(self._valence(i, words, lowers, is_cap_diff))
-        sentiments = self._but_check(words, sentiments)
+        sentiments: list[float] = [0] * len(words)
+        for i in scored:
+            if not (lowers[i] == "kind" and i < last and lowers[i + 1] == "of"):
+                sentiments[i] = self._valence(i, words, lowers, is_cap_diff)
+        if "but" in lowers:  # _but_check changes nothing otherwise
+            sentiments = self._but_check(words, sentiments)
         result: dict[str, float] = self.score_valence(sentiments, text)
         return result
+
+    def _token(self, token: str) -> _Token:
+        """What one whitespace-separated token is to VADER (remembered)."""
+        word = token if len(s := token.strip(_PUNCTUATION)) <= 2 else s
+        lower = word.lower()
+        info = _Token(
+            word,
+            lower,
+            lower in self.lexicon and lower not in _vader.BOOSTER_DICT,
+            word.isupper(),
+        )
+        if len(self._tokens) >= 200_000:
+            self._tokens.clear()
+        self._tokens[token] = info
+        return info
 
     def _valence(self, i: int, words: list[str], lowers: list[str], is_cap_diff: bool) -> float:
         """``sentiment_valence`` of lexicon word ``i``, with ``lowers`` its words lowercased."""
@@ -407,6 +439,9 @@ _SLANG_WORD = re.compile(
 _SLANG_WORDS = tuple(sorted(_INTENSIFIERS | _SLANG_ADJECTIVES))
 #: every _SLANG_PHRASES alternative contains one of these
 _SLANG_PHRASE_STEMS = ("kill", "smash", "nail", "crush", "slay", "aced")
+#: any of the stems, or of the slang words, as a plain substring (one C-level scan)
+_SLANG_PHRASE_STEM = re.compile("|".join(map(re.escape, _SLANG_PHRASE_STEMS)))
+_SLANG_SUBSTRING = re.compile("|".join(map(re.escape, _SLANG_WORDS)))
 _CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]+")
 #: VADER's negative words, for the "negative word inside a name" check
 _NEGATIVE = frozenset(w for w, v in _ANALYZER.lexicon.items() if v < 0)
@@ -418,7 +453,15 @@ def brand_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     if not alts:
         return None
     body = "|".join(re.escape(a) for a in reversed(alts))
-    return re.compile(r"(?<![\w@])(?:" + body + r")(?:['’]s)?(?!\w)", re.IGNORECASE)
+    pattern = re.compile(r"(?<![\w@])(?:" + body + r")(?:['’]s)?(?!\w)", re.IGNORECASE)
+    if all(a.isascii() for a in alts) and len(_BRAND_NAMES) < 1000:
+        _BRAND_NAMES[pattern] = tuple(alts)
+    return pattern
+
+
+#: the names of each ASCII :func:`brand_pattern`: on ASCII text, IGNORECASE matching is
+#: plain lowercase comparison, so a text containing none of them needs no regex pass
+_BRAND_NAMES: dict[re.Pattern[str], tuple[str, ...]] = {}
 
 
 def text_for_sentiment(text: str, brand: re.Pattern[str] | None = None) -> str:
@@ -432,14 +475,17 @@ def text_for_sentiment(text: str, brand: re.Pattern[str] | None = None) -> str:
     if "@" in out:
         out = _HANDLE.sub(" ", out)
     if brand is not None:
-        out = brand.sub(" ", out)
+        names = _BRAND_NAMES.get(brand) if out.isascii() else None
+        low = out.lower() if names is not None else ""
+        if names is None or any(name in low for name in names):
+            out = brand.sub(" ", out)
     out = out.replace("#", " ")
     low = out.casefold()  # casefold: what IGNORECASE matches (the long s, Kelvin sign)
     # Substring pre-checks (C speed) before the word-boundary regexes, which try every position.
-    if any(stem in low for stem in _SLANG_PHRASE_STEMS) and _SLANG_PHRASES.search(out):
+    if _SLANG_PHRASE_STEM.search(low) is not None and _SLANG_PHRASES.search(out):
         out = _SLANG_PHRASES.sub("did great", out)
         low = out.casefold()
-    return _slang(out, any(word in low for word in _SLANG_WORDS))
+    return _slang(out, _SLANG_SUBSTRING.search(low) is not None)
 
 
 def _slang(text: str, maybe_slang: bool = True) -> str:
@@ -447,8 +493,8 @@ def _slang(text: str, maybe_slang: bool = True) -> str:
 
     ``maybe_slang`` False: the caller saw none of the slang words even as substrings.
     """
-    if (not maybe_slang or _SLANG_WORD.search(text) is None) and not any(
-        m.group(0).lower() in _NEGATIVE for m in _CAPITALISED.finditer(text)
+    if (not maybe_slang or _SLANG_WORD.search(text) is None) and _NEGATIVE.isdisjoint(
+        [word.lower() for word in _CAPITALISED.findall(text)]
     ):
         return text  # the common case: nothing to rewrite, decided by two C-level scans
     toks = _WORD_RUN.findall(text)

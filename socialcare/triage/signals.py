@@ -92,9 +92,22 @@ def compile_terms(terms: Iterable[str]) -> re.Pattern[str] | None:
 
 
 def words(text: str) -> list[str]:
-    """The lowercased words of ``text`` as :class:`TermMatcher` sees them (keeps ' and -)."""
+    """The lowercased words of ``text`` as :class:`TermMatcher` sees them (keeps ' and -).
+
+    The last text's words are remembered: scoring one mention asks for them several
+    times (matcher, context checks, sarcasm). Callers must not change the list.
+    """
+    global _LAST_WORDS
+    last = _LAST_WORDS
+    if last[0] == text:
+        return last[1]
     low = text.lower()
-    return _TOKEN.findall(low.replace("’", "'") if "’" in low else low)
+    toks: list[str] = _TOKEN.findall(low.replace("’", "'") if "’" in low else low)
+    _LAST_WORDS = (text, toks)
+    return toks
+
+
+_LAST_WORDS: tuple[str, list[str]] = ("", [])
 
 
 class Match(NamedTuple):
@@ -131,6 +144,8 @@ class TermMatcher:
         self._prefix: dict[str, list[tuple[str, str, _Tail]]] = {}
         self._key_lengths: set[int] = set()
         self._memo: dict[str, _Heads | None] = {}
+        #: the memo's words that start no term (most words): skipped by one set difference
+        self._misses: set[str] = set()
         self._presence = [
             (name, frozenset(w.lower() for w in lists[name])) for name in presence if name in lists
         ]
@@ -168,6 +183,13 @@ class TermMatcher:
             for stem, name, tail in self._prefix.get(word[:k], ()):
                 if word.startswith(stem):
                     entries.append((name, tail))
+        if not entries:  # most new words ("39260", a name): nothing to group
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+                self._misses.clear()
+            self._memo[word] = None
+            self._misses.add(word)
+            return None
         entries.sort(key=lambda entry: -len(entry[1]))  # longest first
         singles = tuple(dict.fromkeys(name for name, tail in entries if not tail))
         phrases: dict[str, list[tuple[str, _Tail]]] = {}
@@ -183,7 +205,10 @@ class TermMatcher:
             heads = _Heads(singles, grouped, tuple(wild))
         if len(self._memo) >= self.MEMO_SIZE:
             self._memo.clear()
+            self._misses.clear()
         self._memo[word] = heads
+        if heads is None:
+            self._misses.add(word)
         return heads
 
     def find(self, text: str) -> dict[str, list[Match]]:
@@ -191,16 +216,30 @@ class TermMatcher:
         toks = words(text)
         found: dict[str, list[Match]] = {}
         ends: dict[str, int] = {}
-        lookup = self._memo.get
-        for i, tok in enumerate(toks):
-            heads = lookup(tok, _UNSEEN)
-            if heads is _UNSEEN:
-                heads = self._candidates(tok)
-            if heads is None:
+        # Words that may start a term: most words start none, and set arithmetic (C speed)
+        # drops them before the loop; unseen words are looked up (and remembered) first.
+        tokset = set(toks)
+        maybe = tokset.difference(self._misses)
+        if maybe:
+            memo = self._memo
+            for tok in maybe:
+                if tok not in memo:
+                    self._candidates(tok)
+            maybe.difference_update(self._misses)
+        for i, tok in enumerate(toks) if maybe else ():
+            if tok not in maybe:
                 continue
+            heads = self._memo.get(tok)
+            if heads is None:  # the memo restarted while filling it
+                heads = self._candidates(tok)
+                if heads is None:
+                    continue
             if heads.phrases or heads.wild:
                 nxt = toks[i + 1] if i + 1 < len(toks) else ""
-                for name, tail in heads.phrases.get(nxt, ()) + heads.wild:
+                tails = heads.phrases.get(nxt, ())
+                if heads.wild:  # those whose first tail word ("work*") the next word fits
+                    tails += tuple(w for w in heads.wild if nxt.startswith(w[1][0][:-1]))
+                for name, tail in tails:
                     if ends.get(name, 0) <= i and _tail_matches(tail, toks, i + 1):
                         end = i + 1 + len(tail)
                         _record(found, name, Match(" ".join(toks[i:end]), i, end))
@@ -210,8 +249,8 @@ class TermMatcher:
                     _record(found, name, Match(tok, i, i + 1))
                     ends[name] = i + 1
         for name, vocab in self._presence:
-            if not vocab.isdisjoint(toks):
-                found[name] = [Match(min(vocab.intersection(toks)), -1, -1)]
+            if not vocab.isdisjoint(tokset):
+                found[name] = [Match(min(vocab.intersection(tokset)), -1, -1)]
         for name, pattern, firsts in self._fallback:
             if firsts.search(text):
                 extra = [Match(m.group(0).lower(), -1, -1) for m in pattern.finditer(text)]
