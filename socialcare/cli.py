@@ -79,14 +79,29 @@ app = typer.Typer(
     cls=_Group,
     help="Social customer care from the terminal: listen, triage, respond, follow up, report.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"socialcare {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
     ctx: typer.Context,
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
     config: Optional[str] = typer.Option(
         None,
         "--config",

@@ -8,6 +8,7 @@ and :func:`credential` reads them, so the config can be committed and shared.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -163,6 +164,27 @@ def load_config(path: str | Path | None = None, *, require_file: bool = False) -
         kb=kb,
         path=cfg_path,
     )
+
+
+def _finite(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{key} must be a number, got {value!r}")
+    return float(value)
+
+
+def queue_age_terms(triage: Mapping[str, Any]) -> tuple[float, float]:
+    """``(age_weight, age_cap_hours)`` of ``[triage]``, checked as the scorer checks them.
+
+    The queue adds the waiting term at read time and needs nothing else of the
+    scorer, so ``socialcare queue`` does not load it.
+    """
+    weight = _finite(triage.get("age_weight", 2.0), "triage.age_weight")
+    if weight < 0:
+        raise ConfigError(f"triage.age_weight must be 0 or more, got {weight!r}")
+    cap = _finite(triage.get("age_cap_hours", 24.0), "triage.age_cap_hours")
+    if cap <= 0:
+        raise ConfigError(f"triage.age_cap_hours must be more than 0, got {cap!r}")
+    return weight, cap
 
 
 def credential(section: Mapping[str, Any], key: str, default_env: str, source: str) -> str:

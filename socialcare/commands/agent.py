@@ -4,20 +4,34 @@ snooze, tag, note; the outbox, templates, the audit log and customers."""
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..app import Row
 from ..safety import clean_text, one_line
-from .common import CommandSet, console, err_console, sc_of
+from .common import (
+    CommandSet,
+    complete_mention_id,
+    complete_template,
+    console,
+    err_console,
+    sc_of,
+)
+
+if TYPE_CHECKING:
+    from ..app import Row
 
 commands = CommandSet()
 
 # -- agent workflow --------------------------------------------------------------
-ID_ARG = typer.Argument(..., metavar="ID", help="Mention id, e.g. twitter:1234 or demo:1001.")
+ID_ARG = typer.Argument(
+    ...,
+    metavar="ID",
+    help="Mention id, e.g. twitter:1234 or demo:1001.",
+    autocompletion=complete_mention_id,
+)
 
 
 def _when(row: Row, key: str, tz: Optional[str]) -> str:
@@ -146,7 +160,7 @@ def reply(
     mention_id: str = ID_ARG,
     text: Optional[str] = typer.Argument(None, help="Reply text; omit to write it in $EDITOR."),
     template: Optional[str] = typer.Option(
-        None, "--template", "-t", help="Start from this template."
+        None, "--template", "-t", help="Start from this template.", autocompletion=complete_template
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Render and check; send nothing."),
     force: bool = typer.Option(False, "--force", help="Reply despite a claim or an earlier reply."),

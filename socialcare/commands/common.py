@@ -9,17 +9,22 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from ..app import Socialcare
 from ..safety import one_line
+
+if TYPE_CHECKING:
+    from ..app import Socialcare
 
 __all__ = [
     "CommandSet",
+    "complete_mention_id",
+    "complete_source",
+    "complete_template",
     "TerminalConsole",
     "console",
     "err_console",
@@ -83,6 +88,8 @@ def socialcare_for(ctx: typer.Context) -> Socialcare:
     obj: dict[str, Any] = root.obj if isinstance(root.obj, dict) else {}
     root.obj = obj
     if "sc" not in obj:
+        from ..app import Socialcare
+
         obj["sc"] = Socialcare.from_config_file(obj.get("config"))
         root.call_on_close(obj["sc"].shutdown)
     sc: Socialcare = obj["sc"]
@@ -91,6 +98,43 @@ def socialcare_for(ctx: typer.Context) -> Socialcare:
 
 #: the short name commands use
 sc_of = socialcare_for
+
+
+def _completing(
+    ctx: typer.Context, incomplete: str, names: Callable[[Socialcare], list[str]]
+) -> list[str]:
+    """Shell completion from config or store: the names starting with ``incomplete``.
+
+    A completion must never print an error into the user's prompt, so any
+    failure (no config, no store yet) completes nothing.
+    """
+    try:
+        root = ctx.find_root()
+        params = root.params if isinstance(root.params, dict) else {}
+        from ..app import Socialcare
+
+        sc = Socialcare.from_config_file(params.get("config"))
+        try:
+            return [n for n in names(sc) if n.startswith(incomplete)]
+        finally:
+            sc.shutdown()
+    except Exception:
+        return []
+
+
+def complete_mention_id(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Mention ids from the store (open ones first) for ``show``, ``reply`` and the rest."""
+    return _completing(ctx, incomplete, lambda sc: sc.mention_ids(incomplete, 50))
+
+
+def complete_source(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Source names from the config's ``[sources.*]`` tables."""
+    return _completing(ctx, incomplete, lambda sc: sorted(sc.config.sources))
+
+
+def complete_template(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Reply template names from the templates dir."""
+    return _completing(ctx, incomplete, lambda sc: sorted(sc.templates()))
 
 
 def interactive() -> bool:

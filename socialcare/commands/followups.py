@@ -10,18 +10,28 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..app import DueReport, Row, Socialcare
 from ..errors import NotFound, SendFailed, UsageError
 from ..models import item_options, parse_iso
 from ..safety import clean_text, one_line
 from ..timeutil import format_local
-from .common import console, err_console, quiet_logging, sc_of
+from .common import (
+    complete_mention_id,
+    complete_source,
+    complete_template,
+    console,
+    err_console,
+    quiet_logging,
+    sc_of,
+)
+
+if TYPE_CHECKING:
+    from ..app import DueReport, Row, Socialcare
 
 __all__ = ["followup_app", "post_app", "due"]
 
@@ -135,11 +145,17 @@ def _show(sc: Socialcare, item: Row) -> None:
 @followup_app.command("add")
 def followup_add(
     ctx: typer.Context,
-    mention_id: str = typer.Argument(..., metavar="ID", help="The mention to follow up on."),
+    mention_id: str = typer.Argument(
+        ..., metavar="ID", help="The mention to follow up on.", autocompletion=complete_mention_id
+    ),
     in_: Optional[str] = IN_OPT,
     at: Optional[str] = AT_OPT,
     template: Optional[str] = typer.Option(
-        None, "--template", "-t", help="Template name (rendered when sent)."
+        None,
+        "--template",
+        "-t",
+        help="Template name (rendered when sent).",
+        autocompletion=complete_template,
     ),
     text: Optional[str] = typer.Option(None, "--text", help="The text ({placeholders} allowed)."),
     dm: bool = typer.Option(False, "--dm", help="Send as a private message (Reddit)."),
@@ -207,7 +223,9 @@ def followup_edit(
     item_id: int = ITEM_ARG,
     in_: Optional[str] = IN_OPT,
     at: Optional[str] = AT_OPT,
-    template: Optional[str] = typer.Option(None, "--template", "-t", help="New template name."),
+    template: Optional[str] = typer.Option(
+        None, "--template", "-t", help="New template name.", autocompletion=complete_template
+    ),
     text: Optional[str] = typer.Option(None, "--text", help="New text (replaces the template)."),
 ) -> None:
     """Change a pending follow-up's text, template or time.
@@ -226,7 +244,13 @@ def followup_edit(
 @post_app.command("add")
 def post_add(
     ctx: typer.Context,
-    source: str = typer.Option(..., "--source", "-s", help="Where to post (twitter, reddit, ...)."),
+    source: str = typer.Option(
+        ...,
+        "--source",
+        "-s",
+        help="Where to post (twitter, reddit, ...).",
+        autocompletion=complete_source,
+    ),
     in_: Optional[str] = IN_OPT,
     at: Optional[str] = AT_OPT,
     text: Optional[str] = typer.Option(None, "--text", help="The post."),

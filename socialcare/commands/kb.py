@@ -11,27 +11,33 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Optional
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Optional
 
-import httpx
 import typer
 from rich.text import Text
 
-from ..kb import (
-    MARK_END,
-    MARK_START,
-    DeflectionReport,
-    SourceResult,
-    Suggestion,
-)
 from ..safety import clean_text, one_line
 from ..timeutil import parse_since
 from .common import TerminalConsole, sc_of
 
+if TYPE_CHECKING:
+    import httpx
+
+    from ..kb import DeflectionReport, SourceResult, Suggestion
+
 __all__ = ["kb_app", "suggestions_text", "NO_MATCH"]
 
 NO_MATCH = "no article matches well enough"
-_MARKED = re.compile(f"{re.escape(MARK_START)}(.*?){re.escape(MARK_END)}")
+
+
+@lru_cache(maxsize=1)
+def _marked() -> re.Pattern[str]:
+    """The snippet markers' pattern (the KB package loads only when a kb command runs)."""
+    from ..kb import MARK_END, MARK_START
+
+    return re.compile(f"{re.escape(MARK_START)}(.*?){re.escape(MARK_END)}")
+
 
 kb_app = typer.Typer(
     help="Knowledge base: index help-centre articles, search them, suggest them, report deflection.",
@@ -51,6 +57,8 @@ def _obj(ctx: typer.Context) -> dict[str, Any]:
 
 def _transport(ctx: typer.Context) -> httpx.BaseTransport | None:
     """A test hook: ``ctx.obj["http_transport"]`` replaces the network."""
+    import httpx
+
     transport = _obj(ctx).get("http_transport")
     return transport if isinstance(transport, httpx.BaseTransport) else None
 
@@ -60,7 +68,7 @@ def _snippet(snippet: str) -> Text:
     flat = " ".join(snippet.split())  # the markers are not whitespace, so they survive
     out = Text()
     pos = 0
-    for m in _MARKED.finditer(flat):
+    for m in _marked().finditer(flat):
         out.append(clean_text(flat[pos : m.start()]))
         out.append(clean_text(m.group(1)), style="bold")
         pos = m.end()

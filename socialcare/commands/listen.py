@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import datetime
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import click
 import typer
@@ -20,12 +20,23 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..app import IngestStatus, Waiter, init_config
+from ..app import init_config
 from ..errors import UsageError
 from ..models import parse_iso, utcnow
 from ..safety import one_line
 from ..timeutil import format_age, parse_duration
-from .common import CommandSet, TerminalConsole, console, err_console, quiet_logging, sc_of
+from .common import (
+    CommandSet,
+    TerminalConsole,
+    complete_source,
+    console,
+    err_console,
+    quiet_logging,
+    sc_of,
+)
+
+if TYPE_CHECKING:
+    from ..app import IngestStatus, Waiter
 
 __all__ = ["status", "gaps", "make_waiter", "parse_max_wait", "ALERT_EXIT_CODE", "commands"]
 
@@ -135,7 +146,9 @@ def status(
 
 def gaps(
     ctx: typer.Context,
-    source: Optional[str] = typer.Option(None, "--source", "-s", help="Only this source."),
+    source: Optional[str] = typer.Option(
+        None, "--source", "-s", help="Only this source.", autocompletion=complete_source
+    ),
     all_: bool = typer.Option(False, "--all", help="Include gaps already filled."),
 ) -> None:
     """List ranges that cut-short polls skipped and later polls still have to backfill.
@@ -257,7 +270,11 @@ def sources(ctx: typer.Context) -> None:
 def poll(
     ctx: typer.Context,
     source: list[str] = typer.Option(
-        [], "--source", "-s", help="Poll only this source (repeatable). Default: all enabled."
+        [],
+        "--source",
+        "-s",
+        help="Poll only this source (repeatable). Default: all enabled.",
+        autocompletion=complete_source,
     ),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="No output unless something failed (cron)."

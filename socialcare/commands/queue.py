@@ -7,16 +7,26 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..app import QueueFilter, Row
 from ..safety import clean_text, csv_safe, one_line
 from ..timeutil import format_age, parse_since
-from .common import CommandSet, console, err_console, interactive, sc_of
+from .common import (
+    CommandSet,
+    complete_mention_id,
+    complete_source,
+    console,
+    err_console,
+    interactive,
+    sc_of,
+)
+
+if TYPE_CHECKING:
+    from ..app import Row
 
 commands = CommandSet()
 
@@ -65,7 +75,9 @@ def _printable(value: object) -> object:
 @commands.command()
 def queue(
     ctx: typer.Context,
-    source: Optional[str] = typer.Option(None, "--source", help="Only this source."),
+    source: Optional[str] = typer.Option(
+        None, "--source", help="Only this source.", autocompletion=complete_source
+    ),
     status: str = typer.Option("open", "--status", help="open, snoozed, replied, closed or all."),
     assignee: Optional[str] = typer.Option(
         None, "--assignee", help="Only mentions assigned to NAME."
@@ -91,6 +103,8 @@ def queue(
 
     Example: socialcare queue --intent complaint --limit 20
     """
+    from ..app import QueueFilter
+
     if sort not in ("score", "sla"):
         raise typer.BadParameter("use score or sla", param_hint="--sort")
     sc = sc_of(ctx)
@@ -150,7 +164,9 @@ def queue(
 @commands.command()
 def explain(
     ctx: typer.Context,
-    mention_id: str = typer.Argument(..., metavar="ID", help="Mention id, e.g. twitter:1234."),
+    mention_id: str = typer.Argument(
+        ..., metavar="ID", help="Mention id, e.g. twitter:1234.", autocompletion=complete_mention_id
+    ),
 ) -> None:
     """Break a mention's current score into its signals and their contributions.
 

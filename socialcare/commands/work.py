@@ -6,19 +6,21 @@ own; everything it changes goes through :class:`socialcare.app.Socialcare`.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import click
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from ..app import QueueFilter, Row, Socialcare
 from ..errors import SocialcareError
 from ..safety import clean_text, one_line
 from ..timeutil import format_age, parse_future
 from .common import CommandSet, console, sc_of
 from .editor import edit_reply
+
+if TYPE_CHECKING:
+    from ..app import Row, Socialcare
 
 __all__ = ["work_loop", "ACTIONS", "commands"]
 
@@ -36,6 +38,8 @@ ACTIONS = {
 
 
 def _next(sc: Socialcare, skipped: set[str]) -> Row | None:
+    from ..app import QueueFilter
+
     for row in sc.queue(QueueFilter(limit=len(skipped) + 25)):
         if row["id"] in skipped:
             continue

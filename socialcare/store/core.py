@@ -358,6 +358,16 @@ class Store:
         """How many mentions are stored."""
         return int(self.conn.execute("SELECT count(*) FROM mentions").fetchone()[0])
 
+    def mention_ids(self, prefix: str = "", limit: int = 50) -> list[str]:
+        """Stored mention ids starting with ``prefix``, open ones first (shell completion)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self.conn.execute(
+            "SELECT id FROM mentions WHERE id LIKE ? ESCAPE '\\' "
+            "ORDER BY status != 'open', created_ts DESC LIMIT ?",
+            [escaped + "%", limit],
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def iter_mentions(
         self, batch_size: int = 2000, ids: Sequence[str] | None = None
     ) -> Iterator[list[Row]]:
