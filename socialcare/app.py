@@ -34,13 +34,14 @@ if TYPE_CHECKING:
     from .sources.base import Waiter
     from .store import QueueFilter, Row, Store
     from .store.copy import TableCopy
-    from .store.reports import ExportQuery
+    from .store.reports import EXPORT_COLUMNS, ExportQuery
     from .triage import Contribution, LearnedModel, TriageSettings
 
 #: the value types this API re-exports (loaded on first use, PEP 562) -> their module
 _LAZY = {
     "DeflectionReport": "socialcare.kb",
     "DueReport": "socialcare.followups",
+    "EXPORT_COLUMNS": "socialcare.store.reports",
     "ExportQuery": "socialcare.store.reports",
     "IngestStatus": "socialcare.poll",
     "Preview": "socialcare.followups",
@@ -74,6 +75,7 @@ __all__ = [
     "STARTER_CONFIG",
     # the value types of this API, re-exported so callers need no service or store import
     "DeflectionReport",
+    "EXPORT_COLUMNS",
     "DueReport",
     "ExportQuery",
     "IngestStatus",

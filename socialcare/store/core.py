@@ -21,8 +21,8 @@ from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 import sqlite_utils
 
-from ..errors import ConfigError, NotFound
-from ..models import Mention, to_iso, utcnow
+from ..errors import ConfigError, NotFound, check_choice
+from ..models import INTENTS, QUEUE_STATUSES, Mention, to_iso, utcnow
 from .dialect import Dialect, PostgresDialect, SqliteDialect
 from .migrations import applied_migrations, migrate, migration_names
 
@@ -414,6 +414,9 @@ class Store:
         The age term is ``age_weight * min(hours waited, cap) / cap`` so a
         mention's rank rises while it waits, without re-scoring the store.
         """
+        check_choice(flt.status, QUEUE_STATUSES, "status")
+        check_choice(flt.intent, INTENTS, "intent")
+        check_choice(flt.sort, ("score", "sla"), "sort")
         d = self.dialect
         where = ["m.is_own = 0"]
         params: dict[str, Any] = {
