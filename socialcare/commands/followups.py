@@ -21,11 +21,14 @@ from ..models import item_options, parse_iso
 from ..safety import clean_text, one_line
 from ..timeutil import format_local
 from .common import (
+    JSON_OPTION,
     complete_mention_id,
     complete_source,
     complete_template,
     console,
     err_console,
+    outbox_json,
+    print_json,
     quiet_logging,
     sc_of,
 )
@@ -72,6 +75,11 @@ def _when(sc: Socialcare, in_: str | None, at: str | None) -> datetime:
 
 def _local(value: str | None, tz: str | None) -> str:
     return format_local(parse_iso(value), tz) if value else "-"
+
+
+def _item_json(item: Row) -> dict[str, object]:
+    """A follow-up or post: the export's outbox fields plus its options (template, dm, rule)."""
+    return {**outbox_json(item), "options": item_options(item)}
 
 
 def _what(item: Row) -> str:
@@ -183,6 +191,7 @@ def followup_list(
     due_: bool = typer.Option(False, "--due", help="Only those whose time has come."),
     status: str = typer.Option("pending", "--status", help=STATUS_HELP),
     agent: Optional[str] = typer.Option(None, "--agent", help="Only those scheduled by agent."),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """List follow-ups, soonest first, times in your timezone.
 
@@ -190,6 +199,8 @@ def followup_list(
     """
     sc = sc_of(ctx)
     rows = sc.followups(status=status, agent=agent, due=due_)
+    if json_:
+        return print_json([_item_json(r) for r in rows])
     if not rows:
         console.print("No follow-ups.")
         return
@@ -198,13 +209,23 @@ def followup_list(
 
 
 @followup_app.command("show")
-def followup_show(ctx: typer.Context, item_id: int = ITEM_ARG) -> None:
+def followup_show(ctx: typer.Context, item_id: int = ITEM_ARG, json_: bool = JSON_OPTION) -> None:
     """Show one follow-up: when, what, and whether it would be skipped if due now.
+
+    --json prints the same array as `followup list --json`, of this one item, with
+    what `due` would do with it now ("preview": text, skip or error).
 
     Example: socialcare followup show 12
     """
     sc = sc_of(ctx)
-    _show(sc, sc.followup(item_id))
+    item = sc.followup(item_id)
+    if json_:
+        out = _item_json(item)
+        if item["status"] == "pending":
+            view = sc.preview(item)
+            out["preview"] = {"text": view.text, "skip": view.skip, "error": view.error}
+        return print_json([out])
+    _show(sc, item)
 
 
 @followup_app.command("cancel")
@@ -277,6 +298,7 @@ def post_add(
 def post_list(
     ctx: typer.Context,
     status: str = typer.Option("pending", "--status", help=STATUS_HELP),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """List scheduled posts, soonest first.
 
@@ -284,6 +306,8 @@ def post_list(
     """
     sc = sc_of(ctx)
     rows = sc.posts(status=status)
+    if json_:
+        return print_json([_item_json(r) for r in rows])
     if not rows:
         console.print("No scheduled posts.")
         return

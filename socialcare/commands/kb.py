@@ -19,7 +19,7 @@ from rich.text import Text
 
 from ..safety import clean_text, one_line
 from ..timeutil import parse_since
-from .common import TerminalConsole, sc_of
+from .common import JSON_OPTION, TerminalConsole, print_json, sc_of
 
 if TYPE_CHECKING:
     import httpx
@@ -157,12 +157,16 @@ def kb_list(
         None, "--source", help="Only articles of this source (id or location).", metavar="ID"
     ),
     limit: int = typer.Option(100, "--limit", help="At most this many articles.", min=1),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """List sources (id, kind, articles, last fetched, location), or articles with --articles.
 
     Example: socialcare kb list --articles --source 1
     """
     sc = sc_of(ctx)
+    if json_:
+        rows = sc.kb_articles(source=source, limit=limit) if articles or source else sc.kb_sources()
+        return print_json([dict(r) for r in rows])
     if articles or source:
         for a in sc.kb_articles(source=source, limit=limit):
             console.print(Text(f"{a['id']:>5}  {one_line(a['title'], 70)}  {one_line(a['url'])}"))
@@ -224,6 +228,7 @@ def kb_search(
     suggest_only: bool = typer.Option(
         False, "--suggest", help="Only what show/work would suggest (threshold and max applied)."
     ),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """Rank articles for a text by BM25, with a normalised score (0-1) and a snippet.
 
@@ -237,6 +242,23 @@ def kb_search(
     found = sc.kb_search(text, limit=settings.max_suggestions if suggest_only else limit)
     good = [s for s in found if s.score >= settings.threshold]
     shown = good if suggest_only else found
+    if json_:
+        from ..kb import plain_snippet
+
+        return print_json(
+            [
+                {
+                    "rank": n,
+                    "article_id": s.article_id,
+                    "title": s.title,
+                    "url": s.url,
+                    "score": s.score,
+                    "suggested": s.score >= settings.threshold,
+                    "snippet": plain_snippet(s.snippet),
+                }
+                for n, s in enumerate(shown, 1)
+            ]
+        )
     for n, s in enumerate(shown, 1):
         mark = "*" if s.score >= settings.threshold else " "
         line = Text(f"{n:>2}. {s.score:.2f}{mark} #{s.article_id} ")

@@ -26,11 +26,13 @@ from ..models import parse_iso, utcnow
 from ..safety import one_line
 from ..timeutil import format_age, parse_duration
 from .common import (
+    JSON_OPTION,
     CommandSet,
     TerminalConsole,
     complete_source,
     console,
     err_console,
+    print_json,
     quiet_logging,
     sc_of,
 )
@@ -108,6 +110,21 @@ def _sources_table(st: IngestStatus, now: datetime) -> Table:
     return table
 
 
+def _status_json(st: IngestStatus) -> list[dict[str, object]]:
+    """``status --json``: one object per source (health, budget, alerts) with its queries."""
+    from dataclasses import asdict
+
+    out = []
+    for s in st.sources:
+        item: dict[str, object] = asdict(s)
+        item["queries"] = [asdict(q) for q in st.queries if q.source == s.source]
+        out.append(item)
+    known = {s.source for s in st.sources}
+    for name in dict.fromkeys(q.source for q in st.queries if q.source not in known):
+        out.append({"source": name, "queries": [asdict(q) for q in st.queries if q.source == name]})
+    return out
+
+
 def status(
     ctx: typer.Context,
     alert: bool = typer.Option(
@@ -118,6 +135,7 @@ def status(
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print nothing unless there is an alert (cron)."
     ),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """Show source health: last poll, last error, items, rate limit, next poll, gaps, budget.
 
@@ -131,7 +149,9 @@ def status(
     sc = sc_of(ctx)
     now = utcnow()
     st = sc.status(now)
-    if quiet:
+    if json_:
+        print_json(_status_json(st))
+    elif quiet:
         quiet_logging()
     elif not st.queries and not st.sources:
         console.print("No sources configured or polled yet. (Try `socialcare poll`.)")
@@ -150,6 +170,7 @@ def gaps(
         None, "--source", "-s", help="Only this source.", autocompletion=complete_source
     ),
     all_: bool = typer.Option(False, "--all", help="Include gaps already filled."),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """List ranges that cut-short polls skipped and later polls still have to backfill.
 
@@ -159,6 +180,8 @@ def gaps(
     Example: socialcare gaps --source twitter
     """
     rows = sc_of(ctx).gaps(source=source, include_closed=all_)
+    if json_:
+        return print_json([dict(g) for g in rows])
     if not rows:
         console.print("No open gaps: every poll reached its previous cursor or was backfilled.")
         return
@@ -249,11 +272,15 @@ def init(
 
 
 @commands.command()
-def sources(ctx: typer.Context) -> None:
+def sources(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
     """List source adapters, whether each is enabled and its credentials are set.
 
     Example: socialcare sources
     """
+    if json_:
+        from dataclasses import asdict
+
+        return print_json([asdict(info) for info in sc_of(ctx).sources()])
     table = Table("source", "enabled", "ready", "description / problem")
     for info in sc_of(ctx).sources():
         table.add_row(

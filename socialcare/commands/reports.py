@@ -29,7 +29,7 @@ from ..errors import UsageError
 from ..models import utcnow
 from ..safety import one_line
 from ..timeutil import parse_duration, parse_since, resolve_tz
-from .common import complete_source, console, err_console, sc_of
+from .common import JSONL_OPTION, complete_source, console, err_console, exclusive, sc_of
 
 if TYPE_CHECKING:
     from ..reports.metrics import Report, ReportTable, SpikeFinding
@@ -67,7 +67,11 @@ def export(
     status: Optional[str] = typer.Option(
         None, "--status", help="Mentions: open, replied, closed, spam. Outbox: pending, sent, ..."
     ),
-    format_: str = typer.Option("csv", "--format", "-f", help="csv, jsonl or json."),
+    format_: Optional[str] = typer.Option(
+        None, "--format", "-f", help="csv (default), jsonl or json."
+    ),
+    json_: bool = typer.Option(False, "--json", help="Same as --format json: one JSON array."),
+    jsonl: bool = JSONL_OPTION,
     output: Optional[str] = typer.Option(
         None, "--output", "-o", metavar="FILE", help="Write here instead of stdout."
     ),
@@ -84,6 +88,8 @@ def export(
     from ..app import ExportQuery
     from ..reports.export import open_output, write_rows
 
+    exclusive(json=json_, jsonl=jsonl, format=format_ is not None)
+    format_ = "json" if json_ else "jsonl" if jsonl else format_ or "csv"
     sc = sc_of(ctx)
     tz, _ = _zone(sc.config)
     now = utcnow()
