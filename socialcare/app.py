@@ -287,6 +287,10 @@ class Socialcare:
         """Mention ids starting with ``prefix``, open ones first (for shell completion)."""
         return self.store.mention_ids(prefix, limit)
 
+    def agent_names(self) -> list[str]:
+        """This agent and every agent the store knows (for shell completion)."""
+        return sorted({self.agent, *self.store.agent_names()})
+
     def mention_count(self) -> int:
         """How many mentions the store holds."""
         return self.store.mention_count()

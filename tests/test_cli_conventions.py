@@ -52,6 +52,11 @@ def test_completion_of_mention_ids_and_sources(tmp_path: Path, monkeypatch) -> N
     monkeypatch.setenv("COMP_WORDS", "socialcare queue --source de")
     monkeypatch.setenv("COMP_CWORD", "3")
     assert runner.invoke(app, [], prog_name="socialcare").output.split() == ["demo"]
+    monkeypatch.delenv("_SOCIALCARE_COMPLETE")
+    assert _run("assign", "demo:1002", "--to", "bob").exit_code == 0
+    monkeypatch.setenv("_SOCIALCARE_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", "socialcare queue --assignee b")
+    assert runner.invoke(app, [], prog_name="socialcare").output.split() == ["bob"]
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from .common import (
     JSON_OPTION,
     JSONL_OPTION,
     CommandSet,
+    complete_agent,
     complete_mention_id,
     complete_template,
     console,
@@ -161,7 +162,7 @@ def claim(
 def assign(
     ctx: typer.Context,
     mention_id: str = ID_ARG,
-    to: str = typer.Option(..., "--to", help="Agent name."),
+    to: str = typer.Option(..., "--to", help="Agent name.", autocompletion=complete_agent),
 ) -> None:
     """Assign a mention to an agent.
 
@@ -453,7 +454,9 @@ def note(
 def log_(
     ctx: typer.Context,
     mention_id: Optional[str] = typer.Option(None, "--mention", help="Only this mention."),
-    agent: Optional[str] = typer.Option(None, "--agent", help="Only this agent."),
+    agent: Optional[str] = typer.Option(
+        None, "--agent", help="Only this agent.", autocompletion=complete_agent
+    ),
     action: Optional[str] = typer.Option(
         None, "--action", help="Only this action (claim, note, sent, ...)."
     ),

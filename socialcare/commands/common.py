@@ -34,6 +34,7 @@ __all__ = [
     "outbox_json",
     "print_json",
     "print_jsonl",
+    "complete_agent",
     "complete_mention_id",
     "complete_source",
     "complete_template",
@@ -142,6 +143,11 @@ def complete_mention_id(ctx: typer.Context, incomplete: str) -> list[str]:
 def complete_source(ctx: typer.Context, incomplete: str) -> list[str]:
     """Source names from the config's ``[sources.*]`` tables."""
     return _completing(ctx, incomplete, lambda sc: sorted(sc.config.sources))
+
+
+def complete_agent(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Agent names: this agent, assignees and whoever wrote outbox items."""
+    return _completing(ctx, incomplete, lambda sc: sc.agent_names())
 
 
 def complete_template(ctx: typer.Context, incomplete: str) -> list[str]:

@@ -22,6 +22,7 @@ from ..safety import clean_text, one_line
 from ..timeutil import format_local
 from .common import (
     JSON_OPTION,
+    complete_agent,
     complete_mention_id,
     complete_source,
     complete_template,
@@ -190,7 +191,9 @@ def followup_list(
     ctx: typer.Context,
     due_: bool = typer.Option(False, "--due", help="Only those whose time has come."),
     status: str = typer.Option("pending", "--status", help=STATUS_HELP),
-    agent: Optional[str] = typer.Option(None, "--agent", help="Only those scheduled by agent."),
+    agent: Optional[str] = typer.Option(
+        None, "--agent", help="Only those scheduled by agent.", autocompletion=complete_agent
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """List follow-ups, soonest first, times in your timezone.

@@ -14,7 +14,6 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -234,7 +233,7 @@ def make_waiter(
     def wait(seconds: float, reason: str) -> bool:
         text = one_line(reason, 160)
         if quiet or not out.is_terminal:
-            click.echo(f"socialcare poll: waiting {format_age(seconds)}: {text}", err=True)
+            typer.echo(f"socialcare poll: waiting {format_age(seconds)}: {text}", err=True)
             sleep(seconds)
             return True
         end = time.monotonic() + seconds

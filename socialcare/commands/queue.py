@@ -18,6 +18,7 @@ from .common import (
     JSON_OPTION,
     JSONL_OPTION,
     CommandSet,
+    complete_agent,
     complete_mention_id,
     complete_source,
     console,
@@ -87,7 +88,7 @@ def queue(
         "open", "--status", help="open, snoozed, replied, closed, spam or all."
     ),
     assignee: Optional[str] = typer.Option(
-        None, "--assignee", help="Only mentions assigned to NAME."
+        None, "--assignee", help="Only mentions assigned to NAME.", autocompletion=complete_agent
     ),
     intent: Optional[str] = typer.Option(
         None, "--intent", help="complaint, question, praise, spam, other."

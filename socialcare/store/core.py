@@ -368,6 +368,14 @@ class Store:
         ).fetchall()
         return [str(r[0]) for r in rows]
 
+    def agent_names(self) -> list[str]:
+        """Agents the store knows: assignees and the authors of outbox items (completion)."""
+        rows = self.conn.execute(
+            "SELECT assignee FROM mentions WHERE assignee IS NOT NULL AND assignee != '' "
+            "UNION SELECT agent FROM outbox WHERE agent IS NOT NULL AND agent != ''"
+        ).fetchall()
+        return sorted({str(r[0]) for r in rows})
+
     def iter_mentions(
         self, batch_size: int = 2000, ids: Sequence[str] | None = None
     ) -> Iterator[list[Row]]:
