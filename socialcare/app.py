@@ -272,6 +272,7 @@ class Socialcare:
         """Ranges a cut-short poll skipped (open ones, or all)."""
         from .store import ingest as store_ingest
 
+        self.check_source(source)
         return store_ingest.list_gaps(self.store, source=source, include_closed=include_closed)
 
     def database(self) -> tuple[str, dict[str, int]]:
@@ -282,6 +283,24 @@ class Socialcare:
     def mention(self, mention_id: str) -> Row:
         """One stored mention, or NotFound."""
         return self.store.get_mention(mention_id)
+
+    def check_source(self, name: str | None) -> None:
+        """Refuse a ``--source`` that config does not name and the store has never seen.
+
+        A typo would otherwise show an empty queue or report; a source removed from
+        config still has its stored mentions, so those stay allowed.
+        """
+        if name is None or name in self.config.sources or self.store.has_source(name):
+            return
+        import difflib
+
+        known = sorted(self.config.sources)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UsageError(
+            f"source {name!r} is not configured and has no stored mentions; "
+            f"{hint}configured: {', '.join(known) or 'none'}"
+        )
 
     def mention_ids(self, prefix: str = "", limit: int = 50) -> list[str]:
         """Mention ids starting with ``prefix``, open ones first (for shell completion)."""
@@ -299,6 +318,7 @@ class Socialcare:
         """Mentions ranked by score at this moment (static part + waiting time)."""
         # the waiting term needs two numbers of [triage], not the scorer (its lexicons and
         # regexes take longer to load than the queue takes to read)
+        self.check_source(flt.source)
         weight, cap = queue_age_terms(self.config.triage)
         return self.store.queue(flt, now or time.time(), weight, cap)
 
@@ -715,12 +735,14 @@ class Socialcare:
         """``(columns, rows)`` of one export; bad options fail now, before any row is read."""
         from .store.reports import EXPORT_COLUMNS, iter_export
 
+        self.check_source(query.source)
         return EXPORT_COLUMNS.get(query.kind, ()), iter_export(self.store, query)
 
     def report(self, params: ReportParams) -> Report:
         """Every report table for the period, in display order."""
         from .reports.collect import collect_report
 
+        self.check_source(params.source)
         return collect_report(self.store, params)
 
     def spikes(
@@ -735,6 +757,7 @@ class Socialcare:
         """Spike verdicts for all sources and each source, with driving terms."""
         from .reports.collect import collect_spikes
 
+        self.check_source(source)
         return collect_spikes(
             self.store, now=now or utcnow(), window_s=window_s, windows=windows, rule=rule,
             source=source,

@@ -87,9 +87,16 @@ def test_contradictory_options_are_a_usage_error(argv: list[str]) -> None:
         (["export", "mentions", "--format", "xml"], "csv, jsonl, json"),
         (["export", "bogus"], "mentions, replies, followups, log"),
         (["followup", "list", "--status", "bogus"], "pending"),
+        (["queue", "--source", "dmeo"], "did you mean 'demo'? configured: demo"),
+        (["export", "mentions", "--source", "twiter"], "configured: demo"),
+        (["report", "--source", "nope"], "configured: demo"),
+        (["gaps", "--source", "nope"], "configured: demo"),
     ],
 )
-def test_bad_values_are_refused_with_the_allowed_ones(argv: list[str], allowed: str) -> None:
+def test_bad_values_are_refused_with_the_allowed_ones(
+    argv: list[str], allowed: str, tmp_path: Path
+) -> None:
+    assert _run("init").exit_code == 0
     result = _run(*argv)
     assert result.exit_code == 2, result.output
     assert allowed in " ".join(result.output.split())

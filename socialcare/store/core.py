@@ -368,6 +368,11 @@ class Store:
         ).fetchall()
         return [str(r[0]) for r in rows]
 
+    def has_source(self, source: str) -> bool:
+        """Whether any mention of ``source`` is stored (an index lookup)."""
+        row = self.conn.execute("SELECT 1 FROM mentions WHERE source = ? LIMIT 1", [source])
+        return row.fetchone() is not None
+
     def agent_names(self) -> list[str]:
         """Agents the store knows: assignees and the authors of outbox items (completion)."""
         rows = self.conn.execute(
