@@ -40,6 +40,18 @@ def test_completion_is_offered() -> None:
     assert "--install-completion" in out and "--show-completion" in out
 
 
+def test_completion_never_creates_the_database(
+    isolated_home: Path, database: str, monkeypatch
+) -> None:
+    monkeypatch.setenv("_SOCIALCARE_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", "socialcare show demo:")
+    monkeypatch.setenv("COMP_CWORD", "2")
+    result = runner.invoke(app, [], prog_name="socialcare")
+    assert result.exit_code == 0 and result.output.split() == []
+    if "://" not in database:
+        assert not Path(database).exists()
+
+
 def test_completion_of_mention_ids_and_sources(tmp_path: Path, monkeypatch) -> None:
     assert _run("init").exit_code == 0
     assert _run("poll").exit_code == 0

@@ -135,9 +135,22 @@ def _completing(
         return []
 
 
+def _stored(sc: Socialcare, read: Callable[[Socialcare], list[str]]) -> list[str]:
+    """``read(sc)``, unless the store is a SQLite file not created yet (completing a word
+    must not create the database)."""
+    from pathlib import Path
+
+    database = sc.config.database
+    if "://" not in database and not Path(database).exists():
+        return []
+    return read(sc)
+
+
 def complete_mention_id(ctx: typer.Context, incomplete: str) -> list[str]:
     """Mention ids from the store (open ones first) for ``show``, ``reply`` and the rest."""
-    return _completing(ctx, incomplete, lambda sc: sc.mention_ids(incomplete, 50))
+    return _completing(
+        ctx, incomplete, lambda sc: _stored(sc, lambda s: s.mention_ids(incomplete, 50))
+    )
 
 
 def complete_source(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -147,7 +160,7 @@ def complete_source(ctx: typer.Context, incomplete: str) -> list[str]:
 
 def complete_agent(ctx: typer.Context, incomplete: str) -> list[str]:
     """Agent names: this agent, assignees and whoever wrote outbox items."""
-    return _completing(ctx, incomplete, lambda sc: sc.agent_names())
+    return _completing(ctx, incomplete, lambda sc: _stored(sc, lambda s: s.agent_names()))
 
 
 def complete_template(ctx: typer.Context, incomplete: str) -> list[str]:
