@@ -10,56 +10,60 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from importlib import import_module
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-import httpx
-
-from . import followups, workflow
-from .config import Config, default_config_path, load_config
+from .config import Config, default_config_path, load_config, queue_age_terms
 from .errors import NotFound, SocialcareError, UsageError
-from .followups import DueReport, Preview
-from .kb import (
-    DeflectionReport,
-    KbSettings,
-    SourceResult,
-    Suggestion,
-    add_sources,
-    deflection_report,
-    pick_suggestion,
-    refresh_sources,
-    remove_source,
-    resolve_source,
-    search,
-    suggest,
-)
 from .models import Mention, to_iso, utcnow
-from .outbox import adapter_for_item, cancel_item, resolve_item, retry_item, send_item
-from .poll import Adapters, IngestStatus, PollSummary, build_source, ingest_status, poll
-from .reports.collect import ReportParams, collect_report, collect_spikes
-from .reports.metrics import Report, SpikeFinding, SpikeRule
 from .safety import one_line, private_dir, private_file
-from .scoring import (
-    TrainReport,
-    load_model,
-    maybe_retrain,
-    read_labels,
-    reset_model,
-    retriage_all,
-    train_model,
-    triage_ids,
-)
-from .sources.base import Waiter
-from .sources.registry import source_classes
-from .store import QueueFilter, Row, Store, open_store
-from .store import ingest as store_ingest
-from .store import kb as store_kb
-from .store import triage as store_triage
-from .store.copy import TableCopy, copy_store, table_counts
-from .store.migrations import migration_names
-from .store.reports import EXPORT_COLUMNS, ExportQuery, iter_export
-from .templates import list_templates
-from .triage import Contribution, LearnedModel, TriageSettings, explain
+
+# Everything below is imported where a method needs it, so that `socialcare --help` and
+# `socialcare queue` load neither the knowledge base, the reports, the learned model's
+# training code nor the platform adapters (issue 18: start-up).
+if TYPE_CHECKING:
+    import httpx
+
+    from .followups import DueReport, Preview
+    from .kb import DeflectionReport, KbSettings, SourceResult, Suggestion
+    from .poll import Adapters, IngestStatus, PollSummary
+    from .reports.collect import ReportParams
+    from .reports.metrics import Report, SpikeFinding, SpikeRule
+    from .scoring import TrainReport
+    from .sources.base import Waiter
+    from .store import QueueFilter, Row, Store
+    from .store.copy import TableCopy
+    from .store.reports import EXPORT_COLUMNS, ExportQuery
+    from .triage import Contribution, LearnedModel, TriageSettings
+
+#: the value types this API re-exports (loaded on first use, PEP 562) -> their module
+_LAZY = {
+    "DeflectionReport": "socialcare.kb",
+    "DueReport": "socialcare.followups",
+    "EXPORT_COLUMNS": "socialcare.store.reports",
+    "ExportQuery": "socialcare.store.reports",
+    "IngestStatus": "socialcare.poll",
+    "Preview": "socialcare.followups",
+    "QueueFilter": "socialcare.store",
+    "Report": "socialcare.reports.metrics",
+    "ReportParams": "socialcare.reports.collect",
+    "Row": "socialcare.store",
+    "SourceResult": "socialcare.kb",
+    "SpikeFinding": "socialcare.reports.metrics",
+    "SpikeRule": "socialcare.reports.metrics",
+    "Suggestion": "socialcare.kb",
+    "TableCopy": "socialcare.store.copy",
+    "TrainReport": "socialcare.scoring",
+    "Waiter": "socialcare.sources.base",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'socialcare.app' has no attribute {name!r}")
+
 
 __all__ = [
     "Socialcare",
@@ -71,6 +75,7 @@ __all__ = [
     "STARTER_CONFIG",
     # the value types of this API, re-exported so callers need no service or store import
     "DeflectionReport",
+    "EXPORT_COLUMNS",
     "DueReport",
     "ExportQuery",
     "IngestStatus",
@@ -135,8 +140,13 @@ class Socialcare:
     def __init__(self, config: Config, store: Store | None = None) -> None:
         self.config = config
         self._store = store
-        #: one adapter per source for this session (replies share its HTTP client)
-        self.adapters = Adapters(config)
+
+    @cached_property
+    def adapters(self) -> Adapters:
+        """One adapter per source for this session (replies share its HTTP client)."""
+        from .poll import Adapters
+
+        return Adapters(self.config)
 
     @classmethod
     def from_config_file(cls, path: str | Path | None = None) -> Socialcare:
@@ -146,6 +156,8 @@ class Socialcare:
     @property
     def store(self) -> Store:
         """The store, opened (and migrated) on first use."""
+        from .store import open_store
+
         if self._store is None:
             self._store = open_store(self.config.database)
         return self._store
@@ -153,6 +165,8 @@ class Socialcare:
     @cached_property
     def _zero_label_settings(self) -> TriageSettings:
         """``[triage]`` without the learned model (enough for the queue's waiting term)."""
+        from .triage import TriageSettings
+
         return TriageSettings.from_config(self.config.triage, self.config.brand_handles)
 
     @cached_property
@@ -161,6 +175,9 @@ class Socialcare:
 
         Loaded once per Socialcare (a poll or ``triage --all`` run), never per mention.
         """
+        from .scoring import load_model
+        from .triage import TriageSettings
+
         return TriageSettings.from_config(
             self.config.triage, self.config.brand_handles, model=load_model(self.store)
         )
@@ -171,15 +188,20 @@ class Socialcare:
     @cached_property
     def kb_settings(self) -> KbSettings:
         """Knowledge-base search settings from ``[kb]``."""
+        from .kb.search import KbSettings
+
         return KbSettings.from_mapping(self.config.kb)
 
     def suggestions(self, row: Row) -> list[Suggestion]:
         """Knowledge-base articles that answer this mention well enough (maybe none)."""
+        from .kb.search import suggest
+
         return suggest(self.store, row["text"], self.kb_settings)
 
     def shutdown(self) -> None:
         """Close the adapters' HTTP clients and the store, where they were opened."""
-        self.adapters.close()
+        if "adapters" in self.__dict__:  # built only by a command that needed one
+            self.adapters.close()
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -198,6 +220,9 @@ class Socialcare:
             waiter: shows (or logs) rate-limit waits; tests pass a recorder.
             max_wait: total seconds to wait on rate limits before stopping cleanly.
         """
+        from .poll import poll
+        from .scoring import maybe_retrain, triage_ids
+
         settings = self.triage_settings
 
         def on_stored(store: Store, ids: list[str]) -> None:
@@ -218,6 +243,9 @@ class Socialcare:
 
     def sources(self) -> list[SourceInfo]:
         """Every known adapter, whether config enables it and whether its credentials are set."""
+        from .poll import build_source
+        from .sources.registry import source_classes
+
         out = []
         for name, cls in source_classes().items():
             section = self.config.sources.get(name)
@@ -236,10 +264,15 @@ class Socialcare:
 
     def status(self, now: datetime | None = None) -> IngestStatus:
         """Per-source and per-query health: last poll, errors, budgets, open gaps."""
+        from .poll import ingest_status
+
         return ingest_status(self.config, self.store, now or utcnow())
 
     def gaps(self, *, source: str | None = None, include_closed: bool = False) -> list[Row]:
         """Ranges a cut-short poll skipped (open ones, or all)."""
+        from .store import ingest as store_ingest
+
+        self.check_source(source)
         return store_ingest.list_gaps(self.store, source=source, include_closed=include_closed)
 
     def database(self) -> tuple[str, dict[str, int]]:
@@ -251,22 +284,55 @@ class Socialcare:
         """One stored mention, or NotFound."""
         return self.store.get_mention(mention_id)
 
+    def check_source(self, name: str | None) -> None:
+        """Refuse a ``--source`` that config does not name and the store has never seen.
+
+        A typo would otherwise show an empty queue or report; a source removed from
+        config still has its stored mentions, so those stay allowed.
+        """
+        if name is None or name in self.config.sources or self.store.has_source(name):
+            return
+        import difflib
+
+        known = sorted(self.config.sources)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UsageError(
+            f"source {name!r} is not configured and has no stored mentions; "
+            f"{hint}configured: {', '.join(known) or 'none'}"
+        )
+
+    def mention_ids(self, prefix: str = "", limit: int = 50) -> list[str]:
+        """Mention ids starting with ``prefix``, open ones first (for shell completion)."""
+        return self.store.mention_ids(prefix, limit)
+
+    def agent_names(self) -> list[str]:
+        """This agent and every agent the store knows (for shell completion)."""
+        return sorted({self.agent, *self.store.agent_names()})
+
     def mention_count(self) -> int:
         """How many mentions the store holds."""
         return self.store.mention_count()
 
     def queue(self, flt: QueueFilter, now: float | None = None) -> list[Row]:
         """Mentions ranked by score at this moment (static part + waiting time)."""
-        s = self._zero_label_settings
-        return self.store.queue(flt, now or time.time(), s.age_weight, s.age_cap_hours)
+        # the waiting term needs two numbers of [triage], not the scorer (its lexicons and
+        # regexes take longer to load than the queue takes to read)
+        self.check_source(flt.source)
+        weight, cap = queue_age_terms(self.config.triage)
+        return self.store.queue(flt, now or time.time(), weight, cap)
 
     def explain(self, mention_id: str, now: float | None = None) -> tuple[Row, list[Contribution]]:
         """A mention and the contributions that make up its current score."""
+        from .triage import explain
+
         row = self.store.get_mention(mention_id)
         return row, explain(row, self.triage_settings, now or time.time())
 
     def retriage(self, progress: Callable[[int], None] | None = None) -> int:
         """Re-score every stored mention (after weights change); returns how many."""
+        from .scoring import retriage_all
+
         return retriage_all(self.store, self.triage_settings, progress)
 
     def triage_train(
@@ -277,6 +343,8 @@ class Socialcare:
         Stores it as the team's model and re-scores open mentions; with too few
         labels the report's ``refused`` says why and the zero-label score stays.
         """
+        from .scoring import read_labels, train_model
+
         labels = read_labels(labels_file) if labels_file is not None else None
         report = train_model(
             self.store, self._zero_label_settings, file_labels=labels, min_labels=min_labels
@@ -293,6 +361,8 @@ class Socialcare:
 
     def triage_reset(self) -> tuple[int, int]:
         """Back to the zero-label score: (models switched off, open mentions re-scored)."""
+        from .scoring import reset_model
+
         off, rescored = reset_model(self.store, self._zero_label_settings)
         self._model_changed()
         if off:
@@ -304,6 +374,9 @@ class Socialcare:
 
         A stored model this version cannot read is a UsageError that says to retrain.
         """
+        from .store import triage as store_triage
+        from .triage import LearnedModel
+
         row = store_triage.active_model(self.store)
         if row is None:
             return None, None
@@ -317,42 +390,62 @@ class Socialcare:
 
     def claim(self, mention_id: str, *, force: bool = False) -> str | None:
         """Claim for this agent; returns the previous holder."""
+        from . import workflow
+
         return workflow.claim(self.store, mention_id, self.agent, force=force)
 
     def assign(self, mention_id: str, to: str) -> None:
         """Assign to another agent."""
+        from . import workflow
+
         workflow.assign(self.store, mention_id, to, self.agent)
 
     def release(self, mention_id: str, *, force: bool = False) -> None:
         """Release a claim."""
+        from . import workflow
+
         workflow.release(self.store, mention_id, self.agent, force=force)
 
     def close(self, mention_id: str) -> list[int]:
         """Close a mention; returns the follow-ups that config rules scheduled."""
+        from . import followups, workflow
+
         before = workflow.close(self.store, mention_id, self.agent)
         return followups.on_close(self.store, self.config, before, self.agent)
 
     def reopen(self, mention_id: str) -> None:
         """Reopen a mention."""
+        from . import workflow
+
         workflow.reopen(self.store, mention_id, self.agent)
 
     def snooze(self, mention_id: str, until: datetime) -> None:
         """Hide until a time."""
+        from . import workflow
+
         workflow.snooze(self.store, mention_id, until, self.agent)
 
     def tag(self, mention_id: str, tags: list[str]) -> list[str]:
         """Add tags."""
+        from . import workflow
+
         return workflow.add_tags(self.store, mention_id, tags, self.agent)
 
     def note(self, mention_id: str, text: str) -> None:
         """Add an internal note."""
+        from . import workflow
+
         workflow.add_note(self.store, mention_id, text, self.agent)
 
     def templates(self) -> dict[str, Path]:
         """Available reply templates."""
+        from .templates import list_templates
+
         return list_templates(self.config)
 
     def _kb_choice(self, row: Row, kb: int | None) -> Suggestion | None:
+        from .kb.search import pick_suggestion
+
         return pick_suggestion(self.store, row["text"], kb, self.kb_settings) if kb else None
 
     def draft_reply(
@@ -360,6 +453,8 @@ class Socialcare:
         kb: int | None = None,
     ) -> str:  # fmt: skip
         """Render a reply without checking or sending it (for the editor's pre-fill)."""
+        from . import workflow
+
         row = self.store.get_mention(mention_id)
         chosen = self._kb_choice(row, kb)
         return workflow.prepare_reply(
@@ -414,6 +509,10 @@ class Socialcare:
         platform a reply to an answered review is refused unless ``replace``
         (or ``force``) says to replace the response (:meth:`reply_replaces`).
         """
+        from . import workflow
+        from .outbox import send_item
+        from .store import kb as store_kb
+
         row = self.store.get_mention(mention_id)
         chosen = self._kb_choice(row, kb)
         body = workflow.prepare_reply(
@@ -455,10 +554,14 @@ class Socialcare:
         first and marked ``sent`` if it is there; ``force`` sends without looking
         (needed where the adapter cannot look). See :func:`socialcare.outbox.retry_item`.
         """
+        from .outbox import retry_item
+
         return retry_item(self.store, self.adapters, item_id, self.agent, force=force)
 
     def resolve(self, item_id: int, *, sent: bool, url: str = "") -> Row:
         """Record what the agent found on the platform for an unknown item: there, or not."""
+        from .outbox import adapter_for_item, resolve_item
+
         item = self.store.outbox_get(item_id)
         limit = adapter_for_item(self.adapters, item).send_timeout
         return resolve_item(
@@ -467,6 +570,8 @@ class Socialcare:
 
     def cancel(self, item_id: int) -> Row:
         """Cancel a pending or failed outbox item of any kind (audited); it is never sent."""
+        from .outbox import cancel_item
+
         return cancel_item(self.store, item_id, self.agent)
 
     def log(self, **filters: Any) -> list[Row]:
@@ -476,6 +581,8 @@ class Socialcare:
     # -- follow-ups, scheduled posts and the due run -----------------------------
     def parse_when(self, text: str) -> datetime:
         """A future time typed by the agent (``3d``, ``2026-12-01T09:00`` in their zone), UTC."""
+        from . import followups
+
         return followups.parse_when(text, tz=self.config.timezone)
 
     def followup_add(
@@ -489,6 +596,8 @@ class Socialcare:
         subject: str | None = None,
     ) -> Row:
         """Schedule a follow-up to a mention's customer; returns the outbox item."""
+        from . import followups
+
         item_id = followups.schedule_followup(
             self.config, self.store, mention_id, when=when, agent=self.agent,
             template=template, text=text, dm=dm, subject=subject,
@@ -499,14 +608,20 @@ class Socialcare:
         self, *, status: str | None = "pending", agent: str | None = None, due: bool = False
     ) -> list[Row]:
         """Follow-ups soonest first."""
+        from . import followups
+
         return followups.list_followups(self.store, status=status, agent=agent, due=due)
 
     def followup(self, item_id: int) -> Row:
         """One follow-up (NotFound for another kind of outbox item)."""
+        from . import followups
+
         return followups.get_followup(self.store, item_id)
 
     def followup_cancel(self, item_id: int) -> Row:
         """Cancel a pending follow-up."""
+        from . import followups
+
         return followups.cancel_followup(self.store, item_id, self.agent)
 
     def followup_edit(
@@ -518,6 +633,8 @@ class Socialcare:
         when: datetime | None = None,
     ) -> Row:
         """Change a pending follow-up's text/template and/or time."""
+        from . import followups
+
         return followups.edit_followup(
             self.config, self.store, item_id, agent=self.agent, text=text, template=template,
             when=when,
@@ -525,10 +642,14 @@ class Socialcare:
 
     def preview(self, item: Row) -> Preview:
         """What sending a scheduled item now would do (skip, text or error); writes nothing."""
+        from . import followups
+
         return followups.preview(self.config, self.store, item, self.adapters)
 
     def post_add(self, source: str, *, when: datetime, text: str) -> Row:
         """Schedule a proactive post on ``source``; returns the outbox item."""
+        from . import followups
+
         item_id = followups.schedule_post(
             self.config, self.store, source, when=when, text=text, agent=self.agent
         )
@@ -536,14 +657,20 @@ class Socialcare:
 
     def posts(self, *, status: str | None = "pending") -> list[Row]:
         """Scheduled posts soonest first."""
+        from . import followups
+
         return followups.list_posts(self.store, status=status)
 
     def post_cancel(self, item_id: int) -> Row:
         """Cancel a pending scheduled post."""
+        from . import followups
+
         return followups.cancel_post(self.store, item_id, self.agent)
 
     def due(self, *, dry_run: bool = False) -> DueReport:
         """Send every follow-up and post that is due, once, under the ``due`` lock."""
+        from . import followups
+
         return followups.run_due(self.config, self.store, dry_run=dry_run)
 
     # -- knowledge base -----------------------------------------------------------
@@ -551,27 +678,38 @@ class Socialcare:
         self, locations: Sequence[str], *, transport: httpx.BaseTransport | None = None
     ) -> list[SourceResult]:
         """Index files, folders, pages, sitemaps or feeds (re-adding one refreshes it)."""
+        from .kb.index import add_sources
+
         return add_sources(self.store, locations, self.kb_settings, transport=transport)
 
     def kb_refresh(
         self, sources: Sequence[str] | None = None, *, transport: httpx.BaseTransport | None = None
     ) -> list[SourceResult]:
         """Re-read every knowledge-base source, or the ones named."""
+        from .kb.index import refresh_sources
+
         return refresh_sources(self.store, sources, self.kb_settings, transport=transport)
 
     def kb_sources(self) -> list[Row]:
         """Knowledge-base sources with their article counts and last problems."""
+        from .store import kb as store_kb
+
         _ = self.kb_settings  # a bad [kb] table fails every kb command alike
         return store_kb.list_sources(self.store)
 
     def kb_articles(self, *, source: str | None = None, limit: int = 100) -> list[Row]:
         """Articles, of one source (id or location) if given."""
+        from .kb.index import resolve_source
+        from .store import kb as store_kb
+
         _ = self.kb_settings  # a bad [kb] table fails every kb command alike
         sid = int(resolve_source(self.store, source)["id"]) if source else None
         return store_kb.list_articles(self.store, source_id=sid, limit=limit)
 
     def kb_article(self, ref: str) -> Row:
         """One article by id or URL, or NotFound."""
+        from .store import kb as store_kb
+
         _ = self.kb_settings  # a bad [kb] table fails every kb command alike
         row = (
             store_kb.get_article(self.store, int(ref))
@@ -586,17 +724,23 @@ class Socialcare:
 
     def kb_remove(self, source: str) -> tuple[Row, int]:
         """Forget a source and delete its articles: (the source, articles removed)."""
+        from .kb.index import remove_source
+
         _ = self.kb_settings  # a bad [kb] table fails every kb command alike
         return remove_source(self.store, source)
 
     def kb_search(self, text: str, *, limit: int = 10) -> list[Suggestion]:
         """Articles ranked for ``text`` by BM25, best first."""
+        from .kb.search import search
+
         return search(self.store, text, self.kb_settings, limit=limit)
 
     def kb_report(
         self, *, since: datetime | None = None, questions: int = 1000, top: int = 15
     ) -> DeflectionReport:
         """Deflection: replies carrying an article, and questions no article answers."""
+        from .kb.report import deflection_report
+
         return deflection_report(
             self.store, self.kb_settings, since=to_iso(since) if since else None,
             question_limit=questions, top=top,
@@ -605,10 +749,16 @@ class Socialcare:
     # -- reports and exports -----------------------------------------------------
     def export(self, query: ExportQuery) -> tuple[tuple[str, ...], Iterator[tuple[Any, ...]]]:
         """``(columns, rows)`` of one export; bad options fail now, before any row is read."""
+        from .store.reports import EXPORT_COLUMNS, iter_export
+
+        self.check_source(query.source)
         return EXPORT_COLUMNS.get(query.kind, ()), iter_export(self.store, query)
 
     def report(self, params: ReportParams) -> Report:
         """Every report table for the period, in display order."""
+        from .reports.collect import collect_report
+
+        self.check_source(params.source)
         return collect_report(self.store, params)
 
     def spikes(
@@ -621,6 +771,9 @@ class Socialcare:
         now: datetime | None = None,
     ) -> list[SpikeFinding]:
         """Spike verdicts for all sources and each source, with driving terms."""
+        from .reports.collect import collect_spikes
+
+        self.check_source(source)
         return collect_spikes(
             self.store, now=now or utcnow(), window_s=window_s, windows=windows, rule=rule,
             source=source,
@@ -629,10 +782,15 @@ class Socialcare:
     # -- the store itself -----------------------------------------------------------
     def _unmigrated(self, location: str | None = None) -> Store:
         """The configured store (or ``location``) opened without migrating it."""
+        from .store import open_store
+
         return open_store(location or self.config.database, upgrade=False)
 
     def db_status(self) -> dict[str, Any]:
         """Backend, redacted location, schema version of latest, pending migrations, counts."""
+        from .store.copy import table_counts
+        from .store.migrations import migration_names
+
         store = self._unmigrated()
         try:
             applied = store.applied_migrations()
@@ -665,6 +823,9 @@ class Socialcare:
         progress: Callable[[TableCopy], None] | None = None,
     ) -> tuple[list[TableCopy], str]:
         """Copy every table into another store: (per-table results, "source -> target")."""
+        from .store import open_store
+        from .store.copy import copy_store
+
         source = open_store(from_ or self.config.database)
         try:
             target = open_store(to)
@@ -679,6 +840,8 @@ class Socialcare:
     # -- customers ----------------------------------------------------------
     def link(self, first: str, second: str) -> int:
         """Link two identities (author keys or mention ids) as one customer."""
+        from . import workflow
+
         a = workflow.resolve_author(self.store, first)
         b = workflow.resolve_author(self.store, second)
         customer = self.store.link_authors(a, b)
@@ -687,6 +850,8 @@ class Socialcare:
 
     def unlink(self, ref: str) -> str:
         """Detach an identity from its customer."""
+        from . import workflow
+
         key = workflow.resolve_author(self.store, ref)
         self.store.unlink_author(key)
         self.store.log_event("customer_unlink", agent=self.agent, author=key)
@@ -694,6 +859,8 @@ class Socialcare:
 
     def customer(self, ref: str) -> tuple[list[Row], list[Row]]:
         """(identities, mentions newest first) of the customer behind ``ref``."""
+        from . import workflow
+
         key = workflow.resolve_author(self.store, ref)
         identities = self.store.authors_of_customer(key)
         return identities, self.store.history([i["id"] for i in identities])
@@ -735,6 +902,8 @@ class Socialcare:
 
     def _fetch_missing_parents(self, row: Row, depth: int = 5) -> list[str]:
         """Walk up the reply chain, fetching parents the store lacks through the adapter."""
+        from .scoring import triage_ids
+
         current = row
         for _ in range(depth):
             missing = self._missing_parent(current)

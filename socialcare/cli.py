@@ -14,7 +14,6 @@ import os
 import sys
 from typing import Any, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -37,6 +36,15 @@ def _silence_stdout() -> None:
         pass
 
 
+def _aborts() -> tuple[type[BaseException], ...]:
+    """Ctrl-C, and Ctrl-D at a prompt: typer's Abort, and click's once a command imported click."""
+    found: list[type[BaseException]] = [KeyboardInterrupt, typer.Abort]
+    click = sys.modules.get("click")  # imported only by commands that prompt (work, editor)
+    if click is not None:
+        found.append(click.exceptions.Abort)
+    return tuple(found)
+
+
 def _is_cli_exception(exc: BaseException) -> bool:
     module = type(exc).__module__
     return module.startswith(("typer", "click"))
@@ -51,13 +59,13 @@ class _Group(TyperGroup):
         except SocialcareError as exc:
             if os.environ.get("SOCIALCARE_DEBUG"):
                 raise
-            click.echo(f"Error: {one_line(str(exc))}", err=True)
+            typer.echo(f"Error: {one_line(str(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from None
-        except (KeyboardInterrupt, click.exceptions.Abort):
+        except _aborts():  # evaluated when raised: click may have been imported since
             # Ctrl-C anywhere, Ctrl-D at a prompt: one line, the shell's code for SIGINT
             if os.environ.get("SOCIALCARE_DEBUG"):
                 raise
-            click.echo("\nInterrupted", err=True)
+            typer.echo("\nInterrupted", err=True)
             raise typer.Exit(INTERRUPTED) from None
         except BrokenPipeError:
             # the reader went away (``show ID | head -1``): it has what it wanted
@@ -67,7 +75,7 @@ class _Group(TyperGroup):
             # typer's (and click's) own exceptions carry usage errors and exits: let them through.
             if os.environ.get("SOCIALCARE_DEBUG") or _is_cli_exception(exc):
                 raise
-            click.echo(
+            typer.echo(
                 f"Error: unexpected {type(exc).__name__}: {one_line(str(exc), 200)} "
                 "(run with SOCIALCARE_DEBUG=1 for the traceback)",
                 err=True,
@@ -79,14 +87,29 @@ app = typer.Typer(
     cls=_Group,
     help="Social customer care from the terminal: listen, triage, respond, follow up, report.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"socialcare {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
     ctx: typer.Context,
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
     config: Optional[str] = typer.Option(
         None,
         "--config",
@@ -132,7 +155,7 @@ def main() -> None:
     except SystemExit as exc:
         code = exc.code
     except KeyboardInterrupt:
-        click.echo("\nInterrupted", err=True)
+        typer.echo("\nInterrupted", err=True)
         code = INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()

@@ -8,11 +8,13 @@ and :func:`credential` reads them, so the config can be committed and shared.
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import platformdirs
 
@@ -20,7 +22,95 @@ from .errors import ConfigError, MissingCredential
 
 APP_NAME = "socialcare"
 
-__all__ = ["Config", "load_config", "credential", "default_config_path", "data_dir"]
+__all__ = [
+    "Config",
+    "load_config",
+    "check_keys",
+    "credential",
+    "default_config_path",
+    "data_dir",
+    "SOURCE_BASE_KEYS",
+    "KNOWN_KEYS",
+]
+
+#: keys every ``[sources.NAME]`` table accepts (the engine reads them); each adapter adds
+#: its own in ``Source.config_keys``
+SOURCE_BASE_KEYS = frozenset(
+    {
+        "enabled",
+        "overlap_seconds",
+        "fold_reposts",
+        "duplicate_window_seconds",
+        "silent_after",
+        "monthly_request_budget",
+        "monthly_item_budget",
+        "budget_warn_at",
+    }
+)
+_INTENTS = ("complaint", "question", "praise", "spam", "other")
+
+#: every table's known keys, by its dotted name ("" is the top level; "[]" marks the
+#: entries of an array of tables). The sections' own modules check values; these lists
+#: are kept equal to theirs by tests/test_config.py, and are here so that a typo fails
+#: every command at once, with a suggestion, not only the one that reads the section.
+KNOWN_KEYS: dict[str, tuple[str, ...]] = {
+    "": (
+        "database", "agent", "timezone", "brand_handles", "sources", "triage",
+        "templates_dir", "followups", "kb",
+    ),
+    "triage": (
+        "weights", "urgency_words", "extra_urgency_words", "rules", "sla", "age_weight",
+        "age_cap_hours", "domains", "brand_names", "retrain_every", "min_labels",
+    ),
+    "triage.weights": (
+        "sentiment", "urgency", "direct", "reach", "repeat", *_INTENTS, "learned", "rating",
+    ),
+    "triage.sla": _INTENTS,
+    "triage.rules[]": ("tag", "weight", "pattern", "keywords"),
+    "followups": ("rules", "disabled_sources", "dm_subject"),
+    "followups.rules[]": (
+        "name", "intents", "max_sentiment", "template", "after", "sources", "enabled",
+    ),
+    "kb": (
+        "threshold", "max_suggestions", "title_weight", "body_weight", "tags_weight",
+        "unmatched_weight", "snippet_tokens", "timeout", "max_pages",
+    ),
+}  # fmt: skip
+
+
+def check_keys(table: Mapping[str, Any], known: Iterable[str], where: str) -> None:
+    """Refuse a key of ``table`` that is not in ``known``, naming the closest known one.
+
+    ``where`` is the table's dotted name ("" for the top level). difflib's ratio
+    catches the typos people make (``brand_handle``, ``max_result``).
+    """
+    allowed = sorted(set(known))
+    for key in table:
+        if key in allowed:
+            continue
+        dotted = f"{where}.{key}" if where else key
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        hint = f"did you mean `{close[0]}`?" if close else f"known keys: {', '.join(allowed)}"
+        raise ConfigError(f"`{dotted}` is not a key; {hint}")
+
+
+def _check_sections(data: Mapping[str, Any], where: Path | None) -> None:
+    """Every table and array of tables named in :data:`KNOWN_KEYS` has only known keys."""
+    try:
+        for name, known in KNOWN_KEYS.items():
+            path = name.removesuffix("[]").split(".") if name else []
+            value: Any = data
+            for part in path:
+                value = value.get(part) if isinstance(value, dict) else None
+            if name.endswith("[]"):
+                entries = value if isinstance(value, list) else []
+                for n, entry in enumerate(entries):
+                    if isinstance(entry, dict):
+                        check_keys(entry, known, f"{name[:-2]}[{n}]")
+            elif isinstance(value, dict):
+                check_keys(value, known, name)
+    except ConfigError as exc:
+        raise ConfigError(f"{where or 'config'}: {exc}") from None
 
 
 def data_dir() -> Path:
@@ -125,6 +215,7 @@ def load_config(path: str | Path | None = None, *, require_file: bool = False) -
     else:
         cfg_path = None  # type: ignore[assignment]
 
+    _check_sections(data, cfg_path)
     database = _expect(data.get("database", ""), str, "database", cfg_path)
     database = os.environ.get("SOCIALCARE_DATABASE") or database
     if not database:
@@ -168,6 +259,27 @@ def load_config(path: str | Path | None = None, *, require_file: bool = False) -
         kb=kb,
         path=cfg_path,
     )
+
+
+def _finite(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{key} must be a number, got {value!r}")
+    return float(value)
+
+
+def queue_age_terms(triage: Mapping[str, Any]) -> tuple[float, float]:
+    """``(age_weight, age_cap_hours)`` of ``[triage]``, checked as the scorer checks them.
+
+    The queue adds the waiting term at read time and needs nothing else of the
+    scorer, so ``socialcare queue`` does not load it.
+    """
+    weight = _finite(triage.get("age_weight", 2.0), "triage.age_weight")
+    if weight < 0:
+        raise ConfigError(f"triage.age_weight must be 0 or more, got {weight!r}")
+    cap = _finite(triage.get("age_cap_hours", 24.0), "triage.age_cap_hours")
+    if cap <= 0:
+        raise ConfigError(f"triage.age_cap_hours must be more than 0, got {cap!r}")
+    return weight, cap
 
 
 def credential(section: Mapping[str, Any], key: str, default_env: str, source: str) -> str:

@@ -44,6 +44,7 @@ __all__ = [
     "IncompleteCopy",
     "EXIT_CODES",
     "NotAStore",
+    "check_choice",
 ]
 
 
@@ -146,6 +147,12 @@ class IncompleteCopy(SocialcareError):
     """``db copy`` finished but the target holds fewer rows than the source."""
 
     exit_code = 12
+
+
+def check_choice(value: str | None, allowed: tuple[str, ...], what: str) -> None:
+    """Refuse a value outside ``allowed`` (a UsageError, exit 2), listing the allowed ones."""
+    if value is not None and value not in allowed:
+        raise UsageError(f"{what} {value!r} is not one of: {', '.join(allowed)}")
 
 
 EXIT_CODES: list[tuple[int, str]] = [

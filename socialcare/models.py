@@ -7,6 +7,9 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 __all__ = [
+    "INTENTS",
+    "MENTION_STATUSES",
+    "QUEUE_STATUSES",
     "Mention",
     "NEGATIVE_MAX",
     "POSITIVE_MIN",
@@ -22,6 +25,14 @@ __all__ = [
 #: store's report queries and the report arithmetic
 NEGATIVE_MAX = -0.05
 POSITIVE_MIN = 0.05
+
+#: what triage calls a mention (``socialcare.triage.signals.INTENTS``, kept equal by a test;
+#: here so that checking ``--intent`` does not load the scorer)
+INTENTS = ("complaint", "question", "praise", "spam", "other")
+#: a stored mention's status
+MENTION_STATUSES = ("open", "replied", "closed", "spam")
+#: what ``queue --status`` takes: the statuses, plus open-but-snoozed and everything
+QUEUE_STATUSES = ("open", "snoozed", "replied", "closed", "spam", "all")
 
 
 def utcnow() -> datetime:

@@ -51,7 +51,7 @@ def test_init_writes_config_templates_and_db(
 
 
 def test_queue_ranks_complaints_first_and_hides_own_posts(cfg: Path) -> None:
-    code, out = run(cfg, "queue", "--json")
+    code, out = run(cfg, "queue", "--jsonl")
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert rows and all(r["author_handle"] != "AcmeHelp" for r in rows)
@@ -79,12 +79,12 @@ def test_queue_csv_neutralises_formulas(cfg: Path) -> None:
 
 
 def test_queue_filters(cfg: Path) -> None:
-    code, out = run(cfg, "queue", "--json", "--intent", "question")
+    code, out = run(cfg, "queue", "--jsonl", "--intent", "question")
     assert code == 0 and out
     assert {json.loads(line)["intent"] for line in out.splitlines()} == {"question"}
-    code, out = run(cfg, "queue", "--json", "--search", "refund")
+    code, out = run(cfg, "queue", "--jsonl", "--search", "refund")
     assert all("refund" in json.loads(line)["text"].lower() for line in out.splitlines())
-    code, out = run(cfg, "queue", "--json", "--sort", "sla", "--limit", "3")
+    code, out = run(cfg, "queue", "--jsonl", "--sort", "sla", "--limit", "3")
     lefts = [json.loads(line)["sla_left"] for line in out.splitlines()]
     assert lefts == sorted(lefts)
 
@@ -136,7 +136,7 @@ def test_claim_conflict_and_force(cfg: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert code == 0 and "taken over from alice" in out
     assert run(cfg, "release", "demo:1001")[0] == 0
     assert run(cfg, "assign", "demo:1001", "--to", "carol")[0] == 0
-    code, out = run(cfg, "queue", "--json", "--assignee", "carol")
+    code, out = run(cfg, "queue", "--jsonl", "--assignee", "carol")
     assert [json.loads(line)["id"] for line in out.splitlines()] == ["demo:1001"]
 
 
@@ -151,7 +151,7 @@ def test_reply_dry_run_then_send_then_refuse_second(cfg: Path, isolated_home: Pa
     code, out = run(cfg, "reply", "demo:1013", "again")
     assert code == 7 and "already has a sent reply" in out
     assert len((isolated_home / "demo-sent.jsonl").read_text().splitlines()) == 1
-    code, out = run(cfg, "queue", "--json", "--status", "replied")
+    code, out = run(cfg, "queue", "--jsonl", "--status", "replied")
     assert "demo:1013" in out
 
 
@@ -201,11 +201,11 @@ def test_empty_editor_message_aborts(cfg: Path, tmp_path: Path, monkeypatch: pyt
 
 def test_status_actions_and_log(cfg: Path) -> None:
     assert run(cfg, "close", "demo:1002")[0] == 0
-    code, out = run(cfg, "queue", "--json", "--limit", "100")
+    code, out = run(cfg, "queue", "--jsonl", "--limit", "100")
     assert "demo:1002" not in out
     assert run(cfg, "reopen", "demo:1002")[0] == 0
     assert run(cfg, "snooze", "demo:1002", "--until", "2h")[0] == 0
-    code, out = run(cfg, "queue", "--json", "--limit", "100")
+    code, out = run(cfg, "queue", "--jsonl", "--limit", "100")
     assert "demo:1002" not in out
     code, out = run(cfg, "snooze", "demo:1002", "--until", "2020-01-01T00:00")
     assert code == 2 and "past" in out

@@ -163,6 +163,6 @@ def test_queue_csv_and_json_strip_terminal_escapes(cfg: Path) -> None:  # noqa: 
     code, out = run(cfg, "queue", "--csv", "--status", "all", "--limit", "100")
     assert code == 0 and "demo:1010" in out
     assert "\x1b" not in out and "\x9b" not in out
-    code, out = run(cfg, "queue", "--json", "--status", "all", "--limit", "100")
+    code, out = run(cfg, "queue", "--jsonl", "--status", "all", "--limit", "100")
     rows = [json.loads(line) for line in out.splitlines()]
     assert rows and all("\x1b" not in json.dumps(r, ensure_ascii=False) for r in rows)

@@ -4,20 +4,45 @@ snooze, tag, note; the outbox, templates, the audit log and customers."""
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..app import Row
 from ..safety import clean_text, one_line
-from .common import MAX_COUNT, CommandSet, console, err_console, sc_of
+from .common import (
+    JSON_OPTION,
+    JSONL_OPTION,
+    MAX_COUNT,
+    CommandSet,
+    complete_agent,
+    complete_mention_id,
+    complete_template,
+    console,
+    contribution_json,
+    err_console,
+    event_json,
+    exclusive,
+    mention_json,
+    outbox_json,
+    print_json,
+    print_jsonl,
+    sc_of,
+)
+
+if TYPE_CHECKING:
+    from ..app import Row
 
 commands = CommandSet()
 
 # -- agent workflow --------------------------------------------------------------
-ID_ARG = typer.Argument(..., metavar="ID", help="Mention id, e.g. twitter:1234 or demo:1001.")
+ID_ARG = typer.Argument(
+    ...,
+    metavar="ID",
+    help="Mention id, e.g. twitter:1234 or demo:1001.",
+    autocompletion=complete_mention_id,
+)
 
 
 def _when(row: Row, key: str, tz: Optional[str]) -> str:
@@ -28,11 +53,31 @@ def _when(row: Row, key: str, tz: Optional[str]) -> str:
     return format_local(parse_iso(value), tz) if value else "-"
 
 
+def _view_json(suggestions: list[Any], view: Any) -> dict[str, Any]:
+    """``show --json``: the mention (export fields) with everything ``show`` prints."""
+    return {
+        **mention_json(view.mention),
+        "score": view.score,
+        "contributions": [contribution_json(c) for c in view.contributions],
+        "suggestions": [
+            {"article_id": s.article_id, "title": s.title, "url": s.url, "score": s.score}
+            for s in suggestions
+        ],
+        "thread": [mention_json(t) for t in view.thread],
+        "thread_notes": view.thread_notes,
+        "identities": [dict(i) for i in view.identities],
+        "history": [mention_json(h) for h in view.history],
+        "replies": [outbox_json(r) for r in view.replies],
+        "notes": [event_json(n) for n in view.notes],
+    }
+
+
 @commands.command()
 def show(
     ctx: typer.Context,
     mention_id: str = ID_ARG,
     offline: bool = typer.Option(False, "--offline", help="Do not fetch missing thread parents."),
+    json_: bool = typer.Option(False, "--json", help="One JSON object for scripts."),
 ) -> None:
     """Show a mention in full: link, score explanation, thread and the customer's history.
 
@@ -41,6 +86,8 @@ def show(
     sc = sc_of(ctx)
     view = sc.show(mention_id, online=not offline)
     m, tz = view.mention, sc.config.timezone
+    if json_:
+        return print_json(_view_json(sc.suggestions(m), view))
     console.rule(Text(f"{m['id']}  score {view.score:.2f}  {m['status']}"))
     console.print(
         Text(
@@ -125,7 +172,7 @@ def claim(
 def assign(
     ctx: typer.Context,
     mention_id: str = ID_ARG,
-    to: str = typer.Option(..., "--to", help="Agent name."),
+    to: str = typer.Option(..., "--to", help="Agent name.", autocompletion=complete_agent),
 ) -> None:
     """Assign a mention to an agent.
 
@@ -155,7 +202,7 @@ def reply(
     mention_id: str = ID_ARG,
     text: Optional[str] = typer.Argument(None, help="Reply text; omit to write it in $EDITOR."),
     template: Optional[str] = typer.Option(
-        None, "--template", "-t", help="Start from this template."
+        None, "--template", "-t", help="Start from this template.", autocompletion=complete_template
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Render and check; send nothing."),
     force: bool = typer.Option(False, "--force", help="Reply despite a claim or an earlier reply."),
@@ -262,6 +309,7 @@ commands.group(outbox_app, name="outbox")
 def outbox_list(
     ctx: typer.Context,
     all_: bool = typer.Option(False, "--all", help="Include sent, cancelled and skipped items."),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """List outbox items that are pending, sending (maybe stuck), unknown or failed.
 
@@ -278,6 +326,8 @@ def outbox_list(
         else ("pending", "sending", "unknown", "failed")
     )
     rows = sc_of(ctx).outbox(statuses)
+    if json_:
+        return print_json([outbox_json(r) for r in rows])
     if not rows:
         console.print("Outbox is clear.")
         return
@@ -373,7 +423,7 @@ def outbox_cancel(
 
 
 @commands.command()
-def templates(ctx: typer.Context) -> None:
+def templates(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
     """List reply templates (plain files in the templates dir) and their placeholders.
 
     Example: socialcare templates
@@ -382,6 +432,13 @@ def templates(ctx: typer.Context) -> None:
 
     sc = sc_of(ctx)
     found = sc.templates()
+    if json_:
+        return print_json(
+            [
+                {"name": name, "path": str(path), "text": path.read_text(encoding="utf-8")}
+                for name, path in found.items()
+            ]
+        )
     console.print(f"Templates in {templates_dir(sc.config)}:")
     for name, path in found.items():
         console.print(Text(f"  {name}: {one_line(path.read_text(encoding='utf-8'), 90)}"))
@@ -463,17 +520,25 @@ def note(
 def log_(
     ctx: typer.Context,
     mention_id: Optional[str] = typer.Option(None, "--mention", help="Only this mention."),
-    agent: Optional[str] = typer.Option(None, "--agent", help="Only this agent."),
+    agent: Optional[str] = typer.Option(
+        None, "--agent", help="Only this agent.", autocompletion=complete_agent
+    ),
     action: Optional[str] = typer.Option(
         None, "--action", help="Only this action (claim, note, sent, ...)."
     ),
     limit: int = typer.Option(50, "--limit", "-n", min=1, max=MAX_COUNT),
+    json_: bool = JSON_OPTION,
+    jsonl: bool = JSONL_OPTION,
 ) -> None:
     """Show the audit log: who did what, when.
 
     Example: socialcare log --agent alice --limit 20
     """
+    exclusive(json=json_, jsonl=jsonl)
     rows = sc_of(ctx).log(mention_id=mention_id, agent=agent, action=action, limit=limit)
+    if json_ or jsonl:
+        items = (event_json(r) for r in rows)
+        return print_jsonl(items) if jsonl else print_json(list(items))
     table = Table("at", "agent", "action", "mention", "detail")
     for r in rows:
         table.add_row(
@@ -521,12 +586,18 @@ def customer_unlink(
 def customer_show(
     ctx: typer.Context,
     ref: str = typer.Argument(..., metavar="ID", help="Author key or mention id."),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """Show a customer's identities and every mention from them.
+
+    With --json: an array of the customer's mentions, newest first (author_key and
+    author_handle say which identity wrote each).
 
     Example: socialcare customer show demo:1001
     """
     identities, mentions = sc_of(ctx).customer(ref)
+    if json_:
+        return print_json([mention_json(m) for m in mentions])
     for i in identities:
         console.print(Text(f"{i['id']}  @{one_line(i['handle'], 40)}  {one_line(i['name'], 40)}"))
     table = Table("id", "created", "status", "intent", "text")

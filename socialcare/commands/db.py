@@ -9,13 +9,15 @@ printed with any password removed.
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.table import Table
 
-from ..app import TableCopy
 from .common import console, err_console, sc_of
+
+if TYPE_CHECKING:
+    from ..app import TableCopy
 
 __all__ = ["db_app"]
 

@@ -10,18 +10,32 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..app import DueReport, Row, Socialcare
 from ..errors import NotFound, SendFailed, UsageError
 from ..models import item_options, parse_iso
 from ..safety import clean_text, one_line
 from ..timeutil import format_local
-from .common import console, err_console, quiet_logging, sc_of
+from .common import (
+    JSON_OPTION,
+    complete_agent,
+    complete_mention_id,
+    complete_source,
+    complete_template,
+    console,
+    err_console,
+    outbox_json,
+    print_json,
+    quiet_logging,
+    sc_of,
+)
+
+if TYPE_CHECKING:
+    from ..app import DueReport, Row, Socialcare
 
 __all__ = ["followup_app", "post_app", "due"]
 
@@ -62,6 +76,11 @@ def _when(sc: Socialcare, in_: str | None, at: str | None) -> datetime:
 
 def _local(value: str | None, tz: str | None) -> str:
     return format_local(parse_iso(value), tz) if value else "-"
+
+
+def _item_json(item: Row) -> dict[str, object]:
+    """A follow-up or post: the export's outbox fields plus its options (template, dm, rule)."""
+    return {**outbox_json(item), "options": item_options(item)}
 
 
 def _what(item: Row) -> str:
@@ -135,11 +154,17 @@ def _show(sc: Socialcare, item: Row) -> None:
 @followup_app.command("add")
 def followup_add(
     ctx: typer.Context,
-    mention_id: str = typer.Argument(..., metavar="ID", help="The mention to follow up on."),
+    mention_id: str = typer.Argument(
+        ..., metavar="ID", help="The mention to follow up on.", autocompletion=complete_mention_id
+    ),
     in_: Optional[str] = IN_OPT,
     at: Optional[str] = AT_OPT,
     template: Optional[str] = typer.Option(
-        None, "--template", "-t", help="Template name (rendered when sent)."
+        None,
+        "--template",
+        "-t",
+        help="Template name (rendered when sent).",
+        autocompletion=complete_template,
     ),
     text: Optional[str] = typer.Option(None, "--text", help="The text ({placeholders} allowed)."),
     dm: bool = typer.Option(False, "--dm", help="Send as a private message (Reddit)."),
@@ -166,7 +191,10 @@ def followup_list(
     ctx: typer.Context,
     due_: bool = typer.Option(False, "--due", help="Only those whose time has come."),
     status: str = typer.Option("pending", "--status", help=STATUS_HELP),
-    agent: Optional[str] = typer.Option(None, "--agent", help="Only those scheduled by agent."),
+    agent: Optional[str] = typer.Option(
+        None, "--agent", help="Only those scheduled by agent.", autocompletion=complete_agent
+    ),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """List follow-ups, soonest first, times in your timezone.
 
@@ -174,6 +202,8 @@ def followup_list(
     """
     sc = sc_of(ctx)
     rows = sc.followups(status=status, agent=agent, due=due_)
+    if json_:
+        return print_json([_item_json(r) for r in rows])
     if not rows:
         console.print("No follow-ups.")
         return
@@ -182,13 +212,23 @@ def followup_list(
 
 
 @followup_app.command("show")
-def followup_show(ctx: typer.Context, item_id: int = ITEM_ARG) -> None:
+def followup_show(ctx: typer.Context, item_id: int = ITEM_ARG, json_: bool = JSON_OPTION) -> None:
     """Show one follow-up: when, what, and whether it would be skipped if due now.
+
+    --json prints the same array as `followup list --json`, of this one item, with
+    what `due` would do with it now ("preview": text, skip or error).
 
     Example: socialcare followup show 12
     """
     sc = sc_of(ctx)
-    _show(sc, sc.followup(item_id))
+    item = sc.followup(item_id)
+    if json_:
+        out = _item_json(item)
+        if item["status"] == "pending":
+            view = sc.preview(item)
+            out["preview"] = {"text": view.text, "skip": view.skip, "error": view.error}
+        return print_json([out])
+    _show(sc, item)
 
 
 @followup_app.command("cancel")
@@ -207,7 +247,9 @@ def followup_edit(
     item_id: int = ITEM_ARG,
     in_: Optional[str] = IN_OPT,
     at: Optional[str] = AT_OPT,
-    template: Optional[str] = typer.Option(None, "--template", "-t", help="New template name."),
+    template: Optional[str] = typer.Option(
+        None, "--template", "-t", help="New template name.", autocompletion=complete_template
+    ),
     text: Optional[str] = typer.Option(None, "--text", help="New text (replaces the template)."),
 ) -> None:
     """Change a pending follow-up's text, template or time.
@@ -226,7 +268,13 @@ def followup_edit(
 @post_app.command("add")
 def post_add(
     ctx: typer.Context,
-    source: str = typer.Option(..., "--source", "-s", help="Where to post (twitter, reddit, ...)."),
+    source: str = typer.Option(
+        ...,
+        "--source",
+        "-s",
+        help="Where to post (twitter, reddit, ...).",
+        autocompletion=complete_source,
+    ),
     in_: Optional[str] = IN_OPT,
     at: Optional[str] = AT_OPT,
     text: Optional[str] = typer.Option(None, "--text", help="The post."),
@@ -255,6 +303,7 @@ def post_add(
 def post_list(
     ctx: typer.Context,
     status: str = typer.Option("pending", "--status", help=STATUS_HELP),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """List scheduled posts, soonest first.
 
@@ -262,6 +311,8 @@ def post_list(
     """
     sc = sc_of(ctx)
     rows = sc.posts(status=status)
+    if json_:
+        return print_json([_item_json(r) for r in rows])
     if not rows:
         console.print("No scheduled posts.")
         return

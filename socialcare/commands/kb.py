@@ -11,27 +11,33 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Optional
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Optional
 
-import httpx
 import typer
 from rich.text import Text
 
-from ..kb import (
-    MARK_END,
-    MARK_START,
-    DeflectionReport,
-    SourceResult,
-    Suggestion,
-)
 from ..safety import clean_text, one_line
 from ..timeutil import parse_since
-from .common import MAX_COUNT, TerminalConsole, sc_of
+from .common import JSON_OPTION, MAX_COUNT, TerminalConsole, print_json, sc_of
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..kb import DeflectionReport, SourceResult, Suggestion
 
 __all__ = ["kb_app", "suggestions_text", "NO_MATCH"]
 
 NO_MATCH = "no article matches well enough"
-_MARKED = re.compile(f"{re.escape(MARK_START)}(.*?){re.escape(MARK_END)}")
+
+
+@lru_cache(maxsize=1)
+def _marked() -> re.Pattern[str]:
+    """The snippet markers' pattern (the KB package loads only when a kb command runs)."""
+    from ..kb import MARK_END, MARK_START
+
+    return re.compile(f"{re.escape(MARK_START)}(.*?){re.escape(MARK_END)}")
+
 
 kb_app = typer.Typer(
     help="Knowledge base: index help-centre articles, search them, suggest them, report deflection.",
@@ -51,6 +57,8 @@ def _obj(ctx: typer.Context) -> dict[str, Any]:
 
 def _transport(ctx: typer.Context) -> httpx.BaseTransport | None:
     """A test hook: ``ctx.obj["http_transport"]`` replaces the network."""
+    import httpx
+
     transport = _obj(ctx).get("http_transport")
     return transport if isinstance(transport, httpx.BaseTransport) else None
 
@@ -60,7 +68,7 @@ def _snippet(snippet: str) -> Text:
     flat = " ".join(snippet.split())  # the markers are not whitespace, so they survive
     out = Text()
     pos = 0
-    for m in _MARKED.finditer(flat):
+    for m in _marked().finditer(flat):
         out.append(clean_text(flat[pos : m.start()]))
         out.append(clean_text(m.group(1)), style="bold")
         pos = m.end()
@@ -151,12 +159,16 @@ def kb_list(
     limit: int = typer.Option(
         100, "--limit", help="At most this many articles.", min=1, max=MAX_COUNT
     ),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """List sources (id, kind, articles, last fetched, location), or articles with --articles.
 
     Example: socialcare kb list --articles --source 1
     """
     sc = sc_of(ctx)
+    if json_:
+        rows = sc.kb_articles(source=source, limit=limit) if articles or source else sc.kb_sources()
+        return print_json([dict(r) for r in rows])
     if articles or source:
         for a in sc.kb_articles(source=source, limit=limit):
             console.print(Text(f"{a['id']:>5}  {one_line(a['title'], 70)}  {one_line(a['url'])}"))
@@ -220,6 +232,7 @@ def kb_search(
     suggest_only: bool = typer.Option(
         False, "--suggest", help="Only what show/work would suggest (threshold and max applied)."
     ),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """Rank articles for a text by BM25, with a normalised score (0-1) and a snippet.
 
@@ -233,6 +246,23 @@ def kb_search(
     found = sc.kb_search(text, limit=settings.max_suggestions if suggest_only else limit)
     good = [s for s in found if s.score >= settings.threshold]
     shown = good if suggest_only else found
+    if json_:
+        from ..kb import plain_snippet
+
+        return print_json(
+            [
+                {
+                    "rank": n,
+                    "article_id": s.article_id,
+                    "title": s.title,
+                    "url": s.url,
+                    "score": s.score,
+                    "suggested": s.score >= settings.threshold,
+                    "snippet": plain_snippet(s.snippet),
+                }
+                for n, s in enumerate(shown, 1)
+            ]
+        )
     for n, s in enumerate(shown, 1):
         mark = "*" if s.score >= settings.threshold else " "
         line = Text(f"{n:>2}. {s.score:.2f}{mark} #{s.article_id} ")

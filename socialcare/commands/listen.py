@@ -12,20 +12,32 @@ from __future__ import annotations
 import os
 import time
 from datetime import datetime
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..app import IngestStatus, Waiter, init_config
+from ..app import init_config
 from ..errors import UsageError
 from ..models import parse_iso, utcnow
 from ..safety import one_line
 from ..timeutil import format_age, parse_duration
-from .common import CommandSet, TerminalConsole, console, err_console, quiet_logging, sc_of
+from .common import (
+    JSON_OPTION,
+    CommandSet,
+    TerminalConsole,
+    complete_source,
+    console,
+    err_console,
+    print_json,
+    quiet_logging,
+    sc_of,
+)
+
+if TYPE_CHECKING:
+    from ..app import IngestStatus, Waiter
 
 __all__ = ["status", "gaps", "make_waiter", "parse_max_wait", "ALERT_EXIT_CODE", "commands"]
 
@@ -97,6 +109,21 @@ def _sources_table(st: IngestStatus, now: datetime) -> Table:
     return table
 
 
+def _status_json(st: IngestStatus) -> list[dict[str, object]]:
+    """``status --json``: one object per source (health, budget, alerts) with its queries."""
+    from dataclasses import asdict
+
+    out = []
+    for s in st.sources:
+        item: dict[str, object] = asdict(s)
+        item["queries"] = [asdict(q) for q in st.queries if q.source == s.source]
+        out.append(item)
+    known = {s.source for s in st.sources}
+    for name in dict.fromkeys(q.source for q in st.queries if q.source not in known):
+        out.append({"source": name, "queries": [asdict(q) for q in st.queries if q.source == name]})
+    return out
+
+
 def status(
     ctx: typer.Context,
     alert: bool = typer.Option(
@@ -108,6 +135,7 @@ def status(
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print nothing unless there is an alert (cron)."
     ),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """Show source health: last poll, last error, items, rate limit, next poll, gaps, budget.
 
@@ -123,7 +151,9 @@ def status(
     sc = sc_of(ctx)
     now = utcnow()
     st = sc.status(now)
-    if quiet:
+    if json_:
+        print_json(_status_json(st))
+    elif quiet:
         quiet_logging()
     elif not st.queries and not st.sources:
         console.print("No sources configured or polled yet. (Try `socialcare poll`.)")
@@ -141,8 +171,11 @@ def status(
 
 def gaps(
     ctx: typer.Context,
-    source: Optional[str] = typer.Option(None, "--source", "-s", help="Only this source."),
+    source: Optional[str] = typer.Option(
+        None, "--source", "-s", help="Only this source.", autocompletion=complete_source
+    ),
     all_: bool = typer.Option(False, "--all", help="Include gaps already filled."),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """List ranges that cut-short polls skipped and later polls still have to backfill.
 
@@ -152,6 +185,8 @@ def gaps(
     Example: socialcare gaps --source twitter
     """
     rows = sc_of(ctx).gaps(source=source, include_closed=all_)
+    if json_:
+        return print_json([dict(g) for g in rows])
     if not rows:
         console.print("No open gaps: every poll reached its previous cursor or was backfilled.")
         return
@@ -204,7 +239,7 @@ def make_waiter(
     def wait(seconds: float, reason: str) -> bool:
         text = one_line(reason, 160)
         if quiet or not out.is_terminal:
-            click.echo(f"socialcare poll: waiting {format_age(seconds)}: {text}", err=True)
+            typer.echo(f"socialcare poll: waiting {format_age(seconds)}: {text}", err=True)
             sleep(seconds)
             return True
         end = time.monotonic() + seconds
@@ -242,11 +277,15 @@ def init(
 
 
 @commands.command()
-def sources(ctx: typer.Context) -> None:
+def sources(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
     """List source adapters, whether each is enabled and its credentials are set.
 
     Example: socialcare sources
     """
+    if json_:
+        from dataclasses import asdict
+
+        return print_json([asdict(info) for info in sc_of(ctx).sources()])
     table = Table("source", "enabled", "ready", "description / problem")
     for info in sc_of(ctx).sources():
         table.add_row(
@@ -263,7 +302,11 @@ def sources(ctx: typer.Context) -> None:
 def poll(
     ctx: typer.Context,
     source: list[str] = typer.Option(
-        [], "--source", "-s", help="Poll only this source (repeatable). Default: all enabled."
+        [],
+        "--source",
+        "-s",
+        help="Poll only this source (repeatable). Default: all enabled.",
+        autocompletion=complete_source,
     ),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="No output unless something failed (cron)."

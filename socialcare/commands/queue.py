@@ -3,20 +3,38 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..app import QueueFilter, Row
 from ..safety import clean_text, csv_safe, one_line
 from ..timeutil import format_age, parse_since
-from .common import MAX_COUNT, CommandSet, console, err_console, interactive, sc_of
+from .common import (
+    JSON_OPTION,
+    JSONL_OPTION,
+    MAX_COUNT,
+    CommandSet,
+    complete_agent,
+    complete_mention_id,
+    complete_source,
+    console,
+    contribution_json,
+    err_console,
+    exclusive,
+    interactive,
+    mention_json,
+    print_json,
+    print_jsonl,
+    sc_of,
+)
+
+if TYPE_CHECKING:
+    from ..app import Row
 
 commands = CommandSet()
 
@@ -57,18 +75,21 @@ QUEUE_COLUMNS = [
 ]
 
 
-def _printable(value: object) -> object:
-    """JSON lines reach the terminal too: strings lose escapes JSON would pass (C1, bidi)."""
-    return clean_text(value) if isinstance(value, str) else value
+#: what ``queue --json`` adds to a mention's export fields: the rank at this moment
+QUEUE_EXTRA = ("score", "sla_left", "age_seconds")
 
 
 @commands.command()
 def queue(
     ctx: typer.Context,
-    source: Optional[str] = typer.Option(None, "--source", help="Only this source."),
-    status: str = typer.Option("open", "--status", help="open, snoozed, replied, closed or all."),
+    source: Optional[str] = typer.Option(
+        None, "--source", help="Only this source.", autocompletion=complete_source
+    ),
+    status: str = typer.Option(
+        "open", "--status", help="open, snoozed, replied, closed, spam or all."
+    ),
     assignee: Optional[str] = typer.Option(
-        None, "--assignee", help="Only mentions assigned to NAME."
+        None, "--assignee", help="Only mentions assigned to NAME.", autocompletion=complete_agent
     ),
     intent: Optional[str] = typer.Option(
         None, "--intent", help="complaint, question, praise, spam, other."
@@ -84,13 +105,17 @@ def queue(
     sort: str = typer.Option(
         "score", "--sort", help="score (default) or sla (least time left first)."
     ),
-    json_: bool = typer.Option(False, "--json", help="JSON lines for scripts."),
+    json_: bool = JSON_OPTION,
+    jsonl: bool = JSONL_OPTION,
     csv_: bool = typer.Option(False, "--csv", help="CSV for spreadsheets (formulas neutralised)."),
 ) -> None:
     """Show open mentions ranked by urgency, scored at this moment.
 
     Example: socialcare queue --intent complaint --limit 20
     """
+    from ..app import QueueFilter
+
+    exclusive(json=json_, jsonl=jsonl, csv=csv_)
     if sort not in ("score", "sla"):
         raise typer.BadParameter("use score or sla", param_hint="--sort")
     sc = sc_of(ctx)
@@ -106,11 +131,9 @@ def queue(
         sort=sort,
     )
     rows = sc.queue(flt)
-    if json_:
-        for row in rows:
-            print(
-                json.dumps({k: _printable(row.get(k)) for k in QUEUE_COLUMNS}, ensure_ascii=False)
-            )
+    if json_ or jsonl:
+        items = (mention_json(row, QUEUE_EXTRA) for row in rows)
+        print_jsonl(items) if jsonl else print_json(list(items))
         return
     if csv_:
         writer = csv.writer(sys.stdout)
@@ -150,13 +173,24 @@ def queue(
 @commands.command()
 def explain(
     ctx: typer.Context,
-    mention_id: str = typer.Argument(..., metavar="ID", help="Mention id, e.g. twitter:1234."),
+    mention_id: str = typer.Argument(
+        ..., metavar="ID", help="Mention id, e.g. twitter:1234.", autocompletion=complete_mention_id
+    ),
+    json_: bool = typer.Option(False, "--json", help="One JSON object for scripts."),
 ) -> None:
     """Break a mention's current score into its signals and their contributions.
 
     Example: socialcare explain demo:1001
     """
     row, parts = sc_of(ctx).explain(mention_id)
+    if json_:
+        return print_json(
+            {
+                "id": row["id"],
+                "score": sum(p.contribution for p in parts),
+                "contributions": [contribution_json(p) for p in parts],
+            }
+        )
     console.print(
         Text(f"{row['id']}  @{one_line(row['author_handle'])}: {one_line(row['text'], 200)}")
     )

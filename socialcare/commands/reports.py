@@ -18,32 +18,21 @@ import os
 import sys
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..app import ExportQuery, ReportParams
 from ..config import Config
 from ..errors import UsageError
 from ..models import utcnow
-from ..reports.export import open_output, write_report_csv, write_rows
-from ..reports.html import render_html
-from ..reports.metrics import (
-    Report,
-    ReportTable,
-    SpikeFinding,
-    SpikeRule,
-    bar,
-    format_cell,
-    headline,
-    sparkline,
-    spike_table,
-)
 from ..safety import one_line
 from ..timeutil import parse_duration, parse_since, resolve_tz
-from .common import MAX_COUNT, console, err_console, sc_of
+from .common import JSONL_OPTION, MAX_COUNT, complete_source, console, err_console, exclusive, sc_of
+
+if TYPE_CHECKING:
+    from ..reports.metrics import Report, ReportTable, SpikeFinding
 
 __all__ = ["export", "report_app", "SPIKE_EXIT_CODE"]
 
@@ -72,11 +61,17 @@ def export(
         None, "--since", help="From 7d / 12h ago or an ISO time (no offset = your zone)."
     ),
     until: Optional[str] = typer.Option(None, "--until", help="Up to (exclusive), same forms."),
-    source: Optional[str] = typer.Option(None, "--source", help="Only this source."),
+    source: Optional[str] = typer.Option(
+        None, "--source", help="Only this source.", autocompletion=complete_source
+    ),
     status: Optional[str] = typer.Option(
         None, "--status", help="Mentions: open, replied, closed, spam. Outbox: pending, sent, ..."
     ),
-    format_: str = typer.Option("csv", "--format", "-f", help="csv, jsonl or json."),
+    format_: Optional[str] = typer.Option(
+        None, "--format", "-f", help="csv (default), jsonl or json."
+    ),
+    json_: bool = typer.Option(False, "--json", help="Same as --format json: one JSON array."),
+    jsonl: bool = JSONL_OPTION,
     output: Optional[str] = typer.Option(
         None, "--output", "-o", metavar="FILE", help="Write here instead of stdout."
     ),
@@ -90,6 +85,11 @@ def export(
 
     Example: socialcare export mentions --since 7d -o mentions.csv
     """
+    from ..app import ExportQuery
+    from ..reports.export import open_output, write_rows
+
+    exclusive(json=json_, jsonl=jsonl, format=format_ is not None)
+    format_ = "json" if json_ else "jsonl" if jsonl else format_ or "csv"
     sc = sc_of(ctx)
     tz, _ = _zone(sc.config)
     now = utcnow()
@@ -127,7 +127,9 @@ def report(
     since: str = typer.Option("7d", "--since", help="Period start: 7d, 12h or an ISO time."),
     until: Optional[str] = typer.Option(None, "--until", help="Period end (default: now)."),
     by: str = typer.Option("day", "--by", help="Volume buckets: day or week (your time zone)."),
-    source: Optional[str] = typer.Option(None, "--source", help="Only this source."),
+    source: Optional[str] = typer.Option(
+        None, "--source", help="Only this source.", autocompletion=complete_source
+    ),
     top: int = typer.Option(
         10, "--top", min=1, max=MAX_COUNT, help="Rows in the author and term tables."
     ),
@@ -147,6 +149,10 @@ def report(
 
     Example: socialcare report --since 30d --by week --html report.html
     """
+    from ..app import ReportParams
+    from ..reports.export import write_report_csv
+    from ..reports.html import render_html
+
     if ctx.invoked_subcommand is not None:
         return
     sc = sc_of(ctx)
@@ -192,6 +198,8 @@ def _rich_table(table: ReportTable, width: int, *, wrap_text: bool = False) -> T
     takes what is left of ``width``, because a cropped bar would lie about
     proportions.
     """
+    from ..reports.metrics import bar, format_cell, sparkline
+
     out = Table(title=table.title, title_justify="left", caption=table.note or None)
     cells = [
         [one_line(format_cell(c, v), 60) for c, v in zip(table.columns, row, strict=True)]
@@ -243,6 +251,8 @@ def _rich_table(table: ReportTable, width: int, *, wrap_text: bool = False) -> T
 
 
 def _print_report(result: Report, tz: tzinfo) -> None:
+    from ..reports.metrics import headline
+
     since = datetime.fromisoformat(result.since.replace("Z", "+00:00")).astimezone(tz)
     until = datetime.fromisoformat(result.until.replace("Z", "+00:00")).astimezone(tz)
     scope = f", source {result.source}" if result.source else ""
@@ -272,7 +282,9 @@ def spikes(
     min_count: int = typer.Option(
         5, "--min-count", min=1, max=MAX_COUNT, help="Ignore windows below this."
     ),
-    source: Optional[str] = typer.Option(None, "--source", help="Only this source."),
+    source: Optional[str] = typer.Option(
+        None, "--source", help="Only this source.", autocompletion=complete_source
+    ),
     alert: bool = typer.Option(False, "--alert", help="Exit with code 9 if a spike is found."),
     json_: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
 ) -> None:
@@ -287,6 +299,8 @@ def spikes(
 
     Example: socialcare report spikes --window 1h --alert
     """
+    from ..reports.metrics import SpikeRule
+
     window_s = parse_duration(window, what="--window").total_seconds()
     rule = SpikeRule(sigma=sigma, min_count=min_count)
     findings = sc_of(ctx).spikes(window_s=window_s, windows=baseline, rule=rule, source=source)
@@ -299,6 +313,8 @@ def spikes(
 
 
 def _print_spikes(findings: list[SpikeFinding], window: str) -> None:
+    from ..reports.metrics import spike_table
+
     if findings:
         f = findings[0]
         console.print(

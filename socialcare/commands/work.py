@@ -6,19 +6,19 @@ own; everything it changes goes through :class:`socialcare.app.Socialcare`.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import click
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from ..app import QueueFilter, Row, Socialcare
 from ..errors import SocialcareError
 from ..safety import clean_text, one_line
 from ..timeutil import format_age, parse_future
 from .common import CommandSet, console, sc_of
-from .editor import edit_reply
+
+if TYPE_CHECKING:
+    from ..app import Row, Socialcare
 
 __all__ = ["work_loop", "ACTIONS", "commands"]
 
@@ -36,6 +36,8 @@ ACTIONS = {
 
 
 def _next(sc: Socialcare, skipped: set[str]) -> Row | None:
+    from ..app import QueueFilter
+
     for row in sc.queue(QueueFilter(limit=len(skipped) + 25)):
         if row["id"] in skipped:
             continue
@@ -67,8 +69,8 @@ def work_loop(
     sc: Socialcare,
     console: Console,
     *,
-    prompt: Callable[..., str] = click.prompt,
-    edit: Callable[[str], str | None] = lambda text: click.edit(text, extension=".txt"),
+    prompt: Callable[..., str] | None = None,
+    edit: Callable[[str], str | None] | None = None,
 ) -> int:
     """Run until the queue is empty or the agent quits; returns how many were handled.
 
@@ -76,6 +78,10 @@ def work_loop(
     counts; skip does not. A reply the agent declines at its preview returns
     to the same mention's menu.
     """
+    import click
+
+    prompt = prompt or click.prompt
+    edit = edit or (lambda text: click.edit(text, extension=".txt"))
     skipped: set[str] = set()
     handled = 0
     position = 0
@@ -133,6 +139,10 @@ def _reply(
     edit: Callable[[str], str | None],
 ) -> str:
     """Write, preview and send one reply: ``sent``, ``failed``, or ``back`` to the menu."""
+    import click
+
+    from .editor import edit_reply
+
     if with_template:
         names = list(sc.templates())
         if not names:

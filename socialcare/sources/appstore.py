@@ -49,7 +49,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from ..config import credential
 from ..errors import AuthError, ConfigError, MissingCredential, SourceError, UsageError
 from ..models import Mention, Page, SentPost, parse_iso, to_iso
-from .http import HttpSource
+from .http import HTTP_CONFIG_KEYS, HttpSource
 
 __all__ = [
     "AppStoreSource",
@@ -169,6 +169,10 @@ def _position_ts(text: str | None) -> float | None:
         return None
 
 
+#: the keys every review adapter reads, besides the engine's
+REVIEW_CONFIG_KEYS = HTTP_CONFIG_KEYS | {"limit", "max_pages"}
+
+
 class ReviewSource(HttpSource):
     """Base of the review adapters: the newest-first walk, responses and their rules.
 
@@ -179,6 +183,7 @@ class ReviewSource(HttpSource):
     """
 
     newest_first = True
+    config_keys: ClassVar[frozenset[str] | None] = REVIEW_CONFIG_KEYS
     #: one response per review: a second reply replaces the first (the CLI warns)
     reply_replaces: ClassVar[bool] = True
     #: author handle and id of the developer's (or owner's) responses
@@ -429,6 +434,14 @@ class AppStoreSource(ReviewSource):
     """
 
     name = "appstore"
+    config_keys = REVIEW_CONFIG_KEYS | {
+        "apps",
+        "issuer_id",
+        "key_id",
+        "issuer_id_env",
+        "key_id_env",
+        "private_key_file_env",
+    }
     platform = "App Store Connect"
     description = "App Store: customer reviews of your apps (App Store Connect API)"
     env_vars = tuple(_DEFAULT_ENVS.values())

@@ -40,6 +40,7 @@ from dataclasses import fields, replace
 from datetime import timedelta
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
 
+from ..config import SOURCE_BASE_KEYS, check_keys
 from ..errors import ConfigError, SourceError
 from ..models import Mention, Page, SentPost
 from ..safety import clean_text, storable_data, storable_text
@@ -157,6 +158,10 @@ class Source(ABC):
     #: how far back the platform lists items (None: no limit); ``status`` warns when
     #: polls are further apart, because what changed in between cannot be fetched
     history_window: ClassVar[timedelta | None] = None
+    #: the keys this adapter reads from its ``[sources.NAME]`` table, besides the engine's
+    #: :data:`~socialcare.config.SOURCE_BASE_KEYS`; an unknown key is a ConfigError naming
+    #: the closest known one. ``None`` (a plugin that declares nothing) skips the check.
+    config_keys: ClassVar[frozenset[str] | None] = None
     #: set by the poll engine for the duration of a poll (class default: plain sleep)
     waiter: Waiter | None = None
     #: API requests sent so far (the engine reads the difference around each query)
@@ -168,8 +173,15 @@ class Source(ABC):
     finds_sent: ClassVar[bool] = False
 
     def __init__(self, config: Mapping[str, Any], *, brand_handles: tuple[str, ...] = ()) -> None:
+        self.check_config(config)
         self.config = config
         self.brand_handles = brand_handles
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any]) -> None:
+        """Refuse keys of the ``[sources.NAME]`` table that neither the engine nor this adapter reads."""
+        if cls.config_keys is not None:
+            check_keys(config, SOURCE_BASE_KEYS | cls.config_keys, f"sources.{cls.name}")
 
     def existing_reply(self, mention: Mention) -> str | None:
         """The reply a ``reply_replaces`` platform already shows for ``mention``, if known."""

@@ -39,7 +39,7 @@ from ..config import credential
 from ..errors import AuthError, ConfigError, SendOutcomeUnknown, SourceError
 from ..models import Mention, Page, SentPost, parse_iso
 from .base import identity, sanitise_mention
-from .http import HttpSource, api_error, api_reason
+from .http import HTTP_CONFIG_KEYS, HttpSource, api_error, api_reason
 
 __all__ = ["BlueskySource", "NOTIFICATIONS_QUERY", "grapheme_count", "post_url"]
 
@@ -273,6 +273,15 @@ class BlueskySource(HttpSource):
     """
 
     name = "bluesky"
+    config_keys = HTTP_CONFIG_KEYS | {
+        "handle",
+        "app_password_env",
+        "service",
+        "notifications",
+        "searches",
+        "limit",
+        "max_pages",
+    }
     platform = "Bluesky"
     description = "Bluesky: keyword search and mention/reply/quote notifications (XRPC)"
     env_vars = (_DEFAULT_PASSWORD_ENV,)

@@ -40,6 +40,7 @@ class DemoSource(Source):
     """Offline sample mentions (complaints, questions, praise, spam, other languages)."""
 
     name = "demo"
+    config_keys = frozenset({"path", "page_size"})
     description = "offline sample mentions from a JSONL file (no account needed)"
     max_length = 280
     #: ``find_sent`` reads ``demo-sent.jsonl``, the demo's "platform"

@@ -24,7 +24,14 @@ import httpx
 
 from ..errors import AuthError, ConfigError, SourceError
 from ..models import Mention, SentPost, parse_iso
-from .appstore import RESPONSE_SUFFIX, Review, ReviewSource, review_author_id, review_text
+from .appstore import (
+    RESPONSE_SUFFIX,
+    REVIEW_CONFIG_KEYS,
+    Review,
+    ReviewSource,
+    review_author_id,
+    review_text,
+)
 from .googleplay import GoogleCredentials, google_reason
 
 __all__ = ["GbpSource", "STAR_RATINGS"]
@@ -58,6 +65,7 @@ class GbpSource(ReviewSource):
     """
 
     name = "gbp"
+    config_keys = REVIEW_CONFIG_KEYS | {"locations", "service_account_file_env"}
     platform = "Google Business Profile"
     description = "Google Business Profile: reviews of your locations (My Business API v4)"
     env_vars = (_DEFAULT_ENV,)

@@ -40,6 +40,7 @@ from ..errors import AuthError, ConfigError, MissingCredential, SourceError
 from ..models import Mention, SentPost
 from .appstore import (
     RESPONSE_SUFFIX,
+    REVIEW_CONFIG_KEYS,
     Review,
     ReviewSource,
     review_author_id,
@@ -206,6 +207,11 @@ class GooglePlaySource(ReviewSource):
     """
 
     name = "googleplay"
+    config_keys = REVIEW_CONFIG_KEYS | {
+        "packages",
+        "service_account_file_env",
+        "translation_language",
+    }
     platform = "Google Play"
     description = "Google Play: reviews of your Android apps (Play Developer API, last 7 days)"
     env_vars = (_DEFAULT_ENV,)

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 from ..errors import ConfigError, SourceError
 from ..models import Mention, Page
 from .base import identity
-from .http import HttpSource, api_error, html_to_text
+from .http import HTTP_CONFIG_KEYS, HttpSource, api_error, html_to_text
 
 __all__ = ["HackerNewsSource", "ALGOLIA_URL", "item_url"]
 
@@ -65,6 +65,7 @@ class HackerNewsSource(HttpSource):
     """
 
     name = "hackernews"
+    config_keys = HTTP_CONFIG_KEYS | {"queries", "hits_per_page", "max_pages"}
     platform = "Hacker News"
     description = "Hacker News stories and comments via the Algolia search API (read-only)"
     read_only = True

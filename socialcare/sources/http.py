@@ -579,6 +579,10 @@ class HttpApi:
             self._client = None
 
 
+#: the keys every httpx adapter reads, besides the engine's (``Source.config_keys``)
+HTTP_CONFIG_KEYS = frozenset({"max_wait_seconds", "timeout_seconds"})
+
+
 class HttpSource(Source):
     """Base of the httpx adapters: ``self.api`` wired to the engine's hooks.
 
@@ -594,6 +598,8 @@ class HttpSource(Source):
 
     #: the platform's name in messages ("Mastodon")
     platform: ClassVar[str]
+    #: HTTP settings every httpx adapter reads
+    config_keys: ClassVar[frozenset[str] | None] = HTTP_CONFIG_KEYS
 
     def __init__(
         self,

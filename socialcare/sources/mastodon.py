@@ -32,7 +32,7 @@ from ..config import credential
 from ..errors import AuthError, ConfigError, SendOutcomeUnknown, SourceError
 from ..models import Mention, Page, SentPost, parse_iso
 from .base import identity
-from .http import HttpSource, api_error, html_to_text
+from .http import HTTP_CONFIG_KEYS, HttpSource, api_error, html_to_text
 
 __all__ = ["MastodonSource", "MENTIONS_QUERY", "mastodon_length"]
 
@@ -101,6 +101,16 @@ class MastodonSource(HttpSource):
     """
 
     name = "mastodon"
+    config_keys = HTTP_CONFIG_KEYS | {
+        "instance",
+        "access_token_env",
+        "mentions",
+        "hashtags",
+        "searches",
+        "limit",
+        "max_pages",
+        "reply_visibility",
+    }
     platform = "Mastodon"
     description = "Mastodon: mentions, hashtag timelines and status search (REST API)"
     env_vars = (_DEFAULT_TOKEN_ENV,)

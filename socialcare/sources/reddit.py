@@ -402,6 +402,23 @@ class RedditSource(Source):
     """Reddit via praw, authenticated as a "script" app (username/password for writing)."""
 
     name = "reddit"
+    config_keys = frozenset(
+        {
+            "client_id_env",
+            "client_secret_env",
+            "username_env",
+            "password_env",
+            "user_agent",
+            "limit",
+            "inbox_mentions",
+            "post_subreddit",
+            "searches",
+            "watch",
+            "own_comments",
+            "wait_on_rate_limit",
+            "max_wait_seconds",
+        }
+    )
     description = "Reddit keyword searches, watched subreddits and u/ mentions (praw)"
     env_vars: ClassVar[tuple[str, ...]] = tuple(_CREDENTIALS.values())
     max_length = 10000

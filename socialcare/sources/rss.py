@@ -26,7 +26,7 @@ from typing import Any, Iterator, Mapping
 from ..errors import ConfigError, SourceError
 from ..models import Mention, Page
 from .base import identity
-from .http import HttpSource, api_error, html_to_text
+from .http import HTTP_CONFIG_KEYS, HttpSource, api_error, html_to_text
 
 __all__ = ["RssSource", "SEEN_LIMIT", "entry_native_id"]
 
@@ -67,6 +67,7 @@ class RssSource(HttpSource):
     """
 
     name = "rss"
+    config_keys = HTTP_CONFIG_KEYS | {"feeds"}
     platform = "RSS"
     description = "RSS/Atom feeds: new entries, fetched with conditional GETs (read-only)"
     read_only = True

@@ -271,6 +271,22 @@ class TwitterSource(Source):
     """
 
     name = "twitter"
+    config_keys = frozenset(
+        {
+            "queries",
+            "user_id",
+            "max_results",
+            "max_pages",
+            "wait_on_rate_limit",
+            "max_wait_seconds",
+            "own_timeline",
+            "bearer_token_env",
+            "consumer_key_env",
+            "consumer_secret_env",
+            "access_token_env",
+            "access_token_secret_env",
+        }
+    )
     description = "Twitter/X API v2: recent search and the brand's mentions (tweepy)"
     env_vars = tuple(_DEFAULT_ENV.values())
     max_length = 280

@@ -22,8 +22,8 @@ from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 import sqlite_utils
 
-from ..errors import ConfigError, NotAStore, NotFound
-from ..models import Mention, to_iso, utcnow
+from ..errors import ConfigError, NotAStore, NotFound, check_choice
+from ..models import INTENTS, QUEUE_STATUSES, Mention, to_iso, utcnow
 from ..safety import private_dir, private_file
 from .dialect import Dialect, PostgresDialect, SqliteDialect
 from .migrations import applied_migrations, migrate, migration_names
@@ -360,6 +360,29 @@ class Store:
         """How many mentions are stored."""
         return int(self.conn.execute("SELECT count(*) FROM mentions").fetchone()[0])
 
+    def mention_ids(self, prefix: str = "", limit: int = 50) -> list[str]:
+        """Stored mention ids starting with ``prefix``, open ones first (shell completion)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self.conn.execute(
+            "SELECT id FROM mentions WHERE id LIKE ? ESCAPE '\\' "
+            "ORDER BY status != 'open', created_ts DESC LIMIT ?",
+            [escaped + "%", limit],
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def has_source(self, source: str) -> bool:
+        """Whether any mention of ``source`` is stored (an index lookup)."""
+        row = self.conn.execute("SELECT 1 FROM mentions WHERE source = ? LIMIT 1", [source])
+        return row.fetchone() is not None
+
+    def agent_names(self) -> list[str]:
+        """Agents the store knows: assignees and the authors of outbox items (completion)."""
+        rows = self.conn.execute(
+            "SELECT assignee FROM mentions WHERE assignee IS NOT NULL AND assignee != '' "
+            "UNION SELECT agent FROM outbox WHERE agent IS NOT NULL AND agent != ''"
+        ).fetchall()
+        return sorted({str(r[0]) for r in rows})
+
     def iter_mentions(
         self, batch_size: int = 2000, ids: Sequence[str] | None = None
     ) -> Iterator[list[Row]]:
@@ -406,6 +429,9 @@ class Store:
         The age term is ``age_weight * min(hours waited, cap) / cap`` so a
         mention's rank rises while it waits, without re-scoring the store.
         """
+        check_choice(flt.status, QUEUE_STATUSES, "status")
+        check_choice(flt.intent, INTENTS, "intent")
+        check_choice(flt.sort, ("score", "sla"), "sort")
         d = self.dialect
         where = ["m.is_own = 0"]
         params: dict[str, Any] = {

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Iterator
 
 from ..errors import UsageError
-from ..models import NEGATIVE_MAX, POSITIVE_MIN, to_iso
+from ..models import MENTION_STATUSES, NEGATIVE_MAX, POSITIVE_MIN, to_iso
 from .core import Store
 
 __all__ = [
@@ -45,7 +45,6 @@ __all__ = [
     "volume_slots",
 ]
 
-MENTION_STATUSES = ("open", "replied", "closed", "spam")
 OUTBOX_STATUSES = (
     "pending", "sending", "unknown", "sent", "failed", "cancelled", "skipped",
 )  # fmt: skip
