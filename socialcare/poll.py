@@ -782,6 +782,8 @@ class SourceHealth:
     item_budget: int | None = None
     newest_item_at: str | None = None
     last_success_at: str | None = None
+    #: items skipped as unreadable in the last 24 hours (kept in the audit log)
+    skipped_24h: int = 0
     warnings: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
 
@@ -886,6 +888,13 @@ def _source_health(
     now: datetime,
 ) -> SourceHealth:
     sh = SourceHealth(source=name)
+    skipped = ingest.skipped_counts(store, to_iso(now - timedelta(hours=24))).get(name, 0)
+    sh.skipped_24h = skipped
+    if skipped:
+        sh.warnings.append(
+            f"{name}: {skipped} unreadable item(s) skipped in 24h; the raw items are in "
+            "`socialcare log --action poll_skipped`"
+        )
     try:
         settings = IngestSettings.from_config(name, config.source_section(name))
     except ConfigError as exc:

@@ -94,6 +94,13 @@ def test_reddit_more_child_and_item_without_time_are_skipped_not_fatal(store: St
     assert {k["raw"]["kind"] for k in kept} == {"more", "t3"}
     assert {k["query"] for k in kept} == {Q}
     assert store.get_cursor("reddit", Q) is not None  # the page moved the cursor
+    # ... and `status` counts them per source
+    from socialcare.config import load_config
+    from socialcare.poll import ingest_status
+
+    [health] = [s for s in ingest_status(load_config(), store).sources if s.source == "reddit"]
+    assert health.skipped_24h == 2
+    assert any("2 unreadable item(s) skipped in 24h" in w for w in health.warnings)
 
 
 def test_reddit_fetch_skips_unknown_kinds(store: Store) -> None:

@@ -451,6 +451,19 @@ def gap_counts(store: Store) -> dict[tuple[str, str], int]:
     }
 
 
+def skipped_counts(store: Store, since: str) -> dict[str, int]:
+    """Items each source skipped as unreadable since the ISO time ``since`` (audit events)."""
+    source = store.dialect.json_text("detail", "source")
+    return {
+        str(r["source"]): int(r["n"])
+        for r in store.rows(
+            f"SELECT {source} AS source, count(*) AS n FROM events "
+            "WHERE action = 'poll_skipped' AND at >= ? GROUP BY 1",
+            [since],
+        )
+    }
+
+
 # -- usage -----------------------------------------------------------------------------
 
 
