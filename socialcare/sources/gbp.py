@@ -28,11 +28,10 @@ from .appstore import (
     RESPONSE_SUFFIX,
     REVIEW_CONFIG_KEYS,
     Review,
-    ReviewSource,
     review_author_id,
     review_text,
 )
-from .googleplay import GoogleCredentials, google_reason
+from .googleplay import GoogleCredentials, GoogleReviewSource, google_reason
 
 __all__ = ["GbpSource", "STAR_RATINGS"]
 
@@ -52,7 +51,7 @@ _ACCESS_HELP = (
 )
 
 
-class GbpSource(ReviewSource):
+class GbpSource(GoogleReviewSource):
     """Google Business Profile reviews over httpx, authenticated through google-auth.
 
     Config keys of ``[sources.gbp]``:
@@ -101,18 +100,6 @@ class GbpSource(ReviewSource):
                 'sources.gbp has nothing to poll: set locations = ["accounts/1/locations/2"]'
             )
         return list(self.locations)
-
-    def check_credentials(self) -> None:
-        """The key file's variable is set and the file is a usable key (no network)."""
-        self.google.load()
-
-    def close(self) -> None:
-        """Close the API client and the token endpoint's session."""
-        super().close()
-        self.google.close()
-
-    def _auth_headers(self) -> dict[str, str]:
-        return self.google.headers()
 
     def _error(self, response: httpx.Response, what: str) -> SourceError:
         """403 (no approved access, API disabled) says how to get access; 401 the key."""

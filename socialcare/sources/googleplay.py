@@ -193,7 +193,28 @@ def _timestamp(value: Any) -> datetime:
     return datetime.fromtimestamp(seconds + nanos / 1e9, tz=timezone.utc)
 
 
-class GooglePlaySource(ReviewSource):
+class GoogleReviewSource(ReviewSource):
+    """A review source whose API authenticates with a Google service account (Play, GBP).
+
+    Subclasses set ``self.google`` (a :class:`GoogleCredentials`) in ``_configure``.
+    """
+
+    google: GoogleCredentials
+
+    def check_credentials(self) -> None:
+        """The key file's variable is set and the file is a usable key (no network)."""
+        self.google.load()
+
+    def close(self) -> None:
+        """Close the API client and the token endpoint's session."""
+        super().close()
+        self.google.close()
+
+    def _auth_headers(self) -> dict[str, str]:
+        return self.google.headers()
+
+
+class GooglePlaySource(GoogleReviewSource):
     """Google Play Developer API reviews over httpx, authenticated through google-auth.
 
     Config keys of ``[sources.googleplay]``:
@@ -242,18 +263,6 @@ class GooglePlaySource(ReviewSource):
                 "Play Android Developer API in its Google Cloud project."
             ),
         )
-
-    def check_credentials(self) -> None:
-        """The key file's variable is set and the file is a usable key (no network)."""
-        self.google.load()
-
-    def close(self) -> None:
-        """Close the API client and the token endpoint's session."""
-        super().close()
-        self.google.close()
-
-    def _auth_headers(self) -> dict[str, str]:
-        return self.google.headers()
 
     def _error(self, response: httpx.Response, what: str) -> SourceError:
         """401/403 say how to grant access; 404 names the package; else Google's reason."""
