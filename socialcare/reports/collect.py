@@ -142,21 +142,18 @@ def _authors(store: Store, p: ReportParams, *, advocates: bool) -> ReportTable:
         for r in q.author_rows(store, p.window, advocates=advocates, minimum=minimum, limit=p.top)
     ]
     if advocates:
-        return ReportTable(
-            name="advocates",
-            title=f"Advocates (at least {ADVOCATE_MIN_POSITIVE} positive mentions)",
-            columns=["author", "handles", "mentions", "negative", "positive"],
-            rows=rows,
-            chart="bars",
-            chart_value="positive",
-        )
+        name, value = "advocates", "positive"
+        title = f"Advocates (at least {ADVOCATE_MIN_POSITIVE} positive mentions)"
+    else:
+        name, value = "repeat_contacts", "mentions"
+        title = f"Top authors (repeat contacts, at least {REPEAT_MIN_MENTIONS} mentions)"
     return ReportTable(
-        name="repeat_contacts",
-        title=f"Top authors (repeat contacts, at least {REPEAT_MIN_MENTIONS} mentions)",
+        name=name,
+        title=title,
         columns=["author", "handles", "mentions", "negative", "positive"],
         rows=rows,
         chart="bars",
-        chart_value="mentions",
+        chart_value=value,
     )
 
 
