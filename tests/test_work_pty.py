@@ -47,30 +47,21 @@ def test_work_in_a_real_terminal_closes_and_quits(polled: tuple[Path, dict[str, 
     assert len(closed) == 1 and closed[0]["agent"] == "alice"
 
 
-def test_ctrl_c_at_the_work_prompt_is_one_line_and_exit_130(
-    polled: tuple[Path, dict[str, str]], database: str
+@pytest.mark.parametrize("key", ["ctrl-c", "ctrl-d"])
+def test_ctrl_c_or_ctrl_d_at_the_work_prompt_is_one_line_and_exit_130(
+    polled: tuple[Path, dict[str, str]], database: str, key: str
 ) -> None:
     cfg, env = polled
     child = pexpect.spawn(sys.executable, ["-m", "socialcare", "--config", str(cfg), "work"],
                           env=env, encoding="utf-8", timeout=60, dimensions=(40, 100))  # fmt: skip
     child.expect(r"\[q\]uit")
-    child.sendintr()
+    if key == "ctrl-c":
+        child.sendintr()
+    else:
+        child.sendeof()
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 130
-    assert "Interrupted" in child.before and "Traceback" not in child.before
-    assert "│" not in child.before  # no rich traceback box either
-
-
-def test_ctrl_d_at_the_work_prompt_is_one_line_and_exit_130(
-    polled: tuple[Path, dict[str, str]], database: str
-) -> None:
-    cfg, env = polled
-    child = pexpect.spawn(sys.executable, ["-m", "socialcare", "--config", str(cfg), "work"],
-                          env=env, encoding="utf-8", timeout=60, dimensions=(40, 100))  # fmt: skip
-    child.expect(r"\[q\]uit")
-    child.sendeof()
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 130
-    assert "Interrupted" in child.before and "Abort" not in child.before
+    out = child.before
+    assert "Interrupted" in out and "Traceback" not in out and "Abort" not in out
+    assert "│" not in out  # no rich traceback box either
