@@ -820,6 +820,7 @@ def ingest_status(config: Config, store: Store, now: datetime | None = None) -> 
     gaps = ingest.gap_counts(store)
     day = ingest.usage_by_query(store, now - timedelta(hours=24))
     newest = ingest.newest_item_ts(store)
+    skipped = ingest.skipped_counts(store, to_iso(now - timedelta(hours=24)))
     out = IngestStatus()
     for h in health:
         failing = h["last_error_at"] is not None and (
@@ -843,7 +844,9 @@ def ingest_status(config: Config, store: Store, now: datetime | None = None) -> 
             )
         )
     for name in names:
-        out.sources.append(_source_health(config, store, name, out.queries, newest, now))
+        out.sources.append(
+            _source_health(config, store, name, out.queries, newest, skipped.get(name, 0), now)
+        )
     out.outbox_alerts = _outbox_alerts(store, now)
     return out
 
@@ -885,11 +888,10 @@ def _source_health(
     name: str,
     queries: list[QueryHealth],
     newest: dict[str, float],
+    skipped: int,
     now: datetime,
 ) -> SourceHealth:
-    sh = SourceHealth(source=name)
-    skipped = ingest.skipped_counts(store, to_iso(now - timedelta(hours=24))).get(name, 0)
-    sh.skipped_24h = skipped
+    sh = SourceHealth(source=name, skipped_24h=skipped)
     if skipped:
         sh.warnings.append(
             f"{name}: {skipped} unreadable item(s) skipped in 24h; the raw items are in "
