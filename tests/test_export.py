@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from socialcare.errors import UsageError
-from socialcare.reports.export import csv_cell, open_output, write_report_csv, write_rows
+from socialcare.reports.export import open_output, write_report_csv, write_rows
+from socialcare.safety import csv_safe
 from socialcare.store import Store
 from socialcare.store.reports import EXPORT_COLUMNS, ExportQuery, iter_export
 from tests.test_reports import add_event, add_mention, add_outbox, at, params
@@ -133,9 +134,9 @@ def test_multiline_quotes_and_controls_round_trip(store: Store) -> None:
 
 
 def test_numbers_stay_numbers() -> None:
-    assert csv_cell(-0.5) == -0.5
-    assert csv_cell(None) is None
-    assert csv_cell("-0.5") == "'-0.5"
+    assert csv_safe(-0.5) == -0.5
+    assert csv_safe(None) is None
+    assert csv_safe("-0.5") == "'-0.5"
 
 
 def test_since_until_filter_mentions(store: Store) -> None:

@@ -27,7 +27,6 @@ from .metrics import Report
 __all__ = [
     "FORMATS",
     "JSON_TEXT_COLUMNS",
-    "csv_cell",
     "write_rows",
     "open_output",
     "write_report_csv",
@@ -37,11 +36,6 @@ FORMATS = ("csv", "jsonl", "json")
 #: columns stored as JSON text; JSON exports embed them as values, CSV keeps the text
 JSON_TEXT_COLUMNS = frozenset({"tags", "detail"})
 _BOM = "\ufeff"
-
-
-def csv_cell(value: Any) -> Any:
-    """One CSV cell: :func:`socialcare.safety.csv_safe` (escapes dropped, formulas neutralised)."""
-    return csv_safe(value)
 
 
 def _json_value(column: str, value: Any) -> Any:
@@ -84,7 +78,7 @@ def write_rows(
         writer = csv.writer(out)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([csv_cell(v) for v in row])
+            writer.writerow([csv_safe(v) for v in row])
             count += 1
     elif fmt == "jsonl":
         for row in rows:
