@@ -75,9 +75,11 @@ for m in mentions:
             [m.source, m.id, rnd.choice(["alice", "bob", "chen"]), sent, sent, sent],
         )
         store.mark_answered(m.id, sent, "alice")
-params = ReportParams(since=now - timedelta(days=14), until=now, now=now, tz=timezone.utc, tz_name="UTC")
+params = ReportParams(since=now - timedelta(days=7), until=now, now=now, tz=timezone.utc,
+                      tz_name="UTC", exclude_terms=("acme",))
+previous = collect_report(store, params.previous_period())
 with open(out, "w", encoding="utf-8") as fh:
-    fh.write(render_html(collect_report(store, params), timezone.utc))
+    fh.write(render_html(collect_report(store, params), timezone.utc, previous=previous))
 PY
 fi
 
@@ -99,6 +101,54 @@ timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --disable-backgrou
     tail -20 "$work/chromium.log" >&2
     exit 1
 }
+
+# Layout check: a copy of the page with a probe script (the original forbids scripts) that
+# opens every <details>, then lists what spills out: the page wider than the window, an SVG
+# label outside its chart, a table wider than the page. Chromium prints the DOM after it ran.
+probe="$work/probe.html"
+cat >"$work/probe.js" <<'JS'
+for (const d of document.querySelectorAll("details")) d.open = true;
+const bad = [];
+const W = document.documentElement.clientWidth;
+if (document.documentElement.scrollWidth > W + 1)
+  bad.push("page wider than window: " + document.documentElement.scrollWidth + " > " + W);
+for (const svg of document.querySelectorAll("svg")) {
+  const box = svg.getBoundingClientRect();
+  for (const t of svg.querySelectorAll("text")) {
+    const r = t.getBoundingClientRect();
+    if (r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1))
+      bad.push("label outside chart " + svg.getAttribute("aria-label") + ": " + t.textContent);
+  }
+}
+for (const tb of document.querySelectorAll("table"))
+  if (tb.getBoundingClientRect().right > W + 1)
+    bad.push("table wider than page: " + tb.closest("section").id);
+const out = document.createElement("pre");
+out.id = "layout";
+out.textContent = bad.length ? "LAYOUT-ERRORS\n" + bad.join("\n") : "LAYOUT-OK";
+document.body.appendChild(out);
+JS
+"$python" - "$html" "$work/probe.js" "$probe" <<'PY'
+import re, sys
+page = open(sys.argv[1], encoding="utf-8").read()
+page = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
+script = open(sys.argv[2], encoding="utf-8").read()
+open(sys.argv[3], "w", encoding="utf-8").write(page.replace("</body>", f"<script>{script}</script></body>"))
+PY
+timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --disable-background-networking \
+    --disable-component-update --disable-sync --no-first-run --virtual-time-budget=2000 \
+    --user-data-dir="$(mktemp -d -p "$work")" --window-size=1200,2000 --dump-dom \
+    "file://$(realpath "$probe")" >"$work/dom.html" 2>"$work/chromium-dom.log" || true
+if ! grep -q '<pre id="layout">LAYOUT-' "$work/dom.html"; then
+    echo "FAIL: the layout probe did not run; chromium log:" >&2
+    tail -20 "$work/chromium-dom.log" >&2
+    exit 1
+fi
+if grep -q '<pre id="layout">LAYOUT-ERRORS' "$work/dom.html"; then
+    echo "FAIL: layout errors in $html:" >&2
+    sed -n '/<pre id="layout">LAYOUT-ERRORS/,/<\/pre>/p' "$work/dom.html" | head -20 >&2
+    exit 1
+fi
 
 if [[ ! -s "$png" ]]; then
     echo "FAIL: no screenshot written to $png" >&2

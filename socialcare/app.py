@@ -759,6 +759,10 @@ class Socialcare:
         from .reports.collect import collect_report
 
         self.check_source(params.source)
+        if not params.exclude_terms:
+            from dataclasses import replace
+
+            params = replace(params, exclude_terms=self.triage_settings.brand_terms)
         return collect_report(self.store, params)
 
     def spikes(

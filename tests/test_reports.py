@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ import pytest
 from socialcare.errors import UsageError
 from socialcare.models import Mention, to_iso
 from socialcare.reports.collect import ReportParams, collect_report, collect_spikes
-from socialcare.reports.html import render_html
+from socialcare.reports.html import axis_ticks, render_html
 from socialcare.reports.metrics import (
     ResponseFacts,
     SpikeRule,
@@ -21,6 +22,7 @@ from socialcare.reports.metrics import (
     detect_spike,
     driving_terms,
     format_cell,
+    headline_changes,
     percentile,
     poisson_sf,
     sparkline,
@@ -503,11 +505,108 @@ def test_html_is_self_contained_and_escapes_hostile_text(store: Store) -> None:
     assert "<img" not in lowered
     assert "&lt;img src=&quot;https://evil.example/x.png&quot;" in page
     assert "src=" not in lowered.replace("&lt;img src=", "")
-    assert "href=" not in lowered
+    assert "href=" not in lowered.replace('href="#', "")  # only the contents' own anchors
     assert "url(" not in lowered and "@import" not in lowered
     assert "http://" not in lowered and "<link" not in lowered
     assert lowered.count("<svg") >= 8
     assert "Content-Security-Policy" in page
+
+
+def test_html_has_contents_folded_tables_and_human_labels(store: Store) -> None:
+    seed_metrics(store)
+    report = collect_report(store, params())
+    page = render_html(report, UTC)
+    nav = page[page.index('<nav class="toc"') : page.index("</nav>")]
+    for table in report.tables:  # every section listed, each link lands on its section
+        assert f'href="#{table.name}"' in nav
+        assert f'<section id="{table.name}">' in page
+    volume = page[
+        page.index('<section id="volume">') : page.index(
+            "</section>", page.index('<section id="volume">')
+        )
+    ]
+    assert volume.index("<svg") < volume.index("<details>") < volume.index("<table>")
+    first = page[page.index('<section id="first_response">') :]
+    first = first[: first.index("</section>")]
+    assert "<th>median</th>" in first and "<th>90th percentile</th>" in first
+    assert "median_seconds" not in first
+
+
+def test_html_bars_of_one_kind_share_one_colour(store: Store) -> None:
+    seed_metrics(store)
+    page = render_html(collect_report(store, params()), UTC)
+
+    def fills(section: str) -> set[str]:
+        start = page.index(f'<section id="{section}">')
+        chunk = page[start : page.index("</section>", start)]
+        return set(re.findall(r'<rect [^>]*fill="(#[0-9a-f]{6})"', chunk))
+
+    assert len(fills("first_response")) == 1
+    assert len(fills("backlog")) == 1
+    sentiment = fills("sentiment")  # here the colours mean something: red is negative
+    assert "#d64541" in sentiment and "#3c9d5d" in sentiment
+
+
+@pytest.mark.parametrize(
+    ("highest", "counts", "top", "step"),
+    [
+        (7, True, 8, 2),
+        (11, True, 12, 2),
+        (105, True, 120, 20),
+        (3, True, 3, 1),
+        (0.3, False, 0.3, 0.05),
+    ],
+)
+def test_axis_fills_the_plot(highest: float, counts: bool, top: float, step: float) -> None:
+    got_top, got_step = axis_ticks(highest, counts=counts)
+    assert (got_top, got_step) == pytest.approx((top, step))
+    assert 3 <= round(got_top / got_step) <= 6 or highest <= 6
+    assert got_top >= highest and got_top - highest < got_step  # no empty step above the top
+    if counts:
+        assert got_step == int(got_step)
+
+
+def test_headline_cards_compare_with_the_previous_period(store: Store) -> None:
+    seed_metrics(store)
+    now = collect_report(store, params())
+    before = collect_report(store, params().previous_period())
+    assert params().previous_period().until == params().since
+    cards = {c.label: c for c in headline_changes(now, before)}
+    mentions_now = sum(int(v or 0) for v in now.table("volume").column("total"))
+    mentions_before = sum(int(v or 0) for v in before.table("volume").column("total"))
+    assert mentions_before > 0  # seed_metrics puts one mention before the period
+    expected = f"{(mentions_now - mentions_before) / mentions_before:+.0%} vs previous period"
+    assert cards["mentions"].change == expected
+    assert cards["open backlog"].change == ""  # a current state: the same in both reports
+    assert all(c.change == "" for c in headline_changes(now, None))
+    page = render_html(now, UTC, previous=before)
+    assert expected in page
+
+
+def test_negative_terms_group_word_forms_and_leave_out_the_brand(store: Store) -> None:
+    for n, text in enumerate(
+        [
+            "Acme refunds are broken, acme please",
+            "still no refund from @AcmeHelp #acme",
+            "refunded twice? que los dos cargos",
+            "Acme's outage again",
+        ]
+    ):
+        add_mention(
+            store,
+            f"t{n}",
+            at("2026-11-19T10:00:00Z") + timedelta(minutes=n),
+            text=text,
+            compound=-0.5,
+            intent="complaint",
+        )
+    rows = records(store, "negative_terms", exclude_terms=("acmehelp", "acme"))
+    terms = {r["term"]: r["mentions"] for r in rows}
+    assert terms["refund"] == 3  # refunds, refund, refunded: one term, once per mention
+    assert "refunds" not in terms and "refunded" not in terms
+    assert not {"acme", "#acme", "acmes", "que", "los"} & set(terms)
+    assert terms["outage"] == 1
+    assert top_terms(["Refund refunds"]) == [("refund", 1)]
 
 
 # -- spikes -------------------------------------------------------------------------------

@@ -174,7 +174,8 @@ def report(
         files = write_report_csv(result, csv_dir)
         err_console.print(Text(f"Wrote {len(files)} CSV files to {csv_dir}"))
     if html:
-        _write_html(html, render_html(result, tz))
+        previous = sc.report(params.previous_period())  # each headline card's change
+        _write_html(html, render_html(result, tz, previous=previous))
     if json_:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     elif not csv_dir and not html:

@@ -8,7 +8,7 @@ the store knows no report and the arithmetic no database.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone, tzinfo
 from typing import Iterator
 
@@ -53,11 +53,18 @@ class ReportParams:
     by: str = "day"
     source: str | None = None
     top: int = 10
+    #: words never shown as top terms: the brand's own names and handles
+    exclude_terms: tuple[str, ...] = ()
 
     @property
     def window(self) -> q.ReportWindow:
         """What the store reads for this report."""
         return q.ReportWindow(self.since, self.until, self.now, self.source)
+
+    def previous_period(self) -> ReportParams:
+        """The same report for the period of the same length just before this one."""
+        span = self.until - self.since
+        return replace(self, since=self.since - span, until=self.since)
 
 
 def _response_facts(store: Store, p: ReportParams) -> Iterator[ResponseFacts]:
@@ -221,7 +228,7 @@ def collect_report(store: Store, p: ReportParams) -> Report:
         _authors(store, p, advocates=True),
     ]
     report.tables += _ratings(store, p)
-    terms = top_terms(q.negative_texts(store, p.window), limit=p.top * 2)
+    terms = top_terms(q.negative_texts(store, p.window), limit=p.top * 2, exclude=p.exclude_terms)
     report.tables.append(
         ReportTable(
             "negative_terms",
@@ -230,7 +237,10 @@ def collect_report(store: Store, p: ReportParams) -> Report:
             [[t, n] for t, n in terms],
             chart="bars",
             chart_value="mentions",
-            note="Counted once per mention; links, @handles, numbers and stopwords left out.",
+            note=(
+                "Counted once per mention, word forms grouped (refund, refunds); links, "
+                "@handles, numbers, stopwords and the brand's own names left out."
+            ),
         )
     )
     return report

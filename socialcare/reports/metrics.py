@@ -24,16 +24,17 @@ Definitions the numbers follow (also in the README):
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from ..models import NEGATIVE_MAX, POSITIVE_MIN
 from ..timeutil import format_age
-from ..triage.words import STOPWORDS
+from ..triage.words import OTHER_LANGUAGE_FUNCTION_WORDS, STOPWORDS
 
 __all__ = [
     "NEGATIVE_MAX",
@@ -63,6 +64,8 @@ __all__ = [
     "tokenize",
     "term_document_counts",
     "top_terms",
+    "column_label",
+    "headline_changes",
     "summarise_responses",
     "poisson_sf",
     "detect_spike",
@@ -70,6 +73,7 @@ __all__ = [
     "format_cell",
     "share_rows",
     "headline",
+    "HeadlineCard",
 ]
 
 #: an advocate has at least this many positive mentions in the period
@@ -398,9 +402,13 @@ def tokenize(text: str) -> list[str]:
             token = token.strip("'")
             if token.endswith("'s"):
                 token = token[:-2]
-        if len(token) >= 3 and token not in STOPWORDS:
+        if len(token) >= 3 and token not in _NOT_TERMS:
             out.append(token)
     return out
+
+
+#: words no term list should show: English stopwords and other languages' function words
+_NOT_TERMS = STOPWORDS | OTHER_LANGUAGE_FUNCTION_WORDS
 
 
 def term_document_counts(texts: Iterable[str]) -> tuple[Counter[str], int]:
@@ -413,10 +421,61 @@ def term_document_counts(texts: Iterable[str]) -> tuple[Counter[str], int]:
     return counts, docs
 
 
-def top_terms(texts: Iterable[str], limit: int = 20) -> list[tuple[str, int]]:
-    """The ``limit`` terms found in the most texts (ties alphabetical)."""
-    counts, _ = term_document_counts(texts)
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+def top_terms(
+    texts: Iterable[str], limit: int = 20, *, exclude: Iterable[str] = ()
+) -> list[tuple[str, int]]:
+    """The ``limit`` terms found in the most texts (ties alphabetical), grouped by stem.
+
+    "refund", "refunds" and "refunded" are one term, counted once per text that
+    has any of them, and shown as the form written most often; ``exclude`` (the
+    brand's own names and handles) and their stems are left out, since every
+    mention names the brand (as a word or a hashtag). Hashtags are kept as written.
+    """
+    stem = _stemmer()
+    skip = {w.strip().lower().lstrip("@#") for w in exclude if w.strip()}
+    skip_stems = {stem(w) for w in skip}
+    docs: Counter[str] = Counter()
+    forms: Counter[str] = Counter()
+    key_of: dict[str, str | None] = {}
+    for text in texts:
+        keys = set()
+        for term in set(tokenize(text)):
+            key = key_of.get(term, "")
+            if key == "":
+                key = term if term[0] == "#" else stem(term)
+                if term.lstrip("#") in skip or key in skip_stems:
+                    key = None
+                key_of[term] = key
+            if key is not None:
+                keys.add(key)
+                forms[term] += 1
+        docs.update(keys)
+    shown: dict[str, tuple[int, str]] = {}
+    for term, n in forms.items():
+        key = key_of[term]
+        assert key is not None
+        best = shown.get(key)
+        if best is None or (-n, term) < (-best[0], best[1]):
+            shown[key] = (n, term)
+    grouped = [(shown[key][1], n) for key, n in docs.items()]
+    return sorted(grouped, key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+
+def _stemmer() -> Callable[[str], str]:
+    """English Snowball (Porter 2) stems, memoised: term lists repeat the same words.
+
+    snowballstemmer: the reference Snowball stemmers in pure Python, no
+    dependencies, maintained by the Snowball project (Sphinx uses it too).
+    """
+    global _STEM
+    if _STEM is None:
+        import snowballstemmer
+
+        _STEM = functools.lru_cache(maxsize=65536)(snowballstemmer.stemmer("english").stemWord)
+    return _STEM
+
+
+_STEM: Callable[[str], str] | None = None
 
 
 # -- response times ---------------------------------------------------------------
@@ -739,8 +798,39 @@ def spike_table(findings: Sequence[SpikeFinding]) -> ReportTable:
     )
 
 
-def headline(report: Report) -> list[tuple[str, str]]:
-    """The five numbers a lead asks for first, formatted, from the report's own tables."""
+#: column names as a reader says them (others: underscores become spaces, units dropped)
+_LABELS = {
+    "with_sla": "with an SLA",
+    "met": "within SLA",
+    "breached": "past SLA",
+    "breach_rate": "breach rate",
+    "median_seconds": "median",
+    "p90_seconds": "90th percentile",
+    "past_sla": "past SLA",
+    "oldest_id": "oldest mention",
+    "oldest_waiting_seconds": "oldest waiting",
+    "native_answers": "answered natively",
+    "low_rate": "1-2 stars",
+    "baseline_windows": "baseline windows",
+    "baseline_mean": "baseline mean",
+    "baseline_std": "baseline std. dev.",
+    "p_value": "p-value",
+}
+
+
+def column_label(column: str) -> str:
+    """A column's name for people (HTML headers, terminal tables); JSON and CSV keep the key."""
+    label = _LABELS.get(column)
+    if label is not None:
+        return label
+    for unit in ("_seconds", "_ts"):
+        if column.endswith(unit):
+            column = column[: -len(unit)]
+    return column.replace("_", " ")
+
+
+def _headline_cells(report: Report) -> list[tuple[str, str, Cell]]:
+    """(label, formatting column, raw value) of the five headline numbers."""
 
     def find(table: str, key: str, column: str) -> Cell:
         try:
@@ -753,16 +843,70 @@ def headline(report: Report) -> list[tuple[str, str]]:
         return None
 
     try:
-        mentions = sum(int(v or 0) for v in report.table("volume").column("total"))
+        mentions: Cell = sum(int(v or 0) for v in report.table("volume").column("total"))
     except KeyError:
         mentions = 0
     return [
-        ("mentions", str(mentions)),
-        ("negative", format_cell("share", find("sentiment", "negative", "share"))),
-        (
-            "median first response",
-            format_cell("x_seconds", find("first_response", "all", "median_seconds")),
-        ),
-        ("SLA breach rate", format_cell("breach_rate", find("sla", "all", "breach_rate"))),
-        ("open backlog", format_cell("open", find("backlog", "all", "open"))),
+        ("mentions", "count", mentions),
+        ("negative", "share", find("sentiment", "negative", "share")),
+        ("median first response", "x_seconds", find("first_response", "all", "median_seconds")),
+        ("SLA breach rate", "breach_rate", find("sla", "all", "breach_rate")),
+        ("open backlog", "open", find("backlog", "all", "open")),
     ]
+
+
+def headline(report: Report) -> list[tuple[str, str]]:
+    """The five numbers a lead asks for first, formatted, from the report's own tables."""
+    return [(label, format_cell(column, value)) for label, column, value in _headline_cells(report)]
+
+
+@dataclass(frozen=True)
+class HeadlineCard:
+    """One headline number and how it moved since the previous period of the same length.
+
+    ``better`` is True when the move is good news (fewer negatives, faster
+    answers), False when bad, None when unchanged or not comparable (mentions
+    and backlog are neither: more mentions may be a launch).
+    """
+
+    label: str
+    value: str
+    change: str
+    better: bool | None
+
+
+def headline_changes(report: Report, previous: Report | None) -> list[HeadlineCard]:
+    """The headline numbers with their change vs ``previous`` ("+12%", "-3.1 pts", "new")."""
+    before = {label: value for label, _, value in _headline_cells(previous)} if previous else {}
+    cards = []
+    for label, column, value in _headline_cells(report):
+        text = format_cell(column, value)
+        old = before.get(label)
+        now_n, old_n = _number_or_none(value), _number_or_none(old)
+        if previous is None:
+            cards.append(HeadlineCard(label, text, "", None))
+            continue
+        if now_n is None or old_n is None:
+            change = "no previous figure" if old_n is None and now_n is not None else ""
+            cards.append(HeadlineCard(label, text, change, None))
+            continue
+        diff = now_n - old_n
+        if column in ("share", "breach_rate"):
+            change = f"{diff * 100:+.1f} pts" if abs(diff) >= 0.0005 else "no change"
+        elif old_n == 0:
+            change = "new" if now_n else "no change"
+        else:
+            change = f"{diff / old_n:+.0%}" if diff else "no change"
+        if label == "open backlog":  # the backlog is "now" in both reports: no change to tell
+            cards.append(HeadlineCard(label, text, "", None))
+            continue
+        lower_is_better = label in ("negative", "median first response", "SLA breach rate")
+        better = None if not diff or not lower_is_better else diff < 0
+        cards.append(HeadlineCard(label, text, f"{change} vs previous period", better))
+    return cards
+
+
+def _number_or_none(value: Cell) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None

@@ -181,6 +181,11 @@ class TriageSettings:
     #: words", "passing mention", "0 earlier"), built once instead of per mention
     fixed_parts: Mapping[str, Contribution] = field(init=False, repr=False, compare=False)
 
+    @property
+    def brand_terms(self) -> tuple[str, ...]:
+        """The brand's handles and names as words (report term lists leave them out)."""
+        return tuple(dict.fromkeys(_brand_names(self.brand, self.brand_names)))
+
     def __post_init__(self) -> None:
         # Built once here: score_row runs for every mention of every poll, and one
         # matcher finds the cue lists, the lexicon and keyword rules in one pass.

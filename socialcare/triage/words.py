@@ -9,7 +9,7 @@ the complaint.
 
 from __future__ import annotations
 
-__all__ = ["STOPWORDS"]
+__all__ = ["OTHER_LANGUAGE_FUNCTION_WORDS", "STOPWORDS"]
 
 STOPWORDS = frozenset(
     """
@@ -33,5 +33,37 @@ STOPWORDS = frozenset(
     well were weren weren't what what's when where whether which while who whom whose why will
     with won won't wont would wouldn wouldn't wtf y yeah yep yes yesterday yet yo you you'd
     you'll you're you've your youre yours yourself yourselves
+    """.split()
+)
+
+#: the commonest function words (articles, pronouns, prepositions, conjunctions, auxiliaries)
+#: of the other languages customers write to brands in, for report term lists only: "que",
+#: "les" and "der" top a mixed-language complaint list otherwise. Kept out of STOPWORDS,
+#: which also shapes the learned model's features and knowledge-base queries. Words that
+#: are also English content words ("die", "son", "met", "plus", "est", "con", "sea", "ton",
+#: "os") are left out.
+OTHER_LANGUAGE_FUNCTION_WORDS = frozenset(
+    """
+    al algo aqui así como cual cuando del desde donde el ella ellos en entre era es
+    esa ese eso esta estaba estamos están este esto estoy fue ha hace han hay la las le les
+    lo los más me mi muy nada ni nos nosotros para pero por porque qué que quien se ser
+    si sobre su sus también tengo tiene todo todos tu un una uno unos usted ya yo
+    après au aucun aussi autre aux avec avoir c'est ce cela ces cette chez comme dans des du
+    elle elles et été être eux fait il ils je leur leurs lui mais même mes moi mon ne
+    nous ou où par pas peu peut pour quand qui quoi sa sans ses soit sont sur ta tes toi
+    tous tout très tu une vos votre vous
+    aber als auch auf aus bei bis bist da damit dann das dass dem der des dich dir doch
+    du durch ein eine einem einen einer eines er es euch für hab habe haben ich ihr ihre
+    im ist ja jetzt kann kein keine mich mir mit muss nach nicht noch nur oder schon sehr
+    sich sie sind über um und uns unser vom von vor warum was weil wenn wer wie wir wird
+    wurde zu zum zur
+    ao aos às até com da das dele deles do ela elas ele eles em então essa esse está
+    estou foi isso já lhe mas meu minha muito na nas não nem no nos nós numa ou
+    pela pelo pelos por quando quem são seu sua também tem tenho um uma você vocês
+    agli alla alle anche che chi ci coi col cosa dal dalla dei della delle dello
+    gli hanno il io lei loro mio nel nella non però perché più questo quella quello sei
+    siamo sono suo sua tutto una uno
+    aan alle bij dat deze dit een geen heb heeft het hij ik jij kan maar mijn
+    niet nog ook omdat onze zijn voor wat wel wij zal ze zich zo
     """.split()
 )
