@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +93,42 @@ def test_own_posts_never_queue(store: Store) -> None:
     )
     ids = [r["id"] for r in store.queue(QueueFilter(), 1.8e9, 0, 24)]
     assert ids == ["demo:2"]
+
+
+@pytest.mark.sqlite_only
+def test_datasette_and_sqlite_utils_find_the_full_text_indexes(store: Store) -> None:
+    """Datasette's search box and ``sqlite-utils search`` use the same detection as detect_fts."""
+    store.upsert_mentions([make("1", "my refund never came"), make("2", "love the new app")])
+    assert store.db["mentions"].detect_fts() == "mentions_fts"
+    assert store.db["kb_articles"].detect_fts() == "kb_fts"
+    found = list(store.db["mentions"].search("refund", columns=["native_id"]))
+    assert found == [{"native_id": "1"}]
+
+
+@pytest.mark.sqlite_only
+def test_the_fts_migration_keeps_what_was_indexed(tmp_path: Path) -> None:
+    from socialcare.store import open_store
+    from socialcare.store.migrations import sqlite as sqlite_migrations
+
+    path = tmp_path / "old.db"
+    steps = list(sqlite_migrations.MIGRATIONS)
+    before = [fn for fn in steps if fn.__name__ < "m015"]
+    sqlite_migrations.MIGRATIONS[:] = before
+    try:
+        old = open_store(str(path))
+        old.upsert_mentions([make("1", "my refund never came"), make("2", "love the app")])
+        assert old.db["mentions"].detect_fts() is None  # content='mentions': not recognised
+        old.conn.close()
+    finally:
+        sqlite_migrations.MIGRATIONS[:] = steps
+    store = open_store(str(path))
+    assert "m015_datasette_fts" in store.applied_migrations()
+    assert store.db["mentions"].detect_fts() == "mentions_fts"
+    hits = store.conn.execute(
+        "SELECT m.native_id FROM mentions_fts JOIN mentions m ON m.rowid = mentions_fts.rowid "
+        "WHERE mentions_fts MATCH 'refund'"
+    ).fetchall()
+    assert [h[0] for h in hits] == ["1"]
+    store.upsert_mentions([make("3", "another refund please")])  # the triggers still feed it
+    found = store.db["mentions"].search("refund", columns=["native_id"])
+    assert sorted(r["native_id"] for r in found) == ["1", "3"]

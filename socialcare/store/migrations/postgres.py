@@ -418,3 +418,9 @@ def m009_outbox_unknown_owner(db: Executor) -> None:
     db.execute("ALTER TABLE outbox ADD COLUMN owner_host TEXT")
     db.execute("ALTER TABLE outbox ADD COLUMN owner_pid INTEGER")
     db.execute("ALTER TABLE outbox ADD COLUMN owner_started_at TEXT")
+
+
+@migration
+def m015_datasette_fts(db: Executor) -> None:
+    """Nothing to do: the SQLite twin re-declares its FTS5 indexes for Datasette, and
+    PostgreSQL searches with tsvector expressions (kept so both lists of names match)."""

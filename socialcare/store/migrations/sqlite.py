@@ -432,3 +432,32 @@ def m009_outbox_unknown_owner(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE outbox ADD COLUMN owner_host TEXT")
     db.execute("ALTER TABLE outbox ADD COLUMN owner_pid INTEGER")
     db.execute("ALTER TABLE outbox ADD COLUMN owner_started_at TEXT")
+
+
+#: the external-content FTS5 indexes: (index, content table, its rowid, indexed columns)
+_FTS_INDEXES = (
+    ("mentions_fts", "mentions", "rowid", "text, author_handle, author_name"),
+    ("kb_fts", "kb_articles", "id", "title, body, tags"),
+)
+
+
+@migration
+def m015_datasette_fts(db: sqlite_utils.Database) -> None:
+    """Full-text indexes that Datasette and sqlite-utils recognise as their table's.
+
+    Both look for ``content="mentions"`` (double quotes, as ``enable_fts``
+    writes it) in the index's SQL; m001 and m002 wrote ``content='mentions'``,
+    so Datasette offered no search box and ``sqlite-utils search`` found no
+    index. The index is dropped and made again with the same columns and
+    tokenizer, then rebuilt from its content table (on a large store this
+    takes a while, once). The triggers that keep it in step name the index,
+    not its definition, and stay as they are.
+    """
+    for index, table, rowid, columns in _FTS_INDEXES:
+        db.execute(f"DROP TABLE {index}")
+        db.execute(
+            f"CREATE VIRTUAL TABLE {index} USING fts5({columns}, "
+            f'content="{table}", content_rowid="{rowid}", '
+            "tokenize='porter unicode61 remove_diacritics 2')"
+        )
+        db.execute(f"INSERT INTO {index} ({index}) VALUES ('rebuild')")
