@@ -234,10 +234,12 @@ class Socialcare:
         def on_stored(store: Store, ids: list[str]) -> None:
             triage_ids(store, ids, settings)
 
+        started = utcnow()
         summary = poll(
             self.config, self.store, sources, on_stored=on_stored, waiter=waiter, max_wait=max_wait
         )
-        edited, deleted = self._recheck(list(sources or self.config.enabled_sources()), utcnow())
+        names = list(sources or self.config.enabled_sources())
+        edited, deleted = self._recheck(names, utcnow(), seen_since=started)
         if edited or deleted:
             log.info("re-read comments: %d edited, %d deleted on the platform", edited, deleted)
         retrained = maybe_retrain(self.store, settings)
@@ -335,12 +337,16 @@ class Socialcare:
         )
         return row
 
-    def _recheck(self, names: Sequence[str], now: datetime) -> tuple[int, int]:
+    def _recheck(
+        self, names: Sequence[str], now: datetime, *, seen_since: datetime | None = None
+    ) -> tuple[int, int]:
         """Re-read recent open comments on platforms that list no deletions (Graph).
 
         An edited comment comes back through the store's usual edit path (its
         ``updated_at`` is the time it was re-read, so the new text wins); a
-        deleted one is closed with a note saying so. Returns (edited, deleted).
+        deleted one is closed with a note saying so. Comments the poll itself
+        read again (``fetched_at`` after ``seen_since``) exist: they cost no
+        request. Returns (edited, deleted).
         """
         from datetime import timedelta
 
@@ -367,6 +373,11 @@ class Socialcare:
                 since_ts=(now - timedelta(days=7)).timestamp(),
             )  # fmt: skip
             rows = self.store.queue(flt, now.timestamp(), weight, cap)
+            if seen_since is not None:
+                fresh = to_iso(seen_since)
+                rows = [r for r in rows if str(r.get("fetched_at") or "") < fresh]
+            if not rows:
+                continue
             try:
                 present, gone = recheck([Mention.from_row(r) for r in rows])
             except SocialcareError as exc:
