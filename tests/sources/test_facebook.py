@@ -68,6 +68,7 @@ def mock_feed(api: respx.MockRouter) -> tuple[respx.Route, respx.Route]:
     return feed, comments
 
 
+@pytest.mark.store_free
 def test_feed_poll_gives_posts_visitor_posts_comments_and_replies(api: respx.MockRouter) -> None:
     feed, comments = mock_feed(api)
     pages = list(source(messenger=False).poll("feed", None))
@@ -95,6 +96,7 @@ def test_feed_poll_gives_posts_visitor_posts_comments_and_replies(api: respx.Moc
     )
 
 
+@pytest.mark.store_free
 def test_a_second_poll_stops_at_the_cursor(api: respx.MockRouter) -> None:
     feed, comments = mock_feed(api)
     cursor = str(int(datetime(2024, 5, 13, 11, 10, tzinfo=timezone.utc).timestamp()))
@@ -121,6 +123,7 @@ def test_the_pages_own_comment_is_never_queued_and_answers_its_parent(
     assert f"facebook:{SAM_REPLY}" in queued
 
 
+@pytest.mark.store_free
 def test_messenger_conversations_are_dms_of_their_conversation(api: respx.MockRouter) -> None:
     route = api.get(f"{G}/{PAGE}/conversations").respond(json=load("conversations.json"))
     cursor = str(int(datetime(2024, 5, 10, tzinfo=timezone.utc).timestamp()))
@@ -147,6 +150,7 @@ def comment(kind: str = "comment", native: str = JO_COMMENT, **kw: Any) -> Menti
     )  # fmt: skip
 
 
+@pytest.mark.store_free
 def test_reply_to_a_comment_and_to_a_reply_goes_to_the_top_level_comment(
     api: respx.MockRouter,
 ) -> None:
@@ -160,6 +164,7 @@ def test_reply_to_a_comment_and_to_a_reply_goes_to_the_top_level_comment(
     assert route.calls.last.request.url.path.endswith(f"/{JO_COMMENT}/comments")
 
 
+@pytest.mark.store_free
 def test_a_reply_answer_without_an_id_is_unknown_not_failed(api: respx.MockRouter) -> None:
     from socialcare.errors import SendOutcomeUnknown
 
@@ -168,6 +173,7 @@ def test_a_reply_answer_without_an_id_is_unknown_not_failed(api: respx.MockRoute
         source().reply(comment(), "hi")
 
 
+@pytest.mark.store_free
 def test_private_reply_goes_to_the_page_messages_with_the_comment_id(
     api: respx.MockRouter,
 ) -> None:
@@ -181,6 +187,7 @@ def test_private_reply_goes_to_the_page_messages_with_the_comment_id(
     assert sent.native_id == "m_PRIV1"
 
 
+@pytest.mark.store_free
 def test_private_reply_after_7_days_is_refused_before_any_request(api: respx.MockRouter) -> None:
     route = api.post(f"{G}/{PAGE}/messages").respond(json={"message_id": "m"})
     with pytest.raises(SourceError, match="only within 7 days"):
@@ -205,6 +212,7 @@ def mock_conversation(api: respx.MockRouter, last: datetime) -> None:
     api.get(f"{G}/t_10158000000000001").respond(json=body)
 
 
+@pytest.mark.store_free
 def test_messenger_inside_24_hours_is_a_response(api: respx.MockRouter) -> None:
     mock_conversation(api, NOW - timedelta(hours=2))
     route = api.post(f"{G}/{PAGE}/messages").respond(json={"message_id": "m_R1"})
@@ -214,6 +222,7 @@ def test_messenger_inside_24_hours_is_a_response(api: respx.MockRouter) -> None:
     assert body["messaging_type"] == "RESPONSE" and "tag" not in body
 
 
+@pytest.mark.store_free
 def test_the_window_counts_from_the_customers_last_message_not_the_pages(
     api: respx.MockRouter,
 ) -> None:
@@ -224,6 +233,7 @@ def test_the_window_counts_from_the_customers_last_message_not_the_pages(
     assert json.loads(route.calls.last.request.content)["messaging_type"] == "RESPONSE"
 
 
+@pytest.mark.store_free
 def test_after_24_hours_a_person_sends_with_the_human_agent_tag(api: respx.MockRouter) -> None:
     mock_conversation(api, NOW - timedelta(hours=30))
     route = api.post(f"{G}/{PAGE}/messages").respond(json={"message_id": "m_H1"})
@@ -234,6 +244,7 @@ def test_after_24_hours_a_person_sends_with_the_human_agent_tag(api: respx.MockR
     assert (body["messaging_type"], body["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
 
 
+@pytest.mark.store_free
 def test_after_7_days_messenger_refuses_even_a_person(api: respx.MockRouter) -> None:
     mock_conversation(api, NOW - timedelta(days=8))
     route = api.post(f"{G}/{PAGE}/messages").respond(json={"message_id": "m"})
