@@ -399,3 +399,20 @@ def test_poll_through_the_library_rechecks_what_it_did_not_see(
     assert [c.request.url.path.rsplit("/", 1)[1] for c in reread.calls] == [earlier]
     assert sc.mention(f"facebook:{earlier}")["status"] == "closed"
     assert sc.mention(f"facebook:{SAM_REPLY}")["status"] == "open"
+
+
+def test_sources_command_lists_the_tokens_permissions(
+    sc: Socialcare, api: respx.MockRouter, tmp_path: Path, database: str
+) -> None:
+    body = load("debug_token.json")
+    body["data"]["scopes"] += ["pages_messaging"]
+    body["data"]["expires_at"] = 0  # a Page token from a long-lived user token: no expiry
+    api.get(f"{G}/debug_token").respond(json=body)
+    cfg = write_config(tmp_path, database)
+    result = CliRunner().invoke(
+        app, ["--config", str(cfg), "sources"], env={"COLUMNS": "250", "NO_COLOR": "1"}
+    )
+    assert result.exit_code == 0, result.output
+    line = " ".join(result.output.split())
+    assert "pages_manage_engagement" in line and "token never expires" in line
+    assert "missing" not in line
