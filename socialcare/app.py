@@ -297,6 +297,7 @@ class Socialcare:
         an invalid token or one expiring within ``token_warn_days`` is an alert.
         """
         from .poll import ingest_status
+        from .sources.registry import get_source_class
 
         now = now or utcnow()
         st = ingest_status(self.config, self.store, now)
@@ -305,6 +306,9 @@ class Socialcare:
             if health.source not in enabled:
                 continue
             try:
+                # only adapters that can ask are built: the others cost nothing here
+                if not hasattr(get_source_class(health.source), "token_report"):
+                    continue
                 adapter = self.adapters.get(health.source)
                 adapter.check_credentials()
             except SocialcareError:
