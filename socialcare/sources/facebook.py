@@ -188,7 +188,8 @@ class FacebookSource(GraphSource):
             author_id=identity(author.get("id")),
             author_handle=str(author.get("name") or author.get("username") or ""),
             author_name=str(author.get("name") or ""),
-            url=f"{_SITE}{link}" if link.startswith("/") else link,
+            # the inbox link is a path on facebook.com; anything else is not a link we show
+            url=f"{_SITE}{link}" if link.startswith("/") and not link.startswith("//") else "",
             conversation_id=str(conversation["id"]),
             query=query,
             kind="dm",

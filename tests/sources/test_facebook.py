@@ -416,3 +416,51 @@ def test_sources_command_lists_the_tokens_permissions(
     line = " ".join(result.output.split())
     assert "pages_manage_engagement" in line and "token never expires" in line
     assert "missing" not in line
+
+
+def test_retry_of_an_unknown_reply_finds_the_pages_comment_and_posts_nothing(
+    sc: Socialcare, api: respx.MockRouter
+) -> None:
+    posted = api.post(f"{G}/{JO_COMMENT}/comments").mock(
+        side_effect=httpx.ReadTimeout("the answer was lost")
+    )
+    outcome = sc.reply(f"facebook:{JO_COMMENT}", text="Sorry Jo, DM us your order number")
+    assert outcome.item is not None and outcome.item["status"] == "unknown"
+    listing = api.get(f"{G}/{JO_COMMENT}/comments").respond(
+        json={"data": [
+            {"id": "555_OTHER", "message": "Sorry Jo, DM us your order number",
+             "from": {"id": "7100000000000009", "name": "Not the Page"}},
+            {"id": "555_OURS", "message": "Sorry Jo,  DM us your order number",
+             "from": {"id": PAGE, "name": "Acme Help"}},
+        ], "paging": {"cursors": {"after": "X"}}}
+    )  # fmt: skip
+    item = sc.retry(int(outcome.item["id"]))
+    assert item["status"] == "sent" and item["platform_id"] == "555_OURS"
+    assert item.get("found_on_platform") is True
+    assert posted.call_count == 1 and listing.call_count == 1
+
+
+@pytest.mark.store_free
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"graph_version": "23.0"}, "graph_version"),
+        ({"posts": 0}, "posts must be an integer 1..100"),
+        ({"messenger": "yes"}, "messenger must be true or false"),
+        ({"pages": 3}, "did you mean"),
+    ],
+)
+def test_bad_config_is_refused_with_the_key(config: dict[str, Any], message: str) -> None:
+    from socialcare.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        FacebookSource(config)
+
+
+@pytest.mark.store_free
+def test_missing_page_id_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from socialcare.errors import MissingCredential
+
+    monkeypatch.delenv("FACEBOOK_PAGE_ID")
+    with pytest.raises(MissingCredential, match="FACEBOOK_PAGE_ID"):
+        source().check_credentials()
