@@ -437,9 +437,24 @@ class FacebookSource(GraphSource):
     def _own_account_ids(self) -> set[str]:
         return {self.page_id}
 
+    #: the Send API's longest text: Messenger counts 2,000 characters
+    message_max = 2000
+    message_unit = "characters"
+
+    def message_length(self, text: str) -> int:
+        """Length of a message as the Send API counts it against :attr:`message_max`."""
+        return len(text)
+
     def _send(
         self, recipient: dict[str, str], text: str, extra: dict[str, str], what: str
     ) -> SentPost:
+        length = self.message_length(text)
+        if length > self.message_max:
+            # comments take far longer texts than messages: refused here, not by Meta
+            raise SourceError(
+                f"{self.platform} ({what}): a message is at most {self.message_max} "
+                f"{self.message_unit}, this one is {length}: shorten it"
+            )
         body = self.call(
             "POST",
             f"/{quote(self.messaging_account, safe='')}/messages",

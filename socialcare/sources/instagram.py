@@ -71,6 +71,13 @@ class InstagramSource(FacebookSource):
     messaging_permission = "instagram_manage_messages"
     #: the issue's rule for Instagram: DMs only inside the 24-hour window
     human_agent_tag = False
+    #: Instagram messages are at most 1,000 bytes of UTF-8
+    message_max = 1000
+    message_unit = "bytes"
+
+    def message_length(self, text: str) -> int:
+        """Instagram counts a message's UTF-8 bytes."""
+        return len(text.encode("utf-8"))
 
     def _configure(self) -> None:
         """Validate ``[sources.instagram]``."""

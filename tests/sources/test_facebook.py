@@ -464,3 +464,14 @@ def test_missing_page_id_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("FACEBOOK_PAGE_ID")
     with pytest.raises(MissingCredential, match="FACEBOOK_PAGE_ID"):
         source().check_credentials()
+
+
+@pytest.mark.store_free
+def test_a_messenger_message_over_2000_characters_is_refused_before_sending(
+    api: respx.MockRouter,
+) -> None:
+    mock_conversation(api, NOW - timedelta(hours=1))
+    route = api.post(f"{G}/{PAGE}/messages").respond(json={"message_id": "m"})
+    with pytest.raises(SourceError, match="at most 2000 characters"):
+        source().reply(dm(timedelta(hours=1)), "x" * 2001)
+    assert route.call_count == 0

@@ -251,3 +251,12 @@ def test_a_server_error_on_a_read_is_retried_then_named(api: respx.MockRouter) -
     )
     assert [p.mentions for p in source(dms=False).poll("comments", None)] == [[]]
     assert route.call_count == 2
+
+
+@pytest.mark.store_free
+def test_a_dm_over_1000_bytes_is_refused_before_sending(api: respx.MockRouter) -> None:
+    mock_conversation(api, timedelta(hours=1))
+    route = api.post(f"{G}/{PAGE}/messages").respond(json={"message_id": "m"})
+    with pytest.raises(SourceError, match="at most 1000 bytes, this one is 1002"):
+        source().reply(ig_dm(timedelta(hours=1)), "é" * 501)  # 501 characters, 1002 bytes
+    assert route.call_count == 0
