@@ -561,6 +561,36 @@ class FacebookSource(GraphSource):
         return None
 
     # -- re-reading --------------------------------------------------------------------
+    def fetch(self, native_ids: list[str]) -> list[Mention]:
+        """Posts and comments by id, for ``show``'s missing thread parents; gone ones are left out.
+
+        A Page's (and its visitors') post ids start with the Page id; anything
+        else is a comment. A fetched comment's post is unknown, so it roots no thread.
+        """
+        out: list[Mention] = []
+        for native in native_ids:
+            is_post = native.startswith(f"{self.page_id}_")
+            body = self.call(
+                "GET",
+                f"/{quote(native, safe='')}",
+                what=f"fetch {native}",
+                params={"fields": _POST_FIELDS if is_post else _COMMENT_FIELDS},
+                gone_ok=True,
+            )
+            if not isinstance(body, dict):
+                continue
+            build = (
+                partial(self._post, body, "") if is_post else partial(self._comment, body, "", "")
+            )
+            m = self.normalise(build, body, [])
+            if m is None:
+                continue
+            if not is_post:
+                m.conversation_id = None
+                m.parent_id = m.parent_id or None
+            out.append(m)
+        return out
+
     def _fetch_one(self, mention: Mention) -> Mention | None:
         path = f"/{quote(mention.native_id, safe='')}"
         what = f"re-read {mention.id}"

@@ -475,3 +475,22 @@ def test_a_messenger_message_over_2000_characters_is_refused_before_sending(
     with pytest.raises(SourceError, match="at most 2000 characters"):
         source().reply(dm(timedelta(hours=1)), "x" * 2001)
     assert route.call_count == 0
+
+
+def test_show_fetches_a_replys_missing_parent_comment(
+    sc: Socialcare, api: respx.MockRouter
+) -> None:
+    sc.store.upsert_mentions(
+        [comment("reply", SAM_REPLY, parent_id="555000000000001_700000000000050")]
+    )
+    api.get(f"{G}/555000000000001_700000000000050").respond(
+        json={"id": "555000000000001_700000000000050", "message": "Is checkout broken?",
+              "created_time": "2024-05-13T10:50:00+0000",
+              "from": {"id": "7100000000000008", "name": "Ana"}}
+    )  # fmt: skip
+    view = sc.show(f"facebook:{SAM_REPLY}")
+    assert view.thread_notes == []
+    parent = sc.mention("facebook:555000000000001_700000000000050")
+    assert (parent["text"], parent["kind"], parent["author_handle"]) == (
+        "Is checkout broken?", "comment", "Ana"
+    )  # fmt: skip
