@@ -70,6 +70,8 @@ DEFAULT_VERSION = "v23.0"
 GRAPH_HOST = "graph.facebook.com"
 #: application, user, API-too-many-calls and per-endpoint throttling; business use case
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, *range(80001, 80015)})
+#: Send API subcodes for a message outside the allowed window (or to someone unreachable)
+_OUTSIDE_WINDOW = frozenset({2018278, 2018108, 2534022, 1545041})
 #: "Object does not exist / cannot be loaded due to missing permissions"
 _GONE = (100, 33)
 #: how long to wait on a rate-limit error the headers give no time for (Meta's window is 1 h)
@@ -321,6 +323,11 @@ class GraphSource(HttpSource):
             return AuthError(
                 f"{self.platform} rejected the access token in {self.token_env} ({what}: "
                 f"{error.detail}): {_HOW_TO_GET_A_TOKEN}; set it in {self.token_env}"
+            )
+        if error.code in (10, 551) and error.subcode in _OUTSIDE_WINDOW:
+            return SourceError(
+                f"{self.platform} refused {what}: it is outside the messaging window Meta allows "
+                f"({error.detail}); wait for the customer to write again"
             )
         if error.code == 10 or (error.code is not None and 200 <= error.code <= 299):
             needs = (

@@ -494,3 +494,14 @@ def test_show_fetches_a_replys_missing_parent_comment(
     assert (parent["text"], parent["kind"], parent["author_handle"]) == (
         "Is checkout broken?", "comment", "Ana"
     )  # fmt: skip
+
+
+@pytest.mark.store_free
+def test_meta_refusing_a_message_outside_the_window_says_so_not_permission(
+    api: respx.MockRouter,
+) -> None:
+    mock_conversation(api, NOW - timedelta(hours=2))
+    api.post(f"{G}/{PAGE}/messages").respond(400, json=load("error_outside_window.json"))
+    with pytest.raises(SourceError, match="outside the messaging window") as caught:
+        source().reply(dm(timedelta(hours=2)), "hi")
+    assert "permission" not in str(caught.value)
