@@ -6,6 +6,7 @@ command is one method call plus rendering.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,10 +33,13 @@ if TYPE_CHECKING:
     from .reports.metrics import Report, SpikeFinding, SpikeRule
     from .scoring import TrainReport
     from .sources.base import Waiter
+    from .sources.graph import TokenReport
     from .store import QueueFilter, Row, Store
     from .store.copy import TableCopy
     from .store.reports import EXPORT_COLUMNS, ExportQuery
     from .triage import Contribution, LearnedModel, TriageSettings
+
+log = logging.getLogger("socialcare.app")
 
 #: the value types this API re-exports (loaded on first use, PEP 562) -> their module
 _LAZY = {
@@ -132,6 +136,8 @@ class SourceInfo:
     enabled: bool
     configured: bool
     problem: str = ""
+    #: what the platform says about the token (Facebook, Instagram: permissions and expiry)
+    access: str = ""
 
 
 class Socialcare:
@@ -228,9 +234,14 @@ class Socialcare:
         def on_stored(store: Store, ids: list[str]) -> None:
             triage_ids(store, ids, settings)
 
+        started = utcnow()
         summary = poll(
             self.config, self.store, sources, on_stored=on_stored, waiter=waiter, max_wait=max_wait
         )
+        names = list(sources or self.config.enabled_sources())
+        edited, deleted = self._recheck(names, utcnow(), seen_since=started)
+        if edited or deleted:
+            log.info("re-read comments: %d edited, %d deleted on the platform", edited, deleted)
         retrained = maybe_retrain(self.store, settings)
         if retrained is not None and retrained.model is not None:
             self._model_changed()
@@ -254,19 +265,148 @@ class Socialcare:
                 section is not None,
                 "" if section is not None else "no [sources.%s] table" % name,
             )
+            access = ""
             if section is not None:
                 try:
-                    build_source(self.config, name).check_credentials()
+                    adapter = build_source(self.config, name)
+                    adapter.check_credentials()
                 except SocialcareError as exc:
                     configured, problem = False, str(exc)
-            out.append(SourceInfo(name, cls.description or "", enabled, configured, problem))
+                else:
+                    if enabled:
+                        report = self._token_report(adapter, utcnow())
+                        if report is not None:
+                            access = report.summary
+                            problem = "; ".join(report.alerts + report.warnings)
+                    adapter.close()
+            out.append(
+                SourceInfo(name, cls.description or "", enabled, configured, problem, access)
+            )
         return out
 
-    def status(self, now: datetime | None = None) -> IngestStatus:
-        """Per-source and per-query health: last poll, errors, budgets, open gaps."""
-        from .poll import ingest_status
+    @staticmethod
+    def _token_report(adapter: Any, now: datetime) -> TokenReport | None:
+        """The platform's word on the adapter's token, for adapters that can ask (Graph)."""
+        report = getattr(adapter, "token_report", None)
+        return report(now) if callable(report) else None
 
-        return ingest_status(self.config, self.store, now or utcnow())
+    def status(self, now: datetime | None = None) -> IngestStatus:
+        """Per-source and per-query health: last poll, errors, budgets, open gaps.
+
+        Facebook and Instagram also ask Meta about their token: a missing permission,
+        an invalid token or one expiring within ``token_warn_days`` is an alert.
+        """
+        from .poll import ingest_status
+        from .sources.registry import get_source_class
+
+        now = now or utcnow()
+        st = ingest_status(self.config, self.store, now)
+        enabled = set(self.config.enabled_sources())
+        for health in st.sources:
+            if health.source not in enabled:
+                continue
+            try:
+                # only adapters that can ask are built: the others cost nothing here
+                if not hasattr(get_source_class(health.source), "token_report"):
+                    continue
+                adapter = self.adapters.get(health.source)
+                adapter.check_credentials()
+            except SocialcareError:
+                continue  # the poll's own error (or the config alert) already says so
+            report = self._token_report(adapter, now)
+            if report is not None:
+                health.alerts += report.alerts
+                health.warnings += report.warnings
+        return st
+
+    def hide(self, mention_id: str, *, unhide: bool = False) -> Row:
+        """Hide (or show again) a comment on its platform, audited; returns the mention.
+
+        Hiding is moderation, not a message: the platform keeps the comment
+        for its author and their friends and hides it from everyone else, and
+        hiding twice changes nothing, so it does not go through the outbox.
+        """
+        row = self.store.get_mention(mention_id)
+        source = self.adapters.get(row["source"])
+        hide = getattr(source, "hide", None)
+        if not callable(hide):
+            raise UsageError(
+                f"{mention_id}: source '{row['source']}' cannot hide comments "
+                "(Facebook and Instagram can)"
+            )
+        source.check_credentials()
+        hide(Mention.from_row(row), hidden=not unhide)
+        self.store.log_event(
+            "unhide" if unhide else "hide", agent=self.agent, mention_id=mention_id
+        )
+        return row
+
+    def _recheck(
+        self, names: Sequence[str], now: datetime, *, seen_since: datetime | None = None
+    ) -> tuple[int, int]:
+        """Re-read recent open comments on platforms that list no deletions (Graph).
+
+        An edited comment comes back through the store's usual edit path (its
+        ``updated_at`` is the time it was re-read, so the new text wins); a
+        deleted one is closed with a note saying so. Comments the poll itself
+        read again (``fetched_at`` after ``seen_since``) exist: they cost no
+        request. Returns (edited, deleted).
+        """
+        from datetime import timedelta
+
+        from .scoring import triage_ids
+        from .sources.registry import get_source_class
+        from .store import QueueFilter
+        from .store import ingest as store_ingest
+
+        edited = deleted = 0
+        weight, cap = queue_age_terms(self.config.triage)
+        for name in names:
+            try:
+                if not hasattr(get_source_class(name), "recheck"):
+                    continue
+                source = self.adapters.get(name)
+            except SocialcareError:
+                continue
+            recheck = getattr(source, "recheck", None)
+            limit = int(getattr(source, "recheck_limit", 0) or 0)
+            if not callable(recheck) or limit <= 0:
+                continue
+            flt = QueueFilter(
+                status="open", source=name, limit=limit,
+                since_ts=(now - timedelta(days=7)).timestamp(),
+            )  # fmt: skip
+            rows = self.store.queue(flt, now.timestamp(), weight, cap)
+            if seen_since is not None:
+                fresh = to_iso(seen_since)
+                rows = [r for r in rows if str(r.get("fetched_at") or "") < fresh]
+            if not rows:
+                continue
+            try:
+                present, gone = recheck([Mention.from_row(r) for r in rows])
+            except SocialcareError as exc:
+                log.warning("%s: could not re-read stored comments: %s", name, exc)
+                continue
+            with self.store.transaction():
+                if present:
+                    store_ingest.ingest_mentions(
+                        self.store, present, own_handles=self.config.brand_handles
+                    )
+                    triage_ids(self.store, [m.id for m in present], self.triage_settings)
+                    edited += len(present)
+                platform = getattr(source, "platform", name)
+                for m in gone:
+                    self.store.set_status(m.id, "closed")
+                    self.store.log_event(
+                        "note", agent="socialcare", mention_id=m.id,
+                        text=f"deleted on {platform} by its author or a moderator; closed",
+                    )  # fmt: skip
+                    self.store.log_event(
+                        "close", agent="socialcare", mention_id=m.id, previous="open",
+                        reason="deleted on the platform",
+                    )  # fmt: skip
+                    deleted += 1
+        return edited, deleted
 
     def gaps(self, *, source: str | None = None, include_closed: bool = False) -> list[Row]:
         """Ranges a cut-short poll skipped (open ones, or all)."""

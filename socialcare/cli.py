@@ -127,11 +127,12 @@ def _root(
 
 def _register() -> None:
     """Add every command group in the order ``--help`` lists them."""
-    from .commands import agent, db, followups, kb, listen, queue, reports, work
+    from .commands import agent, db, followups, kb, listen, moderation, queue, reports, work
 
     listen.commands.register(app)
     queue.commands.register(app)
     agent.commands.register(app)
+    moderation.commands.register(app)
     work.commands.register(app)
     app.add_typer(followups.followup_app, name="followup")
     app.add_typer(followups.post_app, name="post")

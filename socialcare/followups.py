@@ -262,7 +262,8 @@ def _check_sendable(source_name: str, *, dm: bool) -> None:
     cls = get_source_class(source_name)
     if cls.read_only:
         raise UsageError(f"source '{source_name}' is read-only: it cannot send follow-ups or posts")
-    if dm and not callable(getattr(cls, "send_message", None)):
+    # Facebook and Instagram message a commenter by a private reply to the comment
+    if dm and not any(callable(getattr(cls, a, None)) for a in ("send_message", "private_reply")):
         raise UsageError(
             f"source '{source_name}' cannot send private messages: drop --dm to reply in the thread"
         )

@@ -110,6 +110,12 @@ class _DirectMessages(Source):
 
     def reply(self, mention: Mention, text: str) -> SentPost:
         self.inner.idempotency_key = self.idempotency_key
+        # Facebook and Instagram reach a commenter only by a private reply to the comment
+        # (and answer a DM in its conversation): they need the mention, not a handle
+        private = getattr(self.inner, "private_reply", None)
+        if callable(private):
+            result = private(mention, text)
+            return result if isinstance(result, SentPost) else SentPost(native_id="", url="")
         send = getattr(self.inner, "send_message", None)
         if not callable(send):
             raise SourceError(
@@ -199,6 +205,7 @@ def send_item(store: Store, adapters: AdapterLookup, item_id: int, *, agent: str
             current = store.outbox_get(item_id)["status"]
             raise Conflict(f"outbox item {item_id} is {current}, not pending: not sent again")
     source.idempotency_key = key
+    source.sent_by_person = item["kind"] == "reply"
     try:
         sent = _publish(store, source, item)
     except SocialcareError as exc:
@@ -217,6 +224,7 @@ def send_item(store: Store, adapters: AdapterLookup, item_id: int, *, agent: str
         return store.outbox_get(item_id)
     finally:
         source.idempotency_key = None
+        source.sent_by_person = False
     now = to_iso(utcnow())
     _commit_sent(store, item, sent.native_id, sent.url, now, agent)
     return store.outbox_get(item_id)

@@ -4,6 +4,7 @@
 * :mod:`.queue`: queue, explain, triage;
 * :mod:`.agent`: show, claim, assign, release, reply, outbox, templates, close,
   reopen, snooze, tag, note, log, customer;
+* :mod:`.moderation`: hide (comments on Facebook and Instagram);
 * :mod:`.work`: the interactive loop;
 * :mod:`.followups`: followup, post, due;
 * :mod:`.reports`: report, export;

@@ -292,7 +292,7 @@ def sources(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
             info.name,
             "yes" if info.enabled else "no",
             "yes" if info.configured else "no",
-            Text(info.problem or info.description),
+            Text("\n".join(t for t in (info.problem or info.description, info.access) if t)),
         )
     console.print(table)
 

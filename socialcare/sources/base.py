@@ -169,6 +169,10 @@ class Source(ABC):
     #: the outbox item's idempotency key while it is being sent (set by ``send_item``);
     #: the same on every retry of that item, so a platform honouring it posts once
     idempotency_key: str | None = None
+    #: whether a person is sending right now (set by ``send_item``: true for a ``reply``
+    #: item, false for follow-ups and posts ``due`` sends); rules that allow only a human
+    #: answer (Messenger's ``HUMAN_AGENT`` tag) read it
+    sent_by_person: bool = False
     #: :meth:`find_sent` can look on the platform for a post whose outcome is unknown
     finds_sent: ClassVar[bool] = False
 

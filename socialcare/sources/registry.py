@@ -40,9 +40,11 @@ def _register_builtins(register_fn: Callable[[type[Source]], object]) -> None:
     from .appstore import AppStoreSource
     from .bluesky import BlueskySource
     from .demo import DemoSource
+    from .facebook import FacebookSource
     from .gbp import GbpSource
     from .googleplay import GooglePlaySource
     from .hackernews import HackerNewsSource
+    from .instagram import InstagramSource
     from .mastodon import MastodonSource
     from .reddit import RedditSource
     from .rss import RssSource
@@ -51,7 +53,7 @@ def _register_builtins(register_fn: Callable[[type[Source]], object]) -> None:
     for cls in (
         DemoSource, TwitterSource, RedditSource, MastodonSource, BlueskySource,
         HackerNewsSource, RssSource, AppStoreSource, GooglePlaySource,
-        GbpSource,
+        GbpSource, FacebookSource, InstagramSource,
     ):  # fmt: skip
         register_fn(cls)
 
