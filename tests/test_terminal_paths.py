@@ -271,3 +271,26 @@ def test_report_columns_are_named_for_what_they_hold() -> None:
     shown = screen.export_text()
     assert "median" in shown and "p90" in shown and "1h11m" in shown
     assert "seconds" not in shown
+
+
+@pytest.mark.store_free
+@pytest.mark.parametrize(
+    "action, detail, sentence",
+    [
+        ("note", {"text": "checked\nwith billing"}, "note: checked with billing"),
+        ("assign", {"to": "bob"}, "to bob"),
+        ("snooze", {"until": "2027-07-01T08:00:00Z"}, "until 2027-07-01 09:00 BST"),
+        ("sent", {"outbox_id": 3, "kind": "reply", "platform_id": "99"},
+         "outbox #3; reply; posted as 99"),
+        ("followup_scheduled", {"outbox_id": 4, "due_at": "2027-01-04T09:00:00Z", "rule": None,
+                                "dm": True}, "outbox #4; due 2027-01-04 09:00 GMT; as a private message"),
+        ("claim", {"previous": None, "forced": False}, ""),
+        ("poll", {"source": "demo", "query": "file", "new": 3}, "source demo; query file; 3 new"),
+        ("odd", "not json \x1b[2J", "not json"),
+    ],
+)  # fmt: skip
+def test_every_event_detail_reads_as_words(action: str, detail: object, sentence: str) -> None:
+    from socialcare.commands.common import event_sentence
+
+    text = detail if isinstance(detail, str) else json.dumps(detail)
+    assert event_sentence(action, text, "Europe/London") == sentence

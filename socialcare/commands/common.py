@@ -513,8 +513,13 @@ def event_sentence(action: str, detail: Any, tz: str | None) -> str:
 _DETAIL_WORDS = {
     "to": "to {}",
     "previous": "was {}",
-    "forced": "forced",
     "outbox_id": "outbox #{}",
+    "kind": "{}",
+    "platform_id": "posted as {}",
+    "due_at": "due {}",
+    "previous_due_at": "was due {}",
+    "rule": "rule {}",
+    "url": "{}",
     "item": "outbox #{}",
     "customer": "customer {}",
     "new": "{} new",
@@ -525,7 +530,13 @@ _DETAIL_WORDS = {
 }
 
 
+#: how a detail key that is simply true reads
+_FLAG_WORDS = {"forced": "forced", "dm": "as a private message"}
+
+
 def _detail_words(key: str, value: Any, tz: str | None) -> str:
+    if value is True:
+        return _FLAG_WORDS.get(key, key.replace("_", " "))
     if isinstance(value, (list, tuple)):
         shown = ", ".join(one_line(str(v)) for v in value)
     elif isinstance(value, str) and (key in ("at", "until") or key.endswith("_at")):
