@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .config import Config, default_config_path, load_config, queue_age_terms
 from .errors import NotFound, SocialcareError, UsageError
-from .models import Mention, to_iso, utcnow
+from .models import Mention, ProgressHook, Step, to_iso, utcnow
 from .safety import one_line, private_dir, private_file
 
 # Everything below is imported where a method needs it, so that `socialcare --help` and
@@ -219,12 +219,15 @@ class Socialcare:
         *,
         waiter: Waiter | None = None,
         max_wait: float | None = None,
+        progress: ProgressHook | None = None,
     ) -> PollSummary:
         """Poll sources into the store, triaging new mentions in the same transaction.
 
         Args:
             waiter: shows (or logs) rate-limit waits; tests pass a recorder.
             max_wait: total seconds to wait on rate limits before stopping cleanly.
+            progress: hears of each query as it starts and each page stored
+                (``Step(task="SOURCE QUERY", done=items read, note="page N, M new")``).
         """
         from .poll import poll
         from .scoring import maybe_retrain, triage_ids
@@ -236,8 +239,9 @@ class Socialcare:
 
         started = utcnow()
         summary = poll(
-            self.config, self.store, sources, on_stored=on_stored, waiter=waiter, max_wait=max_wait
-        )
+            self.config, self.store, sources, on_stored=on_stored, waiter=waiter,
+            max_wait=max_wait, progress=progress,
+        )  # fmt: skip
         names = list(sources or self.config.enabled_sources())
         edited, deleted = self._recheck(names, utcnow(), seen_since=started)
         if edited or deleted:
@@ -887,12 +891,21 @@ class Socialcare:
         )  # fmt: skip
 
     # -- reports and exports -----------------------------------------------------
-    def export(self, query: ExportQuery) -> tuple[tuple[str, ...], Iterator[tuple[Any, ...]]]:
-        """``(columns, rows)`` of one export; bad options fail now, before any row is read."""
+    def export(
+        self, query: ExportQuery, *, progress: ProgressHook | None = None
+    ) -> tuple[tuple[str, ...], Iterator[tuple[Any, ...]]]:
+        """``(columns, rows)`` of one export; bad options fail now, before any row is read.
+
+        ``progress`` hears how many rows have been read, every 500 rows and at the end
+        (the rows still stream: nothing is counted in advance).
+        """
         from .store.reports import EXPORT_COLUMNS, iter_export
 
         self.check_source(query.source)
-        return EXPORT_COLUMNS.get(query.kind, ()), iter_export(self.store, query)
+        rows = iter_export(self.store, query)
+        if progress is not None:
+            rows = _counted(rows, f"export {query.kind}", progress)
+        return EXPORT_COLUMNS.get(query.kind, ()), rows
 
     def report(self, params: ReportParams) -> Report:
         """Every report table for the period, in display order."""
@@ -964,17 +977,22 @@ class Socialcare:
         *,
         from_: str | None = None,
         batch: int = 2000,
-        progress: Callable[[TableCopy], None] | None = None,
+        progress: ProgressHook | None = None,
     ) -> tuple[list[TableCopy], str]:
-        """Copy every table into another store: (per-table results, "source -> target")."""
+        """Copy every table into another store: (per-table results, "source -> target").
+
+        ``progress`` hears of each table's rows read so far out of its row count,
+        after every page (``Step(task="copy TABLE", done, total)``).
+        """
         from .store import open_store
-        from .store.copy import copy_store
+        from .store.copy import copy_store, table_counts
 
         source = open_store(from_ or self.config.database)
         try:
             target = open_store(to)
             try:
-                results = copy_store(source, target, batch=batch, progress=progress)
+                hook = None if progress is None else _copy_steps(table_counts(source), progress)
+                results = copy_store(source, target, batch=batch, progress=hook)
                 return results, f"{source.location} -> {target.location}"
             finally:
                 target.close()
@@ -1074,6 +1092,30 @@ class Socialcare:
                 triage_ids(self.store, [m.id for m in fetched], settings)
             current = self.store.get_mention(fetched[0].id)
         return []
+
+
+def _copy_steps(totals: dict[str, int], progress: ProgressHook) -> Callable[[TableCopy], None]:
+    """``db copy``'s per-page callback as progress steps, each table out of its row count."""
+
+    def step(result: TableCopy) -> None:
+        progress(Step(f"copy {result.table}", result.source_rows, totals.get(result.table)))
+
+    return step
+
+
+def _counted(
+    rows: Iterator[tuple[Any, ...]], task: str, progress: ProgressHook, every: int = 500
+) -> Iterator[tuple[Any, ...]]:
+    """``rows`` unchanged, telling ``progress`` how many have passed (every ``every`` and at
+    the end), so a long export shows it is moving."""
+    done = 0
+    progress(Step(task, 0))
+    for row in rows:
+        yield row
+        done += 1
+        if done % every == 0:
+            progress(Step(task, done))
+    progress(Step(task, done, done))
 
 
 STARTER_CONFIG = """# socialcare config: see config.example.toml in the repository for every key.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 __all__ = [
     "INTENTS",
@@ -14,7 +14,9 @@ __all__ = [
     "NEGATIVE_MAX",
     "POSITIVE_MIN",
     "Page",
+    "ProgressHook",
     "SentPost",
+    "Step",
     "item_options",
     "parse_iso",
     "to_iso",
@@ -33,6 +35,30 @@ INTENTS = ("complaint", "question", "praise", "spam", "other")
 MENTION_STATUSES = ("open", "replied", "closed", "spam")
 #: what ``queue --status`` takes: the statuses, plus open-but-snoozed and everything
 QUEUE_STATUSES = ("open", "snoozed", "replied", "closed", "spam", "all")
+
+
+@dataclass(frozen=True)
+class Step:
+    """How far one piece of long work has got, for whoever shows progress (the CLI's bar).
+
+    The library reports steps through a ``progress`` callback and never draws
+    anything itself, so a script, a test or the CLI decides what to show.
+
+    Attributes:
+        task: a stable name (``demo acme``, ``export mentions``); one bar per task.
+        done: items so far (mentions read, rows written, rows copied).
+        total: items expected, when known in advance; None draws a running count.
+        note: a short word on the detail (``page 3, 12 new``).
+    """
+
+    task: str
+    done: int
+    total: int | None = None
+    note: str = ""
+
+
+#: the callback type of every ``progress=`` parameter in the library
+ProgressHook = Callable[[Step], None]
 
 
 def utcnow() -> datetime:

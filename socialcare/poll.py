@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .config import Config
 from .errors import ConfigError, RateLimited, SocialcareError, SourceError, UsageError
-from .models import Page, to_iso, utcnow
+from .models import Page, ProgressHook, Step, to_iso, utcnow
 from .safety import one_line
 from .sources.base import Source, Waiter, sanitise_mention
 from .sources.registry import get_source_class
@@ -359,8 +359,10 @@ class _QueryPoll:
         settings: IngestSettings,
         own_handles: Sequence[str],
         on_stored: StoredHook | None,
+        progress: ProgressHook | None = None,
     ) -> None:
         self.store = store
+        self.progress = progress
         self.source = source
         self.query = query
         self.settings = settings
@@ -375,6 +377,13 @@ class _QueryPoll:
 
     def key(self, value: str) -> tuple[float, str]:
         return self.source.position_key(value)
+
+    def report(self) -> None:
+        """Tell the progress callback how far this query got (after each committed page)."""
+        if self.progress is not None:
+            r = self.result
+            note = f"page {r.pages}, {r.new} new" if r.pages else "waiting for the first page"
+            self.progress(Step(f"{self.source.name} {self.query}", r.items_read, None, note))
 
     # -- per page ----------------------------------------------------------------
     def _store(self, page: Page) -> None:
@@ -460,6 +469,7 @@ class _QueryPoll:
                 with self.store.transaction():
                     self._store(page)
                     done = handle(page)
+                self.report()
                 if done:
                     return True
                 self._after_page()
@@ -554,6 +564,7 @@ class _QueryPoll:
     def run(self, wait_limit: WaitLimit | None) -> PollResult:
         r = self.result
         name = self.source.name
+        self.report()  # a line on the screen before the first (maybe slow) request
         try:
             exhausted, warning, _ = _budget_check(self.store, name, self.settings, utcnow())
             if exhausted is not None:
@@ -661,6 +672,7 @@ def poll_source(
     on_stored: StoredHook | None = None,
     waiter: Waiter | None = None,
     max_wait: float | None = None,
+    progress: ProgressHook | None = None,
 ) -> list[PollResult]:
     """Poll every query of one adapter; errors are recorded per query, not raised.
 
@@ -669,6 +681,8 @@ def poll_source(
         on_stored: called in each page's transaction with the ids stored.
         waiter: ``waiter(seconds, reason)`` shows or logs rate-limit waits.
         max_wait: the most seconds this poll may wait in total (``--max-wait``).
+        progress: called per query as it starts and after each stored page, with the
+            items read so far (the CLI draws a bar from it).
     """
     settings = IngestSettings.from_config(source.name, source.config)
     limit = waiter if isinstance(waiter, WaitLimit) else None
@@ -687,7 +701,7 @@ def poll_source(
         for query in queries:
             if limit is not None:
                 limit.declined = False
-            run = _QueryPoll(store, source, query, settings, own_handles, on_stored)
+            run = _QueryPoll(store, source, query, settings, own_handles, on_stored, progress)
             results.append(run.run(limit))
     finally:
         source.waiter = previous
@@ -703,13 +717,14 @@ def poll(
     lock: bool = True,
     waiter: Waiter | None = None,
     max_wait: float | None = None,
+    progress: ProgressHook | None = None,
 ) -> PollSummary:
     """Poll the named (default: all enabled) sources under the store's poll lock.
 
     Raises LockHeld when another poll runs; platform errors (and budgets
     reached) are collected per query in the summary so one broken source does
     not stop the others. ``max_wait`` bounds the total rate-limit waiting of
-    the whole run.
+    the whole run; ``progress`` hears of every query and page (see ``poll_source``).
     """
     if max_wait is not None and max_wait < 0:
         raise UsageError("--max-wait must be a number of seconds >= 0")
@@ -739,8 +754,9 @@ def poll(
             summary.results.append(_source_failed(store, name, exc, "starting"))
         for src in built:
             summary.results += poll_source(
-                store, src, own_handles=config.brand_handles, on_stored=on_stored, waiter=limit
-            )
+                store, src, own_handles=config.brand_handles, on_stored=on_stored, waiter=limit,
+                progress=progress,
+            )  # fmt: skip
 
     if lock:
         with store.job_lock("poll"):

@@ -5,6 +5,12 @@
   else the machine's real zone, DST rules included, via tzlocal), everywhere:
   ``--since``, ``--until``, ``--at``, snooze ``--until``.
 * A naive time that a clock change skips or repeats is refused, with one message.
+  :func:`parse_agent_time` is the one reading of a typed clock time;
+  :func:`parse_since` (a past bound) and :func:`parse_future` (a schedule) add
+  durations around it, so every command reads ``2026-12-01T09:00`` alike.
+* Every time shown to a person is :func:`format_local` (``2026-11-23 10:15 GMT``,
+  the agent's zone), or :func:`format_relative` (``3h05m ago``, ``in 2d4h``)
+  where a table is narrow. JSON and CSV keep UTC ISO-8601 (``models.to_iso``).
 * Out-of-range values (``99999999999999w``, year 9999 with an offset) are a
   UsageError, never an OverflowError.
 
@@ -25,6 +31,7 @@ from .models import utcnow
 __all__ = [
     "format_age",
     "format_local",
+    "format_relative",
     "parse_agent_time",
     "parse_duration",
     "parse_future",
@@ -123,9 +130,25 @@ def resolve_tz(name: str | None) -> tzinfo:
         raise ConfigError(f"timezone: unknown time zone {name!r} (e.g. Europe/London)") from None
 
 
-def format_local(dt: datetime, tz_name: str | None = None) -> str:
+#: the one short format of every time shown to a person (the zone's abbreviation last)
+LOCAL_FORMAT = "%Y-%m-%d %H:%M %Z"
+
+
+def format_local(dt: datetime, tz_name: str | tzinfo | None = None) -> str:
     """A stored UTC time shown in the agent's zone, e.g. ``2026-11-23 10:15 GMT``."""
-    return dt.astimezone(resolve_tz(tz_name)).strftime("%Y-%m-%d %H:%M %Z")
+    zone = tz_name if isinstance(tz_name, tzinfo) else resolve_tz(tz_name)
+    return dt.astimezone(zone).strftime(LOCAL_FORMAT)
+
+
+def format_relative(dt: datetime, now: datetime | None = None) -> str:
+    """A time as an age from now, for narrow tables: ``45s ago``, ``3h05m ago``, ``in 2d4h``.
+
+    No zone is involved, so the same age reads the same for every agent.
+    """
+    seconds = ((now or utcnow()) - dt).total_seconds()
+    if abs(seconds) < 1:
+        return "now"
+    return f"{format_age(seconds)} ago" if seconds > 0 else f"in {format_age(-seconds)}"
 
 
 def parse_future(

@@ -166,3 +166,131 @@ def test_queue_csv_and_json_strip_terminal_escapes(cfg: Path) -> None:  # noqa: 
     code, out = run(cfg, "queue", "--jsonl", "--status", "all", "--limit", "100")
     rows = [json.loads(line) for line in out.splitlines()]
     assert rows and all("\x1b" not in json.dumps(r, ensure_ascii=False) for r in rows)
+
+
+# -- issue 18 item 5: pipes and narrow terminals ------------------------------------------
+def _piped(config: Path, home: Path, *args: str, columns: str | None = None):  # noqa: ANN202
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env["SOCIALCARE_HOME"] = str(home)
+    if columns is not None:
+        env["COLUMNS"] = columns
+    return subprocess.run(
+        [sys.executable, "-m", "socialcare", "--config", str(config), *args],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_piped_output_keeps_the_full_row(cfg: Path, isolated_home: Path) -> None:  # noqa: F811
+    from socialcare.safety import one_line
+
+    code, out = run(cfg, "queue", "--json")
+    texts = [one_line(m["text"]) for m in json.loads(out)]
+    proc = _piped(cfg, isolated_home, "queue")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) > 80  # not cut to 80 columns
+    assert all(text in proc.stdout for text in texts)  # every text whole, no "…"
+    assert "…" not in proc.stdout
+    assert all(line == line.rstrip() for line in lines)  # and no padding after the row
+    assert lines[0].split()[-2:] == ["author", "text"] and "sentiment" in lines[0]
+    assert "sent." not in lines[0]
+
+
+def test_a_narrow_terminal_fits_the_queue_and_shows_ages(cfg: Path, isolated_home: Path) -> None:  # noqa: F811
+    import pexpect
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env.update(SOCIALCARE_HOME=str(isolated_home), TERM="xterm")
+    run(cfg, "note", "demo:1001", "checked with billing")
+    for args in (["queue"], ["log"]):
+        child = pexpect.spawn(sys.executable, ["-m", "socialcare", "--config", str(cfg), *args],
+                              env=env, encoding="utf-8", timeout=60, dimensions=(40, 70))  # fmt: skip
+        child.expect(pexpect.EOF)
+        child.close()
+        plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before)
+        lines = [line for line in plain.splitlines() if line.strip()]
+        assert child.exitstatus == 0, plain
+        assert lines and max(len(line) for line in lines) <= 70, plain
+        if args == ["log"]:
+            assert re.search(r"\d+[smhd]\S* ago", plain), plain  # ages where the table is narrow
+
+
+def test_first_run_messages_and_errors_never_wrap(
+    tmp_path: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from typer.testing import CliRunner
+
+    from socialcare.cli import app
+
+    narrow = CliRunner()
+    path = tmp_path / "deep" / ("very-long-directory-name-" * 3) / "config.toml"
+    result = narrow.invoke(app, ["--config", str(path), "init"], env={"COLUMNS": "40"})
+    assert result.exit_code == 0, result.output
+    assert f"Wrote config {path}" in result.output.splitlines()
+    result = narrow.invoke(app, ["--config", str(path), "queue"], env={"COLUMNS": "40"})
+    assert result.output.strip() == "Queue is empty: nothing waiting. (Try `socialcare poll`.)"
+    proc = _piped(path, isolated_home, "queue", "--source", "x" * 300, columns="40")
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("Error: ")
+    from rich.text import Text
+
+    from socialcare.commands.common import err_console
+
+    os.environ["COLUMNS"] = "40"
+    try:
+        err_console.print(Text("Warning: " + "a long warning from a platform " * 10))
+    finally:
+        del os.environ["COLUMNS"]
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_the_log_detail_is_a_sentence(cfg: Path) -> None:  # noqa: F811
+    run(cfg, "note", "demo:1001", "checked with billing")
+    run(cfg, "assign", "demo:1002", "--to", "bob")
+    run(cfg, "tag", "demo:1002", "billing", "refund")
+    code, out = run(cfg, "log", "--limit", "5")
+    assert code == 0
+    assert "note: checked with billing" in out
+    assert "to bob" in out and "tags billing, refund" in out
+    assert '{"' not in out  # no raw JSON in the human table
+    code, out = run(cfg, "log", "--json", "--limit", "5")
+    assert {"text": "checked with billing"} in [e["detail"] for e in json.loads(out)]
+
+
+@pytest.mark.store_free
+def test_report_columns_are_named_for_what_they_hold() -> None:
+    from rich.console import Console
+
+    from socialcare.commands.reports import _rich_table
+    from socialcare.reports.metrics import ReportTable
+
+    table = ReportTable("first_response", "First response", ["intent", "replied",
+                        "median_seconds", "p90_seconds"], [["complaint", 3, 4260.0, 7200.0]])  # fmt: skip
+    screen = Console(width=100, record=True, color_system=None)
+    screen.print(_rich_table(table, 100))
+    shown = screen.export_text()
+    assert "median" in shown and "p90" in shown and "1h11m" in shown
+    assert "seconds" not in shown
+
+
+@pytest.mark.store_free
+@pytest.mark.parametrize(
+    "action, detail, sentence",
+    [
+        ("note", {"text": "checked\nwith billing"}, "note: checked with billing"),
+        ("assign", {"to": "bob"}, "to bob"),
+        ("snooze", {"until": "2027-07-01T08:00:00Z"}, "until 2027-07-01 09:00 BST"),
+        ("sent", {"outbox_id": 3, "kind": "reply", "platform_id": "99"},
+         "outbox #3; reply; posted as 99"),
+        ("followup_scheduled", {"outbox_id": 4, "due_at": "2027-01-04T09:00:00Z", "rule": None,
+                                "dm": True}, "outbox #4; due 2027-01-04 09:00 GMT; as a private message"),
+        ("claim", {"previous": None, "forced": False}, ""),
+        ("poll", {"source": "demo", "query": "file", "new": 3}, "source demo; query file; 3 new"),
+        ("odd", "not json \x1b[2J", "not json"),
+    ],
+)  # fmt: skip
+def test_every_event_detail_reads_as_words(action: str, detail: object, sentence: str) -> None:
+    from socialcare.commands.common import event_sentence
+
+    text = detail if isinstance(detail, str) else json.dumps(detail)
+    assert event_sentence(action, text, "Europe/London") == sentence

@@ -23,12 +23,17 @@ from .common import (
     contribution_json,
     err_console,
     event_json,
+    event_sentence,
     exclusive,
+    fit,
     mention_json,
     outbox_json,
     print_json,
     print_jsonl,
+    read_future,
+    relative_times,
     sc_of,
+    time_text,
 )
 
 if TYPE_CHECKING:
@@ -46,11 +51,7 @@ ID_ARG = typer.Argument(
 
 
 def _when(row: Row, key: str, tz: Optional[str]) -> str:
-    from ..models import parse_iso
-    from ..timeutil import format_local
-
-    value = row.get(key)
-    return format_local(parse_iso(value), tz) if value else "-"
+    return time_text(row.get(key), tz)
 
 
 def _view_json(suggestions: list[Any], view: Any) -> dict[str, Any]:
@@ -147,7 +148,7 @@ def show(
         )
     for n in view.notes[:20]:
         text = json.loads(n["detail"]).get("text", "")
-        console.print(Text(f"  note by {n['agent']} {n['at']}: {one_line(text, 120)}"))
+        console.print(Text(f"  note by {n['agent']} {_when(n, 'at', tz)}: {one_line(text, 120)}"))
     if not (view.history or view.replies or view.notes):
         console.print(Text("  no earlier contact", style="dim"))
 
@@ -325,12 +326,14 @@ def outbox_list(
         if all_
         else ("pending", "sending", "unknown", "failed")
     )
-    rows = sc_of(ctx).outbox(statuses)
+    sc = sc_of(ctx)
+    rows = sc.outbox(statuses)
     if json_:
         return print_json([outbox_json(r) for r in rows])
     if not rows:
         console.print("Outbox is clear.")
         return
+    relative, tz = relative_times(), sc.config.timezone
     table = Table("#", "kind", "status", "mention", "agent", "updated", "text / error")
     for r in rows:
         detail = r["error"] if r["status"] in ("failed", "unknown") else r["text"]
@@ -338,10 +341,10 @@ def outbox_list(
             str(r["id"]),
             r["kind"],
             r["status"],
-            r["mention_id"] or "-",
-            r["agent"],
-            r["updated_at"],
-            Text(one_line(detail, 80)),
+            Text(r["mention_id"] or "-"),
+            Text(r["agent"] or "-"),
+            time_text(r["updated_at"], tz, relative=relative),
+            fit(detail, 80),
         )
     console.print(table)
 
@@ -472,20 +475,18 @@ def reopen(ctx: typer.Context, mention_id: str = ID_ARG) -> None:
 def snooze(
     ctx: typer.Context,
     mention_id: str = ID_ARG,
-    until: str = typer.Option(..., "--until", help="A duration (4h, 2d) or an ISO time."),
+    until: str = typer.Option(
+        ..., "--until", help="A duration (4h, 2d) or an ISO time (no offset = your zone)."
+    ),
 ) -> None:
     """Hide a mention from the queue until a time; it comes back by itself.
 
     Example: socialcare snooze demo:1001 --until 4h
     """
-    from ..timeutil import parse_future
-
     sc = sc_of(ctx)
-    when = parse_future(until, tz=sc.config.timezone)
+    when = read_future(sc, until, "--until")
     sc.snooze(mention_id, when)
-    from ..timeutil import format_local
-
-    console.print(f"{mention_id} snoozed until {format_local(when, sc.config.timezone)}")
+    console.print(Text(f"{mention_id} snoozed until {time_text(when, sc.config.timezone)}"))
 
 
 @commands.command()
@@ -532,21 +533,29 @@ def log_(
 ) -> None:
     """Show the audit log: who did what, when.
 
+    The detail column says what happened in words ("note: checked with
+    billing", "to bob"); --json and --jsonl keep the detail as its JSON object.
+
     Example: socialcare log --agent alice --limit 20
     """
     exclusive(json=json_, jsonl=jsonl)
-    rows = sc_of(ctx).log(mention_id=mention_id, agent=agent, action=action, limit=limit)
+    sc = sc_of(ctx)
+    rows = sc.log(mention_id=mention_id, agent=agent, action=action, limit=limit)
     if json_ or jsonl:
         items = (event_json(r) for r in rows)
         return print_jsonl(items) if jsonl else print_json(list(items))
+    if not rows:
+        console.print("The log is empty: nothing has been done yet.")
+        return
+    relative, tz = relative_times(), sc.config.timezone
     table = Table("at", "agent", "action", "mention", "detail")
     for r in rows:
         table.add_row(
-            r["at"],
-            Text(r["agent"]),
-            r["action"],
+            time_text(r["at"], tz, relative=relative),
+            Text(r["agent"] or "-"),
+            Text(r["action"]),
             Text(r["mention_id"] or "-"),
-            Text(one_line(r["detail"], 80)),
+            fit(event_sentence(r["action"], r["detail"], tz), 80),
         )
     console.print(table)
 
@@ -595,18 +604,20 @@ def customer_show(
 
     Example: socialcare customer show demo:1001
     """
-    identities, mentions = sc_of(ctx).customer(ref)
+    sc = sc_of(ctx)
+    identities, mentions = sc.customer(ref)
     if json_:
         return print_json([mention_json(m) for m in mentions])
     for i in identities:
         console.print(Text(f"{i['id']}  @{one_line(i['handle'], 40)}  {one_line(i['name'], 40)}"))
+    relative, tz = relative_times(), sc.config.timezone
     table = Table("id", "created", "status", "intent", "text")
     for m in mentions:
         table.add_row(
             Text(m["id"]),
-            m["created_at"],
+            time_text(m["created_at"], tz, relative=relative),
             m["status"],
             m["intent"] or "-",
-            Text(one_line(m["text"], 90)),
+            fit(m["text"], 90),
         )
     console.print(table)

@@ -1,7 +1,21 @@
 """What every CLI module shares: the consoles and the one Socialcare per invocation.
 
 Each command gets its :class:`~socialcare.app.Socialcare` from here, so a
-command opens the store once and closes it when it ends.
+command opens the store once and closes it when it ends. The rendering rules
+every command follows live here too, so a new command picks them up:
+
+* **Pipes.** On a terminal, tables fit its width; when stdout is a pipe or a
+  file (and ``COLUMNS`` is not set), nothing is cut to 80 columns: tables keep
+  the full row (trailing padding stripped) and :func:`fit` leaves cells whole.
+* **Prose** (messages, errors, warnings) is printed soft-wrapped: the terminal
+  wraps it, rich never breaks a line inside a phrase or a path, and each error
+  or warning on stderr stays one line for ``grep``.
+* **Time.** :func:`read_since` and :func:`read_future` read every typed time
+  through ``timeutil`` in the agent's zone; :func:`time_text` shows every stored
+  time in that zone in one short format (an age where a table is narrow).
+* **Progress.** :func:`progress_bar` draws the library's ``progress`` steps as a
+  rich bar on stderr when stderr is a terminal, and nothing on a pipe or with
+  ``--quiet``.
 """
 
 from __future__ import annotations
@@ -10,15 +24,17 @@ import json
 import logging
 import os
 import sys
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone, tzinfo
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 
-from ..models import NEGATIVE_MAX, POSITIVE_MIN, to_iso
+from ..models import NEGATIVE_MAX, POSITIVE_MIN, ProgressHook, Step, parse_iso, to_iso, utcnow
 from ..safety import clean_text, one_line
 
 if TYPE_CHECKING:
@@ -32,6 +48,14 @@ __all__ = [
     "contribution_json",
     "event_json",
     "exclusive",
+    "event_sentence",
+    "fit",
+    "progress_bar",
+    "progress_console",
+    "read_future",
+    "read_since",
+    "relative_times",
+    "time_text",
     "mention_json",
     "outbox_json",
     "print_json",
@@ -51,15 +75,55 @@ __all__ = [
 ]
 
 
+#: the width of a console that writes to a pipe or a file: no terminal to fit, so none
+#: of the row is cut (``COLUMNS`` still wins when set)
+PIPE_WIDTH = 100_000
+#: rules (``show``'s section lines) stay this wide when there is no terminal to span
+_PIPE_RULE = 80
+
+
 class TerminalConsole(Console):
     """rich's Console, cleaning every text it writes and quiet when the reader went away.
 
     rich exits 1 on a broken pipe; the CLI's error handler turns
     ``BrokenPipeError`` into a quiet exit 0, so every console hands it there.
+
+    When it writes to a pipe or a file, rich would still fit every table to the
+    width of whatever terminal is on stderr, or to 80 columns: piped output would
+    be cut where no one asked. Then the width is :data:`PIPE_WIDTH` instead (unless
+    ``COLUMNS`` says otherwise), and each line loses the padding after its end.
     """
 
     def on_broken_pipe(self) -> None:
         raise BrokenPipeError
+
+    @property
+    def unbounded(self) -> bool:
+        """True when there is no terminal width to fit (a pipe or a file, no ``COLUMNS``)."""
+        return self._width is None and not self.is_terminal and not os.environ.get("COLUMNS")
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        return ConsoleDimensions(PIPE_WIDTH, size.height) if self.unbounded else size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+    def rule(
+        self,
+        title: Any = "",
+        *,
+        characters: str = "─",
+        style: str | Style = "rule.line",
+        align: Any = "center",
+    ) -> None:
+        """A section line as wide as the terminal, or 80 characters in a pipe."""
+        from rich.rule import Rule
+
+        rule = Rule(title=title, characters=characters, style=style, align=align)
+        self.print(rule, width=_PIPE_RULE if self.unbounded else None)
 
     def _render_buffer(self, buffer: Iterable[Segment]) -> str:
         """The last step before the terminal: every piece of text passes ``clean_text``.
@@ -69,12 +133,17 @@ class TerminalConsole(Console):
         character or bidi override from any of them can get through, whatever
         path it took. Rich's own styling is added after this, from the styles.
         """
-        return super()._render_buffer(
+        rendered = super()._render_buffer(
             Segment(clean_text(text), style, control)
             if control is None and text and not text.isprintable() and text != "\n"
             else Segment(text, style, control)
             for text, style, control in buffer
         )
+        if self.unbounded and " \n" in rendered:
+            # a table's last column is padded to its longest cell: in a pipe that is
+            # thousands of spaces after a short row
+            rendered = "\n".join(line.rstrip(" ") for line in rendered.split("\n"))
+        return rendered
 
 
 #: the largest count any --limit/--top option takes (SQLite integers are 64-bit)
@@ -82,8 +151,14 @@ MAX_COUNT = 1_000_000
 
 # markup=False: socialcare styles through Text and style arguments only, so no string
 # (an id, a handle, an error body) is ever read as rich markup ("[link=file:///...]").
-console = TerminalConsole(highlight=False, soft_wrap=False, markup=False)
-err_console = TerminalConsole(stderr=True, highlight=False, markup=False)
+# soft_wrap=True: a message is one line that the terminal wraps, never rich (which would
+# break `socialcare poll` or a path across lines); tables still fit the width, because
+# each column sets its own wrapping.
+console = TerminalConsole(highlight=False, soft_wrap=True, markup=False)
+err_console = TerminalConsole(stderr=True, highlight=False, soft_wrap=True, markup=False)
+#: where live displays draw (progress bars, poll's rate-limit countdown), on stderr: one
+#: console, so a countdown nests under the bars instead of fighting them for the lines
+progress_console = TerminalConsole(stderr=True, highlight=False, markup=False)
 
 
 class _WarningLine(logging.Handler):
@@ -340,3 +415,188 @@ def contribution_json(part: Any) -> dict[str, Any]:
         "contribution": part.contribution,
         "why": part.detail,
     }
+
+
+# -- cells that fit a terminal and stay whole in a pipe -------------------------------
+def fit(text: Any, width: int, *, style: str = "") -> Text:
+    """A table cell: cleaned, one line, cut to ``width`` on a terminal, whole in a pipe.
+
+    Cut by terminal cells, not characters: ``請求`` takes four columns, not two.
+    """
+    cell = Text(one_line("" if text is None else str(text)), style=style)
+    if not console.unbounded:
+        cell.truncate(width, overflow="ellipsis")
+    return cell
+
+
+# -- time: read in the agent's zone, shown in it --------------------------------------
+#: below this terminal width, tables show times as ages (``3h05m ago``)
+WIDE_TABLE = 120
+
+
+def read_since(
+    sc: Socialcare, text: str | None, option: str = "--since", *, now: datetime | None = None
+) -> datetime | None:
+    """A typed bound (``7d`` ago, ``2026-12-01T09:00`` in the agent's zone), UTC; None if unset.
+
+    Every command's ``--since``/``--until`` goes through here (``now`` shared by
+    both bounds of one command), so a clock-change time is refused by each with
+    the same message.
+    """
+    from ..timeutil import parse_since
+
+    if text is None:
+        return None
+    return parse_since(text, now, tz=sc.config.timezone, what=option)
+
+
+def read_future(sc: Socialcare, text: str, option: str = "--at") -> datetime:
+    """A typed future time (``4h``, ``2026-12-01T09:00`` in the agent's zone), UTC."""
+    from ..timeutil import parse_future
+
+    return parse_future(text, tz=sc.config.timezone, what=option)
+
+
+def relative_times() -> bool:
+    """Whether tables show ages instead of clock times: on a terminal narrower than 120."""
+    return console.is_terminal and console.width < WIDE_TABLE
+
+
+def time_text(
+    value: str | datetime | None,
+    tz: str | tzinfo | None,
+    *,
+    relative: bool = False,
+    now: datetime | None = None,
+) -> str:
+    """A stored time for people: ``2026-11-23 10:15 GMT`` in the agent's zone, or its age.
+
+    ``value`` is a stored UTC ISO string or an aware datetime; None (or empty) is
+    ``-``. JSON and CSV never come here: they keep UTC ISO-8601.
+    """
+    from ..timeutil import format_local, format_relative
+
+    if not value:
+        return "-"
+    try:
+        when = parse_iso(value) if isinstance(value, str) else value
+    except ValueError:  # not a stored time after all: show it as it is, cleaned
+        return one_line(str(value))
+    return format_relative(when, now or utcnow()) if relative else format_local(when, tz)
+
+
+def event_sentence(action: str, detail: Any, tz: str | None) -> str:
+    """An audit event's detail as people say it: ``note: checked with billing``.
+
+    ``detail`` is the event's JSON text (or its object). Known keys read as words
+    (``to bob``, ``until 2026-12-01 09:00 GMT``, ``tags billing, refund``); any
+    other key as ``key value``, so a new kind of event still reads sensibly.
+    """
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail) if detail.strip() else {}
+        except ValueError:
+            return one_line(detail)
+    if not isinstance(detail, Mapping):
+        return one_line(str(detail))
+    if action == "note":
+        return f"note: {one_line(str(detail.get('text', '')))}"
+    parts = []
+    for key, value in detail.items():
+        if value in (None, "", [], {}, False):
+            continue
+        parts.append(_detail_words(str(key), value, tz))
+    return "; ".join(parts)
+
+
+#: how a detail key reads in a sentence ("{}" is its value)
+_DETAIL_WORDS = {
+    "to": "to {}",
+    "previous": "was {}",
+    "outbox_id": "outbox #{}",
+    "kind": "{}",
+    "platform_id": "posted as {}",
+    "due_at": "due {}",
+    "previous_due_at": "was due {}",
+    "rule": "rule {}",
+    "url": "{}",
+    "item": "outbox #{}",
+    "customer": "customer {}",
+    "new": "{} new",
+    "folded": "{} folded",
+    "labels": "{} labels",
+    "text": "{}",
+    "error": "error: {}",
+}
+
+
+#: how a detail key that is simply true reads
+_FLAG_WORDS = {"forced": "forced", "dm": "as a private message"}
+
+
+def _detail_words(key: str, value: Any, tz: str | None) -> str:
+    if value is True:
+        return _FLAG_WORDS.get(key, key.replace("_", " "))
+    if isinstance(value, (list, tuple)):
+        shown = ", ".join(one_line(str(v)) for v in value)
+    elif isinstance(value, str) and (key in ("at", "until") or key.endswith("_at")):
+        try:
+            shown = time_text(value, tz)
+        except ValueError:
+            shown = one_line(value)
+    elif isinstance(value, Mapping):
+        shown = one_line(json.dumps(value, ensure_ascii=False, default=str))
+    else:
+        shown = one_line(str(value))
+    words = _DETAIL_WORDS.get(key)
+    if words is None:
+        return f"{key.replace('_', ' ')} {shown}"
+    return words.format(shown)
+
+
+# -- progress: the library's steps as a bar, on a terminal only -------------------------
+def _ignore(step: Step) -> None:
+    """The progress callback when nothing is shown (a pipe, ``--quiet``)."""
+
+
+@contextmanager
+def progress_bar(*, quiet: bool = False) -> Iterator[ProgressHook]:
+    """A ``progress=`` callback for the library, drawn as rich bars while the block runs.
+
+    One bar per task (each source and query of a poll, each table of a copy),
+    with its count, its total when known, its rate and a note (``page 3, 12 new``).
+    Drawn on stderr, so output piped or written to a file is untouched, and only
+    when stderr is a terminal and not ``quiet``: cron and pipes get nothing.
+    """
+    out = progress_console
+    if quiet or not out.is_terminal:
+        yield _ignore
+        return
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=24),
+        TextColumn("{task.fields[count]}"),
+        TextColumn("{task.fields[rate]}", style="cyan"),
+        TextColumn("{task.fields[note]}", style="dim"),
+        TimeElapsedColumn(),
+    )
+    # five redraws a second: smooth enough to read, and no CPU taken from the work itself
+    with Progress(*columns, console=out, transient=True, refresh_per_second=5) as bar:
+        tasks: dict[str, Any] = {}
+
+        def show(step: Step) -> None:
+            task = tasks.get(step.task)
+            if task is None:
+                task = bar.add_task(one_line(step.task, 40), total=step.total, count="",
+                                    rate="", note="")  # fmt: skip
+                tasks[step.task] = task
+            bar.update(task, completed=step.done, total=step.total)
+            speed = next((t.speed for t in bar.tasks if t.id == task), None)
+            count = f"{step.done:,}" + (f"/{step.total:,}" if step.total is not None else "")
+            rate = f"{speed:,.0f}/s" if speed else ""
+            bar.update(task, count=count, rate=rate, note=one_line(step.note, 40))
+
+        yield show

@@ -9,15 +9,12 @@ printed with any password removed.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import typer
 from rich.table import Table
 
-from .common import console, err_console, sc_of
-
-if TYPE_CHECKING:
-    from ..app import TableCopy
+from .common import console, progress_bar, sc_of
 
 __all__ = ["db_app"]
 
@@ -85,15 +82,14 @@ def db_copy(
     Reads in keyset pages and commits page by page, so it streams millions
     of rows in flat memory and an interrupted copy can simply be run again.
     Ends with each table's counts checked (exit 12 if the target has fewer rows).
+    On a terminal a bar per table shows rows copied out of its count (not with
+    --quiet, and never in a pipe).
 
     Example: socialcare db copy --to postgresql://care@db.example.com/socialcare
     """
 
-    def progress(result: TableCopy) -> None:
-        if not quiet and result.source_rows % (batch_size * 50) == 0:
-            err_console.print(f"  {result.table}: {result.source_rows:,} rows read", markup=False)
-
-    results, where = sc_of(ctx).db_copy(to, from_=from_, batch=batch_size, progress=progress)
+    with progress_bar(quiet=quiet) as progress:
+        results, where = sc_of(ctx).db_copy(to, from_=from_, batch=batch_size, progress=progress)
     if quiet:
         return
     table = Table("table", "source", "copied", "already there", "target", box=None)

@@ -17,9 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import NotFound, SendFailed, UsageError
-from ..models import item_options, parse_iso
+from ..models import item_options
 from ..safety import clean_text, one_line
-from ..timeutil import format_local
 from .common import (
     JSON_OPTION,
     complete_agent,
@@ -28,10 +27,14 @@ from .common import (
     complete_template,
     console,
     err_console,
+    fit,
     outbox_json,
     print_json,
     quiet_logging,
+    read_future,
+    relative_times,
     sc_of,
+    time_text,
 )
 
 if TYPE_CHECKING:
@@ -62,8 +65,9 @@ def _maybe_when(sc: Socialcare, in_: str | None, at: str | None) -> datetime | N
     """``--in`` or ``--at`` (not both) as a future UTC time, or None if neither is given."""
     if in_ and at:
         raise UsageError("give either --in or --at, not both")
-    value = in_ or at
-    return None if value is None else sc.parse_when(value)
+    if in_ is not None:
+        return read_future(sc, in_, "--in")
+    return None if at is None else read_future(sc, at, "--at")
 
 
 def _when(sc: Socialcare, in_: str | None, at: str | None) -> datetime:
@@ -74,8 +78,8 @@ def _when(sc: Socialcare, in_: str | None, at: str | None) -> datetime:
     return when
 
 
-def _local(value: str | None, tz: str | None) -> str:
-    return format_local(parse_iso(value), tz) if value else "-"
+def _local(value: str | None, tz: str | None, *, relative: bool = False) -> str:
+    return time_text(value, tz, relative=relative)
 
 
 def _item_json(item: Row) -> dict[str, object]:
@@ -101,10 +105,11 @@ def _what(item: Row) -> str:
 def _table(rows: list[Row], tz: str | None, *, posts: bool = False) -> Table:
     """One line per item, cut to the terminal width; a note column only if some item has one."""
     headers = ["id", "due", "status", "source" if posts else "mention", "agent"]
+    relative = relative_times()
     fixed = [
         [
             str(r["id"]),
-            _local(r["due_at"], tz),
+            _local(r["due_at"], tz, relative=relative),
             r["status"],
             r["source"] if posts else r["mention_id"] or "-",
             r["agent"] or "-",
@@ -119,8 +124,8 @@ def _table(rows: list[Row], tz: str | None, *, posts: bool = False) -> Table:
     what_width, note_width = (room * 2 // 3, room - room * 2 // 3) if any(notes) else (room, 0)
     table = Table(*headers, "what", *(["note"] if any(notes) else []))
     for r, cells, note in zip(rows, fixed, notes, strict=True):
-        extra = [Text(one_line(note, note_width))] if any(notes) else []
-        table.add_row(*cells, Text(one_line(_what(r), what_width)), *extra)
+        extra = [fit(note, note_width)] if any(notes) else []
+        table.add_row(*(Text(c) for c in cells), fit(_what(r), what_width), *extra)
     return table
 
 

@@ -18,8 +18,16 @@ import typer
 from rich.text import Text
 
 from ..safety import clean_text, one_line
-from ..timeutil import parse_since
-from .common import JSON_OPTION, MAX_COUNT, TerminalConsole, print_json, sc_of
+from .common import (
+    JSON_OPTION,
+    MAX_COUNT,
+    TerminalConsole,
+    print_json,
+    read_since,
+    relative_times,
+    sc_of,
+    time_text,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -177,8 +185,13 @@ def kb_list(
     if not rows:
         console.print("No sources yet: add one with `socialcare kb add PATH_OR_URL`.")
         return
+    relative = relative_times()
     for s in rows:
-        fetched = s["last_fetched"] or "never"
+        fetched = (
+            time_text(s["last_fetched"], sc.config.timezone, relative=relative)
+            if s["last_fetched"]
+            else "never"
+        )
         line = f"{s['id']:>3}  {s['kind']:<7} {s['articles']:>6}  {fetched:<20}  {one_line(s['location'])}"
         console.print(Text(line))
         if s["last_error"]:
@@ -194,12 +207,13 @@ def kb_show(
 
     Example: socialcare kb show 12
     """
-    row = sc_of(ctx).kb_article(article)
+    sc = sc_of(ctx)
+    row = sc.kb_article(article)
     console.print(Text(f"#{row['id']} {one_line(row['title'])}", style="bold"))
     console.print(Text(f"url:       {one_line(row['url'])}"))
     console.print(Text(f"tags:      {one_line(', '.join(row['tags'])) or '-'}"))
     console.print(Text(f"source:    #{row['source_id']} {one_line(row['source_location'] or '')}"))
-    console.print(Text(f"last seen: {row['last_seen']}"))
+    console.print(Text(f"last seen: {time_text(row['last_seen'], sc.config.timezone)}"))
     console.print()
     console.print(Text(clean_text(row["body"])))
 
@@ -305,7 +319,7 @@ def kb_report(
     Example: socialcare kb report --since 30d
     """
     sc = sc_of(ctx)
-    when = parse_since(since, tz=sc.config.timezone) if since else None
+    when = read_since(sc, since)
     rep = sc.kb_report(since=when, questions=questions, top=top)
     if json_:
         console.print_json(json.dumps(_report_dict(rep)))

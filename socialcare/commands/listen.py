@@ -31,7 +31,10 @@ from .common import (
     complete_source,
     console,
     err_console,
+    fit,
     print_json,
+    progress_bar,
+    progress_console,
     quiet_logging,
     sc_of,
 )
@@ -72,14 +75,14 @@ def _queries_table(st: IngestStatus, now: datetime) -> Table:
                 limit += f", resets {_until(q.rate_limit_reset, now).plain}"
         last = "-" if q.items_last_poll is None else str(q.items_last_poll)
         table.add_row(
-            Text(one_line(q.source, 20)),
-            Text(one_line(q.query, 40)),
+            fit(q.source, 20),
+            fit(q.query, 40),
             _ago(q.last_success_at, now),
             f"{last}/{q.items_24h}",
             Text(limit),
             _until(q.next_poll_at, now),
             Text(str(q.open_gaps), style="yellow" if q.open_gaps else ""),
-            Text(one_line(q.last_error, 80), style="red" if q.failing else "dim")
+            fit(q.last_error, 80, style="red" if q.failing else "dim")
             if q.last_error
             else Text("-", style="dim"),
         )
@@ -100,7 +103,7 @@ def _sources_table(st: IngestStatus, now: datetime) -> Table:
             state.append(one_line(w, 120) + "\n", style="yellow")
         state.rstrip()
         table.add_row(
-            Text(one_line(s.source, 20)),
+            fit(s.source, 20),
             _budget_text(s.requests_month, s.request_budget),
             _budget_text(s.items_month, s.item_budget),
             _ago(s.newest_item_at, now) if s.newest_item_at else Text("-", style="dim"),
@@ -196,13 +199,13 @@ def gaps(
         closed = g["closed_at"]
         table.add_row(
             str(g["id"]),
-            Text(one_line(g["source"], 20)),
-            Text(one_line(g["query"], 40)),
-            Text(one_line(g["after_cursor"] or "(start)", 40)),
-            Text(one_line(g["before_cursor"], 40)),
+            fit(g["source"], 20),
+            fit(g["query"], 40),
+            fit(g["after_cursor"] or "(start)", 40),
+            fit(g["before_cursor"], 40),
             _ago(g["created_at"], now),
             Text("filled", style="green") if closed else Text("open", style="yellow"),
-            Text(one_line(g["reason"], 80)),
+            fit(g["reason"], 80),
         )
     console.print(table)
 
@@ -322,6 +325,8 @@ def poll(
     """Fetch new mentions from sources into the store, incrementally and idempotently.
 
     Safe from cron: a second overlapping run exits with code 6 and does nothing.
+    On a terminal a bar per source and query shows pages, items read, new
+    mentions and the rate (stderr; nothing in a pipe or with --quiet).
 
     Example: socialcare poll --source demo
     """
@@ -329,11 +334,14 @@ def poll(
 
     if quiet:
         quiet_logging()
-    summary = sc_of(ctx).poll(
-        source or None,
-        waiter=make_waiter(quiet=quiet, console=err_console),
-        max_wait=parse_max_wait(max_wait),
-    )
+    sc = sc_of(ctx)
+    with progress_bar(quiet=quiet) as progress:
+        summary = sc.poll(
+            source or None,
+            waiter=make_waiter(quiet=quiet, console=progress_console),
+            max_wait=parse_max_wait(max_wait),
+            progress=progress,
+        )
     for r in summary.results:
         if r.warning and not quiet:
             err_console.print(Text(f"Warning: {one_line(r.warning)}"))
@@ -342,13 +350,13 @@ def poll(
         table = Table("source", "query", "fetched", "new", "folded", "status")
         for r in summary.results:
             if r.error:
-                status = Text(one_line(r.error, 80), style="red")
+                status = fit(r.error, 80, style="red")
             elif r.reopened:  # edited reviews that got worse are back in the queue
                 status = Text(f"ok, {r.reopened} reopened", style="yellow")
             else:
                 status = Text("ok", style="green")
             table.add_row(
-                r.source, Text(one_line(r.query, 40)), str(r.fetched), str(r.new),
+                r.source, fit(r.query, 40), str(r.fetched), str(r.new),
                 str(r.folded), status,
             )  # fmt: skip
         console.print(table)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import csv
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
+from ..models import Step
 from ..safety import clean_text, csv_safe, one_line
-from ..timeutil import format_age, parse_since
+from ..timeutil import format_age
 from .common import (
     JSON_OPTION,
     JSONL_OPTION,
@@ -26,11 +28,14 @@ from .common import (
     contribution_json,
     err_console,
     exclusive,
-    interactive,
+    fit,
     mention_json,
     print_json,
     print_jsonl,
+    progress_bar,
+    read_since,
     sc_of,
+    time_text,
 )
 
 if TYPE_CHECKING:
@@ -79,6 +84,48 @@ QUEUE_COLUMNS = [
 QUEUE_EXTRA = ("score", "sla_left", "age_seconds")
 
 
+def _timestamp(when: datetime | None) -> float | None:
+    return None if when is None else when.timestamp()
+
+
+#: text gets at least this many columns; below it, the queue drops author, then age
+_MIN_TEXT = 16
+
+
+def _queue_table(rows: list[Row]) -> Table:
+    """The ranked queue, fitted to the terminal (in a pipe: every column, whole).
+
+    Narrow terminals keep the columns an agent needs (a terminal under ~75 columns
+    drops author, then age, before the text gets too short to read); wide ones add
+    rank and sentiment.
+    """
+    width = console.width
+    columns: list[tuple[str, int, Callable[[int, Row], Any]]] = [
+        ("id", max(len(r["id"]) for r in rows), lambda n, r: Text(r["id"])),
+        ("score", 5, lambda n, r: f"{r['score']:.2f}"),
+        ("SLA", 10, lambda n, r: _sla_text(r)),
+        ("intent", 9, lambda n, r: r.get("intent") or "-"),
+        ("age", 6, lambda n, r: format_age(r["age_seconds"])),
+        ("author", 14, lambda n, r: fit("@" + (r["author_handle"] or ""), 14)),
+    ]
+    if width >= 110:
+        columns.insert(0, ("#", len(str(len(rows))), lambda n, r: str(n)))
+        columns.insert(5, ("sentiment", 9, lambda n, r: _sentiment_text(r)))
+    for optional in ("author", "age"):
+        if width - sum(w + 1 for _, w, _ in columns) - 1 >= _MIN_TEXT:
+            break
+        columns = [c for c in columns if c[0] != optional]
+    # Cut the text ourselves: rich drops whole columns when one cell is too long.
+    text_width = max(width - sum(w + 1 for _, w, _ in columns) - 1, _MIN_TEXT)
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
+    for name, least, _ in columns:
+        table.add_column(name, no_wrap=True, min_width=least)
+    table.add_column("text", no_wrap=True)
+    for n, row in enumerate(rows, start=1):
+        table.add_row(*(cell(n, row) for _, _, cell in columns), fit(row["text"], text_width))
+    return table
+
+
 @commands.command()
 def queue(
     ctx: typer.Context,
@@ -125,7 +172,7 @@ def queue(
         assignee=assignee,
         intent=intent,
         min_score=min_score,
-        since_ts=parse_since(since, tz=sc.config.timezone).timestamp() if since else None,
+        since_ts=_timestamp(read_since(sc, since)),
         search=search,
         limit=limit,
         sort=sort,
@@ -144,30 +191,7 @@ def queue(
     if not rows:
         console.print("Queue is empty: nothing waiting. (Try `socialcare poll`.)")
         return
-    # Narrow terminals keep the columns an agent needs; wide ones add rank and sentiment.
-    wide = console.width >= 110
-    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
-    columns = [("id", max(len(r["id"]) for r in rows)), ("score", 5), ("SLA", 10), ("intent", 9)]
-    if wide:
-        columns = [("#", len(str(len(rows))))] + columns + [("sent.", 8)]
-    columns += [("age", 6), ("author", 14)]
-    for name, width in columns:
-        table.add_column(name, no_wrap=True, min_width=width)
-    table.add_column("text", no_wrap=True)
-    # Cut the text ourselves: rich drops whole columns when one cell is too long.
-    text_width = max(console.width - sum(w + 1 for _, w in columns) - 1, 16)
-    for n, row in enumerate(rows, start=1):
-        cells: list[Any] = [Text(row["id"]), f"{row['score']:.2f}", _sla_text(row),
-                            row.get("intent") or "-"]  # fmt: skip
-        if wide:
-            cells = [str(n), *cells, _sentiment_text(row)]
-        cells += [
-            format_age(row["age_seconds"]),
-            Text(one_line("@" + (row["author_handle"] or ""), 14)),
-            Text(one_line(row["text"], text_width)),
-        ]
-        table.add_row(*cells)
-    console.print(table)
+    console.print(_queue_table(rows))
 
 
 @commands.command()
@@ -230,11 +254,14 @@ def triage(
     sc = sc_of(ctx)
     total = sc.mention_count()
     started = time.perf_counter()
-    from rich.progress import Progress
+    with progress_bar() as progress:
+        done = [0]
 
-    with Progress(console=err_console, transient=True, disable=not interactive()) as progress:
-        task = progress.add_task("triage", total=total)
-        count = sc.retriage(lambda n: progress.advance(task, n))
+        def advance(n: int) -> None:
+            done[0] += n
+            progress(Step("triage", done[0], total))
+
+        count = sc.retriage(advance)
     console.print(f"Re-scored {count} mentions in {time.perf_counter() - started:.1f}s")
 
 
@@ -297,7 +324,8 @@ def triage_model(
 
     Example: socialcare triage model --top 5
     """
-    model, row = sc_of(ctx).triage_model()
+    sc = sc_of(ctx)
+    model, row = sc.triage_model()
     if model is None or row is None:
         console.print(
             "No learned model: the zero-label score is in use. (Train one with "
@@ -305,7 +333,8 @@ def triage_model(
         )
         return
     console.print(
-        f"Model #{row['id']}, trained {model.trained_at} on {model.labels} labels "
+        f"Model #{row['id']}, trained {time_text(model.trained_at, sc.config.timezone)} "
+        f"on {model.labels} labels "
         f"({model.positives} needed an answer, {model.negatives} did not); "
         f"cross-validated ROC AUC {_auc(model.cv_auc)}; {len(model.weights)} weights"
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime, timedelta, tzinfo
+from datetime import timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -28,8 +28,19 @@ from ..config import Config
 from ..errors import UsageError
 from ..models import utcnow
 from ..safety import one_line
-from ..timeutil import parse_duration, parse_since, resolve_tz
-from .common import JSONL_OPTION, MAX_COUNT, complete_source, console, err_console, exclusive, sc_of
+from ..timeutil import parse_duration, resolve_tz
+from .common import (
+    JSONL_OPTION,
+    MAX_COUNT,
+    complete_source,
+    console,
+    err_console,
+    exclusive,
+    progress_bar,
+    read_since,
+    sc_of,
+    time_text,
+)
 
 if TYPE_CHECKING:
     from ..reports.metrics import Report, ReportTable, SpikeFinding
@@ -44,11 +55,6 @@ _BAR_WIDTH = 16
 def _zone(cfg: Config) -> tuple[tzinfo, str]:
     tz = resolve_tz(cfg.timezone)
     return tz, cfg.timezone or str(tz)
-
-
-def _when(text: str | None, option: str, now: datetime, tz_name: str | None) -> datetime | None:
-    """``7d`` (ago) or an ISO time; an ISO time without offset is in the agent's zone."""
-    return None if text is None else parse_since(text, now, tz=tz_name, what=option)
 
 
 # -- export -----------------------------------------------------------------------
@@ -76,12 +82,17 @@ def export(
         None, "--output", "-o", metavar="FILE", help="Write here instead of stdout."
     ),
     excel: bool = typer.Option(False, "--excel", help="Start the CSV with a UTF-8 BOM for Excel."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress bar and no summary line (cron)."
+    ),
 ) -> None:
     """Stream mentions, replies, follow-ups or the audit log as CSV, JSON lines or JSON.
 
     Columns come in a fixed documented order and times are UTC ISO-8601.
     CSV cells that start with = + - @ tab or CR get a leading apostrophe so
-    spreadsheets never run them as formulas. Memory use stays flat.
+    spreadsheets never run them as formulas. Memory use stays flat. On a
+    terminal, stderr shows a running count of rows and the rate (nothing when
+    stderr is a pipe, or with --quiet).
 
     Example: socialcare export mentions --since 7d -o mentions.csv
     """
@@ -95,20 +106,23 @@ def export(
     now = utcnow()
     query = ExportQuery(
         kind=what,
-        since=_when(since, "--since", now, sc.config.timezone),
-        until=_when(until, "--until", now, sc.config.timezone),
+        since=read_since(sc, since, "--since", now=now),
+        until=read_since(sc, until, "--until", now=now),
         source=source,
         status=status,
     )
-    columns, rows = sc.export(query)
+    # rows written to the terminal itself would mix with the bar: a bar only beside a file
+    on_screen = output in (None, "-") and sys.stdout.isatty()
     try:
-        with open_output(output) as out:
-            count = write_rows(out, format_, columns, rows, excel=excel)
+        with progress_bar(quiet=quiet or on_screen) as progress:
+            columns, rows = sc.export(query, progress=progress)
+            with open_output(output) as out:
+                count = write_rows(out, format_, columns, rows, excel=excel)
     except BrokenPipeError:
         # the reader (head, less) stopped early: that is its choice, not our failure
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(0) from None
-    if output and output != "-":
+    if output and output != "-" and not quiet:
         err_console.print(Text(f"Exported {count} {what} to {output}"))
 
 
@@ -158,10 +172,10 @@ def report(
     sc = sc_of(ctx)
     tz, tz_name = _zone(sc.config)
     now = utcnow()
-    start = _when(since, "--since", now, sc.config.timezone) or now - timedelta(days=7)
+    start = read_since(sc, since, "--since", now=now) or now - timedelta(days=7)
     params = ReportParams(
         since=start,
-        until=_when(until, "--until", now, sc.config.timezone) or now,
+        until=read_since(sc, until, "--until", now=now) or now,
         now=now,
         tz=tz,
         tz_name=tz_name,
@@ -191,6 +205,15 @@ def _write_html(path: str, page: str) -> None:
     err_console.print(Text(f"Wrote {target}"))
 
 
+def _header(column: str) -> str:
+    """A column's name for people: ``median``, not ``median_seconds``, when the cell is ``1h11m``.
+
+    Cells of ``*_seconds`` columns are shown as durations (``format_cell``), so the
+    unit in the name would be wrong; JSON and CSV keep the full names.
+    """
+    return column.removesuffix("_seconds").replace("_", " ")
+
+
 def _rich_table(table: ReportTable, width: int, *, wrap_text: bool = False) -> Table:
     """A report table as a rich Table; untrusted cells are Text, never markup.
 
@@ -206,7 +229,7 @@ def _rich_table(table: ReportTable, width: int, *, wrap_text: bool = False) -> T
         [one_line(format_cell(c, v), 60) for c, v in zip(table.columns, row, strict=True)]
         for row in table.rows
     ]
-    headers = [one_line(name.replace("_", " "), 30) for name in table.columns]
+    headers = [one_line(_header(name), 30) for name in table.columns]
     numeric = [
         bool(table.rows) and all(isinstance(r[i], (int, float)) or r[i] is None for r in table.rows)
         for i in range(len(table.columns))
@@ -254,13 +277,11 @@ def _rich_table(table: ReportTable, width: int, *, wrap_text: bool = False) -> T
 def _print_report(result: Report, tz: tzinfo) -> None:
     from ..reports.metrics import headline
 
-    since = datetime.fromisoformat(result.since.replace("Z", "+00:00")).astimezone(tz)
-    until = datetime.fromisoformat(result.until.replace("Z", "+00:00")).astimezone(tz)
+    since, until = (time_text(t, tz) for t in (result.since, result.until))
     scope = f", source {result.source}" if result.source else ""
     console.print(
         Text(
-            f"Report {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M %Z} "
-            f"({result.timezone}, by {result.by}{scope})",
+            f"Report {since} to {until} ({result.timezone}, by {result.by}{scope})",
             style="bold",
         )
     )
@@ -304,23 +325,25 @@ def spikes(
 
     window_s = parse_duration(window, what="--window").total_seconds()
     rule = SpikeRule(sigma=sigma, min_count=min_count)
-    findings = sc_of(ctx).spikes(window_s=window_s, windows=baseline, rule=rule, source=source)
+    sc = sc_of(ctx)
+    findings = sc.spikes(window_s=window_s, windows=baseline, rule=rule, source=source)
     if json_:
         typer.echo(json.dumps(_spikes_json(findings), ensure_ascii=False, indent=2))
     else:
-        _print_spikes(findings, window)
+        _print_spikes(findings, window, sc.config.timezone)
     if alert and any(f.result.spike for f in findings):
         raise typer.Exit(SPIKE_EXIT_CODE)
 
 
-def _print_spikes(findings: list[SpikeFinding], window: str) -> None:
+def _print_spikes(findings: list[SpikeFinding], window: str, tz: str | None) -> None:
     from ..reports.metrics import spike_table
 
     if findings:
         f = findings[0]
+        start, end = time_text(f.window_start, tz), time_text(f.window_end, tz)
         console.print(
             Text(
-                f"Last {window}: {f.window_start} to {f.window_end}, baseline "
+                f"Last {window}: {start} to {end}, baseline "
                 f"{f.result.baseline_windows} windows before it (negative or complaint mentions)"
             )
         )

@@ -14,8 +14,8 @@ from rich.text import Text
 
 from ..errors import SocialcareError
 from ..safety import clean_text, one_line
-from ..timeutil import format_age, parse_future
-from .common import CommandSet, console, sc_of
+from ..timeutil import format_age
+from .common import CommandSet, console, read_future, sc_of
 
 if TYPE_CHECKING:
     from ..app import Row, Socialcare
@@ -117,7 +117,7 @@ def work_loop(
                     handled += 1
                 elif choice == "z":
                     until = prompt("snooze for", default="4h")
-                    sc.snooze(row["id"], parse_future(until, tz=sc.config.timezone))
+                    sc.snooze(row["id"], read_future(sc, until, "snooze for"))
                     handled += 1
                 elif choice == "a":
                     who = prompt("assign to")
