@@ -142,9 +142,14 @@ def check_name(name: str) -> str:
     return name
 
 
-def ack_key(incident_id: int, kind: str, target: str) -> str:
-    """The deterministic idempotency key of one incident send: the same on every rerun."""
-    digest = hashlib.sha256(f"socialcare-incident:{incident_id}:{kind}:{target}".encode())
+def ack_key(incident: Mapping[str, Any], kind: str, target: str) -> str:
+    """The deterministic idempotency key of one incident send: the same on every rerun.
+
+    The incident's id, name and opening time are all in it, so two stores (a test
+    store, a restored backup) whose incident #1 differ never share a key on the platform.
+    """
+    who = f"{incident['id']}:{incident['name']}:{incident['opened_at']}"
+    digest = hashlib.sha256(f"socialcare-incident:{who}:{kind}:{target}".encode())
     return digest.hexdigest()[:32]
 
 
@@ -488,7 +493,7 @@ def reply_all(
                     kind="reply", source=str(t.latest["source"]), mention_id=mention_id,
                     text=body, agent=agent, options={"incident": name},
                 )  # fmt: skip
-                sql.set_outbox_key(store, item_id, ack_key(iid, "ack", t.customer))
+                sql.set_outbox_key(store, item_id, ack_key(inc, "ack", t.customer))
                 if not sql.add_send(
                     store, iid, "ack", t.customer, mention_id=mention_id, outbox_id=item_id
                 ):
@@ -628,7 +633,7 @@ def post_status(
             if not sql.add_send(store, iid, "post", f"{s}:{digest}", mention_id=None,
                                 outbox_id=item_id):  # fmt: skip
                 raise Conflict(f"this text is being posted on {s} by another run right now")
-            sql.set_outbox_key(store, item_id, ack_key(iid, "post", f"{s}:{digest}"))
+            sql.set_outbox_key(store, item_id, ack_key(inc, "post", f"{s}:{digest}"))
             store.log_event("incident_post", agent=agent, incident=name, outbox_id=item_id,
                             source=s)  # fmt: skip
         item = store.outbox_get(item_id)
