@@ -298,3 +298,34 @@ def test_queue_folds_open_incidents_into_one_line(sc: Socialcare, file_store: St
     sc.incident_resolve("login")
     rows, folded = sc.queue_folded(QueueFilter(limit=50))
     assert len(rows) == 35 and folded == []
+
+
+def test_report_compares_incidents_with_the_rest(sc: Socialcare, file_store: Store) -> None:
+    from zoneinfo import ZoneInfo
+
+    from socialcare.app import ReportParams
+
+    now = utcnow()
+    params = ReportParams(
+        since=now - timedelta(days=1), until=now + timedelta(minutes=5), now=now,
+        tz=ZoneInfo("UTC"), tz_name="UTC",
+    )  # fmt: skip
+    _mention(file_store, "x1", "x", "my parcel is late", minutes_ago=30)
+    assert "incidents" not in {t.name for t in sc.report(params).tables}  # none: unchanged
+    for c in "abc":
+        _mention(file_store, f"{c}1", c, "login broken", minutes_ago=30)
+    _mention(file_store, "a2", "a", "login still broken", minutes_ago=20)
+    sc.incident_open("login", match="login")
+    sc.incident_reply("login", text=ACK)
+    file_store.mark_answered("plain:x1", to_iso(now), "bob")
+    tables = {t.name: t for t in sc.report(params).tables}
+    rows = {r["incident"]: r for r in tables["incidents"].records()}
+    assert (rows["login"]["mentions"], rows["login"]["customers"], rows["login"]["answered"]) == (
+        4, 3, 3,
+    )  # fmt: skip
+    # a's first mention waited 30 min for the acknowledgement on their latest one
+    assert 29 * 60 <= float(rows["login"]["median_first_response_seconds"] or 0) <= 31 * 60
+    assert rows["(no incident)"]["mentions"] == 1
+    timeline = tables["incident_timeline"]
+    assert timeline.columns[:3] == ["hour", "total", "login"]
+    assert sum(int(r[1] or 0) for r in timeline.rows) == 5

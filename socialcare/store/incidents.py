@@ -40,6 +40,7 @@ __all__ = [
     "wrote_after",
     "resolve",
     "open_member_ids",
+    "report_rows",
 ]
 
 #: the columns of a member mention that reply planning needs (not the raw payload)
@@ -303,3 +304,30 @@ def open_member_ids(store: Store) -> dict[str, tuple[int, str]]:
         "GROUP BY im.mention_id"
     )
     return {str(r["mention_id"]): (int(r["incident_id"]), str(r["author"])) for r in rows}
+
+
+def report_rows(
+    store: Store, since_ts: float, until_ts: float, source: str | None = None
+) -> list[Row]:
+    """Customers' mentions created in the period (spam left out), each with its incident.
+
+    One row per (mention, incident) and one with ``incident`` NULL for mentions of no
+    incident: ``incident, created_ts, author_key, answered_ts, sent_ts``.
+    """
+    unix = store.dialect.iso_to_unix
+    params: dict[str, Any] = {"since": since_ts, "until": until_ts}
+    where = (
+        "m.is_own = 0 AND m.status != 'spam' AND m.created_ts >= :since AND m.created_ts < :until"
+    )
+    if source is not None:
+        where += " AND m.source = :source"
+        params["source"] = source
+    return store.rows(
+        f"SELECT i.name AS incident, m.created_ts, m.author_key, {unix('m.answered_at')} "
+        f"AS answered_ts, (SELECT {unix('min(o.sent_at)')} FROM outbox o "
+        "WHERE o.mention_id = m.id AND o.kind = 'reply' AND o.status = 'sent') AS sent_ts "
+        "FROM mentions m LEFT JOIN incident_mentions im ON im.mention_id = m.id "
+        "AND im.removed = 0 LEFT JOIN incidents i ON i.id = im.incident_id "
+        f"WHERE {where}",
+        params,
+    )
