@@ -329,3 +329,32 @@ def test_report_compares_incidents_with_the_rest(sc: Socialcare, file_store: Sto
     timeline = tables["incident_timeline"]
     assert timeline.columns[:3] == ["hour", "total", "login"]
     assert sum(int(r[1] or 0) for r in timeline.rows) == 5
+
+
+def test_sends_are_paced_per_platform_and_interleaved(file_store: Store, workdir: Path) -> None:
+    from socialcare.incident.service import reply_all
+    from socialcare.poll import Adapters
+
+    for n in range(3):
+        _mention(file_store, f"p{n}", f"p{n}", "login broken", source="plain")
+        _mention(file_store, f"f{n}", f"f{n}", "login broken", source="fake")
+    cfg = config(file_store.path, workdir, min_interval={"plain": 10, "fake": 4})
+    sc = Socialcare(cfg, file_store)
+    sc.incident_open("login", match="login")
+    now = [1000.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(round(seconds, 3))
+        now[0] += seconds
+
+    adapters = Adapters(cfg)
+    report = reply_all(cfg, file_store, adapters, "login", agent="alice", text=ACK,
+                       sleep=sleep, clock=lambda: now[0])  # fmt: skip
+    adapters.close()
+    assert report.count("sent") == 6
+    order = [e["source"] for e in replies_logged(workdir)]
+    # fake (every 4 s) goes three times while plain (every 10 s) waits, never back to back
+    assert order == ["fake", "plain", "fake", "fake", "plain", "plain"]
+    assert sleeps == [4.0, 4.0, 2.0, 10.0]
+    assert now[0] - 1000.0 == 20.0  # plain's two waits bound the run, not the sum of all

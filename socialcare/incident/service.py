@@ -516,6 +516,8 @@ def reply_all(
                 str(status), str(status)
             )
             detail = f"outbox #{ack['outbox_id']} is {status}"
+            if action == "failed":
+                detail += f" ({ack['outbox_error']}; `socialcare outbox retry {ack['outbox_id']}`)"
             if action == "unknown":
                 detail += (
                     " (may be on the platform: `socialcare outbox retry "
