@@ -109,6 +109,11 @@ def test_outage_one_acknowledgement_per_customer_to_the_latest(
     assert set(to) == wanted  # each to the customer's latest mention
     assert all(e["text"].startswith("Hi @cust") for e in logged)
 
+    # one acknowledgement answers all of a customer's incident mentions: none left open
+    acked = {key for key in latest if key not in answered + claimed}
+    still_open = {r["author_key"] for r in file_store.rows(
+        "SELECT author_key FROM mentions WHERE status = 'open' AND id LIKE '%:o%'")}  # fmt: skip
+    assert set(claimed) <= still_open <= set(claimed + answered) and not still_open & acked
     again = sc.incident_reply("login", text=ACK)
     assert again.count("sent") == 0 and again.count("already") == 1485
     assert len(replies_logged(workdir)) == 1485

@@ -515,6 +515,8 @@ def reply_all(
             action = {"sent": "already", "sending": "unknown", "unknown": "unknown"}.get(
                 str(status), str(status)
             )
+            if status == "sent" and customer in by_customer:
+                _cover_siblings(store, by_customer[customer], ack, agent)
             detail = f"outbox #{ack['outbox_id']} is {status}"
             if action == "failed":
                 detail += f" ({ack['outbox_error']}; `socialcare outbox retry {ack['outbox_id']}`)"
@@ -555,6 +557,8 @@ def reply_all(
                     str(item["status"]), "unknown"
                 )
                 line.detail = str(item.get("error") or "")
+                if line.action == "sent" and target is not None:
+                    _cover_siblings(store, target, item, agent)
             except Conflict as exc:  # another run took it meanwhile: it is theirs to send
                 line.action, line.detail = "already", str(exc)
             except SocialcareError as exc:
@@ -565,6 +569,17 @@ def reply_all(
             progress(done, total)
     report.seconds = clock() - started
     return report
+
+
+def _cover_siblings(store: Store, target: _Target, item: Mapping[str, Any], agent: str) -> None:
+    """The acknowledgement answers all the customer's incident mentions, not only the latest
+    it was sent to: mark the others answered too, so they leave the queue with it."""
+    at = str(item.get("sent_at") or to_iso(utcnow()))
+    others = [str(m["id"]) for m in target.mentions if m["id"] != item["mention_id"]]
+    if others:
+        with store.transaction():
+            for mention_id in others:
+                store.mark_answered(mention_id, at, agent)
 
 
 def _recheck(store: Store, target: _Target, agent: str, own_item: int) -> str | None:
