@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     import httpx
 
     from .followups import DueReport, Preview
+    from .incident.matching import FoldedIncident
+    from .incident.service import IncidentView, PostResult, ReplyReport, ResolveReport
     from .kb import DeflectionReport, KbSettings, SourceResult, Suggestion
     from .poll import Adapters, IngestStatus, PollSummary
     from .reports.collect import ReportParams
@@ -45,6 +47,11 @@ log = logging.getLogger("socialcare.app")
 _LAZY = {
     "DeflectionReport": "socialcare.kb",
     "DueReport": "socialcare.followups",
+    "FoldedIncident": "socialcare.incident.matching",
+    "IncidentView": "socialcare.incident.service",
+    "PostResult": "socialcare.incident.service",
+    "ReplyReport": "socialcare.incident.service",
+    "ResolveReport": "socialcare.incident.service",
     "EXPORT_COLUMNS": "socialcare.store.reports",
     "ExportQuery": "socialcare.store.reports",
     "IngestStatus": "socialcare.poll",
@@ -82,7 +89,12 @@ __all__ = [
     "EXPORT_COLUMNS",
     "DueReport",
     "ExportQuery",
+    "FoldedIncident",
+    "IncidentView",
     "IngestStatus",
+    "PostResult",
+    "ReplyReport",
+    "ResolveReport",
     "Preview",
     "QueueFilter",
     "Report",
@@ -235,7 +247,10 @@ class Socialcare:
         settings = self.triage_settings
 
         def on_stored(store: Store, ids: list[str]) -> None:
+            from .incident.matching import attach_new
+
             triage_ids(store, ids, settings)
+            attach_new(store, ids)  # open incidents catch new matching mentions, same transaction
 
         started = utcnow()
         summary = poll(
@@ -935,6 +950,147 @@ class Socialcare:
             self.store, now=now or utcnow(), window_s=window_s, windows=windows, rule=rule,
             source=source,
         )  # fmt: skip
+
+    # -- incidents ------------------------------------------------------------------
+    def incident_open(
+        self,
+        name: str,
+        *,
+        match: str | None = None,
+        since: datetime | None = None,
+        from_spike: bool = False,
+        window_s: float = 3600.0,
+        windows: int = 24,
+    ) -> tuple[Row, int]:
+        """Open an incident: (incident, open mentions it catches now).
+
+        ``from_spike`` takes the latest spike's window start and driving terms
+        (:meth:`spikes`, all sources first); ``match`` and ``since`` override them.
+        """
+        from .incident.service import IncidentSettings, open_incident
+        from .timeutil import parse_since
+
+        spike: dict[str, Any] | None = None
+        if from_spike:
+            found = [f for f in self.spikes(window_s=window_s, windows=windows) if f.result.spike]
+            if not found:
+                raise NotFound(
+                    "no spike in the latest window (see `socialcare report spikes`): "
+                    "open the incident with --match instead"
+                )
+            best = found[0]  # "all" comes first when the whole volume spiked
+            spike = {
+                "scope": best.scope,
+                "window_start": best.window_start,
+                "window_end": best.window_end,
+                "count": best.result.count,
+                "terms": [d.term for d in best.drivers],
+            }
+        elif not match:
+            raise UsageError(
+                'say what the incident is about: --match "login or 502" or --from-spike'
+            )
+        if since is None and spike is None:
+            default = IncidentSettings.from_config(self.config).default_since
+            since = parse_since(default, tz=self.config.timezone, what="incidents.default_since")
+        incident, caught = open_incident(
+            self.store, name=name, match=match, since=since, agent=self.agent, spike=spike
+        )
+        return incident, caught
+
+    def incidents(self, *, status: str | None = None) -> list[Row]:
+        """Incidents newest first, with mention, open and customer counts."""
+        from .errors import check_choice
+        from .incident.service import list_incidents
+
+        check_choice(status, ("open", "resolved"), "--status")
+        return list_incidents(self.store, status=status)
+
+    def incident(self, name: str) -> IncidentView:
+        """One incident: counts by source and hour, customers, answered, samples."""
+        from .incident.service import show_incident
+
+        return show_incident(self.store, name)
+
+    def incident_add(self, name: str, mention_ids: Sequence[str]) -> int:
+        """Attach mentions to an incident by hand."""
+        from .incident.service import add_mentions
+
+        return add_mentions(self.store, name, mention_ids, self.agent)
+
+    def incident_remove(self, name: str, mention_ids: Sequence[str]) -> int:
+        """Detach mentions from an incident (polls will not attach them again)."""
+        from .incident.service import remove_mentions
+
+        return remove_mentions(self.store, name, mention_ids, self.agent)
+
+    def incident_reply(
+        self,
+        name: str,
+        *,
+        template: str | None = None,
+        text: str | None = None,
+        dry_run: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> ReplyReport:
+        """One acknowledgement per affected customer, through the outbox, exactly once."""
+        from .incident.service import reply_all
+
+        return reply_all(
+            self.config, self.store, self.adapters, name, agent=self.agent, template=template,
+            text=text, dry_run=dry_run, progress=progress, sleep=sleep or time.sleep,
+        )  # fmt: skip
+
+    def incident_post(
+        self,
+        name: str,
+        *,
+        text: str,
+        sources: Sequence[str] = (),
+        when: datetime | None = None,
+    ) -> list[PostResult]:
+        """A status post about the incident on each source (now, or at ``when`` by ``due``)."""
+        from .incident.service import post_status
+
+        for s in sources:
+            self.check_source(s)
+        return post_status(
+            self.config, self.store, self.adapters, name, text=text, sources=list(sources),
+            agent=self.agent, when=when,
+        )  # fmt: skip
+
+    def incident_resolve(
+        self,
+        name: str,
+        *,
+        template: str | None = None,
+        text: str | None = None,
+        when: datetime | None = None,
+    ) -> ResolveReport:
+        """Close the incident and schedule "fixed now" follow-ups to answered customers."""
+        from .incident.service import resolve_incident
+
+        return resolve_incident(
+            self.config, self.store, name, agent=self.agent, template=template, text=text,
+            when=when,
+        )  # fmt: skip
+
+    def queue_folded(
+        self, flt: QueueFilter, *, incident: str | None = None, now: float | None = None
+    ) -> tuple[list[Row], list[FoldedIncident]]:
+        """The queue with each open incident's mentions folded into one line (or one
+        incident's mentions only, with ``incident``)."""
+        from dataclasses import replace
+
+        from .incident.matching import fold_queue
+
+        return fold_queue(
+            self.store,
+            lambda n: self.queue(replace(flt, limit=n), now),
+            flt.limit,
+            expand=incident,
+        )
 
     # -- the store itself -----------------------------------------------------------
     def _unmigrated(self, location: str | None = None) -> Store:

@@ -127,7 +127,18 @@ def _root(
 
 def _register() -> None:
     """Add every command group in the order ``--help`` lists them."""
-    from .commands import agent, db, followups, kb, listen, moderation, queue, reports, work
+    from .commands import (
+        agent,
+        db,
+        followups,
+        incident,
+        kb,
+        listen,
+        moderation,
+        queue,
+        reports,
+        work,
+    )
 
     listen.commands.register(app)
     queue.commands.register(app)
@@ -137,6 +148,7 @@ def _register() -> None:
     app.add_typer(followups.followup_app, name="followup")
     app.add_typer(followups.post_app, name="post")
     app.command("due")(followups.due)
+    app.add_typer(incident.incident_app, name="incident")
     app.add_typer(kb.kb_app, name="kb")
     app.command("export")(reports.export)
     app.add_typer(reports.report_app, name="report")

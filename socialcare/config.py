@@ -56,7 +56,7 @@ _INTENTS = ("complaint", "question", "praise", "spam", "other")
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "": (
         "database", "agent", "timezone", "brand_handles", "sources", "triage",
-        "templates_dir", "followups", "kb",
+        "templates_dir", "followups", "kb", "incidents",
     ),
     "triage": (
         "weights", "urgency_words", "extra_urgency_words", "rules", "sla", "age_weight",
@@ -71,6 +71,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "followups.rules[]": (
         "name", "intents", "max_sentiment", "template", "after", "sources", "enabled",
     ),
+    "incidents": ("min_interval", "default_since"),
     "kb": (
         "threshold", "max_suggestions", "title_weight", "body_weight", "tags_weight",
         "unmatched_weight", "snippet_tokens", "timeout", "max_pages",
@@ -151,6 +152,7 @@ class Config:
     templates_dir: str | None = None
     followups: Mapping[str, Any] = field(default_factory=dict)
     kb: Mapping[str, Any] = field(default_factory=dict)
+    incidents: Mapping[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
     def source_section(self, name: str) -> Mapping[str, Any]:
@@ -243,6 +245,7 @@ def load_config(path: str | Path | None = None, *, require_file: bool = False) -
     triage = _expect(data.get("triage", {}), dict, "triage", cfg_path)
     followups = _expect(data.get("followups", {}), dict, "followups", cfg_path)
     kb = _expect(data.get("kb", {}), dict, "kb", cfg_path)
+    incidents = _expect(data.get("incidents", {}), dict, "incidents", cfg_path)
     templates_dir = data.get("templates_dir")
     if templates_dir is not None:
         _expect(templates_dir, str, "templates_dir", cfg_path)
@@ -257,6 +260,7 @@ def load_config(path: str | Path | None = None, *, require_file: bool = False) -
         templates_dir=templates_dir,
         followups=followups,
         kb=kb,
+        incidents=incidents,
         path=cfg_path,
     )
 

@@ -1,6 +1,7 @@
 """The tree is the architecture: imports point one way, checked from the source.
 
-commands -> app -> services (poll, workflow, outbox, followups, scoring, reports.collect)
+commands -> app -> services (poll, workflow, outbox, followups, incident, scoring,
+reports.collect)
 -> store / sources / triage -> models. A change that makes a lower layer reach up
 (the store importing a source or report arithmetic, a source opening the store,
 a command reaching past the library API into the store) fails here.
@@ -27,6 +28,7 @@ _BELOW_THE_API = (
     "socialcare.store",
     "socialcare.poll",
     "socialcare.followups",
+    "socialcare.incident",
     "socialcare.outbox",
     "socialcare.workflow",
     "socialcare.scoring",
@@ -40,6 +42,7 @@ _API_AND_ABOVE = (
     "socialcare.cli",
     "socialcare.poll",
     "socialcare.followups",
+    "socialcare.incident",
     "socialcare.outbox",
     "socialcare.workflow",
     "socialcare.scoring",

@@ -152,11 +152,16 @@ def queue(
     sort: str = typer.Option(
         "score", "--sort", help="score (default) or sla (least time left first)."
     ),
+    incident: Optional[str] = typer.Option(
+        None, "--incident", help="Only this incident's mentions (otherwise folded to one line)."
+    ),
     json_: bool = JSON_OPTION,
     jsonl: bool = JSONL_OPTION,
     csv_: bool = typer.Option(False, "--csv", help="CSV for spreadsheets (formulas neutralised)."),
 ) -> None:
     """Show open mentions ranked by urgency, scored at this moment.
+
+    An open incident's mentions are folded into one line (see `incident`).
 
     Example: socialcare queue --intent complaint --limit 20
     """
@@ -177,7 +182,7 @@ def queue(
         limit=limit,
         sort=sort,
     )
-    rows = sc.queue(flt)
+    rows, folded = sc.queue_folded(flt, incident=incident)
     if json_ or jsonl:
         items = (mention_json(row, QUEUE_EXTRA) for row in rows)
         print_jsonl(items) if jsonl else print_json(list(items))
@@ -188,8 +193,17 @@ def queue(
         for row in rows:
             writer.writerow([csv_safe(row.get(k)) for k in QUEUE_COLUMNS])
         return
+    for f in folded:  # one line per open incident instead of its mentions
+        console.print(
+            Text(
+                f"[incident {f.name}] {f.open_mentions} open mention(s) from {f.customers} "
+                f"customer(s), top score {f.top_score:.2f}: `socialcare queue --incident "
+                f"{f.name}`, `socialcare incident reply {f.name}`"
+            )
+        )
     if not rows:
-        console.print("Queue is empty: nothing waiting. (Try `socialcare poll`.)")
+        if not folded:
+            console.print("Queue is empty: nothing waiting. (Try `socialcare poll`.)")
         return
     console.print(_queue_table(rows))
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone, tzinfo
-from typing import Iterator
+from statistics import median
+from typing import Any, Iterator
 
 from ..errors import UsageError
 from ..models import to_iso
 from ..store import Store
+from ..store import incidents as incident_sql
 from ..store import reports as q
 from .metrics import (
     ADVOCATE_MIN_POSITIVE,
@@ -175,6 +177,85 @@ def _ratings(store: Store, p: ReportParams) -> list[ReportTable]:
     ]
 
 
+def _first_answer(rows: list[dict[str, Any]]) -> float | None:
+    answers = [float(t) for r in rows for t in (r["answered_ts"], r["sent_ts"]) if t is not None]
+    return min(answers) if answers else None
+
+
+def _incidents(store: Store, p: ReportParams) -> list[ReportTable]:
+    """Incidents of the period against the rest: volume, customers, first response, timeline.
+
+    An incident's first response is per customer (one acknowledgement answers all
+    their mentions): from their first incident mention to the first answer on any
+    of them. The rest ("(no incident)") is per mention, as in the first-response
+    table. No incident in the period: no tables (the report stays as it was).
+    """
+    rows = incident_sql.report_rows(store, p.since.timestamp(), p.until.timestamp(), p.source)
+    if not any(r["incident"] for r in rows):
+        return []
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(str(r["incident"] or ""), []).append(r)
+    normal = groups.pop("", [])
+    out: list[list[Cell]] = []
+    hours: dict[str, Counter[str]] = {}
+    for name, members in sorted(groups.items()):
+        by_customer: dict[str, list[dict[str, Any]]] = {}
+        for r in members:
+            by_customer.setdefault(str(r["author_key"] or ""), []).append(r)
+        waits = []
+        for mentions in by_customer.values():
+            first = _first_answer(mentions)
+            if first is not None:
+                waits.append(max(first - min(float(m["created_ts"]) for m in mentions), 0.0))
+        hours[name] = Counter(_hour(float(r["created_ts"]), p.tz) for r in members)
+        out.append(
+            [name, len(members), len(by_customer), len(waits), median(waits) if waits else None]
+        )
+    normal_waits = [
+        max(first - float(r["created_ts"]), 0.0)
+        for r in normal
+        if (first := _first_answer([r])) is not None
+    ]
+    hours["(no incident)"] = Counter(_hour(float(r["created_ts"]), p.tz) for r in normal)
+    out.append(["(no incident)", len(normal), len({r["author_key"] for r in normal}),
+                len(normal_waits), median(normal_waits) if normal_waits else None])  # fmt: skip
+    names = [*sorted(groups), "(no incident)"]
+    slots = sorted({h for c in hours.values() for h in c})
+    timeline: list[list[Cell]] = [
+        [h, sum(hours[n][h] for n in names), *(hours[n][h] for n in names)] for h in slots
+    ]
+    return [
+        ReportTable(
+            "incidents",
+            "Incidents against the rest",
+            [
+                "incident",
+                "mentions",
+                "customers",
+                "answered",
+                "median_first_response_seconds",
+            ],
+            out,
+            chart="bars",
+            chart_value="mentions",
+            note="First response per customer for incidents (one acknowledgement answers all "
+            "their mentions), per mention for the rest.",
+        ),  # fmt: skip
+        ReportTable(
+            "incident_timeline",
+            "Incident timeline (mentions per hour)",
+            ["hour", "total", *names],
+            timeline,
+            chart="stacked",
+        ),
+    ]
+
+
+def _hour(ts: float, tz: tzinfo) -> str:
+    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:00")
+
+
 def collect_report(store: Store, p: ReportParams) -> Report:
     """Run every report query for the period and build the tables, in display order."""
     if p.by not in ("day", "week"):
@@ -228,6 +309,7 @@ def collect_report(store: Store, p: ReportParams) -> Report:
         _authors(store, p, advocates=True),
     ]
     report.tables += _ratings(store, p)
+    report.tables += _incidents(store, p)
     terms = top_terms(q.negative_texts(store, p.window), limit=p.top * 2, exclude=p.exclude_terms)
     report.tables.append(
         ReportTable(

@@ -36,10 +36,14 @@ COPY_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("kb_sources", ("id",)),
     ("kb_articles", ("id",)),
     ("triage_models", ("id",)),
+    ("incidents", ("id",)),
+    ("incident_mentions", ("incident_id", "mention_id")),
+    ("incident_sends", ("incident_id", "kind", "target")),
 )
 #: tables whose integer ids come from a sequence on PostgreSQL
 _IDENTITY = (
     "customers", "events", "outbox", "gaps", "kb_sources", "kb_articles", "triage_models",
+    "incidents",
 )  # fmt: skip
 
 

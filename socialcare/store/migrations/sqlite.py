@@ -434,6 +434,67 @@ def m009_outbox_unknown_owner(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE outbox ADD COLUMN owner_started_at TEXT")
 
 
+@migration
+def m011_incidents(db: sqlite_utils.Database) -> None:
+    """Incidents: an outage's matching rule, its mentions, and what was sent about it.
+
+    ``incidents.terms`` is the matching rule as a JSON list of alternatives
+    (each one a full-text query whose words are all required); a mention
+    created at or after ``since_ts`` that matches any of them is attached.
+    ``incident_mentions.removed`` keeps an agent's ``incident remove`` from
+    being undone by the next poll. ``incident_sends`` has one row per
+    (incident, kind, target): its primary key is what makes ``incident reply``
+    send one acknowledgement per customer (kind ``ack``, target the author
+    key), one "fixed" follow-up (``followup``) and one status post per source
+    and text (``post``), whatever reruns or crashes happen in between.
+    """
+    db.execute(
+        """
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            match TEXT NOT NULL DEFAULT '',      -- the rule as the agent typed it
+            terms TEXT NOT NULL DEFAULT '[]',    -- JSON list of full-text alternatives
+            since_at TEXT,                       -- UTC ISO-8601; NULL = any age
+            since_ts REAL,
+            status TEXT NOT NULL DEFAULT 'open', -- open, resolved
+            opened_at TEXT NOT NULL,
+            opened_by TEXT NOT NULL DEFAULT '',
+            resolved_at TEXT,
+            resolved_by TEXT,
+            spike TEXT                           -- JSON: the spike it came from, if any
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_incidents_status ON incidents(status)")
+    db.execute(
+        """
+        CREATE TABLE incident_mentions (
+            incident_id INTEGER NOT NULL,
+            mention_id TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            added_by TEXT NOT NULL DEFAULT '',   -- '' = the matching rule
+            removed INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (incident_id, mention_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_incident_mentions_mention ON incident_mentions(mention_id)")
+    db.execute(
+        """
+        CREATE TABLE incident_sends (
+            incident_id INTEGER NOT NULL,
+            kind TEXT NOT NULL,                  -- ack, followup, post
+            target TEXT NOT NULL,                -- author key, or source:text hash for posts
+            mention_id TEXT,
+            outbox_id INTEGER,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (incident_id, kind, target)
+        )
+        """
+    )
+
+
 #: the external-content FTS5 indexes: (index, content table, its rowid, indexed columns)
 _FTS_INDEXES = (
     ("mentions_fts", "mentions", "rowid", "text, author_handle, author_name"),
