@@ -57,6 +57,17 @@ def _sentiment_text(row: Row) -> Text:
     return Text(f"{value:+.2f}", style=style)
 
 
+def _text_cell(row: Row, width: int) -> Text:
+    """The mention's text on one line; a private conversation is marked, with its count."""
+    if row.get("kind") != "dm":
+        return Text(one_line(row["text"], width))
+    n = int(row.get("messages") or 1)
+    mark = f"DM×{n} " if n > 1 else "DM "
+    cell = Text(mark, style="bold magenta")
+    cell.append(one_line(row["text"], max(width - len(mark), 8)))
+    return cell
+
+
 QUEUE_COLUMNS = [
     "id",
     "score",
@@ -75,8 +86,9 @@ QUEUE_COLUMNS = [
 ]
 
 
-#: what ``queue --json`` adds to a mention's export fields: the rank at this moment
-QUEUE_EXTRA = ("score", "sla_left", "age_seconds")
+#: what ``queue --json`` adds to a mention's export fields: the rank at this moment, and
+#: (for a private conversation, shown as one item) how many of its messages wait
+QUEUE_EXTRA = ("score", "sla_left", "age_seconds", "messages")
 
 
 @commands.command()
@@ -105,11 +117,17 @@ def queue(
     sort: str = typer.Option(
         "score", "--sort", help="score (default) or sla (least time left first)."
     ),
+    kind: Optional[str] = typer.Option(
+        None, "--kind", help="dm (private conversations, one item each) or public."
+    ),
     json_: bool = JSON_OPTION,
     jsonl: bool = JSONL_OPTION,
     csv_: bool = typer.Option(False, "--csv", help="CSV for spreadsheets (formulas neutralised)."),
 ) -> None:
     """Show open mentions ranked by urgency, scored at this moment.
+
+    A private conversation is one item (its newest message, marked DM with the
+    number of messages waiting).
 
     Example: socialcare queue --intent complaint --limit 20
     """
@@ -129,6 +147,7 @@ def queue(
         search=search,
         limit=limit,
         sort=sort,
+        kind=kind,
     )
     rows = sc.queue(flt)
     if json_ or jsonl:
@@ -164,7 +183,7 @@ def queue(
         cells += [
             format_age(row["age_seconds"]),
             Text(one_line("@" + (row["author_handle"] or ""), 14)),
-            Text(one_line(row["text"], text_width)),
+            _text_cell(row, text_width),
         ]
         table.add_row(*cells)
     console.print(table)

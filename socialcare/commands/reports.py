@@ -76,12 +76,16 @@ def export(
         None, "--output", "-o", metavar="FILE", help="Write here instead of stdout."
     ),
     excel: bool = typer.Option(False, "--excel", help="Start the CSV with a UTF-8 BOM for Excel."),
+    include_dm: bool = typer.Option(
+        False, "--include-dm", help="Include private conversations (DMs and private replies)."
+    ),
 ) -> None:
     """Stream mentions, replies, follow-ups or the audit log as CSV, JSON lines or JSON.
 
     Columns come in a fixed documented order and times are UTC ISO-8601.
     CSV cells that start with = + - @ tab or CR get a leading apostrophe so
-    spreadsheets never run them as formulas. Memory use stays flat.
+    spreadsheets never run them as formulas. Memory use stays flat. Private
+    conversations are private data: left out unless --include-dm.
 
     Example: socialcare export mentions --since 7d -o mentions.csv
     """
@@ -99,6 +103,7 @@ def export(
         until=_when(until, "--until", now, sc.config.timezone),
         source=source,
         status=status,
+        include_dm=include_dm,
     )
     columns, rows = sc.export(query)
     try:

@@ -418,3 +418,18 @@ def m009_outbox_unknown_owner(db: Executor) -> None:
     db.execute("ALTER TABLE outbox ADD COLUMN owner_host TEXT")
     db.execute("ALTER TABLE outbox ADD COLUMN owner_pid INTEGER")
     db.execute("ALTER TABLE outbox ADD COLUMN owner_started_at TEXT")
+
+
+@migration
+def m010_conversations(db: Executor) -> None:
+    """One queue item per open DM conversation: indexes (see the SQLite twin)."""
+    db.execute("DROP INDEX idx_mentions_open_queue")
+    db.execute(
+        "CREATE INDEX idx_mentions_open_queue ON mentions("
+        "static_score, created_ts, sla_due_ts, is_own, snoozed_until, source, intent, assignee, "
+        "kind, conversation_id) INCLUDE (rowid) WHERE status = 'open'"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_open_dm ON mentions(source, conversation_id, created_ts) "
+        "WHERE kind = 'dm' AND status = 'open' AND is_own = 0"
+    )
