@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from socialcare import outbox
 from socialcare.cli import app
 from socialcare.config import data_dir
+from socialcare.store import Store
 
 runner = CliRunner()
 
@@ -272,3 +273,11 @@ def test_dms_stay_out_of_reports_and_default_exports(tmp_path: Path, isolated_ho
         assert "swordfish" not in out and "4417" not in out, what
         code, out = run(cfg, "export", what, "--format", "jsonl", "--include-dm")
         assert "swordfish" in out, what
+
+
+def test_m010_indexes_open_conversations(store: Store) -> None:
+    from socialcare.store.migrations import migration_names
+
+    names = migration_names(store.dialect)
+    assert names.index("m010_conversations") == names.index("m009_outbox_unknown_owner") + 1
+    assert "m010_conversations" in store.applied_migrations()
