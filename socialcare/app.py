@@ -561,7 +561,7 @@ class Socialcare:
         private = row.get("kind") == "dm"
         if private:
             self._check_dm(source, row, opening=False)
-            length, limit = source.dm_length(body), source.dm_policy.max_length
+            length, limit = source.dm_length(body), source.dm_max_length()
         else:
             length, limit = source.text_length(body), source.max_length
         if limit is not None and length > limit:
@@ -699,7 +699,7 @@ class Socialcare:
         )
 
     def _check_lengths(self, source: Source, body: str, public_body: str) -> None:
-        limit = source.dm_policy.max_length
+        limit = source.dm_max_length()
         if limit is not None and source.dm_length(body) > limit:
             raise UsageError(
                 f"private message is {source.dm_length(body)} {source.dm_policy.unit} as "

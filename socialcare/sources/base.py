@@ -380,6 +380,11 @@ class Source(ABC):
         """Length of ``text`` as the platform counts it against ``max_length``."""
         return len(text)
 
+    def dm_max_length(self) -> int | None:
+        """The longest private message (``dm_policy.max_length``; an adapter whose platform
+        says per server, e.g. a Mastodon instance, asks it)."""
+        return self.dm_policy.max_length
+
     def dm_length(self, text: str) -> int:
         """Length of a private message as the platform counts it against the DM limit."""
         return len(text)
