@@ -54,13 +54,19 @@ def sent() -> list[dict[str, Any]]:
 
 def test_a_conversation_is_one_queue_item_with_its_count(cfg: Path) -> None:
     dms = queue(cfg, "--kind", "dm")
-    assert [(r["id"], r["messages"]) for r in dms] == [("demo:2003", 2), ("demo:2004", 1)]
+    assert [(r["id"], r["messages"]) for r in dms] == [("demo:2005", 2), ("demo:2004", 1)]
     # the brand's own message in the conversation is stored but never queued
     assert all(r["author_handle"] != "AcmeHelp" for r in dms)
     public = queue(cfg, "--kind", "public")
     assert public and all(r["kind"] != "dm" for r in public)
     both = {r["id"] for r in queue(cfg)}
-    assert {"demo:2003", "demo:2004"} <= both and "demo:2001" not in both
+    assert {"demo:2005", "demo:2004"} <= both and not {"demo:2001", "demo:2003"} & both
+
+
+def test_the_brands_own_answer_on_the_platform_answers_what_came_before(cfg: Path) -> None:
+    """demo:2002 is the brand's DM: demo:2001 before it is answered, 2003 and 2005 wait."""
+    first = json.loads(run(cfg, "show", "demo:2001", "--json", "--offline")[1])
+    assert (first["status"], first["answered_by"]) == ("replied", "@AcmeHelp")
 
 
 def test_kind_is_checked(cfg: Path) -> None:
@@ -69,9 +75,9 @@ def test_kind_is_checked(cfg: Path) -> None:
 
 
 def test_dm_sla_runs_from_the_oldest_open_message(cfg: Path) -> None:
-    """[triage.sla] dm defaults to 1h: demo:2001 came 30 minutes ago, so about 30 m are left."""
-    item = next(r for r in queue(cfg, "--kind", "dm") if r["id"] == "demo:2003")
-    assert 25 * 60 < item["sla_left"] < 31 * 60
+    """[triage.sla] dm defaults to 1h: demo:2003, the oldest unanswered, came 12 minutes ago."""
+    item = next(r for r in queue(cfg, "--kind", "dm") if r["id"] == "demo:2005")
+    assert 46 * 60 < item["sla_left"] < 49 * 60
     kev = next(r for r in queue(cfg, "--kind", "dm") if r["id"] == "demo:2004")
     assert 41 * 60 < kev["sla_left"] < 43 * 60  # a question's intent SLA would be 4 h
 
@@ -87,27 +93,28 @@ def test_dm_sla_is_configurable(cfg: Path) -> None:
 
 
 def test_replying_in_a_conversation_sends_a_dm_and_answers_all_of_it(cfg: Path) -> None:
-    code, out = run(cfg, "reply", "demo:2003", "Refund issued, {first_name}.")
+    code, out = run(cfg, "reply", "demo:2005", "Refund issued, {first_name}.")
     assert code == 0, out
     [record] = sent()
     assert record["private"] is True and record["conversation"] == "dm-maria"
     assert record["text"] == "Refund issued, María."
     assert [r["id"] for r in queue(cfg, "--kind", "dm")] == ["demo:2004"]
-    code, out = run(cfg, "show", "demo:2001", "--json", "--offline")
-    assert json.loads(out)["status"] == "replied" and json.loads(out)["private"] is True
+    code, out = run(cfg, "show", "demo:2003", "--json", "--offline")
+    shown = json.loads(out)
+    assert (shown["status"], shown["answered_by"], shown["private"]) == ("replied", "alice", True)
 
 
 def test_dm_length_limit_is_the_private_one(cfg: Path) -> None:
     """The demo's public limit is 280; its private messages take 1,000."""
     assert run(cfg, "reply", "demo:2004", "x" * 900)[0] == 0
-    code, out = run(cfg, "reply", "demo:2003", "x" * 1001)
+    code, out = run(cfg, "reply", "demo:2005", "x" * 1001)
     assert code == 2 and "private message is 1001" in out and "1000" in out
 
 
 def test_closing_a_conversation_closes_its_open_messages(cfg: Path) -> None:
-    assert run(cfg, "close", "demo:2003")[0] == 0
+    assert run(cfg, "close", "demo:2005")[0] == 0
     assert [r["id"] for r in queue(cfg, "--kind", "dm")] == ["demo:2004"]
-    assert json.loads(run(cfg, "show", "demo:2001", "--json", "--offline")[1])["status"] == (
+    assert json.loads(run(cfg, "show", "demo:2003", "--json", "--offline")[1])["status"] == (
         "closed"
     )
 

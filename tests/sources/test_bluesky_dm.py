@@ -106,9 +106,11 @@ def test_poll_lists_conversations_then_their_messages_through_the_proxy(
     bob = store.find_mention("bluesky", "3lmsgb1")
     assert bob is not None and bob["author_handle"] == BOB  # handle.invalid is nobody's name
     rows = store.queue(QueueFilter(kind="dm"), 1_800_000_000.0, 0.0, 24.0)
+    # A1 came before the brand's answer A2: answered; A3 waits
     assert sorted((r["native_id"], r["messages"]) for r in rows) == [
-        ("3lmsga3", 2), ("3lmsgb1", 1),
+        ("3lmsga3", 1), ("3lmsgb1", 1),
     ]  # fmt: skip
+    assert store.get_mention("bluesky:3lmsga1")["status"] == "replied"
 
 
 def test_a_new_message_updates_the_conversation_and_older_ones_are_not_reread(
