@@ -288,3 +288,54 @@ def test_m010_indexes_open_conversations(store: Store) -> None:
     names = migration_names(store.dialect)
     assert names.index("m010_conversations") == names.index("m009_outbox_unknown_owner") + 1
     assert "m010_conversations" in store.applied_migrations()
+
+
+def test_work_d_takes_the_mention_to_dm(tmp_path: Path, database: str) -> None:
+    from rich.console import Console
+
+    from socialcare.app import Socialcare
+    from socialcare.commands.work import work_loop
+    from socialcare.config import Config
+
+    demo = tmp_path / "one.jsonl"
+    demo.write_text(json.dumps({"id": "p1", "author": "pat", "minutes_ago": 5,
+                                "text": "@AcmeHelp my order never came"}) + "\n")  # fmt: skip
+    sc = Socialcare(Config(database=database, agent="alice", brand_handles=("AcmeHelp",),
+                           sources={"demo": {"path": str(demo)}}))  # fmt: skip
+    answers = iter(["d", "Your order number, please?", "We've sent you a DM", "q"])
+    asked: list[str] = []
+
+    def prompt(text: str, **kw: Any) -> str:
+        asked.append(text)
+        return next(answers)
+
+    try:
+        sc.poll()
+        console = Console(record=True, width=100)
+        assert work_loop(sc, console, prompt=prompt) == 1
+        out = console.export_text()
+        assert "private message #1 sent" in out and "public reply #2 sent" in out
+        assert "[d]m" in asked[0]
+        assert [r.get("private", False) for r in sent()] == [True, False]
+    finally:
+        sc.shutdown()
+
+
+def test_dm_policy_rules() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from socialcare.sources.base import NO_DMS, DmPolicy
+
+    now = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+    assert NO_DMS.summary() == "no DMs"
+    assert "cannot send" in (NO_DMS.refusal(opening=False, last_customer_message=None, now=now)
+                             or "")  # fmt: skip
+    answers_only = DmPolicy(reads=True, sends=True, starts="replies")
+    assert "only answer" in (answers_only.refusal(opening=True, last_customer_message=None,
+                                                  now=now) or "")  # fmt: skip
+    window = DmPolicy(reads=True, sends=True, starts="anyone", reply_window=timedelta(hours=24))
+    assert window.refusal(opening=False, last_customer_message=now - timedelta(hours=23),
+                          now=now) is None  # fmt: skip
+    assert "reply window (24 h" in (window.refusal(
+        opening=False, last_customer_message=now - timedelta(hours=25), now=now) or "")  # fmt: skip
+    assert window.summary() == "reads + sends (starts with anyone)"

@@ -269,3 +269,24 @@ def test_reply_to_an_x_dm_goes_through_the_outbox_as_a_dm(
             sc.reply("twitter:1790000000000000302", text="y" * 10_001)
     finally:
         sc.shutdown()
+
+
+def test_dm_events_rate_limit_is_handled_like_search(
+    creds: None, api: responses.RequestsMock
+) -> None:
+    """A 429 on /2/dm_events waits for the reset when allowed, else raises RateLimited."""
+    from socialcare.errors import RateLimited
+
+    reset = {"x-rate-limit-limit": "15", "x-rate-limit-remaining": "0",
+             "x-rate-limit-reset": "1715600060"}  # fmt: skip
+    api.add(responses.GET, EVENTS, status=429, headers=reset, json={"title": "Too Many Requests"})
+    api.add(responses.GET, EVENTS, json=PAGE_2)
+    waits: list[float] = []
+    src = make_source(wait_on_rate_limit=True)
+    src.clock = lambda: 1_715_600_000.0
+    src.sleep = waits.append
+    pages = list(src.poll(DM_QUERY, None))
+    assert waits == [60.0] and len(pages[0].mentions) == 2
+    api.add(responses.GET, EVENTS, status=429, headers=reset, json={"title": "Too Many Requests"})
+    with pytest.raises(RateLimited, match="wait_on_rate_limit"):
+        list(make_source().poll(DM_QUERY, None))
