@@ -527,13 +527,23 @@ class Store:
         for row in rows:
             row["messages"] = 1
         dms = [r for r in rows if r.get("kind") == "dm" and r.get("conversation_id")]
+        by_source: dict[str, list[str]] = {}
         for row in dms:
-            n, due = self.conn.execute(
-                "SELECT count(*), min(sla_due_ts) FROM mentions WHERE kind = 'dm' "
-                "AND status = 'open' AND is_own = 0 AND source = ? AND conversation_id = ?",
-                [row["source"], row["conversation_id"]],
-            ).fetchone()
-            row["messages"] = max(int(n), 1)
+            by_source.setdefault(str(row["source"]), []).append(str(row["conversation_id"]))
+        found: dict[tuple[str, str], tuple[int, Any]] = {}
+        for source, conversations in by_source.items():  # one query per source, not per row
+            for chunk in in_chunks(sorted(set(conversations))):
+                marks = ", ".join("?" for _ in chunk)
+                for conv, n, due in self.conn.execute(
+                    "SELECT conversation_id, count(*), min(sla_due_ts) FROM mentions "
+                    "WHERE kind = 'dm' AND status = 'open' AND is_own = 0 AND source = ? "
+                    f"AND conversation_id IN ({marks}) GROUP BY conversation_id",
+                    [source, *chunk],
+                ):
+                    found[(source, str(conv))] = (int(n), due)
+        for row in dms:
+            n, due = found.get((str(row["source"]), str(row["conversation_id"])), (1, None))
+            row["messages"] = max(n, 1)
             if due is not None:
                 row["sla_left"] = float(due) - now_ts
 
