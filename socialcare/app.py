@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from importlib import import_module
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .config import Config, default_config_path, load_config, queue_age_terms
-from .errors import NotFound, SocialcareError, UsageError
-from .models import Mention, ProgressHook, Step, to_iso, utcnow
+from .errors import Conflict, NotFound, SocialcareError, SourceError, UsageError
+from .models import Mention, ProgressHook, Step, item_options, parse_iso, to_iso, utcnow
 from .safety import one_line, private_dir, private_file
 
 # Everything below is imported where a method needs it, so that `socialcare --help` and
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .reports.collect import ReportParams
     from .reports.metrics import Report, SpikeFinding, SpikeRule
     from .scoring import TrainReport
-    from .sources.base import Waiter
+    from .sources.base import Source, Waiter
     from .sources.graph import TokenReport
     from .store import QueueFilter, Row, Store
     from .store.copy import TableCopy
@@ -81,6 +81,7 @@ __all__ = [
     "SourceInfo",
     "MentionView",
     "ReplyOutcome",
+    "DmOutcome",
     "init_config",
     "TrainReport",
     "STARTER_CONFIG",
@@ -126,6 +127,11 @@ class MentionView:
     def score(self) -> float:
         return sum(c.contribution for c in self.contributions)
 
+    @property
+    def private(self) -> bool:
+        """A private conversation (DM): ``show`` marks it, reports and exports leave it out."""
+        return self.mention.get("kind") == "dm"
+
 
 @dataclass
 class ReplyOutcome:
@@ -140,6 +146,19 @@ class ReplyOutcome:
 
 
 @dataclass
+class DmOutcome:
+    """What ``dm`` did: the private message's outbox item, the public reply's (if any),
+    and one line per thing worth telling the agent (what was not sent, and why)."""
+
+    dm: Row | None = None
+    public: Row | None = None
+    notes: list[str] = field(default_factory=list)
+    #: the texts as rendered (for a dry run's preview)
+    dm_text: str = ""
+    public_text: str = ""
+
+
+@dataclass
 class SourceInfo:
     """One adapter as ``socialcare sources`` lists it."""
 
@@ -150,6 +169,8 @@ class SourceInfo:
     problem: str = ""
     #: what the platform says about the token (Facebook, Instagram: permissions and expiry)
     access: str = ""
+    #: private messages: reads / sends / who may be messaged first (``DmPolicy.summary``)
+    dms: str = "no DMs"
 
 
 class Socialcare:
@@ -183,9 +204,9 @@ class Socialcare:
     @cached_property
     def _zero_label_settings(self) -> TriageSettings:
         """``[triage]`` without the learned model (enough for the queue's waiting term)."""
-        from .triage import TriageSettings
+        from .scoring import care_settings
 
-        return TriageSettings.from_config(self.config.triage, self.config.brand_handles)
+        return care_settings(self.config.triage, self.config.brand_handles)
 
     @cached_property
     def triage_settings(self) -> TriageSettings:
@@ -193,10 +214,9 @@ class Socialcare:
 
         Loaded once per Socialcare (a poll or ``triage --all`` run), never per mention.
         """
-        from .scoring import load_model
-        from .triage import TriageSettings
+        from .scoring import care_settings, load_model
 
-        return TriageSettings.from_config(
+        return care_settings(
             self.config.triage, self.config.brand_handles, model=load_model(self.store)
         )
 
@@ -299,7 +319,15 @@ class Socialcare:
                             problem = "; ".join(report.alerts + report.warnings)
                     adapter.close()
             out.append(
-                SourceInfo(name, cls.description or "", enabled, configured, problem, access)
+                SourceInfo(
+                    name,
+                    cls.description or "",
+                    enabled,
+                    configured,
+                    problem,
+                    access,
+                    dms=cls.dm_policy.summary(),
+                )
             )
         return out
 
@@ -566,11 +594,18 @@ class Socialcare:
         workflow.release(self.store, mention_id, self.agent, force=force)
 
     def close(self, mention_id: str) -> list[int]:
-        """Close a mention; returns the follow-ups that config rules scheduled."""
+        """Close a mention; returns the follow-ups that config rules scheduled.
+
+        Closing a private conversation's queue item closes every open message of it.
+        """
         from . import followups, workflow
 
-        before = workflow.close(self.store, mention_id, self.agent)
-        return followups.on_close(self.store, self.config, before, self.agent)
+        scheduled: list[int] = []
+        for mid in self.store.open_conversation_ids(mention_id):
+            before = workflow.close(self.store, mid, self.agent)
+            if mid == mention_id:
+                scheduled = followups.on_close(self.store, self.config, before, self.agent)
+        return scheduled
 
     def reopen(self, mention_id: str) -> None:
         """Reopen a mention."""
@@ -681,24 +716,195 @@ class Socialcare:
         if not body:
             raise UsageError("the reply is empty: nothing sent")
         source = self.adapters.get(row["source"])
-        length, limit = source.text_length(body), source.max_length
+        private = row.get("kind") == "dm"
+        if private:
+            self._check_dm(source, row, opening=False)
+            length, limit = source.dm_length(body), source.dm_max_length()
+        else:
+            length, limit = source.text_length(body), source.max_length
         if limit is not None and length > limit:
+            what = "private message" if private else "reply"
             raise UsageError(
-                f"reply is {length} characters as {row['source']} counts them; the limit is {limit}"
+                f"{what} is {length} characters as {row['source']} counts them; the limit is {limit}"
             )
         outcome = ReplyOutcome(body, length, limit, replaces=self.reply_replaces(mention_id))
         if dry_run:
             return outcome
         replace = replace and source.reply_replaces
         item_id = workflow.queue_reply(
-            self.store, row, body, self.agent, force=force, replace=replace
-        )
+            self.store, row, body, self.agent, force=force, replace=replace,
+            options={"dm": True} if private else None,
+        )  # fmt: skip
         if chosen:
             store_kb.set_outbox_article(self.store, item_id, chosen.article_id)
         outcome.item = self.store.outbox_get(item_id)
         if send:
             outcome.item = send_item(self.store, self.adapters, item_id, agent=self.agent)
         return outcome
+
+    # -- private conversations ------------------------------------------------------
+    def _check_dm(self, source: Source, row: Row, *, opening: bool) -> None:
+        """Refuse, before anything is queued, a private message the platform would not take."""
+        refusal = source.dm_policy.refusal(
+            opening=opening,
+            last_customer_message=None if opening else parse_iso(str(row["created_at"])),
+            now=utcnow(),
+        )
+        if refusal is None and opening:
+            refusal = source.dm_refusal(Mention.from_row(row))
+        if refusal is not None:
+            raise SourceError(
+                f"cannot send a private message to @{one_line(str(row['author_handle']), 40)} on "
+                f"{row['source']}: {refusal}; nothing was sent"
+            )
+
+    def _dm_pair(self, mention_id: str) -> tuple[Row | None, Row | None]:
+        """The take-it-to-DM pair of ``mention_id`` not finished yet: (DM, public reply)."""
+        items = self.store.outbox_for_mention(mention_id)
+        dms = [o for o in items if o["kind"] == "dm" and item_options(o).get("pair")]
+        if not dms:
+            return None, None
+        dm = dms[-1]
+        key = item_options(dm)["pair"]
+        public = next(
+            (o for o in items if o["kind"] == "reply" and item_options(o).get("pair") == key), None
+        )
+        busy = ("pending", "sending", "unknown")
+        if dm["status"] in busy or (public is not None and public["status"] in busy):
+            return dm, public
+        return None, None
+
+    def take_to_dm(
+        self,
+        mention_id: str,
+        *,
+        text: str | None = None,
+        template: str | None = None,
+        public: str | None = None,
+        public_template: str | None = None,
+        public_only_if_dm_fails: bool = False,
+        dry_run: bool = False,
+        force: bool = False,
+    ) -> DmOutcome:
+        """ "Take it to DM": a private message to a public mention's author and, optionally,
+        a short public reply, both through the outbox, each exactly once.
+
+        The DM is sent first; the public reply only once the DM is sent, or, with
+        ``public_only_if_dm_fails``, when the DM cannot be sent. A pair left
+        unfinished (a crash between the two sends) is finished by calling this
+        again: nothing already sent is sent twice.
+        """
+        import uuid
+
+        from . import workflow
+
+        row = self.store.get_mention(mention_id)
+        if row.get("kind") == "dm":
+            raise UsageError(
+                f"{mention_id} is already a private conversation: answer it with "
+                f"`socialcare reply {mention_id}`"
+            )
+        dm_item, public_item = self._dm_pair(mention_id)
+        if dm_item is not None:
+            if dry_run:
+                return DmOutcome(dm_item, public_item, ["an unfinished pair exists: not sent"])
+            return self._send_pair(dm_item, public_item)
+        body = workflow.prepare_reply(
+            self.config, row, text=text, template=template, agent=self.agent
+        )
+        if not body:
+            raise UsageError("the private message is empty: give TEXT or --template; nothing sent")
+        public_body = ""
+        if public or public_template:
+            public_body = workflow.prepare_reply(
+                self.config, row, text=public, template=public_template, agent=self.agent
+            )
+        source = self.adapters.get(row["source"])
+        self._check_lengths(source, body, public_body)
+        try:
+            self._check_dm(source, row, opening=True)
+        except SourceError as exc:
+            if not (public_only_if_dm_fails and public_body):
+                hint = (
+                    " (the public reply was not sent alone: add --public-only-if-dm-fails)"
+                    if public_body
+                    else ""
+                )
+                raise SourceError(f"{exc}{hint}") from None
+            note = f"{exc}; sent the public reply only (--public-only-if-dm-fails)"
+            if dry_run:
+                return DmOutcome(notes=[note], public_text=public_body)
+            reply = self.reply(mention_id, text=public_body, force=force)
+            return DmOutcome(None, reply.item, [note], public_text=public_body)
+        if dry_run:
+            return DmOutcome(notes=[], dm_text=body, public_text=public_body)
+        key = uuid.uuid4().hex
+        with self.store.transaction():  # both queued, or neither
+            dm_id = workflow.queue_reply(
+                self.store, row, body, self.agent, force=force, kind="dm",
+                options={"dm": True, "pair": key, "public_only_if_dm_fails":
+                         public_only_if_dm_fails},
+            )  # fmt: skip
+            public_id = None
+            if public_body:
+                public_id = workflow.queue_reply(
+                    self.store, row, public_body, self.agent, force=True,
+                    options={"pair": key, "after_dm": dm_id},
+                )  # fmt: skip
+        return self._send_pair(
+            self.store.outbox_get(dm_id),
+            self.store.outbox_get(public_id) if public_id is not None else None,
+        )
+
+    def _check_lengths(self, source: Source, body: str, public_body: str) -> None:
+        limit = source.dm_max_length()
+        if limit is not None and source.dm_length(body) > limit:
+            raise UsageError(
+                f"private message is {source.dm_length(body)} {source.dm_policy.unit} as "
+                f"{source.name} counts them; the limit is {limit}"
+            )
+        if public_body and source.max_length is not None:
+            n = source.text_length(public_body)
+            if n > source.max_length:
+                raise UsageError(
+                    f"public reply is {n} characters as {source.name} counts them; "
+                    f"the limit is {source.max_length}"
+                )
+
+    def _send_pair(self, dm: Row, public: Row | None) -> DmOutcome:
+        """Send what of a pair is still pending, DM first; the public reply waits for it."""
+        from .outbox import UNRESOLVED, cancel_item, send_item
+
+        notes: list[str] = []
+        before = dm["status"]
+        if before == "pending":
+            dm = send_item(self.store, self.adapters, int(dm["id"]), agent=self.agent)
+        if dm["status"] in UNRESOLVED:
+            note = (
+                f"the private message (outbox #{dm['id']}) is {dm['status']}: it may or may not "
+                f"have been sent. `socialcare outbox retry {dm['id']}` checks first; then run "
+                f"`socialcare dm {dm['mention_id']}` again to finish"
+                + (" (the public reply waits)" if public is not None else "")
+            )
+            if before in UNRESOLVED:  # found so, not made so by this run
+                raise Conflict(note)
+            return DmOutcome(dm, public, [note])
+        if public is None or public["status"] != "pending":
+            return DmOutcome(dm, public, notes)
+        if dm["status"] == "sent" or item_options(dm).get("public_only_if_dm_fails"):
+            if dm["status"] != "sent":
+                notes.append(
+                    f"the private message failed ({one_line(str(dm.get('error')))}); sending "
+                    "the public reply only (--public-only-if-dm-fails)"
+                )
+            public = send_item(self.store, self.adapters, int(public["id"]), agent=self.agent)
+        else:
+            public = cancel_item(self.store, int(public["id"]), self.agent, what="public reply")
+            notes.append(
+                f"the private message failed, so the public reply (outbox #{public['id']}) was "
+                "cancelled, not sent alone (--public-only-if-dm-fails sends it anyway)"
+            )
+        return DmOutcome(dm, public, notes)
 
     def outbox(
         self, statuses: Sequence[str] = ("pending", "sending", "unknown", "failed")

@@ -65,7 +65,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "triage.weights": (
         "sentiment", "urgency", "direct", "reach", "repeat", *_INTENTS, "learned", "rating",
     ),
-    "triage.sla": _INTENTS,
+    "triage.sla": (*_INTENTS, "dm"),  # intents, and kinds with their own SLA (scoring.py)
     "triage.rules[]": ("tag", "weight", "pattern", "keywords"),
     "followups": ("rules", "disabled_sources", "dm_subject"),
     "followups.rules[]": (

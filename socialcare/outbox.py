@@ -49,6 +49,7 @@ __all__ = [
     "SENDABLE",
     "UNRESOLVED",
     "adapter_for_item",
+    "is_private",
     "owner_may_be_alive",
     "reset_for_retry",
     "resolve_item",
@@ -78,29 +79,44 @@ class AdapterLookup(Protocol):
         ...
 
 
+def is_private(item: Mapping[str, Any]) -> bool:
+    """Whether ``item`` goes out as a private message (a DM, a reply in a private
+    conversation, a ``--dm`` follow-up), never as a public post."""
+    return item.get("kind") == "dm" or bool(item_options(item).get("dm"))
+
+
 def adapter_for_item(adapters: AdapterLookup, item: Mapping[str, Any]) -> Source:
     """The adapter that sends ``item``: its source's, wrapped for private messages
-    when the item is a ``--dm`` follow-up. The item decides, never the caller."""
+    when the item is private (:func:`is_private`). The item decides, never the caller."""
     inner = adapters.get(str(item["source"]))
-    opts = item_options(item)
-    if item.get("kind") == "followup" and opts.get("dm"):
-        return _DirectMessages(inner, str(opts.get("subject") or DEFAULT_DM_SUBJECT))
-    return inner
+    if not is_private(item):
+        return inner
+    subject = None
+    if item.get("kind") == "followup":
+        subject = str(item_options(item).get("subject") or DEFAULT_DM_SUBJECT)
+    wrapper = _CheckableDirectMessages if inner.finds_sent_dm else _DirectMessages
+    return wrapper(inner, subject)
 
 
 class _DirectMessages(Source):
-    """Turns a follow-up's ``reply`` into a private message to the mention's author.
+    """Turns an item's ``reply`` into a private message to the mention's author.
 
     Wrapping the adapter, instead of a separate send path, keeps DMs inside
-    ``send_item``'s pending -> sending -> sent state machine unchanged.
+    ``send_item``'s pending -> sending -> sent state machine unchanged. A
+    follow-up carries a ``subject`` (Reddit's private messages have one and were
+    the first DMs sent here); DMs and replies in private conversations do not.
     """
 
     name: ClassVar[str] = "direct-message"
 
-    def __init__(self, inner: Source, subject: str) -> None:
+    def __init__(self, inner: Source, subject: str | None) -> None:
         super().__init__(inner.config, brand_handles=inner.brand_handles)
         self.inner = inner
         self.subject = subject
+
+    @property
+    def send_timeout(self) -> float:
+        return self.inner.send_timeout
 
     def queries(self) -> list[str]:
         return []
@@ -110,24 +126,36 @@ class _DirectMessages(Source):
 
     def reply(self, mention: Mention, text: str) -> SentPost:
         self.inner.idempotency_key = self.idempotency_key
-        # Facebook and Instagram reach a commenter only by a private reply to the comment
-        # (and answer a DM in its conversation): they need the mention, not a handle
-        private = getattr(self.inner, "private_reply", None)
-        if callable(private):
-            result = private(mention, text)
-            return result if isinstance(result, SentPost) else SentPost(native_id="", url="")
-        send = getattr(self.inner, "send_message", None)
-        if not callable(send):
-            raise SourceError(
-                f"source '{self.inner.name}' cannot send private messages: "
-                "cancel this follow-up and schedule it without --dm"
-            )
-        result = send(mention.author_handle, self.subject, text)
-        # Reddit does not return a message id; the outbox still records "sent".
-        return result if isinstance(result, SentPost) else SentPost(native_id="", url="")
+        self.inner.sent_by_person = self.sent_by_person  # Messenger's HUMAN_AGENT rule reads it
+        try:
+            send = getattr(self.inner, "send_message", None)
+            if self.subject is not None and callable(send):
+                result = send(mention.author_handle, self.subject, text)
+                # Reddit does not return a message id; the outbox still records "sent".
+                return result if isinstance(result, SentPost) else SentPost(native_id="", url="")
+            if not self.inner.dm_policy.sends:
+                raise SourceError(
+                    f"source '{self.inner.name}' cannot send private messages: cancel this "
+                    "item and answer publicly (or schedule the follow-up without --dm)"
+                )
+            return self.inner.send_dm(mention, text)
+        finally:
+            self.inner.idempotency_key = None
+            self.inner.sent_by_person = False
 
     def post(self, text: str) -> SentPost:
         raise SourceError("a private message needs a mention to answer")
+
+
+class _CheckableDirectMessages(_DirectMessages):
+    """A private-message wrapper whose adapter can look for a DM sent with an unknown outcome."""
+
+    finds_sent: ClassVar[bool] = True
+
+    def find_sent(self, mention: Mention | None, text: str) -> SentPost | None:
+        if mention is None:
+            return None
+        return self.inner.find_sent_dm(mention, text)
 
 
 def _owner_fields() -> dict[str, Any]:
@@ -174,15 +202,19 @@ def owner_may_be_alive(item: Mapping[str, Any], limit_seconds: float, now: datet
     return None
 
 
+#: outbox kinds that answer a mention (the rest are posts)
+_ANSWERS = ("reply", "followup", "dm")
+
+
 def _publish(store: Store, source: Source, item: Row) -> SentPost:
-    if item["kind"] in ("reply", "followup") and item["mention_id"]:
+    if item["kind"] in _ANSWERS and item["mention_id"]:
         mention = Mention.from_row(store.get_mention(item["mention_id"]))
         return source.reply(mention, item["text"])
     return source.post(item["text"])
 
 
 def _mention_of(store: Store, item: Row) -> Mention | None:
-    if item["kind"] in ("reply", "followup") and item["mention_id"]:
+    if item["kind"] in _ANSWERS and item["mention_id"]:
         return Mention.from_row(store.get_mention(item["mention_id"]))
     return None
 
@@ -205,7 +237,8 @@ def send_item(store: Store, adapters: AdapterLookup, item_id: int, *, agent: str
             current = store.outbox_get(item_id)["status"]
             raise Conflict(f"outbox item {item_id} is {current}, not pending: not sent again")
     source.idempotency_key = key
-    source.sent_by_person = item["kind"] == "reply"
+    # an agent's reply or DM; follow-ups, posts and notifications are sent by `due` and cron
+    source.sent_by_person = item["kind"] in ("reply", "dm")
     try:
         sent = _publish(store, source, item)
     except SocialcareError as exc:
@@ -271,8 +304,14 @@ def _commit_sent(
                 sent_at=now,
                 error=None,
             )
-            if item["mention_id"] and item["kind"] == "reply":
-                store.mark_answered(item["mention_id"], now, item["agent"] or agent)
+            if item["mention_id"] and item["kind"] in ("reply", "dm"):
+                # a reply in a private conversation answers every open message of it
+                # (the queue shows the conversation as one item); a DM taking a public
+                # mention private answers that mention
+                store.mark_answered(
+                    item["mention_id"], now, item["agent"] or agent,
+                    conversation=item["kind"] == "reply" and is_private(item),
+                )  # fmt: skip
             extra = {"found_on_platform": True} if found else {}
             store.log_event(
                 "sent",

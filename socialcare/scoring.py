@@ -22,18 +22,22 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, cast
 
 from .errors import UsageError
 from .store import triage as store_triage
 from .triage.learned import LearnedModel, train
-from .triage.score import TriageSettings, score_rows
+from .triage.score import TriageSettings, parse_duration, score_rows
 
 if TYPE_CHECKING:
     from .store import Store
 
 __all__ = [
     "BATCH_SIZE",
+    "CareSettings",
+    "DEFAULT_KIND_SLA",
+    "KIND_SLA_KEYS",
+    "care_settings",
     "TrainReport",
     "load_model",
     "maybe_retrain",
@@ -51,6 +55,64 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 2000
 
 
+#: mention kinds with an SLA of their own in ``[triage.sla]``, over the intent's
+KIND_SLA_KEYS = ("dm",)
+#: a private message is someone waiting in a chat: an hour, whatever its intent
+DEFAULT_KIND_SLA: Mapping[str, float] = {"dm": 3600.0}
+
+
+@dataclass(frozen=True)
+class CareSettings(TriageSettings):
+    """Triage settings plus the per-kind first-response targets (``[triage.sla] dm``).
+
+    The scorer knows intents only; the kind's target replaces the intent's for
+    mentions of that kind when their triage is saved (:func:`_triage_batch`).
+    """
+
+    kind_sla: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+
+def care_settings(
+    triage_table: Mapping[str, Any], brand_handles: Sequence[str], *,
+    model: LearnedModel | None = None,
+) -> CareSettings:  # fmt: skip
+    """``[triage]`` validated, with the per-kind SLA keys taken out of ``[triage.sla]``."""
+    from .errors import ConfigError
+
+    table = dict(triage_table) if isinstance(triage_table, Mapping) else triage_table
+    kind_sla = dict(DEFAULT_KIND_SLA)
+    sla = table.get("sla") if isinstance(table, dict) else None
+    if isinstance(sla, Mapping):
+        for kind in KIND_SLA_KEYS:
+            if kind not in sla:
+                continue
+            raw = sla[kind]
+            if raw is False or (isinstance(raw, str) and raw.strip().lower() in ("none", "off")):
+                kind_sla.pop(kind, None)
+                continue
+            try:
+                kind_sla[kind] = parse_duration(raw) if isinstance(raw, str) else float("nan")
+            except ValueError:
+                kind_sla[kind] = float("nan")
+            if not kind_sla[kind] > 0:
+                raise ConfigError(
+                    f'triage.sla.{kind} must be a duration like "30m", "1h" or "2d", or "none"'
+                )
+        table["sla"] = {k: v for k, v in sla.items() if k not in KIND_SLA_KEYS}
+    settings = CareSettings.from_config(table, brand_handles, model=model)
+    object.__setattr__(settings, "kind_sla", kind_sla)  # frozen, built once per run
+    return cast(CareSettings, settings)
+
+
+def _kind_sla_due(row: Mapping[str, Any], settings: TriageSettings, due: Any) -> Any:
+    """The row's SLA due time: its kind's target where ``[triage.sla]`` sets one."""
+    target = getattr(settings, "kind_sla", {}).get(row.get("kind"))
+    created = row.get("created_ts")
+    if target is None or not isinstance(created, int | float):
+        return due
+    return float(created) + target
+
+
 def _repeat_counts(store: Store, rows: Sequence[Mapping[str, Any]]) -> list[int]:
     """Per row: earlier mentions by the same author still waiting (the brand's own posts: none).
 
@@ -66,7 +128,12 @@ def _repeat_counts(store: Store, rows: Sequence[Mapping[str, Any]]) -> list[int]
 def _triage_batch(store: Store, rows: Sequence[Mapping[str, Any]], settings: TriageSettings) -> int:
     counts = _repeat_counts(store, rows)
     results = score_rows(rows, settings, counts)
-    store.save_triage([(str(row["id"]), r.columns()) for row, r in zip(rows, results, strict=True)])
+    columns = []
+    for row, r in zip(rows, results, strict=True):
+        cols = r.columns()
+        cols["sla_due_ts"] = _kind_sla_due(row, settings, cols.get("sla_due_ts"))
+        columns.append((str(row["id"]), cols))
+    store.save_triage(columns)
     return len(results)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 from .config import Config
 from .errors import Conflict, NotFound, UsageError
@@ -163,12 +164,15 @@ def prepare_reply(
 
 
 def queue_reply(
-    store: Store, row: Row, text: str, agent: str, *, force: bool = False, replace: bool = False
-) -> int:
+    store: Store, row: Row, text: str, agent: str, *, force: bool = False, replace: bool = False,
+    options: dict[str, Any] | None = None, kind: str = "reply",
+) -> int:  # fmt: skip
     """Check for collisions and queue the reply as a pending outbox item, atomically.
 
     ``replace`` (one-response platforms, confirmed by the agent) lets a reply
     follow a sent or native answer, which it replaces; claims still count.
+    ``kind`` ``dm`` queues a private message to the author ("take it to DM")
+    under the same checks.
     """
     if not text.strip():
         raise UsageError("the reply is empty: nothing sent")
@@ -217,7 +221,8 @@ def queue_reply(
         if not current["assignee"]:
             store.claim(row["id"], agent)
         item_id = store.outbox_add(
-            kind="reply", source=row["source"], mention_id=row["id"], text=text, agent=agent
-        )
-        store.log_event("reply_queued", agent=agent, mention_id=row["id"], outbox_id=item_id)
+            kind=kind, source=row["source"], mention_id=row["id"], text=text, agent=agent,
+            options=options,
+        )  # fmt: skip
+        store.log_event(f"{kind}_queued", agent=agent, mention_id=row["id"], outbox_id=item_id)
     return item_id

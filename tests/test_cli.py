@@ -41,7 +41,7 @@ def test_init_writes_config_templates_and_db(
     store = open_store(database, upgrade=False)  # the store of this run: file, or PostgreSQL
     try:
         assert store.backend == ("postgresql" if pg_url else "sqlite")
-        assert store.mention_count() == 32  # init migrated it and the poll filled it
+        assert store.mention_count() == 38  # init migrated it and the poll filled it
     finally:
         store.close()
     if pg_url is not None:  # SOCIALCARE_DATABASE wins: no SQLite file on the side
@@ -254,7 +254,7 @@ def test_templates_lists_starters(cfg: Path) -> None:
 
 def test_triage_all_rescores(cfg: Path) -> None:
     code, out = run(cfg, "triage", "--all")
-    assert code == 0 and "Re-scored 32 mentions" in out
+    assert code == 0 and "Re-scored 38 mentions" in out
     assert run(cfg, "triage")[0] == 2
 
 

@@ -217,7 +217,9 @@ def test_known_keys_match_the_sections_own_checks() -> None:
     assert set(KNOWN_KEYS["triage"]) == set(score._TOP_KEYS)
     assert set(KNOWN_KEYS["triage.rules[]"]) == set(score._RULE_KEYS)
     assert set(KNOWN_KEYS["triage.weights"]) == {f.name for f in dataclasses.fields(score.Weights)}
-    assert set(KNOWN_KEYS["triage.sla"]) == set(INTENTS)
+    from socialcare.scoring import KIND_SLA_KEYS
+
+    assert set(KNOWN_KEYS["triage.sla"]) == set(INTENTS) | set(KIND_SLA_KEYS)
     assert set(KNOWN_KEYS["followups"]) == followups._TABLE_KEYS
     assert set(KNOWN_KEYS["followups.rules[]"]) == followups._RULE_KEYS
     assert set(KNOWN_KEYS["kb"]) == {f.name for f in dataclasses.fields(KbSettings)}

@@ -46,7 +46,7 @@ def _followup_id(cfg: Path) -> str:
 
 #: (argv, shape, fields every element or the object must have); "{followup}" is filled in
 CASES: list[tuple[list[str], str, set[str]]] = [
-    (["queue", "--json"], "array", MENTION | {"score", "sla_left", "age_seconds"}),
+    (["queue", "--json"], "array", MENTION | {"score", "sla_left", "age_seconds", "messages"}),
     (["queue", "--json", "--intent", "praise", "--search", "zzzznothing"], "empty", set()),
     (["outbox", "--json"], "array", OUTBOX),
     (["outbox", "--json", "--all"], "array", OUTBOX),

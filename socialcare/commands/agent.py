@@ -58,6 +58,7 @@ def _view_json(suggestions: list[Any], view: Any) -> dict[str, Any]:
     """``show --json``: the mention (export fields) with everything ``show`` prints."""
     return {
         **mention_json(view.mention),
+        "private": view.private,
         "score": view.score,
         "contributions": [contribution_json(c) for c in view.contributions],
         "suggestions": [
@@ -71,6 +72,20 @@ def _view_json(suggestions: list[Any], view: Any) -> dict[str, Any]:
         "replies": [outbox_json(r) for r in view.replies],
         "notes": [event_json(n) for n in view.notes],
     }
+
+
+def _item_label(item: Row) -> str:
+    """What an outbox item is, in ``show``'s history: a reply, a private message, a pair's half."""
+    from ..models import item_options
+
+    opts = item_options(item)
+    if item.get("kind") == "dm":
+        return "private message"
+    if item.get("kind") == "reply" and opts.get("dm"):
+        return "private reply"
+    if opts.get("after_dm"):
+        return f"public reply (after DM #{opts['after_dm']})"
+    return str(item.get("kind") or "reply")
 
 
 @commands.command()
@@ -89,7 +104,15 @@ def show(
     m, tz = view.mention, sc.config.timezone
     if json_:
         return print_json(_view_json(sc.suggestions(m), view))
-    console.rule(Text(f"{m['id']}  score {view.score:.2f}  {m['status']}"))
+    private = "  PRIVATE (DM)" if view.private else ""
+    console.rule(Text(f"{m['id']}  score {view.score:.2f}  {m['status']}{private}"))
+    if view.private:
+        console.print(
+            Text(
+                "private conversation: left out of reports and exports (export --include-dm)",
+                style="magenta",
+            )
+        )
     console.print(
         Text(
             f"@{clean_text(m['author_handle'])} ({clean_text(m['author_name'])}, "
@@ -115,11 +138,14 @@ def show(
     console.rule("knowledge base")
     console.print(suggestions_text(sc.suggestions(m)))
     if view.thread or view.thread_notes:
-        console.rule("thread")
+        console.rule("private conversation" if view.private else "thread")
         for t in view.thread:
             marker = "▶ " if t["id"] == m["id"] else "  "
+            when = f"{_when(t, 'created_at', tz)} " if view.private else ""
             console.print(
-                Text(f"{marker}@{one_line(t['author_handle'], 20)}: {one_line(t['text'], 160)}")
+                Text(
+                    f"{marker}{when}@{one_line(t['author_handle'], 20)}: {one_line(t['text'], 160)}"
+                )
             )
         for note in view.thread_notes:
             console.print(Text(one_line(note), style="yellow"))
@@ -138,13 +164,16 @@ def show(
     for h in view.history[:20]:
         console.print(
             Text(
-                f"  {h['id']} {_when(h, 'created_at', tz)} [{h['status']}] "
-                f"{one_line(h['text'], 100)}"
+                f"  {h['id']} {_when(h, 'created_at', tz)} [{h['status']}]"
+                f"{' DM' if h.get('kind') == 'dm' else ''} {one_line(h['text'], 100)}"
             )
         )
     for r in view.replies[:20]:
         console.print(
-            Text(f"  reply #{r['id']} {r['status']} by {r['agent']}: {one_line(r['text'], 100)}")
+            Text(
+                f"  {_item_label(r)} #{r['id']} {r['status']} by {r['agent']}: "
+                f"{one_line(r['text'], 100)}"
+            )
         )
     for n in view.notes[:20]:
         text = json.loads(n["detail"]).get("text", "")

@@ -281,7 +281,8 @@ def init(
 
 @commands.command()
 def sources(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
-    """List source adapters, whether each is enabled and its credentials are set.
+    """List source adapters, whether each is enabled, its credentials are set, and what it
+    does with private messages (reads, sends, who may be messaged first).
 
     Example: socialcare sources
     """
@@ -289,12 +290,13 @@ def sources(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
         from dataclasses import asdict
 
         return print_json([asdict(info) for info in sc_of(ctx).sources()])
-    table = Table("source", "enabled", "ready", "description / problem")
+    table = Table("source", "enabled", "ready", "DMs", "description / problem")
     for info in sc_of(ctx).sources():
         table.add_row(
             info.name,
             "yes" if info.enabled else "no",
             "yes" if info.configured else "no",
+            Text(info.dms),
             Text("\n".join(t for t in (info.problem or info.description, info.access) if t)),
         )
     console.print(table)

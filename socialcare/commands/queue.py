@@ -62,6 +62,17 @@ def _sentiment_text(row: Row) -> Text:
     return Text(f"{value:+.2f}", style=style)
 
 
+def _text_cell(row: Row, width: int) -> Text:
+    """The mention's text on one line; a private conversation is marked, with its count."""
+    if row.get("kind") != "dm":
+        return fit(row["text"], width)
+    n = int(row.get("messages") or 1)
+    mark = f"DM×{n} " if n > 1 else "DM "
+    cell = Text(mark, style="bold magenta")
+    cell.append_text(fit(row["text"], max(width - len(mark), 8)))
+    return cell
+
+
 QUEUE_COLUMNS = [
     "id",
     "score",
@@ -80,8 +91,9 @@ QUEUE_COLUMNS = [
 ]
 
 
-#: what ``queue --json`` adds to a mention's export fields: the rank at this moment
-QUEUE_EXTRA = ("score", "sla_left", "age_seconds")
+#: what ``queue --json`` adds to a mention's export fields: the rank at this moment, and
+#: (for a private conversation, shown as one item) how many of its messages wait
+QUEUE_EXTRA = ("score", "sla_left", "age_seconds", "messages")
 
 
 def _timestamp(when: datetime | None) -> float | None:
@@ -122,7 +134,7 @@ def _queue_table(rows: list[Row]) -> Table:
         table.add_column(name, no_wrap=True, min_width=least)
     table.add_column("text", no_wrap=True)
     for n, row in enumerate(rows, start=1):
-        table.add_row(*(cell(n, row) for _, _, cell in columns), fit(row["text"], text_width))
+        table.add_row(*(cell(n, row) for _, _, cell in columns), _text_cell(row, text_width))
     return table
 
 
@@ -155,6 +167,9 @@ def queue(
     incident: Optional[str] = typer.Option(
         None, "--incident", help="Only this incident's mentions (otherwise folded to one line)."
     ),
+    kind: Optional[str] = typer.Option(
+        None, "--kind", help="dm (private conversations, one item each) or public."
+    ),
     json_: bool = JSON_OPTION,
     jsonl: bool = JSONL_OPTION,
     csv_: bool = typer.Option(False, "--csv", help="CSV for spreadsheets (formulas neutralised)."),
@@ -162,6 +177,8 @@ def queue(
     """Show open mentions ranked by urgency, scored at this moment.
 
     An open incident's mentions are folded into one line (see `incident`).
+    A private conversation is one item (its newest message, marked DM with the
+    number of messages waiting).
 
     Example: socialcare queue --intent complaint --limit 20
     """
@@ -181,6 +198,7 @@ def queue(
         search=search,
         limit=limit,
         sort=sort,
+        kind=kind,
     )
     rows, folded = sc.queue_folded(flt, incident=incident)
     if json_ or jsonl:

@@ -85,6 +85,9 @@ def export(
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="No progress bar and no summary line (cron)."
     ),
+    include_dm: bool = typer.Option(
+        False, "--include-dm", help="Include private conversations (DMs and private replies)."
+    ),
 ) -> None:
     """Stream mentions, replies, follow-ups or the audit log as CSV, JSON lines or JSON.
 
@@ -92,7 +95,8 @@ def export(
     CSV cells that start with = + - @ tab or CR get a leading apostrophe so
     spreadsheets never run them as formulas. Memory use stays flat. On a
     terminal, stderr shows a running count of rows and the rate (nothing when
-    stderr is a pipe, or with --quiet).
+    stderr is a pipe, or with --quiet). Private
+    conversations are private data: left out unless --include-dm.
 
     Example: socialcare export mentions --since 7d -o mentions.csv
     """
@@ -110,6 +114,7 @@ def export(
         until=read_since(sc, until, "--until", now=now),
         source=source,
         status=status,
+        include_dm=include_dm,
     )
     # rows written to the terminal itself would mix with the bar: a bar only beside a file
     on_screen = output in (None, "-") and sys.stdout.isatty()

@@ -6,7 +6,7 @@ own; everything it changes goes through :class:`socialcare.app.Socialcare`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -15,18 +15,29 @@ from rich.text import Text
 from ..errors import SocialcareError
 from ..safety import clean_text, one_line
 from ..timeutil import format_age
-from .common import CommandSet, console, read_future, sc_of
+from .common import (
+    JSON_OPTION,
+    CommandSet,
+    complete_mention_id,
+    complete_template,
+    console,
+    outbox_json,
+    print_json,
+    read_future,
+    sc_of,
+)
 
 if TYPE_CHECKING:
-    from ..app import Row, Socialcare
+    from ..app import DmOutcome, Row, Socialcare
 
-__all__ = ["work_loop", "ACTIONS", "commands"]
+__all__ = ["work_loop", "ACTIONS", "commands", "dm"]
 
 commands = CommandSet()
 
 ACTIONS = {
     "r": "reply",
     "t": "template",
+    "d": "dm",
     "s": "skip",
     "c": "close",
     "z": "snooze",
@@ -61,6 +72,12 @@ def _render(console: Console, row: Row, position: int) -> None:
             f"waited {format_age(row['age_seconds'])} · SLA {sla_text}"
         )
     )
+    if row.get("kind") == "dm":
+        n = int(row.get("messages") or 1)
+        console.print(
+            Text(f"private conversation · {n} message(s) waiting · r answers it privately",
+                 style="magenta")
+        )  # fmt: skip
     console.print(Text(clean_text(row["text"])))
     console.print(Text(clean_text(row["url"]), style="dim"))
 
@@ -107,6 +124,11 @@ def work_loop(
                         console.print("Not sent.")
                         continue
                     if result == "sent":
+                        handled += 1
+                    else:
+                        skipped.add(row["id"])
+                elif choice == "d":
+                    if _take_to_dm(sc, console, row, prompt) == "sent":
                         handled += 1
                     else:
                         skipped.add(row["id"])
@@ -202,9 +224,90 @@ def _reply(
     return "failed"
 
 
+def _take_to_dm(sc: Socialcare, console: Console, row: Row, prompt: Callable[..., str]) -> str:
+    """The ``d`` key: a private message to the author, and an optional public note."""
+    if row.get("kind") == "dm":
+        console.print("This is already a private conversation: [r]eply answers it privately.")
+        return "back"
+    text = prompt("private message")
+    public = prompt("public reply (empty: none)", default="", show_default=False)
+    outcome = sc.take_to_dm(row["id"], text=text, public=public or None)
+    _print_dm_outcome(console, outcome)
+    return "sent" if (outcome.dm or {}).get("status") == "sent" else "failed"
+
+
+def _print_dm_outcome(console: Console, outcome: DmOutcome) -> None:
+    for label, item in (("private message", outcome.dm), ("public reply", outcome.public)):
+        if item is not None:
+            style = "green" if item["status"] == "sent" else "red"
+            error = f": {one_line(str(item['error']))}" if item.get("error") else ""
+            console.print(Text(f"{label} #{item['id']} {item['status']}{error}", style=style))
+    for note in outcome.notes:
+        console.print(Text(one_line(note, 400), style="yellow"))
+
+
+@commands.command()
+def dm(
+    ctx: typer.Context,
+    mention_id: str = typer.Argument(
+        ..., metavar="ID", help="A public mention, e.g. demo:1001.",
+        autocompletion=complete_mention_id,
+    ),
+    text: Optional[str] = typer.Argument(None, help="The private message (or --template)."),
+    template: Optional[str] = typer.Option(
+        None, "--template", "-t", help="Private message from this template.",
+        autocompletion=complete_template,
+    ),
+    public: Optional[str] = typer.Option(
+        None, "--public", help='Also reply publicly, e.g. "We\'ve sent you a DM".'
+    ),
+    public_template: Optional[str] = typer.Option(
+        None, "--public-template", help="The public reply from this template.",
+        autocompletion=complete_template,
+    ),
+    public_only_if_dm_fails: bool = typer.Option(
+        False, "--public-only-if-dm-fails",
+        help="Send the public reply even when the private message cannot be sent.",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Render and check; send nothing."),
+    force: bool = typer.Option(False, "--force", help="Despite a claim or an earlier answer."),
+    json_: bool = JSON_OPTION,
+) -> None:  # fmt: skip
+    """Take a public mention to DM: a private message to its author and, optionally, a
+    public reply, each through the outbox exactly once (the DM first; the public reply
+    only once it is sent). Refused before anything is sent where the platform cannot
+    open the conversation. Run it again to finish a pair a crash interrupted.
+
+    Example: socialcare dm demo:1001 "Please send us your account number" --public "We've sent you a DM"
+    """
+    from ..errors import SendFailed
+
+    outcome = sc_of(ctx).take_to_dm(
+        mention_id, text=text, template=template, public=public, public_template=public_template,
+        public_only_if_dm_fails=public_only_if_dm_fails, dry_run=dry_run, force=force,
+    )  # fmt: skip
+    items = [i for i in (outcome.dm, outcome.public) if i is not None]
+    if json_:
+        return print_json([outbox_json(i, ("kind",)) for i in items])
+    if dry_run:
+        if outcome.dm_text:
+            console.print(Text(f"Would send privately:\n{outcome.dm_text}"))
+        if outcome.public_text:
+            console.print(Text(f"Would reply publicly:\n{outcome.public_text}"))
+        for note in outcome.notes:
+            console.print(Text(one_line(note, 400), style="yellow"))
+        return
+    _print_dm_outcome(console, outcome)
+    failed = [i for i in items if i["status"] in ("failed", "unknown")]
+    if failed:
+        raise SendFailed(
+            f"outbox #{failed[0]['id']} is {failed[0]['status']}: see `socialcare outbox`"
+        )
+
+
 @commands.command()
 def work(ctx: typer.Context) -> None:
-    """Work the queue interactively: reply, template, skip, close, snooze, assign or quit.
+    """Work the queue interactively: reply, template, DM, skip, close, snooze, assign or quit.
 
     Example: socialcare work
     """

@@ -36,8 +36,8 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from dataclasses import fields, replace
-from datetime import timedelta
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
 
 from ..config import SOURCE_BASE_KEYS, check_keys
@@ -46,6 +46,8 @@ from ..models import Mention, Page, SentPost
 from ..safety import clean_text, storable_data, storable_text
 
 __all__ = [
+    "DmPolicy",
+    "NO_DMS",
     "Source",
     "Waiter",
     "DEFAULT_OVERLAP_SECONDS",
@@ -138,6 +140,68 @@ def sanitise_mention(mention: Mention) -> Mention:
     return replace(mention, raw=raw, **changes)
 
 
+@dataclass(frozen=True)
+class DmPolicy:
+    """What a platform allows with private messages, checked before anything is sent.
+
+    Args:
+        reads: the adapter polls private conversations (mentions of kind ``dm``).
+        sends: the adapter can answer in a conversation and open one.
+        starts: who the brand may open a conversation with: ``"anyone"``, ``"open"``
+            (anyone whose DM settings accept the brand; the platform refuses the
+            rest and the send fails before any public reply), or ``"replies"``
+            (only answer conversations the customer started).
+        max_length: the longest private message, in :meth:`Source.dm_length` units.
+        unit: what ``max_length`` counts (``"characters"``, ``"graphemes"``).
+        reply_window: how long after the customer's last message the brand may
+            answer (None: no window).
+        note: one line on the platform's rules, for ``socialcare sources``.
+    """
+
+    reads: bool = False
+    sends: bool = False
+    starts: str = "replies"
+    max_length: int | None = None
+    unit: str = "characters"
+    reply_window: timedelta | None = None
+    note: str = ""
+
+    def summary(self) -> str:
+        """One line for ``socialcare sources``: reads / sends / who may be messaged first."""
+        if not (self.reads or self.sends):
+            return "no DMs"
+        parts = ["reads" if self.reads else "", "sends" if self.sends else ""]
+        limit = f", {self.max_length} {self.unit}" if self.max_length else ""
+        opens = {"anyone": "starts with anyone", "open": "starts where the customer allows"}
+        start = opens.get(self.starts, "answers only") if self.sends else ""
+        return " + ".join(p for p in parts if p) + (f" ({start}{limit})" if start else "")
+
+    def refusal(self, *, opening: bool, last_customer_message: datetime | None,
+                now: datetime) -> str | None:  # fmt: skip
+        """Why a private message may not be sent now, or None when the rules allow it.
+
+        ``opening`` is a brand-started conversation ("take it to DM"); otherwise the
+        message answers the customer's ``last_customer_message``.
+        """
+        if not self.sends:
+            return "it cannot send private messages"
+        if opening and self.starts == "replies":
+            return "it can only answer private conversations the customer started"
+        if (
+            not opening
+            and self.reply_window is not None
+            and last_customer_message is not None
+            and now - last_customer_message > self.reply_window
+        ):
+            hours = self.reply_window.total_seconds() / 3600
+            return f"its reply window ({hours:g} h after the customer's last message) is over"
+        return None
+
+
+#: a platform without private messages
+NO_DMS = DmPolicy()
+
+
 class Source(ABC):
     """Base class of source adapters (see the module docstring for the contract)."""
 
@@ -175,6 +239,10 @@ class Source(ABC):
     sent_by_person: bool = False
     #: :meth:`find_sent` can look on the platform for a post whose outcome is unknown
     finds_sent: ClassVar[bool] = False
+    #: private messages: what the platform allows (see :class:`DmPolicy`)
+    dm_policy: ClassVar[DmPolicy] = NO_DMS
+    #: :meth:`find_sent_dm` can look for a private message whose outcome is unknown
+    finds_sent_dm: ClassVar[bool] = False
 
     def __init__(self, config: Mapping[str, Any], *, brand_handles: tuple[str, ...] = ()) -> None:
         self.check_config(config)
@@ -315,6 +383,38 @@ class Source(ABC):
     def text_length(self, text: str) -> int:
         """Length of ``text`` as the platform counts it against ``max_length``."""
         return len(text)
+
+    def dm_max_length(self) -> int | None:
+        """The longest private message (``dm_policy.max_length``; an adapter whose platform
+        says per server, e.g. a Mastodon instance, asks it)."""
+        return self.dm_policy.max_length
+
+    def dm_length(self, text: str) -> int:
+        """Length of a private message as the platform counts it against the DM limit."""
+        return len(text)
+
+    def dm_refusal(self, mention: Mention) -> str | None:
+        """Why the brand may not open a conversation with this mention's author, if known.
+
+        The policy says what the platform allows in general; an adapter that can
+        tell per customer (the author does not accept DMs) overrides this.
+        """
+        if not mention.author_id.strip():
+            return "the author is unknown"
+        return None
+
+    def send_dm(self, mention: Mention, text: str) -> SentPost:
+        """Send ``text`` privately: in ``mention``'s conversation when it is a DM, else
+        opening one with its author. Only adapters whose ``dm_policy.sends`` implement it."""
+        raise SourceError(f"source '{self.name}' cannot send private messages")
+
+    def find_sent_dm(self, mention: Mention, text: str) -> SentPost | None:
+        """The brand's private message ``text`` to ``mention``'s author, if the platform
+        shows it (``outbox retry`` of a DM whose outcome is unknown); None: not there."""
+        raise SourceError(
+            f"source '{self.name}' cannot check whether a private message went out: "
+            "look on the platform"
+        )
 
     def redact(self, text: str) -> str:
         """``text`` with this adapter's secrets masked (for errors the engine did not expect)."""

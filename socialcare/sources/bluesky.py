@@ -18,6 +18,16 @@ The time of a post is the earlier of ``indexedAt`` and the record's
 ``createdAt`` (the AppView's own ``sortAt``): ``createdAt`` alone is written by
 the client and can lie in the future.
 
+With ``dms = true`` the ``chat`` query reads the account's chat through its PDS,
+which proxies ``chat.bsky.convo.*`` to the chat service when asked to with the
+``atproto-proxy: did:web:api.bsky.chat#bsky_chat`` header: ``listConvos`` (most
+recently active first) down to the cursor, then each newer conversation's
+``getMessages``. A message is a ``dm`` mention whose native id is the message id
+and whose conversation is the convo id; answers go through ``sendMessage`` (1,000
+graphemes), opening a conversation with ``getConvoForMembers``. Only an app password
+created with "Allow access to your direct messages" reaches chat; any other gets
+``InvalidToken: Bad token scope`` (or ``Bad token method``), which is reported as such.
+
 A mention's native id is its ``at://`` URI; ``raw`` keeps ``uri``, ``cid`` and
 the record (with its ``reply`` refs), which is what a reply needs: a reply's
 ``root`` is the parent's own root when the parent is itself a reply.
@@ -31,6 +41,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Callable, Iterator
 
 import httpx
@@ -38,14 +49,21 @@ import httpx
 from ..config import credential
 from ..errors import AuthError, ConfigError, SendOutcomeUnknown, SourceError
 from ..models import Mention, Page, SentPost, parse_iso
-from .base import identity, sanitise_mention
+from .base import DmPolicy, identity, sanitise_mention
 from .http import HTTP_CONFIG_KEYS, HttpSource, api_error, api_reason
 
-__all__ = ["BlueskySource", "NOTIFICATIONS_QUERY", "grapheme_count", "post_url"]
+__all__ = ["BlueskySource", "CHAT_QUERY", "NOTIFICATIONS_QUERY", "grapheme_count", "post_url"]
 
 log = logging.getLogger("socialcare.sources.bluesky")
 
 NOTIFICATIONS_QUERY = "notifications"
+#: the query that polls the account's chat conversations (``dms = true``)
+CHAT_QUERY = "chat"
+#: the PDS forwards a call carrying this header to Bluesky's chat service
+CHAT_PROXY = "did:web:api.bsky.chat#bsky_chat"
+#: chat.bsky.convo.defs#messageInput: at most 1,000 graphemes (and 10,000 bytes)
+_CHAT_MAX_GRAPHEMES = 1000
+_CHAT_MAX_BYTES = 10_000
 #: what the AppView shows for an account whose handle does not verify: nobody's identity
 _PLACEHOLDER_HANDLES = ("handle.invalid",)
 _SEARCH_PREFIX = "search:"
@@ -268,6 +286,7 @@ class BlueskySource(HttpSource):
     * ``service`` (default ``https://bsky.social``): the account's PDS;
     * ``notifications`` (default true): mentions, replies and quotes of the account;
     * ``searches``: keyword searches (``app.bsky.feed.searchPosts``, newest first);
+    * ``dms`` (default false): poll chat conversations (an app password with DM access);
     * ``limit`` (1..100, default 50) items per page; ``max_pages`` (default 10) per poll;
     * ``max_wait_seconds`` (default 60) and ``timeout_seconds`` (default 20).
     """
@@ -281,11 +300,17 @@ class BlueskySource(HttpSource):
         "searches",
         "limit",
         "max_pages",
+        "dms",
     }
     platform = "Bluesky"
     description = "Bluesky: keyword search and mention/reply/quote notifications (XRPC)"
     env_vars = (_DEFAULT_PASSWORD_ENV,)
     max_length = _MAX_GRAPHEMES
+    dm_policy = DmPolicy(
+        reads=True, sends=True, starts="open", max_length=_CHAT_MAX_GRAPHEMES, unit="graphemes",
+        note="chat through the PDS; the app password needs DM access, and the customer's "
+        "chat settings decide who may open a conversation",
+    )  # fmt: skip
 
     def _configure(self) -> None:
         """Validate ``[sources.bluesky]`` and point ``self.api`` at the platform."""
@@ -310,6 +335,10 @@ class BlueskySource(HttpSource):
         ):
             raise ConfigError("sources.bluesky.searches must be a list of non-empty strings")
         self.searches = list(dict.fromkeys(s.strip() for s in searches))
+        dms = self.config.get("dms", False)
+        if not isinstance(dms, bool):
+            raise ConfigError("sources.bluesky.dms must be true or false")
+        self.dms = dms
         self.limit = self._int_setting("limit", 50, 1, 100)
         self.max_pages = self._int_setting("max_pages", 10, 1, None)
         self._session: _Session | None = None
@@ -389,18 +418,25 @@ class BlueskySource(HttpSource):
         params: Any = None,
         body: Any = None,
         write: bool = False,
+        proxy: str | None = None,
     ) -> dict[str, Any]:
-        """One authenticated XRPC call; on ExpiredToken refresh (or log in) and retry once."""
+        """One authenticated XRPC call; on ExpiredToken refresh (or log in) and retry once.
+
+        ``proxy`` asks the PDS to forward the call to that service (``atproto-proxy``).
+        """
         session = self._session or self._login()
 
         def send(token: str) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {token}"}
+            if proxy:
+                headers["atproto-proxy"] = proxy
             return self.api.request(
                 method,
                 f"/xrpc/{nsid}",
                 what=what,
                 params=params,
                 json=body,
-                headers={"Authorization": f"Bearer {token}"},
+                headers=headers,
                 retry_unsent_only=write,
             )
 
@@ -409,6 +445,13 @@ class BlueskySource(HttpSource):
             log.info("Bluesky access token expired (%s); refreshing the session", what)
             session = self._refresh() or self._login()
             response = send(session.access_jwt)
+        if proxy == CHAT_PROXY and "bad token" in api_reason(response).lower():
+            raise AuthError(
+                f"Bluesky refused {what} ({api_reason(response)}): this app password has no "
+                'access to direct messages. Create one with "Allow access to your direct '
+                f'messages" ticked (Settings > Privacy and security > App passwords) and set '
+                f"it in {self._password_env}"
+            )
         if response.status_code == 401 or (
             response.status_code == 400
             and self._error_name(response) in ("ExpiredToken", "InvalidToken")
@@ -553,6 +596,7 @@ class BlueskySource(HttpSource):
     def queries(self) -> list[str]:
         """``notifications`` (if enabled) and ``search:TEXT`` per search."""
         out = [NOTIFICATIONS_QUERY] if self.notifications else []
+        out += [CHAT_QUERY] if self.dms else []
         out += [_SEARCH_PREFIX + s for s in self.searches]
         if not out:
             raise ConfigError(
@@ -563,6 +607,9 @@ class BlueskySource(HttpSource):
     def poll(self, query: str, cursor: str | None) -> Iterator[Page]:
         """Yield newest-first pages down to the stored cursor; the last one carries the new one."""
         fetch: Callable[[str, str | None], tuple[list[_Item], str | None]]
+        if query == CHAT_QUERY:
+            yield from self._poll_chat(cursor)
+            return
         if query == NOTIFICATIONS_QUERY:
             fetch = self._fetch_notifications
         elif query.startswith(_SEARCH_PREFIX):
@@ -646,6 +693,155 @@ class BlueskySource(HttpSource):
             )
             if last:
                 return
+
+    # -- chat -----------------------------------------------------------------------
+    def _chat(self, method: str, nsid: str, *, what: str, **kw: Any) -> dict[str, Any]:
+        """An XRPC call the PDS forwards to the chat service."""
+        return self._xrpc(method, nsid, what=what, proxy=CHAT_PROXY, **kw)
+
+    def _message_mention(
+        self, message: dict[str, Any], convo_id: str, members: dict[str, dict[str, Any]]
+    ) -> Mention:
+        """One ``chat.bsky.convo.defs#messageView`` as a ``dm`` mention of its conversation."""
+        native = identity(message.get("id"))
+        if not native:
+            raise ValueError("message without an id")
+        sender = identity(_dict(message.get("sender")).get("did"))
+        profile = members.get(sender, {})
+        handle = identity(profile.get("handle"), _PLACEHOLDER_HANDLES)
+        at = _time(message.get("sentAt"))
+        if at is None:
+            raise ValueError(f"no usable sentAt ({message.get('sentAt')!r})")
+        return Mention(
+            source=self.name,
+            native_id=native,
+            text=str(message.get("text") or ""),
+            created_at=at,
+            author_id=sender,
+            author_handle=handle or sender,
+            author_name=str(profile.get("displayName") or ""),
+            url=f"https://bsky.app/messages/{convo_id}",
+            conversation_id=convo_id,
+            query=CHAT_QUERY,
+            kind="dm",
+            raw={"message": message, "convo_id": convo_id},
+        )
+
+    def _convo_messages(
+        self, convo: dict[str, Any], seen: _Mark, skipped: list[dict[str, Any]]
+    ) -> list[tuple[datetime, Mention]]:
+        """The conversation's messages newer than ``seen``, newest first (``getMessages``)."""
+        convo_id = str(convo["id"])
+        members = {str(m.get("did")): m for m in convo.get("members") or [] if isinstance(m, dict)}
+        out: list[tuple[datetime, Mention]] = []
+        page_cursor: str | None = None
+        for _ in range(self.max_pages):
+            params: dict[str, str | int] = {"convoId": convo_id, "limit": self.limit}
+            if page_cursor:
+                params["cursor"] = page_cursor
+            body = self._chat(
+                "GET", "chat.bsky.convo.getMessages", what="chat messages", params=params
+            )
+            reached = False
+            for message in body.get("messages") or []:
+                if not isinstance(message, dict) or "#deletedMessageView" in str(
+                    message.get("$type") or ""
+                ):
+                    continue  # deleted: nothing to read or answer
+                at = _time(message.get("sentAt"))
+                if at is not None and seen.covers(at, str(message.get("id"))):
+                    reached = True
+                    break
+                mention = self.normalise(
+                    partial(self._message_mention, message, convo_id, members),
+                    message, skipped, query=CHAT_QUERY,
+                )  # fmt: skip
+                if mention is not None:
+                    out.append((mention.created_at, mention))
+            page_cursor = body.get("cursor") or None
+            if reached or not page_cursor:
+                break
+        return out
+
+    def _poll_chat(self, cursor: str | None) -> Iterator[Page]:
+        """``listConvos`` newest activity first, down to the cursor; each newer convo's
+        messages. One page of conversations is one page of mentions."""
+        seen = _Mark.parse(cursor, CHAT_QUERY)
+        newest = seen
+        page_cursor: str | None = None
+        pages = 0
+        while True:
+            params: dict[str, str | int] = {"limit": min(self.limit, 100)}
+            if page_cursor:
+                params["cursor"] = page_cursor
+            body = self._chat(
+                "GET", "chat.bsky.convo.listConvos", what="chat conversations", params=params
+            )
+            pages += 1
+            skipped: list[dict[str, Any]] = []
+            mentions: list[Mention] = []
+            reached = False
+            convos = body.get("convos") or []
+            for convo in convos:
+                if not isinstance(convo, dict) or not identity(convo.get("id")):
+                    self.skip(skipped, "no conversation id", convo, query=CHAT_QUERY)
+                    continue
+                last = _dict(convo.get("lastMessage"))
+                at = _time(last.get("sentAt"))
+                if at is None:
+                    continue  # no message, or only a deleted one: nothing to answer
+                if seen.covers(at, str(last.get("id"))):
+                    reached = True  # less recently active conversations are stored already
+                    break
+                for msg_at, mention in self._convo_messages(convo, seen, skipped):
+                    newest = newest.advance(msg_at, mention.native_id)
+                    mentions.append(mention)
+            page_cursor = body.get("cursor") or None
+            last_page = reached or not convos or not page_cursor or pages >= self.max_pages
+            remaining, reset = self.api.last_rate_limit
+            yield Page(
+                mentions,
+                cursor=newest.text() if last_page else None,
+                rate_limit_remaining=remaining,
+                rate_limit_reset=reset,
+                skipped=skipped,
+            )
+            if last_page:
+                return
+
+    def dm_length(self, text: str) -> int:
+        """Grapheme clusters, which is what the chat's 1,000 limit counts."""
+        return grapheme_count(text)
+
+    def send_dm(self, mention: Mention, text: str) -> SentPost:
+        """``sendMessage`` into a DM's conversation, or into the one-to-one conversation
+        with the author (``getConvoForMembers`` finds or makes it)."""
+        if mention.source != self.name:
+            raise SourceError(f"cannot send a Bluesky message about a {mention.source} mention")
+        if len(text.encode("utf-8")) > _CHAT_MAX_BYTES:
+            raise SourceError(f"the message is over {_CHAT_MAX_BYTES} bytes of UTF-8: shorten it")
+        convo_id = mention.conversation_id if mention.kind == "dm" else None
+        if not convo_id:
+            if not mention.author_id:
+                raise SourceError(f"{mention.id} has no known author to message")
+            found = self._chat(
+                "GET", "chat.bsky.convo.getConvoForMembers", what="open a chat",
+                params={"members": mention.author_id},
+            )  # fmt: skip
+            convo_id = identity(_dict(found.get("convo")).get("id"))
+            if not convo_id:
+                raise SourceError("Bluesky API error (open a chat): the response has no convo id")
+        what = f"chat message about {mention.id}"
+        sent = self._chat(
+            "POST", "chat.bsky.convo.sendMessage", what=what,
+            body={"convoId": convo_id, "message": {"text": text}}, write=True,
+        )  # fmt: skip
+        message_id = identity(sent.get("id"))
+        if not message_id:
+            raise SendOutcomeUnknown(
+                f"Bluesky API error ({what}): the response has no message id: it may have been sent"
+            )
+        return SentPost(native_id=message_id, url=f"https://bsky.app/messages/{convo_id}")
 
     # -- publishing -------------------------------------------------------------
     def _check_text(self, text: str) -> None:

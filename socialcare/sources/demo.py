@@ -6,6 +6,12 @@ Each line is one mention: ``id``, ``author_id``, ``author``, ``name``,
 fresh), plus optional ``parent_id``, ``conversation_id`` and ``kind``. The
 cursor is the number of lines already stored; replies are appended to
 ``demo-sent.jsonl`` next to the database instead of going anywhere.
+
+Lines of ``kind`` ``dm`` are private messages, threaded by ``conversation_id``
+(the shipped file has two conversations, one with the brand's own answer in
+it); private messages sent are recorded with ``"private": true``. An author
+line with ``"accepts_dm": false`` stands for a customer whose settings refuse
+DMs from the brand, so "take it to DM" can be refused offline too.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from ..config import data_dir
 from ..errors import ConfigError, NotFound
 from ..models import Mention, Page, SentPost, parse_iso, to_iso, utcnow
 from ..safety import private_dir, private_file
-from .base import Source
+from .base import DmPolicy, Source
 
 __all__ = ["DemoSource", "DEMO_FILE"]
 
@@ -45,6 +51,11 @@ class DemoSource(Source):
     max_length = 280
     #: ``find_sent`` reads ``demo-sent.jsonl``, the demo's "platform"
     finds_sent = True
+    finds_sent_dm = True
+    dm_policy = DmPolicy(
+        reads=True, sends=True, starts="open", max_length=1000,
+        note="offline: private messages go to demo-sent.jsonl",
+    )  # fmt: skip
 
     def __init__(self, config: Any, *, brand_handles: tuple[str, ...] = ()) -> None:
         super().__init__(config, brand_handles=brand_handles)
@@ -123,7 +134,9 @@ class DemoSource(Source):
             fh.write(json.dumps(record) + "\n")
         return SentPost(native, _url(native))
 
-    def find_sent(self, mention: Mention | None, text: str) -> SentPost | None:
+    def find_sent(
+        self, mention: Mention | None, text: str, *, private: bool = False
+    ) -> SentPost | None:
         """The reply to ``mention`` (or the post) with this text in ``demo-sent.jsonl``."""
         path = self._sent_file()
         if not path.exists():
@@ -139,12 +152,36 @@ class DemoSource(Source):
                     isinstance(rec, dict)
                     and rec.get("in_reply_to") == want
                     and rec.get("text") == text
+                    and bool(rec.get("private")) == private
                 ):
                     return SentPost(str(rec["id"]), _url(str(rec["id"])))
         return None
 
+    def find_sent_dm(self, mention: Mention, text: str) -> SentPost | None:
+        """The private message with this text to ``mention``'s author in ``demo-sent.jsonl``."""
+        return self.find_sent(mention, text, private=True)
+
     def reply(self, mention: Mention, text: str) -> SentPost:
         return self._record({"in_reply_to": mention.native_id, "text": text})
+
+    def dm_refusal(self, mention: Mention) -> str | None:
+        """A demo author line with ``"accepts_dm": false`` does not take DMs from the brand."""
+        if mention.raw.get("accepts_dm") is False:
+            return "the customer does not accept private messages from the brand"
+        return super().dm_refusal(mention)
+
+    def send_dm(self, mention: Mention, text: str) -> SentPost:
+        """Record a private message: in the mention's conversation, or opening one."""
+        conversation = mention.conversation_id if mention.kind == "dm" else None
+        return self._record(
+            {
+                "private": True,
+                "to": mention.author_id,
+                "conversation": conversation,
+                "in_reply_to": mention.native_id,
+                "text": text,
+            }
+        )
 
     def post(self, text: str) -> SentPost:
         return self._record({"text": text})

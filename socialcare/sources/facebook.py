@@ -39,7 +39,7 @@ from urllib.parse import quote
 
 from ..errors import ConfigError, SourceError
 from ..models import Mention, Page, SentPost
-from .base import identity
+from .base import DmPolicy, identity
 from .graph import GRAPH_CONFIG_KEYS, GraphSource, graph_time, message_params, obj
 
 __all__ = ["FacebookSource", "PRIVATE_REPLY_WINDOW"]
@@ -81,6 +81,16 @@ class FacebookSource(GraphSource):
     config_keys = GRAPH_CONFIG_KEYS | {"page_id_env", "feed", "tagged", "messenger", "posts"}
     #: Facebook takes comments up to 8,000 characters
     max_length = 8000
+    #: Messenger answers (24 h; HUMAN_AGENT up to 7 days, people only) and one private
+    #: reply to a commenter within 7 days, which is how "take it to DM" opens one
+    dm_policy = DmPolicy(
+        reads=True,
+        sends=True,
+        starts="open",
+        max_length=2000,
+        note="Messenger: 24 h window, HUMAN_AGENT tag to 7 days (people only); a commenter "
+        "gets one private reply within 7 days",
+    )
     #: ``find_sent`` looks for the Page's own comment or message with the same text
     finds_sent = True
 

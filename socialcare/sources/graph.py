@@ -479,6 +479,10 @@ class GraphSource(HttpSource):
         """Hide (or unhide) a comment on the platform (subclasses say how)."""
         raise SourceError(f"source '{self.name}' cannot hide {mention.kind}s")
 
+    def send_dm(self, mention: Mention, text: str) -> SentPost:
+        """A DM mention is answered in its conversation; a comment gets a private reply."""
+        return self.private_reply(mention, text)
+
     def private_reply(self, mention: Mention, text: str) -> SentPost:
         """Answer a commenter privately (subclasses say how)."""
         raise SourceError(f"source '{self.name}' cannot reply privately")

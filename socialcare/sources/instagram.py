@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from ..errors import ConfigError, SourceError
 from ..models import Mention, SentPost
-from .base import identity
+from .base import DmPolicy, identity
 from .facebook import FacebookSource
 from .graph import graph_time, obj
 
@@ -67,7 +67,21 @@ class InstagramSource(FacebookSource):
     } | {"ig_user_id_env", "comments", "tags", "dms", "media"}  # fmt: skip
     #: Instagram takes comments up to 2,200 characters
     max_length = 2200
+    dm_policy = DmPolicy(
+        reads=True,
+        sends=True,
+        starts="open",
+        max_length=1000,
+        unit="bytes",
+        note="DMs within 24 h of the customer's last message; a commenter gets one private "
+        "reply within 7 days",
+    )
     messaging_platform = "instagram"
+
+    def dm_length(self, text: str) -> int:
+        """Instagram counts a message's UTF-8 bytes against its 1,000 limit."""
+        return len(text.encode("utf-8"))
+
     messaging_permission = "instagram_manage_messages"
     #: the issue's rule for Instagram: DMs only inside the 24-hour window
     human_agent_tag = False

@@ -11,6 +11,13 @@ pages with ``max_id`` = the oldest id of the previous page and stops at the
 cursor itself. Only the last page of a successful run carries the new cursor:
 a failure mid-way keeps what was stored but polls the same window again.
 
+With ``dms = true`` the ``conversations`` query polls ``GET /api/v1/conversations``:
+each conversation's ``last_status`` newer than the cursor (the newest status id seen)
+becomes a ``dm`` mention threaded by the conversation's id. Conversations come
+most recently active first, so the walk stops at the first one at or below the
+cursor. Answers are ``direct`` statuses (a reply to the last status, or a new
+status mentioning the customer to open one), within the instance's limit.
+
 Status content is HTML and is stored as plain text (:func:`html_to_text`).
 Replies start with ``@acct`` of the author (Mastodon only notifies the accounts
 a status mentions) and use the original's visibility, capped at
@@ -31,15 +38,19 @@ import httpx
 from ..config import credential
 from ..errors import AuthError, ConfigError, SendOutcomeUnknown, SourceError
 from ..models import Mention, Page, SentPost, parse_iso
-from .base import identity
+from .base import DmPolicy, identity
 from .http import HTTP_CONFIG_KEYS, HttpSource, api_error, html_to_text
 
-__all__ = ["MastodonSource", "MENTIONS_QUERY", "mastodon_length"]
+__all__ = ["MastodonSource", "CONVERSATIONS_QUERY", "MENTIONS_QUERY", "mastodon_length"]
 
 log = logging.getLogger("socialcare.sources.mastodon")
 
 #: the query that polls the account's mention notifications
 MENTIONS_QUERY = "mentions"
+#: the query that polls the account's direct conversations (``dms = true``)
+CONVERSATIONS_QUERY = "conversations"
+#: Mastodon's default status limit; instances may raise it (``/api/v2/instance``)
+_DEFAULT_MAX_CHARACTERS = 500
 _SEARCH_PREFIX = "search:"
 _TAG_PREFIX = "#"
 _DEFAULT_TOKEN_ENV = "MASTODON_ACCESS_TOKEN"
@@ -94,6 +105,7 @@ class MastodonSource(HttpSource):
     * ``searches``: full-text status searches (``/api/v2/search``; needs the token);
     * ``limit`` (1..40, default 40) items per page; ``max_pages`` (default 10) per poll;
     * ``reply_visibility`` (default ``unlisted``): the most public visibility a reply gets;
+    * ``dms`` (default false): poll direct conversations (the token needs ``read:statuses``);
     * ``max_wait_seconds`` (default 60) and ``timeout_seconds`` (default 20).
 
     ``transport``, ``sleep`` and ``clock`` are for tests (``httpx.MockTransport``,
@@ -110,6 +122,7 @@ class MastodonSource(HttpSource):
         "limit",
         "max_pages",
         "reply_visibility",
+        "dms",
     }
     platform = "Mastodon"
     description = "Mastodon: mentions, hashtag timelines and status search (REST API)"
@@ -117,6 +130,11 @@ class MastodonSource(HttpSource):
     max_length = 500
     #: ``find_sent`` looks for the account's own reply in the status's context
     finds_sent = True
+    finds_sent_dm = True
+    dm_policy = DmPolicy(
+        reads=True, sends=True, starts="anyone", max_length=_DEFAULT_MAX_CHARACTERS,
+        note="direct-visibility statuses, within the instance's status limit",
+    )  # fmt: skip
 
     def _configure(self) -> None:
         """Validate ``[sources.mastodon]`` and point ``self.api`` at the platform."""
@@ -142,6 +160,11 @@ class MastodonSource(HttpSource):
                 f"sources.mastodon.reply_visibility must be one of {', '.join(_VISIBILITY)}"
             )
         self.reply_visibility: str = visibility
+        dms = self.config.get("dms", False)
+        if not isinstance(dms, bool):
+            raise ConfigError("sources.mastodon.dms must be true or false")
+        self.dms = dms
+        self._max_characters: int | None = None
 
     # -- credentials --------------------------------------------------------
     @property
@@ -149,8 +172,8 @@ class MastodonSource(HttpSource):
         return str(self.config.get("access_token_env", _DEFAULT_TOKEN_ENV))
 
     def _needs_token(self) -> bool:
-        """Hashtag timelines are public; mentions and search need a user token."""
-        return self.mentions or bool(self.searches)
+        """Hashtag timelines are public; mentions, search and conversations need a token."""
+        return self.mentions or bool(self.searches) or self.dms
 
     def _auth_headers(self, required: bool) -> dict[str, str]:
         try:
@@ -249,6 +272,7 @@ class MastodonSource(HttpSource):
     def queries(self) -> list[str]:
         """``mentions`` (if enabled), ``#tag`` per hashtag and ``search:TEXT`` per search."""
         out = [MENTIONS_QUERY] if self.mentions else []
+        out += [CONVERSATIONS_QUERY] if self.dms else []
         out += [_TAG_PREFIX + t for t in self.hashtags]
         out += [_SEARCH_PREFIX + s for s in self.searches]
         if not out:
@@ -273,6 +297,8 @@ class MastodonSource(HttpSource):
             yield from self._poll_timeline(query, path, cursor, notifications=False)
         elif query.startswith(_SEARCH_PREFIX):
             yield from self._poll_search(query, query[len(_SEARCH_PREFIX) :], cursor)
+        elif query == CONVERSATIONS_QUERY:
+            yield from self._poll_conversations(cursor)
         else:
             raise ConfigError(
                 f"unknown mastodon query {query!r}: expected 'mentions', '#tag' or 'search:TEXT'"
@@ -384,6 +410,113 @@ class MastodonSource(HttpSource):
             yield page
             if last:
                 return
+
+    def _conversation_mention(self, conversation: dict[str, Any]) -> Mention | None:
+        """A Conversation entity's ``last_status`` as a ``dm`` mention of that conversation."""
+        status = conversation.get("last_status")
+        if not isinstance(status, dict):
+            return None  # every status of it was deleted: nothing to answer
+        conv_id = identity(conversation.get("id"))
+        if not conv_id:
+            raise ValueError("conversation without an id")
+        mention = self._mention(status, CONVERSATIONS_QUERY)
+        mention.kind = "dm"
+        mention.conversation_id = conv_id
+        return mention
+
+    def _poll_conversations(self, cursor: str | None) -> Iterator[Page]:
+        """Direct conversations, most recently active first, down to the cursor (a status id)."""
+        what = "direct conversations"
+        newest = cursor
+        max_id: str | None = None
+        pages = 0
+        while True:
+            params: list[tuple[str, str | int]] = [("limit", self.limit)]
+            if max_id:
+                params.append(("max_id", max_id))
+            response = self._call(
+                "GET", "/api/v1/conversations", what=what, params=params, allow=(403,)
+            )
+            if response.status_code == 403:
+                raise AuthError(
+                    f"Mastodon ({self.instance}) refused to list direct conversations (HTTP "
+                    f"403): the token in {self._token_env} needs the read:statuses scope "
+                    "(or read:conversations); create a token with it"
+                )
+            items = self.api.json(response, what)
+            if not isinstance(items, list):
+                raise SourceError(
+                    f"Mastodon API error ({what}): expected a list, got {items!r:.80}"
+                )
+            pages += 1
+            mentions: list[Mention] = []
+            skipped: list[dict[str, Any]] = []
+            reached = False
+            for item in items:
+                status = item.get("last_status") if isinstance(item, dict) else None
+                status_id = str(status.get("id") or "") if isinstance(status, dict) else ""
+                if cursor is not None and status_id and _id_key(status_id) <= _id_key(cursor):
+                    reached = True  # older activity from here on: already stored
+                    continue
+                if not isinstance(item, dict) or not str(item.get("id") or "").strip():
+                    self.skip(skipped, "no conversation id", item, query=CONVERSATIONS_QUERY)
+                    continue
+                mention = self.normalise(
+                    partial(self._conversation_mention, item), item, skipped,
+                    query=CONVERSATIONS_QUERY,
+                )  # fmt: skip
+                if mention is not None:
+                    mentions.append(mention)
+                    newest = _newer(newest, mention.native_id)
+            next_link = response.links.get("next", {}).get("url")
+            max_id = httpx.URL(next_link).params.get("max_id") if next_link else None
+            last = reached or not items or not max_id or pages >= self.max_pages
+            page = self._page(mentions, newest if last else None)
+            page.skipped = skipped
+            page.items_read = len(items)
+            yield page
+            if last:
+                return
+
+    def dm_max_length(self) -> int | None:
+        """The instance's status limit (``configuration.statuses.max_characters`` of
+        ``/api/v2/instance``), read once; Mastodon's 500 if the instance does not say."""
+        if self._max_characters is None:
+            limit = _DEFAULT_MAX_CHARACTERS
+            try:
+                body = self._json_of(
+                    self._call("GET", "/api/v2/instance", what="instance", auth=False), "instance"
+                )
+                found = ((body.get("configuration") or {}).get("statuses") or {}).get(
+                    "max_characters"
+                )
+                if isinstance(found, int) and not isinstance(found, bool) and found > 0:
+                    limit = found
+            except (SourceError, AttributeError) as exc:
+                log.info("mastodon: instance limit unknown (%s); using %d", exc, limit)
+            self._max_characters = limit
+        return self._max_characters
+
+    def dm_length(self, text: str) -> int:
+        """Mastodon's count, as for any status."""
+        return mastodon_length(text)
+
+    def send_dm(self, mention: Mention, text: str) -> SentPost:
+        """A ``direct`` status: a reply to a DM's last status, or a new one mentioning the
+        author (only the accounts a direct status mentions can see it)."""
+        if mention.source != self.name:
+            raise SourceError(f"cannot send a Mastodon DM about a {mention.source} mention")
+        payload: dict[str, Any] = {
+            "status": self._reply_text(mention, text),
+            "visibility": "direct",
+        }
+        if mention.kind == "dm":
+            payload["in_reply_to_id"] = mention.native_id
+        return self._publish(f"direct message about {mention.id}", payload)
+
+    def find_sent_dm(self, mention: Mention, text: str) -> SentPost | None:
+        """The account's direct status: among the DM's replies, or its latest statuses."""
+        return self.find_sent(mention if mention.kind == "dm" else None, text)
 
     # -- publishing ---------------------------------------------------------
     def _visibility(self, original: Any) -> str:

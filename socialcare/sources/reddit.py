@@ -16,8 +16,15 @@ rest as a gap, and :meth:`RedditSource.poll_range` backfills it by listing
 
 Config (``[sources.reddit]``): ``client_id_env``, ``client_secret_env``,
 ``username_env``, ``password_env``, ``user_agent``, ``searches``, ``watch``,
-``inbox_mentions``, ``own_comments``, ``limit``, ``post_subreddit``,
+``inbox_mentions``, ``inbox_messages``, ``own_comments``, ``limit``, ``post_subreddit``,
 ``wait_on_rate_limit``, ``max_wait_seconds``.
+
+Private messages (``inbox_messages``, query ``inbox:messages``) are the inbox's ``t4``
+items, stored as ``dm`` mentions threaded by ``first_message_name``. Reddit moved most
+private messaging to its chat, which has no API, and for many accounts the inbox listing
+now answers with a redirect to ``/login/`` (praw-dev/praw issues 2077 and 2081): that
+answer, or a listing that is not one, is reported as the query's error (a health problem
+``status`` shows), logged once per run, never a crash and never an empty success.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from ..errors import (
     SourceError,
 )
 from ..models import Mention, Page, SentPost, to_iso, utcnow
-from .base import Source, identity
+from .base import DmPolicy, Source, identity
 
 if TYPE_CHECKING:  # praw, prawcore and requests load only when this source talks to Reddit
     import praw
@@ -66,6 +73,15 @@ _DEFAULT_RETRY_SECONDS = 60.0
 _MAX_RATE_LIMIT_WAITS = 3
 #: the query that reads the account's own comments (its replies answer mentions)
 OWN_QUERY = "own:comments"
+#: the query that reads the account's private messages (``inbox_messages = true``)
+MESSAGES_QUERY = "inbox:messages"
+#: how the broken inbox answers (praw-dev/praw#2077, #2081)
+_INBOX_BROKEN = (
+    "Reddit's private-message inbox is not available to this account ({why}): Reddit moved "
+    "private messaging to chat, which has no API, and the old inbox now redirects to the "
+    "login page for many accounts (praw-dev/praw issues 2077, 2081). Answer on Reddit "
+    "itself, or set sources.reddit.inbox_messages = false"
+)
 _TITLE_MAX = 300
 #: what Reddit shows instead of the author of deleted or removed content
 _PLACEHOLDER_AUTHORS = ("[deleted]", "[removed]")
@@ -223,6 +239,16 @@ def _parse_queries(config: Mapping[str, Any]) -> dict[str, _Query]:
             what="reading username mentions from the inbox",
             needs_user=True,
         )
+    messages = config.get("inbox_messages", False)
+    if not isinstance(messages, bool):
+        raise ConfigError(f"sources.reddit.inbox_messages must be true or false, got {messages!r}")
+    if messages:
+        out[MESSAGES_QUERY] = _Query(
+            key=MESSAGES_QUERY,
+            path="message/messages",
+            what="reading private messages from the inbox",
+            needs_user=True,
+        )
     own = config.get("own_comments", False)
     if not isinstance(own, bool):
         raise ConfigError(f"sources.reddit.own_comments must be true or false, got {own!r}")
@@ -300,7 +326,7 @@ def _position_name(text: str | None) -> str | None:
         name = json.loads(text)["name"]
     except (ValueError, TypeError, KeyError):
         return None
-    return name if isinstance(name, str) and name.startswith(("t1_", "t3_")) else None
+    return name if isinstance(name, str) and name.startswith(("t1_", "t3_", "t4_")) else None
 
 
 # -- normalisation ---------------------------------------------------------------
@@ -335,8 +361,33 @@ def _comment_link(data: Mapping[str, Any]) -> str:
     return f"{prefix}/comments/{post}/_/{comment}/"
 
 
+def _message_mention(data: dict[str, Any], query: str) -> Mention:
+    """One inbox ``t4`` private message as a ``dm`` mention of its thread."""
+    fullname = str(data.get("name") or f"t4_{data['id']}")
+    name = identity(data.get("author"), _PLACEHOLDER_AUTHORS)
+    subject = str(data.get("subject") or "").strip()
+    body = str(data.get("body") or "")
+    return Mention(
+        source="reddit",
+        native_id=fullname,
+        text=f"{subject}\n\n{body}" if subject and not subject.startswith("re:") else body,
+        created_at=datetime.fromtimestamp(float(data["created_utc"]), tz=timezone.utc),
+        author_id=identity(data.get("author_fullname")) or name,
+        author_handle=name or str(data.get("author") or "[deleted]"),
+        author_name=name,
+        url=f"{REDDIT_URL}/message/messages/{data.get('id') or fullname[3:]}",
+        conversation_id=str(data.get("first_message_name") or fullname),
+        parent_id=data.get("parent_id") or None,
+        query=query,
+        kind="dm",
+        raw=data,
+    )
+
+
 def _to_mention(kind: str, data: dict[str, Any], query: str) -> Mention | None:
-    """Normalise one Listing child (``t3`` submission or ``t1`` comment); None for others."""
+    """Normalise one Listing child (``t3`` submission, ``t1`` comment, ``t4`` message)."""
+    if kind == "t4":
+        return _message_mention(data, query)
     if kind not in ("t1", "t3"):
         return None
     fullname = str(data.get("name") or f"{kind}_{data['id']}")
@@ -411,6 +462,7 @@ class RedditSource(Source):
             "user_agent",
             "limit",
             "inbox_mentions",
+            "inbox_messages",
             "post_subreddit",
             "searches",
             "watch",
@@ -423,6 +475,10 @@ class RedditSource(Source):
     env_vars: ClassVar[tuple[str, ...]] = tuple(_CREDENTIALS.values())
     max_length = 10000
     newest_first = True
+    dm_policy = DmPolicy(
+        reads=True, sends=True, starts="anyone", max_length=10000,
+        note="the old private-message inbox, where Reddit still serves it (chat has no API)",
+    )  # fmt: skip
 
     def __init__(self, config: Mapping[str, Any], *, brand_handles: tuple[str, ...] = ()) -> None:
         super().__init__(config, brand_handles=brand_handles)
@@ -454,6 +510,8 @@ class RedditSource(Source):
         self._reddit: praw.Reddit | None = None
         self._as_user = False
         self._secrets: set[str] = set()
+        #: the broken inbox is logged once per run; every poll still records it as an error
+        self._inbox_reported = False
 
     # -- credentials and client ---------------------------------------------------
     def _credential(self, key: str) -> str:
@@ -730,6 +788,8 @@ class RedditSource(Source):
 
     def _listing(self, reddit: praw.Reddit, q: _Query, params: dict[str, str | int]) -> Any:
         """One Listing page as Reddit's raw JSON (``data`` with ``children`` and ``after``)."""
+        import prawcore
+
         waits = 0
         while True:
             self._check_budget()
@@ -741,9 +801,28 @@ class RedditSource(Source):
                 if waits >= _MAX_RATE_LIMIT_WAITS or not self._waited(exc):
                     raise
                 waits += 1
-        if not isinstance(listing, dict) or listing.get("kind") != "Listing":
+            except SourceError as exc:
+                if q.key == MESSAGES_QUERY and isinstance(exc.__cause__, prawcore.Redirect):
+                    raise self._inbox_broken(f"redirected to {exc.__cause__.path}") from None
+                raise
+        data = listing.get("data") if isinstance(listing, dict) else None
+        if (
+            not isinstance(listing, dict)
+            or listing.get("kind") != "Listing"
+            or not isinstance(data, dict)
+        ):
+            if q.key == MESSAGES_QUERY:
+                raise self._inbox_broken("the answer is not a message listing")
             raise SourceError(f"Reddit sent something other than a Listing while {q.what}")
-        return listing["data"]
+        return data
+
+    def _inbox_broken(self, why: str) -> SourceError:
+        """The broken-inbox problem, logged the first time this run meets it."""
+        message = _INBOX_BROKEN.format(why=why)
+        if not self._inbox_reported:
+            log.warning("reddit [%s]: %s", MESSAGES_QUERY, message)
+            self._inbox_reported = True
+        return SourceError(message)
 
     def _page(self, reddit: praw.Reddit, mentions: list[Mention], cursor: str | None) -> Page:
         """A Page carrying the rate-limit state so ``source_health`` can show it."""
@@ -876,7 +955,8 @@ class RedditSource(Source):
         """
         kind = str(child.get("kind") or "") if isinstance(child, dict) else ""
         data = child.get("data") if isinstance(child, dict) else None
-        if kind not in ("t1", "t3") or not isinstance(data, dict):
+        kinds = ("t4",) if query == MESSAGES_QUERY else ("t1", "t3")
+        if kind not in kinds or not isinstance(data, dict):
             self.skip(skipped, f"not a post or comment (kind {kind or '?'!r})", child, query=query)
             return None
         try:
@@ -969,6 +1049,26 @@ class RedditSource(Source):
         return SentPost(
             native_id=f"t3_{submission.id}", url=f"{REDDIT_URL}/comments/{submission.id}/"
         )
+
+    def send_dm(self, mention: Mention, text: str) -> SentPost:
+        """Answer a private message in its thread (``Message.reply``), or open one with the
+        author of a public mention (``Redditor.message``). Reddit returns no id for either."""
+        reddit = self._client(as_user=True)
+        self._check_budget()
+        if mention.kind == "dm" and mention.native_id.startswith("t4_"):
+            from praw.models import Message
+
+            # built from the id, not fetched: reading the inbox is what Reddit broke
+            target = Message(reddit, {"id": mention.native_id[3:], "replies": []})
+            with self._api(f"answering {mention.native_id}", write=True):
+                with self._one_attempt(reddit):
+                    sent = target.reply(text)
+            native = str(getattr(sent, "fullname", "") or "") if sent is not None else ""
+            return SentPost(native_id=native, url="")
+        if not identity(mention.author_handle, _PLACEHOLDER_AUTHORS):
+            raise SourceError(f"{mention.id} has no known author to message")
+        self.send_message(mention.author_handle, "Re: your post", text)
+        return SentPost(native_id="", url="")
 
     def send_message(self, recipient: str, subject: str, text: str) -> None:
         """Send a private message to a redditor (Reddit does not return its id)."""

@@ -43,12 +43,12 @@ from ..errors import (
     SourceError,
 )
 from ..models import Mention, Page, SentPost, parse_iso, to_iso
-from .base import Source, identity
+from .base import DmPolicy, Source, identity
 
 if TYPE_CHECKING:  # tweepy (and requests) load only when this source talks to X
     import requests
 
-__all__ = ["TwitterSource", "MENTIONS_QUERY", "OWN_QUERY"]
+__all__ = ["TwitterSource", "DM_QUERY", "MENTIONS_QUERY", "OWN_QUERY"]
 
 log = logging.getLogger("socialcare.sources.twitter")
 
@@ -56,6 +56,14 @@ log = logging.getLogger("socialcare.sources.twitter")
 MENTIONS_QUERY = "mentions"
 #: the query name that polls the ``user_id`` account's own tweets (its replies answer mentions)
 OWN_QUERY = "own-tweets"
+#: the query name that polls the account's direct messages (``GET /2/dm_events``)
+DM_QUERY = "dm-events"
+_DM_FIELDS = [
+    "id", "text", "event_type", "dm_conversation_id", "created_at", "sender_id",
+    "participant_ids", "referenced_tweets", "attachments",
+]  # fmt: skip
+#: X's documented limit for one direct message
+DM_MAX_LENGTH = 10_000
 
 _EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id"]
 _TWEET_FIELDS = [
@@ -265,7 +273,11 @@ class TwitterSource(Source):
     * ``wait_on_rate_limit`` (default false) and ``max_wait_seconds`` (default
       900): sleep until the reset when it is at most that far away;
     * ``bearer_token_env``, ``consumer_key_env``, ``consumer_secret_env``,
-      ``access_token_env``, ``access_token_secret_env``: variable names.
+      ``access_token_env``, ``access_token_secret_env``: variable names;
+    * ``dms`` (default false, needs ``user_id``): adds the ``"dm-events"`` query,
+      ``GET /2/dm_events`` with the user-context keys (the app needs the "Read, write
+      and Direct Messages" permission); the account's own messages are stored as
+      the brand's (shown in the conversation, never queued).
 
     ``sleep`` and ``clock`` are attributes so tests can record waits and pin "now".
     """
@@ -285,12 +297,19 @@ class TwitterSource(Source):
             "consumer_secret_env",
             "access_token_env",
             "access_token_secret_env",
+            "dms",
         }
     )
     description = "Twitter/X API v2: recent search and the brand's mentions (tweepy)"
     env_vars = tuple(_DEFAULT_ENV.values())
     max_length = 280
     newest_first = True
+    finds_sent_dm = True
+    dm_policy = DmPolicy(
+        reads=True, sends=True, starts="open", max_length=DM_MAX_LENGTH,
+        note="user-context keys with the Direct Messages permission; a new conversation "
+        "reaches only customers whose settings accept DMs from the brand",
+    )  # fmt: skip
 
     def __init__(self, config: Mapping[str, Any], *, brand_handles: tuple[str, ...] = ()) -> None:
         super().__init__(config, brand_handles=brand_handles)
@@ -322,6 +341,16 @@ class TwitterSource(Source):
             )
         if self.user_id is not None and own_timeline and OWN_QUERY not in self._queries:
             self._queries.append(OWN_QUERY)
+        dms = config.get("dms", False)
+        if not isinstance(dms, bool):
+            raise ConfigError("sources.twitter.dms must be true or false")
+        if (dms or DM_QUERY in self._queries) and self.user_id is None:
+            raise ConfigError(
+                "sources.twitter.dms needs sources.twitter.user_id (the brand account's numeric "
+                "id), so the brand's own messages are told apart from the customers'"
+            )
+        if dms and DM_QUERY not in self._queries:
+            self._queries.append(DM_QUERY)
         self.max_results = self._int_setting("max_results", 100, 10, 100)
         self.max_pages = self._int_setting("max_pages", 10, 1, None)
         wait = config.get("wait_on_rate_limit", False)
@@ -377,8 +406,12 @@ class TwitterSource(Source):
         return _REDACTOR.redact(text)
 
     def check_credentials(self) -> None:
-        """Reading needs only the bearer token; reply/post check the user-context keys."""
+        """Reading needs only the bearer token (and, to read DMs, the user-context keys);
+        reply/post check the user-context keys."""
         self._secret("bearer_token")
+        if DM_QUERY in self._queries:
+            for key in _USER_KEYS:
+                self._secret(key)
 
     # -- requests -----------------------------------------------------------
     def _auth_error(self, user_auth: bool) -> AuthError:
@@ -636,6 +669,8 @@ class TwitterSource(Source):
             return f"mentions of user {self.user_id}"
         if query == OWN_QUERY and self.user_id is not None:
             return f"tweets of user {self.user_id}"
+        if query == DM_QUERY:
+            return "direct messages"
         return f"search {query!r}"
 
     def is_own(self, mention: Mention) -> bool:
@@ -693,6 +728,8 @@ class TwitterSource(Source):
     def poll(self, query: str, cursor: str | None, *, until: str | None = None) -> Iterator[Page]:
         """Yield newest-first pages, each with the ids it spans; the last carries the cursor.
 
+        ``"dm-events"`` is walked by :meth:`_poll_dms` (the endpoint has no ``since_id``).
+
         The walk goes down to ``overlap_seconds`` below the cursor and, with
         ``until``, starts below that id. A page is ``complete`` when nothing
         older is left to fetch; at ``max_pages`` the run stops incomplete, and
@@ -700,6 +737,9 @@ class TwitterSource(Source):
         yet, the older backlog is skipped instead: a care queue wants what is
         new, and a week of search results would burn the monthly tweet cap).
         """
+        if query == DM_QUERY:
+            yield from self._poll_dms(cursor, until)
+            return
         real_since = _as_id(cursor)
         if cursor is not None and real_since is None:
             log.warning("ignoring twitter cursor %r for %r: not a tweet id", cursor, query)
@@ -765,6 +805,189 @@ class TwitterSource(Source):
             )
             if last:
                 return
+
+    # -- direct messages ----------------------------------------------------
+    def _dm_mention(self, event: dict[str, Any], users: dict[str, dict[str, Any]]) -> Mention:
+        """One ``MessageCreate`` DM event (plus its expanded sender) as a ``dm`` mention."""
+        native = _as_id(event.get("id"))
+        if native is None:
+            raise ValueError(f"no numeric DM event id (id {event.get('id')!r})")
+        conversation = identity(event.get("dm_conversation_id"))
+        if not conversation:
+            raise ValueError("no dm_conversation_id")
+        sender = identity(event.get("sender_id"))
+        user = users.get(sender, {}) if sender else {}
+        followers = (user.get("public_metrics") or {}).get("followers_count")
+        created = event.get("created_at")
+        raw = dict(event)
+        raw["sender"] = user
+        return Mention(
+            source=self.name,
+            native_id=native,
+            text=str(event.get("text", "")),
+            created_at=parse_iso(str(created)) if created else _snowflake_time(native),
+            author_id=sender,
+            author_handle=str(user.get("username") or sender),
+            author_name=str(user.get("name") or ""),
+            author_followers=int(followers) if isinstance(followers, int) else None,
+            url=f"https://x.com/messages/{conversation}",
+            conversation_id=conversation,
+            query=DM_QUERY,
+            kind="dm",
+            raw=raw,
+        )
+
+    def _dm_page(self, token: str | None, **where: Any) -> requests.Response:
+        client = self._write_client()  # DMs are the user's: user context, never the app's
+        params: dict[str, Any] = {
+            "dm_event_fields": _DM_FIELDS,
+            "event_types": "MessageCreate",
+            "expansions": ["sender_id", "participant_ids"],
+            "user_fields": _USER_FIELDS,
+            "max_results": self.max_results,
+            **where,
+        }
+        if token:
+            params["pagination_token"] = token
+        try:
+            return self._call(
+                self._what(DM_QUERY),
+                lambda: client.get_direct_message_events(**params, user_auth=True),
+                user_auth=True,
+            )
+        except SourceError as exc:
+            if "HTTP 403" not in str(exc):
+                raise
+            raise AuthError(
+                f"{exc}: X lists direct messages only for an app whose access token has the "
+                "'Read, write, and Direct Messages' permission; set it in the developer portal "
+                "and regenerate the access token and secret"
+            ) from None
+
+    def _dm_events(
+        self, body: dict[str, Any], skipped: list[dict[str, Any]]
+    ) -> tuple[list[Mention], list[str]]:
+        """A page's message events as mentions, and the ids of every event on it."""
+        includes = body.get("includes")
+        users = {
+            str(u["id"]): u
+            for u in (includes.get("users") if isinstance(includes, dict) else None) or []
+            if isinstance(u, dict) and u.get("id")
+        }
+        data = body.get("data") or []
+        out: list[Mention] = []
+        ids: list[str] = []
+        for event in data if isinstance(data, list) else []:
+            if not isinstance(event, dict):
+                self.skip(skipped, "not a DM event object", event, query=DM_QUERY)
+                continue
+            native = _as_id(event.get("id"))
+            if native is not None:
+                ids.append(native)
+            if event.get("event_type", "MessageCreate") != "MessageCreate":
+                continue  # a participant joined or left: nothing to answer
+            mention = self.normalise(
+                partial(self._dm_mention, event, users), event, skipped, query=DM_QUERY
+            )
+            if mention is not None:
+                out.append(mention)
+        return out, ids
+
+    def _poll_dms(self, cursor: str | None, until: str | None) -> Iterator[Page]:
+        """Walk ``GET /2/dm_events`` newest first down to the cursor (the newest event id
+        stored): the endpoint has no ``since_id``, so the walk stops at the first page
+        that reaches it. Events at or above ``until`` (a gap's upper end) are dropped."""
+        since = _as_id(cursor)
+        if cursor is not None and since is None:
+            log.warning("ignoring twitter DM cursor %r: not an event id", cursor)
+        upper = int(until) if until and until.isdigit() else None
+        newest = int(since) if since is not None else None
+        token: str | None = None
+        pages = 0
+        while True:
+            response = self._dm_page(token)
+            pages += 1
+            body = self._json(response, self._what(DM_QUERY))
+            skipped: list[dict[str, Any]] = []
+            mentions, ids = self._dm_events(body, skipped)
+            reached = since is not None and any(int(i) <= int(since) for i in ids)
+            mentions = [
+                m
+                for m in mentions
+                if (since is None or int(m.native_id) > int(since))
+                and (upper is None or int(m.native_id) < upper)
+            ]
+            for m in mentions:
+                newest = max(newest or 0, int(m.native_id))
+            token = (body.get("meta") or {}).get("next_token") or None
+            complete = token is None or reached
+            last = complete or pages >= self.max_pages
+            remaining, reset = _rate_headers(response.headers)
+            yield Page(
+                mentions,
+                cursor=str(newest) if last and newest is not None else None,
+                rate_limit_remaining=remaining,
+                rate_limit_reset=reset,
+                newest=str(newest) if newest is not None else None,
+                oldest=min(ids, key=int, default=None),
+                complete=complete,
+                items_read=max(len(ids), len(mentions) + len(skipped)),
+                skipped=skipped,
+            )
+            if last:
+                return
+
+    def send_dm(self, mention: Mention, text: str) -> SentPost:
+        """``POST /2/dm_conversations/:id/messages`` in a DM's conversation, else
+        ``POST /2/dm_conversations/with/:participant_id/messages`` to open one."""
+        if mention.source != self.name:
+            raise SourceError(f"cannot send an X DM about a {mention.source} mention")
+        client = self._write_client()
+        where: dict[str, Any]
+        if mention.kind == "dm" and mention.conversation_id:
+            where = {"dm_conversation_id": mention.conversation_id}
+        elif mention.author_id:
+            where = {"participant_id": mention.author_id}
+        else:
+            raise SourceError(f"{mention.id} has no known author to send a DM to")
+        what = f"direct message about {mention.id}"
+        response = self._call(
+            what,
+            lambda: client.create_direct_message(**where, text=text, user_auth=True),
+            user_auth=True,
+            write=True,
+        )
+        try:
+            data = self._json(response, what).get("data") or {}
+        except SourceError as exc:
+            raise SendOutcomeUnknown(f"{exc}: the message may have been sent") from None
+        event = _as_id(data.get("dm_event_id") if isinstance(data, dict) else None)
+        conversation = data.get("dm_conversation_id") if isinstance(data, dict) else None
+        if event is None:
+            raise SendOutcomeUnknown(
+                f"Twitter API error ({what}): the response has no dm_event_id: "
+                "the message may have been sent"
+            )
+        return SentPost(native_id=event, url=f"https://x.com/messages/{conversation or ''}")
+
+    def find_sent_dm(self, mention: Mention, text: str) -> SentPost | None:
+        """The brand's message ``text`` among the newest events of the conversation (or of
+        the one-to-one conversation with the author), for ``outbox retry``."""
+        if mention.kind == "dm" and mention.conversation_id:
+            where: dict[str, Any] = {"dm_conversation_id": mention.conversation_id}
+        else:
+            where = {"participant_id": mention.author_id}
+        body = self._json(self._dm_page(None, **where), self._what(DM_QUERY))
+        for event in body.get("data") or []:
+            if (
+                isinstance(event, dict)
+                and str(event.get("sender_id")) == str(self.user_id)
+                and event.get("text") == text
+                and _as_id(event.get("id")) is not None
+            ):
+                conversation = event.get("dm_conversation_id") or ""
+                return SentPost(str(event["id"]), f"https://x.com/messages/{conversation}")
+        return None
 
     # -- publishing ---------------------------------------------------------
     def _publish(self, what: str, text: str, reply_to: str | None) -> SentPost:

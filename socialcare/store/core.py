@@ -28,7 +28,7 @@ from ..safety import private_dir, private_file
 from .dialect import Dialect, PostgresDialect, SqliteDialect
 from .migrations import applied_migrations, migrate, migration_names
 
-__all__ = ["Store", "open_store", "is_postgres_url", "QueueFilter", "Row"]
+__all__ = ["Store", "open_store", "is_postgres_url", "QueueFilter", "QUEUE_KINDS", "Row"]
 
 Row = dict[str, Any]
 
@@ -116,9 +116,23 @@ class QueueFilter:
     search: str | None = None
     limit: int = 50
     sort: str = "score"  # score or sla
+    #: ``dm`` (private conversations) or ``public`` (everything else); None: both
+    kind: str | None = None
+
+
+#: what ``queue --kind`` takes
+QUEUE_KINDS = ("dm", "public")
 
 
 _T = TypeVar("_T")
+
+#: an open DM is in the queue only if no newer open DM of the customer shares its conversation
+_NEWEST_OPEN_DM = (
+    "(m.kind != 'dm' OR m.conversation_id IS NULL OR NOT EXISTS (SELECT 1 FROM mentions n "
+    "WHERE n.kind = 'dm' AND n.status = 'open' AND n.is_own = 0 AND n.source = m.source "
+    "AND n.conversation_id = m.conversation_id AND (n.created_ts > m.created_ts "
+    "OR (n.created_ts = m.created_ts AND n.id > m.id))))"
+)
 
 #: values per ``IN (...)`` list: well under SQLite's bound-parameter limit
 IN_CHUNK = 500
@@ -432,8 +446,16 @@ class Store:
         check_choice(flt.status, QUEUE_STATUSES, "status")
         check_choice(flt.intent, INTENTS, "intent")
         check_choice(flt.sort, ("score", "sla"), "sort")
+        check_choice(flt.kind, QUEUE_KINDS, "kind")
         d = self.dialect
         where = ["m.is_own = 0"]
+        if flt.kind == "dm":
+            where.append("m.kind = 'dm'")
+        elif flt.kind == "public":
+            where.append("m.kind != 'dm'")
+        if flt.status in ("open", "snoozed"):
+            # a private conversation is one item: its newest open message stands for it
+            where.append(_NEWEST_OPEN_DM)
         params: dict[str, Any] = {
             "now": now_ts,
             "now_iso": to_iso(datetime.fromtimestamp(now_ts, tz=timezone.utc)),
@@ -496,7 +518,50 @@ class Store:
             del row["_rowid"]
             row.update(score=score_value, sla_left=sla_left, age_seconds=age)
             out.append(row)
+        self._add_conversation_counts(out, now_ts)
         return out
+
+    def _add_conversation_counts(self, rows: list[Row], now_ts: float) -> None:
+        """Give each DM row ``messages``: its conversation's open messages from the customer,
+        and ``sla_left`` from the oldest of them (the customer has waited since then)."""
+        for row in rows:
+            row["messages"] = 1
+        dms = [r for r in rows if r.get("kind") == "dm" and r.get("conversation_id")]
+        by_source: dict[str, list[str]] = {}
+        for row in dms:
+            by_source.setdefault(str(row["source"]), []).append(str(row["conversation_id"]))
+        found: dict[tuple[str, str], tuple[int, Any]] = {}
+        for source, conversations in by_source.items():  # one query per source, not per row
+            for chunk in in_chunks(sorted(set(conversations))):
+                marks = ", ".join("?" for _ in chunk)
+                for conv, n, due in self.conn.execute(
+                    "SELECT conversation_id, count(*), min(sla_due_ts) FROM mentions "
+                    "WHERE kind = 'dm' AND status = 'open' AND is_own = 0 AND source = ? "
+                    f"AND conversation_id IN ({marks}) GROUP BY conversation_id",
+                    [source, *chunk],
+                ):
+                    found[(source, str(conv))] = (int(n), due)
+        for row in dms:
+            n, due = found.get((str(row["source"]), str(row["conversation_id"])), (1, None))
+            row["messages"] = max(n, 1)
+            if due is not None:
+                row["sla_left"] = float(due) - now_ts
+
+    def open_conversation_ids(self, mention_id: str) -> list[str]:
+        """The open messages from the customer in ``mention_id``'s private conversation
+        (itself included), oldest first; just ``[mention_id]`` for anything but a DM."""
+        row = self.get_mention(mention_id)
+        if row.get("kind") != "dm" or not row.get("conversation_id"):
+            return [mention_id]
+        ids = [
+            str(r[0])
+            for r in self.conn.execute(
+                "SELECT id FROM mentions WHERE kind = 'dm' AND status = 'open' AND is_own = 0 "
+                "AND source = ? AND conversation_id = ? ORDER BY created_ts, id",
+                [row["source"], row["conversation_id"]],
+            )
+        ]
+        return ids if mention_id in ids else [*ids, mention_id]
 
     # -- workflow state -----------------------------------------------------
     def claim(self, mention_id: str, agent: str, *, force: bool = False) -> str | None:
@@ -552,13 +617,20 @@ class Store:
             "UPDATE mentions SET tags = ? WHERE id = ?", [json.dumps(tags), mention_id]
         )
 
-    def mark_answered(self, mention_id: str, at: str, by: str) -> None:
-        """Record the first answer (keeps the earliest) and mark the mention replied."""
-        self.conn.execute(
+    def mark_answered(
+        self, mention_id: str, at: str, by: str, *, conversation: bool = False
+    ) -> None:
+        """Record the first answer (keeps the earliest) and mark the mention replied.
+
+        ``conversation`` (a reply in a private conversation) answers every open
+        message of that conversation: the queue showed them as one item.
+        """
+        ids = self.open_conversation_ids(mention_id) if conversation else [mention_id]
+        self.conn.executemany(
             "UPDATE mentions SET status = CASE WHEN status = 'open' THEN 'replied' ELSE status END, "
             "answered_at = coalesce(answered_at, ?), answered_by = coalesce(answered_by, ?) "
             "WHERE id = ?",
-            [at, by, mention_id],
+            [(at, by, i) for i in ids],
         )
 
     def conversation(self, source: str, conversation_id: str, limit: int = 200) -> list[Row]:

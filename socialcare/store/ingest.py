@@ -333,16 +333,46 @@ def _mark_native_answers(store: Store, fresh: list[Mention], own: set[str]) -> i
     answered = 0
     replies = _brand_replies(store, [m for m in fresh if m.id not in own])
     for m in fresh:  # already oldest first, so the earliest reply wins
-        if m.id in own and m.parent_id:
+        if m.id in own and m.kind == "dm" and m.conversation_id:
+            answered += _answer_conversation(store, m)
+        elif m.id in own and m.parent_id:
             parent = f"{m.source}:{m.parent_id}"
             parent = _known_reposts(store, [parent]).get(parent, parent)
             rows = store.rows("SELECT is_own FROM mentions WHERE id = ?", [parent])
             if rows and not rows[0]["is_own"]:
                 answered += _answer(store, parent, to_iso(m.created_at), m.author_handle)
+        elif m.id not in own and m.kind == "dm" and m.conversation_id:
+            answered += _answered_in_conversation(store, m)
         elif m.id not in own and (m.source, m.native_id) in replies:
             at, handle = replies[(m.source, m.native_id)]
             answered += _answer(store, m.id, at, handle)
     return answered
+
+
+def _answer_conversation(store: Store, own: Mention) -> int:
+    """The brand's own private message answers the customer's open messages before it in
+    that conversation (written on the platform, or by another tool): they leave the queue."""
+    answered = 0
+    for row in store.rows(
+        "SELECT id FROM mentions WHERE source = ? AND conversation_id = ? AND kind = 'dm' "
+        "AND is_own = 0 AND status = 'open' AND created_ts <= ? ORDER BY created_ts, id",
+        [own.source, own.conversation_id, own.created_at.timestamp()],
+    ):
+        answered += _answer(store, str(row["id"]), to_iso(own.created_at), own.author_handle)
+    return answered
+
+
+def _answered_in_conversation(store: Store, m: Mention) -> int:
+    """A customer's message stored after the brand's later answer (an older page of the
+    same poll, a backfill) arrives answered."""
+    rows = store.rows(
+        "SELECT created_at, author_handle FROM mentions WHERE source = ? AND conversation_id = ? "
+        "AND kind = 'dm' AND is_own = 1 AND created_ts >= ? ORDER BY created_ts, id LIMIT 1",
+        [m.source, m.conversation_id, m.created_at.timestamp()],
+    )
+    if not rows:
+        return 0
+    return _answer(store, m.id, str(rows[0]["created_at"]), str(rows[0]["author_handle"]))
 
 
 def _brand_replies(

@@ -409,7 +409,7 @@ def question_mentions(store: Store, *, since: str | None = None, limit: int = 10
     if since is not None:
         where, params = "AND created_at >= ?", [since]
     return store.rows(
-        "SELECT id, text FROM mentions WHERE intent = 'question' AND is_own = 0 "
+        "SELECT id, text FROM mentions WHERE intent = 'question' AND is_own = 0 AND kind != 'dm' "
         f"AND (status = 'open' OR answered_at IS NOT NULL) {where} "
         "ORDER BY created_ts DESC LIMIT ?",
         [*params, limit],

@@ -137,6 +137,19 @@ class ExportQuery:
     until: datetime | None = None
     source: str | None = None
     status: str | None = None
+    #: private conversations (DM mentions, and private messages sent) are private
+    #: data: left out unless asked for (``export --include-dm``)
+    include_dm: bool = False
+
+
+#: a DM mention: its text is private (reports and default exports leave it out)
+_PRIVATE_MENTION = "m.kind = 'dm'"
+#: an outbox item that is not a private message (options written by json.dumps, so
+#: the key is spelled exactly so when set)
+_PUBLIC_ITEM = (
+    "o.kind != 'dm' AND coalesce(o.options, '') NOT LIKE '%\"dm\": true%' "
+    "AND NOT EXISTS (SELECT 1 FROM mentions pm WHERE pm.id = o.mention_id AND pm.kind = 'dm')"
+)
 
 
 def _check_export(q: ExportQuery) -> None:
@@ -180,11 +193,14 @@ def _export_pages(store: Store, q: ExportQuery, page_size: int) -> Iterator[tupl
             where.append("m.source = :source")
         if q.status is not None:
             where.append("m.status = :status")
+        if not q.include_dm:
+            where.append(f"NOT {_PRIVATE_MENTION}")
     elif q.kind in ("replies", "followups"):
         cols, table, keys = _OUTBOX_EXPORT, "outbox o", ("o.id",)
-        where.append(
-            "o.kind = 'reply'" if q.kind == "replies" else "o.kind IN ('followup', 'post')"
-        )
+        replies = "o.kind IN ('reply', 'dm')" if q.include_dm else "o.kind = 'reply'"
+        where.append(replies if q.kind == "replies" else "o.kind IN ('followup', 'post')")
+        if not q.include_dm:
+            where.append(_PUBLIC_ITEM)
         where += _iso_range("o.created_at", q, params)
         if q.source is not None:
             where.append("o.source = :source")
@@ -454,7 +470,8 @@ def negative_texts(store: Store, w: ReportWindow) -> Iterator[str]:
     """Texts of the window's negative mentions."""
     where, params = _window(w)
     for (text,) in store.conn.execute(
-        f"SELECT m.text FROM mentions m WHERE {where} AND {_NEGATIVE}", params
+        f"SELECT m.text FROM mentions m WHERE {where} AND {_NEGATIVE} AND NOT {_PRIVATE_MENTION}",
+        params,
     ):
         yield str(text or "")
 
@@ -518,7 +535,7 @@ def spike_texts(
         params["source"] = source
     for idx, text in store.conn.execute(
         f"SELECT {store.dialect.trunc_int('(:now - m.created_ts) / :w')}, m.text "
-        f"FROM mentions m WHERE {where}",
+        f"FROM mentions m WHERE {where} AND NOT {_PRIVATE_MENTION}",
         params,
     ):
         yield int(idx), str(text or "")

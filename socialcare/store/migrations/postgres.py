@@ -421,6 +421,21 @@ def m009_outbox_unknown_owner(db: Executor) -> None:
 
 
 @migration
+def m010_conversations(db: Executor) -> None:
+    """One queue item per open DM conversation: indexes (see the SQLite twin)."""
+    db.execute("DROP INDEX idx_mentions_open_queue")
+    db.execute(
+        "CREATE INDEX idx_mentions_open_queue ON mentions("
+        "static_score, created_ts, sla_due_ts, is_own, snoozed_until, source, intent, assignee, "
+        "kind, conversation_id) INCLUDE (rowid) WHERE status = 'open'"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_open_dm ON mentions(source, conversation_id, created_ts) "
+        "WHERE kind = 'dm' AND status = 'open' AND is_own = 0"
+    )
+
+
+@migration
 def m011_incidents(db: Executor) -> None:
     """Incidents, their mentions and their one-per-target sends (see the SQLite twin)."""
     db.execute(
@@ -476,6 +491,7 @@ def m011_incidents(db: Executor) -> None:
     )
 
 
+@migration
 def m015_datasette_fts(db: Executor) -> None:
     """Nothing to do: the SQLite twin re-declares its FTS5 indexes for Datasette, and
     PostgreSQL searches with tsvector expressions (kept so both lists of names match)."""

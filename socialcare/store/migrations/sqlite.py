@@ -435,6 +435,29 @@ def m009_outbox_unknown_owner(db: sqlite_utils.Database) -> None:
 
 
 @migration
+def m010_conversations(db: sqlite_utils.Database) -> None:
+    """Private conversations: one queue item per open DM conversation.
+
+    The queue shows only the newest open message of each ``dm`` conversation,
+    so the open-queue index now carries ``kind`` and ``conversation_id`` (the
+    ranking stays an index-only scan), and a partial index of open DMs by
+    conversation answers "is there a newer open message?" and the per-item
+    message count with a range scan. No new column: ``conversation_id`` was on
+    every row since m001, and a take-it-to-DM pair is linked in ``outbox.options``.
+    """
+    db.execute("DROP INDEX idx_mentions_open_queue")
+    db.execute(
+        "CREATE INDEX idx_mentions_open_queue ON mentions("
+        "static_score, created_ts, sla_due_ts, is_own, snoozed_until, source, intent, assignee, "
+        "kind, conversation_id) WHERE status = 'open'"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_open_dm ON mentions(source, conversation_id, created_ts) "
+        "WHERE kind = 'dm' AND status = 'open' AND is_own = 0"
+    )
+
+
+@migration
 def m011_incidents(db: sqlite_utils.Database) -> None:
     """Incidents: an outage's matching rule, its mentions, and what was sent about it.
 
