@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import cached_property
 from importlib import import_module
 from pathlib import Path
@@ -35,11 +35,17 @@ if TYPE_CHECKING:
     from .store import QueueFilter, Row, Store
     from .store.copy import TableCopy
     from .store.reports import EXPORT_COLUMNS, ExportQuery
+    from .team.hours import BusinessHours
+    from .team.notify import NotifyRun, NotifySettings
+    from .team.routing import Decision, RoutingSettings, RuleCheck
     from .triage import Contribution, LearnedModel, TriageSettings
 
 #: the value types this API re-exports (loaded on first use, PEP 562) -> their module
 _LAZY = {
     "DeflectionReport": "socialcare.kb",
+    "Decision": "socialcare.team.routing",
+    "NotifyRun": "socialcare.team.notify",
+    "RuleCheck": "socialcare.team.routing",
     "DueReport": "socialcare.followups",
     "EXPORT_COLUMNS": "socialcare.store.reports",
     "ExportQuery": "socialcare.store.reports",
@@ -75,6 +81,11 @@ __all__ = [
     "STARTER_CONFIG",
     # the value types of this API, re-exported so callers need no service or store import
     "DeflectionReport",
+    "Decision",
+    "NotifyRun",
+    "RuleCheck",
+    "AgentInfo",
+    "ResponseTimes",
     "EXPORT_COLUMNS",
     "DueReport",
     "ExportQuery",
@@ -132,6 +143,37 @@ class SourceInfo:
     enabled: bool
     configured: bool
     problem: str = ""
+
+
+@dataclass
+class AgentInfo:
+    """One agent of the roster as ``agent list`` shows it."""
+
+    name: str
+    teams: list[str]
+    away: bool
+    load: int
+    cap: int | None
+    changed_at: str | None = None
+
+
+@dataclass
+class ResponseTimes:
+    """First-response times of a period, on the wall clock and in business time (seconds)."""
+
+    answered: int
+    wall_median: float | None
+    wall_p90: float | None
+    business_median: float | None
+    business_p90: float | None
+    timezone: str | None
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
 
 
 class Socialcare:
@@ -224,13 +266,23 @@ class Socialcare:
         from .scoring import maybe_retrain, triage_ids
 
         settings = self.triage_settings
+        routing = self.routing_settings
+        stored: list[str] = []
 
         def on_stored(store: Store, ids: list[str]) -> None:
             triage_ids(store, ids, settings)
+            if routing.rules:  # team mode: routed in the same transaction as the ingest
+                from .team.routing import route_ids
+
+                route_ids(store, routing, ids)
+            if self.notify_settings.targets:
+                stored.extend(ids)
 
         summary = poll(
             self.config, self.store, sources, on_stored=on_stored, waiter=waiter, max_wait=max_wait
         )
+        if self.notify_settings.targets:
+            self.notify(mention_ids=stored, health=True)
         retrained = maybe_retrain(self.store, settings)
         if retrained is not None and retrained.model is not None:
             self._model_changed()
@@ -262,11 +314,21 @@ class Socialcare:
             out.append(SourceInfo(name, cls.description or "", enabled, configured, problem))
         return out
 
-    def status(self, now: datetime | None = None) -> IngestStatus:
-        """Per-source and per-query health: last poll, errors, budgets, open gaps."""
+    def status(self, now: datetime | None = None, *, notify: bool = False) -> IngestStatus:
+        """Per-source and per-query health: last poll, errors, budgets, open gaps.
+
+        A notify target whose newest message failed is an alert too; with ``notify``
+        (``status --alert``) the alerts are also announced to the targets that want them.
+        """
         from .poll import ingest_status
 
-        return ingest_status(self.config, self.store, now or utcnow())
+        now = now or utcnow()
+        st = ingest_status(self.config, self.store, now)
+        if self.notify_settings.targets:
+            if notify:
+                self.notify(health=True, status=st, now=now)
+            st.outbox_alerts += self.notify_alerts(now)
+        return st
 
     def gaps(self, *, source: str | None = None, include_closed: bool = False) -> list[Row]:
         """Ranges a cut-short poll skipped (open ones, or all)."""
@@ -320,7 +382,261 @@ class Socialcare:
         # regexes take longer to load than the queue takes to read)
         self.check_source(flt.source)
         weight, cap = queue_age_terms(self.config.triage)
-        return self.store.queue(flt, now or time.time(), weight, cap)
+        now = now or time.time()
+        rows = self.store.queue(flt, now, weight, cap)
+        if self.config.hours:
+            self._business_sla(rows, now)
+        return rows
+
+    # -- team mode: routing, business hours, notifications -----------------------------
+    @cached_property
+    def routing_settings(self) -> RoutingSettings:
+        """``[routing]``, checked (a bad rule fails every team command with its key)."""
+        from .team.routing import RoutingSettings
+
+        return RoutingSettings.from_config(self.config.routing)
+
+    @cached_property
+    def business_hours(self) -> tuple[BusinessHours | None, dict[str, BusinessHours]]:
+        """``[hours]`` and its per-team schedules (None: the team works around the clock)."""
+        from .team.hours import hours_from_config
+
+        return hours_from_config(self.config.hours)
+
+    @cached_property
+    def notify_settings(self) -> NotifySettings:
+        """The ``[[notify]]`` targets, checked."""
+        from .team.notify import NotifySettings
+
+        return NotifySettings.from_config(list(self.config.notify))
+
+    def hours_for(self, team: str | None) -> BusinessHours | None:
+        """The schedule of ``team`` (its own, else ``[hours]``), or None around the clock."""
+        default, teams = self.business_hours
+        return teams.get(team, default) if team else default
+
+    def _business_sla(self, rows: list[Row], now_ts: float) -> None:
+        """Turn each row's SLA into business time: ``sla_left`` until the business-time
+        breach, ``sla_paused`` ("opens 08:00") outside hours."""
+        from .store import team as store_team
+
+        teams = store_team.route_teams(self.store, [str(r["id"]) for r in rows])
+        now = datetime.fromtimestamp(now_ts, tz=timezone.utc)
+        for row in rows:
+            hours = self.hours_for(teams.get(str(row["id"])))
+            if hours is None or row.get("sla_due_ts") is None:
+                continue
+            created = datetime.fromtimestamp(float(row["created_ts"]), tz=timezone.utc)
+            due = hours.add(created, float(row["sla_due_ts"]) - float(row["created_ts"]))
+            if due is None:
+                continue
+            row["sla_left"] = (due - now).total_seconds()
+            if not hours.is_open(now) and row.get("answered_at") is None:
+                opens = hours.next_open(now)
+                if opens is not None:
+                    local = hours.local(opens)
+                    same_day = local.date() == hours.local(now).date()
+                    row["sla_paused"] = "opens " + local.strftime(
+                        "%H:%M" if same_day else "%a %H:%M"
+                    )
+
+    def route(self, mention_id: str) -> Decision:
+        """Route one mention now by ``[routing]`` (if it was never routed); audited."""
+        from .team.routing import Decision, route_ids
+
+        self.store.get_mention(mention_id)
+        with self.store.transaction():
+            done = route_ids(self.store, self.routing_settings, [mention_id])
+        if done:
+            return done[0]
+        _, decision = self.route_explain(mention_id)
+        return (
+            decision
+            if decision.rule is None or decision.reason.startswith("already")
+            else Decision(
+                mention_id, None, None, None, "not routable: closed, assigned or the brand's own"
+            )
+        )
+
+    def route_explain(self, mention_id: str) -> tuple[list[RuleCheck], Decision]:
+        """Every rule's verdict on a mention and what routing would do now; writes nothing."""
+        from .store import team as store_team
+        from .team.routing import explain_route
+
+        row = store_team.route_row(self.store, mention_id)
+        if row is None:
+            self.store.get_mention(mention_id)  # NotFound with the usual hint
+            raise NotFound(f"no mention with id '{mention_id}'")
+        return explain_route(self.store, self.routing_settings, row)
+
+    def _check_agent(self, name: str) -> None:
+        roster = self.routing_settings.agents
+        if roster and name not in roster:
+            raise UsageError(f"agent {name!r} is not in routing.teams; agents: {', '.join(roster)}")
+
+    def agent_away(self, name: str | None = None, *, away: bool = True) -> str:
+        """Mark an agent (default: this one) away, or back; routing skips away agents."""
+        from .store import team as store_team
+
+        who = name or self.agent
+        self._check_agent(who)
+        with self.store.transaction():
+            store_team.set_away(self.store, who, away, self.agent)
+            self.store.log_event("agent_away" if away else "agent_back", agent=self.agent, who=who)
+        return who
+
+    def agent_list(self) -> list[AgentInfo]:
+        """The roster (and anyone holding open items) with availability and open load."""
+        from .store import team as store_team
+
+        settings = self.routing_settings
+        rows = {str(r["name"]): r for r in store_team.agent_rows(self.store)}
+        loads = store_team.open_loads(self.store)
+        names = list(dict.fromkeys([*settings.agents, *sorted(loads), *sorted(rows)]))
+        return [
+            AgentInfo(
+                n,
+                settings.team_of(n),
+                bool(rows.get(n, {}).get("away")),
+                loads.get(n, 0),
+                settings.cap,
+                rows.get(n, {}).get("changed_at"),
+            )  # fmt: skip
+            for n in names
+        ]
+
+    def notify_alerts(self, now: datetime | None = None) -> list[str]:
+        """One line per notify target whose newest message failed to send."""
+        from .store import team as store_team
+        from .team.notify import since
+
+        out = []
+        for r in store_team.notify_failures(self.store, since(now or utcnow())):
+            if r["status"] == "failed":
+                out.append(
+                    f"notify: target '{r['target']}' is failing ({r['failed']} failed in 24h): "
+                    f"{one_line(r['error'], 160)}; `socialcare notify test {r['target']}` tries it"
+                )
+        return out
+
+    def notify(
+        self,
+        *,
+        mention_ids: Sequence[str] = (),
+        health: bool = False,
+        status: IngestStatus | None = None,
+        now: datetime | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> NotifyRun:
+        """Announce what the targets want, each (event, target) once, and send the items.
+
+        Looks at the new mentions of a poll (``mention_ids``), SLAs near or past their
+        end, failed outbox items and, with ``health``, failing sources and spikes.
+        """
+        from .store import team as store_team
+        from .team import notify as nt
+
+        settings = self.notify_settings
+        now = now or utcnow()
+        events: list[nt.Event] = []
+        if mention_ids and settings.wanted("mention"):
+            day_ago = now.timestamp() - 86400
+            rows = store_team.mentions_for_notify(self.store, list(dict.fromkeys(mention_ids)))
+            events += nt.mention_events([r for r in rows if float(r["created_ts"]) >= day_ago])
+        if settings.wanted("sla_soon") or settings.wanted("sla_breached"):
+            window = max((t.sla_within for t in settings.targets), default=0.0)
+            rows = store_team.sla_candidates(self.store, now.timestamp() + window)
+            events += [
+                e for e in nt.sla_events(rows, now, self.hours_for(None)) if settings.wanted(e.kind)
+            ]
+        if settings.wanted("outbox_failed"):
+            for r in store_team.failed_outbox_items(self.store, nt.since(now)):
+                events.append(
+                    nt.Event(
+                        "outbox_failed",
+                        f"{r['id']}@{r['updated_at']}",
+                        f"Outbox item #{r['id']} ({r['kind']} on {r['source']}) failed",
+                        text=str(r.get("error") or ""),
+                        source=str(r["source"]),
+                        mention_id=r.get("mention_id"),
+                    )  # fmt: skip
+                )
+        if health and settings.wanted("source_unhealthy"):
+            st = status or self.status(now)
+            day = now.date().isoformat()
+            for s in st.sources:
+                for line in s.alerts:
+                    events.append(
+                        nt.Event("source_unhealthy", f"{s.source}:{day}:{line[:60]}",
+                                 f"Source {s.source} needs attention", text=line, source=s.source)
+                    )  # fmt: skip
+        if health and settings.wanted("spike"):
+            for f in self.spikes(window_s=3600, windows=24, now=now):
+                if f.result.spike:
+                    terms = ", ".join(d.term for d in f.drivers[:5])
+                    events.append(
+                        nt.Event("spike", f"{f.scope}:{f.window_end}", f"Spike on {f.scope}",
+                                 text=f"{f.result.count} mentions in the last hour; terms: {terms}",
+                                 source=f.scope)
+                    )  # fmt: skip
+        return self._deliver(events, transport=transport)
+
+    def _deliver(
+        self,
+        events: Sequence[Any],
+        *,
+        only: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> NotifyRun:
+        from .team import notify as nt
+
+        run = nt.enqueue(self.store, self.notify_settings, events, agent=self.agent, only=only)
+        senders = nt.Senders(self.notify_settings, transport)
+        try:
+            return nt.send_pending(self.store, senders, run, agent=self.agent)
+        finally:
+            senders.close()
+
+    def notify_test(
+        self, target: str | None = None, *, transport: httpx.BaseTransport | None = None
+    ) -> NotifyRun:
+        """Send a test message to one target (or every target) now."""
+        from .team import notify as nt
+
+        settings = self.notify_settings
+        if not settings.targets:
+            raise UsageError("no notify targets: add a [[notify]] table (see config.example.toml)")
+        if target is not None:
+            settings.get(target)
+        event = nt.Event(
+            "test", f"{self.agent}:{to_iso(utcnow())}", "socialcare test message",
+            text=f"Sent by {self.agent} with `socialcare notify test`.",
+        )  # fmt: skip
+        return self._deliver([event], only=target, transport=transport)
+
+    def response_times(
+        self, *, since: datetime, until: datetime | None = None, source: str | None = None
+    ) -> ResponseTimes:
+        """First-response times of mentions created in the period: wall clock and business time."""
+        from .models import parse_iso
+        from .store import team as store_team
+
+        self.check_source(source)
+        end = until or utcnow()
+        rows = store_team.first_responses(self.store, since.timestamp(), end.timestamp(), source)
+        hours = self.hours_for(None)
+        wall, business = [], []
+        for r in rows:
+            created = datetime.fromtimestamp(float(r["created_ts"]), tz=timezone.utc)
+            answered = parse_iso(str(r["answered_at"]))
+            wall.append(max((answered - created).total_seconds(), 0.0))
+            if hours is not None:
+                business.append(hours.business_seconds(created, answered))
+        return ResponseTimes(
+            len(rows), _quantile(wall, 0.5), _quantile(wall, 0.9),
+            _quantile(business, 0.5), _quantile(business, 0.9),
+            hours.zone_name if hours is not None else None,
+        )  # fmt: skip
 
     def explain(self, mention_id: str, now: float | None = None) -> tuple[Row, list[Contribution]]:
         """A mention and the contributions that make up its current score."""
@@ -671,7 +987,10 @@ class Socialcare:
         """Send every follow-up and post that is due, once, under the ``due`` lock."""
         from . import followups
 
-        return followups.run_due(self.config, self.store, dry_run=dry_run)
+        report = followups.run_due(self.config, self.store, dry_run=dry_run)
+        if self.notify_settings.targets and not dry_run:
+            self.notify()
+        return report
 
     # -- knowledge base -----------------------------------------------------------
     def kb_add(

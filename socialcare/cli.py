@@ -127,7 +127,7 @@ def _root(
 
 def _register() -> None:
     """Add every command group in the order ``--help`` lists them."""
-    from .commands import agent, db, followups, kb, listen, queue, reports, work
+    from .commands import agent, db, followups, kb, listen, queue, reports, team, work
 
     listen.commands.register(app)
     queue.commands.register(app)
@@ -138,10 +138,12 @@ def _register() -> None:
     app.command("due")(followups.due)
     app.add_typer(kb.kb_app, name="kb")
     app.command("export")(reports.export)
+    reports.report_app.command("response")(team.report_response)
     app.add_typer(reports.report_app, name="report")
     app.command("status")(listen.status)
     app.command("gaps")(listen.gaps)
     app.add_typer(db.db_app, name="db")
+    team.commands.register(app)
 
 
 _register()

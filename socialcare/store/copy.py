@@ -36,6 +36,10 @@ COPY_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("kb_sources", ("id",)),
     ("kb_articles", ("id",)),
     ("triage_models", ("id",)),
+    ("team_agents", ("name",)),
+    ("team_routes", ("mention_id",)),
+    ("team_turns", ("team",)),
+    ("team_notifications", ("key",)),
 )
 #: tables whose integer ids come from a sequence on PostgreSQL
 _IDENTITY = (

@@ -432,3 +432,64 @@ def m009_outbox_unknown_owner(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE outbox ADD COLUMN owner_host TEXT")
     db.execute("ALTER TABLE outbox ADD COLUMN owner_pid INTEGER")
     db.execute("ALTER TABLE outbox ADD COLUMN owner_started_at TEXT")
+
+
+@migration
+def m013_team(db: sqlite_utils.Database) -> None:
+    """Team mode: agents' availability, routing decisions and their turns, notifications sent.
+
+    ``team_agents`` holds who is away (the roster itself is config's
+    ``[routing.teams]``). ``team_routes`` has one row per routed mention: its
+    primary key is what keeps two pollers from routing one mention twice.
+    ``team_turns`` is each team's round-robin position; updating its row first
+    serialises two pollers routing into the same team. ``team_notifications``
+    has one row per (event, target) key: the insert that wins is the one send.
+    The partial index serves the per-agent load (open items assigned).
+    """
+    db.execute(
+        """
+        CREATE TABLE team_agents (
+            name TEXT PRIMARY KEY,
+            away INTEGER NOT NULL DEFAULT 0,
+            changed_at TEXT NOT NULL,
+            changed_by TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE team_routes (
+            mention_id TEXT PRIMARY KEY,
+            rule TEXT NOT NULL,
+            team TEXT,
+            assignee TEXT,
+            routed_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE team_turns (
+            team TEXT PRIMARY KEY,
+            turn INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE team_notifications (
+            key TEXT PRIMARY KEY,
+            target TEXT NOT NULL,
+            event TEXT NOT NULL,
+            subject TEXT NOT NULL DEFAULT '',
+            outbox_id INTEGER,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        "CREATE INDEX idx_team_notifications_target ON team_notifications(target, created_at)"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_open_assignee ON mentions(assignee) WHERE status = 'open'"
+    )
