@@ -608,8 +608,10 @@ class Socialcare:
             raise UsageError("no notify targets: add a [[notify]] table (see config.example.toml)")
         if target is not None:
             settings.get(target)
-        event = nt.Event(
-            "test", f"{self.agent}:{to_iso(utcnow())}", "socialcare test message",
+        import uuid
+
+        event = nt.Event(  # a fresh subject: every `notify test` is its own event
+            "test", f"{self.agent}:{to_iso(utcnow())}:{uuid.uuid4().hex}", "socialcare test message",
             text=f"Sent by {self.agent} with `socialcare notify test`.",
         )  # fmt: skip
         return self._deliver([event], only=target, transport=transport)
