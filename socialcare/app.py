@@ -540,9 +540,16 @@ class Socialcare:
         now = now or utcnow()
         events: list[nt.Event] = []
         if mention_ids and settings.wanted("mention"):
-            day_ago = now.timestamp() - 86400
-            rows = store_team.mentions_for_notify(self.store, list(dict.fromkeys(mention_ids)))
-            events += nt.mention_events([r for r in rows if float(r["created_ts"]) >= day_ago])
+            # only mentions of the last day are news, and only those some target could want
+            wanting = [t for t in settings.targets if t.enabled and "mention" in t.events]
+            scores = [t.score_above for t in wanting]
+            intents = [t.intents for t in wanting]
+            rows = store_team.mentions_for_notify(
+                self.store, list(dict.fromkeys(mention_ids)), since_ts=now.timestamp() - 86400,
+                min_score=None if None in scores else min(s for s in scores if s is not None),
+                intents=None if () in intents else sorted({i for t in intents for i in t}),
+            )  # fmt: skip
+            events += nt.mention_events(rows)
         if settings.wanted("sla_soon") or settings.wanted("sla_breached"):
             window = max((t.sla_within for t in settings.targets), default=0.0)
             rows = store_team.sla_candidates(self.store, now.timestamp() + window)
@@ -588,9 +595,12 @@ class Socialcare:
         only: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> NotifyRun:
+        from .store import team as store_team
         from .team import notify as nt
 
         run = nt.enqueue(self.store, self.notify_settings, events, agent=self.agent, only=only)
+        if not store_team.pending_notifications(self.store, limit=1):
+            return run  # nothing to send: no HTTP client (building one costs a poll page)
         senders = nt.Senders(self.notify_settings, transport)
         try:
             return nt.send_pending(self.store, senders, run, agent=self.agent)

@@ -4,8 +4,8 @@ Every function takes a :class:`Store` and runs parameterised SQL. The races
 (two pollers routing one mention, two cron runs announcing one event) are
 decided by primary keys and row locks in the database, not by the callers:
 
-* ``team_routes.mention_id`` is the primary key, so only one ``record_route``
-  for a mention inserts a row (:func:`claim_route` returns False for the loser);
+* ``team_routes.mention_id`` is the primary key, so only one ``record_routes``
+  for a mention inserts a row (ON CONFLICT DO NOTHING for any other);
 * :func:`lock_team` updates the team's ``team_turns`` row first thing in the
   routing transaction: on PostgreSQL the second poller waits on that row lock,
   then sees the first one's assignments (READ COMMITTED reads afresh per
@@ -16,6 +16,7 @@ decided by primary keys and row locks in the database, not by the callers:
 
 from __future__ import annotations
 
+import json
 from typing import Any, Sequence
 
 from ..models import to_iso, utcnow
@@ -31,7 +32,8 @@ __all__ = [
     "team_turn",
     "route_row",
     "route_teams",
-    "claim_route",
+    "record_routes",
+    "log_route_events",
     "route_of",
     "routable_mentions",
     "claim_notification",
@@ -103,26 +105,33 @@ def set_turn(store: Store, team: str, turn: int) -> None:
     store.conn.execute("UPDATE team_turns SET turn = ? WHERE team = ?", [turn, team])
 
 
-def claim_route(
-    store: Store, mention_id: str, *, rule: str, team: str | None, assignee: str | None
-) -> bool:
-    """Record the routing of a mention; False when another poller routed it first.
-
-    The mention is assigned only if nobody holds it yet (a claim by hand wins).
-    """
-    cur = store.conn.execute(
+def record_routes(store: Store, routes: Sequence[tuple[str, str, str | None, str]]) -> None:
+    """Record (mention, rule, team, agent) routes and assign each mention still unassigned."""
+    if not routes:
+        return
+    now = to_iso(utcnow())
+    store.conn.executemany(
         "INSERT INTO team_routes (mention_id, rule, team, assignee, routed_at) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT(mention_id) DO NOTHING",
-        [mention_id, rule, team, assignee, to_iso(utcnow())],
+        [(m, rule, team, agent, now) for m, rule, team, agent in routes],
     )
-    if cur.rowcount != 1:
-        return False
-    if assignee is not None:
-        store.conn.execute(
-            "UPDATE mentions SET assignee = ?, claimed_at = ? WHERE id = ? AND assignee IS NULL",
-            [assignee, to_iso(utcnow()), mention_id],
-        )
-    return True
+    store.conn.executemany(
+        "UPDATE mentions SET assignee = ?, claimed_at = ? WHERE id = ? AND assignee IS NULL",
+        [(agent, now, m) for m, _, _, agent in routes],
+    )
+
+
+def log_route_events(
+    store: Store, events: Sequence[tuple[str, str, dict[str, Any]]], *, actor: str
+) -> None:
+    """Audit-log rows (mention, action, detail) in one statement (the page's routing)."""
+    if not events:
+        return
+    now = to_iso(utcnow())
+    store.conn.executemany(
+        "INSERT INTO events (at, agent, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)",
+        [(now, actor, action, m, json.dumps(detail)) for m, action, detail in events],
+    )
 
 
 def route_of(store: Store, mention_id: str) -> Row | None:
@@ -165,15 +174,20 @@ def route_teams(store: Store, ids: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def routable_mentions(store: Store, ids: Sequence[str]) -> list[Row]:
-    """Of ``ids``: open, unassigned, not the brand's own, never routed; with the customer id."""
+def routable_mentions(store: Store, ids: Sequence[str], *, customers: bool = True) -> list[Row]:
+    """Of ``ids``: open, unassigned, not the brand's own, never routed; with the customer id
+    when ``customers`` (a rule matches on it: the authors join costs a poll some speed)."""
+    source = (
+        f"SELECT {_ROUTE_FIELDS} FROM mentions m LEFT JOIN authors a ON a.id = m.author_key"
+        if customers
+        else f"SELECT {_ROUTE_FIELDS.replace('a.customer_id', 'NULL AS customer_id')} FROM mentions m"
+    )
     out: list[Row] = []
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
         marks = ", ".join("?" for _ in chunk)
         out += store.rows(
-            f"SELECT {_ROUTE_FIELDS} FROM mentions m LEFT JOIN authors a ON a.id = m.author_key "
-            f"WHERE m.id IN ({marks}) AND m.status = 'open' AND m.assignee IS NULL "
+            f"{source} WHERE m.id IN ({marks}) AND m.status = 'open' AND m.assignee IS NULL "
             "AND m.is_own = 0 AND NOT EXISTS (SELECT 1 FROM team_routes r WHERE r.mention_id = m.id)"
             " ORDER BY m.created_ts, m.id",
             chunk,
@@ -259,17 +273,35 @@ def sla_candidates(store: Store, due_before_ts: float, limit: int = 500) -> list
     )
 
 
-def mentions_for_notify(store: Store, ids: Sequence[str]) -> list[Row]:
-    """The fields a notification shows, for new mentions of a poll (open, not the brand's)."""
+def mentions_for_notify(
+    store: Store,
+    ids: Sequence[str],
+    *,
+    since_ts: float = 0.0,
+    min_score: float | None = None,
+    intents: Sequence[str] | None = None,
+) -> list[Row]:
+    """The fields a notification shows, for new mentions of a poll (open, not the brand's,
+    created since ``since_ts``), narrowed in SQL by what every target asks at least."""
+    where = "status = 'open' AND is_own = 0 AND created_ts >= ?"
+    extra: list[Any] = [since_ts]
+    if min_score is not None:
+        where += " AND static_score > ?"
+        extra.append(min_score)
+    if intents is not None:
+        if not intents:
+            return []
+        where += f" AND intent IN ({', '.join('?' for _ in intents)})"
+        extra.extend(intents)
     out: list[Row] = []
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
         marks = ", ".join("?" for _ in chunk)
         out += store.rows(
             "SELECT id, source, intent, text, author_handle, url, static_score, sla_due_ts, "
-            f"created_ts, assignee FROM mentions WHERE id IN ({marks}) AND status = 'open' "
-            "AND is_own = 0 ORDER BY created_ts",
-            chunk,
+            f"created_ts, assignee FROM mentions WHERE id IN ({marks}) AND {where} "
+            "ORDER BY created_ts",
+            [*chunk, *extra],
         )
     return out
 

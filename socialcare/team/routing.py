@@ -145,8 +145,27 @@ class Rule:
         return out
 
     def matches(self, row: Mapping[str, Any]) -> bool:
-        """Every field the rule gives matches the mention."""
-        return all(ok for ok, _ in self.checks(row))
+        """Every field the rule gives matches the mention (the poll-time path: no messages)."""
+        if self.sources and row["source"] not in self.sources:
+            return False
+        if self.kinds and _kind(str(row.get("kind") or "post")) not in self.kinds:
+            return False
+        if self.intents and row.get("intent") not in self.intents:
+            return False
+        if self.languages and row.get("language") not in self.languages:
+            return False
+        if self.min_score is not None and float(row.get("static_score") or 0.0) < self.min_score:
+            return False
+        if self.customers:
+            ids = {str(row.get("author_key")), f"customer:{row.get('customer_id')}"}
+            if not ids & set(self.customers):
+                return False
+        if self.tags and not _tags(row) & set(self.tags):
+            return False
+        text = str(row.get("text") or "")
+        if self.keywords is not None and self.keywords.search(text) is None:
+            return False
+        return self.pattern is None or self.pattern.search(text) is not None
 
 
 def _tags(row: Mapping[str, Any]) -> set[str]:
@@ -371,38 +390,54 @@ def route_ids(store: Store, settings: RoutingSettings, ids: Sequence[str]) -> li
     """
     if not settings.rules or not ids:
         return []
-    rows = store_team.routable_mentions(store, ids)
-    if not rows:
-        return []
-    matched = [(row, settings.first_match(row)) for row in rows]
-    if not any(rule for _, rule in matched):
-        return []
+    # The lock comes first: what is routable, and every agent's load, are then read
+    # after any other poller's routing committed (PostgreSQL reads afresh per statement).
     store_team.lock_team(store, _LOCK)  # serialises routing batches across pollers and hosts
+    rows = store_team.routable_mentions(
+        store, ids, customers=any(r.customers for r in settings.rules)
+    )
+    matched = [(row, rule) for row in rows if (rule := settings.first_match(row)) is not None]
+    if not matched:
+        return []
     picker = _Picker(store, settings)
     out: list[Decision] = []
     for row, rule in matched:
-        if rule is None:
-            continue
         agent, why = picker.pick(rule)
-        mention_id = str(row["id"])
-        if agent is None:
-            # not recorded as routed: `socialcare route ID` (or a later poll) may still place it
-            store.log_event(
-                "route_unassigned", agent=_ACTOR, mention_id=mention_id, rule=rule.name, reason=why
-            )
-        elif not store_team.claim_route(
-            store, mention_id, rule=rule.name, team=rule.team, assignee=agent
-        ):
-            continue  # another poller routed it first
-        else:
+        if agent is not None:
             picker.took(agent)
-            store.log_event(
-                "route", agent=_ACTOR, mention_id=mention_id, rule=rule.name, to=agent,
-                team=rule.team, strategy=rule.strategy, reason=why,
-            )  # fmt: skip
-        out.append(Decision(mention_id, rule.name, agent, rule.team, why))
+        out.append(Decision(str(row["id"]), rule.name, agent, rule.team, why))
+    placed = [d for d in out if d.assignee is not None]
+    # One statement per table for the whole page. Under the lock nothing else routes, so
+    # the primary key's ON CONFLICT DO NOTHING is only a backstop here.
+    store_team.record_routes(
+        store, [(d.mention_id, str(d.rule), d.team, str(d.assignee)) for d in placed]
+    )
+    store_team.log_route_events(
+        store,
+        [
+            (
+                d.mention_id,
+                "route",
+                {
+                    "rule": d.rule,
+                    "to": d.assignee,
+                    "team": d.team,
+                    "strategy": _strategy(settings, d.rule),
+                    "reason": d.reason,
+                },
+            )
+            if d.assignee is not None
+            else (d.mention_id, "route_unassigned", {"rule": d.rule, "reason": d.reason})
+            for d in out
+        ],  # fmt: skip
+        actor=_ACTOR,
+    )
     picker.save_turns()
     return out
+
+
+def _strategy(settings: RoutingSettings, name: str | None) -> str:
+    return next((r.strategy for r in settings.rules if r.name == name), "")
 
 
 @dataclass

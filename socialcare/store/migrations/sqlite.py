@@ -444,7 +444,8 @@ def m013_team(db: sqlite_utils.Database) -> None:
     ``team_turns`` is each team's round-robin position; updating its row first
     serialises two pollers routing into the same team. ``team_notifications``
     has one row per (event, target) key: the insert that wins is the one send.
-    The partial index serves the per-agent load (open items assigned).
+    The partial index serves the per-agent load (open items assigned); unassigned
+    mentions stay out of it, so ingest does not pay for it.
     """
     db.execute(
         """
@@ -491,5 +492,6 @@ def m013_team(db: sqlite_utils.Database) -> None:
         "CREATE INDEX idx_team_notifications_target ON team_notifications(target, created_at)"
     )
     db.execute(
-        "CREATE INDEX idx_mentions_open_assignee ON mentions(assignee) WHERE status = 'open'"
+        "CREATE INDEX idx_mentions_open_assignee ON mentions(assignee) "
+        "WHERE status = 'open' AND assignee IS NOT NULL"
     )
