@@ -553,8 +553,11 @@ class Socialcare:
         if settings.wanted("sla_soon") or settings.wanted("sla_breached"):
             window = max((t.sla_within for t in settings.targets), default=0.0)
             rows = store_team.sla_candidates(self.store, now.timestamp() + window)
+            teams = store_team.route_teams(self.store, [str(r["id"]) for r in rows])
             events += [
-                e for e in nt.sla_events(rows, now, self.hours_for(None)) if settings.wanted(e.kind)
+                e
+                for e in nt.sla_events(rows, now, lambda mid: self.hours_for(teams.get(mid)))
+                if settings.wanted(e.kind)
             ]
         if settings.wanted("outbox_failed"):
             for r in store_team.failed_outbox_items(self.store, nt.since(now)):

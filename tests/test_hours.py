@@ -202,3 +202,19 @@ def test_report_response_gives_wall_and_business_time(tmp_path: Path, database: 
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)[0]["business_median"] == 2 * H
+
+
+@pure
+def test_sla_notifications_count_business_time() -> None:
+    """A 1h SLA from Friday 17:30: breached by Saturday on the wall clock, not in business time."""
+    from socialcare.team.notify import sla_events
+
+    created = utc(2026, 12, 4, 17, 30)
+    row = {"id": "demo:1", "source": "demo", "intent": "complaint", "text": "help",
+           "static_score": 5.0, "sla_due_ts": created.timestamp() + H,
+           "created_ts": created.timestamp(), "url": "", "author_handle": "a"}  # fmt: skip
+    saturday = utc(2026, 12, 5, 12, 0)
+    assert sla_events([row], saturday)[0].kind == "sla_breached"
+    (event,) = sla_events([row], saturday, lambda mid: london())
+    assert event.kind == "sla_soon"  # 30 business minutes left, on Monday at 08:30
+    assert event.sla_left == (utc(2026, 12, 7, 8, 30) - saturday).total_seconds()

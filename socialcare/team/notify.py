@@ -28,7 +28,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Iterator, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 import httpx
 
@@ -277,20 +277,24 @@ def mention_events(rows: Sequence[Row]) -> list[Event]:
 
 
 def sla_events(
-    rows: Sequence[Row], now: datetime, hours: BusinessHours | None = None
+    rows: Sequence[Row],
+    now: datetime,
+    hours: Callable[[str], BusinessHours | None] = lambda mention_id: None,
 ) -> list[Event]:
     """``sla_breached`` / ``sla_soon`` for open mentions near or past their SLA.
 
-    With business hours the SLA ends once its length of business time has passed
-    since the mention arrived (the stored due time counts every hour).
+    With business hours (``hours(mention_id)``: the schedule of the team it was
+    routed to, else ``[hours]``) the SLA ends once its length of business time has
+    passed since the mention arrived; the stored due time counts every hour.
     """
     out = []
     now_ts = now.timestamp()
     for r in rows:
         due = float(r["sla_due_ts"])
-        if hours is not None:
+        schedule = hours(str(r["id"]))
+        if schedule is not None:
             created = datetime.fromtimestamp(float(r["created_ts"]), tz=now.tzinfo)
-            end = hours.add(created, due - float(r["created_ts"]))
+            end = schedule.add(created, due - float(r["created_ts"]))
             due = end.timestamp() if end is not None else due
         left = due - now_ts
         kind = "sla_breached" if left <= 0 else "sla_soon"
