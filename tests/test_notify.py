@@ -366,3 +366,31 @@ events = ["mention"]
     keys = [r["key"] for r in hook.requests]
     assert len(keys) == 2 * count and len(set(keys)) == 2 * count  # nothing twice
     assert {r["path"] for r in hook.requests} == {"/a", "/b"}
+
+
+def test_status_alert_announces_a_failing_source_once_a_day(
+    tmp_path: Path, database: str, hook: Hook
+) -> None:
+    targets = f"""
+[[notify]]
+name = "ops"
+type = "teams"
+url = "{hook.url}/ops"
+events = ["source_unhealthy"]
+"""
+    cfg = write_config(tmp_path, database, targets)
+    assert runner.invoke(app, ["--config", str(cfg), "poll"]).exit_code == 0
+    assert hook.requests == []  # healthy
+    store = open_store(database)
+    try:
+        store.record_poll("demo", "file", items=None, error="HTTP 401 <!channel> token expired")
+    finally:
+        store.close()
+    result = runner.invoke(app, ["--config", str(cfg), "status", "--alert", "--quiet"])
+    assert result.exit_code == 10
+    assert len(hook.requests) == 1
+    card = json.loads(hook.requests[0]["body"])["attachments"][0]["content"]
+    text = card["body"][0]["text"]
+    assert "Source demo needs attention" in text and "<!channel>" not in text
+    runner.invoke(app, ["--config", str(cfg), "status", "--alert", "--quiet"])
+    assert len(hook.requests) == 1  # the same alert is not announced again that day

@@ -468,7 +468,3 @@ def m013_team(db: Executor) -> None:
     db.execute(
         "CREATE INDEX idx_team_notifications_target ON team_notifications(target, created_at)"
     )
-    db.execute(
-        "CREATE INDEX idx_mentions_open_assignee ON mentions(assignee) "
-        "WHERE status = 'open' AND assignee IS NOT NULL"
-    )

@@ -444,8 +444,8 @@ def m013_team(db: sqlite_utils.Database) -> None:
     ``team_turns`` is each team's round-robin position; updating its row first
     serialises two pollers routing into the same team. ``team_notifications``
     has one row per (event, target) key: the insert that wins is the one send.
-    The partial index serves the per-agent load (open items assigned); unassigned
-    mentions stay out of it, so ingest does not pay for it.
+    ``team_routes`` is WITHOUT ROWID: a routed mention costs one B-tree insert, not
+    two. The per-agent load reads the open-queue index, which holds ``assignee``.
     """
     db.execute(
         """
@@ -465,7 +465,7 @@ def m013_team(db: sqlite_utils.Database) -> None:
             team TEXT,
             assignee TEXT,
             routed_at TEXT NOT NULL
-        )
+        ) WITHOUT ROWID
         """
     )
     db.execute(
@@ -490,8 +490,4 @@ def m013_team(db: sqlite_utils.Database) -> None:
     )
     db.execute(
         "CREATE INDEX idx_team_notifications_target ON team_notifications(target, created_at)"
-    )
-    db.execute(
-        "CREATE INDEX idx_mentions_open_assignee ON mentions(assignee) "
-        "WHERE status = 'open' AND assignee IS NOT NULL"
     )
