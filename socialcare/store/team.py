@@ -74,6 +74,7 @@ def open_loads(store: Store, agents: Sequence[str] | None = None) -> dict[str, i
     """Open mentions assigned, per agent (all assignees when ``agents`` is None)."""
     if agents is not None and not agents:
         return {}
+    # idx_mentions_open_assigned (m013): only open, assigned rows, searched by assignee
     sql = "SELECT assignee, count(*) AS n FROM mentions WHERE status = 'open' AND assignee IS NOT NULL"
     params: list[Any] = []
     if agents is not None:

@@ -468,3 +468,7 @@ def m013_team(db: Executor) -> None:
     db.execute(
         "CREATE INDEX idx_team_notifications_target ON team_notifications(target, created_at)"
     )
+    db.execute(
+        "CREATE INDEX idx_mentions_open_assigned ON mentions(assignee) "
+        "WHERE status = 'open' AND assignee IS NOT NULL"
+    )

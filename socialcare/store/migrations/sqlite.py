@@ -445,7 +445,8 @@ def m013_team(db: sqlite_utils.Database) -> None:
     serialises two pollers routing into the same team. ``team_notifications``
     has one row per (event, target) key: the insert that wins is the one send.
     ``team_routes`` is WITHOUT ROWID: a routed mention costs one B-tree insert, not
-    two. The per-agent load reads the open-queue index, which holds ``assignee``.
+    two. ``idx_mentions_open_assigned`` serves the per-agent load: it holds only open,
+    assigned mentions, so ingest of unassigned ones does not maintain it.
     """
     db.execute(
         """
@@ -490,4 +491,8 @@ def m013_team(db: sqlite_utils.Database) -> None:
     )
     db.execute(
         "CREATE INDEX idx_team_notifications_target ON team_notifications(target, created_at)"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_open_assigned ON mentions(assignee) "
+        "WHERE status = 'open' AND assignee IS NOT NULL"
     )
