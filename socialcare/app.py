@@ -167,6 +167,10 @@ class ResponseTimes:
     business_median: float | None
     business_p90: float | None
     timezone: str | None
+    #: next response: a customer's follow-up in a conversation already answered
+    next_answered: int = 0
+    next_wall_median: float | None = None
+    next_business_median: float | None = None
 
 
 def _quantile(values: list[float], q: float) -> float | None:
@@ -632,7 +636,9 @@ class Socialcare:
     def response_times(
         self, *, since: datetime, until: datetime | None = None, source: str | None = None
     ) -> ResponseTimes:
-        """First-response times of mentions created in the period: wall clock and business time."""
+        """First- and next-response times of mentions created in the period, on the wall
+        clock and in business time (a next response answers a follow-up in a conversation
+        that had been answered already)."""
         from .models import parse_iso
         from .store import team as store_team
 
@@ -640,17 +646,21 @@ class Socialcare:
         end = until or utcnow()
         rows = store_team.first_responses(self.store, since.timestamp(), end.timestamp(), source)
         hours = self.hours_for(None)
-        wall, business = [], []
+        wall: dict[bool, list[float]] = {False: [], True: []}
+        business: dict[bool, list[float]] = {False: [], True: []}
         for r in rows:
             created = datetime.fromtimestamp(float(r["created_ts"]), tz=timezone.utc)
             answered = parse_iso(str(r["answered_at"]))
-            wall.append(max((answered - created).total_seconds(), 0.0))
+            nxt = bool(r["follow_up"])
+            wall[nxt].append(max((answered - created).total_seconds(), 0.0))
             if hours is not None:
-                business.append(hours.business_seconds(created, answered))
+                business[nxt].append(hours.business_seconds(created, answered))
+        first = wall[False]
         return ResponseTimes(
-            len(rows), _quantile(wall, 0.5), _quantile(wall, 0.9),
-            _quantile(business, 0.5), _quantile(business, 0.9),
+            len(first), _quantile(first, 0.5), _quantile(first, 0.9),
+            _quantile(business[False], 0.5), _quantile(business[False], 0.9),
             hours.zone_name if hours is not None else None,
+            len(wall[True]), _quantile(wall[True], 0.5), _quantile(business[True], 0.5),
         )  # fmt: skip
 
     def explain(self, mention_id: str, now: float | None = None) -> tuple[Row, list[Contribution]]:

@@ -218,3 +218,28 @@ def test_sla_notifications_count_business_time() -> None:
     (event,) = sla_events([row], saturday, lambda mid: london())
     assert event.kind == "sla_soon"  # 30 business minutes left, on Monday at 08:30
     assert event.sla_left == (utc(2026, 12, 7, 8, 30) - saturday).total_seconds()
+
+
+def test_report_response_separates_next_responses(tmp_path: Path, database: str) -> None:
+    """A customer's follow-up in a conversation already answered is a next response."""
+    from socialcare.app import Socialcare
+    from socialcare.config import load_config
+    from socialcare.models import Mention
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(db=database, days='monday = "08:00-18:00"'))
+    sc = Socialcare(load_config(cfg))
+    try:
+        first = utc(2026, 11, 30, 9, 0)
+        follow = utc(2026, 11, 30, 10, 0)
+        sc.store.upsert_mentions(
+            [Mention(source="demo", native_id=n, text="help", author_id="u1", author_handle="u1",
+                     created_at=t, conversation_id="c1") for n, t in (("1", first), ("2", follow))]
+        )  # fmt: skip
+        sc.store.mark_answered("demo:1", "2026-11-30T09:20:00Z", "alice")  # 20 min
+        sc.store.mark_answered("demo:2", "2026-11-30T10:05:00Z", "alice")  # 5 min
+        rt = sc.response_times(since=utc(2026, 11, 29), until=utc(2026, 12, 1))
+    finally:
+        sc.shutdown()
+    assert (rt.answered, rt.wall_median) == (1, 20 * 60)
+    assert (rt.next_answered, rt.next_wall_median, rt.next_business_median) == (1, 300, 300)

@@ -108,7 +108,9 @@ def report_response(
     source: Optional[str] = typer.Option(None, "--source", help="Only this source."),
     json_: bool = JSON_OPTION,
 ) -> None:
-    """First-response time on the wall clock and in business time ([hours]).
+    """First- and next-response times on the wall clock and in business time ([hours]).
+
+    A next response answers a customer's follow-up in a conversation already answered.
 
     Example: socialcare report response --since 30d
     """
@@ -122,5 +124,7 @@ def report_response(
     table.add_row("wall clock", _minutes(rt.wall_median), _minutes(rt.wall_p90))
     zone = f"business time ({rt.timezone})" if rt.timezone else "business time (no [hours])"
     table.add_row(zone, _minutes(rt.business_median), _minutes(rt.business_p90))
-    console.print(f"{rt.answered} answered mention(s)")
+    table.add_row("next response, wall clock", _minutes(rt.next_wall_median), "")
+    table.add_row("next response, business time", _minutes(rt.next_business_median), "")
+    console.print(f"{rt.answered} first and {rt.next_answered} next response(s)")
     console.print(table)

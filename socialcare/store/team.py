@@ -310,13 +310,21 @@ def mentions_for_notify(
 def first_responses(
     store: Store, since_ts: float, until_ts: float, source: str | None = None
 ) -> list[Row]:
-    """Answered mentions created in the period: their creation and first-answer times."""
+    """Answered mentions created in the period: creation and answer times, and whether
+    each is a customer's follow-up in a conversation already answered."""
+    # follow_up: the customer wrote again in a conversation we had already answered,
+    # so this answer is a next response, not a first one
     sql = (
-        "SELECT id, source, intent, created_ts, created_at, answered_at FROM mentions "
-        "WHERE answered_at IS NOT NULL AND is_own = 0 AND created_ts >= ? AND created_ts < ?"
+        "SELECT m.id, m.source, m.intent, m.created_ts, m.created_at, m.answered_at, "
+        "EXISTS (SELECT 1 FROM mentions p WHERE p.source = m.source "
+        " AND p.conversation_id = m.conversation_id AND p.author_key = m.author_key "
+        " AND p.id != m.id AND p.created_ts < m.created_ts AND p.answered_at IS NOT NULL "
+        " AND p.answered_at <= m.created_at) AS follow_up FROM mentions m "
+        "WHERE m.answered_at IS NOT NULL AND m.is_own = 0 AND m.created_ts >= ? "
+        "AND m.created_ts < ?"
     )
     params: list[Any] = [since_ts, until_ts]
     if source is not None:
-        sql += " AND source = ?"
+        sql += " AND m.source = ?"
         params.append(source)
-    return store.rows(sql + " ORDER BY created_ts", params)
+    return store.rows(sql + " ORDER BY m.created_ts", params)
