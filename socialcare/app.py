@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import cached_property
 from importlib import import_module
 from pathlib import Path
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from .store import QueueFilter, Row, Store
     from .store.copy import TableCopy
     from .store.reports import EXPORT_COLUMNS, ExportQuery
+    from .team.hours import BusinessHours
+    from .team.notify import NotifyRun, NotifySettings
+    from .team.routing import Decision, RoutingSettings, RuleCheck
     from .triage import Contribution, LearnedModel, TriageSettings
 
 log = logging.getLogger("socialcare.app")
@@ -46,6 +49,9 @@ log = logging.getLogger("socialcare.app")
 #: the value types this API re-exports (loaded on first use, PEP 562) -> their module
 _LAZY = {
     "DeflectionReport": "socialcare.kb",
+    "Decision": "socialcare.team.routing",
+    "NotifyRun": "socialcare.team.notify",
+    "RuleCheck": "socialcare.team.routing",
     "DueReport": "socialcare.followups",
     "FoldedIncident": "socialcare.incident.matching",
     "IncidentView": "socialcare.incident.service",
@@ -87,6 +93,11 @@ __all__ = [
     "STARTER_CONFIG",
     # the value types of this API, re-exported so callers need no service or store import
     "DeflectionReport",
+    "Decision",
+    "NotifyRun",
+    "RuleCheck",
+    "AgentInfo",
+    "ResponseTimes",
     "EXPORT_COLUMNS",
     "DueReport",
     "ExportQuery",
@@ -171,6 +182,41 @@ class SourceInfo:
     access: str = ""
     #: private messages: reads / sends / who may be messaged first (``DmPolicy.summary``)
     dms: str = "no DMs"
+
+
+@dataclass
+class AgentInfo:
+    """One agent of the roster as ``agent list`` shows it."""
+
+    name: str
+    teams: list[str]
+    away: bool
+    load: int
+    cap: int | None
+    changed_at: str | None = None
+
+
+@dataclass
+class ResponseTimes:
+    """First-response times of a period, on the wall clock and in business time (seconds)."""
+
+    answered: int
+    wall_median: float | None
+    wall_p90: float | None
+    business_median: float | None
+    business_p90: float | None
+    timezone: str | None
+    #: next response: a customer's follow-up in a conversation already answered
+    next_answered: int = 0
+    next_wall_median: float | None = None
+    next_business_median: float | None = None
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
 
 
 class Socialcare:
@@ -265,12 +311,20 @@ class Socialcare:
         from .scoring import maybe_retrain, triage_ids
 
         settings = self.triage_settings
+        routing = self.routing_settings
+        stored: list[str] = []
 
         def on_stored(store: Store, ids: list[str]) -> None:
             from .incident.matching import attach_new
 
             triage_ids(store, ids, settings)
             attach_new(store, ids)  # open incidents catch new matching mentions, same transaction
+            if routing.rules:  # team mode: routed in the same transaction as the ingest
+                from .team.routing import route_ids
+
+                route_ids(store, routing, ids)
+            if self.notify_settings.targets:
+                stored.extend(ids)
 
         started = utcnow()
         summary = poll(
@@ -281,6 +335,8 @@ class Socialcare:
         edited, deleted = self._recheck(names, utcnow(), seen_since=started)
         if edited or deleted:
             log.info("re-read comments: %d edited, %d deleted on the platform", edited, deleted)
+        if self.notify_settings.targets:
+            self.notify(mention_ids=stored, health=True)
         retrained = maybe_retrain(self.store, settings)
         if retrained is not None and retrained.model is not None:
             self._model_changed()
@@ -337,11 +393,13 @@ class Socialcare:
         report = getattr(adapter, "token_report", None)
         return report(now) if callable(report) else None
 
-    def status(self, now: datetime | None = None) -> IngestStatus:
+    def status(self, now: datetime | None = None, *, notify: bool = False) -> IngestStatus:
         """Per-source and per-query health: last poll, errors, budgets, open gaps.
 
         Facebook and Instagram also ask Meta about their token: a missing permission,
-        an invalid token or one expiring within ``token_warn_days`` is an alert.
+        an invalid token or one expiring within ``token_warn_days`` is an alert. A
+        notify target whose newest message failed is an alert too; with ``notify``
+        (``status --alert``) the alerts are also announced to the targets that want them.
         """
         from .poll import ingest_status
         from .sources.registry import get_source_class
@@ -364,6 +422,10 @@ class Socialcare:
             if report is not None:
                 health.alerts += report.alerts
                 health.warnings += report.warnings
+        if self.notify_settings.targets:
+            if notify:
+                self.notify(health=True, status=st, now=now)
+            st.outbox_alerts += self.notify_alerts(now)
         return st
 
     def hide(self, mention_id: str, *, unhide: bool = False) -> Row:
@@ -507,7 +569,282 @@ class Socialcare:
         # regexes take longer to load than the queue takes to read)
         self.check_source(flt.source)
         weight, cap = queue_age_terms(self.config.triage)
-        return self.store.queue(flt, now or time.time(), weight, cap)
+        now = now or time.time()
+        rows = self.store.queue(flt, now, weight, cap)
+        if self.config.hours:
+            self._business_sla(rows, now)
+        return rows
+
+    # -- team mode: routing, business hours, notifications -----------------------------
+    @cached_property
+    def routing_settings(self) -> RoutingSettings:
+        """``[routing]``, checked (a bad rule fails every team command with its key)."""
+        from .team.routing import RoutingSettings
+
+        return RoutingSettings.from_config(self.config.routing)
+
+    @cached_property
+    def business_hours(self) -> tuple[BusinessHours | None, dict[str, BusinessHours]]:
+        """``[hours]`` and its per-team schedules (None: the team works around the clock)."""
+        from .team.hours import hours_from_config
+
+        return hours_from_config(self.config.hours)
+
+    @cached_property
+    def notify_settings(self) -> NotifySettings:
+        """The ``[[notify]]`` targets, checked."""
+        from .team.notify import NotifySettings
+
+        return NotifySettings.from_config(list(self.config.notify))
+
+    def hours_for(self, team: str | None) -> BusinessHours | None:
+        """The schedule of ``team`` (its own, else ``[hours]``), or None around the clock."""
+        default, teams = self.business_hours
+        return teams.get(team, default) if team else default
+
+    def _business_sla(self, rows: list[Row], now_ts: float) -> None:
+        """Turn each row's SLA into business time: ``sla_left`` until the business-time
+        breach, ``sla_paused`` ("opens 08:00") outside hours."""
+        from .store import team as store_team
+
+        teams = store_team.route_teams(self.store, [str(r["id"]) for r in rows])
+        now = datetime.fromtimestamp(now_ts, tz=timezone.utc)
+        for row in rows:
+            hours = self.hours_for(teams.get(str(row["id"])))
+            if hours is None or row.get("sla_due_ts") is None:
+                continue
+            created = datetime.fromtimestamp(float(row["created_ts"]), tz=timezone.utc)
+            due = hours.add(created, float(row["sla_due_ts"]) - float(row["created_ts"]))
+            if due is None:
+                continue
+            row["sla_left"] = (due - now).total_seconds()
+            if not hours.is_open(now) and row.get("answered_at") is None:
+                opens = hours.next_open(now)
+                if opens is not None:
+                    local = hours.local(opens)
+                    same_day = local.date() == hours.local(now).date()
+                    row["sla_paused"] = "opens " + local.strftime(
+                        "%H:%M" if same_day else "%a %H:%M"
+                    )
+
+    def route(self, mention_id: str) -> Decision:
+        """Route one mention now by ``[routing]`` (if it was never routed); audited."""
+        from .team.routing import Decision, route_ids
+
+        self.store.get_mention(mention_id)
+        with self.store.transaction():
+            done = route_ids(self.store, self.routing_settings, [mention_id])
+        if done:
+            return done[0]
+        _, decision = self.route_explain(mention_id)
+        return (
+            decision
+            if decision.rule is None or decision.reason.startswith("already")
+            else Decision(
+                mention_id, None, None, None, "not routable: closed, assigned or the brand's own"
+            )
+        )
+
+    def route_explain(self, mention_id: str) -> tuple[list[RuleCheck], Decision]:
+        """Every rule's verdict on a mention and what routing would do now; writes nothing."""
+        from .store import team as store_team
+        from .team.routing import explain_route
+
+        row = store_team.route_row(self.store, mention_id)
+        if row is None:
+            self.store.get_mention(mention_id)  # NotFound with the usual hint
+            raise NotFound(f"no mention with id '{mention_id}'")
+        return explain_route(self.store, self.routing_settings, row)
+
+    def _check_agent(self, name: str) -> None:
+        roster = self.routing_settings.agents
+        if roster and name not in roster:
+            raise UsageError(f"agent {name!r} is not in routing.teams; agents: {', '.join(roster)}")
+
+    def agent_away(self, name: str | None = None, *, away: bool = True) -> str:
+        """Mark an agent (default: this one) away, or back; routing skips away agents."""
+        from .store import team as store_team
+
+        who = name or self.agent
+        self._check_agent(who)
+        with self.store.transaction():
+            store_team.set_away(self.store, who, away, self.agent)
+            self.store.log_event("agent_away" if away else "agent_back", agent=self.agent, who=who)
+        return who
+
+    def agent_list(self) -> list[AgentInfo]:
+        """The roster (and anyone holding open items) with availability and open load."""
+        from .store import team as store_team
+
+        settings = self.routing_settings
+        rows = {str(r["name"]): r for r in store_team.agent_rows(self.store)}
+        loads = store_team.open_loads(self.store)
+        names = list(dict.fromkeys([*settings.agents, *sorted(loads), *sorted(rows)]))
+        return [
+            AgentInfo(
+                n,
+                settings.team_of(n),
+                bool(rows.get(n, {}).get("away")),
+                loads.get(n, 0),
+                settings.cap,
+                rows.get(n, {}).get("changed_at"),
+            )  # fmt: skip
+            for n in names
+        ]
+
+    def notify_alerts(self, now: datetime | None = None) -> list[str]:
+        """One line per notify target whose newest message failed to send."""
+        from .store import team as store_team
+        from .team.notify import since
+
+        out = []
+        for r in store_team.notify_failures(self.store, since(now or utcnow())):
+            if r["status"] == "failed":
+                out.append(
+                    f"notify: target '{r['target']}' is failing ({r['failed']} failed in 24h): "
+                    f"{one_line(r['error'], 160)}; `socialcare notify test {r['target']}` tries it"
+                )
+        return out
+
+    def notify(
+        self,
+        *,
+        mention_ids: Sequence[str] = (),
+        health: bool = False,
+        status: IngestStatus | None = None,
+        now: datetime | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> NotifyRun:
+        """Announce what the targets want, each (event, target) once, and send the items.
+
+        Looks at the new mentions of a poll (``mention_ids``), SLAs near or past their
+        end, failed outbox items and, with ``health``, failing sources and spikes.
+        """
+        from .store import team as store_team
+        from .team import notify as nt
+
+        settings = self.notify_settings
+        now = now or utcnow()
+        events: list[nt.Event] = []
+        if mention_ids and settings.wanted("mention"):
+            # only mentions of the last day are news, and only those some target could want
+            wanting = [t for t in settings.targets if t.enabled and "mention" in t.events]
+            scores = [t.score_above for t in wanting]
+            intents = [t.intents for t in wanting]
+            rows = store_team.mentions_for_notify(
+                self.store, list(dict.fromkeys(mention_ids)), since_ts=now.timestamp() - 86400,
+                min_score=None if None in scores else min(s for s in scores if s is not None),
+                intents=None if () in intents else sorted({i for t in intents for i in t}),
+            )  # fmt: skip
+            events += nt.mention_events(rows)
+        if settings.wanted("sla_soon") or settings.wanted("sla_breached"):
+            window = max((t.sla_within for t in settings.targets), default=0.0)
+            rows = store_team.sla_candidates(self.store, now.timestamp() + window)
+            teams = store_team.route_teams(self.store, [str(r["id"]) for r in rows])
+            events += [
+                e
+                for e in nt.sla_events(rows, now, lambda mid: self.hours_for(teams.get(mid)))
+                if settings.wanted(e.kind)
+            ]
+        if settings.wanted("outbox_failed"):
+            for r in store_team.failed_outbox_items(self.store, nt.since(now)):
+                events.append(
+                    nt.Event(
+                        "outbox_failed",
+                        f"{r['id']}@{r['updated_at']}",
+                        f"Outbox item #{r['id']} ({r['kind']} on {r['source']}) failed",
+                        text=str(r.get("error") or ""),
+                        source=str(r["source"]),
+                        mention_id=r.get("mention_id"),
+                    )  # fmt: skip
+                )
+        if health and settings.wanted("source_unhealthy"):
+            st = status or self.status(now)
+            day = now.date().isoformat()
+            for s in st.sources:
+                for line in s.alerts:
+                    events.append(
+                        nt.Event("source_unhealthy", f"{s.source}:{day}:{line[:60]}",
+                                 f"Source {s.source} needs attention", text=line, source=s.source)
+                    )  # fmt: skip
+        if health and settings.wanted("spike"):
+            for f in self.spikes(window_s=3600, windows=24, now=now):
+                if f.result.spike:
+                    terms = ", ".join(d.term for d in f.drivers[:5])
+                    events.append(
+                        nt.Event("spike", f"{f.scope}:{f.window_end}", f"Spike on {f.scope}",
+                                 text=f"{f.result.count} mentions in the last hour; terms: {terms}",
+                                 source=f.scope)
+                    )  # fmt: skip
+        return self._deliver(events, transport=transport)
+
+    def _deliver(
+        self,
+        events: Sequence[Any],
+        *,
+        only: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> NotifyRun:
+        from .store import team as store_team
+        from .team import notify as nt
+
+        run = nt.enqueue(self.store, self.notify_settings, events, agent=self.agent, only=only)
+        if not store_team.pending_notifications(self.store, limit=1):
+            return run  # nothing to send: no HTTP client (building one costs a poll page)
+        senders = nt.Senders(self.notify_settings, transport)
+        try:
+            return nt.send_pending(self.store, senders, run, agent=self.agent)
+        finally:
+            senders.close()
+
+    def notify_test(
+        self, target: str | None = None, *, transport: httpx.BaseTransport | None = None
+    ) -> NotifyRun:
+        """Send a test message to one target (or every target) now."""
+        from .team import notify as nt
+
+        settings = self.notify_settings
+        if not settings.targets:
+            raise UsageError("no notify targets: add a [[notify]] table (see config.example.toml)")
+        if target is not None:
+            settings.get(target)
+        import uuid
+
+        event = nt.Event(  # a fresh subject: every `notify test` is its own event
+            "test", f"{self.agent}:{to_iso(utcnow())}:{uuid.uuid4().hex}", "socialcare test message",
+            text=f"Sent by {self.agent} with `socialcare notify test`.",
+        )  # fmt: skip
+        return self._deliver([event], only=target, transport=transport)
+
+    def response_times(
+        self, *, since: datetime, until: datetime | None = None, source: str | None = None
+    ) -> ResponseTimes:
+        """First- and next-response times of mentions created in the period, on the wall
+        clock and in business time (a next response answers a follow-up in a conversation
+        that had been answered already)."""
+        from .models import parse_iso
+        from .store import team as store_team
+
+        self.check_source(source)
+        end = until or utcnow()
+        rows = store_team.first_responses(self.store, since.timestamp(), end.timestamp(), source)
+        hours = self.hours_for(None)
+        wall: dict[bool, list[float]] = {False: [], True: []}
+        business: dict[bool, list[float]] = {False: [], True: []}
+        for r in rows:
+            created = datetime.fromtimestamp(float(r["created_ts"]), tz=timezone.utc)
+            answered = parse_iso(str(r["answered_at"]))
+            nxt = bool(r["follow_up"])
+            wall[nxt].append(max((answered - created).total_seconds(), 0.0))
+            if hours is not None:
+                business[nxt].append(hours.business_seconds(created, answered))
+        first = wall[False]
+        return ResponseTimes(
+            len(first), _quantile(first, 0.5), _quantile(first, 0.9),
+            _quantile(business[False], 0.5), _quantile(business[False], 0.9),
+            hours.zone_name if hours is not None else None,
+            len(wall[True]), _quantile(wall[True], 0.5), _quantile(business[True], 0.5),
+        )  # fmt: skip
 
     def explain(self, mention_id: str, now: float | None = None) -> tuple[Row, list[Contribution]]:
         """A mention and the contributions that make up its current score."""
@@ -1036,7 +1373,10 @@ class Socialcare:
         """Send every follow-up and post that is due, once, under the ``due`` lock."""
         from . import followups
 
-        return followups.run_due(self.config, self.store, dry_run=dry_run)
+        report = followups.run_due(self.config, self.store, dry_run=dry_run)
+        if self.notify_settings.targets and not dry_run:
+            self.notify()
+        return report
 
     # -- knowledge base -----------------------------------------------------------
     def kb_add(

@@ -137,6 +137,7 @@ def _register() -> None:
         moderation,
         queue,
         reports,
+        team,
         work,
     )
 
@@ -151,10 +152,12 @@ def _register() -> None:
     app.add_typer(incident.incident_app, name="incident")
     app.add_typer(kb.kb_app, name="kb")
     app.command("export")(reports.export)
+    reports.report_app.command("response")(team.report_response)
     app.add_typer(reports.report_app, name="report")
     app.command("status")(listen.status)
     app.command("gaps")(listen.gaps)
     app.add_typer(db.db_app, name="db")
+    team.commands.register(app)
 
 
 _register()

@@ -56,7 +56,7 @@ _INTENTS = ("complaint", "question", "praise", "spam", "other")
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "": (
         "database", "agent", "timezone", "brand_handles", "sources", "triage",
-        "templates_dir", "followups", "kb", "incidents",
+        "templates_dir", "followups", "kb", "incidents", "routing", "hours", "notify",
     ),
     "triage": (
         "weights", "urgency_words", "extra_urgency_words", "rules", "sla", "age_weight",
@@ -72,6 +72,20 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
         "name", "intents", "max_sentiment", "template", "after", "sources", "enabled",
     ),
     "incidents": ("min_interval", "default_since"),
+    # team mode (socialcare.team checks the values; tests keep these equal to its lists)
+    "routing": ("teams", "strategy", "cap", "rules"),
+    "routing.rules[]": (
+        "name", "sources", "kinds", "intents", "languages", "tags", "keywords", "pattern",
+        "min_score", "customers", "agent", "team", "strategy", "cap",
+    ),
+    "hours": (
+        "timezone", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+        "sunday", "holidays", "teams",
+    ),
+    "notify[]": (
+        "name", "type", "url", "url_env", "events", "score_above", "intents", "sources",
+        "sla_within", "timeout", "retries", "backoff", "enabled",
+    ),
     "kb": (
         "threshold", "max_suggestions", "title_weight", "body_weight", "tags_weight",
         "unmatched_weight", "snippet_tokens", "timeout", "max_pages",
@@ -153,6 +167,10 @@ class Config:
     followups: Mapping[str, Any] = field(default_factory=dict)
     kb: Mapping[str, Any] = field(default_factory=dict)
     incidents: Mapping[str, Any] = field(default_factory=dict)
+    #: team mode: ``[routing]``, ``[hours]`` and the ``[[notify]]`` entries (socialcare.team reads them)
+    routing: Mapping[str, Any] = field(default_factory=dict)
+    hours: Mapping[str, Any] = field(default_factory=dict)
+    notify: tuple[Mapping[str, Any], ...] = ()
     path: Path | None = None
 
     def source_section(self, name: str) -> Mapping[str, Any]:
@@ -246,6 +264,9 @@ def load_config(path: str | Path | None = None, *, require_file: bool = False) -
     followups = _expect(data.get("followups", {}), dict, "followups", cfg_path)
     kb = _expect(data.get("kb", {}), dict, "kb", cfg_path)
     incidents = _expect(data.get("incidents", {}), dict, "incidents", cfg_path)
+    routing = _expect(data.get("routing", {}), dict, "routing", cfg_path)
+    hours = _expect(data.get("hours", {}), dict, "hours", cfg_path)
+    notify = _expect(data.get("notify", []), list, "notify", cfg_path)
     templates_dir = data.get("templates_dir")
     if templates_dir is not None:
         _expect(templates_dir, str, "templates_dir", cfg_path)
@@ -261,6 +282,9 @@ def load_config(path: str | Path | None = None, *, require_file: bool = False) -
         followups=followups,
         kb=kb,
         incidents=incidents,
+        routing=routing,
+        hours=hours,
+        notify=tuple(notify),
         path=cfg_path,
     )
 

@@ -650,3 +650,55 @@ def customer_show(
             fit(m["text"], 90),
         )
     console.print(table)
+
+
+agent_app = typer.Typer(help="Agents' availability and load: away, back, list.")
+commands.group(agent_app, name="agent")
+
+AGENT_ARG = typer.Argument(
+    None, metavar="[NAME]", help="Agent name (default: you).", autocompletion=complete_agent
+)
+
+
+@agent_app.command("away")
+def agent_away(ctx: typer.Context, name: Optional[str] = AGENT_ARG) -> None:
+    """Mark an agent away: routing assigns them nothing until they are back.
+
+    Example: socialcare agent away bob
+    """
+    who = sc_of(ctx).agent_away(name, away=True)
+    console.print(Text(f"{who} is away: routing skips them"))
+
+
+@agent_app.command("back")
+def agent_back(ctx: typer.Context, name: Optional[str] = AGENT_ARG) -> None:
+    """Mark an agent available again.
+
+    Example: socialcare agent back
+    """
+    who = sc_of(ctx).agent_away(name, away=False)
+    console.print(Text(f"{who} is back: routing assigns to them again"))
+
+
+@agent_app.command("list")
+def agent_list(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
+    """List agents with their teams, availability and open assigned items (load).
+
+    Example: socialcare agent list
+    """
+    agents = sc_of(ctx).agent_list()
+    if json_:
+        return print_json([a.__dict__ for a in agents])
+    if not agents:
+        console.print("No agents yet: add [routing.teams] to the config.")
+        return
+    table = Table("agent", "teams", "status", "load", "cap")
+    for a in agents:
+        table.add_row(
+            Text(a.name),
+            Text(", ".join(a.teams) or "-"),
+            Text("away", style="yellow") if a.away else Text("available", style="green"),
+            str(a.load),
+            "-" if a.cap is None else str(a.cap),
+        )
+    console.print(table)

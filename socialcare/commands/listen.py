@@ -153,7 +153,7 @@ def status(
     """
     sc = sc_of(ctx)
     now = utcnow()
-    st = sc.status(now)
+    st = sc.status(now, notify=alert)
     if json_:
         print_json(_status_json(st))
     elif quiet:

@@ -47,6 +47,8 @@ commands = CommandSet()
 # -- triage ------------------------------------------------------------------
 def _sla_text(row: Row) -> Text:
     left = row.get("sla_left")
+    if row.get("sla_paused"):  # outside business hours ([hours]): the clock stands still
+        return Text(f"SLA paused ({row['sla_paused']})", style="dim")
     if left is None:
         return Text("-", style="dim")
     if left < 0:

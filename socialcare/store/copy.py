@@ -39,6 +39,10 @@ COPY_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("incidents", ("id",)),
     ("incident_mentions", ("incident_id", "mention_id")),
     ("incident_sends", ("incident_id", "kind", "target")),
+    ("team_agents", ("name",)),
+    ("team_routes", ("mention_id",)),
+    ("team_turns", ("team",)),
+    ("team_notifications", ("key",)),
 )
 #: tables whose integer ids come from a sequence on PostgreSQL
 _IDENTITY = (

@@ -492,6 +492,60 @@ def m011_incidents(db: Executor) -> None:
 
 
 @migration
+def m013_team(db: Executor) -> None:
+    """Agents' availability, routes, round-robin turns, notifications (see the SQLite twin)."""
+    db.execute(
+        _ddl(
+            """
+            CREATE TABLE team_agents (
+                name TEXT PRIMARY KEY,
+                away INTEGER NOT NULL DEFAULT 0,
+                changed_at TEXT NOT NULL,
+                changed_by TEXT NOT NULL DEFAULT ''
+            )
+            """
+        )
+    )
+    db.execute(
+        _ddl(
+            """
+            CREATE TABLE team_routes (
+                mention_id TEXT PRIMARY KEY,
+                rule TEXT NOT NULL,
+                team TEXT,
+                assignee TEXT,
+                routed_at TEXT NOT NULL
+            )
+            """
+        )
+    )
+    db.execute(
+        _ddl("CREATE TABLE team_turns (team TEXT PRIMARY KEY, turn INTEGER NOT NULL DEFAULT 0)")
+    )
+    db.execute(
+        _ddl(
+            """
+            CREATE TABLE team_notifications (
+                key TEXT PRIMARY KEY,
+                target TEXT NOT NULL,
+                event TEXT NOT NULL,
+                subject TEXT NOT NULL DEFAULT '',
+                outbox_id INTEGER,
+                created_at TEXT NOT NULL
+            )
+            """
+        )
+    )
+    db.execute(
+        "CREATE INDEX idx_team_notifications_target ON team_notifications(target, created_at)"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_open_assigned ON mentions(assignee) "
+        "WHERE status = 'open' AND assignee IS NOT NULL"
+    )
+
+
+@migration
 def m015_datasette_fts(db: Executor) -> None:
     """Nothing to do: the SQLite twin re-declares its FTS5 indexes for Datasette, and
     PostgreSQL searches with tsvector expressions (kept so both lists of names match)."""

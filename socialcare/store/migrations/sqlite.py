@@ -518,6 +518,70 @@ def m011_incidents(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration
+def m013_team(db: sqlite_utils.Database) -> None:
+    """Team mode: agents' availability, routing decisions and their turns, notifications sent.
+
+    ``team_agents`` holds who is away (the roster itself is config's
+    ``[routing.teams]``). ``team_routes`` has one row per routed mention: its
+    primary key is what keeps two pollers from routing one mention twice.
+    ``team_turns`` is each team's round-robin position; updating its row first
+    serialises two pollers routing into the same team. ``team_notifications``
+    has one row per (event, target) key: the insert that wins is the one send.
+    ``team_routes`` is WITHOUT ROWID: a routed mention costs one B-tree insert, not
+    two. ``idx_mentions_open_assigned`` serves the per-agent load: it holds only open,
+    assigned mentions, so ingest of unassigned ones does not maintain it.
+    """
+    db.execute(
+        """
+        CREATE TABLE team_agents (
+            name TEXT PRIMARY KEY,
+            away INTEGER NOT NULL DEFAULT 0,
+            changed_at TEXT NOT NULL,
+            changed_by TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE team_routes (
+            mention_id TEXT PRIMARY KEY,
+            rule TEXT NOT NULL,
+            team TEXT,
+            assignee TEXT,
+            routed_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE team_turns (
+            team TEXT PRIMARY KEY,
+            turn INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE team_notifications (
+            key TEXT PRIMARY KEY,
+            target TEXT NOT NULL,
+            event TEXT NOT NULL,
+            subject TEXT NOT NULL DEFAULT '',
+            outbox_id INTEGER,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        "CREATE INDEX idx_team_notifications_target ON team_notifications(target, created_at)"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_open_assigned ON mentions(assignee) "
+        "WHERE status = 'open' AND assignee IS NOT NULL"
+    )
+
+
 #: the external-content FTS5 indexes: (index, content table, its rowid, indexed columns)
 _FTS_INDEXES = (
     ("mentions_fts", "mentions", "rowid", "text, author_handle, author_name"),

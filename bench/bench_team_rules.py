@@ -1,0 +1,163 @@
+"""Benchmark: poll throughput with ten routing rules and two notify targets, against plain poll.
+
+Usage: python bench/bench_team_rules.py [N] [ROUNDS]   (default 20000 mentions, 3 rounds)
+
+Both configurations poll the same generated demo file (recent mentions, so new-mention
+notifications are evaluated) into fresh SQLite stores, interleaved round by round in one
+run so machine load hits both alike. The notify targets are webhooks on a local HTTP
+server (127.0.0.1), with filters a team would set (high-score complaints, urgent
+questions), so a realistic few are actually sent. Prints mentions/s (median of the
+rounds) for each, the ratio (goal: >= 0.9), and how many mentions were routed and
+notifications sent.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from socialcare.app import Socialcare  # noqa: E402
+from socialcare.config import Config  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_triage import generate as realistic_mentions  # noqa: E402
+
+RULES: list[dict[str, Any]] = [
+    {"name": "refunds", "keywords": ["refund*", "charged twice", "overcharged"], "team": "billing"},
+    {"name": "invoices", "pattern": r"\b(?:INV|ACC)-\d+", "team": "billing"},
+    {"name": "outage", "keywords": ["outage", "down", "no signal"], "team": "network",
+     "strategy": "least_loaded"},
+    {"name": "vip", "customers": ["demo:u1", "demo:u2", 42], "agent": "alice"},
+    {"name": "french", "languages": ["fr"], "agent": "dan"},
+    {"name": "spanish", "languages": ["es"], "agent": "erin"},
+    {"name": "urgent", "min_score": 8.0, "team": "network"},
+    {"name": "complaints", "intents": ["complaint"], "team": "social"},
+    {"name": "questions", "intents": ["question"], "team": "social", "strategy": "least_loaded"},
+    {"name": "rest", "kinds": ["mention", "dm", "review"], "team": "social"},
+]  # fmt: skip
+TEAMS = {
+    "billing": ["alice", "bob"],
+    "network": ["carol", "dan"],
+    "social": ["erin", "frank", "grace"],
+}
+
+
+def generate(path: Path, n: int) -> None:
+    """n realistic care mentions written in the last few hours."""
+    rnd = random.Random(42)
+    now = datetime.now(timezone.utc)
+    with path.open("w", encoding="utf-8") as fh:
+        for i, m in enumerate(realistic_mentions(n)):
+            at = now - timedelta(seconds=rnd.randint(60, 4 * 3600))
+            fh.write(json.dumps({
+                "id": str(i), "author_id": f"u{rnd.randint(0, n // 5)}", "author": f"user{i % 9973}",
+                "name": "Generated User", "followers": m["author_followers"], "text": m["text"],
+                "lang": m["language"], "created_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }) + "\n")  # fmt: skip
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received = 0
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        _Hook.received += 1
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def run(
+    data: Path, tmp: Path, n: int, team: bool, url: str, label: str
+) -> tuple[float, float, int, int]:
+    """Poll the file into a fresh store: (mentions/s wall, per CPU second, routed, sent)."""
+    extra: dict[str, Any] = {}
+    if team:
+        extra = {
+            "routing": {"teams": TEAMS, "cap": 100_000, "rules": RULES},
+            "notify": (
+                {
+                    "name": "slack",
+                    "type": "slack",
+                    "url": f"{url}/slack",
+                    "events": ["mention"],
+                    "intents": ["complaint"],
+                    "score_above": 9.0,
+                },
+                {
+                    "name": "hook",
+                    "type": "webhook",
+                    "url": f"{url}/hook",
+                    "events": ["mention"],
+                    "intents": ["question"],
+                    "score_above": 8.0,
+                },
+            ),  # fmt: skip
+        }
+    cfg = Config(
+        database=str(tmp / f"{label}.db"),
+        agent="bench",
+        brand_handles=("acmehelp",),
+        sources={"demo": {"path": str(data), "page_size": 1000}},
+        **extra,
+    )
+    sc = Socialcare(cfg)
+    started, cpu = time.perf_counter(), time.process_time()
+    summary = sc.poll(["demo"])
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    assert summary.new == n, summary
+    routed = len(sc.store.rows("SELECT mention_id FROM team_routes"))
+    sent = len(sc.store.outbox_list(("sent",), kind="notify", limit=1_000_000))
+    sc.shutdown()
+    return n / elapsed, n / cpu, routed, sent
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    plain: list[float] = []
+    team: list[float] = []
+    plain_cpu: list[float] = []
+    team_cpu: list[float] = []
+    routed = sent = 0
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        data = tmp / "demo.jsonl"
+        generate(data, n)
+        run(data, tmp, n, False, url, "warm")  # imports and caches, not measured
+        for r in range(rounds):
+            rate, cpu, _, _ = run(data, tmp, n, False, url, f"plain{r}")
+            plain.append(rate)
+            plain_cpu.append(cpu)
+            rate, cpu, routed, sent = run(data, tmp, n, True, url, f"team{r}")
+            team.append(rate)
+            team_cpu.append(cpu)
+    server.shutdown()
+    p, t = statistics.median(plain), statistics.median(team)
+    pc, tc = statistics.median(plain_cpu), statistics.median(team_cpu)
+    print(f"poll demo, {n:,} mentions, median of {rounds} interleaved rounds:")
+    print(f"  without team rules: {p:,.0f} mentions/s ({pc:,.0f} per CPU second)")
+    print(f"  10 routing rules + 2 notify targets: {t:,.0f} mentions/s ({tc:,.0f} per CPU second;"
+          f" {routed:,} routed, {sent:,} notifications sent per run)")  # fmt: skip
+    print(f"  ratio {t / p:.2f} wall clock, {tc / pc:.2f} CPU (goal >= 0.90)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,330 @@
+"""SQL for team mode: agents' availability, routing decisions, round-robin turns, notifications.
+
+Every function takes a :class:`Store` and runs parameterised SQL. The races
+(two pollers routing one mention, two cron runs announcing one event) are
+decided by primary keys and row locks in the database, not by the callers:
+
+* ``team_routes.mention_id`` is the primary key, so only one ``record_routes``
+  for a mention inserts a row (ON CONFLICT DO NOTHING for any other);
+* :func:`lock_team` updates the team's ``team_turns`` row first thing in the
+  routing transaction: on PostgreSQL the second poller waits on that row lock,
+  then sees the first one's assignments (READ COMMITTED reads afresh per
+  statement); SQLite's ``BEGIN IMMEDIATE`` serialises writers anyway;
+* ``team_notifications.key`` is the (event, target) key: the insert that wins
+  is the one that enqueues the outbox item.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from ..models import to_iso, utcnow
+from .core import Row, Store
+
+__all__ = [
+    "away_agents",
+    "set_away",
+    "agent_rows",
+    "open_loads",
+    "lock_team",
+    "set_turn",
+    "team_turn",
+    "route_row",
+    "route_teams",
+    "record_routes",
+    "log_route_events",
+    "route_of",
+    "routable_mentions",
+    "claim_notification",
+    "set_notification_outbox",
+    "notification_sent",
+    "set_notification_key",
+    "pending_notifications",
+    "notify_failures",
+    "failed_outbox_items",
+    "sla_candidates",
+    "mentions_for_notify",
+    "first_responses",
+]
+
+
+# -- agents ----------------------------------------------------------------------------
+def set_away(store: Store, name: str, away: bool, by: str) -> None:
+    """Mark ``name`` away (or back); an agent with no row is available."""
+    store.conn.execute(
+        "INSERT INTO team_agents (name, away, changed_at, changed_by) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET away = excluded.away, changed_at = excluded.changed_at, "
+        "changed_by = excluded.changed_by",
+        [name, 1 if away else 0, to_iso(utcnow()), by],
+    )
+
+
+def away_agents(store: Store) -> set[str]:
+    """Names of the agents marked away."""
+    return {str(r["name"]) for r in store.rows("SELECT name FROM team_agents WHERE away = 1")}
+
+
+def agent_rows(store: Store) -> list[Row]:
+    """Every agent with an availability row (name, away, changed_at, changed_by)."""
+    return store.rows("SELECT * FROM team_agents ORDER BY name")
+
+
+def open_loads(store: Store, agents: Sequence[str] | None = None) -> dict[str, int]:
+    """Open mentions assigned, per agent (all assignees when ``agents`` is None)."""
+    if agents is not None and not agents:
+        return {}
+    # idx_mentions_open_assigned (m013): only open, assigned rows, searched by assignee
+    sql = "SELECT assignee, count(*) AS n FROM mentions WHERE status = 'open' AND assignee IS NOT NULL"
+    params: list[Any] = []
+    if agents is not None:
+        sql += f" AND assignee IN ({', '.join('?' for _ in agents)})"
+        params = list(agents)
+    rows = store.rows(sql + " GROUP BY assignee", params)
+    return {str(r["assignee"]): int(r["n"]) for r in rows}
+
+
+# -- routing ---------------------------------------------------------------------------
+def lock_team(store: Store, team: str) -> int:
+    """Take the team's routing row lock (inside a transaction) and return its turn."""
+    store.conn.execute(
+        "INSERT INTO team_turns (team, turn) VALUES (?, 0) ON CONFLICT(team) DO NOTHING", [team]
+    )
+    store.conn.execute("UPDATE team_turns SET turn = turn WHERE team = ?", [team])
+    row = store.conn.execute("SELECT turn FROM team_turns WHERE team = ?", [team]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def team_turn(store: Store, team: str) -> int:
+    """The team's round-robin position, read without locking (for ``route --explain``)."""
+    rows = store.rows("SELECT turn FROM team_turns WHERE team = ?", [team])
+    return int(rows[0]["turn"]) if rows else 0
+
+
+def set_turn(store: Store, team: str, turn: int) -> None:
+    """Where the team's next round-robin pick starts."""
+    store.conn.execute("UPDATE team_turns SET turn = ? WHERE team = ?", [turn, team])
+
+
+def record_routes(store: Store, routes: Sequence[tuple[str, str, str | None, str]]) -> None:
+    """Record (mention, rule, team, agent) routes and assign each mention still unassigned."""
+    if not routes:
+        return
+    now = to_iso(utcnow())
+    store.conn.executemany(
+        "INSERT INTO team_routes (mention_id, rule, team, assignee, routed_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(mention_id) DO NOTHING",
+        [(m, rule, team, agent, now) for m, rule, team, agent in routes],
+    )
+    store.conn.executemany(
+        "UPDATE mentions SET assignee = ?, claimed_at = ? WHERE id = ? AND assignee IS NULL",
+        [(agent, now, m) for m, _, _, agent in routes],
+    )
+
+
+def log_route_events(
+    store: Store, events: Sequence[tuple[str, str, dict[str, Any]]], *, actor: str
+) -> None:
+    """Audit-log rows (mention, action, detail) in one statement (the page's routing)."""
+    if not events:
+        return
+    now = to_iso(utcnow())
+    store.conn.executemany(
+        "INSERT INTO events (at, agent, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)",
+        [(now, actor, action, m, json.dumps(detail)) for m, action, detail in events],
+    )
+
+
+def route_of(store: Store, mention_id: str) -> Row | None:
+    """How a mention was routed, if it was."""
+    rows = store.rows("SELECT * FROM team_routes WHERE mention_id = ?", [mention_id])
+    return rows[0] if rows else None
+
+
+#: what a routing rule can look at
+_ROUTE_FIELDS = (
+    "m.id, m.source, m.kind, m.intent, m.language, m.tags, m.signals, m.text, m.static_score, "
+    "m.author_key, m.status, m.assignee, a.customer_id"
+)
+
+
+def route_row(store: Store, mention_id: str) -> Row | None:
+    """One mention with the fields routing rules match on."""
+    rows = store.rows(
+        f"SELECT {_ROUTE_FIELDS} FROM mentions m LEFT JOIN authors a ON a.id = m.author_key "
+        "WHERE m.id = ?",
+        [mention_id],
+    )
+    return rows[0] if rows else None
+
+
+def route_teams(store: Store, ids: Sequence[str]) -> dict[str, str]:
+    """mention id -> the team routing gave it, for those of ``ids`` routed to a team."""
+    out: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        if not chunk:
+            break
+        marks = ", ".join("?" for _ in chunk)
+        for r in store.rows(
+            f"SELECT mention_id, team FROM team_routes WHERE mention_id IN ({marks}) "
+            "AND team IS NOT NULL",
+            chunk,
+        ):
+            out[str(r["mention_id"])] = str(r["team"])
+    return out
+
+
+def routable_mentions(store: Store, ids: Sequence[str], *, customers: bool = True) -> list[Row]:
+    """Of ``ids``: open, unassigned, not the brand's own, never routed; with the customer id
+    when ``customers`` (a rule matches on it: the authors join costs a poll some speed)."""
+    source = (
+        f"SELECT {_ROUTE_FIELDS} FROM mentions m LEFT JOIN authors a ON a.id = m.author_key"
+        if customers
+        else f"SELECT {_ROUTE_FIELDS.replace('a.customer_id', 'NULL AS customer_id')} FROM mentions m"
+    )
+    out: list[Row] = []
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        marks = ", ".join("?" for _ in chunk)
+        out += store.rows(
+            f"{source} WHERE m.id IN ({marks}) AND m.status = 'open' AND m.assignee IS NULL "
+            "AND m.is_own = 0 AND NOT EXISTS (SELECT 1 FROM team_routes r WHERE r.mention_id = m.id)"
+            " ORDER BY m.created_ts, m.id",
+            chunk,
+        )
+    return out
+
+
+# -- notifications ---------------------------------------------------------------------
+def claim_notification(store: Store, key: str, *, target: str, event: str, subject: str) -> bool:
+    """Record that (event, target) ``key`` is being announced; False if it already was."""
+    cur = store.conn.execute(
+        "INSERT INTO team_notifications (key, target, event, subject, created_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
+        [key, target, event, subject, to_iso(utcnow())],
+    )
+    return bool(cur.rowcount == 1)
+
+
+def set_notification_outbox(store: Store, key: str, outbox_id: int) -> None:
+    """Link a claimed notification to the outbox item that carries it."""
+    store.conn.execute(
+        "UPDATE team_notifications SET outbox_id = ? WHERE key = ?", [outbox_id, key]
+    )
+
+
+def set_notification_key(store: Store, item_id: int, key: str) -> None:
+    """A notify item's idempotency key is its (event, target) key, the same on every host."""
+    store.conn.execute("UPDATE outbox SET idempotency_key = ? WHERE id = ?", [key, item_id])
+
+
+def pending_notifications(store: Store, limit: int = 500) -> list[Row]:
+    """Notify items still to send, oldest first."""
+    return store.rows(
+        "SELECT id, source FROM outbox WHERE kind = 'notify' AND status = 'pending' "
+        "ORDER BY id LIMIT ?",
+        [limit],
+    )
+
+
+def notification_sent(store: Store, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` are already recorded (so a run skips them without a write)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = list(keys[start : start + 500])
+        marks = ", ".join("?" for _ in chunk)
+        found |= {
+            str(r["key"])
+            for r in store.rows(f"SELECT key FROM team_notifications WHERE key IN ({marks})", chunk)
+        }
+    return found
+
+
+def notify_failures(store: Store, since_iso: str) -> list[Row]:
+    """Per target: its newest notification's outbox status and error, and failures since."""
+    return store.rows(
+        "SELECT n.target, o.status, o.error, o.updated_at, "
+        "(SELECT count(*) FROM team_notifications n2 JOIN outbox o2 ON o2.id = n2.outbox_id "
+        " WHERE n2.target = n.target AND o2.status = 'failed' AND n2.created_at >= ?) AS failed "
+        "FROM team_notifications n JOIN outbox o ON o.id = n.outbox_id "
+        "WHERE n.created_at = (SELECT max(n3.created_at) FROM team_notifications n3 "
+        " WHERE n3.target = n.target AND n3.outbox_id IS NOT NULL) ORDER BY n.target",
+        [since_iso],
+    )
+
+
+def failed_outbox_items(store: Store, since_iso: str, limit: int = 100) -> list[Row]:
+    """Failed outbox items (not notifications themselves) changed since ``since_iso``."""
+    return store.rows(
+        "SELECT id, kind, source, mention_id, error, updated_at FROM outbox "
+        "WHERE status = 'failed' AND kind != 'notify' AND updated_at >= ? ORDER BY id LIMIT ?",
+        [since_iso, limit],
+    )
+
+
+def sla_candidates(store: Store, due_before_ts: float, limit: int = 500) -> list[Row]:
+    """Open, unanswered mentions whose SLA ends before ``due_before_ts``, soonest first."""
+    return store.rows(
+        "SELECT id, source, intent, text, author_handle, url, static_score, sla_due_ts, "
+        "created_ts, assignee FROM mentions WHERE status = 'open' AND is_own = 0 "
+        "AND answered_at IS NULL AND sla_due_ts IS NOT NULL AND sla_due_ts <= ? "
+        "ORDER BY sla_due_ts LIMIT ?",
+        [due_before_ts, limit],
+    )
+
+
+def mentions_for_notify(
+    store: Store,
+    ids: Sequence[str],
+    *,
+    since_ts: float = 0.0,
+    min_score: float | None = None,
+    intents: Sequence[str] | None = None,
+) -> list[Row]:
+    """The fields a notification shows, for new mentions of a poll (open, not the brand's,
+    created since ``since_ts``), narrowed in SQL by what every target asks at least."""
+    where = "status = 'open' AND is_own = 0 AND created_ts >= ?"
+    extra: list[Any] = [since_ts]
+    if min_score is not None:
+        where += " AND static_score > ?"
+        extra.append(min_score)
+    if intents is not None:
+        if not intents:
+            return []
+        where += f" AND intent IN ({', '.join('?' for _ in intents)})"
+        extra.extend(intents)
+    out: list[Row] = []
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        marks = ", ".join("?" for _ in chunk)
+        out += store.rows(
+            "SELECT id, source, intent, text, author_handle, url, static_score, sla_due_ts, "
+            f"created_ts, assignee FROM mentions WHERE id IN ({marks}) AND {where} "
+            "ORDER BY created_ts",
+            [*chunk, *extra],
+        )
+    return out
+
+
+def first_responses(
+    store: Store, since_ts: float, until_ts: float, source: str | None = None
+) -> list[Row]:
+    """Answered mentions created in the period: creation and answer times, and whether
+    each is a customer's follow-up in a conversation already answered."""
+    # follow_up: the customer wrote again in a conversation we had already answered,
+    # so this answer is a next response, not a first one
+    sql = (
+        "SELECT m.id, m.source, m.intent, m.created_ts, m.created_at, m.answered_at, "
+        "EXISTS (SELECT 1 FROM mentions p WHERE p.source = m.source "
+        " AND p.conversation_id = m.conversation_id AND p.author_key = m.author_key "
+        " AND p.id != m.id AND p.created_ts < m.created_ts AND p.answered_at IS NOT NULL "
+        " AND p.answered_at <= m.created_at) AS follow_up FROM mentions m "
+        "WHERE m.answered_at IS NOT NULL AND m.is_own = 0 AND m.created_ts >= ? "
+        "AND m.created_ts < ?"
+    )
+    params: list[Any] = [since_ts, until_ts]
+    if source is not None:
+        sql += " AND m.source = ?"
+        params.append(source)
+    return store.rows(sql + " ORDER BY m.created_ts", params)

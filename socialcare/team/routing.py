@@ -1,0 +1,467 @@
+"""Routing rules: who gets a new mention, decided at poll time in the ingest transaction.
+
+``[routing]`` holds the roster (``[routing.teams]``: team -> agents), the
+default ``strategy`` (``round_robin`` or ``least_loaded``) and ``cap`` (the most
+open items an agent holds before routing passes them by), and ``[[routing.rules]]``.
+A rule matches when every field it gives matches (``sources``, ``kinds``,
+``intents``, ``languages``, ``tags``, ``keywords``, ``pattern``, ``min_score``,
+``customers``); the first matching rule decides, and assigns to its ``agent``
+or picks one of its ``team``. Away agents and agents at their cap are never
+picked; when nobody can take it, the mention stays unassigned (and the audit
+log says why).
+
+Two pollers at once: each routing batch first takes the store's routing lock
+(:func:`socialcare.store.team.lock_team`), so loads and turns are read after
+the other poller's assignments committed, and ``team_routes``' primary key
+makes the second routing of one mention a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from ..config import check_keys
+from ..errors import ConfigError
+from ..store import Row, Store
+from ..store import team as store_team
+
+__all__ = [
+    "RULE_KEYS",
+    "ROUTING_KEYS",
+    "STRATEGIES",
+    "KINDS",
+    "Rule",
+    "RoutingSettings",
+    "Decision",
+    "RuleCheck",
+    "route_ids",
+    "explain_route",
+]
+
+STRATEGIES = ("round_robin", "least_loaded")
+#: what ``kinds`` matches: a review, a private message, or any public post ("mention")
+KINDS = ("mention", "dm", "review")
+RULE_KEYS = (
+    "name", "sources", "kinds", "intents", "languages", "tags", "keywords", "pattern",
+    "min_score", "customers", "agent", "team", "strategy", "cap",
+)  # fmt: skip
+ROUTING_KEYS = ("teams", "strategy", "cap", "rules")
+#: the one lock row every routing batch takes (its turn is unused)
+_LOCK = "*"
+_ACTOR = "routing"
+
+
+def _choice(value: Any, allowed: tuple[str, ...], key: str) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}: {value!r} is not one of: {', '.join(allowed)}")
+
+
+def _kind(kind: str) -> str:
+    return kind if kind in ("dm", "review") else "mention"
+
+
+def _strings(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}.{key} must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _keywords(words: Sequence[str]) -> re.Pattern[str] | None:
+    """Whole words or phrases, case-insensitive; ``refund*`` also matches ``refunds``."""
+    if not words:
+        return None
+    parts = [re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w) for w in words]
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One ``[[routing.rules]]`` entry."""
+
+    name: str
+    sources: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    intents: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    keywords: re.Pattern[str] | None = None
+    pattern: re.Pattern[str] | None = None
+    min_score: float | None = None
+    customers: tuple[str, ...] = ()
+    agent: str | None = None
+    team: str | None = None
+    strategy: str = "round_robin"
+    cap: int | None = None
+
+    def checks(self, row: Mapping[str, Any]) -> list[tuple[bool, str]]:
+        """(matched, why) for each field the rule gives, in order."""
+        out: list[tuple[bool, str]] = []
+        if self.sources:
+            out.append(
+                (row["source"] in self.sources, f"source {row['source']} in {list(self.sources)}")
+            )
+        if self.kinds:
+            kind = _kind(str(row.get("kind") or "post"))
+            out.append((kind in self.kinds, f"kind {kind} in {list(self.kinds)}"))
+        if self.intents:
+            out.append(
+                (
+                    row.get("intent") in self.intents,
+                    f"intent {row.get('intent')} in {list(self.intents)}",
+                )
+            )
+        if self.languages:
+            lang = row.get("language")
+            out.append((lang in self.languages, f"language {lang} in {list(self.languages)}"))
+        if self.tags:
+            have = _tags(row)
+            out.append((bool(have & set(self.tags)), f"tags {sorted(have)} meet {list(self.tags)}"))
+        text = str(row.get("text") or "")
+        if self.keywords is not None:
+            hit = self.keywords.search(text)
+            out.append((hit is not None, f"keyword {hit.group(0)!r}" if hit else "no keyword"))
+        if self.pattern is not None:
+            hit = self.pattern.search(text)
+            out.append(
+                (
+                    hit is not None,
+                    f"pattern matched {hit.group(0)!r}" if hit else "pattern not found",
+                )
+            )
+        if self.min_score is not None:
+            score = float(row.get("static_score") or 0.0)
+            out.append((score >= self.min_score, f"score {score:.2f} >= {self.min_score:g}"))
+        if self.customers:
+            ids = {str(row.get("author_key"))}
+            if row.get("customer_id") is not None:
+                ids.add(f"customer:{row['customer_id']}")
+            out.append((bool(ids & set(self.customers)), f"customer in {list(self.customers)}"))
+        return out
+
+    def matches(self, row: Mapping[str, Any]) -> bool:
+        """Every field the rule gives matches the mention (the poll-time path: no messages)."""
+        if self.sources and row["source"] not in self.sources:
+            return False
+        if self.kinds and _kind(str(row.get("kind") or "post")) not in self.kinds:
+            return False
+        if self.intents and row.get("intent") not in self.intents:
+            return False
+        if self.languages and row.get("language") not in self.languages:
+            return False
+        if self.min_score is not None and float(row.get("static_score") or 0.0) < self.min_score:
+            return False
+        if self.customers:
+            ids = {str(row.get("author_key")), f"customer:{row.get('customer_id')}"}
+            if not ids & set(self.customers):
+                return False
+        if self.tags and not _tags(row) & set(self.tags):
+            return False
+        text = str(row.get("text") or "")
+        if self.keywords is not None and self.keywords.search(text) is None:
+            return False
+        return self.pattern is None or self.pattern.search(text) is not None
+
+
+def _tags(row: Mapping[str, Any]) -> set[str]:
+    """Tags agents added plus the ones triage rules found (in ``signals``)."""
+    out: set[str] = set()
+    for raw in (row.get("tags"), row.get("signals")):
+        try:
+            value = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            value = value.get("tags")
+        if isinstance(value, list):
+            out.update(str(v) for v in value)
+    return out
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    """``[routing]``: the roster, defaults and rules (empty: routing is off)."""
+
+    teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()
+    cap: int | None = None
+
+    @property
+    def agents(self) -> list[str]:
+        """Every agent of the roster, in roster order."""
+        return list(dict.fromkeys(a for members in self.teams.values() for a in members))
+
+    def team_of(self, agent: str) -> list[str]:
+        """The teams ``agent`` is on."""
+        return [t for t, members in self.teams.items() if agent in members]
+
+    @classmethod
+    def from_config(cls, table: Mapping[str, Any]) -> RoutingSettings:
+        """Check and read ``[routing]``; every mistake is one ConfigError naming its key."""
+        if not table:
+            return cls()
+        check_keys(table, ROUTING_KEYS, "routing")
+        teams_table = table.get("teams", {})
+        if not isinstance(teams_table, dict):
+            raise ConfigError(
+                f"routing.teams must be a table of team = [agents], got {teams_table!r}"
+            )
+        teams = {name: _strings(teams_table, name, "routing.teams") for name in teams_table}
+        strategy = table.get("strategy", "round_robin")
+        _choice(strategy, STRATEGIES, "routing.strategy")
+        cap = _cap(table.get("cap"), "routing.cap")
+        raw_rules = table.get("rules", [])
+        if not isinstance(raw_rules, list):
+            raise ConfigError(
+                f"routing.rules must be an array of tables ([[routing.rules]]), got {raw_rules!r}"
+            )
+        roster = {a for members in teams.values() for a in members}
+        rules: list[Rule] = []
+        for n, entry in enumerate(raw_rules):
+            rules.append(_rule(entry, f"routing.rules[{n}]", teams, roster, str(strategy), cap))
+        names = [r.name for r in rules]
+        for name in names:
+            if names.count(name) > 1:
+                raise ConfigError(f"routing.rules: two rules are named {name!r}; names must differ")
+        return cls(teams, tuple(rules), cap)
+
+    def first_match(self, row: Mapping[str, Any]) -> Rule | None:
+        """The rule that decides for this mention, if any."""
+        for rule in self.rules:
+            if rule.matches(row):
+                return rule
+        return None
+
+
+def _cap(value: Any, key: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{key} must be a whole number of at least 1, got {value!r}")
+    return value
+
+
+def _rule(
+    entry: Any, where: str, teams: Mapping[str, tuple[str, ...]], roster: set[str],
+    strategy: str, cap: int | None,
+) -> Rule:  # fmt: skip
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be a table, got {entry!r}")
+    check_keys(entry, RULE_KEYS, where)
+    name = entry.get("name", where)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}.name must be a non-empty string, got {name!r}")
+    agent, team = entry.get("agent"), entry.get("team")
+    if (agent is None) == (team is None):
+        raise ConfigError(f"{where}: give exactly one of `agent` or `team`")
+    if agent is not None and (not isinstance(agent, str) or agent not in roster):
+        known = ", ".join(sorted(roster)) or "none (add [routing.teams])"
+        raise ConfigError(
+            f"{where}.agent: unknown agent {agent!r}; agents of routing.teams: {known}"
+        )
+    if team is not None and (not isinstance(team, str) or team not in teams):
+        known = ", ".join(sorted(teams)) or "none (add [routing.teams])"
+        raise ConfigError(f"{where}.team: unknown team {team!r}; teams: {known}")
+    kinds = _strings(entry, "kinds", where)
+    for kind in kinds:
+        _choice(kind, KINDS, f"{where}.kinds")
+    pattern = entry.get("pattern")
+    compiled = None
+    if pattern is not None:
+        if not isinstance(pattern, str) or not pattern:
+            raise ConfigError(
+                f"{where}.pattern must be a regular expression string, got {pattern!r}"
+            )
+        try:
+            compiled = re.compile(pattern, re.IGNORECASE)
+        except re.error as exc:
+            raise ConfigError(f"{where}.pattern: not a valid regular expression ({exc})") from None
+    min_score = entry.get("min_score")
+    if min_score is not None and (
+        isinstance(min_score, bool) or not isinstance(min_score, (int, float))
+    ):
+        raise ConfigError(f"{where}.min_score must be a number, got {min_score!r}")
+    customers_raw = entry.get("customers", [])
+    if not isinstance(customers_raw, list):
+        raise ConfigError(f"{where}.customers must be a list of author keys or customer ids")
+    customers: list[str] = []
+    for c in customers_raw:
+        if isinstance(c, int) and not isinstance(c, bool):
+            customers.append(f"customer:{c}")
+        elif isinstance(c, str) and c:
+            customers.append(c)
+        else:
+            raise ConfigError(f"{where}.customers: {c!r} is not an author key or a customer id")
+    rule_strategy = entry.get("strategy", strategy)
+    _choice(rule_strategy, STRATEGIES, f"{where}.strategy")
+    return Rule(
+        name=name,
+        sources=_strings(entry, "sources", where),
+        kinds=kinds,
+        intents=_strings(entry, "intents", where),
+        languages=_strings(entry, "languages", where),
+        tags=_strings(entry, "tags", where),
+        keywords=_keywords(_strings(entry, "keywords", where)),
+        pattern=compiled,
+        min_score=None if min_score is None else float(min_score),
+        customers=tuple(customers),
+        agent=agent,
+        team=team,
+        strategy=str(rule_strategy),
+        cap=_cap(entry.get("cap"), f"{where}.cap") or cap,
+    )
+
+
+@dataclass
+class Decision:
+    """What routing did (or would do) with one mention."""
+
+    mention_id: str
+    rule: str | None
+    assignee: str | None
+    team: str | None = None
+    reason: str = ""
+
+
+class _Picker:
+    """Chooses agents for one routing batch, from loads and turns read under the lock."""
+
+    def __init__(self, store: Store, settings: RoutingSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self.away = store_team.away_agents(store)
+        self.loads = store_team.open_loads(store, settings.agents)
+        self.turns: dict[str, int] = {}
+
+    def _free(self, agent: str, cap: int | None) -> str | None:
+        """Why ``agent`` cannot take one more, else None."""
+        if agent in self.away:
+            return f"{agent} is away"
+        if cap is not None and self.loads.get(agent, 0) >= cap:
+            return f"{agent} is at the cap of {cap} open items"
+        return None
+
+    def pick(self, rule: Rule) -> tuple[str | None, str]:
+        """(agent, why) for a mention this rule matched; agent None when nobody can take it."""
+        if rule.agent is not None:
+            busy = self._free(rule.agent, rule.cap)
+            return (None, busy) if busy else (rule.agent, f"rule names {rule.agent}")
+        team = str(rule.team)
+        members = list(self.settings.teams.get(team, ()))
+        if not members:
+            return None, f"team {team} has no agents"
+        if team not in self.turns:
+            self.turns[team] = store_team.lock_team(self.store, team)
+        start = self.turns[team] % len(members)
+        order = members[start:] + members[:start]
+        free = [a for a in order if self._free(a, rule.cap) is None]
+        if not free:
+            return (
+                None,
+                f"nobody in team {team} is available ({'; '.join(str(self._free(a, rule.cap)) for a in order)})",
+            )
+        if rule.strategy == "least_loaded":
+            chosen = min(free, key=lambda a: self.loads.get(a, 0))  # ties: the turn order
+            why = f"least loaded in {team} ({self.loads.get(chosen, 0)} open)"
+        else:
+            chosen = free[0]
+            why = f"round robin in {team}"
+        self.turns[team] = members.index(chosen) + 1
+        return chosen, why
+
+    def took(self, agent: str) -> None:
+        self.loads[agent] = self.loads.get(agent, 0) + 1
+
+    def save_turns(self) -> None:
+        for team, turn in self.turns.items():
+            store_team.set_turn(self.store, team, turn % max(len(self.settings.teams[team]), 1))
+
+
+def route_ids(store: Store, settings: RoutingSettings, ids: Sequence[str]) -> list[Decision]:
+    """Route the new mentions among ``ids``: call inside the ingest transaction.
+
+    Every assignment, and every match nobody could take, is in the audit log
+    with its rule.
+    """
+    if not settings.rules or not ids:
+        return []
+    # The lock comes first: what is routable, and every agent's load, are then read
+    # after any other poller's routing committed (PostgreSQL reads afresh per statement).
+    store_team.lock_team(store, _LOCK)  # serialises routing batches across pollers and hosts
+    rows = store_team.routable_mentions(
+        store, ids, customers=any(r.customers for r in settings.rules)
+    )
+    matched = [(row, rule) for row in rows if (rule := settings.first_match(row)) is not None]
+    if not matched:
+        return []
+    picker = _Picker(store, settings)
+    out: list[Decision] = []
+    for row, rule in matched:
+        agent, why = picker.pick(rule)
+        if agent is not None:
+            picker.took(agent)
+        out.append(Decision(str(row["id"]), rule.name, agent, rule.team, why))
+    placed = [d for d in out if d.assignee is not None]
+    # One statement per table for the whole page. Under the lock nothing else routes, so
+    # the primary key's ON CONFLICT DO NOTHING is only a backstop here.
+    store_team.record_routes(
+        store, [(d.mention_id, str(d.rule), d.team, str(d.assignee)) for d in placed]
+    )
+    store_team.log_route_events(
+        store,
+        [
+            (
+                d.mention_id,
+                "route",
+                {
+                    "rule": d.rule,
+                    "to": d.assignee,
+                    "team": d.team,
+                    "strategy": _strategy(settings, d.rule),
+                    "reason": d.reason,
+                },
+            )
+            if d.assignee is not None
+            else (d.mention_id, "route_unassigned", {"rule": d.rule, "reason": d.reason})
+            for d in out
+        ],  # fmt: skip
+        actor=_ACTOR,
+    )
+    picker.save_turns()
+    return out
+
+
+def _strategy(settings: RoutingSettings, name: str | None) -> str:
+    return next((r.strategy for r in settings.rules if r.name == name), "")
+
+
+@dataclass
+class RuleCheck:
+    """One rule's verdict on one mention, for ``route --explain``."""
+
+    rule: str
+    matched: bool
+    checks: list[tuple[bool, str]]
+
+
+def explain_route(
+    store: Store, settings: RoutingSettings, row: Row
+) -> tuple[list[RuleCheck], Decision]:
+    """Every rule's verdict on a mention and what routing it now would do; writes nothing."""
+    checks = [RuleCheck(r.name, r.matches(row), r.checks(row)) for r in settings.rules]
+    done = store_team.route_of(store, str(row["id"]))
+    rule = settings.first_match(row)
+    if done is not None:
+        return checks, Decision(str(row["id"]), str(done["rule"]), done["assignee"], done["team"],
+                                f"already routed at {done['routed_at']}")  # fmt: skip
+    if rule is None:
+        return checks, Decision(str(row["id"]), None, None, None, "no rule matches")
+    picker = _Picker(store, settings)
+    picker.turns = {t: store_team.team_turn(store, t) for t in settings.teams}
+    agent, why = picker.pick(rule)
+    return checks, Decision(str(row["id"]), rule.name, agent, rule.team, why)

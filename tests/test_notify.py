@@ -1,0 +1,396 @@
+"""Notifications: delivery to a real HTTP server on 127.0.0.1, exactly once across two
+concurrent runs, retries on 500, a failing target in ``status``, escaping of hostile text."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from socialcare.app import Socialcare
+from socialcare.cli import app
+from socialcare.config import load_config
+from socialcare.errors import ConfigError
+from socialcare.store import open_store
+from socialcare.team.notify import (
+    Event,
+    NotifySettings,
+    Target,
+    markdown_escape,
+    render,
+    slack_escape,
+)
+
+runner = CliRunner()
+HOSTILE = "<!channel> @here @everyone & <https://evil.example|click me> *bold* \x1b[31mred"
+
+
+@dataclass
+class Hook:
+    """A webhook receiver on 127.0.0.1 that records every request and answers as told."""
+
+    url: str = ""
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    #: status codes to answer, in order; then 200
+    answers: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    state = Hook()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with state.lock:
+                state.requests.append(
+                    {
+                        "path": self.path,
+                        "body": body.decode("utf-8"),
+                        "key": self.headers.get("Idempotency-Key"),
+                        "type": self.headers.get("Content-Type"),
+                    }
+                )
+                code = state.answers.pop(0) if state.answers else 200
+            self.send_response(code)
+            self.end_headers()
+            self.wfile.write(b"ok" if code == 200 else b"server on fire")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def write_config(tmp_path: Path, database: str, targets: str, demo: str | None = None) -> Path:
+    demo_line = f'path = "{demo}"' if demo else ""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        f'database = "{database}"\nbrand_handles = ["AcmeHelp"]\n'
+        f"[sources.demo]\nenabled = true\n{demo_line}\n{targets}"
+    )
+    return cfg
+
+
+def hostile_demo(tmp_path: Path) -> str:
+    path = tmp_path / "demo.jsonl"
+    rows = [
+        {"id": "1", "author_id": "u1", "author": "mallory", "name": "M", "followers": 5,
+         "text": f"@AcmeHelp refund now! I was charged twice {HOSTILE}", "lang": "en",
+         "minutes_ago": 5},
+        {"id": "2", "author_id": "u2", "author": "nice", "name": "N", "followers": 5,
+         "text": "love it, thanks", "lang": "en", "minutes_ago": 4},
+    ]  # fmt: skip
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return str(path)
+
+
+# -- rendering and filters (no store) -------------------------------------------------
+@pytest.mark.store_free
+def test_slack_block_kit_escapes_and_neutralises_pings() -> None:
+    target = Target(name="s", type="slack", url_value="https://hooks.example/x")
+    event = Event("mention", "demo:1", "New <complaint>", text=HOSTILE, source="demo",
+                  author="<!here>", url="https://x.example/1")  # fmt: skip
+    body = json.loads(render(target, event))
+    text = json.dumps(body, ensure_ascii=False)
+    assert "<!channel>" not in text and "<!here>" not in text and "<https://evil" not in text
+    quote = body["blocks"][1]["text"]["text"]
+    assert "&lt;!channel&gt;" in quote and "&amp;" in quote
+    assert "@\u2060here" in quote and "@\u2060everyone" in quote
+    assert "\x1b" not in text
+    assert body["blocks"][0]["type"] == "header" and body["text"]
+    assert body["blocks"][-1]["text"]["text"] == "<https://x.example/1|Open>"  # our own link
+    assert slack_escape("a<b>&c") == "a&lt;b&gt;&amp;c"
+
+
+@pytest.mark.store_free
+@pytest.mark.parametrize("kind", ["teams", "mattermost"])
+def test_markdown_targets_escape_markup_and_pings(kind: str) -> None:
+    target = Target(name="t", type=kind, url_value="https://hooks.example/x")
+    body = render(
+        target, Event("mention", "demo:1", "New", text="[click](https://evil) @channel <at>x</at>")
+    )
+    data = json.loads(body)
+    text = (
+        data["text"]
+        if kind == "mattermost"
+        else data["attachments"][0]["content"]["body"][0]["text"]
+    )
+    assert "[click](https://evil)" not in text and "\\[click\\]\\(https://evil\\)" in text
+    assert "@\u2060channel" in text and "<at>" not in text
+    if kind == "teams":
+        assert data["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert markdown_escape("*a*") == "\\*a\\*"
+
+
+@pytest.mark.store_free
+def test_filters_pick_events() -> None:
+    t = Target(name="t", type="webhook", url_value="http://x", events=("mention", "sla_soon"),
+               score_above=5.0, intents=("complaint",), sources=("twitter",), sla_within=600)  # fmt: skip
+    good = Event("mention", "1", "x", source="twitter", intent="complaint", score=6.0)
+    assert t.wants(good)
+    assert not t.wants(Event("mention", "1", "x", source="twitter", intent="complaint", score=4.0))
+    assert not t.wants(Event("mention", "1", "x", source="reddit", intent="complaint", score=6.0))
+    assert not t.wants(Event("mention", "1", "x", source="twitter", intent="praise", score=6.0))
+    assert not t.wants(
+        Event("sla_breached", "1", "x", source="twitter", intent="complaint", score=9)
+    )
+    soon = Event("sla_soon", "1", "x", source="twitter", intent="complaint", score=9, sla_left=300)
+    assert t.wants(soon)
+    late = Event("sla_soon", "1", "x", source="twitter", intent="complaint", score=9, sla_left=900)
+    assert not t.wants(late)
+
+
+@pytest.mark.store_free
+@pytest.mark.parametrize(
+    ("entry", "key"),
+    [
+        ({"name": "a", "type": "discord", "url": "https://x"}, "notify[0].type"),
+        ({"name": "a", "type": "slack"}, "notify[0]: give `url` or `url_env`"),
+        ({"name": "a", "url": "https://x", "events": ["everything"]}, "notify[0].events"),
+        ({"name": "a", "url": "https://x", "sla_within": "soon"}, "notify[0].sla_within"),
+        ({"name": "a", "url": "https://x", "retry": 3}, "did you mean `retries`"),
+        ({"name": "a", "url": "ftp://x"}, "notify[0].url"),
+    ],
+)
+def test_bad_targets_are_one_error_naming_the_key(entry: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        NotifySettings.from_config([entry])
+    assert key in str(err.value) and "\n" not in str(err.value)
+
+
+# -- delivery ------------------------------------------------------------------------
+def test_poll_announces_new_mentions_once_to_slack_escaped(
+    tmp_path: Path, database: str, hook: Hook
+) -> None:
+    targets = f"""
+[[notify]]
+name = "slack"
+type = "slack"
+url = "{hook.url}/slack"
+events = ["mention"]
+intents = ["complaint"]
+"""
+    cfg = write_config(tmp_path, database, targets, hostile_demo(tmp_path))
+    result = runner.invoke(app, ["--config", str(cfg), "poll"])
+    assert result.exit_code == 0, result.output
+    assert len(hook.requests) == 1, hook.requests  # the complaint only
+    req = hook.requests[0]
+    assert req["path"] == "/slack" and req["type"] == "application/json" and req["key"]
+    assert "<!channel>" not in req["body"] and "&lt;!channel&gt;" in req["body"]
+    # a second poll (the same mentions re-read) sends nothing more
+    assert runner.invoke(app, ["--config", str(cfg), "poll"]).exit_code == 0
+    assert len(hook.requests) == 1
+    store = open_store(database)
+    try:
+        items = store.outbox_list(("sent",), kind="notify")
+        assert len(items) == 1 and items[0]["idempotency_key"] == req["key"]
+        recorded = store.rows("SELECT * FROM team_notifications")
+        assert len(recorded) == 1 and recorded[0]["outbox_id"] == items[0]["id"]
+    finally:
+        store.close()
+
+
+def test_retry_on_500_then_delivered_with_one_key(
+    tmp_path: Path, database: str, hook: Hook
+) -> None:
+    hook.answers = [500, 503]
+    targets = f"""
+[[notify]]
+name = "hook"
+url = "{hook.url}/h"
+backoff = 0
+retries = 3
+"""
+    cfg = write_config(tmp_path, database, targets)
+    result = runner.invoke(app, ["--config", str(cfg), "notify", "test", "hook"])
+    assert result.exit_code == 0, result.output
+    assert "Sent 1 test message" in result.output
+    assert len(hook.requests) == 3
+    assert len({r["key"] for r in hook.requests}) == 1
+    assert json.loads(hook.requests[-1]["body"])["event"] == "test"
+
+
+def test_a_target_that_keeps_failing_shows_in_status(
+    tmp_path: Path, database: str, hook: Hook
+) -> None:
+    hook.answers = [500] * 10
+    targets = f"""
+[[notify]]
+name = "flaky"
+url = "{hook.url}/f"
+backoff = 0
+retries = 1
+"""
+    cfg = write_config(tmp_path, database, targets)
+    result = runner.invoke(app, ["--config", str(cfg), "notify", "test"])
+    assert result.exit_code == 8, result.output
+    assert len(hook.requests) == 2  # the first try and one retry
+    result = runner.invoke(app, ["--config", str(cfg), "status"])
+    assert "notify: target 'flaky' is failing" in result.output and "HTTP 500" in result.output
+    result = runner.invoke(app, ["--config", str(cfg), "status", "--alert", "--quiet"])
+    assert result.exit_code == 10
+    assert runner.invoke(app, ["--config", str(cfg), "notify", "test", "nope"]).exit_code == 3
+
+
+def test_a_4xx_fails_at_once_and_the_url_stays_secret(
+    tmp_path: Path, database: str, hook: Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook.answers = [404]
+    monkeypatch.setenv("MY_HOOK", f"{hook.url}/secret-token-123")
+    targets = '[[notify]]\nname = "h"\nurl_env = "MY_HOOK"\nbackoff = 0\n'
+    cfg = write_config(tmp_path, database, targets)
+    result = runner.invoke(app, ["--config", str(cfg), "notify", "test"])
+    assert result.exit_code == 8 and len(hook.requests) == 1
+    assert "secret-token-123" not in result.output
+    monkeypatch.delenv("MY_HOOK")
+    result = runner.invoke(app, ["--config", str(cfg), "notify", "test"])
+    assert result.exit_code == 8 and "MY_HOOK" in result.output
+
+
+def test_due_announces_breached_slas(tmp_path: Path, database: str, hook: Hook) -> None:
+    targets = f"""
+[[notify]]
+name = "hook"
+url = "{hook.url}/sla"
+events = ["sla_breached"]
+"""
+    cfg = write_config(tmp_path, database, targets)
+    assert runner.invoke(app, ["--config", str(cfg), "poll"]).exit_code == 0
+    before = len(hook.requests)  # poll may announce demo complaints already past their SLA
+    store = open_store(database)
+    try:
+        store.conn.execute(
+            "UPDATE mentions SET sla_due_ts = created_ts + 60 WHERE intent = 'complaint'"
+        )
+        store.conn.commit()
+        breached = {
+            r["id"]
+            for r in store.rows(
+                "SELECT id FROM mentions WHERE status = 'open' AND answered_at IS NULL "
+                "AND is_own = 0 AND sla_due_ts <= ?",
+                [time.time()],
+            )
+        }
+    finally:
+        store.close()
+    result = runner.invoke(app, ["--config", str(cfg), "due"])
+    assert result.exit_code == 0, result.output
+    events = [json.loads(r["body"]) for r in hook.requests]
+    assert len(events) > before  # the complaints made overdue were announced by `due`
+    assert [e["subject"] for e in events if e["subject"] in breached] == [
+        e["subject"] for e in events
+    ]
+    assert {e["subject"] for e in events} == breached and len(events) == len(breached)
+    assert {e["event"] for e in events} == {"sla_breached"}
+    assert runner.invoke(app, ["--config", str(cfg), "due"]).exit_code == 0
+    assert len(hook.requests) == len(breached)  # once
+
+
+RUN = """
+import sys
+from socialcare.app import Socialcare
+from socialcare.config import load_config
+sc = Socialcare(load_config(sys.argv[1]))
+ids = [r["id"] for r in sc.store.rows("SELECT id FROM mentions")]
+sys.stdin.readline()  # start together
+run = sc.notify(mention_ids=ids)
+print(run.enqueued, run.sent)
+sc.shutdown()
+"""
+
+
+def test_two_concurrent_runs_send_each_event_exactly_once(
+    tmp_path: Path, database: str, hook: Hook
+) -> None:
+    targets = f"""
+[[notify]]
+name = "a"
+url = "{hook.url}/a"
+events = ["mention"]
+[[notify]]
+name = "b"
+type = "mattermost"
+url = "{hook.url}/b"
+events = ["mention"]
+"""
+    cfg = write_config(tmp_path, database, targets)
+    # store the mentions without announcing them: poll with no targets first
+    (tmp_path / "plain").mkdir()
+    plain = write_config(tmp_path / "plain", database, "")
+    assert runner.invoke(app, ["--config", str(plain), "poll"]).exit_code == 0
+    sc = Socialcare(load_config(plain))
+    # a poll announces mentions of the last day (an old one re-read is not news)
+    count = len(
+        sc.store.rows(
+            "SELECT id FROM mentions WHERE status = 'open' AND is_own = 0 AND created_ts >= ?",
+            [time.time() - 86400],
+        )
+    )
+    sc.shutdown()
+    assert count > 10
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(RUN), str(cfg)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    outs = []
+    for p in procs:
+        out, err = p.communicate("go\n", timeout=120)
+        assert p.returncode == 0, err
+        outs.append([int(x) for x in out.split()])
+    assert sum(o[0] for o in outs) == 2 * count  # every (event, target) enqueued by one run
+    assert sum(o[1] for o in outs) == 2 * count
+    keys = [r["key"] for r in hook.requests]
+    assert len(keys) == 2 * count and len(set(keys)) == 2 * count  # nothing twice
+    assert {r["path"] for r in hook.requests} == {"/a", "/b"}
+
+
+def test_status_alert_announces_a_failing_source_once_a_day(
+    tmp_path: Path, database: str, hook: Hook
+) -> None:
+    targets = f"""
+[[notify]]
+name = "ops"
+type = "teams"
+url = "{hook.url}/ops"
+events = ["source_unhealthy"]
+"""
+    cfg = write_config(tmp_path, database, targets)
+    assert runner.invoke(app, ["--config", str(cfg), "poll"]).exit_code == 0
+    assert hook.requests == []  # healthy
+    store = open_store(database)
+    try:
+        store.record_poll("demo", "file", items=None, error="HTTP 401 <!channel> token expired")
+    finally:
+        store.close()
+    result = runner.invoke(app, ["--config", str(cfg), "status", "--alert", "--quiet"])
+    assert result.exit_code == 10
+    assert len(hook.requests) == 1
+    card = json.loads(hook.requests[0]["body"])["attachments"][0]["content"]
+    text = card["body"][0]["text"]
+    assert "Source demo needs attention" in text and "<!channel>" not in text
+    runner.invoke(app, ["--config", str(cfg), "status", "--alert", "--quiet"])
+    assert len(hook.requests) == 1  # the same alert is not announced again that day

@@ -1,0 +1,328 @@
+"""Routing rules: matching, round robin and least loaded, caps, away agents, the audit log,
+``route --explain``, config errors, and two pollers routing at once (on both backends)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from socialcare.app import Socialcare
+from socialcare.cli import app
+from socialcare.config import KNOWN_KEYS, load_config
+from socialcare.errors import ConfigError
+from socialcare.models import Mention
+from socialcare.store import Store, open_store
+from socialcare.team.routing import ROUTING_KEYS, RULE_KEYS, RoutingSettings, route_ids
+
+runner = CliRunner()
+NOW = datetime.now(timezone.utc)
+
+
+def mention(
+    native: str, text: str = "my bill is wrong", author: str | None = None, **kw: Any
+) -> Mention:
+    return Mention(
+        source=kw.pop("source", "demo"),
+        native_id=native,
+        text=text,
+        author_id=author or f"u{native}",
+        author_handle=f"h{native}",
+        created_at=NOW - timedelta(minutes=5),
+        **kw,
+    )
+
+
+def settings(**routing: Any) -> RoutingSettings:
+    table: dict[str, Any] = {"teams": {"care": ["alice", "bob", "carol"]}, **routing}
+    table.setdefault("rules", [{"name": "all", "team": "care"}])
+    return RoutingSettings.from_config(table)
+
+
+def ingest(store: Store, rs: RoutingSettings, mentions: list[Mention]) -> list[Any]:
+    """What a poll page does: store, then route in the same transaction."""
+    with store.transaction():
+        store.upsert_mentions(mentions)
+        return route_ids(store, rs, [m.id for m in mentions])
+
+
+def assignees(store: Store) -> dict[str, str | None]:
+    return {r["id"]: r["assignee"] for r in store.rows("SELECT id, assignee FROM mentions")}
+
+
+def test_round_robin_is_fair_and_persists_across_batches(store: Store) -> None:
+    rs = settings()
+    ingest(store, rs, [mention(str(i)) for i in range(4)])
+    ingest(store, rs, [mention(str(i)) for i in range(4, 9)])
+    got = assignees(store)
+    order = [got[f"demo:{i}"] for i in range(9)]
+    assert order == ["alice", "bob", "carol"] * 3
+
+
+def test_least_loaded_picks_the_agent_with_fewest_open_items(store: Store) -> None:
+    store.upsert_mentions([mention("90"), mention("91")])
+    store.set_assignee("demo:90", "alice")
+    store.set_assignee("demo:91", "bob")
+    rs = settings(strategy="least_loaded")
+    ingest(store, rs, [mention("1"), mention("2"), mention("3")])
+    got = assignees(store)
+    assert got["demo:1"] == "carol"  # 0 open
+    assert sorted([got["demo:2"], got["demo:3"]]) == ["alice", "bob"]
+
+
+def test_away_agents_and_capped_agents_are_skipped(store: Store) -> None:
+    from socialcare.store import team as store_team
+
+    store_team.set_away(store, "bob", True, "lead")
+    rs = settings(cap=2)
+    decisions = ingest(store, rs, [mention(str(i)) for i in range(6)])
+    got = assignees(store)
+    assert "bob" not in got.values()
+    loads = {a: list(got.values()).count(a) for a in ("alice", "carol")}
+    assert loads == {"alice": 2, "carol": 2}  # the cap
+    unassigned = [d for d in decisions if d.assignee is None]
+    assert len(unassigned) == 2 and "cap" in unassigned[0].reason
+    # nobody could take them: logged, left unassigned, and routable later
+    events = store.events(action="route_unassigned")
+    assert len(events) == 2 and json.loads(events[0]["detail"])["rule"] == "all"
+    store_team.set_away(store, "bob", False, "lead")
+    assert route_ids(store, rs, ["demo:4", "demo:5"])[0].assignee == "bob"
+
+
+def test_every_assignment_is_audited_with_its_rule(store: Store) -> None:
+    rs = RoutingSettings.from_config(
+        {
+            "teams": {"billing": ["alice"], "social": ["bob"]},
+            "rules": [
+                {"name": "refunds", "keywords": ["refund*"], "team": "billing"},
+                {"name": "rest", "team": "social"},
+            ],
+        }
+    )
+    ingest(store, rs, [mention("1", "I want my refunds now"), mention("2", "hello there")])
+    got = assignees(store)
+    assert got == {"demo:1": "alice", "demo:2": "bob"}
+    events = {e["mention_id"]: json.loads(e["detail"]) for e in store.events(action="route")}
+    assert events["demo:1"]["rule"] == "refunds" and events["demo:1"]["to"] == "alice"
+    assert events["demo:2"]["rule"] == "rest"
+
+
+def test_match_fields(store: Store) -> None:
+    rules = [
+        {"name": "fr", "languages": ["fr"], "agent": "alice"},
+        {"name": "vip", "customers": ["demo:vip1"], "agent": "bob"},
+        {"name": "dm", "kinds": ["dm"], "agent": "carol"},
+        {"name": "inv", "pattern": r"\bINV-\d+", "agent": "alice"},
+        {"name": "src", "sources": ["other"], "agent": "bob"},
+    ]
+    rs = settings(rules=rules)
+    ingest(
+        store,
+        rs,
+        [
+            mention("1", "bonjour", language="fr"),
+            mention("2", "hi", author="vip1"),
+            mention("3", "private", kind="dm"),
+            mention("4", "about INV-123"),
+            mention("5", "nothing matches"),
+        ],
+    )
+    got = assignees(store)
+    assert got == {
+        "demo:1": "alice",
+        "demo:2": "bob",
+        "demo:3": "carol",
+        "demo:4": "alice",
+        "demo:5": None,
+    }
+
+
+def test_a_claimed_or_routed_mention_is_never_routed_again(store: Store) -> None:
+    rs = settings()
+    store.upsert_mentions([mention("1")])
+    store.claim("demo:1", "dan")
+    ingest(store, rs, [mention("1"), mention("2")])
+    assert assignees(store)["demo:1"] == "dan"
+    ingest(store, rs, [mention("2")])  # re-polled
+    assert len(store.events(action="route")) == 1
+
+
+@pytest.mark.store_free
+@pytest.mark.parametrize(
+    ("routing", "key"),
+    [
+        ({"rules": [{"name": "x", "team": "care", "colour": "red"}]}, "routing.rules[0].colour"),
+        (
+            {"rules": [{"name": "x", "team": "care", "pattern": "(unclosed"}]},
+            "routing.rules[0].pattern",
+        ),
+        ({"rules": [{"name": "x", "agent": "zed"}]}, "routing.rules[0].agent: unknown agent 'zed'"),
+        ({"rules": [{"name": "x", "team": "nope"}]}, "routing.rules[0].team: unknown team"),
+        ({"strategy": "random"}, "routing.strategy"),
+        ({"rules": [{"name": "x"}]}, "routing.rules[0]: give exactly one of"),
+        ({"cap": 0}, "routing.cap"),
+        ({"rules": [{"name": "x", "team": "care", "kinds": ["tweet"]}]}, "routing.rules[0].kinds"),
+    ],
+)
+def test_invalid_rules_are_one_error_naming_the_key(routing: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        settings(**routing)
+    assert key in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.store_free
+def test_a_typo_in_routing_fails_every_command_with_a_suggestion(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[routing]\nstrategyy = "round_robin"\n')
+    with pytest.raises(ConfigError, match="did you mean `strategy`"):
+        load_config(path)
+
+
+@pytest.mark.store_free
+def test_config_known_keys_match_the_team_modules() -> None:
+    from socialcare.team.hours import HOURS_KEYS
+    from socialcare.team.notify import NOTIFY_KEYS
+
+    assert set(KNOWN_KEYS["routing"]) == set(ROUTING_KEYS)
+    assert set(KNOWN_KEYS["routing.rules[]"]) == set(RULE_KEYS)
+    assert set(KNOWN_KEYS["hours"]) == set(HOURS_KEYS)
+    assert set(KNOWN_KEYS["notify[]"]) == set(NOTIFY_KEYS)
+
+
+@pytest.mark.store_free
+def test_the_example_config_team_block_is_valid(tmp_path: Path) -> None:
+    """config.example.toml's commented team block, uncommented, loads and checks."""
+    text = (Path(__file__).resolve().parents[1] / "config.example.toml").read_text()
+    block = text.split("# Team mode:", 1)[1]
+    lines = [
+        ln[2:] for ln in block.splitlines() if ln.startswith("# ") and not ln.startswith("# #")
+    ]
+    toml = "\n".join(ln for ln in lines if "=" in ln or ln.startswith("["))
+    path = tmp_path / "team.toml"
+    path.write_text(toml)
+    sc = Socialcare(load_config(path))
+    assert [r.name for r in sc.routing_settings.rules] == ["refunds"]
+    default, teams = sc.business_hours
+    assert default is not None and "social" in teams
+    assert sc.notify_settings.targets[0].type == "slack"
+
+
+CONFIG = """
+database = "{db}"
+[sources.demo]
+enabled = true
+[routing]
+cap = 50
+[routing.teams]
+care = ["alice", "bob"]
+[[routing.rules]]
+name = "complaints"
+intents = ["complaint"]
+team = "care"
+"""
+
+
+def test_poll_routes_in_the_ingest_and_route_explain_says_why(
+    tmp_path: Path, database: str
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(db=database))
+    result = runner.invoke(app, ["--config", str(cfg), "poll"])
+    assert result.exit_code == 0, result.output
+    store = open_store(database)
+    try:
+        routed = store.rows("SELECT mention_id, assignee FROM team_routes")
+        complaints = store.rows("SELECT id, assignee FROM mentions WHERE intent = 'complaint'")
+        assert routed and len(routed) == len(complaints)
+        assert all(r["assignee"] in ("alice", "bob") for r in complaints)
+        other = store.rows("SELECT id FROM mentions WHERE intent = 'praise' LIMIT 1")[0]["id"]
+    finally:
+        store.close()
+    first = complaints[0]["id"]
+    result = runner.invoke(app, ["--config", str(cfg), "route", first, "--explain"])
+    assert result.exit_code == 0, result.output
+    assert "rule complaints: fires" in result.output and "already routed" in result.output
+    result = runner.invoke(app, ["--config", str(cfg), "route", other, "--explain", "--json"])
+    data = json.loads(result.output)
+    assert data[0]["rule"] is None and data[0]["rules"][0]["matched"] is False
+    assert "intent praise in ['complaint']" in data[0]["rules"][0]["checks"][0]["why"]
+    # agent list shows the load; agent away is audited
+    result = runner.invoke(app, ["--config", str(cfg), "agent", "list", "--json"])
+    loads = {a["name"]: a["load"] for a in json.loads(result.output)}
+    assert loads["alice"] + loads["bob"] == len(complaints)
+    assert abs(loads["alice"] - loads["bob"]) <= 1
+    assert runner.invoke(app, ["--config", str(cfg), "agent", "away", "bob"]).exit_code == 0
+    result = runner.invoke(app, ["--config", str(cfg), "agent", "list", "--json"])
+    assert {a["name"]: a["away"] for a in json.loads(result.output)}["bob"] is True
+    result = runner.invoke(app, ["--config", str(cfg), "agent", "away", "zed"])
+    assert result.exit_code == 2 and "not in routing.teams" in result.output
+
+
+ROUTER = """
+import sys
+from datetime import datetime, timedelta, timezone
+from socialcare.models import Mention
+from socialcare.store import open_store
+from socialcare.team.routing import RoutingSettings, route_ids
+rs = RoutingSettings.from_config({
+    "teams": {"care": ["alice", "bob", "carol"]}, "cap": 12,
+    "rules": [{"name": "all", "team": "care"}],
+})
+s = open_store(sys.argv[1])
+ids = sys.argv[2:]
+now = datetime.now(timezone.utc)
+sys.stdin.readline()  # start together
+for start in range(0, len(ids), 5):  # pages of five, each its own ingest transaction
+    page = [Mention(source="demo", native_id=i, text="help", author_id="u" + i, author_handle="h" + i,
+                    created_at=now) for i in ids[start:start + 5]]
+    with s.transaction():
+        s.upsert_mentions(page)
+        for d in route_ids(s, rs, [m.id for m in page]):
+            print(d.mention_id, d.assignee)
+s.close()
+"""
+
+
+def test_two_pollers_at_once_route_each_mention_once_within_caps(database: str) -> None:
+    """Two processes ingest overlapping pages at the same time: one route per mention,
+    every agent within the cap, and the load spread evenly."""
+    first = [str(i) for i in range(0, 24)]
+    second = [str(i) for i in range(12, 36)]  # 12 shared with the first
+    open_store(database).close()  # migrated before the race
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(ROUTER), database, *ids],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for ids in (first, second)
+    ]
+    outs = []
+    for p in procs:
+        out, err = p.communicate("go\n", timeout=120)
+        assert p.returncode == 0, err
+        outs.append(out)
+    lines = [ln.split() for out in outs for ln in out.splitlines()]
+    routed = [mid for mid, _ in lines]
+    assert len(routed) == len(set(routed)), "a mention was routed twice"
+    store = open_store(database)
+    try:
+        rows = store.rows("SELECT mention_id, assignee FROM team_routes")
+        assert len(rows) == 36 and len(store.events(action="route")) == 36
+        loads = store.rows(
+            "SELECT assignee, count(*) AS n FROM mentions WHERE assignee IS NOT NULL "
+            "GROUP BY assignee"
+        )
+        counts = {r["assignee"]: int(r["n"]) for r in loads}
+        assert counts == {"alice": 12, "bob": 12, "carol": 12}  # fair and at the cap exactly
+    finally:
+        store.close()
