@@ -104,6 +104,10 @@ class Dialect:
         """Index hint for open mentions of some authors ("" where the planner needs none)."""
         return ""
 
+    def open_hour_hint(self) -> str:
+        """Index hint for open mentions of some hours by static score ("" if not needed)."""
+        return ""
+
     def mention_search(self, alias: str, param: str) -> str:
         """Condition: mention ``alias`` matches the full-text query bound to ``:param``."""
         raise NotImplementedError
@@ -201,6 +205,10 @@ class SqliteDialect(Dialect):
     def open_queue_hint(self) -> str:
         """Force the partial covering index for open-queue ranking (the planner needs it)."""
         return "INDEXED BY idx_mentions_open_queue"
+
+    def open_hour_hint(self) -> str:
+        """Force the open-by-hour partial index for the queue's young-hour ranges."""
+        return "INDEXED BY idx_mentions_open_hour"
 
     def open_by_author_hint(self) -> str:
         """Force the open-by-author partial index: without statistics SQLite's planner

@@ -418,3 +418,23 @@ def m009_outbox_unknown_owner(db: Executor) -> None:
     db.execute("ALTER TABLE outbox ADD COLUMN owner_host TEXT")
     db.execute("ALTER TABLE outbox ADD COLUMN owner_pid INTEGER")
     db.execute("ALTER TABLE outbox ADD COLUMN owner_started_at TEXT")
+
+
+@migration
+def m012_scale_indexes(db: Executor) -> None:
+    """The open-by-hour, newest-per-source and answered indexes (see the SQLite twin).
+
+    The hour expression is the dialect's ``trunc_int`` of ``created_ts / 3600``,
+    spelled exactly as the queue query spells it so the planner matches it.
+    """
+    db.execute(
+        "CREATE INDEX idx_mentions_open_hour ON mentions("
+        "(CAST(trunc(created_ts / 3600) AS BIGINT)), static_score, created_ts, sla_due_ts, "
+        "is_own, snoozed_until, source, intent, assignee) INCLUDE (rowid) WHERE status = 'open'"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_source_own_created ON mentions(source, is_own, created_ts)"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_answered ON mentions(answered_at) WHERE answered_at IS NOT NULL"
+    )
