@@ -160,19 +160,15 @@ def open_mentions_of_sql(count: int, dialect: Dialect) -> str:
     )
 
 
-#: most UNION branches the index-ranked queue reads young hours in (see ``Store._rank``)
-_RANK_BRANCHES = 12
-
-
 def _rank_hours(
-    now: float, cap_hours: float
+    now: float, cap_hours: float, max_groups: int
 ) -> tuple[float, list[tuple[int, int, float]], int] | None:
     """For the index-ranked queue: where the cap starts, the young hours, the current hour.
 
     Returns ``(young, groups, top)``: mentions created before ``young`` (an hour
     boundary at or before ``now - cap``) all get the full waiting term; the hours
     from ``young`` to ``top`` (the hour of ``now``) come in at most
-    ``_RANK_BRANCHES`` groups ``(first hour, last hour, earliest created_ts)``.
+    ``max_groups`` groups ``(first hour, last hour, earliest created_ts)``.
     None when the numbers are too far out for hour arithmetic.
     """
     start = (now - cap_hours * 3600.0) / 3600.0
@@ -181,7 +177,7 @@ def _rank_hours(
     first, top = math.floor(start), math.floor(now / 3600.0)
     young = first * 3600.0
     count = top - first + 1
-    size = max(1, -(-count // _RANK_BRANCHES))
+    size = max(1, -(-count // max_groups))
     groups = []
     for lo in range(first, top + 1, size):
         hi = min(lo + size - 1, top)
@@ -539,11 +535,14 @@ class Store:
            past the cap) in index order; the ``limit``-th best exact score among
            them, ``floor``, is a lower bound of the answer's last score;
         2. only rows that can reach ``floor`` are read: past the cap, those with
-           ``static_score >= floor - age_weight``; younger, per hour of
+           ``static_score >= floor - age_weight``; younger, per hour range of
            ``idx_mentions_open_hour``, those with ``static_score >= floor`` minus
-           the largest waiting term of that hour; future ones ``>= floor``;
+           the largest waiting term of that range; future ones ``>= floor``
+           (``static_score`` is NOT NULL, so every row has a score);
         3. those few are ranked by the same score expression and order as the
            full sort, so the result is identical (ties broken by rowid).
+
+        All of it is one statement: one round trip on PostgreSQL.
 
         Other orders, statuses and full-text search keep the plain sort.
         """
@@ -559,7 +558,7 @@ class Store:
             f"ORDER BY {order} LIMIT :limit"
         )
         now, weight, cap = float(params["now"]), float(params["w"]), float(params["cap"])
-        hours = _rank_hours(now, cap)
+        hours = _rank_hours(now, cap, d.rank_hour_groups)
         if (
             not self.index_ranking
             or flt.sort != "score"
@@ -570,7 +569,7 @@ class Store:
         ):
             return [tuple(r) for r in self.conn.execute(plain, params).fetchall()]
         young, groups, top = hours
-        p = dict(params, young=young, probe_offset=flt.limit - 1)
+        p = dict(params, young=young, probe_offset=flt.limit - 1, top=top, t_old=weight)
         probe = (
             f"SELECT rid, score FROM (SELECT m.rowid AS rid, {score} AS score FROM mentions m "
             f"{queue_hint} WHERE {base} AND m.created_ts < :young "
@@ -578,41 +577,41 @@ class Store:
             f"UNION SELECT rid, score FROM (SELECT m.rowid AS rid, {score} AS score FROM mentions m "
             f"{queue_hint} WHERE {base} ORDER BY m.static_score DESC LIMIT :limit) best"
         )
-        row = self.conn.execute(
-            f"SELECT score FROM ({probe}) p ORDER BY score DESC LIMIT 1 OFFSET :probe_offset", p
-        ).fetchone()
-        if row is None:  # fewer than ``limit`` rows match: sorting them all is cheap
-            return [tuple(r) for r in self.conn.execute(plain, p).fetchall()]
-        floor = float(row[0])
-        # Bounds are loosened by a hair so float rounding can only add candidates;
-        # ``score >= :floor`` then drops exactly the rows that cannot make the cut.
-        slack = 1e-9 * max(1.0, abs(floor), weight)
+        # The floor: the limit-th best probed score, or -1e308 when fewer rows match
+        # (then every row is a candidate). Bounds are loosened by a hair (e) so float
+        # rounding can only add candidates; ``score >= v`` then drops exactly the rows
+        # that cannot make the cut.
+        floor = (
+            "fl AS MATERIALIZED (SELECT f AS v, 1e-9 * (1 + abs(f) + :w) AS e FROM (SELECT "
+            f"coalesce((SELECT score FROM ({probe}) p ORDER BY score DESC LIMIT 1 "
+            "OFFSET :probe_offset), -1e308) AS f) x)"
+        )
+        reaches = f"{score} >= (SELECT v FROM fl)"
         hour = d.trunc_int("m.created_ts / 3600")
         hour_hint = d.open_hour_hint()
-        p.update(floor=floor, lb_old=floor - weight - slack, top=top, lb_future=floor - slack)
         branches = [
             f"SELECT {columns} FROM mentions m {queue_hint} WHERE {base} "
-            "AND m.created_ts < :young AND m.static_score >= :lb_old AND "
-            f"{score} >= :floor"
+            "AND m.created_ts < :young AND m.static_score >= (SELECT v - :t_old - e FROM fl) "
+            f"AND {reaches}",
+            # future mentions (clock skew) have no waiting term yet
+            f"SELECT {columns} FROM mentions m {hour_hint} WHERE {base} "
+            f"AND m.created_ts >= :young AND {hour} > :top "
+            f"AND m.static_score >= (SELECT v - e FROM fl) AND {reaches}",
         ]
         for i, (first, last, oldest_ts) in enumerate(groups):
             term = weight * min(max(now - oldest_ts, 0.0) / 3600.0, cap) / cap
-            p[f"h{i}a"], p[f"h{i}b"], p[f"lb{i}"] = first, last, floor - term - slack
+            p[f"h{i}a"], p[f"h{i}b"], p[f"t{i}"] = first, last, term
             in_hours = f"{hour} = :h{i}a" if first == last else f"{hour} BETWEEN :h{i}a AND :h{i}b"
             branches.append(
                 f"SELECT {columns} FROM mentions m {hour_hint} WHERE {base} "
-                f"AND m.created_ts >= :young AND {in_hours} AND m.static_score >= :lb{i} "
-                f"AND {score} >= :floor"
+                f"AND m.created_ts >= :young AND {in_hours} "
+                f"AND m.static_score >= (SELECT v - :t{i} - e FROM fl) AND {reaches}"
             )
-        branches.append(
-            f"SELECT {columns} FROM mentions m {hour_hint} WHERE {base} "
-            f"AND m.created_ts >= :young AND {hour} > :top AND m.static_score >= :lb_future "
-            f"AND {score} >= :floor"
-        )
-        # MATERIALIZED: otherwise SQLite turns the outer ORDER BY into one sort per
-        # branch and a merge, four times slower for a dozen branches of a few rows.
+        # One statement (one round trip to a team server). MATERIALIZED: otherwise
+        # SQLite turns the outer ORDER BY into one sort per branch and a merge, four
+        # times slower for a dozen branches of a few rows each.
         sql = (
-            f"WITH candidates AS MATERIALIZED ({' UNION ALL '.join(branches)}) "
+            f"WITH {floor}, candidates AS MATERIALIZED ({' UNION ALL '.join(branches)}) "
             "SELECT rid, score, sla_left, age_seconds FROM candidates "
             "ORDER BY score DESC, rid LIMIT :limit"
         )

@@ -438,9 +438,3 @@ def m012_scale_indexes(db: Executor) -> None:
     db.execute(
         "CREATE INDEX idx_mentions_answered ON mentions(answered_at) WHERE answered_at IS NOT NULL"
     )
-    # Replaces idx_mentions_created (its first column): spike counts read only the index.
-    db.execute("DROP INDEX idx_mentions_created")
-    db.execute(
-        "CREATE INDEX idx_mentions_created_cover ON mentions(created_ts, is_own, status, source, "
-        "intent, sentiment_scored, sentiment_compound)"
-    )

@@ -446,9 +446,6 @@ def m012_scale_indexes(db: sqlite_utils.Database) -> None:
     * ``idx_mentions_source_own_created``: newest and first mention per source
       (``status``, ``report spikes``) as one index probe per source.
     * ``idx_mentions_answered``: the report's answered-in-window query.
-    * ``idx_mentions_created_cover`` replaces ``idx_mentions_created`` (its first
-      column) and holds every column the spike counts read, so ``report spikes``
-      reads its windows from the index alone.
 
     Both open-queue indexes end with ``status``: SQLite does not infer a column's
     value from a partial index's WHERE, so without it every ranked row was read
@@ -471,10 +468,4 @@ def m012_scale_indexes(db: sqlite_utils.Database) -> None:
     )
     db.execute(
         "CREATE INDEX idx_mentions_answered ON mentions(answered_at) WHERE answered_at IS NOT NULL"
-    )
-    # Replaces idx_mentions_created (its first column): spike counts read only the index.
-    db.execute("DROP INDEX idx_mentions_created")
-    db.execute(
-        "CREATE INDEX idx_mentions_created_cover ON mentions(created_ts, is_own, status, source, "
-        "intent, sentiment_scored, sentiment_compound)"
     )
