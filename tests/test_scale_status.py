@@ -5,7 +5,7 @@
 table page. Each is compared here with that old SQL on the same store (both
 backends), including a source with only the brand's own posts, a source whose
 oldest instant is shared by two mentions, snoozed and spam mentions; on SQLite
-the plans are checked to be index searches.
+the plans are checked to be index searches (the spike windows a covering one).
 """
 
 from __future__ import annotations
@@ -86,8 +86,13 @@ def test_status_lines_are_index_searches_on_sqlite(store: Store) -> None:
         ingest.newest_item_ts(store)
         q.first_seen(store)
         q.backlog_rows(store, NOW, None)
+        q.spike_counts(store, T, 3600, 24, None)
     finally:
         store.conn.set_trace_callback(None)
+    spikes = [s for s in seen if "idx_mentions_spikes" in s]
+    assert spikes, seen
+    spike_plan = str(store.conn.execute("EXPLAIN QUERY PLAN " + spikes[-1]).fetchall())
+    assert "COVERING INDEX idx_mentions_spikes (is_own=? AND created_ts>?" in spike_plan
     for sql in seen:
         plan = [str(r[-1]) for r in store.conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()]
         scans = [p for p in plan if p.startswith("SCAN m") or p == "SCAN mentions"]

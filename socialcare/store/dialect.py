@@ -111,6 +111,10 @@ class Dialect:
         """Index hint for open mentions of some hours by static score ("" if not needed)."""
         return ""
 
+    def spikes_hint(self) -> str:
+        """Index hint for the spike windows' counts ("" where the planner needs none)."""
+        return ""
+
     def mention_search(self, alias: str, param: str) -> str:
         """Condition: mention ``alias`` matches the full-text query bound to ``:param``."""
         raise NotImplementedError
@@ -212,6 +216,11 @@ class SqliteDialect(Dialect):
     def open_hour_hint(self) -> str:
         """Force the open-by-hour partial index for the queue's young-hour ranges."""
         return "INDEXED BY idx_mentions_open_hour"
+
+    def spikes_hint(self) -> str:
+        """Force the covering spikes index: after ANALYZE SQLite preferred a skip-scan of
+        the per-source index, reading each window row's table page."""
+        return "INDEXED BY idx_mentions_spikes"
 
     def open_by_author_hint(self) -> str:
         """Force the open-by-author partial index: without statistics SQLite's planner

@@ -494,7 +494,7 @@ def spike_counts(
     for src, idx, n in store.conn.execute(
         f"SELECT m.source, {store.dialect.trunc_int('(:now - m.created_ts) / :w')} AS idx, "
         "count(*) "
-        f"FROM mentions m WHERE {where} GROUP BY m.source, idx",
+        f"FROM mentions m {store.dialect.spikes_hint()} WHERE {where} GROUP BY m.source, idx",
         params,
     ):
         i = min(int(idx), windows)

@@ -438,3 +438,7 @@ def m012_scale_indexes(db: Executor) -> None:
     db.execute(
         "CREATE INDEX idx_mentions_answered ON mentions(answered_at) WHERE answered_at IS NOT NULL"
     )
+    db.execute(
+        "CREATE INDEX idx_mentions_spikes ON mentions(is_own, created_ts, status, source, intent, "
+        "sentiment_scored, sentiment_compound)"
+    )

@@ -446,6 +446,10 @@ def m012_scale_indexes(db: sqlite_utils.Database) -> None:
     * ``idx_mentions_source_own_created``: newest and first mention per source
       (``status``, ``report spikes``) as one index probe per source.
     * ``idx_mentions_answered``: the report's answered-in-window query.
+    * ``idx_mentions_spikes``: every column ``report spikes`` counts, so its 25
+      windows are read from the index alone (it starts with ``is_own``, not
+      ``created_ts``, so the export's ``created_ts, rowid`` order keeps
+      ``idx_mentions_created``).
 
     Both open-queue indexes end with ``status``: SQLite does not infer a column's
     value from a partial index's WHERE, so without it every ranked row was read
@@ -468,4 +472,8 @@ def m012_scale_indexes(db: sqlite_utils.Database) -> None:
     )
     db.execute(
         "CREATE INDEX idx_mentions_answered ON mentions(answered_at) WHERE answered_at IS NOT NULL"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_spikes ON mentions(is_own, created_ts, status, source, intent, "
+        "sentiment_scored, sentiment_compound)"
     )
