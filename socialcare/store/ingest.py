@@ -593,9 +593,27 @@ def update_health(
 
 def newest_item_ts(store: Store) -> dict[str, float]:
     """Per source, the creation time of the newest stored mention not by the brand."""
+    return per_source_created_ts(store, "max")
+
+
+def per_source_created_ts(store: Store, extreme: str) -> dict[str, float]:
+    """Per source, the ``min`` or ``max`` creation time of its mentions not by the brand.
+
+    A ``GROUP BY source`` read every mention (0.9 s on 1M). Instead a recursive
+    query hops from one source to the next in ``idx_mentions_source_own_created``
+    (a loose index scan, which neither backend does on its own) and takes each
+    source's extreme from the same index: two index probes per source.
+    """
+    if extreme not in ("min", "max"):
+        raise ValueError(f"bad extreme {extreme!r}")
     return {
-        str(r["source"]): float(r["ts"])
-        for r in store.rows(
-            "SELECT source, max(created_ts) AS ts FROM mentions WHERE is_own = 0 GROUP BY source"
+        str(src): float(ts)
+        for src, ts in store.conn.execute(
+            "WITH RECURSIVE s(source) AS (SELECT min(source) FROM mentions "
+            "UNION ALL SELECT (SELECT min(m.source) FROM mentions m WHERE m.source > s.source) "
+            "FROM s WHERE s.source IS NOT NULL) "
+            f"SELECT s.source, (SELECT {extreme}(m.created_ts) FROM mentions m "
+            "WHERE m.source = s.source AND m.is_own = 0) FROM s WHERE s.source IS NOT NULL"
         )
+        if ts is not None
     }

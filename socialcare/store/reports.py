@@ -20,6 +20,7 @@ from typing import Any, Iterator
 from ..errors import UsageError
 from ..models import MENTION_STATUSES, NEGATIVE_MAX, POSITIVE_MIN, to_iso
 from .core import Store
+from .ingest import per_source_created_ts
 
 __all__ = [
     "EXPORT_KINDS",
@@ -377,24 +378,28 @@ def backlog_rows(
     if source is not None:
         where += " AND m.source = :source"
         params["source"] = source
+    # The open-queue index holds every column both queries read, so neither
+    # touches the table (SQLite otherwise picked the status index and read each
+    # open row's table page).
+    hint = store.dialect.open_queue_hint()
+    waiting = f"{where} AND (m.snoozed_until IS NULL OR m.snoozed_until <= :now_iso)"
     counts = [
         (str(src), int(n), int(snoozed or 0), int(past or 0))
         for src, n, snoozed, past in store.conn.execute(
             "SELECT m.source, count(*), "
             "sum(CASE WHEN m.snoozed_until > :now_iso THEN 1 ELSE 0 END), "
             "sum(CASE WHEN m.sla_due_ts < :now THEN 1 ELSE 0 END) "
-            f"FROM mentions m WHERE {where} GROUP BY m.source ORDER BY m.source",
+            f"FROM mentions m {hint} WHERE {where} GROUP BY m.source ORDER BY m.source",
             params,
         )
     ]
     oldest = {
         str(src): (str(mid), float(ts))
         for src, mid, ts in store.conn.execute(
-            f"WITH waiting AS (SELECT m.source, m.id, m.created_ts FROM mentions m WHERE {where} "
-            "AND (m.snoozed_until IS NULL OR m.snoozed_until <= :now_iso)) "
-            "SELECT w.source, min(w.id), w.created_ts FROM waiting w "
-            "JOIN (SELECT source, min(created_ts) AS ts FROM waiting GROUP BY source) o "
-            "ON o.source = w.source AND o.ts = w.created_ts GROUP BY w.source, w.created_ts",
+            # the oldest time per source from the index; then the few rows at that time
+            "SELECT o.source, (SELECT min(m.id) FROM mentions m WHERE m.source = o.source "
+            f"AND m.created_ts = o.ts AND {waiting}), o.ts FROM (SELECT m.source, "
+            f"min(m.created_ts) AS ts FROM mentions m {hint} WHERE {waiting} GROUP BY m.source) o",
             params,
         )
     }
@@ -506,7 +511,7 @@ def spike_counts(
     for src, idx, n in store.conn.execute(
         f"SELECT m.source, {store.dialect.trunc_int('(:now - m.created_ts) / :w')} AS idx, "
         "count(*) "
-        f"FROM mentions m WHERE {where} GROUP BY m.source, idx",
+        f"FROM mentions m {store.dialect.spikes_hint()} WHERE {where} GROUP BY m.source, idx",
         params,
     ):
         i = min(int(idx), windows)
@@ -516,12 +521,7 @@ def spike_counts(
 
 def first_seen(store: Store) -> dict[str, float]:
     """When each source's first (non-own) mention was created: no baseline before that."""
-    return {
-        str(src): float(ts)
-        for src, ts in store.conn.execute(
-            "SELECT source, min(created_ts) FROM mentions WHERE is_own = 0 GROUP BY source"
-        )
-    }
+    return per_source_created_ts(store, "min")
 
 
 def spike_texts(

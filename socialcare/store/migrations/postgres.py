@@ -492,6 +492,31 @@ def m011_incidents(db: Executor) -> None:
 
 
 @migration
+def m012_scale_indexes(db: Executor) -> None:
+    """The open-by-hour, newest-per-source and answered indexes (see the SQLite twin).
+
+    The hour expression is the dialect's ``trunc_int`` of ``created_ts / 3600``,
+    spelled exactly as the queue query spells it so the planner matches it.
+    """
+    db.execute(
+        "CREATE INDEX idx_mentions_open_hour ON mentions("
+        "(CAST(trunc(created_ts / 3600) AS BIGINT)), static_score, created_ts, sla_due_ts, "
+        "is_own, snoozed_until, source, intent, assignee, kind, conversation_id) INCLUDE (rowid) "
+        "WHERE status = 'open'"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_source_own_created ON mentions(source, is_own, created_ts)"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_answered ON mentions(answered_at) WHERE answered_at IS NOT NULL"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_spikes ON mentions(is_own, created_ts, status, source, intent, "
+        "sentiment_scored, sentiment_compound)"
+    )
+
+
+@migration
 def m013_team(db: Executor) -> None:
     """Agents' availability, routes, round-robin turns, notifications (see the SQLite twin)."""
     db.execute(

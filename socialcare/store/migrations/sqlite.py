@@ -519,6 +519,53 @@ def m011_incidents(db: sqlite_utils.Database) -> None:
 
 
 @migration
+def m012_scale_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes that keep the queue, status lines and reports off whole-store scans.
+
+    * ``idx_mentions_open_hour``: open mentions by hour of creation, then static
+      score. Within one hour the waiting term varies by at most
+      ``age_weight / age_cap_hours``, so the queue reads each young hour's
+      best-scored rows by range instead of sorting every open mention (the
+      hour is a fixed 3600 s, so no setting is baked into the index).
+    * ``idx_mentions_source_own_created``: newest and first mention per source
+      (``status``, ``report spikes``) as one index probe per source.
+    * ``idx_mentions_answered``: the report's answered-in-window query.
+    * ``idx_mentions_spikes``: every column ``report spikes`` counts, so its 25
+      windows are read from the index alone (it starts with ``is_own``, not
+      ``created_ts``, so the export's ``created_ts, rowid`` order keeps
+      ``idx_mentions_created``).
+
+    Both open-queue indexes end with ``status``: SQLite does not infer a column's
+    value from a partial index's WHERE, so without it every ranked row was read
+    from the table to re-check ``status = 'open'`` (``idx_mentions_open_queue`` is
+    rebuilt for that, keeping m010's ``kind`` and ``conversation_id``; PostgreSQL's
+    twin needs no such column).
+    """
+    db.execute(
+        "CREATE INDEX idx_mentions_open_hour ON mentions("
+        "CAST(created_ts / 3600 AS INTEGER), static_score, created_ts, sla_due_ts, is_own, "
+        "snoozed_until, source, intent, assignee, kind, conversation_id, status) "
+        "WHERE status = 'open'"
+    )
+    db.execute("DROP INDEX idx_mentions_open_queue")
+    db.execute(
+        "CREATE INDEX idx_mentions_open_queue ON mentions("
+        "static_score, created_ts, sla_due_ts, is_own, snoozed_until, source, intent, assignee, "
+        "kind, conversation_id, status) WHERE status = 'open'"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_source_own_created ON mentions(source, is_own, created_ts)"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_answered ON mentions(answered_at) WHERE answered_at IS NOT NULL"
+    )
+    db.execute(
+        "CREATE INDEX idx_mentions_spikes ON mentions(is_own, created_ts, status, source, intent, "
+        "sentiment_scored, sentiment_compound)"
+    )
+
+
+@migration
 def m013_team(db: sqlite_utils.Database) -> None:
     """Team mode: agents' availability, routing decisions and their turns, notifications sent.
 
