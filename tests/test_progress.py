@@ -73,7 +73,7 @@ def test_export_and_copy_report_rows_as_they_go(cfg: Path, tmp_path: Path) -> No
     try:
         sc.poll(["demo"])
         steps: list[Step] = []
-        _, rows = sc.export(ExportQuery(kind="mentions"), progress=steps.append)
+        _, rows = sc.export(ExportQuery(kind="mentions", include_dm=True), progress=steps.append)
         assert steps == []  # the rows stream: nothing is read (or counted) before they are
         count = len(list(rows))
         assert steps[0] == Step("export mentions", 0)

