@@ -175,7 +175,7 @@ def open_incident(
     if since is None and spike is not None:
         since = parse_iso(str(spike["window_start"]))
     with store.transaction():
-        if store.rows("SELECT id FROM incidents WHERE name = ?", [name]):
+        if sql.exists(store, name):
             raise Conflict(f"incident {name!r} already exists (see `socialcare incident show`)")
         iid = sql.create(
             store, name=name, match=match or " or ".join(terms), terms=terms,
@@ -284,21 +284,28 @@ def _ids_known(store: Store, ids: Sequence[str]) -> list[str]:
 
 def add_mentions(store: Store, name: str, ids: Sequence[str], agent: str) -> int:
     """Attach mentions by hand; returns how many ids were given and exist."""
-    inc = sql.get(store, name)
-    wanted = _ids_known(store, ids)
-    with store.transaction():
-        sql.add_members(store, int(inc["id"]), wanted, agent)
-        store.log_event("incident_add", agent=agent, incident=name, mentions=wanted)
-    return len(wanted)
+    return _change_members(store, name, ids, agent, sql.add_members, "incident_add")
 
 
 def remove_mentions(store: Store, name: str, ids: Sequence[str], agent: str) -> int:
     """Detach mentions by hand (the rule will not attach them again)."""
+    return _change_members(store, name, ids, agent, sql.remove_members, "incident_remove")
+
+
+def _change_members(
+    store: Store,
+    name: str,
+    ids: Sequence[str],
+    agent: str,
+    change: Callable[[Store, int, Sequence[str], str], object],
+    action: str,
+) -> int:
+    """Add or remove existing mentions by hand, audited; returns how many were given."""
     inc = sql.get(store, name)
     wanted = _ids_known(store, ids)
     with store.transaction():
-        sql.remove_members(store, int(inc["id"]), wanted, agent)
-        store.log_event("incident_remove", agent=agent, incident=name, mentions=wanted)
+        change(store, int(inc["id"]), wanted, agent)
+        store.log_event(action, agent=agent, incident=name, mentions=wanted)
     return len(wanted)
 
 

@@ -70,6 +70,11 @@ def create(
     )  # fmt: skip
 
 
+def exists(store: Store, name: str) -> bool:
+    """Whether an incident (open or resolved) is called ``name``."""
+    return bool(store.rows("SELECT 1 FROM incidents WHERE name = ?", [name]))
+
+
 def get(store: Store, name: str) -> Row:
     """The incident called ``name``, or NotFound naming the command that lists them."""
     rows = store.rows("SELECT * FROM incidents WHERE name = ?", [name])
