@@ -25,32 +25,17 @@ from socialcare.models import Mention
 from socialcare.outbox import send_item
 from socialcare.poll import poll_source
 from socialcare.sources.facebook import FacebookSource
+from tests.sources.graph_helpers import NOW, PAGE, G, load_fixture
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "facebook"
-G = "https://graph.facebook.com/v23.0"
-PAGE = "104530000000001"
+pytestmark = pytest.mark.usefixtures("graph_env")
 P1 = f"{PAGE}_555000000000001"
-TOKEN = "EAAB-page-SECRET-token-77"
-NOW = datetime(2024, 5, 13, 12, 0, tzinfo=timezone.utc)
 JO_COMMENT = "555000000000001_700000000000002"
 SAM_REPLY = "555000000000001_700000000000003"
 PAGE_REPLY = "555000000000001_700000000000004"
 
 
 def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-@pytest.fixture(autouse=True)
-def creds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FACEBOOK_PAGE_ACCESS_TOKEN", TOKEN)
-    monkeypatch.setenv("FACEBOOK_PAGE_ID", PAGE)
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as router:
-        yield router
+    return load_fixture("facebook", name)
 
 
 def source(**config: Any) -> FacebookSource:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -20,36 +19,19 @@ import respx
 from socialcare.errors import AuthError, RateLimited, SourceError
 from socialcare.sources.facebook import FacebookSource
 from socialcare.sources.graph import message_params, usage_percent
+from tests.sources.graph_helpers import NOW, PAGE, TOKEN, G, load_fixture
 
-pytestmark = pytest.mark.store_free
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "facebook"
-G = "https://graph.facebook.com/v23.0"
-PAGE = "104530000000001"
-TOKEN = "EAAB-page-SECRET-token-77"
-NOW = datetime(2024, 5, 13, 12, 0, tzinfo=timezone.utc)
+pytestmark = [pytest.mark.store_free, pytest.mark.usefixtures("graph_env")]
 
 
 def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    return load_fixture("facebook", name)
 
 
 class Waits(list[tuple[float, str]]):
     def __call__(self, seconds: float, reason: str) -> bool:
         self.append((seconds, reason))
         return True
-
-
-@pytest.fixture(autouse=True)
-def creds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FACEBOOK_PAGE_ACCESS_TOKEN", TOKEN)
-    monkeypatch.setenv("FACEBOOK_PAGE_ID", PAGE)
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as router:
-        yield router
 
 
 def source(**config: Any) -> FacebookSource:

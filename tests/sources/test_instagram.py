@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -15,31 +14,19 @@ from socialcare.errors import AuthError, ConfigError, MissingCredential, SourceE
 from socialcare.models import Mention
 from socialcare.poll import poll_source
 from socialcare.sources.instagram import InstagramSource
+from tests.sources.graph_helpers import NOW, PAGE, TOKEN, G, load_fixture
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "instagram"
-G = "https://graph.facebook.com/v23.0"
 IG = "17841400000000001"
-PAGE = "104530000000001"
 MEDIA = "17900000000000001"
-TOKEN = "EAAB-page-SECRET-token-77"
-NOW = datetime(2024, 5, 13, 12, 0, tzinfo=timezone.utc)
 
 
 def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    return load_fixture("instagram", name)
 
 
 @pytest.fixture(autouse=True)
-def creds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FACEBOOK_PAGE_ACCESS_TOKEN", TOKEN)
-    monkeypatch.setenv("FACEBOOK_PAGE_ID", PAGE)
+def instagram_env(graph_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INSTAGRAM_USER_ID", IG)
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as router:
-        yield router
 
 
 def source(**config: Any) -> InstagramSource:
