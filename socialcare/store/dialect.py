@@ -267,6 +267,25 @@ class SqliteDialect(Dialect):
             ).fetchone()[0]
         )
 
+    @contextmanager
+    def migrating(self, conn: Any) -> Iterator[None]:
+        """Foreign keys off while migrations run, as SQLite's table rebuild requires.
+
+        With them on, dropping a parent table during a rebuild deletes its rows
+        first and fires the children's ON DELETE actions. The pragma is a no-op
+        inside a transaction, so it is set here, around every migration's own;
+        a migration that rebuilds tables runs ``PRAGMA foreign_key_check`` before
+        it commits (see m016).
+        """
+        enforced = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+        if enforced:
+            conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            yield
+        finally:
+            if enforced:
+                conn.execute("PRAGMA foreign_keys = ON")
+
 
 #: advisory-lock key serialising PostgreSQL migrations (any constant unique to socialcare)
 _MIGRATION_LOCK = 0x50C1A1CA
