@@ -22,7 +22,7 @@ from socialcare.models import Mention, SentPost
 from socialcare.outbox import send_item
 from socialcare.sources.base import Source
 from socialcare.store import QueueFilter, Store, open_store
-from socialcare.store.copy import copy_store, table_counts
+from socialcare.store.copy import TableCopy, copy_store, table_counts
 from socialcare.store.ingest import ingest_mentions
 from socialcare.store.migrations import postgres as pg_migrations
 from socialcare.store.migrations import sqlite as sqlite_migrations
@@ -342,4 +342,29 @@ def test_db_copy_round_trip_with_keys_on_both_sides(database: str, tmp_path: Pat
             assert len(copied.authors_of_customer("demo:a1")) == 2
     finally:
         for s in (source, target, back):
+            s.close()
+
+
+def test_db_copy_of_a_store_written_meanwhile_never_splits_a_mention_from_its_author(
+    database: str, tmp_path: Path
+) -> None:
+    """A poll storing a new author and its mention while the copy is past ``authors``."""
+    source = open_store(database)
+    source.upsert_mentions([make("1"), make("2", author="a2")])
+    poller = open_store(database)
+    target = open_store(tmp_path / "copy.db")
+
+    def poll_meanwhile(done: TableCopy) -> None:
+        if done.table == "authors" and not poller.get_author("demo:late"):
+            poller.upsert_mentions([make("3", "arrived during the copy", author="late")])
+
+    try:
+        copy_store(source, target, batch=1, progress=poll_meanwhile)  # the instant it started
+        assert target.mention_count() == 2 and target.get_author("demo:late") is None
+        assert no_broken_pointers(target)
+        copy_store(source, target)  # the next run brings the rest, whole
+        assert target.get_mention("demo:3")["author_key"] == "demo:late"
+        assert table_counts(target) == table_counts(source)
+    finally:
+        for s in (source, poller, target):
             s.close()
