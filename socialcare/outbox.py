@@ -34,7 +34,7 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, Iterator, Mapping, Protocol
 
-from .errors import Conflict, SendOutcomeUnknown, SocialcareError, SourceError
+from .errors import Conflict, NotFound, SendOutcomeUnknown, SocialcareError, SourceError
 from .models import Mention, Page, SentPost, item_options, parse_iso, to_iso, utcnow
 from .sources.base import Source
 from .store import Row, Store
@@ -207,6 +207,9 @@ _ANSWERS = ("reply", "followup", "dm")
 
 
 def _publish(store: Store, source: Source, item: Row) -> SentPost:
+    if item["kind"] in _ANSWERS and not item["mention_id"]:
+        # its mention was deleted (ON DELETE SET NULL): an answer never goes out as a post
+        raise NotFound(f"the mention outbox item {item['id']} answered was deleted: not sent")
     if item["kind"] in _ANSWERS and item["mention_id"]:
         mention = Mention.from_row(store.get_mention(item["mention_id"]))
         return source.reply(mention, item["text"])

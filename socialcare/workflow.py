@@ -136,12 +136,12 @@ def resolve_author(store: Store, ref: str) -> str:
     if store.get_author(ref) is not None:
         return ref
     try:
-        key = str(store.get_mention(ref)["author_key"])
+        key = store.get_mention(ref)["author_key"]
     except NotFound:
         raise NotFound(f"'{ref}' is neither an author key nor a mention id") from None
-    if not key:
+    if not key:  # NULL: an unlinked author
         raise NotFound(f"mention {ref} has no known author (the platform sent no author id)")
-    return key
+    return str(key)
 
 
 def prepare_reply(

@@ -28,6 +28,11 @@ _INSERT = (
     "created_ts, fetched_at, status, is_own, static_score, sla_due_ts, snoozed_until, assignee, "
     "intent) VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+#: mentions.author_key is a foreign key (m016): each author gets its row first
+_AUTHOR = (
+    "INSERT INTO authors (id, source, native_id, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (id) DO NOTHING"
+)
 
 row_st = st.tuples(
     st.one_of(  # age in hours: old, young, exactly on the cap, in the future
@@ -69,6 +74,7 @@ def _fill(store: Store, rows: list[tuple[Any, ...]]) -> None:
             )
         )
     with store.transaction():
+        store.conn.executemany(_AUTHOR, sorted({(p[3], p[1], p[4], p[7], p[7]) for p in params}))
         store.conn.executemany(_INSERT, params)
 
 

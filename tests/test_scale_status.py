@@ -27,6 +27,11 @@ _INSERT = (
     "VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+#: mentions.author_key is a foreign key (m016): each author gets its row first
+_AUTHOR = (
+    "INSERT INTO authors (id, source, native_id, first_seen, last_seen) VALUES (?, ?, 'a', ?, ?)"
+)
+
 
 def _iso(ts: float) -> str:
     return to_iso(datetime.fromtimestamp(ts, tz=timezone.utc))
@@ -50,6 +55,7 @@ def _fill(store: Store) -> None:
         for mid, src, age, status, own, intent, snoozed in rows
     ]  # fmt: skip
     with store.transaction():
+        store.conn.executemany(_AUTHOR, sorted({(p[3], p[1], p[7], p[7]) for p in params}))
         store.conn.executemany(_INSERT, params)
 
 

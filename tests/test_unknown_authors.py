@@ -1,7 +1,7 @@
 """An empty author id is no identity: strangers the platform hid stay strangers in the store.
 
 Adapters give such mentions ``author_key == ""`` (tests/sources/test_identities.py);
-here the store keeps them apart: no author row or customer, no duplicate folding
+here the store keeps them apart (``author_key`` NULL): no author row or customer, no duplicate folding
 between them, no shared history, no collision between two agents, no repeat contact.
 """
 
@@ -41,7 +41,7 @@ def test_unknown_authors_get_no_author_row_and_are_not_folded_together(store: St
     out = ingest_mentions(store, [hidden("1"), hidden("2", second=30)], duplicate_window=600)
     assert out.new == 2  # same text, same "author" "", 30 s apart: two people, both kept
     assert store.counts()["authors"] == 0
-    assert store.get_mention("twitter:1")["author_key"] == ""
+    assert store.get_mention("twitter:1")["author_key"] is None  # stored NULL, never ""
     assert store.history([""]) == []
     assert store.authors_of_customer("") == []
 

@@ -4,7 +4,9 @@ Tables are read in keyset pages on their primary key, so memory stays flat
 for millions of rows, and each page is written in one transaction with
 ``INSERT ... ON CONFLICT DO NOTHING``: running the copy again (after an
 interruption, or to pick up rows added since) inserts only what is missing
-and duplicates nothing. Ids are kept, so outbox items, events and customer
+and duplicates nothing. The source is read in one snapshot (a read-only
+transaction), so rows written meanwhile come in whole on the next run, never
+as a mention without its author. Ids are kept, so outbox items, events and customer
 links still point at the same rows; PostgreSQL's id sequences are moved past
 the copied ids at the end. Full-text indexes are rebuilt by the target's own
 triggers. At the end every table's row count is compared: the target must
@@ -128,31 +130,38 @@ def copy_store(
     if batch < 1:
         raise UsageError("--batch-size must be at least 1")
     results: list[TableCopy] = []
-    for table, key in COPY_TABLES:
-        columns = _columns(source, table)
-        wanted = set(_columns(target, table))
-        missing = [c for c in columns if c not in wanted]
-        if missing:
-            raise UsageError(f"db copy: the target's {table} lacks {', '.join(missing)}")
-        insert = (
-            f"INSERT INTO {table} ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT DO NOTHING"
-        )
-        result = TableCopy(table)
-        for rows in _pages(source, table, key, columns, batch):
-            with target.transaction():
-                cur = target.conn.executemany(insert, rows)
-            added = max(int(cur.rowcount), 0)
-            result.source_rows += len(rows)
-            result.inserted += added
-            result.already_there += len(rows) - added
-            if progress is not None:
-                progress(result)
-        if table in _IDENTITY:
-            target.dialect.after_bulk_insert(target.conn, table)
-        results.append(result)
+    # One instant of the source throughout: a poll writing an author and its mention
+    # while the copy is past ``authors`` would otherwise hand the target a mention
+    # whose author it never got, which its foreign key refuses. A rerun copies the rest.
+    source.conn.execute(source.dialect.read_snapshot)
+    try:
+        for table, key in COPY_TABLES:
+            columns = _columns(source, table)
+            wanted = set(_columns(target, table))
+            missing = [c for c in columns if c not in wanted]
+            if missing:
+                raise UsageError(f"db copy: the target's {table} lacks {', '.join(missing)}")
+            insert = (
+                f"INSERT INTO {table} ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT DO NOTHING"
+            )
+            result = TableCopy(table)
+            for rows in _pages(source, table, key, columns, batch):
+                with target.transaction():
+                    cur = target.conn.executemany(insert, rows)
+                added = max(int(cur.rowcount), 0)
+                result.source_rows += len(rows)
+                result.inserted += added
+                result.already_there += len(rows) - added
+                if progress is not None:
+                    progress(result)
+            if table in _IDENTITY:
+                target.dialect.after_bulk_insert(target.conn, table)
+            results.append(result)
+        source_counts = table_counts(source)
+    finally:
+        source.conn.execute("ROLLBACK")  # it only read
     target.refresh_statistics()  # the planner's view of the new rows, before agents use them
-    source_counts = table_counts(source)
     target_counts = table_counts(target)
     short = []
     for result in results:

@@ -145,6 +145,15 @@ def in_chunks(values: Sequence[_T], size: int = IN_CHUNK) -> Iterator[list[_T]]:
         yield list(values[start : start + size])
 
 
+def stored_author_key(author_key: str) -> str | None:
+    """What ``mentions.author_key`` holds: NULL for an unlinked author, never "".
+
+    The column is a foreign key to ``authors`` (m016), and an unknown author has
+    no authors row: an empty id never becomes an identity, so it is no key either.
+    """
+    return author_key or None
+
+
 def is_postgres_url(database: str | Path) -> bool:
     """Whether ``database`` names a PostgreSQL server rather than a SQLite file."""
     return str(database).startswith(("postgresql://", "postgres://"))
@@ -347,7 +356,7 @@ class Store:
                     m.native_id,
                     m.query,
                     m.url,
-                    m.author_key,
+                    stored_author_key(m.author_key),
                     m.author_id,
                     m.author_handle,
                     m.author_name,

@@ -55,6 +55,8 @@ class Dialect:
     name: ClassVar[str]
     #: start a write transaction
     begin: ClassVar[str]
+    #: start a read-only transaction that sees one instant of the store throughout
+    read_snapshot: ClassVar[str]
     #: backend-only columns (row numbers, search vectors): never handed out, never copied
     hidden_columns: ClassVar[tuple[str, ...]] = ()
     #: how many hour ranges the index-ranked queue reads young mentions in: more ranges
@@ -187,6 +189,8 @@ class SqliteDialect(Dialect):
     name = "sqlite"
     # SQLite takes the write lock at once, so a check-then-write inside is one step.
     begin = "BEGIN IMMEDIATE"
+    # A deferred transaction's first read fixes its WAL snapshot; writers go on meanwhile.
+    read_snapshot = "BEGIN"
 
     def least(self, *exprs: str) -> str:
         return f"min({', '.join(exprs)})"
@@ -267,6 +271,25 @@ class SqliteDialect(Dialect):
             ).fetchone()[0]
         )
 
+    @contextmanager
+    def migrating(self, conn: Any) -> Iterator[None]:
+        """Foreign keys off while migrations run, as SQLite's table rebuild requires.
+
+        With them on, dropping a parent table during a rebuild deletes its rows
+        first and fires the children's ON DELETE actions. The pragma is a no-op
+        inside a transaction, so it is set here, around every migration's own;
+        a migration that rebuilds tables runs ``PRAGMA foreign_key_check`` before
+        it commits (see m016).
+        """
+        enforced = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+        if enforced:
+            conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            yield
+        finally:
+            if enforced:
+                conn.execute("PRAGMA foreign_keys = ON")
+
 
 #: advisory-lock key serialising PostgreSQL migrations (any constant unique to socialcare)
 _MIGRATION_LOCK = 0x50C1A1CA
@@ -277,6 +300,7 @@ class PostgresDialect(Dialect):
 
     name = "postgresql"
     begin = "BEGIN"
+    read_snapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
     hidden_columns = ("rowid", "search", "search_len")
     # PostgreSQL plans a UNION branch in about 1 ms (SQLite in microseconds), far more
     # than reading every young open row of the hour index once: one range it is.

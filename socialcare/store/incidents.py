@@ -308,7 +308,9 @@ def open_member_ids(store: Store) -> dict[str, tuple[int, str]]:
         "WHERE i.status = 'open' AND im.removed = 0 AND m.status = 'open' AND m.is_own = 0 "
         "GROUP BY im.mention_id"
     )
-    return {str(r["mention_id"]): (int(r["incident_id"]), str(r["author"])) for r in rows}
+    return {
+        str(r["mention_id"]): (int(r["incident_id"]), str(r["author"] or "")) for r in rows
+    }  # an unlinked author (NULL) is "", no customer
 
 
 def report_rows(

@@ -65,7 +65,7 @@ _MENTION_EXPORT: tuple[tuple[str, str], ...] = (
     ("native_id", "m.native_id"),
     ("kind", "m.kind"),
     ("created_at", "m.created_at"),
-    ("author_key", "m.author_key"),
+    ("author_key", "coalesce(m.author_key, '')"),  # unlinked: NULL since m016, "" as before
     ("author_handle", "m.author_handle"),
     ("author_name", "m.author_name"),
     ("author_followers", "m.author_followers"),

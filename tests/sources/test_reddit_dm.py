@@ -90,7 +90,7 @@ def test_private_messages_become_dms_threaded_by_their_first_message(
     assert thread[1]["text"] == "Any news on the refund?"
     assert thread[0]["author_key"] == "reddit:t2_dana_r"
     gone = store.find_mention("reddit", "t4_m0")
-    assert gone is not None and gone["author_key"] == ""  # [deleted] is nobody's identity
+    assert gone is not None and gone["author_key"] is None  # [deleted] is nobody's identity
     rows = store.queue(QueueFilter(kind="dm"), 1_800_000_000.0, 0.0, 24.0)
     assert ("t4_m3", 2) in [(r["native_id"], r["messages"]) for r in rows]
 

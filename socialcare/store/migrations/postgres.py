@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol, Sequence
 
+from .pointers import FOREIGN_KEYS, repair_pointers
+
 __all__ = ["MIGRATIONS", "Executor"]
 
 
@@ -574,3 +576,25 @@ def m013_team(db: Executor) -> None:
 def m015_datasette_fts(db: Executor) -> None:
     """Nothing to do: the SQLite twin re-declares its FTS5 indexes for Datasette, and
     PostgreSQL searches with tsvector expressions (kept so both lists of names match)."""
+
+
+@migration
+def m016_foreign_keys(db: Executor) -> None:
+    """Foreign keys where rows point at each other (see the SQLite twin).
+
+    ``mentions.author_key`` may be NULL (an unlinked author), the pointers
+    that would break a key are repaired (:func:`~.pointers.repair_pointers`),
+    then each key is added ``NOT VALID`` and validated, ON DELETE SET NULL as
+    on SQLite. (In one transaction the table locks are held until the commit
+    either way; the two steps keep the check explicit and its error named.)
+    Names are PostgreSQL's defaults (``mentions_author_key_fkey``).
+    """
+    db.execute("ALTER TABLE mentions ALTER COLUMN author_key DROP NOT NULL")
+    repair_pointers(db)
+    for table, column, parent in FOREIGN_KEYS:
+        name = f"{table}_{column}_fkey"
+        db.execute(
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({column}) "
+            f"REFERENCES {parent}(id) ON DELETE SET NULL NOT VALID"
+        )
+        db.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}")

@@ -7,9 +7,12 @@ name with its UTC time in ``_socialcare_migrations``. ``open_db`` runs
 
 from __future__ import annotations
 
-from typing import Callable
+import re
+from typing import Any, Callable
 
 import sqlite_utils
+
+from .pointers import FOREIGN_KEYS, repair_pointers
 
 Migration = Callable[[sqlite_utils.Database], None]
 MIGRATIONS: list[Migration] = []
@@ -656,3 +659,91 @@ def m015_datasette_fts(db: sqlite_utils.Database) -> None:
             "tokenize='porter unicode61 remove_diacritics 2')"
         )
         db.execute(f"INSERT INTO {index} ({index}) VALUES ('rebuild')")
+
+
+#: m016's column definitions: as m001 wrote them, and with the foreign key
+_FK_COLUMNS = {
+    "mentions": (
+        "author_key TEXT NOT NULL,",
+        "author_key TEXT REFERENCES authors(id) ON DELETE SET NULL,",
+    ),
+    "events": ("mention_id TEXT,", "mention_id TEXT REFERENCES mentions(id) ON DELETE SET NULL,"),
+    "outbox": ("mention_id TEXT,", "mention_id TEXT REFERENCES mentions(id) ON DELETE SET NULL,"),
+}
+
+
+def _rebuild(db: sqlite_utils.Database, table: str, old: str, new: str) -> None:
+    """SQLite's 12-step rebuild of ``table`` with column definition ``old`` made ``new``.
+
+    https://www.sqlite.org/lang_altertable.html#otheralter (foreign keys are off
+    while migrations run, see ``SqliteDialect.migrating``). The new table is the
+    stored CREATE statement with that one definition changed, so columns added
+    since by ALTER TABLE come along. Kept as they were: every row's rowid (the
+    FTS index and the queue read rowids), every index and trigger, the table's
+    planner statistics and its AUTOINCREMENT high-water mark.
+    """
+    conn = db.conn
+    (sql,) = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
+    ).fetchone()
+    head = re.match(rf'CREATE TABLE "?{table}"?\s*\(', sql)
+    if head is None or sql.count(old) != 1:
+        raise RuntimeError(f"m016: unexpected schema of {table}: {sql}")
+    temp = f"_m016_{table}"
+    conn.execute(f"CREATE TABLE {temp} (" + sql[head.end() :].replace(old, new))
+    info = conn.execute(f"PRAGMA table_info({table})").fetchall()
+    columns = ", ".join(str(r[1]) for r in info)
+    keys = [r for r in info if r[5]]
+    has_alias = len(keys) == 1 and str(keys[0][2]).upper() == "INTEGER"  # id is the rowid
+    copied = columns if has_alias else f"rowid, {columns}"
+    kept = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') "
+        "AND sql IS NOT NULL ORDER BY type, rowid",
+        [table],
+    ).fetchall()
+    stats: list[Any] = []
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
+        stats = conn.execute(
+            "SELECT tbl, idx, stat FROM sqlite_stat1 WHERE tbl = ?", [table]
+        ).fetchall()
+    sequence = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).fetchone()
+    conn.execute(f"INSERT INTO {temp} ({copied}) SELECT {copied} FROM {table}")
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"ALTER TABLE {temp} RENAME TO {table}")
+    for (statement,) in kept:
+        conn.execute(statement)
+    if stats:
+        conn.executemany("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)", stats)
+    if sequence is not None:
+        if not conn.execute(
+            "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", [sequence[0], table]
+        ).rowcount:
+            conn.execute(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [table, sequence[0]]
+            )
+
+
+@migration
+def m016_foreign_keys(db: sqlite_utils.Database) -> None:
+    """Foreign keys where rows point at each other, so Datasette links them.
+
+    ``mentions.author_key`` -> ``authors``, ``events.mention_id`` and
+    ``outbox.mention_id`` -> ``mentions``. SQLite declares a foreign key only
+    in CREATE TABLE, so the three tables are rebuilt (:func:`_rebuild`; on a
+    store of 1M mentions this takes a while, once). ``author_key`` loses its
+    NOT NULL: an unlinked author is NULL, no longer "" (which no authors row
+    could match). Then :func:`~.pointers.repair_pointers` fixes pointers that
+    would break a key, and ``PRAGMA foreign_key_check`` proves none is left.
+
+    ON DELETE SET NULL throughout: deleting a mention keeps its outbox items
+    (the never-send-twice record) and events (the audit log), and deleting an
+    author leaves its mentions unlinked, as for an author the platform hid.
+    Every pointing column already has an index, so those deletes stay lookups.
+    """
+    for table, (old, new) in _FK_COLUMNS.items():
+        _rebuild(db, table, old, new)
+    repair_pointers(db)
+    for table, _, _ in FOREIGN_KEYS:
+        broken = db.execute(f"PRAGMA foreign_key_check({table})").fetchall()
+        if broken:
+            raise RuntimeError(f"m016: {len(broken)} rows of {table} point at missing rows")
