@@ -51,6 +51,10 @@ _USUAL = {"u": "none", "d": PASSING, "p": ""}
 _HEADER = 5  # version, repeat count, language, language source, tags
 
 
+#: made once: ``json.dumps`` with separators builds an encoder per call (a poll's hot path)
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _template(code: str, repeat: int, language: str, source: str) -> tuple[str, str]:
     """The (prefix, suffix) a part's detail is rebuilt around its token."""
     if code == "s":
@@ -64,9 +68,12 @@ def _template(code: str, repeat: int, language: str, source: str) -> tuple[str, 
 
 def _number(value: float) -> float | int:
     """A whole float as an int (``1`` not ``1.0``); ``-0.0`` and the rest unchanged."""
-    if isinstance(value, float) and value.is_integer() and math.copysign(1.0, value) > 0:
-        if abs(value) < 2**53:
-            return int(value)
+    if value == 0.0:  # the usual value; 0.0 and -0.0 differ in sign only
+        return 0 if math.copysign(1.0, value) > 0 else value
+    if value == 1.0:
+        return 1
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
     return value
 
 
@@ -80,19 +87,27 @@ def encode_signals(
 ) -> str:
     """The ``signals`` column text of one triage (version 2, see the module docstring)."""
     out: list[Any] = [SIGNALS_VERSION, repeat_count, language, language_source, list(tags)]
+    number = _number
     for part in parts:
-        name, value, weight, detail = str(part[0]), part[1], part[2], str(part[4])
+        name, value, weight, detail = part[0], part[1], part[2], part[4]
         code = _CODES.get(name)
-        if code is not None:
+        if code is None or not isinstance(detail, str):
+            out.append([str(name), number(value), number(weight), str(detail)])
+            continue
+        if code == "u" or code == "d" or code == "i" or code == "t" or code == "l":
+            token = detail  # templates without prefix or suffix
+        else:
             prefix, suffix = _template(code, repeat_count, language, language_source)
             end = len(detail) - len(suffix)
-            if detail.startswith(prefix) and detail.endswith(suffix) and end >= len(prefix):
-                token = detail[len(prefix) : end]
-                short = [code, _number(value), _number(weight)]
-                out.append(short if _USUAL.get(code) == token else [*short, token])
+            if not (detail.startswith(prefix) and detail.endswith(suffix) and end >= len(prefix)):
+                out.append([name, number(value), number(weight), detail])
                 continue
-        out.append([name, _number(value), _number(weight), detail])
-    return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+            token = detail[len(prefix) : end]
+        if _USUAL.get(code) == token:
+            out.append([code, number(value), number(weight)])
+        else:
+            out.append([code, number(value), number(weight), token])
+    return _ENCODE(out)
 
 
 def decode_signals(text: Any) -> Mapping[str, Any]:

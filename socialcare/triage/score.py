@@ -406,9 +406,13 @@ class TriageResult(NamedTuple):
     sla_due_ts: float | None
     repeat_count: int = 0
 
-    def columns(self) -> dict[str, Any]:
+    def columns(self, triaged_at: str | None = None) -> dict[str, Any]:
         """Exactly the store's ``TRIAGE_COLUMNS``; ``signals`` is the compact encoding
-        of the parts, tags, language and repeat count (:mod:`socialcare.triage.codec`)."""
+        of the parts, tags, language and repeat count (:mod:`socialcare.triage.codec`).
+
+        ``triaged_at`` (UTC ISO, default now): a batch passes its one time, as
+        reading the clock per mention cost a poll more than encoding its signals.
+        """
         s = self.sentiment
         return {
             "sentiment_compound": s.compound,
@@ -426,7 +430,7 @@ class TriageResult(NamedTuple):
                 repeat_count=self.repeat_count,
             ),
             "sla_due_ts": self.sla_due_ts,
-            "triaged_at": to_iso(utcnow()),
+            "triaged_at": to_iso(utcnow()) if triaged_at is None else triaged_at,
         }
 
 
