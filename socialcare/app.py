@@ -308,7 +308,7 @@ class Socialcare:
                 (``Step(task="SOURCE QUERY", done=items read, note="page N, M new")``).
         """
         from .poll import poll
-        from .scoring import maybe_retrain, triage_ids
+        from .scoring import maybe_retrain, page_scorer
 
         settings = self.triage_settings
         routing = self.routing_settings
@@ -317,7 +317,7 @@ class Socialcare:
         def on_stored(store: Store, ids: list[str]) -> None:
             from .incident.matching import attach_new
 
-            triage_ids(store, ids, settings)
+            # triaged already: the ingest scored the page as it stored it (page_scorer)
             attach_new(store, ids)  # open incidents catch new matching mentions, same transaction
             if routing.rules:  # team mode: routed in the same transaction as the ingest
                 from .team.routing import route_ids
@@ -329,7 +329,7 @@ class Socialcare:
         started = utcnow()
         summary = poll(
             self.config, self.store, sources, on_stored=on_stored, waiter=waiter,
-            max_wait=max_wait, progress=progress,
+            max_wait=max_wait, progress=progress, scorer=page_scorer(settings),
         )  # fmt: skip
         names = list(sources or self.config.enabled_sources())
         edited, deleted = self._recheck(names, utcnow(), seen_since=started)

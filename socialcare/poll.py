@@ -360,8 +360,10 @@ class _QueryPoll:
         own_handles: Sequence[str],
         on_stored: StoredHook | None,
         progress: ProgressHook | None = None,
+        scorer: ingest.Scorer | None = None,
     ) -> None:
         self.store = store
+        self.scorer = scorer
         self.progress = progress
         self.source = source
         self.query = query
@@ -398,6 +400,7 @@ class _QueryPoll:
             own_ids=own_ids,
             fold_reposts=self.settings.fold_reposts,
             duplicate_window=self.settings.duplicate_window,
+            scorer=self.scorer,
         )
         if self.on_stored is not None and outcome.stored_ids:
             self.on_stored(self.store, outcome.stored_ids)
@@ -673,12 +676,15 @@ def poll_source(
     waiter: Waiter | None = None,
     max_wait: float | None = None,
     progress: ProgressHook | None = None,
+    scorer: ingest.Scorer | None = None,
 ) -> list[PollResult]:
     """Poll every query of one adapter; errors are recorded per query, not raised.
 
     Args:
         own_handles: the brand's handles (config ``brand_handles``): never queued.
         on_stored: called in each page's transaction with the ids stored.
+        scorer: triages each page as it is stored (``scoring.page_scorer``): new
+            mentions are inserted scored, before ``on_stored`` hears of them.
         waiter: ``waiter(seconds, reason)`` shows or logs rate-limit waits.
         max_wait: the most seconds this poll may wait in total (``--max-wait``).
         progress: called per query as it starts and after each stored page, with the
@@ -701,7 +707,9 @@ def poll_source(
         for query in queries:
             if limit is not None:
                 limit.declined = False
-            run = _QueryPoll(store, source, query, settings, own_handles, on_stored, progress)
+            run = _QueryPoll(
+                store, source, query, settings, own_handles, on_stored, progress, scorer
+            )
             results.append(run.run(limit))
     finally:
         source.waiter = previous
@@ -718,13 +726,15 @@ def poll(
     waiter: Waiter | None = None,
     max_wait: float | None = None,
     progress: ProgressHook | None = None,
+    scorer: ingest.Scorer | None = None,
 ) -> PollSummary:
     """Poll the named (default: all enabled) sources under the store's poll lock.
 
     Raises LockHeld when another poll runs; platform errors (and budgets
     reached) are collected per query in the summary so one broken source does
     not stop the others. ``max_wait`` bounds the total rate-limit waiting of
-    the whole run; ``progress`` hears of every query and page (see ``poll_source``).
+    the whole run; ``progress`` hears of every query and page, and ``scorer``
+    triages each page as it is stored (see ``poll_source``).
     """
     if max_wait is not None and max_wait < 0:
         raise UsageError("--max-wait must be a number of seconds >= 0")
@@ -755,7 +765,7 @@ def poll(
         for src in built:
             summary.results += poll_source(
                 store, src, own_handles=config.brand_handles, on_stored=on_stored, waiter=limit,
-                progress=progress,
+                progress=progress, scorer=scorer,
             )  # fmt: skip
 
     if lock:

@@ -25,7 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, cast
 
 from .errors import UsageError
+from .models import to_iso, utcnow
+from .store import TRIAGE_COLUMNS
 from .store import triage as store_triage
+from .store.ingest import Scorer
 from .triage.learned import LearnedModel, train
 from .triage.score import TriageSettings, parse_duration, score_rows
 
@@ -41,6 +44,7 @@ __all__ = [
     "TrainReport",
     "load_model",
     "maybe_retrain",
+    "page_scorer",
     "read_labels",
     "rescore_open",
     "reset_model",
@@ -125,16 +129,37 @@ def _repeat_counts(store: Store, rows: Sequence[Mapping[str, Any]]) -> list[int]
     return [0 if row.get("is_own") else waiting.get(str(row["id"]), 0) for row in rows]
 
 
-def _triage_batch(store: Store, rows: Sequence[Mapping[str, Any]], settings: TriageSettings) -> int:
-    counts = _repeat_counts(store, rows)
-    results = score_rows(rows, settings, counts)
+def _triage_columns(
+    rows: Sequence[Mapping[str, Any]], settings: TriageSettings, counts: Sequence[int]
+) -> list[dict[str, Any]]:
+    """The ``TRIAGE_COLUMNS`` of each row: its score, with the kind's SLA where one is set."""
     columns = []
-    for row, r in zip(rows, results, strict=True):
-        cols = r.columns()
+    now = to_iso(utcnow())
+    for row, r in zip(rows, score_rows(rows, settings, counts), strict=True):
+        cols = r.columns(now)
         cols["sla_due_ts"] = _kind_sla_due(row, settings, cols.get("sla_due_ts"))
-        columns.append((str(row["id"]), cols))
-    store.save_triage(columns)
-    return len(results)
+        columns.append(cols)
+    return columns
+
+
+def page_scorer(settings: TriageSettings) -> Scorer:
+    """What ``poll`` hands the ingest to score each page before inserting it.
+
+    The same columns :func:`triage_ids` would save after the insert, so a
+    mention is written once with its triage instead of inserted, read back
+    and updated (``store.ingest.ingest_mentions``).
+    """
+
+    def score(rows: Sequence[Mapping[str, Any]], counts: Sequence[int]) -> list[Mapping[str, Any]]:
+        return list(_triage_columns(rows, settings, counts))
+
+    return score
+
+
+def _triage_batch(store: Store, rows: Sequence[Mapping[str, Any]], settings: TriageSettings) -> int:
+    columns = _triage_columns(rows, settings, _repeat_counts(store, rows))
+    store.save_triage([(str(row["id"]), cols) for row, cols in zip(rows, columns, strict=True)])
+    return len(rows)
 
 
 def triage_ids(store: Store, ids: Sequence[str], settings: TriageSettings) -> int:
@@ -150,16 +175,33 @@ def triage_ids(store: Store, ids: Sequence[str], settings: TriageSettings) -> in
     return done
 
 
+#: what a re-score compares: a row whose columns all come out the same is not written
+_COMPARED = tuple(c for c in TRIAGE_COLUMNS if c != "triaged_at")
+
+
 def retriage_all(
     store: Store, settings: TriageSettings, progress: Callable[[int], None] | None = None
 ) -> int:
-    """Re-score every stored mention in batches; ``progress(n)`` after each batch of n."""
+    """Re-score every stored mention in batches; ``progress(n)`` after each batch of n.
+
+    Reads only what scoring needs (not ``raw`` JSON and the rest of each row)
+    and writes, in one batched UPDATE per batch, only the rows whose triage
+    columns changed: re-scoring after a small ``[triage]`` edit rewrites the
+    mentions it moved, not the whole store. Returns how many were scored.
+    """
     done = 0
-    for rows in store.iter_mentions(batch_size=BATCH_SIZE):
-        n = _triage_batch(store, rows, settings)
-        done += n
+    for rows in store.iter_mentions(batch_size=BATCH_SIZE, columns=store.TRIAGE_READ):
+        columns = _triage_columns(rows, settings, _repeat_counts(store, rows))
+        store.save_triage(
+            [
+                (str(row["id"]), cols)
+                for row, cols in zip(rows, columns, strict=True)
+                if any(row.get(c) != cols.get(c) for c in _COMPARED)
+            ]
+        )
+        done += len(rows)
         if progress is not None:
-            progress(n)
+            progress(len(rows))
     return done
 
 

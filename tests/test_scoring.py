@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,6 +13,7 @@ from socialcare.scoring import retriage_all, triage_ids
 from socialcare.sources.demo import DemoSource
 from socialcare.store import QueueFilter, Store
 from socialcare.triage import TriageSettings, explain
+from socialcare.triage.codec import decode_signals
 
 T0 = datetime(2027, 1, 15, 8, 0, tzinfo=timezone.utc)
 SETTINGS = TriageSettings.from_config({}, ["acmehelp"])
@@ -51,7 +51,7 @@ def test_triage_ids_stores_every_column(store: Store) -> None:
     assert row["sentiment_scored"] == 1 and row["sentiment_compound"] is not None
     assert row["sla_due_ts"] == pytest.approx(T0.timestamp() + 3600)
     assert row["triaged_at"] is not None
-    payload = json.loads(row["signals"])
+    payload = decode_signals(row["signals"])
     assert sum(p[3] for p in payload["signals"]) == pytest.approx(row["static_score"])
 
 
@@ -121,7 +121,7 @@ def test_repeat_contact_counts_earlier_unanswered_mentions(store: Store) -> None
 
 
 def _signal(store: Store, mention_id: str, name: str) -> list[object]:
-    payload = json.loads(store.get_mention(mention_id)["signals"])
+    payload = decode_signals(store.get_mention(mention_id)["signals"])
     return next(p for p in payload["signals"] if p[0] == name)
 
 
@@ -162,7 +162,7 @@ def test_retriage_all_works_in_batches_and_applies_new_settings(
     assert retriage_all(store, heavier, seen.append) == 5
     assert seen == [2, 2, 1]
     row = store.get_mention("demo:0")
-    assert json.loads(row["signals"])["signals"][0][:4] == ["intent", 1.0, 7.0, 7.0]
+    assert decode_signals(row["signals"])["signals"][0][:4] == ["intent", 1.0, 7.0, 7.0]
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from socialcare.store import Store, open_store
 from socialcare.store import triage as store_triage
 from socialcare.store.copy import copy_store, table_counts
 from socialcare.triage import LearnedModel, TriageSettings
+from socialcare.triage.codec import decode_signals
 
 runner = CliRunner()
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)
@@ -94,7 +95,7 @@ def seed_history(store: Store, n: int = 240, open_n: int = 6) -> list[str]:
 
 
 def _learned(store: Store, mention_id: str) -> list[object] | None:
-    payload = json.loads(store.get_mention(mention_id)["signals"])
+    payload = decode_signals(store.get_mention(mention_id)["signals"])
     parts = [p for p in payload["signals"] if p[0] == "learned"]
     return parts[0] if parts else None
 

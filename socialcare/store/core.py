@@ -11,6 +11,7 @@ waiting-time term in SQL at read time.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import sqlite3
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import sqlite_utils
 
@@ -102,6 +103,50 @@ TRIAGE_COLUMNS = (
     "sla_due_ts",
     "triaged_at",
 )
+# A new mention inserted with its triage; on a conflict (stored meanwhile) the same
+# refresh as _UPSERT_MENTION, triage kept.
+_UPSERT_SCORED_MENTION = _UPSERT_MENTION.replace(
+    f"{', '.join(_MENTION_COLUMNS)}) VALUES ({', '.join('?' for _ in _MENTION_COLUMNS)})",
+    f"{', '.join(_MENTION_COLUMNS + TRIAGE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _MENTION_COLUMNS + TRIAGE_COLUMNS)})",
+)
+
+
+def _stored_values(row: Row) -> tuple[Any, ...]:
+    """A :meth:`Store.mention_rows` row's ``_MENTION_COLUMNS`` values (its JSON made once)."""
+    return tuple(
+        stored_author_key(row[c]) if c == "author_key" else row[c] for c in _MENTION_COLUMNS
+    )
+
+
+def _mention_values(m: Mention, now: str, own: set[str]) -> tuple[Any, ...]:
+    """One mention's ``_MENTION_COLUMNS`` values, as stored."""
+    return (
+        m.id,
+        m.source,
+        m.native_id,
+        m.query,
+        m.url,
+        stored_author_key(m.author_key),
+        m.author_id,
+        m.author_handle,
+        m.author_name,
+        m.author_followers,
+        m.text,
+        to_iso(m.created_at),
+        m.created_at.timestamp(),
+        now,
+        m.language,
+        m.conversation_id,
+        m.parent_id,
+        m.kind,
+        m.repost_of,
+        json.dumps(m.raw, ensure_ascii=False, default=str),
+        1 if m.author_handle.lower() in own else 0,
+        m.rating,
+        to_iso(m.updated_at) if m.updated_at is not None else None,
+        json.dumps(m.meta, ensure_ascii=False, default=str),
+    )
 
 
 @dataclass(frozen=True)
@@ -171,6 +216,19 @@ def unanswered_before_sql(count: int, dialect: Dialect) -> str:
         "WHERE o.author_key = m.author_key AND o.created_ts < m.created_ts "
         "AND o.status = 'open' AND o.is_own = 0 AND m.author_key <> '') "
         f"FROM mentions m WHERE m.id IN ({marks})"
+    )
+
+
+def open_created_of_sql(count: int, dialect: Dialect) -> str:
+    """The creation times of ``count`` authors' open mentions (the in-memory repeat count).
+
+    The same predicate as :func:`unanswered_before_sql`'s inner count, so it reads
+    ``idx_mentions_author_open`` alone.
+    """
+    marks = ", ".join("?" for _ in range(count))
+    return (
+        f"SELECT author_key, created_ts FROM mentions {dialect.open_by_author_hint()} "
+        f"WHERE author_key IN ({marks}) AND status = 'open' AND is_own = 0 AND author_key <> ''"
     )
 
 
@@ -334,9 +392,20 @@ class Store:
             )
         return found
 
-    def upsert_mentions(self, mentions: Iterable[Mention], own_handles: Sequence[str] = ()) -> int:
+    def upsert_mentions(
+        self,
+        mentions: Iterable[Mention],
+        own_handles: Sequence[str] = (),
+        *,
+        triage: Mapping[str, Mapping[str, Any]] | None = None,
+        rows: Mapping[str, Row] | None = None,
+    ) -> int:
         """Insert or refresh mentions (and their authors); return how many were new.
 
+        ``triage`` maps ids of new mentions to their ``TRIAGE_COLUMNS``: those rows
+        are inserted already scored (one write per mention instead of an insert
+        and then an UPDATE). A known id keeps its triage, as without ``triage``.
+        ``rows``: the :meth:`mention_rows` they were scored from, inserted as they are.
         Call inside :meth:`transaction` together with :meth:`set_cursor` so the
         cursor never moves past mentions that were not stored.
         """
@@ -347,36 +416,16 @@ class Store:
         now = to_iso(utcnow())
         own = {h.lower() for h in own_handles}
         mention_rows = []
+        scored_rows = []
         author_rows = []
         for m in batch:
-            mention_rows.append(
-                (
-                    m.id,
-                    m.source,
-                    m.native_id,
-                    m.query,
-                    m.url,
-                    stored_author_key(m.author_key),
-                    m.author_id,
-                    m.author_handle,
-                    m.author_name,
-                    m.author_followers,
-                    m.text,
-                    to_iso(m.created_at),
-                    m.created_at.timestamp(),
-                    now,
-                    m.language,
-                    m.conversation_id,
-                    m.parent_id,
-                    m.kind,
-                    m.repost_of,
-                    json.dumps(m.raw, ensure_ascii=False, default=str),
-                    1 if m.author_handle.lower() in own else 0,
-                    m.rating,
-                    to_iso(m.updated_at) if m.updated_at is not None else None,
-                    json.dumps(m.meta, ensure_ascii=False, default=str),
-                )
-            )
+            built = rows.get(m.id) if rows is not None else None
+            cols = triage.get(m.id) if triage is not None and m.id not in existing else None
+            if cols is None:
+                mention_rows.append(_mention_values(m, now, own))
+            else:  # the row it was scored from (is_own as own_ids make it, the same in the end)
+                values = _mention_values(m, now, own) if built is None else _stored_values(built)
+                scored_rows.append(values + tuple(cols.get(c) for c in TRIAGE_COLUMNS))
             if not m.author_key:
                 continue  # an unknown author is no identity: no author row, no customer
             author_rows.append(
@@ -394,9 +443,56 @@ class Store:
         new = sum(1 for m in batch if m.id not in existing)
         with self.transaction():
             self.conn.executemany(_UPSERT_AUTHOR, author_rows)
-            self.conn.executemany(_UPSERT_MENTION, mention_rows)
+            if mention_rows:
+                self.conn.executemany(_UPSERT_MENTION, mention_rows)
+            if scored_rows:
+                self.conn.executemany(_UPSERT_SCORED_MENTION, scored_rows)
             self.dialect.rows_added(self.conn, new)
         return new
+
+    def mention_rows(
+        self, mentions: Sequence[Mention], own_handles: Sequence[str] = (), own_ids: Any = ()
+    ) -> list[Row]:
+        """Mentions as the rows :meth:`upsert_mentions` would store for them (not stored).
+
+        What triage reads of a stored row, with the same values (``raw`` as its
+        JSON text, ``created_ts`` in seconds, ``is_own`` after ``own_ids``), so
+        a page can be scored before it is inserted.
+        """
+        now = to_iso(utcnow())
+        own = {h.lower() for h in own_handles}
+        rows = []
+        for m in mentions:
+            row = dict(zip(_MENTION_COLUMNS, _mention_values(m, now, own), strict=True))
+            if m.id in own_ids:
+                row["is_own"] = 1
+            rows.append(row)
+        return rows
+
+    def waiting_before(self, rows: Sequence[Row]) -> list[int]:
+        """Per row about to be inserted: earlier mentions by its author still waiting.
+
+        ``unanswered_before_many``'s count, as it will be once ``rows`` are stored
+        (open, not the brand's own, created earlier; the brand's own rows and
+        unknown authors get 0), read in one query per 500 authors: the stored
+        open mentions of the page's authors, plus the page's own earlier rows.
+        """
+        authors = sorted({str(r["author_key"]) for r in rows if r["author_key"]})
+        times: dict[str, list[float]] = {}
+        for chunk in in_chunks(authors):
+            for key, ts in self.conn.execute(open_created_of_sql(len(chunk), self.dialect), chunk):
+                times.setdefault(str(key), []).append(float(ts))
+        for r in rows:  # inserted open: the page's own earlier mentions wait too
+            if r["author_key"] and not r["is_own"]:
+                times.setdefault(str(r["author_key"]), []).append(float(r["created_ts"]))
+        for found in times.values():
+            found.sort()
+        return [
+            0
+            if r["is_own"] or not r["author_key"]
+            else bisect.bisect_left(times[str(r["author_key"])], float(r["created_ts"]))
+            for r in rows
+        ]
 
     def get_mention(self, mention_id: str, *, lock: bool = False) -> Row:
         """One mention by id, or :class:`NotFound` naming the id.
@@ -438,21 +534,42 @@ class Store:
         ).fetchall()
         return sorted({str(r[0]) for r in rows})
 
+    #: the columns re-scoring reads (``triage --all``): what triage needs, and the
+    #: current triage to compare with, without ``raw``-sized neighbours like ``meta``
+    TRIAGE_READ = (
+        "id", "text", "language", "author_followers", "query", "raw", "rating",
+        "created_ts", "created_at", "kind", "is_own", *TRIAGE_COLUMNS,
+    )  # fmt: skip
+
     def iter_mentions(
-        self, batch_size: int = 2000, ids: Sequence[str] | None = None
+        self,
+        batch_size: int = 2000,
+        ids: Sequence[str] | None = None,
+        *,
+        columns: Sequence[str] | None = None,
     ) -> Iterator[list[Row]]:
-        """Mentions in rowid order, a batch at a time (bounded memory on huge stores)."""
+        """Mentions in rowid order, a batch at a time (bounded memory on huge stores).
+
+        ``columns`` (names of ``mentions`` columns) reads only those, plus ``_rowid``.
+        """
+        if columns is not None:
+            known = set(_MENTION_COLUMNS) | set(TRIAGE_COLUMNS) | set(self.TRIAGE_READ)
+            bad = [c for c in columns if c not in known]
+            if bad:
+                raise ValueError(f"not a mentions column: {', '.join(bad)}")
+        what = "*" if columns is None else ", ".join(columns)
         if ids is not None:
             for chunk in in_chunks(ids, batch_size):
                 marks = ", ".join("?" for _ in chunk)
                 yield self._rows(
-                    f"SELECT rowid AS _rowid, * FROM mentions WHERE id IN ({marks})", chunk
+                    f"SELECT rowid AS _rowid, {what} FROM mentions WHERE id IN ({marks})", chunk
                 )
             return
         last = -1
         while True:
             rows = self._rows(
-                "SELECT rowid AS _rowid, * FROM mentions WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                f"SELECT rowid AS _rowid, {what} FROM mentions WHERE rowid > ? "
+                "ORDER BY rowid LIMIT ?",
                 [last, batch_size],
             )
             if not rows:

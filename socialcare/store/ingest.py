@@ -13,16 +13,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..models import Mention, to_iso, utcnow
 from .core import Row, Store, in_chunks
 
 __all__ = [
     "IngestOutcome",
+    "Scorer",
     "REOPEN_STATUSES",
     "review_change",
     "ingest_mentions",
+    "triage_stored",
     "open_gap",
     "narrow_gap",
     "close_gap",
@@ -43,6 +45,10 @@ __all__ = [
 ]
 
 _URL = re.compile(r"https?://\S+")
+
+#: scores mention rows (shaped as stored) given each one's repeat count: one mapping of
+#: ``TRIAGE_COLUMNS`` per row (``socialcare.scoring.page_scorer`` makes one)
+Scorer = Callable[[Sequence[Row], Sequence[int]], list[Mapping[str, Any]]]
 
 
 # -- folding and native answers ------------------------------------------------------
@@ -142,6 +148,7 @@ def ingest_mentions(
     own_ids: frozenset[str] = frozenset(),
     fold_reposts: bool = True,
     duplicate_window: float = 0.0,
+    scorer: Scorer | None = None,
 ) -> IngestOutcome:
     """Store one page: queue-worthy mentions are upserted, copies folded, answers marked.
 
@@ -162,6 +169,9 @@ def ingest_mentions(
     Re-reads (overlap, gap backfill) cost nothing: known ids are refreshed,
     known folded copies skipped, and nothing is marked answered twice; a stale
     copy of an edited review (older ``updated_at``) never undoes the edit.
+
+    * With a ``scorer`` the page is triaged here too (:func:`_triage_page`): new
+      mentions are scored in memory and inserted with their triage columns.
     """
     batch = list({m.id: m for m in mentions}.values())
     out = IngestOutcome()
@@ -196,7 +206,16 @@ def ingest_mentions(
 
     with store.transaction():
         before = _stored_reviews(store, keep, existing, own)
-        out.new = store.upsert_mentions(keep, own_handles)
+        scored = None
+        if scorer is not None:
+            scored = _score_new(store, scorer, [m for m in keep if m.id not in existing],
+                                own_handles, own_ids)  # fmt: skip
+        out.new = store.upsert_mentions(
+            keep,
+            own_handles,
+            triage=scored.columns if scored else None,
+            rows=scored.by_id if scored else None,
+        )
         out.stored_ids = [m.id for m in keep]
         extra_own = [m.id for m in keep if m.id in own_ids]
         if extra_own:
@@ -222,7 +241,84 @@ def ingest_mentions(
         out.answered = _mark_native_answers(store, fresh, own)
         out.edited, out.reopened = _apply_review_edits(store, before, keep)
         out.answered += _rewritten_answers(store, before, [m for m in keep if m.id in own])
+        if scorer is not None and scored is not None:
+            moved = bool(out.answered or out.reopened or set(extra_own) & existing)
+            _finish_triage(store, scorer, scored, [m.id for m in keep if m.id in existing], moved)
     return out
+
+
+# -- triage on the way in --------------------------------------------------------------
+
+
+@dataclass
+class _Scored:
+    """The new mentions of a page, scored before their insert."""
+
+    rows: list[Row]
+    counts: list[int]
+    columns: dict[str, Mapping[str, Any]]
+    by_id: dict[str, Row]
+
+
+def _score_new(
+    store: Store,
+    scorer: Scorer,
+    fresh: Sequence[Mention],
+    own_handles: Sequence[str],
+    own_ids: frozenset[str],
+) -> _Scored:
+    """Score mentions not stored yet from their rows in memory (one write each, not three).
+
+    Their repeat counts are what ``unanswered_before_many`` will read once the
+    page is in (:meth:`Store.waiting_before`): one indexed query per page.
+    """
+    rows = store.mention_rows(fresh, own_handles, own_ids)
+    counts = store.waiting_before(rows)
+    columns = scorer(rows, counts) if rows else []
+    return _Scored(
+        rows,
+        counts,
+        {str(r["id"]): c for r, c in zip(rows, columns, strict=True)},
+        {str(r["id"]): r for r in rows},
+    )
+
+
+def _finish_triage(
+    store: Store, scorer: Scorer, scored: _Scored, known: Sequence[str], moved: bool
+) -> None:
+    """The rest of the page's triage, once its answers and edits are in.
+
+    Known mentions (re-reads, edited reviews) are read back and scored as
+    ``triage_ids`` does. When this page answered, reopened or claimed as the
+    brand's own an earlier mention (``moved``), the new ones' repeat counts are
+    read again and the few that changed are re-scored: the result is the same
+    as scoring the stored page afterwards, without its cost on the usual page.
+    """
+    if moved and scored.rows:
+        now = store.unanswered_before_many([str(r["id"]) for r in scored.rows])
+        changed = [
+            (row, 0 if row["is_own"] else now.get(str(row["id"]), 0))
+            for row, n in zip(scored.rows, scored.counts, strict=True)
+            if (0 if row["is_own"] else now.get(str(row["id"]), 0)) != n
+        ]
+        if changed:
+            rows = [row for row, _ in changed]
+            columns = scorer(rows, [n for _, n in changed])
+            store.save_triage((str(r["id"]), dict(c)) for r, c in zip(rows, columns, strict=True))
+    if known:
+        triage_stored(store, scorer, known)
+
+
+def triage_stored(store: Store, scorer: Scorer, ids: Sequence[str], batch_size: int = 2000) -> int:
+    """Score stored mentions by id, read back with their repeat counts; returns how many."""
+    done = 0
+    for rows in store.iter_mentions(batch_size=batch_size, ids=list(dict.fromkeys(ids))):
+        waiting = store.unanswered_before_many([str(r["id"]) for r in rows if not r.get("is_own")])
+        counts = [0 if r.get("is_own") else waiting.get(str(r["id"]), 0) for r in rows]
+        columns = scorer(rows, counts)
+        store.save_triage((str(r["id"]), dict(c)) for r, c in zip(rows, columns, strict=True))
+        done += len(rows)
+    return done
 
 
 # -- edited reviews --------------------------------------------------------------------

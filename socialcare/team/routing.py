@@ -27,6 +27,7 @@ from ..config import check_keys
 from ..errors import ConfigError
 from ..store import Row, Store
 from ..store import team as store_team
+from ..triage.codec import decode_signals
 
 __all__ = [
     "RULE_KEYS",
@@ -171,12 +172,13 @@ class Rule:
 def _tags(row: Mapping[str, Any]) -> set[str]:
     """Tags agents added plus the ones triage rules found (in ``signals``)."""
     out: set[str] = set()
-    for raw in (row.get("tags"), row.get("signals")):
+    # the signals column is encoded (either version): decode_signals reads its tags
+    for raw in (row.get("tags"), decode_signals(row.get("signals"))):
         try:
             value = json.loads(raw) if isinstance(raw, str) else raw
         except ValueError:
             continue
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             value = value.get("tags")
         if isinstance(value, list):
             out.update(str(v) for v in value)

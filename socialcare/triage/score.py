@@ -37,7 +37,6 @@ sarcastic praise counts as negative.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field, fields
@@ -47,6 +46,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 from ..errors import ConfigError
 from ..models import parse_iso, to_iso, utcnow
 from . import signals as sig
+from .codec import SIGNALS_VERSION, decode_signals, encode_signals  # noqa: F401
 from .learned import MIN_LABELS, LearnedModel
 from .packs import DEFAULT_DOMAINS, load_packs
 from .sentiment import Sentiment, analyse, brand_pattern, text_for_sentiment
@@ -65,8 +65,6 @@ __all__ = [
     "DEFAULT_SLA",
 ]
 
-#: version of the JSON written to the ``signals`` column
-SIGNALS_VERSION = 1
 #: SLA targets in seconds per intent; praise and spam have none by default
 DEFAULT_SLA: Mapping[str, float] = MappingProxyType(
     {"complaint": 3600.0, "question": 4 * 3600.0, "other": 24 * 3600.0}
@@ -408,17 +406,14 @@ class TriageResult(NamedTuple):
     sla_due_ts: float | None
     repeat_count: int = 0
 
-    def columns(self) -> dict[str, Any]:
-        """Exactly the store's ``TRIAGE_COLUMNS``; ``signals`` is JSON with tags."""
+    def columns(self, triaged_at: str | None = None) -> dict[str, Any]:
+        """Exactly the store's ``TRIAGE_COLUMNS``; ``signals`` is the compact encoding
+        of the parts, tags, language and repeat count (:mod:`socialcare.triage.codec`).
+
+        ``triaged_at`` (UTC ISO, default now): a batch passes its one time, as
+        reading the clock per mention cost a poll more than encoding its signals.
+        """
         s = self.sentiment
-        payload = {
-            "version": SIGNALS_VERSION,
-            "signals": [list(p) for p in self.signals],
-            "tags": list(self.tags),
-            "language": s.language,
-            "language_source": s.language_source,
-            "repeat_count": self.repeat_count,
-        }
         return {
             "sentiment_compound": s.compound,
             "sentiment_pos": s.pos,
@@ -427,9 +422,15 @@ class TriageResult(NamedTuple):
             "sentiment_scored": 1 if s.scored else 0,
             "intent": self.intent,
             "static_score": self.static_score,
-            "signals": json.dumps(payload, ensure_ascii=False),
+            "signals": encode_signals(
+                self.signals,
+                tags=self.tags,
+                language=s.language,
+                language_source=s.language_source,
+                repeat_count=self.repeat_count,
+            ),
             "sla_due_ts": self.sla_due_ts,
-            "triaged_at": to_iso(utcnow()),
+            "triaged_at": to_iso(utcnow()) if triaged_at is None else triaged_at,
         }
 
 
@@ -667,11 +668,8 @@ def waiting_term(created_ts: float, now_ts: float, settings: TriageSettings) -> 
 
 
 def _stored_payload(row: Mapping[str, Any]) -> Mapping[str, Any]:
-    try:
-        payload = json.loads(row.get("signals") or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return payload if isinstance(payload, Mapping) else {}
+    """The row's stored signals in the version-1 shape, whichever version wrote them."""
+    return decode_signals(row.get("signals"))
 
 
 def explain(row: Mapping[str, Any], settings: TriageSettings, now_ts: float) -> list[Contribution]:

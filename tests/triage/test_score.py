@@ -19,6 +19,7 @@ from socialcare.triage import (
     score_rows,
     waiting_term,
 )
+from socialcare.triage.codec import decode_signals
 
 pytestmark = pytest.mark.store_free
 
@@ -272,7 +273,7 @@ def test_columns_are_exactly_the_store_triage_columns() -> None:
     s = settings(rules=[{"keywords": ["router"], "weight": 1, "tag": "hardware"}])
     cols = score_row(row("@AcmeHelp my router is dead, refund please"), s, 2).columns()
     assert set(cols) == set(TRIAGE_COLUMNS)
-    payload = json.loads(cols["signals"])
+    payload = decode_signals(cols["signals"])
     assert payload["tags"] == ["hardware"]
     assert payload["repeat_count"] == 2
     assert [p[0] for p in payload["signals"]][-1] == "rule:hardware"

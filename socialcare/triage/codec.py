@@ -1,0 +1,151 @@
+"""The ``signals`` column's encoding: compact (version 2), and the old JSON still read.
+
+Version 1 was a JSON object of about 420 bytes per mention: every part as
+``[name, value, weight, contribution, detail]`` with its keys spelled out, the
+contribution (always ``value * weight``) and long floats written in full. A
+poll writes it for every mention, so version 2 keeps the same information in
+a compact JSON array::
+
+    [2, repeat_count, language, language_source, [tags], part, part, ...]
+    part: [code, value, weight, token]   (or [code, value, weight]: the usual token)
+
+``code`` is a one-letter name of a known signal (``i`` intent, ``s`` sentiment,
+...) whose detail is rebuilt from ``token`` and a template ("compound {} (en,
+detected)", "{} followers", "{} earlier"); any other part, or one whose detail
+does not fit its template, keeps its full name and detail. Whole floats are
+written as integers; the contribution is recomputed as ``value * weight``, the
+product the scorer took. :func:`decode_signals` gives back the version-1 shape
+(``{"signals": [[name, value, weight, contribution, detail], ...], "tags": ...,
+"repeat_count": ...}``) for both versions, so stores written before keep
+explaining, and :func:`encode_signals` followed by it is lossless (a test
+checks the round trip on random parts).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Mapping, Sequence
+
+from .signals import PASSING
+
+__all__ = ["SIGNALS_VERSION", "decode_signals", "encode_signals"]
+
+#: version of what :func:`encode_signals` writes to the ``signals`` column
+SIGNALS_VERSION = 2
+
+#: known signal names and their one-letter codes (rule and other parts keep their name)
+_CODES = {
+    "intent": "i",
+    "sentiment": "s",
+    "urgency": "u",
+    "direct": "d",
+    "reach": "r",
+    "repeat": "p",
+    "rating": "t",
+    "learned": "l",
+}
+_NAMES = {code: name for name, code in _CODES.items()}
+#: the token most mentions have, left out of the part (``[code, value, weight]``)
+_USUAL = {"u": "none", "d": PASSING, "p": ""}
+_HEADER = 5  # version, repeat count, language, language source, tags
+
+
+#: made once: ``json.dumps`` with separators builds an encoder per call (a poll's hot path)
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _template(code: str, repeat: int, language: str, source: str) -> tuple[str, str]:
+    """The (prefix, suffix) a part's detail is rebuilt around its token."""
+    if code == "s":
+        return "compound ", f" ({language}, {source})"
+    if code == "r":
+        return "", " followers"
+    if code == "p":
+        return f"{repeat} earlier", ""
+    return "", ""
+
+
+def _number(value: float) -> float | int:
+    """A whole float as an int (``1`` not ``1.0``); ``-0.0`` and the rest unchanged."""
+    if value == 0.0:  # the usual value; 0.0 and -0.0 differ in sign only
+        return 0 if math.copysign(1.0, value) > 0 else value
+    if value == 1.0:
+        return 1
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def encode_signals(
+    parts: Sequence[Sequence[Any]],
+    *,
+    tags: Sequence[str],
+    language: str,
+    language_source: str,
+    repeat_count: int,
+) -> str:
+    """The ``signals`` column text of one triage (version 2, see the module docstring)."""
+    out: list[Any] = [SIGNALS_VERSION, repeat_count, language, language_source, list(tags)]
+    number = _number
+    for part in parts:
+        name, value, weight, detail = part[0], part[1], part[2], part[4]
+        code = _CODES.get(name)
+        if code is None or not isinstance(detail, str):
+            out.append([str(name), number(value), number(weight), str(detail)])
+            continue
+        if code == "u" or code == "d" or code == "i" or code == "t" or code == "l":
+            token = detail  # templates without prefix or suffix
+        else:
+            prefix, suffix = _template(code, repeat_count, language, language_source)
+            end = len(detail) - len(suffix)
+            if not (detail.startswith(prefix) and detail.endswith(suffix) and end >= len(prefix)):
+                out.append([name, number(value), number(weight), detail])
+                continue
+            token = detail[len(prefix) : end]
+        if _USUAL.get(code) == token:
+            out.append([code, number(value), number(weight)])
+        else:
+            out.append([code, number(value), number(weight), token])
+    return _ENCODE(out)
+
+
+def decode_signals(text: Any) -> Mapping[str, Any]:
+    """The stored signals (version 2 or the old version-1 JSON) in the version-1 shape.
+
+    Anything unreadable (empty, ``{}`` of an untriaged mention, damaged) is ``{}``;
+    an already decoded mapping is returned as it is.
+    """
+    if isinstance(text, Mapping):
+        return text
+    if not isinstance(text, str) or not text:
+        return {}
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        return {}
+    if isinstance(raw, Mapping):
+        return raw  # version 1
+    if not isinstance(raw, list) or len(raw) < _HEADER or raw[0] != SIGNALS_VERSION:
+        return {}
+    version, repeat, language, source, tags = raw[:_HEADER]
+    signals = []
+    for part in raw[_HEADER:]:
+        code, value, weight = part[:3]
+        name = _NAMES.get(code)
+        token = part[3] if len(part) > 3 else _USUAL.get(code, "")
+        if name is None:
+            name, detail = code, token
+        else:
+            prefix, suffix = _template(code, repeat, language, source)
+            detail = f"{prefix}{token}{suffix}"
+        value, weight = float(value), float(weight)
+        signals.append([name, value, weight, value * weight, detail])
+    return {
+        "version": version,
+        "signals": signals,
+        "tags": list(tags),
+        "language": language,
+        "language_source": source,
+        "repeat_count": repeat,
+    }
