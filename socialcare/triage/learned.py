@@ -32,6 +32,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence, Union
 
 from ..errors import UsageError
@@ -80,6 +81,32 @@ _DIGIT_BYTES = b"0123456789"
 
 def _words(text: str) -> list[str]:
     """The lowercased word tokens of ``text`` under :data:`FEATURE_SCHEME`.
+
+    Each whitespace-separated token's words are remembered: every step below
+    (handles, links, digits, the word pattern) acts within a token, and
+    ``lower()`` reads no context across whitespace, so the text's words are
+    its tokens' words in order; most tokens recur from post to post.
+    """
+    raw = text.split()
+    parts = list(map(_TOKEN_WORDS.get, raw))
+    if None in parts:
+        if len(_TOKEN_WORDS) >= 200_000:
+            _TOKEN_WORDS.clear()
+        parts = [_token_words(t) if w is None else w for t, w in zip(raw, parts, strict=True)]
+    return list(chain.from_iterable(parts))  # type: ignore[arg-type]
+
+
+_TOKEN_WORDS: dict[str, tuple[str, ...]] = {}
+
+
+def _token_words(token: str) -> tuple[str, ...]:
+    found = tuple(_text_words(token))
+    _TOKEN_WORDS[token] = found
+    return found
+
+
+def _text_words(text: str) -> list[str]:
+    """:func:`_words` without the per-token memo (the reference it must equal).
 
     The same tokens as ``_WORD.findall`` over the cleaned text, found faster:
     substitutions run only when they can match, and text whose words are plain

@@ -86,7 +86,9 @@ class _Analyzer(_vader.SentimentIntensityAnalyzer):  # type: ignore[misc]
       their descriptions (~15% of its time on a short post). That pass only
       ever replaces single characters that are keys of its emoji table, so when
       the text shares no character with them (one C-level set test) it returns
-      the text unchanged and we skip it;
+      the text unchanged and we skip it; otherwise one regex substitution makes
+      the same replacements (a space before a description unless it opens the
+      text or follows a space: an emoji after an emoji gets one too);
     * it lowercases every word again in each helper: ``sentiment_valence``,
       ``_negation_check`` and ``_special_idioms_check`` rebuild the lowercase
       list of *all* words for every lexicon word they look at (~100 ``lower()``
@@ -96,19 +98,31 @@ class _Analyzer(_vader.SentimentIntensityAnalyzer):  # type: ignore[misc]
     * ``sentiment_valence`` scores a word outside the lexicon 0, so such words
       (most of them) skip the call altogether.
 
-    Texts with emoji take the stock path. tests/triage/test_sentiment.py checks
-    the scores stay identical to stock VADER.
+    tests/triage/test_sentiment.py and test_fast_vader.py (hypothesis-generated
+    texts too) check the scores stay identical to stock VADER.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._emoji_chars = frozenset(k for k in self.emojis if len(k) == 1)
+        self._emoji = re.compile("[" + "".join(map(re.escape, sorted(self._emoji_chars))) + "]")
         self._tokens: dict[str, _Token] = {}
+
+    def _describe_emoji(self, text: str) -> str:
+        """Stock ``polarity_scores``' emoji pass: each emoji character becomes its description."""
+        emojis = self.emojis
+
+        def described(m: re.Match[str]) -> str:
+            start = m.start()
+            # stock adds a space unless the last character it wrote was a plain space
+            lead = "" if start == 0 or text[start - 1] == " " else " "
+            return lead + str(emojis[m.group()])
+
+        return self._emoji.sub(described, text)
 
     def polarity_scores(self, text: str) -> dict[str, float]:
         if not (text.isascii() or self._emoji_chars.isdisjoint(text)):
-            scores: dict[str, float] = super().polarity_scores(text)
-            return scores
+            text = self._describe_emoji(text)
         text = text.strip()
         # SentiText's words_and_emoticons and is_cap_diff, without building the object:
         # what each token becomes is remembered per distinct token (_Token)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from itertools import chain
 from typing import Any, Collection, Iterable, Mapping, NamedTuple, Sequence
 
 __all__ = [
@@ -96,18 +97,37 @@ def words(text: str) -> list[str]:
 
     The last text's words are remembered: scoring one mention asks for them several
     times (matcher, context checks, sarcasm). Callers must not change the list.
+
+    The words of each whitespace-separated token are remembered too: no word
+    spans whitespace (``\\w`` never matches it, and ``lower()`` reads no context
+    across it), so the text's words are its tokens' words in order, and most
+    tokens ("my", "bill", "@AcmeHelp") recur from post to post.
     """
     global _LAST_WORDS
     last = _LAST_WORDS
     if last[0] == text:
         return last[1]
-    low = text.lower()
-    toks: list[str] = _TOKEN.findall(low.replace("’", "'") if "’" in low else low)
+    raw = text.split()
+    parts = list(map(_TOKEN_WORDS.get, raw))
+    if None in parts:
+        if len(_TOKEN_WORDS) >= 200_000:
+            _TOKEN_WORDS.clear()
+        parts = [_token_words(t) if w is None else w for t, w in zip(raw, parts, strict=True)]
+    toks = list(chain.from_iterable(parts))  # type: ignore[arg-type]
     _LAST_WORDS = (text, toks)
     return toks
 
 
+def _token_words(token: str) -> tuple[str, ...]:
+    """The words of one whitespace-free token (remembered)."""
+    low = token.lower()
+    found = tuple(_TOKEN.findall(low.replace("’", "'") if "’" in low else low))
+    _TOKEN_WORDS[token] = found
+    return found
+
+
 _LAST_WORDS: tuple[str, list[str]] = ("", [])
+_TOKEN_WORDS: dict[str, tuple[str, ...]] = {}
 
 
 class Match(NamedTuple):

@@ -1,0 +1,109 @@
+"""The per-token word memos give exactly the words of the whole-text tokenisers.
+
+``signals.words`` and ``learned._words`` remember each whitespace-separated
+token's words; these tests compare them with the whole-text regexes they
+replace, on every data text and on hypothesis texts with handles, links,
+digits, apostrophes, hyphens, capitals, Greek sigma and odd whitespace.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from socialcare.triage import learned, signals
+
+pytestmark = pytest.mark.store_free
+
+DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
+_TOKEN = re.compile(r"\w+(?:['-]\w+)*")
+
+
+def _matcher_words(text: str) -> list[str]:
+    """What signals.words returned before the memo: one regex over the lowercased text."""
+    low = text.lower().replace("’", "'")
+    return _TOKEN.findall(low)
+
+
+def _same(text: str) -> None:
+    signals._LAST_WORDS = ("", [])
+    assert signals.words(text) == _matcher_words(text), repr(text)
+    assert learned._words(text) == learned._text_words(text), repr(text)
+
+
+def test_same_words_on_every_data_text() -> None:
+    for path in sorted(DATA.glob("*.jsonl")):
+        for line in path.read_text("utf-8").splitlines():
+            text = json.loads(line).get("text")
+            if isinstance(text, str):
+                _same(text)
+
+
+def test_same_words_on_edge_cases() -> None:
+    for text in [
+        "", "   ", "@AcmeHelp hi", "a@b.com @x_y! (@z)", "see http://x.co/a?b=1 now",
+        "WWW.Example.com/x", "£20 x2 3rd 2024-01-01", "don’t can't rock'n'roll rip-off",
+        "ΣΑΣ ΟΔΟΣ Σ", "İstanbul ǅemal", "a\u00a0b\u2003c\x1cd", "١٢٣ digits ٤", "x'", "'y",
+        "<link> <b>bold</b>", "under_score snake_case", "https://a.b/@handle",
+    ]:  # fmt: skip
+        _same(text)
+
+
+_PIECES = st.sampled_from(
+    [
+        "@AcmeHelp",
+        "@x_1",
+        "http://t.co/Ab1",
+        "www.x.com",
+        "don't",
+        "It’s",
+        "rip-off",
+        "ΣΑΣ",
+        "Σ",
+        "é",
+        "Straße",
+        "12",
+        "٣",
+        "<",
+        ">",
+        "'",
+        "-",
+        "_",
+        "!",
+        "?",
+        "😀",
+        "OK",
+        "bill",
+        "a@b",
+        "#tag",
+        "(",
+        ")",
+        "/",
+    ]  # fmt: skip
+)
+_SEP = st.sampled_from([" ", "", "", "\t", "\n", "\u00a0", "\u2003", "  "])
+
+
+@st.composite
+def _texts(draw: st.DrawFn) -> str:
+    out = ""
+    for piece in draw(st.lists(st.one_of(_PIECES, st.text(max_size=3)), max_size=12)):
+        out += piece + draw(_SEP)
+    return out
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_texts())
+def test_same_words_on_generated_texts(text: str) -> None:
+    _same(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=40))
+def test_same_words_on_arbitrary_text(text: str) -> None:
+    _same(text)
