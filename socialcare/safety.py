@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Iterable, Iterator, Sequence
 
 from rich.markup import escape
 
@@ -24,6 +25,7 @@ __all__ = [
     "one_line",
     "markup_safe",
     "csv_safe",
+    "csv_rows",
     "storable_text",
     "storable_data",
     "html_to_text",
@@ -47,6 +49,9 @@ _ESCAPES = re.compile(
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _CSV_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_CHARS = frozenset(_FORMULA_START)
+#: cell types csv_safe returns unchanged (what the stores hand back besides text)
+_PLAIN_CELLS = frozenset({type(None), int, float, bool, bytes})
 # Lone surrogates ("\ud800" in platform JSON, or undecodable bytes kept by surrogateescape)
 # cannot be encoded as UTF-8; NUL cannot go into a PostgreSQL text column.
 _UNENCODABLE = re.compile("[\ud800-\udfff]")
@@ -91,6 +96,26 @@ def csv_safe(value: object) -> object:
     if value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def csv_rows(rows: Iterable[Sequence[object]]) -> Iterator[list[object]]:
+    """Each row's cells through :func:`csv_safe`, for a ``csv.writer``: the same bytes, faster.
+
+    Most cells need nothing: a number, None, or text that is all printable and
+    starts with no formula character. Those are recognised by one inline test
+    per cell and only the rest go through :func:`csv_safe` itself, so the rule
+    still has one definition; a function call per cell was most of the time of
+    a million-row export.
+    """
+    safe, formula, plain = csv_safe, _FORMULA_CHARS, _PLAIN_CELLS
+    for row in rows:
+        yield [
+            v
+            if (v.__class__ is str and v[:1] not in formula and v.isprintable())
+            or v.__class__ in plain
+            else safe(v)
+            for v in row
+        ]
 
 
 def storable_text(text: str) -> tuple[str, int]:
