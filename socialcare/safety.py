@@ -15,7 +15,9 @@ import os
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from itertools import islice
 from pathlib import Path
+from typing import Iterable, Iterator, Sequence
 
 from rich.markup import escape
 
@@ -24,6 +26,7 @@ __all__ = [
     "one_line",
     "markup_safe",
     "csv_safe",
+    "csv_rows",
     "storable_text",
     "storable_data",
     "html_to_text",
@@ -47,6 +50,17 @@ _ESCAPES = re.compile(
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _CSV_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: cell types csv_safe returns unchanged (what the stores hand back besides text)
+_PLAIN_CELLS = frozenset({type(None), int, float, bool, bytes})
+_TEXT = frozenset({str})
+_TEXT_OR_NONE = frozenset({str, type(None)})
+_PLAIN_OR_TEXT = _PLAIN_CELLS | _TEXT
+# csv_rows joins a column's text cells with this printable pair (rare in text, and ASCII
+# so an ASCII column stays one byte per character); tab and CR are not printable
+_JOIN = "~~"
+_FORMULA_AFTER_JOIN = re.compile(
+    re.escape(_JOIN) + "[" + re.escape("".join(c for c in _FORMULA_START if c.isprintable())) + "]"
+)
 # Lone surrogates ("\ud800" in platform JSON, or undecodable bytes kept by surrogateescape)
 # cannot be encoded as UTF-8; NUL cannot go into a PostgreSQL text column.
 _UNENCODABLE = re.compile("[\ud800-\udfff]")
@@ -91,6 +105,55 @@ def csv_safe(value: object) -> object:
     if value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def csv_rows(rows: Iterable[Sequence[object]], *, page: int = 1000) -> Iterator[Sequence[object]]:
+    """Rows with every cell as :func:`csv_safe` makes it, for a ``csv.writer``: same bytes, faster.
+
+    Rows are checked a page at a time and column by column, in C: a column of
+    numbers and None needs nothing; a column of text needs nothing when its
+    cells joined are printable and none starts with a formula character
+    (checked on the join, one search per column). Only a column that fails goes
+    through :func:`csv_safe` cell by cell, so the rule keeps one definition. A
+    function call per cell was most of the time of a million-row export.
+    """
+    source = iter(rows)
+    while chunk := list(islice(source, page)):
+        yield from _safe_page(chunk)
+
+
+def _safe_page(chunk: list[Sequence[object]]) -> Iterable[Sequence[object]]:
+    if len(set(map(len, chunk))) != 1:  # ragged rows: no columns to check
+        return [[csv_safe(v) for v in row] for row in chunk]
+    columns: list[Sequence[object]] = list(zip(*chunk, strict=True))
+    changed = False
+    for i, column in enumerate(columns):
+        if not _needs_nothing(column):
+            columns[i] = [csv_safe(v) for v in column]
+            changed = True
+    return zip(*columns, strict=True) if changed else chunk
+
+
+def _needs_nothing(column: Sequence[object]) -> bool:
+    """Whether csv_safe would leave every cell of ``column`` as it is (checked in C)."""
+    try:
+        joined = _JOIN + _JOIN.join(column)  # type: ignore[arg-type]
+    except TypeError:  # not all text: numbers, None, or a mix
+        kinds = set(map(type, column))
+        if str not in kinds:
+            return kinds <= _PLAIN_CELLS
+        if kinds == _TEXT_OR_NONE:
+            texts: Iterable[str] = filter(None, column)  # type: ignore[arg-type]
+        elif kinds <= _PLAIN_OR_TEXT:
+            texts = [v for v in column if v.__class__ is str]
+        else:
+            return False  # a str subclass among others, or another type: cell by cell
+        joined = _JOIN + _JOIN.join(texts)
+    # Every cell printable means the whole join is (the separator is printable),
+    # and a cell starting with a formula character leaves one after a separator.
+    # A separator and such a character inside a cell is a false alarm: the column
+    # goes through csv_safe, which changes nothing there.
+    return joined.isprintable() and _FORMULA_AFTER_JOIN.search(joined) is None
 
 
 def storable_text(text: str) -> tuple[str, int]:

@@ -3,7 +3,8 @@
 Rows arrive from a generator and leave one at a time, so an export of
 millions of mentions needs the memory of one page. CSV cells are made safe
 for spreadsheets: text from social media that starts with ``= + - @``, a tab
-or CR gets a leading apostrophe (:func:`socialcare.safety.csv_safe`), and
+or CR gets a leading apostrophe (:func:`socialcare.safety.csv_safe`, applied
+row by row through :func:`socialcare.safety.csv_rows`), and
 control characters other than tab/newline/CR are dropped so a piped export
 cannot drive the terminal. ``--excel`` only adds a UTF-8 byte-order mark
 (Excel otherwise guesses a legacy code page).
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence, TextIO
 
 from ..errors import UsageError
-from ..safety import csv_safe, private_dir
+from ..safety import csv_rows, private_dir
 from .metrics import Report
 
 __all__ = [
@@ -77,8 +78,9 @@ def write_rows(
             out.write(_BOM)
         writer = csv.writer(out)
         writer.writerow(columns)
-        for row in rows:
-            writer.writerow([csv_safe(v) for v in row])
+        write = writer.writerow
+        for cells in csv_rows(rows):
+            write(cells)
             count += 1
     elif fmt == "jsonl":
         for row in rows:
