@@ -46,6 +46,8 @@ __all__ = [
     "sla_candidates",
     "mentions_for_notify",
     "first_responses",
+    "follow_up_sql",
+    "follow_ups",
 ]
 
 
@@ -307,6 +309,42 @@ def mentions_for_notify(
     return out
 
 
+def follow_up_sql(alias: str) -> str:
+    """Whether mention ``alias`` is a customer's follow-up: an earlier message of the same
+    author in the same conversation had been answered before it was written.
+
+    The one definition of a follow-up: ``report response`` counts the answer to one as
+    a next response, and ``queue`` shows its next-response clock (:func:`follow_ups`).
+    A mention with no conversation id is never one (NULL matches nothing).
+    """
+    m = alias
+    return (
+        f"EXISTS (SELECT 1 FROM mentions p WHERE p.source = {m}.source "
+        f"AND p.conversation_id = {m}.conversation_id AND p.author_key = {m}.author_key "
+        f"AND p.id != {m}.id AND p.created_ts < {m}.created_ts AND p.answered_at IS NOT NULL "
+        f"AND p.answered_at <= {m}.created_at)"
+    )
+
+
+def follow_ups(store: Store, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` are follow-ups (:func:`follow_up_sql`) still waiting for an answer."""
+    out: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        if not chunk:
+            break
+        marks = ", ".join("?" for _ in chunk)
+        out |= {
+            str(r["id"])
+            for r in store.rows(
+                f"SELECT m.id FROM mentions m WHERE m.id IN ({marks}) "
+                f"AND m.answered_at IS NULL AND {follow_up_sql('m')}",
+                chunk,
+            )
+        }
+    return out
+
+
 def first_responses(
     store: Store, since_ts: float, until_ts: float, source: str | None = None
 ) -> list[Row]:
@@ -316,10 +354,7 @@ def first_responses(
     # so this answer is a next response, not a first one
     sql = (
         "SELECT m.id, m.source, m.intent, m.created_ts, m.created_at, m.answered_at, "
-        "EXISTS (SELECT 1 FROM mentions p WHERE p.source = m.source "
-        " AND p.conversation_id = m.conversation_id AND p.author_key = m.author_key "
-        " AND p.id != m.id AND p.created_ts < m.created_ts AND p.answered_at IS NOT NULL "
-        " AND p.answered_at <= m.created_at) AS follow_up FROM mentions m "
+        f"{follow_up_sql('m')} AS follow_up FROM mentions m "
         "WHERE m.answered_at IS NOT NULL AND m.is_own = 0 AND m.created_ts >= ? "
         "AND m.created_ts < ?"
     )
