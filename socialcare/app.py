@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .store.copy import TableCopy
     from .store.reports import EXPORT_COLUMNS, ExportQuery
     from .team.hours import BusinessHours
-    from .team.notify import NotifyRun, NotifySettings
+    from .team.notify import NotifyRun, NotifySettings, OutboxAdapters
     from .team.routing import Decision, RoutingSettings, RuleCheck
     from .triage import Contribution, LearnedModel, TriageSettings
 
@@ -210,6 +210,10 @@ class ResponseTimes:
     next_answered: int = 0
     next_wall_median: float | None = None
     next_business_median: float | None = None
+
+
+#: what the queue (and ``show``) add to a mention about when its reply is due
+_RESPONSE_CLOCK = ("sla_left", "sla_paused", "follow_up", "next_response_left")
 
 
 def _quantile(values: list[float], q: float) -> float | None:
@@ -570,10 +574,42 @@ class Socialcare:
         self.check_source(flt.source)
         weight, cap = queue_age_terms(self.config.triage)
         now = now or time.time()
-        rows = self.store.queue(flt, now, weight, cap)
+        rows = self.store.queue(flt, now, weight, cap, business=self._business_spans(now, cap))
         if self.config.hours:
             self._business_sla(rows, now)
+        self._next_responses(rows)
         return rows
+
+    def _business_spans(self, now_ts: float, cap_hours: float) -> list[tuple[float, float]] | None:
+        """With ``[hours]``: the open spans of the last ``cap_hours`` business hours, for the
+        queue's waiting term (None around the clock: wall-clock hours, as before).
+
+        The queue is one ranking for everyone, so it counts ``[hours]`` itself, not a
+        team's own schedule (``[hours.teams.NAME]`` moves that team's SLA clocks only).
+        """
+        hours = self.hours_for(None) if self.config.hours else None
+        if hours is None:
+            return None
+        now = datetime.fromtimestamp(now_ts, tz=timezone.utc)
+        spans = hours.spans_back(now, max(cap_hours, 1e-9) * 3600.0)
+        return [(a.timestamp(), b.timestamp()) for a, b in spans]
+
+    def _next_responses(self, rows: list[Row]) -> None:
+        """Mark the customer's follow-ups (``follow_up``) and give each its next-response
+        clock, ``next_response_left``: seconds until the reply is due (negative: overdue).
+
+        A follow-up is what ``report response`` counts as one
+        (:func:`socialcare.store.team.follow_up_sql`); its reply is due by its own SLA
+        (``[triage.sla]``, counted from the follow-up, in business time with ``[hours]``),
+        so this is ``sla_left`` for those rows and None for the rest.
+        """
+        from .store import team as store_team
+
+        waiting = [str(r["id"]) for r in rows if r.get("answered_at") is None]
+        found = store_team.follow_ups(self.store, waiting) if waiting else set()
+        for row in rows:
+            row["follow_up"] = str(row["id"]) in found
+            row["next_response_left"] = row.get("sla_left") if row["follow_up"] else None
 
     # -- team mode: routing, business hours, notifications -----------------------------
     @cached_property
@@ -1258,14 +1294,28 @@ class Socialcare:
         """
         from .outbox import retry_item
 
-        return retry_item(self.store, self.adapters, item_id, self.agent, force=force)
+        lookup = self._outbox_adapters()
+        try:
+            return retry_item(self.store, lookup, item_id, self.agent, force=force)
+        finally:
+            lookup.close()
+
+    def _outbox_adapters(self) -> OutboxAdapters:
+        """Adapters for any outbox item, notifications (``notify:TARGET``) included."""
+        from .team.notify import OutboxAdapters
+
+        return OutboxAdapters(self.adapters, lambda: self.notify_settings)
 
     def resolve(self, item_id: int, *, sent: bool, url: str = "") -> Row:
         """Record what the agent found on the platform for an unknown item: there, or not."""
         from .outbox import adapter_for_item, resolve_item
 
         item = self.store.outbox_get(item_id)
-        limit = adapter_for_item(self.adapters, item).send_timeout
+        lookup = self._outbox_adapters()
+        try:
+            limit = adapter_for_item(lookup, item).send_timeout
+        finally:
+            lookup.close()
         return resolve_item(
             self.store, item_id, self.agent, sent=sent, url=url, limit_seconds=limit
         )
@@ -1747,6 +1797,14 @@ class Socialcare:
             h for h in self.store.history([i["id"] for i in identities]) if h["id"] != mention_id
         ]
         ids = [mention_id] + [h["id"] for h in history]
+        clock = dict(row)  # the queue's SLA fields, for this one mention
+        due = row.get("sla_due_ts")
+        now_ts = time.time()
+        clock["sla_left"] = None if due is None else float(due) - now_ts
+        if self.config.hours:
+            self._business_sla([clock], now_ts)
+        self._next_responses([clock])
+        row = {**row, **{k: clock.get(k) for k in _RESPONSE_CLOCK}}
         return MentionView(
             row,
             parts,

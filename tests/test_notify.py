@@ -265,6 +265,76 @@ def test_a_4xx_fails_at_once_and_the_url_stays_secret(
     assert result.exit_code == 8 and "MY_HOOK" in result.output
 
 
+def test_outbox_retry_resends_a_failed_notification_once_with_its_key(
+    tmp_path: Path, database: str, hook: Hook
+) -> None:
+    """A failed notify item goes through `outbox retry` like a reply: the same item and key,
+    no second claim, and a sent one is not retried again."""
+    hook.answers = [500]
+    targets = f"""
+[[notify]]
+name = "slack"
+type = "slack"
+url = "{hook.url}/slack"
+events = ["mention"]
+intents = ["complaint"]
+retries = 0
+backoff = 0
+"""
+    cfg = write_config(tmp_path, database, targets, hostile_demo(tmp_path))
+    assert runner.invoke(app, ["--config", str(cfg), "poll"]).exit_code == 0
+    assert len(hook.requests) == 1
+    store = open_store(database)
+    try:
+        failed = store.outbox_list(("failed",), kind="notify")
+        assert len(failed) == 1 and "HTTP 500" in failed[0]["error"]
+        item_id = failed[0]["id"]
+    finally:
+        store.close()
+    # the next poll sees the event claimed: nothing new is enqueued or sent
+    assert runner.invoke(app, ["--config", str(cfg), "poll"]).exit_code == 0
+    assert len(hook.requests) == 1
+    result = runner.invoke(app, ["--config", str(cfg), "outbox", "retry", str(item_id)])
+    assert result.exit_code == 0, result.output
+    assert f"Sent outbox item {item_id}" in result.output
+    assert len(hook.requests) == 2
+    assert hook.requests[0]["key"] == hook.requests[1]["key"]
+    assert hook.requests[0]["body"] == hook.requests[1]["body"]
+    again = runner.invoke(app, ["--config", str(cfg), "outbox", "retry", str(item_id)])
+    assert again.exit_code == 7 and len(hook.requests) == 2  # sent: never sent twice
+    assert runner.invoke(app, ["--config", str(cfg), "poll"]).exit_code == 0
+    assert len(hook.requests) == 2
+    store = open_store(database)
+    try:
+        assert [i["id"] for i in store.outbox_list(("sent",), kind="notify")] == [item_id]
+        assert len(store.rows("SELECT * FROM team_notifications")) == 1
+        retries = store.events(action="retry")
+        assert len(retries) == 1 and json.loads(retries[0]["detail"])["outbox_id"] == item_id
+    finally:
+        store.close()
+
+
+def test_an_unknown_notification_needs_force_to_retry(
+    tmp_path: Path, database: str, hook: Hook
+) -> None:
+    """A webhook cannot be asked whether it took a message: an unknown item needs --force."""
+    targets = f'[[notify]]\nname = "hook"\nurl = "{hook.url}/h"\nbackoff = 0\n'
+    cfg = write_config(tmp_path, database, targets)
+    assert runner.invoke(app, ["--config", str(cfg), "notify", "test"]).exit_code == 0
+    store = open_store(database)
+    try:
+        item_id = store.outbox_list(("sent",), kind="notify")[0]["id"]
+        store.conn.execute("UPDATE outbox SET status = 'unknown' WHERE id = ?", [item_id])
+        store.conn.commit()
+    finally:
+        store.close()
+    result = runner.invoke(app, ["--config", str(cfg), "outbox", "retry", str(item_id)])
+    assert result.exit_code == 7 and "--force" in result.output and len(hook.requests) == 1
+    result = runner.invoke(app, ["--config", str(cfg), "outbox", "retry", str(item_id), "--force"])
+    assert result.exit_code == 0, result.output
+    assert len(hook.requests) == 2 and hook.requests[0]["key"] == hook.requests[1]["key"]
+
+
 def test_due_announces_breached_slas(tmp_path: Path, database: str, hook: Hook) -> None:
     targets = f"""
 [[notify]]

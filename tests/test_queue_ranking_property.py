@@ -177,3 +177,90 @@ def test_the_ranking_reads_index_ranges_not_a_sort_of_every_open_row(store: Stor
     )
     assert "idx_mentions_open_hour (<expr>=? AND static_score>?)" in plan, plan
     assert "idx_mentions_open_queue (static_score>?)" in plan, plan
+
+
+# -- business time ([hours]): the waiting term counts only open hours ---------------------
+def _spans(schedule: str, cap: float, now: float = NOW) -> list[tuple[float, float]]:
+    from datetime import datetime, timezone
+
+    from socialcare.team.hours import BusinessHours
+
+    days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    table: dict[str, Any] = {"timezone": "Europe/London"}
+    table.update({d: schedule for d in days[:5]})
+    hours = BusinessHours.from_mapping(table)
+    spans = hours.spans_back(datetime.fromtimestamp(now, tz=timezone.utc), cap * 3600.0)
+    return [(a.timestamp(), b.timestamp()) for a, b in spans]
+
+
+def _both_business(
+    store: Store, flt: QueueFilter, weight: float, cap: float, spans: list[tuple[float, float]]
+) -> tuple[list, list]:
+    fast = store.queue(flt, NOW, weight, cap, business=spans)
+    store.index_ranking = False
+    try:
+        reference = store.queue(flt, NOW, weight, cap, business=spans)
+    finally:
+        store.index_ranking = True
+    return fast, reference
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rows=st.lists(row_st, min_size=0, max_size=120),
+    weight=st.sampled_from([2.0, 0.3, 25.0]),
+    cap=st.sampled_from([24.0, 0.25, 1.0, 200.0]),
+    schedule=st.sampled_from(["08:00-18:00", "09:00-12:00, 13:00-17:30", "00:00-24:00"]),
+    limit=st.integers(1, 30),
+    status=st.sampled_from(["open", "snoozed"]),
+    min_score=st.sampled_from([None, 3.0]),
+)
+def test_business_time_ranking_matches_the_full_sort(
+    store: Store,
+    rows: list[tuple[Any, ...]],
+    weight: float,
+    cap: float,
+    schedule: str,
+    limit: int,
+    status: str,
+    min_score: float | None,
+) -> None:
+    _fill(store, rows)
+    spans = _spans(schedule, cap)
+    flt = QueueFilter(status=status, min_score=min_score, limit=limit)
+    fast, reference = _both_business(store, flt, weight, cap, spans)
+    assert fast == reference
+
+
+def test_business_time_waiting_counts_only_open_hours(store: Store) -> None:
+    """Monday 09:00 in London (GMT): a mention from Friday 17:00 has waited two business
+    hours, one from Monday 08:30 half an hour, one from Sunday one hour (Monday's)."""
+    from datetime import datetime, timezone
+
+    monday = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc).timestamp()
+    ages = {"fri": monday - 64 * 3600.0, "mon": monday - 1800.0, "sun": monday - 86400.0}
+    params = [
+        (f"demo:{k}", "demo", k, "demo:u", "u", to_iso_ts(ts), ts, to_iso_ts(monday), "open", 0,
+         3.0, None, None, None, "complaint")
+        for k, ts in ages.items()
+    ]  # fmt: skip
+    with store.transaction():
+        store.conn.executemany(_INSERT, params)
+    spans = _spans("08:00-18:00", 24.0, monday)
+    assert sum(b - a for a, b in spans) == 24 * 3600.0
+    for ranking in (True, False):
+        store.index_ranking = ranking
+        try:
+            rows = store.queue(QueueFilter(), monday, 24.0, 24.0, business=spans)
+        finally:
+            store.index_ranking = True
+        # weight 24 over a 24h cap: one point per business hour waited
+        assert [(r["id"], r["score"]) for r in rows] == [
+            ("demo:fri", 5.0), ("demo:sun", 4.0), ("demo:mon", 3.5)
+        ]  # fmt: skip
+    wall = store.queue(QueueFilter(), monday, 24.0, 24.0)
+    assert [r["score"] for r in wall] == [27.0, 27.0, 3.5]  # wall clock: both at the cap

@@ -155,6 +155,32 @@ def test_a_claimed_or_routed_mention_is_never_routed_again(store: Store) -> None
 
 
 @pytest.mark.store_free
+def test_the_keyword_prefilter_agrees_with_the_regex() -> None:
+    """The substring test before the keyword regex never changes a verdict."""
+    settings = RoutingSettings.from_config(
+        {
+            "teams": {"t": ["a"]},
+            "rules": [
+                {"name": "ascii", "keywords": ["refund*", "Charged Twice"], "team": "t"},
+                {"name": "accent", "keywords": ["café"], "team": "t"},
+            ],
+        }
+    )
+    ascii_rule, accent = settings.rules
+    assert ascii_rule.needles == ("refund", "charged twice") and accent.needles is None
+    texts = [
+        "REFUNDS please", "I want a Refund.", "prefund", "refund", "charged  twice",
+        "CHARGED TWICE!", "was charged twice", "Refünd", "refunds ſ", "nothing here", "",
+        "the CAFÉ is shut", "cafe", "unrefunded", "refund_it",
+    ]  # fmt: skip
+    for text in texts:
+        for rule in settings.rules:
+            assert rule.keywords is not None
+            row = {"source": "demo", "text": text}
+            assert rule.matches(row) == (rule.keywords.search(text) is not None), (rule, text)
+
+
+@pytest.mark.store_free
 @pytest.mark.parametrize(
     ("routing", "key"),
     [

@@ -60,6 +60,8 @@ def _view_json(suggestions: list[Any], view: Any) -> dict[str, Any]:
         **mention_json(view.mention),
         "private": view.private,
         "score": view.score,
+        "follow_up": view.mention.get("follow_up"),
+        "next_response_left": view.mention.get("next_response_left"),
         "contributions": [contribution_json(c) for c in view.contributions],
         "suggestions": [
             {"article_id": s.article_id, "title": s.title, "url": s.url, "score": s.score}
@@ -131,6 +133,10 @@ def show(
             f"tags {', '.join(tags) or '-'}"
         )
     )
+    if m.get("follow_up") and m["status"] == "open":
+        from .queue import next_response_text
+
+        console.print(next_response_text(m))  # the customer wrote again after our reply
     why = ", ".join(f"{c.name} {c.contribution:+.2f}" for c in view.contributions if c.contribution)
     console.print(Text(f"why: {why}", style="dim"))
     from .kb import suggestions_text

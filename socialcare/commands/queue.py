@@ -46,6 +46,8 @@ commands = CommandSet()
 
 # -- triage ------------------------------------------------------------------
 def _sla_text(row: Row) -> Text:
+    if row.get("follow_up") and row.get("next_response_left") is not None:
+        return next_response_text(row)
     left = row.get("sla_left")
     if row.get("sla_paused"):  # outside business hours ([hours]): the clock stands still
         return Text(f"SLA paused ({row['sla_paused']})", style="dim")
@@ -54,6 +56,19 @@ def _sla_text(row: Row) -> Text:
     if left < 0:
         return Text(f"over {format_age(-left)}", style="bold red")
     return Text(format_age(left), style="yellow" if left < 1800 else "")
+
+
+def next_response_text(row: Row) -> Text:
+    """A follow-up's next-response clock ("next reply due 14m", "next reply overdue 1h");
+    ``queue`` and ``show`` both print it."""
+    left = row.get("next_response_left")
+    if row.get("sla_paused"):
+        return Text(f"next reply paused ({row['sla_paused']})", style="dim")
+    if left is None:
+        return Text("next reply: no SLA", style="dim")
+    if left < 0:
+        return Text(f"next reply overdue {format_age(-left)}", style="bold red")
+    return Text(f"next reply due {format_age(left)}", style="yellow" if left < 1800 else "")
 
 
 def _sentiment_text(row: Row) -> Text:
@@ -95,7 +110,8 @@ QUEUE_COLUMNS = [
 
 #: what ``queue --json`` adds to a mention's export fields: the rank at this moment, and
 #: (for a private conversation, shown as one item) how many of its messages wait
-QUEUE_EXTRA = ("score", "sla_left", "age_seconds", "messages")
+#: (and, for a customer's follow-up after our reply, when the next reply is due)
+QUEUE_EXTRA = ("score", "sla_left", "age_seconds", "messages", "follow_up", "next_response_left")
 
 
 def _timestamp(when: datetime | None) -> float | None:
@@ -117,7 +133,8 @@ def _queue_table(rows: list[Row]) -> Table:
     columns: list[tuple[str, int, Callable[[int, Row], Any]]] = [
         ("id", max(len(r["id"]) for r in rows), lambda n, r: Text(r["id"])),
         ("score", 5, lambda n, r: f"{r['score']:.2f}"),
-        ("SLA", 10, lambda n, r: _sla_text(r)),
+        # wide enough for "next reply overdue 1h" or "SLA paused (opens Mon 08:00)"
+        ("SLA", max(10, *(len(_sla_text(r)) for r in rows)), lambda n, r: _sla_text(r)),
         ("intent", 9, lambda n, r: r.get("intent") or "-"),
         ("age", 6, lambda n, r: format_age(r["age_seconds"])),
         ("author", 14, lambda n, r: fit("@" + (r["author_handle"] or ""), 14)),

@@ -241,10 +241,34 @@ def open_mentions_of_sql(count: int, dialect: Dialect) -> str:
     )
 
 
+def business_waited_sql(spans: int, dialect: Dialect) -> str:
+    """Business seconds a mention has waited, given ``spans`` open spans as parameters
+    ``:be{i}`` (end) and ``:bl{i}`` (length): each span counts what of it lies after
+    ``created_ts``. :func:`business_waited` is the same sum in Python."""
+    if not spans:
+        return "0.0"
+    terms = (
+        dialect.least(dialect.greatest(f":be{i} - m.created_ts", "0"), f":bl{i}")
+        for i in range(spans)
+    )
+    return f"({' + '.join(terms)})"
+
+
+def business_waited(spans: Sequence[tuple[float, float]], created_ts: float) -> float:
+    """Business seconds waited since ``created_ts`` (the SQL of :func:`business_waited_sql`):
+    never more for a newer mention, so an hour range's oldest row waited longest."""
+    total = 0.0
+    for start, end in spans:
+        total += min(max(end - created_ts, 0.0), end - start)
+    return total
+
+
 def _rank_hours(
-    now: float, cap_hours: float, max_groups: int
+    now: float, cap_hours: float, max_groups: int, cap_start: float | None = None
 ) -> tuple[float, list[tuple[int, int, float]], int] | None:
     """For the index-ranked queue: where the cap starts, the young hours, the current hour.
+
+    ``cap_start``: where the cap starts when it is not ``now - cap`` (business time).
 
     Returns ``(young, groups, top)``: mentions created before ``young`` (an hour
     boundary at or before ``now - cap``) all get the full waiting term; the hours
@@ -252,7 +276,7 @@ def _rank_hours(
     ``max_groups`` groups ``(first hour, last hour, earliest created_ts)``.
     None when the numbers are too far out for hour arithmetic.
     """
-    start = (now - cap_hours * 3600.0) / 3600.0
+    start = (now - cap_hours * 3600.0 if cap_start is None else cap_start) / 3600.0
     if not (math.isfinite(start) and math.isfinite(now)) or abs(start) > 1e12 or abs(now) > 1e15:
         return None
     first, top = math.floor(start), math.floor(now / 3600.0)
@@ -594,12 +618,21 @@ class Store:
             self.conn.executemany(f"UPDATE mentions SET {sets} WHERE id = ?", params)
 
     def queue(
-        self, flt: QueueFilter, now_ts: float, age_weight: float, age_cap_hours: float
+        self,
+        flt: QueueFilter,
+        now_ts: float,
+        age_weight: float,
+        age_cap_hours: float,
+        *,
+        business: Sequence[tuple[float, float]] | None = None,
     ) -> list[Row]:
         """Open mentions ranked by static score plus the waiting-time term, computed now.
 
         The age term is ``age_weight * min(hours waited, cap) / cap`` so a
         mention's rank rises while it waits, without re-scoring the store.
+        ``business`` (``[hours]``): the open spans ``(start_ts, end_ts)``, oldest first,
+        of the last ``cap`` business hours before now; hours waited are then business
+        hours (see :func:`business_waited`). None: wall-clock hours.
         """
         check_choice(flt.status, QUEUE_STATUSES, "status")
         check_choice(flt.intent, INTENTS, "intent")
@@ -641,7 +674,12 @@ class Store:
         if flt.search:
             where.append(d.mention_search("m", "q"))
             params["q"] = d.search_terms(flt.search)
-        waited = d.greatest(":now - m.created_ts", "0")
+        if business is None:
+            waited = d.greatest(":now - m.created_ts", "0")
+        else:
+            waited = business_waited_sql(len(business), d)
+            for i, (start, end) in enumerate(business):
+                params[f"be{i}"], params[f"bl{i}"] = end, end - start
         score = f"(m.static_score + :w * {d.least(f'{waited} / 3600.0', ':cap')} / :cap)"
         if flt.min_score is not None:
             where.append(f"{score} >= :min_score")
@@ -651,7 +689,7 @@ class Store:
             if flt.sort == "score"
             else f"coalesce(m.sla_due_ts - :now, 1e18) ASC, {score} DESC, m.rowid"
         )
-        ranked = self._rank(flt, where, params, score, order)
+        ranked = self._rank(flt, where, params, score, order, business=business)
         if not ranked:
             return []
         marks = ", ".join("?" for _ in ranked)
@@ -714,7 +752,14 @@ class Store:
         return ids if mention_id in ids else [*ids, mention_id]
 
     def _rank(
-        self, flt: QueueFilter, where: list[str], params: dict[str, Any], score: str, order: str
+        self,
+        flt: QueueFilter,
+        where: list[str],
+        params: dict[str, Any],
+        score: str,
+        order: str,
+        *,
+        business: Sequence[tuple[float, float]] | None = None,
     ) -> list[tuple[Any, ...]]:
         """``(rowid, score, sla_left, age_seconds)`` of the top ``flt.limit`` mentions.
 
@@ -736,6 +781,10 @@ class Store:
         All of it is one statement: one round trip on PostgreSQL.
 
         Other orders, statuses and full-text search keep the plain sort.
+
+        With ``business`` spans the waiting term counts business time; it is still
+        monotone in ``created_ts``, so each hour range's largest term is at its oldest
+        row (:func:`business_waited`), and the cap starts at the first span.
         """
         d = self.dialect
         columns = (
@@ -749,7 +798,8 @@ class Store:
             f"ORDER BY {order} LIMIT :limit"
         )
         now, weight, cap = float(params["now"]), float(params["w"]), float(params["cap"])
-        hours = _rank_hours(now, cap, d.rank_hour_groups)
+        cap_start = None if business is None else (business[0][0] if business else now)
+        hours = _rank_hours(now, cap, d.rank_hour_groups, cap_start)
         if (
             not self.index_ranking
             or flt.sort != "score"
@@ -790,7 +840,8 @@ class Store:
             f"AND m.static_score >= (SELECT v - e FROM fl) AND {reaches}",
         ]
         for i, (first, last, oldest_ts) in enumerate(groups):
-            term = weight * min(max(now - oldest_ts, 0.0) / 3600.0, cap) / cap
+            waited = now - oldest_ts if business is None else business_waited(business, oldest_ts)
+            term = weight * min(max(waited, 0.0) / 3600.0, cap) / cap
             p[f"h{i}a"], p[f"h{i}b"], p[f"t{i}"] = first, last, term
             in_hours = f"{hour} = :h{i}a" if first == last else f"{hour} BETWEEN :h{i}a AND :h{i}b"
             branches.append(

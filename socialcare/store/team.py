@@ -46,6 +46,8 @@ __all__ = [
     "sla_candidates",
     "mentions_for_notify",
     "first_responses",
+    "follow_up_sql",
+    "follow_ups",
 ]
 
 
@@ -175,21 +177,39 @@ def route_teams(store: Store, ids: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _page_of(marks: str, columns: str) -> str:
+    """``page``: the mentions of one id list, read by primary key first.
+
+    MATERIALIZED keeps the other conditions out of that read: with them, a store
+    without planner statistics searched the ``is_own`` or status index instead, i.e.
+    every stored (or every open) mention per page, growing with the store.
+    """
+    return f"WITH page AS MATERIALIZED (SELECT {columns} FROM mentions WHERE id IN ({marks})) "
+
+
+#: the columns :data:`_ROUTE_FIELDS` and the routing conditions read
+_ROUTE_PAGE = (
+    "id, source, kind, intent, language, tags, signals, text, static_score, author_key, "
+    "status, assignee, is_own, created_ts"
+)
+
+
 def routable_mentions(store: Store, ids: Sequence[str], *, customers: bool = True) -> list[Row]:
     """Of ``ids``: open, unassigned, not the brand's own, never routed; with the customer id
     when ``customers`` (a rule matches on it: the authors join costs a poll some speed)."""
     source = (
-        f"SELECT {_ROUTE_FIELDS} FROM mentions m LEFT JOIN authors a ON a.id = m.author_key"
+        f"SELECT {_ROUTE_FIELDS} FROM page m LEFT JOIN authors a ON a.id = m.author_key"
         if customers
-        else f"SELECT {_ROUTE_FIELDS.replace('a.customer_id', 'NULL AS customer_id')} FROM mentions m"
+        else f"SELECT {_ROUTE_FIELDS.replace('a.customer_id', 'NULL AS customer_id')} FROM page m"
     )
     out: list[Row] = []
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
         marks = ", ".join("?" for _ in chunk)
         out += store.rows(
-            f"{source} WHERE m.id IN ({marks}) AND m.status = 'open' AND m.assignee IS NULL "
-            "AND m.is_own = 0 AND NOT EXISTS (SELECT 1 FROM team_routes r WHERE r.mention_id = m.id)"
+            f"{_page_of(marks, _ROUTE_PAGE)}{source} WHERE m.status = 'open' "
+            "AND m.assignee IS NULL AND m.is_own = 0 "
+            "AND NOT EXISTS (SELECT 1 FROM team_routes r WHERE r.mention_id = m.id)"
             " ORDER BY m.created_ts, m.id",
             chunk,
         )
@@ -298,12 +318,51 @@ def mentions_for_notify(
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
         marks = ", ".join("?" for _ in chunk)
+        columns = (
+            "id, source, intent, text, author_handle, url, static_score, sla_due_ts, "
+            "created_ts, assignee"
+        )
         out += store.rows(
-            "SELECT id, source, intent, text, author_handle, url, static_score, sla_due_ts, "
-            f"created_ts, assignee FROM mentions WHERE id IN ({marks}) AND {where} "
-            "ORDER BY created_ts",
+            f"{_page_of(marks, columns + ', status, is_own')}SELECT {columns} FROM page "
+            f"WHERE {where} ORDER BY created_ts",
             [*chunk, *extra],
         )
+    return out
+
+
+def follow_up_sql(alias: str) -> str:
+    """Whether mention ``alias`` is a customer's follow-up: an earlier message of the same
+    author in the same conversation had been answered before it was written.
+
+    The one definition of a follow-up: ``report response`` counts the answer to one as
+    a next response, and ``queue`` shows its next-response clock (:func:`follow_ups`).
+    A mention with no conversation id is never one (NULL matches nothing).
+    """
+    m = alias
+    return (
+        f"EXISTS (SELECT 1 FROM mentions p WHERE p.source = {m}.source "
+        f"AND p.conversation_id = {m}.conversation_id AND p.author_key = {m}.author_key "
+        f"AND p.id != {m}.id AND p.created_ts < {m}.created_ts AND p.answered_at IS NOT NULL "
+        f"AND p.answered_at <= {m}.created_at)"
+    )
+
+
+def follow_ups(store: Store, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` are follow-ups (:func:`follow_up_sql`) still waiting for an answer."""
+    out: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        if not chunk:
+            break
+        marks = ", ".join("?" for _ in chunk)
+        out |= {
+            str(r["id"])
+            for r in store.rows(
+                f"SELECT m.id FROM mentions m WHERE m.id IN ({marks}) "
+                f"AND m.answered_at IS NULL AND {follow_up_sql('m')}",
+                chunk,
+            )
+        }
     return out
 
 
@@ -316,10 +375,7 @@ def first_responses(
     # so this answer is a next response, not a first one
     sql = (
         "SELECT m.id, m.source, m.intent, m.created_ts, m.created_at, m.answered_at, "
-        "EXISTS (SELECT 1 FROM mentions p WHERE p.source = m.source "
-        " AND p.conversation_id = m.conversation_id AND p.author_key = m.author_key "
-        " AND p.id != m.id AND p.created_ts < m.created_ts AND p.answered_at IS NOT NULL "
-        " AND p.answered_at <= m.created_at) AS follow_up FROM mentions m "
+        f"{follow_up_sql('m')} AS follow_up FROM mentions m "
         "WHERE m.answered_at IS NOT NULL AND m.is_own = 0 AND m.created_ts >= ? "
         "AND m.created_ts < ?"
     )

@@ -152,6 +152,15 @@ class BusinessHours:
                     yield a, b
             day += timedelta(days=1)
 
+    def _intervals_before(self, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Open intervals that start before ``end``, newest first (from the day after)."""
+        day = self._local_date(end) + timedelta(days=1)
+        for _ in range(_HORIZON_DAYS):
+            for a, b in reversed(self._day(day)):
+                if a < end:
+                    yield a, b
+            day -= timedelta(days=1)
+
     # -- questions --------------------------------------------------------------------
     def is_open(self, t: datetime) -> bool:
         """Whether ``t`` is inside business hours."""
@@ -187,6 +196,29 @@ class BusinessHours:
                 return begin + timedelta(seconds=left)
             left -= span
         return None
+
+    def spans_back(self, end: datetime, seconds: float) -> list[tuple[datetime, datetime]]:
+        """The open time in the last ``seconds`` of business time before ``end``: intervals,
+        oldest first, cut at ``end`` (and the oldest at where the total reaches ``seconds``).
+
+        The queue's waiting term counts business seconds from these: a mention created
+        before the first one has waited the whole ``seconds`` (the cap). Fewer seconds
+        in all when the schedule has less within two years.
+        """
+        left = max(seconds, 0.0)
+        out: list[tuple[datetime, datetime]] = []
+        for a, b in self._intervals_before(end):
+            if left <= 0:
+                break
+            b = min(b, end)
+            span = (b - a).total_seconds()
+            if span >= left:
+                a = b - timedelta(seconds=left)
+                span = left
+            out.append((a, b))
+            left -= span
+        out.reverse()
+        return out
 
     def local(self, t: datetime) -> datetime:
         """``t`` on the team's wall clock."""

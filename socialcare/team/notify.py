@@ -51,6 +51,7 @@ __all__ = [
     "NotifySettings",
     "NotifyRun",
     "Senders",
+    "OutboxAdapters",
     "event_key",
     "render",
     "slack_escape",
@@ -500,6 +501,41 @@ class Senders:
     def close(self) -> None:
         """Close the HTTP client."""
         self.client.close()
+
+
+class OutboxAdapters:
+    """The adapter lookup for any outbox item: ``notify:TARGET`` sources get the target's
+    webhook sender, every other source the session's own adapter.
+
+    ``outbox retry`` and ``outbox resolve`` hand this to the one outbox path, so a failed
+    notification is retried by :func:`socialcare.outbox.retry_item` like a reply: the
+    same item, its one idempotency key, no new claim (still once per event and target).
+    The HTTP client is built only when a notify item asks for it.
+    """
+
+    def __init__(
+        self,
+        adapters: Any,
+        settings: Callable[[], NotifySettings],
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.adapters = adapters
+        self._settings = settings
+        self._transport = transport
+        self._senders: Senders | None = None
+
+    def get(self, name: str) -> Source:
+        """The sender of ``notify:TARGET``, else the adapter of source ``name``."""
+        if not name.startswith(SOURCE_PREFIX):
+            return self.adapters.get(name)  # type: ignore[no-any-return]
+        if self._senders is None:
+            self._senders = Senders(self._settings(), self._transport)
+        return self._senders.get(name)
+
+    def close(self) -> None:
+        """Close the notify HTTP client, if one was built."""
+        if self._senders is not None:
+            self._senders.close()
 
 
 @dataclass

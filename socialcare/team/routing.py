@@ -73,6 +73,13 @@ def _strings(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _needles(words: Sequence[str]) -> tuple[str, ...] | None:
+    """The literal part of each keyword, lower-cased, when all are ASCII (else None)."""
+    if not words or not all(w.isascii() for w in words):
+        return None
+    return tuple(dict.fromkeys((w[:-1] if w.endswith("*") else w).lower() for w in words))
+
+
 def _keywords(words: Sequence[str]) -> re.Pattern[str] | None:
     """Whole words or phrases, case-insensitive; ``refund*`` also matches ``refunds``."""
     if not words:
@@ -99,6 +106,9 @@ class Rule:
     team: str | None = None
     strategy: str = "round_robin"
     cap: int | None = None
+    #: lower-case ASCII literals one of which an ASCII text must contain for ``keywords``
+    #: to match (None: some keyword is not ASCII, so always run the regex)
+    needles: tuple[str, ...] | None = None
 
     def checks(self, row: Mapping[str, Any]) -> list[tuple[bool, str]]:
         """(matched, why) for each field the rule gives, in order."""
@@ -164,8 +174,15 @@ class Rule:
         if self.tags and not _tags(row) & set(self.tags):
             return False
         text = str(row.get("text") or "")
-        if self.keywords is not None and self.keywords.search(text) is None:
-            return False
+        if self.keywords is not None:
+            # A substring test first, at C speed: on ASCII text the case-blind regex can only
+            # match where a keyword's literal is (most mentions contain none of them).
+            if self.needles is not None and text.isascii():
+                low = text.lower()
+                if not any(n in low for n in self.needles):
+                    return False
+            if self.keywords.search(text) is None:
+                return False
         return self.pattern is None or self.pattern.search(text) is not None
 
 
@@ -309,6 +326,7 @@ def _rule(
         languages=_strings(entry, "languages", where),
         tags=_strings(entry, "tags", where),
         keywords=_keywords(_strings(entry, "keywords", where)),
+        needles=_needles(_strings(entry, "keywords", where)),
         pattern=compiled,
         min_score=None if min_score is None else float(min_score),
         customers=tuple(customers),
