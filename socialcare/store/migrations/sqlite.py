@@ -7,11 +7,12 @@ name with its UTC time in ``_socialcare_migrations``. ``open_db`` runs
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import sqlite_utils
+if TYPE_CHECKING:  # the runner builds the Database only when a migration is pending
+    import sqlite_utils
 
-Migration = Callable[[sqlite_utils.Database], None]
+Migration = Callable[["sqlite_utils.Database"], None]
 MIGRATIONS: list[Migration] = []
 
 
