@@ -10,15 +10,21 @@ get the traceback instead.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 import sys
-from typing import Any, Optional
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from .errors import SocialcareError
 from .safety import keep_files_private, one_line
+
+if TYPE_CHECKING:
+    from typer._click import Command  # typer's own copy of click: its command class
 
 __all__ = ["app", "main"]
 
@@ -83,8 +89,195 @@ class _Group(TyperGroup):
             raise typer.Exit(1) from None
 
 
+#: Every top-level command in ``--help`` order: its name, the module of
+#: ``socialcare.commands`` that defines it, and its one-line help. ``--help`` and shell
+#: completion list commands from here, so neither imports a command module; a
+#: command's module is imported only when that command runs (each module pulls in
+#: rich tables, the library API and its own helpers). tests/test_startup.py checks
+#: every line against the command its module builds.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("listen", "Write a starter config (demo source enabled) and create the database."),
+    "sources": ("listen", "List source adapters, whether each is enabled, its credentials are set, and what it does with private messages (reads, sends, who may be messaged first)."),
+    "poll": ("listen", "Fetch new mentions from sources into the store, incrementally and idempotently."),
+    "queue": ("queue", "Show open mentions ranked by urgency, scored at this moment."),
+    "explain": ("queue", "Break a mention's current score into its signals and their contributions."),
+    "show": ("agent", "Show a mention in full: link, score explanation, thread and the customer's history."),
+    "claim": ("agent", "Claim a mention so other agents see you are on it."),
+    "assign": ("agent", "Assign a mention to an agent."),
+    "release": ("agent", "Release your claim on a mention."),
+    "reply": ("agent", "Reply through the platform, via the outbox (never posted twice)."),
+    "templates": ("agent", "List reply templates (plain files in the templates dir) and their placeholders."),
+    "close": ("agent", "Close a mention: handled, out of the queue."),
+    "reopen": ("agent", "Reopen a closed or replied mention."),
+    "snooze": ("agent", "Hide a mention from the queue until a time; it comes back by itself."),
+    "tag": ("agent", "Tag a mention."),
+    "note": ("agent", "Add an internal note to a mention (never posted)."),
+    "log": ("agent", "Show the audit log: who did what, when."),
+    "hide": ("moderation", "Hide a comment on Facebook or Instagram (its author still sees it; others do not)."),
+    "dm": ("work", "Take a public mention to DM: a private message to its author and, optionally, a public reply, each through the outbox exactly once (the DM first; the public reply only once it is sent)."),
+    "work": ("work", "Work the queue interactively: reply, template, DM, skip, close, snooze, assign or quit."),
+    "due": ("followups", "Send the follow-ups and posts that are due (run from cron every 5 minutes)."),
+    "export": ("reports", "Stream mentions, replies, follow-ups or the audit log as CSV, JSON lines or JSON."),
+    "status": ("listen", "Show source health: last poll, last error, items, rate limit, next poll, gaps, budget."),
+    "gaps": ("listen", "List ranges that cut-short polls skipped and later polls still have to backfill."),
+    "route": ("team", "Route a mention by the [routing] rules now, or explain what they would do."),
+    "triage": ("queue", "Re-score stored mentions after weights, lexicon, SLAs or the model change."),
+    "outbox": ("agent", "List outbox items that are pending, sending (maybe stuck), unknown or failed."),
+    "customer": ("agent", "One customer across platforms: link identities, see history."),
+    "agent": ("agent", "Agents' availability and load: away, back, list."),
+    "followup": ("followups", "Schedule, list, edit and cancel follow-ups to customers."),
+    "post": ("followups", "Schedule proactive posts (announcements)."),
+    "incident": ("incident", "Incidents: one outage, every affected customer answered once, posted, followed up."),
+    "kb": ("kb", "Knowledge base: index help-centre articles, search them, suggest them, report deflection."),
+    "report": ("reports", "Volume, sentiment, intent, first response, SLA, resolution, backlog, agents, authors, terms."),
+    "db": ("db", "The store: backend, schema version and counts; upgrades; copying between backends."),
+    "notify": ("team", "Notifications to Slack, Teams, Mattermost or a JSON webhook."),
+}  # fmt: skip
+
+
+def _mount(module: str, target: typer.Typer) -> None:
+    """Add the commands and groups that ``socialcare.commands.<module>`` defines to ``target``."""
+    commands = importlib.import_module(f"{__package__}.commands.{module}")
+    if module == "followups":
+        target.add_typer(commands.followup_app, name="followup")
+        target.add_typer(commands.post_app, name="post")
+        target.command("due")(commands.due)
+    elif module == "incident":
+        target.add_typer(commands.incident_app, name="incident")
+    elif module == "kb":
+        target.add_typer(commands.kb_app, name="kb")
+    elif module == "reports":
+        from .commands import team
+
+        target.command("export")(commands.export)
+        commands.report_app.command("response")(team.report_response)  # once: _module_app
+        target.add_typer(commands.report_app, name="report")
+    elif module == "db":
+        target.add_typer(commands.db_app, name="db")
+    else:
+        commands.commands.register(target)
+        if module == "listen":
+            target.command("status")(commands.status)
+            target.command("gaps")(commands.gaps)
+
+
+@functools.cache
+def _module_app(module: str) -> typer.Typer:
+    """A Typer holding one command module's commands, built once per process."""
+    holder = typer.Typer()
+    _mount(module, holder)
+    return holder
+
+
+def _build(name: str) -> Command:
+    """The click command for the top-level command ``name``, importing only its module."""
+    from typer.main import get_command_from_info, get_command_name, get_group_from_info
+
+    holder = _module_app(COMMANDS[name][0])
+    for info in holder.registered_commands:
+        callback = info.callback
+        if (info.name or (callback and get_command_name(callback.__name__))) == name:
+            return get_command_from_info(
+                info,
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=app.rich_markup_mode,
+            )
+    for group in holder.registered_groups:
+        if group.name == name:
+            return get_group_from_info(
+                group,
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=app.rich_markup_mode,
+                suggest_commands=app.suggest_commands,
+            )
+    raise LookupError(f"socialcare.commands.{COMMANDS[name][0]} defines no command {name!r}")
+
+
+class _LazyCommands(MutableMapping[str, "Command"]):
+    """The root's commands: every name of :data:`COMMANDS`, each built when first looked up.
+
+    ``--help``, completion and "did you mean" see the names (and :meth:`peek`'s
+    one-line stand-ins) without importing anything; ``queue`` imports the queue
+    module alone.
+    """
+
+    def __init__(self, given: Mapping[str, Command]) -> None:
+        self._built: dict[str, Command] = dict(given)
+        self._names = [*COMMANDS, *(name for name in given if name not in COMMANDS)]
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = _build(name)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        if name not in self._names:
+            self._names.append(name)
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self._names.remove(name)
+        self._built.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._names))
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def peek(self, name: str) -> Command | None:
+        """The command if built, else a stand-in with its name and one-line help only."""
+        if name in self._built:
+            return self._built[name]
+        if name not in COMMANDS:
+            return None
+        return TyperCommand(name=name, help=COMMANDS[name][1], rich_markup_mode=None)
+
+
+class _Root(_Group):
+    """The ``socialcare`` group: commands from :data:`COMMANDS`, each module imported when run.
+
+    Listing (``--help``, completing a command name) reads the table; running or
+    completing inside a command builds that command alone.
+    """
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _LazyCommands(self.commands)
+        self._listing = False
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Command | None:
+        commands = self.commands
+        if self._listing and isinstance(commands, _LazyCommands):
+            return commands.peek(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        # the names alone: typer's own list_commands reads items(), which would build each
+        return list(self.commands)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+        self._listing = True
+        try:
+            return super().shell_complete(ctx, incomplete)
+        finally:
+            self._listing = False
+
+
 app = typer.Typer(
-    cls=_Group,
+    cls=_Root,
     help="Social customer care from the terminal: listen, triage, respond, follow up, report.",
     no_args_is_help=True,
     add_completion=True,
@@ -123,44 +316,6 @@ def _root(
     setup_logging()
     keep_files_private()
     ctx.obj = {"config": config}
-
-
-def _register() -> None:
-    """Add every command group in the order ``--help`` lists them."""
-    from .commands import (
-        agent,
-        db,
-        followups,
-        incident,
-        kb,
-        listen,
-        moderation,
-        queue,
-        reports,
-        team,
-        work,
-    )
-
-    listen.commands.register(app)
-    queue.commands.register(app)
-    agent.commands.register(app)
-    moderation.commands.register(app)
-    work.commands.register(app)
-    app.add_typer(followups.followup_app, name="followup")
-    app.add_typer(followups.post_app, name="post")
-    app.command("due")(followups.due)
-    app.add_typer(incident.incident_app, name="incident")
-    app.add_typer(kb.kb_app, name="kb")
-    app.command("export")(reports.export)
-    reports.report_app.command("response")(team.report_response)
-    app.add_typer(reports.report_app, name="report")
-    app.command("status")(listen.status)
-    app.command("gaps")(listen.gaps)
-    app.add_typer(db.db_app, name="db")
-    team.commands.register(app)
-
-
-_register()
 
 
 def main() -> None:

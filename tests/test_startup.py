@@ -65,3 +65,42 @@ def test_light_commands_load_nothing_heavy(tmp_path: Path, argv: list[str]) -> N
         "    assert not exc.code, exc.code\n"
     )
     assert _loaded(body, tmp_path) == []
+
+
+def test_the_command_table_is_what_the_modules_define() -> None:
+    """``--help`` lists commands from cli.COMMANDS: each line must match the real command."""
+    from socialcare import cli
+
+    for name, (module, short_help) in cli.COMMANDS.items():
+        command = cli._build(name)
+        assert command.name == name
+        assert command.get_short_help_str(10**9) == short_help, name
+        assert not command.hidden
+        callbacks = [command.callback] if command.callback else []
+        callbacks += [c.callback for c in getattr(command, "commands", {}).values() if c.callback]
+        modules = {getattr(getattr(f, "__wrapped__", f), "__module__", "") for f in callbacks}
+        assert f"socialcare.commands.{module}" in modules, (name, modules)
+    for module in {module for module, _ in cli.COMMANDS.values()}:
+        holder = cli._module_app(module)
+        defined = {c.name or c.callback.__name__ for c in holder.registered_commands}  # type: ignore[union-attr]
+        defined |= {g.name for g in holder.registered_groups}
+        listed = {name for name, (where, _) in cli.COMMANDS.items() if where == module}
+        assert defined == listed, module
+
+
+def test_help_lists_the_same_commands_as_the_built_group() -> None:
+    """The table's stand-ins print exactly what the built commands would."""
+    from typer.main import get_command
+
+    from socialcare.cli import app
+
+    def help_text(build: bool) -> str:
+        group = get_command(app)
+        if build:
+            for name in list(group.commands):
+                group.commands[name]  # builds it, as the old eager registration did
+        ctx = group.make_context("socialcare", [], resilient_parsing=True, terminal_width=100)
+        return group.get_help(ctx)
+
+    lazy, built = help_text(False), help_text(True)
+    assert lazy == built and "queue" in lazy and "notify" in lazy

@@ -15,14 +15,13 @@ import bisect
 import json
 import math
 import sqlite3
+import sys
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
-
-import sqlite_utils
 
 from ..errors import ConfigError, NotAStore, NotFound, check_choice
 from ..models import INTENTS, QUEUE_STATUSES, Mention, to_iso, utcnow
@@ -292,6 +291,11 @@ def _rank_hours(
     return young, groups, top
 
 
+#: ``Store(db=WRAP_SQLITE)``: wrap the SQLite connection in sqlite-utils' Database when
+#: ``Store.db`` is first read
+WRAP_SQLITE: Any = object()
+
+
 class Store:
     """A migrated socialcare database and the queries the rest of the package needs."""
 
@@ -307,8 +311,8 @@ class Store:
         self.path = path
         #: everything this backend does differently (one instance per store)
         self.dialect: Dialect = dialect or SqliteDialect()
-        #: the sqlite-utils Database (SQLite only; migrations use it)
-        self.db = db
+        # the sqlite-utils Database (SQLite only), or WRAP_SQLITE to build it when first read
+        self._db = db
 
     @property
     def backend(self) -> str:
@@ -370,7 +374,19 @@ class Store:
 
     def applied_migrations(self) -> list[str]:
         """Names of the migrations this store has applied."""
-        return applied_migrations(self._migration_handle, self.dialect)
+        return applied_migrations(self.conn, self.dialect)
+
+    @property
+    def db(self) -> Any:
+        """The sqlite-utils Database over this SQLite store's connection (None on PostgreSQL).
+
+        Built on first use: migrations and sqlite-utils' own tools need it, but
+        importing sqlite-utils costs more than a whole ``socialcare queue``, so an
+        open store whose schema is current never does.
+        """
+        if self._db is WRAP_SQLITE:
+            self._db = _sqlite_utils().Database(self.conn)
+        return self._db
 
     @property
     def _migration_handle(self) -> Any:
@@ -1215,6 +1231,27 @@ class Store:
         )
 
 
+def _sqlite_utils() -> Any:
+    """sqlite-utils, imported without numpy and pandas unless something already loaded them.
+
+    sqlite-utils imports both (when installed) only to map their scalar types to
+    column types when it infers a table from values; the store declares every
+    column itself, and loading numpy took most of a `socialcare queue` run.
+    """
+    if "sqlite_utils" in sys.modules:
+        return sys.modules["sqlite_utils"]
+    hidden = [name for name in ("numpy", "pandas") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import numpy` fail
+    try:
+        import sqlite_utils
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+    return sqlite_utils
+
+
 def open_store(database: str | Path, *, upgrade: bool = True) -> Store:
     """Open a store and (unless ``upgrade`` is false) migrate it to the newest schema.
 
@@ -1252,10 +1289,12 @@ def open_store(database: str | Path, *, upgrade: bool = True) -> Store:
         raise ConfigError(f"database: cannot open {target} ({exc})") from None
     conn.execute("PRAGMA busy_timeout = 30000")
     conn.execute("PRAGMA foreign_keys = ON")
-    db = sqlite_utils.Database(conn)
-    store = Store(conn, target, SqliteDialect(), db)
+    # what sqlite-utils' Database sets on every connection it wraps, which each open did
+    # before the Database was built only for migrations: triggers behave as they did
+    conn.execute("PRAGMA recursive_triggers = ON")
+    store = Store(conn, target, SqliteDialect(), WRAP_SQLITE)
     try:
-        check_is_socialcare_store(store)  # first, before WAL mode rewrites the file header
+        applied = check_is_socialcare_store(store)  # first, before WAL mode rewrites the header
         if target != ":memory:":
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -1263,8 +1302,8 @@ def open_store(database: str | Path, *, upgrade: bool = True) -> Store:
             conn.execute("PRAGMA cache_size = -65536")
             # Reading through a memory map avoids a read() syscall per page on big stores.
             conn.execute("PRAGMA mmap_size = 1073741824")
-        if upgrade:
-            migrate(db, store.dialect)
+        if upgrade and set(migration_names(store.dialect)) - set(applied):
+            migrate(store.db, store.dialect)  # builds sqlite-utils' Database: only when needed
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise NotAStore(
@@ -1277,13 +1316,14 @@ def open_store(database: str | Path, *, upgrade: bool = True) -> Store:
     return store
 
 
-def check_is_socialcare_store(store: Store) -> None:
+def check_is_socialcare_store(store: Store) -> list[str]:
     """Refuse a database socialcare must not write: another program's, or a newer schema.
 
     An empty database becomes a store; one with tables but no record of
     socialcare's migrations belongs to someone else; one that has applied
     migrations this version does not know was upgraded by a newer socialcare,
-    and writing to it with older code could corrupt it.
+    and writing to it with older code could corrupt it. Returns the names of the
+    migrations the store has applied (empty for a new one).
     """
     applied = store.applied_migrations()
     if not applied:
@@ -1293,7 +1333,7 @@ def check_is_socialcare_store(store: Store) -> None:
                 f"database: {store.location} already holds {tables} table(s) of another program "
                 "and no socialcare schema; use a new file for socialcare"
             )
-        return
+        return []
     known = set(migration_names(store.dialect))
     unknown = sorted(set(applied) - known)
     if unknown:
@@ -1302,3 +1342,4 @@ def check_is_socialcare_store(store: Store) -> None:
             f"{', '.join(unknown)}), newer than this socialcare knows ({len(known)}): upgrade "
             "socialcare (`pip install -U socialcare`) before using it; nothing was written"
         )
+    return applied

@@ -8,13 +8,15 @@ function saying why). Applied names and their UTC times are recorded in
 
 from __future__ import annotations
 
-from typing import Any
-
-import sqlite_utils
+import sys
+from typing import TYPE_CHECKING, Any
 
 from ...models import to_iso, utcnow
 from ..dialect import SQLITE, Dialect
 from .sqlite import MIGRATIONS
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 __all__ = ["MIGRATIONS", "applied_migrations", "migrate", "migration_names", "schema_version"]
 
@@ -27,7 +29,9 @@ def _applied(conn: Any) -> set[str]:
 
 def _connection(db: sqlite_utils.Database | Any) -> Any:
     """The DB-API connection under a migration handle (sqlite-utils wraps SQLite's)."""
-    return db.conn if isinstance(db, sqlite_utils.Database) else db
+    # not imported here: a store opened at the current schema never loads sqlite-utils
+    loaded = sys.modules.get("sqlite_utils")
+    return db.conn if loaded is not None and isinstance(db, loaded.Database) else db
 
 
 def migration_names(dialect: Dialect = SQLITE) -> list[str]:

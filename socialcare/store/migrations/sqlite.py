@@ -8,13 +8,14 @@ name with its UTC time in ``_socialcare_migrations``. ``open_db`` runs
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import sqlite_utils
+if TYPE_CHECKING:  # the runner builds the Database only when a migration is pending
+    import sqlite_utils
 
 from .pointers import FOREIGN_KEYS, repair_pointers
 
-Migration = Callable[[sqlite_utils.Database], None]
+Migration = Callable[["sqlite_utils.Database"], None]
 MIGRATIONS: list[Migration] = []
 
 
