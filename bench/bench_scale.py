@@ -296,6 +296,18 @@ def _poll_once(tmp: Path, data: Path, label: str, *, old_path: bool) -> dict[str
     )  # fmt: skip
     sc = Socialcare(cfg)
     settings = sc.triage_settings
+    scoring_cpu = [0.0]
+
+    def timed(score: Any) -> Any:
+        def run(rows: Any, counts: Any) -> Any:
+            t0 = time.process_time()
+            try:
+                return score(rows, counts)
+            finally:
+                scoring_cpu[0] += time.process_time() - t0
+
+        return run
+
     encode = score_module.encode_signals
     if old_path:  # and the version-1 JSON it wrote
         score_module.encode_signals = _v1_signals  # type: ignore[assignment]
@@ -304,7 +316,7 @@ def _poll_once(tmp: Path, data: Path, label: str, *, old_path: bool) -> dict[str
         if old_path:
             poll(cfg, sc.store, ["demo"], on_stored=lambda st, ids: triage_ids(st, ids, settings))
         else:
-            poll(cfg, sc.store, ["demo"], scorer=page_scorer(settings))
+            poll(cfg, sc.store, ["demo"], scorer=timed(page_scorer(settings)))
     finally:
         score_module.encode_signals = encode
     cpu = time.process_time() - cpu0
@@ -315,7 +327,7 @@ def _poll_once(tmp: Path, data: Path, label: str, *, old_path: bool) -> dict[str
     sc.shutdown()
     size = sum(p.stat().st_size for p in tmp.glob(f"poll-{label}.db*"))
     return {"n": n, "cpu": cpu, "wchar": io1[0] - io0[0], "disk": io1[1] - io0[1],
-            "size": size, "signals": float(signals or 0)}  # fmt: skip
+            "size": size, "signals": float(signals or 0), "scoring": scoring_cpu[0]}  # fmt: skip
 
 
 def _v1_signals(
@@ -385,7 +397,9 @@ def poll_rows(table: Table, tmp: Path, n: int) -> None:
     table.add(f"poll {n:,} demo mentions, with triage (CPU)", today["cpu"], vader + insert, "s",
               before["cpu"])  # fmt: skip
     print(f"[poll] today {n / today['cpu']:,.0f}/CPU-s, before {n / before['cpu']:,.0f}/CPU-s,"
-          f" floor {n / (vader + insert):,.0f}/CPU-s")  # fmt: skip
+          f" floor {n / (vader + insert):,.0f}/CPU-s; scoring {today['scoring']:.1f} CPU-s"
+          f" ({100 * today['scoring'] / today['cpu']:.0f}% of the poll), the rest storing,"
+          f" reading and sanitising")  # fmt: skip
     for key, what in (("wchar", "write(2)"), ("disk", "to disk")):
         table.add(f"poll_bytes: {what} / final store size", today[key] / today["size"], 1.0, "x",
                   before[key] / before["size"])  # fmt: skip
