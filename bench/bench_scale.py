@@ -18,6 +18,12 @@ against a baseline measured in the same run on the same store:
   one plain full scan of ``mentions`` (every column into Python).
 * ``export_csv``: ``export mentions --format csv`` against the csv module
   writing the same SELECT from one cursor.
+* ``poll`` (SQLite): 100k demo mentions through the real poll path (``bench_poll``'s
+  generator) against stock VADER plus raw ``executemany`` of the same rows into a
+  fresh store (same b-trees and FTS5); ``before`` is the insert / read back / UPDATE
+  path. ``poll_bytes``: bytes written (``/proc/self/io`` wchar and write_bytes, the
+  final checkpoint included) over the final store size.
+* ``triage_all``: ``triage --all`` on the built store against stock VADER on its texts.
 
 Times are medians of wall-clock seconds (PostgreSQL does its work in another
 process); the report and export rows are CPU seconds of this process on SQLite.
@@ -264,7 +270,185 @@ def export_rows(sc: Socialcare, table: Table, tmp: Path) -> None:
               median_time(plain_csv, 1, cpu), "rows/s")  # fmt: skip
 
 
-ROWS = ("queue", "status", "report", "export")
+# -- issue 25 item 1: the write path (poll, its bytes, triage --all) ------------------------
+
+
+def _io() -> tuple[int, int]:
+    """(wchar, write_bytes) of this process so far: bytes passed to write(2), bytes to disk."""
+    fields = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+    return int(fields["wchar"]), int(fields["write_bytes"])
+
+
+def _poll_once(tmp: Path, data: Path, label: str, *, old_path: bool) -> dict[str, float]:
+    """One ``poll --source demo`` of ``data`` into a fresh SQLite store: CPU s, bytes, size.
+
+    ``old_path``: the reference path (insert, then ``triage_ids`` in the hook reads the
+    rows back and UPDATEs their triage), as ``Socialcare.poll`` did before.
+    """
+    import socialcare.triage.score as score_module
+    from socialcare.poll import poll
+    from socialcare.scoring import page_scorer, triage_ids
+
+    db = tmp / f"poll-{label}.db"
+    cfg = Config(
+        database=str(db), agent="bench", brand_handles=("acmehelp",),
+        sources={"demo": {"path": str(data), "page_size": 1000}},
+    )  # fmt: skip
+    sc = Socialcare(cfg)
+    settings = sc.triage_settings
+    scoring_cpu = [0.0]
+
+    def timed(score: Any) -> Any:
+        def run(rows: Any, counts: Any) -> Any:
+            t0 = time.process_time()
+            try:
+                return score(rows, counts)
+            finally:
+                scoring_cpu[0] += time.process_time() - t0
+
+        return run
+
+    encode = score_module.encode_signals
+    if old_path:  # and the version-1 JSON it wrote
+        score_module.encode_signals = _v1_signals  # type: ignore[assignment]
+    io0, cpu0 = _io(), time.process_time()
+    try:
+        if old_path:
+            poll(cfg, sc.store, ["demo"], on_stored=lambda st, ids: triage_ids(st, ids, settings))
+        else:
+            poll(cfg, sc.store, ["demo"], scorer=timed(page_scorer(settings)))
+    finally:
+        score_module.encode_signals = encode
+    cpu = time.process_time() - cpu0
+    sc.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    io1 = _io()
+    n = sc.store.mention_count()
+    signals = sc.store.conn.execute("SELECT avg(length(signals)) FROM mentions").fetchone()[0]
+    sc.shutdown()
+    size = sum(p.stat().st_size for p in tmp.glob(f"poll-{label}.db*"))
+    return {"n": n, "cpu": cpu, "wchar": io1[0] - io0[0], "disk": io1[1] - io0[1],
+            "size": size, "signals": float(signals or 0), "scoring": scoring_cpu[0]}  # fmt: skip
+
+
+def _v1_signals(
+    parts: Any, *, tags: Any, language: str, language_source: str, repeat_count: int
+) -> str:
+    """The ``signals`` column as version 1 wrote it (JSON with every part in full)."""
+    return json.dumps(
+        {"version": 1, "signals": [list(p) for p in parts], "tags": list(tags),
+         "language": language, "language_source": language_source,
+         "repeat_count": repeat_count},
+        ensure_ascii=False,
+    )  # fmt: skip
+
+
+def _floor(tmp: Path, texts: list[str], rows: list[dict[str, Any]]) -> tuple[float, float]:
+    """CPU seconds of the baseline: stock VADER on the texts, raw executemany of the rows.
+
+    The rows go into a fresh socialcare store (its b-trees, FTS5 and authors) by one
+    ``executemany`` per 1000, with the triage columns of a scored mention.
+    """
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    stock = SentimentIntensityAnalyzer()
+    cpu0 = time.process_time()
+    for text in texts:
+        stock.polarity_scores(text)
+    vader = time.process_time() - cpu0
+    store = Socialcare(Config(database=str(tmp / "floor.db"), agent="bench")).store
+    cols = list(rows[0])
+    sql = f"INSERT INTO mentions ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+    authors = sorted({(r["author_key"], r["source"], r["author_id"]) for r in rows})
+    cpu0 = time.process_time()
+    with store.transaction():
+        store.conn.executemany(_AUTHOR, [(k, s, a, a, "", 0, "x", "x") for k, s, a in authors])
+    for start in range(0, len(rows), 1000):
+        with store.transaction():
+            store.conn.executemany(
+                sql, [tuple(r[c] for c in cols) for r in rows[start : start + 1000]]
+            )
+    insert = time.process_time() - cpu0
+    store.close()
+    return vader, insert
+
+
+def poll_rows(table: Table, tmp: Path, n: int) -> None:
+    """``poll``: n demo mentions through the real poll path, today and before, against the
+    floor (stock VADER + raw executemany); ``poll_bytes``: bytes written / final size."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_poll import generate
+
+    warm = tmp / "warm.jsonl"
+    generate(warm, 2000)  # loads VADER, the language model and the packs before timing
+    _poll_once(tmp, warm, "warm", old_path=False)
+    data = tmp / "demo.jsonl"
+    generate(data, n)
+    today = _poll_once(tmp, data, "today", old_path=False)
+    before = _poll_once(tmp, data, "before", old_path=True)
+    store = Socialcare(Config(database=str(tmp / "poll-today.db"), agent="bench")).store
+    rows = [dict(r) for batch in store.iter_mentions(5000) for r in batch]
+    store.close()
+    for r in rows:
+        r.pop("_rowid", None)
+        r.pop("rowid", None)
+    vader, insert = _floor(tmp, [str(r["text"]) for r in rows], rows)
+    print(f"[poll] floor: stock VADER {n / vader:,.0f}/CPU-s, raw executemany {n / insert:,.0f}/CPU-s"
+          f"; signals column {before['signals']:.0f} -> {today['signals']:.0f} bytes on average")  # fmt: skip
+    table.add(f"poll {n:,} demo mentions, with triage (CPU)", today["cpu"], vader + insert, "s",
+              before["cpu"])  # fmt: skip
+    print(f"[poll] today {n / today['cpu']:,.0f}/CPU-s, before {n / before['cpu']:,.0f}/CPU-s,"
+          f" floor {n / (vader + insert):,.0f}/CPU-s; scoring {today['scoring']:.1f} CPU-s"
+          f" ({100 * today['scoring'] / today['cpu']:.0f}% of the poll), the rest storing,"
+          f" reading and sanitising")  # fmt: skip
+    for key, what in (("wchar", "write(2)"), ("disk", "to disk")):
+        table.add(f"poll_bytes: {what} / final store size", today[key] / today["size"], 1.0, "x",
+                  before[key] / before["size"])  # fmt: skip
+    print(f"[poll] final size {today['size'] / 1e6:.0f} MB today, {before['size'] / 1e6:.0f} MB before;"
+          f" written today {today['wchar'] / 1e6:,.0f} MB, before {before['wchar'] / 1e6:,.0f} MB")  # fmt: skip
+
+
+def triage_all_rows(sc: Socialcare, table: Table) -> None:
+    """``triage --all`` on the built store against stock VADER on its texts.
+
+    ``today`` re-scores the synthetic store (every row changes: written); ``before``
+    is the previous loop (every column read, every row UPDATEd); then ``today`` once
+    more with nothing changed (no row written).
+    """
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from socialcare import scoring
+
+    store = sc.store
+    settings = sc.triage_settings
+    n = store.mention_count()
+    texts = [str(r[0]) for r in store.conn.execute("SELECT text FROM mentions")]
+    stock = SentimentIntensityAnalyzer()
+    cpu0 = time.process_time()
+    for text in texts:
+        stock.polarity_scores(text)
+    vader = time.process_time() - cpu0
+    del texts
+
+    def old() -> None:
+        for rows in store.iter_mentions(batch_size=scoring.BATCH_SIZE):
+            scoring._triage_batch(store, rows, settings)
+
+    clock = time.process_time if store.backend == "sqlite" else time.perf_counter
+    cpu = clock()
+    scoring.retriage_all(store, settings)
+    today = clock() - cpu
+    cpu = clock()
+    old()
+    before = clock() - cpu
+    cpu = clock()
+    scoring.retriage_all(store, settings)
+    same = clock() - cpu
+    table.add("triage --all (every row changed)", n / today, n / vader, "mentions/CPU-s",
+              n / before)  # fmt: skip
+    table.add("triage --all (nothing changed)", n / same, n / vader, "mentions/CPU-s")
+
+
+ROWS = ("queue", "status", "report", "export", "poll", "triage_all")
 
 
 def run_backend(backend: str, n: int, only: set[str], keep: Path | None) -> dict[str, Any]:
@@ -298,6 +482,10 @@ def run_backend(backend: str, n: int, only: set[str], keep: Path | None) -> dict
                 report_rows(sc, table)
             if "export" in only and backend == "sqlite":
                 export_rows(sc, table, tmp)
+            if "poll" in only and backend == "sqlite":
+                poll_rows(table, tmp, min(n, 100_000))
+            if "triage_all" in only:
+                triage_all_rows(sc, table)
             if "queue" in only:
                 rnd = random.Random(5)
                 closed = [r[0] for r in sc.store.conn.execute(

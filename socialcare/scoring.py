@@ -1,10 +1,13 @@
 """Apply triage to stored mentions, through ``Store`` methods only (no SQL here).
 
-:func:`triage_ids` is what ``poll`` calls from its ``on_stored`` hook, inside
-the page's transaction: a page's mentions and their scores commit together,
-so the queue never shows an untriaged mention from a finished poll.
-:func:`retriage_all` re-scores the whole store after ``[triage]`` changes,
-a batch at a time so memory stays flat on a store of millions of mentions.
+:func:`page_scorer` is what ``poll`` hands the ingest: each page is scored in
+memory and its new mentions inserted with their triage, inside the page's
+transaction, so a page's mentions and their scores commit together and the
+queue never shows an untriaged mention from a finished poll. :func:`triage_ids`
+scores stored mentions (the same columns; the reference the write-once test
+compares with). :func:`retriage_all` re-scores the whole store after
+``[triage]`` changes, a batch at a time so memory stays flat on a store of
+millions of mentions, writing only the rows whose triage changed.
 
 The learned model's life is here too: :func:`train_model` gathers labels from
 the store's history (:mod:`socialcare.store.triage`) and from a labels file
