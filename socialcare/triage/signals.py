@@ -176,9 +176,10 @@ class TermMatcher:
             for term in terms:
                 if not self._add(name, term):
                     fallback.setdefault(name, []).append(term)
-        # each fallback regex runs only when its terms' first characters occur
+        # each fallback regex runs only when its terms' first characters occur, and
+        # (see _needles) a literal start of one of its terms ("10/10", not every "1")
         self._fallback = [
-            (n, p, re.compile("[" + "".join(re.escape(t[0]) for t in terms) + "]"))
+            (n, p, re.compile("[" + "".join(re.escape(t[0]) for t in terms) + "]"), _needles(terms))
             for n, terms in fallback.items()
             if (p := compile_terms(terms))
         ]
@@ -271,12 +272,34 @@ class TermMatcher:
         for name, vocab in self._presence:
             if not vocab.isdisjoint(tokset):
                 found[name] = [Match(min(vocab.intersection(tokset)), -1, -1)]
-        for name, pattern, firsts in self._fallback:
-            if firsts.search(text):
+        for name, pattern, firsts, needles in self._fallback:
+            if firsts.search(text) and (needles is None or any(n in text for n in needles)):
                 extra = [Match(m.group(0).lower(), -1, -1) for m in pattern.finditer(text)]
                 if extra:
                     found.setdefault(name, []).extend(extra)
         return found
+
+
+def _needles(terms: Iterable[str]) -> tuple[str, ...] | None:
+    """Substrings one of which a text must contain for :func:`compile_terms`' regex to match.
+
+    Each term's start up to its first letter, space, apostrophe or ``*``: those
+    characters the regex matches literally (no case, no other spelling), so a
+    match implies the substring. None when some term starts with such a character.
+    """
+    out = []
+    for term in {t.strip().lower() for t in terms if t.strip()}:
+        prefix = ""
+        for ch in term:
+            if ch.isalpha() or ch.isspace() or ch in "'’*" or ch.lower() != ch.upper():
+                break
+            if ch.casefold() != ch:
+                break
+            prefix += ch
+        if not prefix:
+            return None
+        out.append(prefix)
+    return tuple(out) or None
 
 
 class _Heads(NamedTuple):

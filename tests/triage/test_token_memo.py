@@ -107,3 +107,29 @@ def test_same_words_on_generated_texts(text: str) -> None:
 @given(st.text(max_size=40))
 def test_same_words_on_arbitrary_text(text: str) -> None:
     _same(text)
+
+
+_FALLBACK_TERMS = ["10/10", "/s", "🙄", "5/5 stars", "a+ service", "24/7*"]
+_MATCHER = signals.TermMatcher({"x": _FALLBACK_TERMS})
+
+
+def _found_without_needles(text: str) -> dict[str, list[signals.Match]]:
+    m = signals.TermMatcher({"x": _FALLBACK_TERMS})
+    m._fallback = [(n, p, f, None) for n, p, f, _ in m._fallback]
+    return m.find(text)
+
+
+def test_fallback_terms_still_found_with_their_substring_precheck() -> None:
+    signals._LAST_WORDS = ("", [])
+    assert [m.term for m in _MATCHER.find("Rated 10/10, would fly again /S 🙄")["x"]] == [
+        "10/10", "/s", "🙄",
+    ]  # fmt: skip
+    assert "x" not in _MATCHER.find("order 1010 on 10/1 for 10 / 10")
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.sampled_from(["10", "/", "1", "0", "/s", "/S", "🙄", " ", "5/5 stars",
+                                 "24/7", "24/7s", "a+", "x", "A+ SERVICE"]), max_size=10))  # fmt: skip
+def test_fallback_precheck_changes_no_match(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert _MATCHER.find(text) == _found_without_needles(text), repr(text)
