@@ -118,10 +118,18 @@ def record_routes(store: Store, routes: Sequence[tuple[str, str, str | None, str
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT(mention_id) DO NOTHING",
         [(m, rule, team, agent, now) for m, rule, team, agent in routes],
     )
-    store.conn.executemany(
-        "UPDATE mentions SET assignee = ?, claimed_at = ? WHERE id = ? AND assignee IS NULL",
-        [(agent, now, m) for m, _, _, agent in routes],
-    )
+    # one statement per agent (and 500 ids), not one per mention: a page has few agents
+    by_agent: dict[str, list[str]] = {}
+    for m, _, _, agent in routes:
+        by_agent.setdefault(agent, []).append(m)
+    for agent, ids in by_agent.items():
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            store.conn.execute(
+                f"UPDATE mentions SET assignee = ?, claimed_at = ? WHERE id IN "
+                f"({', '.join('?' for _ in chunk)}) AND assignee IS NULL",
+                [agent, now, *chunk],
+            )
 
 
 def log_route_events(
@@ -194,13 +202,19 @@ _ROUTE_PAGE = (
 )
 
 
-def routable_mentions(store: Store, ids: Sequence[str], *, customers: bool = True) -> list[Row]:
+def routable_mentions(
+    store: Store, ids: Sequence[str], *, customers: bool = True, tags: bool = True
+) -> list[Row]:
     """Of ``ids``: open, unassigned, not the brand's own, never routed; with the customer id
-    when ``customers`` (a rule matches on it: the authors join costs a poll some speed)."""
-    source = (
-        f"SELECT {_ROUTE_FIELDS} FROM page m LEFT JOIN authors a ON a.id = m.author_key"
-        if customers
-        else f"SELECT {_ROUTE_FIELDS.replace('a.customer_id', 'NULL AS customer_id')} FROM page m"
+    when ``customers`` (a rule matches on it: the authors join costs a poll some speed), and
+    tags and signals when ``tags`` (signals are the largest column a rule could read)."""
+    fields = _ROUTE_FIELDS
+    if not customers:
+        fields = fields.replace("a.customer_id", "NULL AS customer_id")
+    if not tags:
+        fields = fields.replace("m.tags, m.signals", "NULL AS tags, NULL AS signals")
+    source = f"SELECT {fields} FROM page m" + (
+        " LEFT JOIN authors a ON a.id = m.author_key" if customers else ""
     )
     out: list[Row] = []
     for start in range(0, len(ids), 500):

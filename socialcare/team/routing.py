@@ -414,7 +414,10 @@ def route_ids(store: Store, settings: RoutingSettings, ids: Sequence[str]) -> li
     # after any other poller's routing committed (PostgreSQL reads afresh per statement).
     store_team.lock_team(store, _LOCK)  # serialises routing batches across pollers and hosts
     rows = store_team.routable_mentions(
-        store, ids, customers=any(r.customers for r in settings.rules)
+        store,
+        ids,
+        customers=any(r.customers for r in settings.rules),
+        tags=any(r.tags for r in settings.rules),
     )
     matched = [(row, rule) for row in rows if (rule := settings.first_match(row)) is not None]
     if not matched:
