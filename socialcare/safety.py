@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from rich.markup import escape
-
 __all__ = [
     "clean_text",
     "one_line",
@@ -72,6 +70,8 @@ def one_line(text: str | None, width: int | None = None) -> str:
 
 def markup_safe(text: str | None) -> str:
     """Cleaned text with rich markup escaped, for interpolation into a markup string."""
+    from rich.markup import escape  # here: `import socialcare.cli` needs no rich markup
+
     return escape(clean_text(text))
 
 
