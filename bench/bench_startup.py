@@ -1,13 +1,22 @@
 """Benchmark: start-up time of `socialcare --help`, `queue` and `show` against typer + rich alone.
 
-Usage: python bench/bench_startup.py [RUNS]     (default 7)
+Usage: python bench/bench_startup.py [RUNS] [--before REV]     (default 7 runs)
 
 Builds a small demo store in a temporary SOCIALCARE_HOME (`init`, `poll`), then
 times each command as a fresh process, interleaved with the baseline
 ``python -c "import typer, rich"`` so that all of them share the machine's load.
-Prints the median wall time of each and its ratio to the baseline (goal: <= 1.5x).
-The ``+pydantic`` line is typer + rich + pydantic, which typer itself imports to coerce
-option values once a command has any non-flag option: the floor for ``queue`` and ``show``.
+Prints the median wall time and CPU time (user + system, which a loaded machine
+disturbs far less) of each, and their ratios to the baseline's (goal: <= 1.5x).
+
+``--before REV`` also times the package as it was at git revision REV (extracted
+to a temporary directory, ahead of the installed one on ``PYTHONPATH``) in the
+same interleaved rounds, so before and after share the load too.
+
+Each process gets a bytecode cache (``PYTHONPYCACHEPREFIX`` in the temporary
+directory, even when ``PYTHONDONTWRITEBYTECODE`` is set), as an installed
+package has: otherwise every run would compile socialcare's modules afresh.
+The ``+pydantic`` line is typer + rich + pydantic, what typer's option coercion
+would add if a command let it build its pydantic adapters.
 """
 
 from __future__ import annotations
@@ -16,49 +25,109 @@ import os
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+from io import BytesIO
+from pathlib import Path
 
-COMMANDS: dict[str, list[str]] = {
+ROOT = Path(__file__).resolve().parents[1]
+
+BASELINES: dict[str, list[str]] = {
     "baseline": [sys.executable, "-c", "import typer, rich"],
-    # typer 0.29 coerces every non-flag parameter through a pydantic TypeAdapter, so any
-    # command with options pays for pydantic: the floor of `queue` and `show`, for reference
     "+pydantic": [sys.executable, "-c", "import typer, rich, pydantic"],
-    "--help": [sys.executable, "-m", "socialcare", "--help"],
-    "queue": [sys.executable, "-m", "socialcare", "queue"],
-    "show": [sys.executable, "-m", "socialcare", "show", "demo:1001"],
+}
+COMMANDS: dict[str, list[str]] = {
+    "--help": ["--help"],
+    "queue": ["queue"],
+    "show": ["show", "demo:1001"],
 }
 
 
-def _run(argv: list[str], env: dict[str, str]) -> float:
+def _run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one process."""
     started = time.perf_counter()
-    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - started
+    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise SystemExit(f"{' '.join(argv)} exited {child.returncode}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def _extract(rev: str, into: Path) -> None:
+    """The ``socialcare`` package as it was at ``rev``, written under ``into``."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", rev, "socialcare"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 7
-    with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "SOCIALCARE_HOME": home, "COLUMNS": "120"}
+    args = sys.argv[1:]
+    before = None
+    if "--before" in args:
+        at = args.index("--before")
+        before = args[at + 1]
+        del args[at : at + 2]
+    runs = int(args[0]) if args else 7
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        env = {**os.environ, "SOCIALCARE_HOME": str(home), "COLUMNS": "120"}
         env.pop("SOCIALCARE_CONFIG", None)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        cases: dict[str, tuple[list[str], dict[str, str]]] = {
+            name: (argv, env) for name, argv in BASELINES.items()
+        }
+        for name, argv in COMMANDS.items():
+            cases[name] = ([sys.executable, "-m", "socialcare", *argv], env)
+        if before is not None:
+            old = Path(tmp) / "before"
+            _extract(before, old)
+            # the editable install's finder would still answer `import socialcare` with this
+            # tree: drop it, put the old copy first, and run it as `-m socialcare` would
+            prelude = (
+                "import runpy, sys; "
+                "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+                f"sys.path.insert(0, {str(old)!r}); "
+                "runpy.run_module('socialcare', run_name='__main__', alter_sys=True)"
+            )
+            for name, argv in COMMANDS.items():
+                cases[f"{name} @{before}"] = ([sys.executable, "-c", prelude, *argv], env)
         for setup in (["init"], ["poll"]):
             subprocess.run(
                 [sys.executable, "-m", "socialcare", *setup],
                 env=env, stdout=subprocess.DEVNULL, check=True,
             )  # fmt: skip
-        times: dict[str, list[float]] = {name: [] for name in COMMANDS}
-        for argv in COMMANDS.values():  # warm the file cache and the .pyc files
-            _run(argv, env)
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+        for argv, case_env in cases.values():  # warm the file cache and the .pyc files
+            _run(argv, case_env)
         for _ in range(runs):
-            for name, argv in COMMANDS.items():
-                times[name].append(_run(argv, env))
-    base = statistics.median(times["baseline"])
-    print(f"{'command':<10} {'median s':>9} {'min s':>7} {'ratio':>6}")
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"{name:<10} {median:>9.3f} {min(values):>7.3f} {median / base:>5.2f}x")
-    worst = max(statistics.median(times[k]) for k in ("--help", "queue", "show")) / base
-    print(f"worst ratio {worst:.2f}x (goal <= 1.50x), {runs} runs each")
+            for name, (argv, case_env) in cases.items():
+                times[name].append(_run(argv, case_env))
+
+    def median(name: str, which: int) -> float:
+        return statistics.median(t[which] for t in times[name])
+
+    base_wall, base_cpu = median("baseline", 0), median("baseline", 1)
+    width = max(len(name) for name in times)
+    print(f"{'command':<{width}} {'wall s':>7} {'ratio':>6} {'cpu s':>7} {'ratio':>6}")
+    for name in times:
+        wall, cpu = median(name, 0), median(name, 1)
+        print(
+            f"{name:<{width}} {wall:>7.3f} {wall / base_wall:>5.2f}x "
+            f"{cpu:>7.3f} {cpu / base_cpu:>5.2f}x"
+        )
+    worst = max(median(k, 0) for k in COMMANDS) / base_wall
+    worst_cpu = max(median(k, 1) for k in COMMANDS) / base_cpu
+    print(
+        f"worst ratio {worst:.2f}x wall, {worst_cpu:.2f}x cpu (goal <= 1.50x), "
+        f"medians of {runs} interleaved runs"
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 The commands live in :mod:`socialcare.commands`, one module per group; this
 module registers them and maps errors to exit codes, in one place. Each command
-parses options, calls one library method and renders the result.
+parses options, calls one library method and renders the result. Registration
+is lazy (issue 18, start-up): ``--help`` lists :data:`COMMANDS`, and a command's
+module is imported, and its options built, only when that command runs.
 Every ``SocialcareError`` becomes one ``Error: ...`` line on stderr and the
 error's exit code (see ``socialcare.errors``); set ``SOCIALCARE_DEBUG=1`` to
 get the traceback instead.
@@ -13,8 +15,10 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
@@ -193,6 +197,100 @@ def _build(name: str) -> Command:
     raise LookupError(f"socialcare.commands.{COMMANDS[name][0]} defines no command {name!r}")
 
 
+#: what a plain value check returns when typer's own coercion must decide
+_UNDECIDED: Any = object()
+#: a float option's value typed as plain ASCII decimals (``7``, ``0.5``, ``-1.25``)
+_DECIMAL = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?")
+
+
+def _plain_value(descriptor: Any, value: Any) -> Any:
+    """``value`` as typer's pydantic coercion would return it, where that is plain to see.
+
+    A ``str`` option given a string, an ``int`` given an int or ASCII digits, a
+    ``float`` given a number or plain decimals, each inside the option's ``min``/``max``, come back
+    as they are (the int as ``int(value)``, the number as a float). Anything
+    else (a bad value, a choice, a path, a parser) is :data:`_UNDECIDED`, and
+    typer's own coercion runs, with its own error messages.
+    """
+    annotation = descriptor.annotation
+    info = descriptor.parameter_info
+    if info.parser is not None or descriptor.file_annotation is not None:
+        return _UNDECIDED
+    if annotation is str:
+        return value if type(value) is str else _UNDECIDED
+    if annotation is int:
+        if type(value) is str and value.isascii() and value.isdigit() and len(value) < 19:
+            value = int(value)
+        if type(value) is not int:
+            return _UNDECIDED
+    elif annotation is float:
+        if type(value) is str and _DECIMAL.fullmatch(value):
+            value = float(value)
+        elif type(value) is int:
+            value = float(value)
+        if type(value) is not float or value != value:  # NaN: let typer say what it does
+            return _UNDECIDED
+    else:
+        return _UNDECIDED
+    if (info.min is not None and value < info.min) or (info.max is not None and value > info.max):
+        return _UNDECIDED
+    return value
+
+
+@functools.cache
+def _deferred_coercion() -> Any:
+    """The runtime-coercion class that builds typer's pydantic TypeAdapter only when needed.
+
+    typer (0.2x) coerces every option value, the default ``None`` included,
+    through a pydantic TypeAdapter it builds on first use: importing pydantic
+    and building one adapter per option cost more than the rest of
+    ``socialcare queue``. This class answers ``None`` and the plain values of
+    :func:`_plain_value` itself, and hands every other value to the adapter
+    typer would have used, so errors and results are typer's own. None on a
+    typer without that layer (nothing to defer).
+    """
+    try:
+        from typer import _coercion
+    except ImportError:  # pragma: no cover - typer before its pydantic coercion
+        return None
+
+    @dataclass(frozen=True)
+    class Deferred(_coercion.RuntimeParam):
+        descriptor: Any = None
+
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            plain = _plain_value(self.descriptor, value)
+            if plain is not _UNDECIDED:
+                return plain
+            typers = _coercion.build_runtime_param(self.descriptor)
+            param._runtime_param = typers  # from now on, typer's own
+            return typers._coerce_value(value, param=param, ctx=ctx)
+
+    return Deferred
+
+
+def _defer_coercion(command: Command, ctx: Any) -> None:
+    """Give each option of ``command`` and of its subcommands, ``--help`` included, the
+    deferred coercion (``ctx`` names the help option, as it does for every subcommand)."""
+    _defer_params(command.get_params(ctx))
+    for sub in getattr(command, "commands", {}).values():
+        _defer_coercion(sub, ctx)
+
+
+def _defer_params(params: list[Any]) -> None:
+    deferred = _deferred_coercion()
+    if deferred is None:  # pragma: no cover - older typer
+        return
+    for param in params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is not None and getattr(param, "_runtime_param", 0) is None:
+            param._runtime_param = deferred(
+                parameter_info=descriptor.parameter_info,
+                annotation=descriptor.annotation,
+                descriptor=descriptor,
+            )
+
+
 class _LazyCommands(MutableMapping[str, "Command"]):
     """The root's commands: every name of :data:`COMMANDS`, each built when first looked up.
 
@@ -256,6 +354,16 @@ class _Root(_Group):
         if self._listing and isinstance(commands, _LazyCommands):
             return commands.peek(cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        _defer_params(self.get_params(ctx))  # the root's own; a command's in resolve_command
+        return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            _defer_coercion(command, ctx)
+        return name, command, rest
 
     def list_commands(self, ctx: Any) -> list[str]:
         # the names alone: typer's own list_commands reads items(), which would build each

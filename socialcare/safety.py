@@ -19,8 +19,6 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from rich.markup import escape
-
 __all__ = [
     "clean_text",
     "one_line",
@@ -86,6 +84,8 @@ def one_line(text: str | None, width: int | None = None) -> str:
 
 def markup_safe(text: str | None) -> str:
     """Cleaned text with rich markup escaped, for interpolation into a markup string."""
+    from rich.markup import escape  # here: `import socialcare.cli` needs no rich markup
+
     return escape(clean_text(text))
 
 

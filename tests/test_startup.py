@@ -55,6 +55,41 @@ def test_importing_the_cli_loads_nothing_heavy(tmp_path: Path) -> None:
     assert _loaded("import socialcare.cli", tmp_path) == []
 
 
+#: what `queue`, `show` and `--help` must not load either: sqlite-utils (the store builds its
+#: Database only to migrate) and pydantic (typer's coercion, deferred by cli.py)
+NOT_ON_THE_HOT_PATH = ("sqlite_utils", "pydantic", "click")
+
+
+def _demo_home(tmp_path: Path) -> Path:
+    """A home with a config and the demo source's mentions (``show demo:1001``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCARE_")}
+    env["SOCIALCARE_HOME"] = str(tmp_path)
+    for argv in (["init"], ["poll"]):
+        subprocess.run(
+            [sys.executable, "-m", "socialcare", *argv],
+            env=env, capture_output=True, check=True,
+        )  # fmt: skip
+    return tmp_path
+
+
+def _run_loaded(argv: list[str], home: Path) -> list[str]:
+    body = (
+        "import socialcare.cli\n"
+        "try:\n"
+        f"    socialcare.cli.app({argv!r}, prog_name='socialcare')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCARE_")}
+    env["SOCIALCARE_HOME"] = str(home)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(body=body)],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    modules: list[str] = json.loads(out.strip().splitlines()[-1])
+    return modules
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["queue"], ["queue", "--json"], ["--version"]])
 def test_light_commands_load_nothing_heavy(tmp_path: Path, argv: list[str]) -> None:
     body = (
@@ -65,6 +100,78 @@ def test_light_commands_load_nothing_heavy(tmp_path: Path, argv: list[str]) -> N
         "    assert not exc.code, exc.code\n"
     )
     assert _loaded(body, tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _demo_home(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [
+        (["--help"], None),
+        (["queue"], "queue"),
+        (["queue", "--limit", "5", "--min-score", "1", "--status", "open"], "queue"),
+        (["show", "demo:1001"], "agent"),
+        (["show", "demo:1001", "--json"], "agent"),
+        (["queue", "--help"], "queue"),
+    ],
+)
+def test_a_command_loads_its_own_module_alone_and_nothing_heavy(
+    demo_home: Path, argv: list[str], module: str | None
+) -> None:
+    """Only the command module that runs is imported (and the shared ``common`` when a
+    command runs); no platform client, numerics, sqlite-utils or pydantic."""
+    loaded = _run_loaded(argv, demo_home)
+    heavy = [m for m in loaded if m == "socialcare.sources" or m.startswith(HEAVY)]
+    if argv[0] == "show" and "--help" not in argv:  # show lists the KB's suggestions
+        heavy = [m for m in heavy if m not in ("socialcare.kb", "socialcare.kb.search")]
+    assert heavy == []
+    assert [m for m in loaded if m.split(".")[0] in NOT_ON_THE_HOT_PATH] == []
+    commands = {m.rsplit(".", 1)[1] for m in loaded if m.startswith("socialcare.commands.")}
+    if argv[0] == "show":
+        commands.discard("kb")  # its suggestions_text renders them
+    assert commands == (set() if module is None else {module, "common"})
+
+
+_INT_LIMITS = {"min": 1, "max": 1_000_000}
+#: (annotation, option limits, values): typer's coercion and the plain path must agree
+_PLAIN_CASES = [
+    (str, {}, ["demo:1001", "", " x ", "\udcff", "請求", "0", b"bytes", 5]),
+    (int, {}, ["0", "5", "050", "-5", "+5", " 5", "5 ", "1_0", "5.0", "", "abc", "٣",
+               "9" * 18, "9" * 19, 7, True, 2.0, None]),
+    (int, _INT_LIMITS, ["0", "1", "50", "1000000", "1000001", 0, 50, -1]),
+    (float, {}, ["1", "1.5", "-0.25", "0.1", "007.50", "1e3", ".5", "5.", "nan", "inf", 1, 1.5,
+                 float("inf"), float("nan"), True, "x", "9" * 15 + "." + "9" * 15]),
+    (float, {"min": 0.0}, [-1.0, 0.0, 2, "3"]),
+    (bool, {}, [True, False, "yes"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("annotation", "limits", "values"), _PLAIN_CASES)
+def test_plain_option_values_are_what_typers_coercion_returns(
+    annotation: type, limits: dict[str, float], values: list[object]
+) -> None:
+    """cli.py answers plain option values itself so typer builds no pydantic adapter:
+    each answer is typer's own, value and type; everything else goes to typer."""
+    coercion = pytest.importorskip("typer._coercion")
+    from typer.models import OptionInfo
+
+    from socialcare.cli import _UNDECIDED, _plain_value
+
+    descriptor = coercion.resolve_type_descriptor(annotation, OptionInfo(**limits))
+    adapter = coercion.build_runtime_param(descriptor).adapter
+    answered = 0
+    for value in values:
+        plain = _plain_value(descriptor, value)
+        if plain is _UNDECIDED:
+            continue
+        answered += 1
+        real = adapter.validate_python(value)
+        assert (plain, type(plain)) == (real, type(real)), value
+    if annotation is not bool:
+        assert answered, "the plain path answered nothing"
 
 
 def test_the_command_table_is_what_the_modules_define() -> None:
