@@ -174,7 +174,7 @@ class Table:
         shown = f"before {_fmt(before, unit):>11}  " if before is not None else " " * 20
         print(
             f"{work:46s} today {_fmt(today, unit):>11}  baseline {_fmt(baseline, unit):>11}  "
-            f"{shown}ratio {ratio:8.2f}x  heap {heap / 2**20:7.1f} MB",
+            f"{shown}ratio {ratio:8.2f}x  heap {heap / 2**20:8.2f} MB",
             flush=True,
         )
 
