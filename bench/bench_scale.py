@@ -24,6 +24,18 @@ against a baseline measured in the same run on the same store:
   path. ``poll_bytes``: bytes written (``/proc/self/io`` wchar and write_bytes, the
   final checkpoint included) over the final store size.
 * ``triage_all``: ``triage --all`` on the built store against stock VADER on its texts.
+* ``claim`` (PostgreSQL runs): one agent alone claiming (and releasing) mentions
+  of a 10k store on the server against the same on a SQLite file built alike.
+
+Every row has a ``heap`` column: the peak Python heap (tracemalloc) of one
+call of the row's work (the largest among its timed functions' warm-up calls,
+unless the row names today's own; the timed calls run untraced, since tracing
+slows Python). Heap, not RSS, is the memory
+figure: on SQLite the process maps up to ``mmap_size`` (1 GiB) of the store
+file, and those pages count in RSS although they are the kernel's page cache,
+shared and dropped under memory pressure, not memory socialcare allocated.
+Each run ends with a line that shows the split (``RssFile`` against
+``RssAnon``). On PostgreSQL the heap is the client's only.
 
 Times are medians of wall-clock seconds (PostgreSQL does its work in another
 process); the report and export rows are CPU seconds of this process on SQLite.
@@ -42,6 +54,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -113,10 +126,24 @@ def build(store: Store, n: int, now: float, open_share: float, seed: int = 25) -
     return time.perf_counter() - started
 
 
+#: peak heap (bytes) of each ``median_time`` warm-up call since the table's last row
+_HEAPS: list[int] = []
+
+
+def traced_peak(fn: Callable[[], Any]) -> int:
+    """Peak bytes of Python heap that one call of ``fn`` allocated (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def median_time(fn: Callable[[], Any], repeat: int = 15, cpu: bool = False) -> float:
-    """Median seconds of ``fn()`` (after one warm-up call)."""
+    """Median seconds of ``fn()`` (after one warm-up call, whose peak heap is noted)."""
     clock = time.process_time if cpu else time.perf_counter
-    fn()
+    _HEAPS.append(traced_peak(fn))
     times = []
     for _ in range(repeat):
         t0 = clock()
@@ -132,17 +159,28 @@ class Table:
         self.rows: list[dict[str, Any]] = []
 
     def add(
-        self, work: str, today: float, baseline: float, unit: str, before: float | None = None
+        self,
+        work: str,
+        today: float,
+        baseline: float,
+        unit: str,
+        before: float | None = None,
+        heap: int | None = None,
     ) -> None:
+        """One row; ``heap`` (bytes) defaults to the largest warm-up peak since the last row."""
         ratio = today / baseline if baseline else float("inf")
+        if heap is None:
+            heap = max(_HEAPS, default=0)
+        _HEAPS.clear()
         row = {"work": work, "today": today, "baseline": baseline, "ratio": ratio, "unit": unit}
+        row["heap_mb"] = heap / 2**20
         if before is not None:
             row["before"] = before
         self.rows.append(row)
         shown = f"before {_fmt(before, unit):>11}  " if before is not None else " " * 20
         print(
             f"{work:46s} today {_fmt(today, unit):>11}  baseline {_fmt(baseline, unit):>11}  "
-            f"{shown}ratio {ratio:8.2f}x",
+            f"{shown}ratio {ratio:8.2f}x  heap {heap / 2**20:8.2f} MB",
             flush=True,
         )
 
@@ -177,6 +215,7 @@ def queue_rows(sc: Socialcare, table: Table, label: str) -> None:
     store._rank = timed  # type: ignore[method-assign]
     try:
         today = median_time(lambda: store.queue(flt, now, weight, cap), cpu=cpu)
+        today_heap = _HEAPS[-1]
         today_rank, spent[:] = statistics.median(spent), []
         store.index_ranking = False
         assert [r["id"] for r in store.queue(flt, now, weight, cap)] == ids, "rankings differ"
@@ -190,8 +229,10 @@ def queue_rows(sc: Socialcare, table: Table, label: str) -> None:
         "AND m.is_own = 0 ORDER BY m.static_score DESC LIMIT 50"
     )
     baseline = median_time(lambda: store.conn.execute(base_sql).fetchall(), cpu=cpu)
-    table.add(f"queue --limit 50, ranking SQL ({label})", today_rank, baseline, "s", before_rank)
-    table.add(f"queue --limit 50, whole call ({label})", today, baseline, "s", before)
+    table.add(f"queue --limit 50, ranking SQL ({label})", today_rank, baseline, "s", before_rank,
+              heap=today_heap)  # fmt: skip
+    table.add(f"queue --limit 50, whole call ({label})", today, baseline, "s", before,
+              heap=today_heap)  # fmt: skip
 
 
 def status_rows(sc: Socialcare, table: Table) -> None:
@@ -448,7 +489,67 @@ def triage_all_rows(sc: Socialcare, table: Table) -> None:
     table.add("triage --all (nothing changed)", n / same, n / vader, "mentions/CPU-s")
 
 
-ROWS = ("queue", "status", "report", "export", "poll", "triage_all")
+def claim_times(sc: Socialcare, ids: list[str], rounds: int = 3) -> list[float]:
+    """Wall seconds of ``claim`` (each then released, untimed), one agent alone."""
+    times = []
+    for _ in range(rounds):
+        for mention_id in ids:
+            t0 = time.perf_counter()
+            sc.claim(mention_id)
+            times.append(time.perf_counter() - t0)
+            sc.release(mention_id)
+    return times
+
+
+def claim_rows(table: Table, tmp: Path, server_url: str, n: int = 10_000) -> None:
+    """A lone agent's ``claim`` on a 10k store: PostgreSQL (this server) against SQLite.
+
+    Both stores are built alike in this run; the PostgreSQL one in a second
+    database on the server, so the main store stays as it is.
+    """
+    import psycopg
+
+    base, name = server_url.rsplit("/", 1)
+    claim_db = f"{name}_claim"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{claim_db}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{claim_db}"')
+    figures: dict[str, tuple[float, int]] = {}
+    try:
+        for label, database in (("sqlite", str(tmp / "claim.db")), ("pg", f"{base}/{claim_db}")):
+            sc = Socialcare(Config(database=database, agent="bench", brand_handles=("acmehelp",)))
+            try:
+                build(sc.store, n, time.time(), 0.02)
+                ids = [r["id"] for r in sc.queue(QueueFilter(limit=40))]
+                claim_times(sc, ids[:5], rounds=1)  # warm: connection, caches, prepared plans
+                heap = traced_peak(lambda sc=sc, ids=ids: claim_times(sc, ids[:1], rounds=1))
+                figures[label] = (statistics.median(claim_times(sc, ids)), heap)
+            finally:
+                sc.shutdown()
+    finally:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{claim_db}" WITH (FORCE)')
+    table.add(f"claim, one agent alone ({n // 1000}k store, PG vs SQLite)", figures["pg"][0],
+              figures["sqlite"][0], "s", heap=figures["pg"][1])  # fmt: skip
+
+
+def memory_line(backend: str) -> str:
+    """Peak RSS and how much of the RSS now is the mapped store file (not heap)."""
+    status = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "RssAnon", "RssFile"):
+            status[key] = int(value.split()[0]) / 1024
+    return (
+        f"[{backend}] memory: peak RSS {status.get('VmHWM', 0):,.0f} MB; RSS now "
+        f"{status.get('RssAnon', 0):,.0f} MB anonymous (heap and the libraries' own) + "
+        f"{status.get('RssFile', 0):,.0f} MB file-backed (code and, on SQLite, the pages of the "
+        "store read through mmap_size: the page cache's, not socialcare's). The heap column is "
+        "the memory figure."
+    )
+
+
+ROWS = ("queue", "status", "report", "export", "poll", "triage_all", "claim")
 
 
 def run_backend(backend: str, n: int, only: set[str], keep: Path | None) -> dict[str, Any]:
@@ -497,6 +598,9 @@ def run_backend(backend: str, n: int, only: set[str], keep: Path | None) -> dict
                     )
                 sc.store.refresh_statistics()
                 queue_rows(sc, table, "20% open")
+            if "claim" in only and server is not None:
+                claim_rows(table, tmp, server.url)
+            print(memory_line(backend), flush=True)
         finally:
             sc.shutdown()
             if server is not None:

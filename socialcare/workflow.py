@@ -43,28 +43,24 @@ def _others_on_customer(store: Store, row: Row, agent: str) -> list[Row]:
 
 
 def claim(store: Store, mention_id: str, agent: str, *, force: bool = False) -> str | None:
-    """Take a mention; Conflict if another agent holds it or its customer (unless ``force``)."""
-    with store.transaction():
-        row = store.get_mention(mention_id)
-        store.serialize_customer(row["author_key"])
-        row = store.get_mention(mention_id, lock=True)
-        if not force:
-            others = _others_on_customer(store, row, agent)
-            if others:
-                o = others[0]
-                raise Conflict(
-                    f"{mention_id} is not claimed, but its customer is: {o['assignee']} is "
-                    f"handling their other mention {o['id']} (linked identities count as one "
-                    "customer). Talk to them, or use --force"
-                )
-        holder = store.claim(mention_id, agent, force=force)
-        if holder and holder != agent and not force:
-            raise Conflict(
-                f"{mention_id} is claimed by {holder} (since {row['claimed_at']}): "
-                "use --force to take it over"
-            )
-        store.log_event("claim", agent=agent, mention_id=mention_id, previous=holder, forced=force)
-    return holder
+    """Take a mention; Conflict if another agent holds it or its customer (unless ``force``).
+
+    The store checks, claims and logs the event as one decision (one round trip
+    to a team server); this turns a lost race into the message an agent reads.
+    """
+    outcome = store.claim_checked(mention_id, agent, force=force)
+    if outcome.other_id is not None:
+        raise Conflict(
+            f"{mention_id} is not claimed, but its customer is: {outcome.other_assignee} is "
+            f"handling their other mention {outcome.other_id} (linked identities count as one "
+            "customer). Talk to them, or use --force"
+        )
+    if not outcome.won:
+        raise Conflict(
+            f"{mention_id} is claimed by {outcome.holder} (since {outcome.claimed_at}): "
+            "use --force to take it over"
+        )
+    return outcome.holder
 
 
 def assign(store: Store, mention_id: str, to: str, agent: str) -> None:

@@ -1,0 +1,113 @@
+"""The claim decided in one round trip on PostgreSQL (issue 25 item 6), same behaviour on both.
+
+The race tests (two and eight processes) are in test_workflow.py and
+test_team_store.py; these pin what the one-statement claim must keep: linked
+identities, the audit detail byte for byte, nesting, and the index it reads.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from socialcare import workflow
+from socialcare.errors import Conflict
+from socialcare.models import Mention
+from socialcare.store import Store
+
+
+def _mention(native: str, author: str, minutes: int = 0) -> Mention:
+    return Mention(
+        source="demo",
+        native_id=native,
+        text="my parcel is late",
+        created_at=datetime(2026, 11, 1, tzinfo=timezone.utc) + timedelta(minutes=minutes),
+        author_id=author,
+        author_handle=author,
+    )
+
+
+def test_linked_identity_held_by_another_agent_is_a_conflict(store: Store) -> None:
+    store.upsert_mentions([_mention("1", "ann"), _mention("2", "ann_alt")])
+    store.link_authors("demo:ann", "demo:ann_alt")
+    workflow.claim(store, "demo:1", "alice")
+    with pytest.raises(Conflict, match="alice is handling their other mention demo:1"):
+        workflow.claim(store, "demo:2", "bob")
+    assert store.get_mention("demo:2")["assignee"] is None
+    assert [e["agent"] for e in store.events(action="claim")] == ["alice"]
+    # the same agent may take the customer's other mention
+    assert workflow.claim(store, "demo:2", "alice") is None
+
+
+def test_claim_events_keep_their_exact_detail(store: Store) -> None:
+    store.upsert_mentions([_mention("1", "ann")])
+    assert workflow.claim(store, "demo:1", "alice") is None
+    assert workflow.claim(store, "demo:1", "alice") == "alice"  # again: still hers
+    with pytest.raises(Conflict, match=r"claimed by alice \(since 20"):
+        workflow.claim(store, "demo:1", "bob")
+    assert workflow.claim(store, "demo:1", "bob", force=True) == "alice"
+    details = [e["detail"] for e in reversed(store.events(action="claim"))]
+    assert details == [
+        json.dumps({"previous": None, "forced": False}),
+        json.dumps({"previous": "alice", "forced": False}),
+        json.dumps({"previous": "alice", "forced": True}),
+    ]
+    assert store.get_mention("demo:1")["assignee"] == "bob"
+
+
+def test_claim_inside_a_transaction_rolls_back_with_it(store: Store) -> None:
+    store.upsert_mentions([_mention("1", "ann")])
+    with pytest.raises(RuntimeError), store.transaction():
+        workflow.claim(store, "demo:1", "alice")
+        raise RuntimeError("the caller changed its mind")
+    assert store.get_mention("demo:1")["assignee"] is None
+    assert store.events(action="claim") == []
+    workflow.claim(store, "demo:1", "alice")  # and the connection is fine afterwards
+    assert store.get_mention("demo:1")["assignee"] == "alice"
+
+
+def test_claim_on_postgresql_is_one_pipeline(store: Store) -> None:
+    if store.backend != "postgresql":
+        pytest.skip("SQLite runs in-process: no round trips to save")
+    store.upsert_mentions([_mention("1", "ann")])
+    raw = store.conn.raw
+    statements: list[bool] = []  # for each statement: sent inside a pipeline?
+    real_execute = store.conn.execute
+
+    def execute(sql: str, *args: object, **kwargs: object) -> object:
+        statements.append(raw._pipeline is not None)
+        return real_execute(sql, *args, **kwargs)
+
+    store.conn.execute = execute  # type: ignore[method-assign]
+    try:
+        workflow.claim(store, "demo:1", "alice")
+    finally:
+        del store.conn.execute
+    assert statements and all(statements), statements
+    assert len(statements) <= 2
+    assert store.get_mention("demo:1")["assignee"] == "alice"
+
+
+def test_claim_statement_reads_the_open_by_author_index(store: Store) -> None:
+    """With many assigned open mentions the collision check must stay one author's range."""
+    if store.backend != "postgresql":
+        pytest.skip("the one-statement claim is PostgreSQL's")
+    from socialcare.store import core
+    from socialcare.store.pg import translate
+
+    store.upsert_mentions([_mention(str(i), f"u{i % 300}", i) for i in range(1500)])
+    store.conn.execute("UPDATE mentions SET assignee = 'someone' WHERE native_id::int % 2 = 0")
+    store.conn.execute("ANALYZE mentions")
+    params = {"id": "demo:1", "agent": "bob", "now": "x", "free": "{}", "mine": "{}"}
+    store.conn.execute("BEGIN")
+    try:
+        plan = store.conn.raw.execute(
+            "EXPLAIN " + translate(core._CLAIM_ONE_STATEMENT), params
+        ).fetchall()
+    finally:
+        store.conn.execute("ROLLBACK")
+    text = "\n".join(r[0] for r in plan)
+    assert "idx_mentions_author_open" in text, text
+    assert "idx_mentions_open_assigned" not in text, text
