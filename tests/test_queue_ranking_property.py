@@ -249,6 +249,7 @@ def test_business_time_waiting_counts_only_open_hours(store: Store) -> None:
         for k, ts in ages.items()
     ]  # fmt: skip
     with store.transaction():
+        store.conn.execute(_AUTHOR, ("demo:u", "demo", "u", to_iso_ts(monday), to_iso_ts(monday)))
         store.conn.executemany(_INSERT, params)
     spans = _spans("08:00-18:00", 24.0, monday)
     assert sum(b - a for a, b in spans) == 24 * 3600.0
