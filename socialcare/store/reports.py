@@ -380,31 +380,33 @@ def backlog_rows(
     if source is not None:
         where += " AND m.source = :source"
         params["source"] = source
-    # The open-queue index holds every column both queries read, so neither
-    # touches the table (SQLite otherwise picked the status index and read each
-    # open row's table page).
+    # One pass over the open-queue index (it holds every column read here, so no
+    # table page is touched; SQLite otherwise picked the status index): the counts
+    # and each source's oldest waiting time together (two passes took 63 ms with
+    # 20k open of 1M). Then the few rows at that time, per source, by index probe.
     hint = store.dialect.open_queue_hint()
-    waiting = f"{where} AND (m.snoozed_until IS NULL OR m.snoozed_until <= :now_iso)"
-    counts = [
-        (str(src), int(n), int(snoozed or 0), int(past or 0))
-        for src, n, snoozed, past in store.conn.execute(
-            "SELECT m.source, count(*), "
-            "sum(CASE WHEN m.snoozed_until > :now_iso THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN m.sla_due_ts < :now THEN 1 ELSE 0 END) "
-            f"FROM mentions m {hint} WHERE {where} GROUP BY m.source ORDER BY m.source",
-            params,
-        )
-    ]
-    oldest = {
-        str(src): (str(mid), float(ts))
-        for src, mid, ts in store.conn.execute(
-            # the oldest time per source from the index; then the few rows at that time
-            "SELECT o.source, (SELECT min(m.id) FROM mentions m WHERE m.source = o.source "
-            f"AND m.created_ts = o.ts AND {waiting}), o.ts FROM (SELECT m.source, "
-            f"min(m.created_ts) AS ts FROM mentions m {hint} WHERE {waiting} GROUP BY m.source) o",
-            params,
-        )
-    }
+    waits = "(m.snoozed_until IS NULL OR m.snoozed_until <= :now_iso)"
+    counts = []
+    oldest_ts: dict[str, float] = {}
+    for src, n, snoozed, past, first in store.conn.execute(
+        "SELECT m.source, count(*), "
+        "sum(CASE WHEN m.snoozed_until > :now_iso THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN m.sla_due_ts < :now THEN 1 ELSE 0 END), "
+        f"min(CASE WHEN {waits} THEN m.created_ts END) "
+        f"FROM mentions m {hint} WHERE {where} GROUP BY m.source ORDER BY m.source",
+        params,
+    ):
+        counts.append((str(src), int(n), int(snoozed or 0), int(past or 0)))
+        if first is not None:
+            oldest_ts[str(src)] = float(first)
+    oldest = {}
+    for src, ts in oldest_ts.items():
+        row = store.conn.execute(
+            f"SELECT min(m.id) FROM mentions m WHERE m.source = :src AND m.created_ts = :ts "
+            f"AND {where} AND {waits}",
+            {**params, "src": src, "ts": ts},
+        ).fetchone()
+        oldest[src] = (str(row[0]), ts)
     return counts, oldest
 
 
