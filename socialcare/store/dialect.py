@@ -107,6 +107,10 @@ class Dialect:
         """Index hint for open mentions of some authors ("" where the planner needs none)."""
         return ""
 
+    def open_backlog_hint(self) -> str:
+        """Index hint for the backlog cards ("" where the planner needs none)."""
+        return ""
+
     def open_hour_hint(self) -> str:
         """Index hint for open mentions of some hours by static score ("" if not needed)."""
         return ""
@@ -242,6 +246,10 @@ class SqliteDialect(Dialect):
     def open_queue_hint(self) -> str:
         """Force the partial covering index for open-queue ranking (the planner needs it)."""
         return "INDEXED BY idx_mentions_open_queue"
+
+    def open_backlog_hint(self) -> str:
+        """Force m019's narrow backlog index (the planner took the status index)."""
+        return "INDEXED BY idx_mentions_open_backlog"
 
     def open_hour_hint(self) -> str:
         """Force the open-by-hour partial index for the queue's young-hour ranges."""

@@ -679,7 +679,16 @@ def m019_row_counters(db: sqlite_utils.Database) -> None:
     ``INSERT OR REPLACE``, whose implicit delete would skip the delete trigger.
     A later migration that rebuilds a table drops its triggers with it: readers
     check that both triggers exist and count the table themselves otherwise.
+
+    ``idx_mentions_open_backlog`` covers the backlog cards (open, not own, not
+    spam; by source) in 7 narrow columns: one pass over 20k open of 1M took
+    ~100 ms through the 12-column open-queue index, 14 ms through this one.
     """
+    db.execute(
+        "CREATE INDEX idx_mentions_open_backlog ON mentions("
+        "source, sla_due_ts, created_ts, snoozed_until, status, is_own, intent) "
+        "WHERE status = 'open' AND is_own = 0 AND coalesce(intent, '') != 'spam'"
+    )
     db.execute("CREATE TABLE table_rows (name TEXT PRIMARY KEY, n INTEGER NOT NULL)")
     for table in COUNTED_TABLES:
         db.execute(f"INSERT INTO table_rows (name, n) SELECT '{table}', count(*) FROM {table}")
