@@ -255,7 +255,11 @@ def status_rows(sc: Socialcare, table: Table) -> None:
     )
     now = datetime.now(timezone.utc)
     table.add("backlog cards", median_time(lambda: q.backlog_rows(store, now, None), 5), probe, "s")
-    table.add("db status", median_time(sc.db_status, repeat=5), probe, "s")
+    from socialcare.store.copy import table_counts
+
+    # before: count(*) of every table, as db status did before m019's counters
+    table.add("db status", median_time(sc.db_status, repeat=5), probe, "s",
+              median_time(lambda: table_counts(store), repeat=3))  # fmt: skip
 
 
 def q_newest(store: Store) -> dict[str, float]:
@@ -281,6 +285,13 @@ def report_rows(sc: Socialcare, table: Table) -> None:
         )
         took = median_time(lambda p=params: sc.report(p), repeat=1, cpu=store.backend == "sqlite")
         table.add(label, took, scan, "s")
+        # peak Python heap of one more run (tracemalloc slows it, so not the timed one):
+        # flat in the window size means the same figure at 100k and at 1M
+        tracemalloc.start()
+        sc.report(params)
+        table.rows[-1]["peak_heap_bytes"] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(f"  peak heap {table.rows[-1]['peak_heap_bytes'] / 1e6:.1f} MB", flush=True)
 
 
 def export_rows(sc: Socialcare, table: Table, tmp: Path) -> None:

@@ -1696,21 +1696,30 @@ class Socialcare:
         return open_store(location or self.config.database, upgrade=False)
 
     def db_status(self) -> dict[str, Any]:
-        """Backend, redacted location, schema version of latest, pending migrations, counts."""
-        from .store.copy import table_counts
+        """Backend, redacted location, schema version of latest, pending migrations, counts.
+
+        ``estimated`` names the tables whose count is the planner's estimate
+        (PostgreSQL, big tables); the others are exact.
+        """
+        from .store.copy import COPY_TABLES
         from .store.migrations import migration_names
+        from .store.reports import table_sizes
 
         store = self._unmigrated()
         try:
             applied = store.applied_migrations()
             pending = store.pending_migrations()
+            counts, estimated = (
+                table_sizes(store, [t for t, _ in COPY_TABLES]) if not pending else ({}, [])
+            )
             return {
                 "backend": store.backend,
                 "location": store.location,
                 "schema_version": len(applied),
                 "latest_version": len(migration_names(store.dialect)),
                 "pending": pending,
-                "counts": table_counts(store) if not pending else {},
+                "counts": counts,
+                "estimated": estimated,
             }
         finally:
             store.close()

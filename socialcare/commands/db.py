@@ -31,6 +31,10 @@ def db_status(
 ) -> None:
     """Backend, where the data is, schema version (and pending migrations), row counts.
 
+    Counts are exact (kept by the store as rows come and go) except on
+    PostgreSQL for tables past 10,000 rows: there they are the planner's
+    estimate, marked ~ (counting a million rows takes most of a second).
+
     Example: socialcare db status
     """
     info = sc_of(ctx).db_status()
@@ -46,10 +50,13 @@ def db_status(
         markup=False,
     )
     if counts:
+        estimated = set(info["estimated"])
         table = Table("table", "rows", box=None, pad_edge=False)
         for name, n in counts.items():
-            table.add_row(name, f"{n:,}")
+            table.add_row(name, f"~{n:,}" if name in estimated else f"{n:,}")
         console.print(table)
+        if estimated:
+            console.print("~ the planner's estimate, not a count", markup=False)
 
 
 @db_app.command("upgrade")

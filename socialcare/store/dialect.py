@@ -113,6 +113,10 @@ class Dialect:
         """Index hint for open mentions of some authors ("" where the planner needs none)."""
         return ""
 
+    def open_backlog_hint(self) -> str:
+        """Index hint for the backlog cards ("" where the planner needs none)."""
+        return ""
+
     def open_hour_hint(self) -> str:
         """Index hint for open mentions of some hours by static score ("" if not needed)."""
         return ""
@@ -167,6 +171,15 @@ class Dialect:
     def rolled_back(self) -> None:
         """A transaction rolled back: forget what :meth:`rows_added` noted."""
 
+    def kept_row_counts(
+        self, conn: Any, tables: Sequence[str]
+    ) -> tuple[dict[str, int], frozenset[str]]:
+        """Row counts of ``tables`` known without counting, and which of them are estimates.
+
+        ``db status`` counts the tables missing from the answer itself.
+        """
+        return {}, frozenset()
+
     def refresh_statistics(self, conn: Any) -> None:
         """After a bulk load (``db copy``): refresh the planner's view of every table."""
 
@@ -204,6 +217,27 @@ class SqliteDialect(Dialect):
     def least(self, *exprs: str) -> str:
         return f"min({', '.join(exprs)})"
 
+    def kept_row_counts(
+        self, conn: Any, tables: Sequence[str]
+    ) -> tuple[dict[str, int], frozenset[str]]:
+        """m019's trigger-kept counts (exact), for tables whose two triggers still exist."""
+        triggers = {
+            str(name)
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'table_rows_%'"
+            )
+        }
+        if not triggers:
+            return {}, frozenset()
+        counts = {
+            str(name): int(n)
+            for name, n in conn.execute("SELECT name, n FROM table_rows")
+            if name in tables
+            and f"table_rows_{name}_ins" in triggers
+            and f"table_rows_{name}_del" in triggers
+        }
+        return counts, frozenset()
+
     def greatest(self, *exprs: str) -> str:
         return f"max({', '.join(exprs)})"
 
@@ -225,6 +259,10 @@ class SqliteDialect(Dialect):
     def open_queue_hint(self) -> str:
         """Force the partial covering index for open-queue ranking (the planner needs it)."""
         return "INDEXED BY idx_mentions_open_queue"
+
+    def open_backlog_hint(self) -> str:
+        """Force m019's narrow backlog index (the planner took the status index)."""
+        return "INDEXED BY idx_mentions_open_backlog"
 
     def open_hour_hint(self) -> str:
         """Force the open-by-hour partial index for the queue's young-hour ranges."""
@@ -300,6 +338,8 @@ class SqliteDialect(Dialect):
                 conn.execute("PRAGMA foreign_keys = ON")
 
 
+#: rows from which PostgreSQL's ``db status`` shows the planner's estimate, not a count
+_ESTIMATE_FROM = 10_000
 #: advisory-lock key serialising PostgreSQL migrations (any constant unique to socialcare)
 _MIGRATION_LOCK = 0x50C1A1CA
 
@@ -324,6 +364,25 @@ class PostgresDialect(Dialect):
 
     def least(self, *exprs: str) -> str:
         return f"LEAST({', '.join(exprs)})"
+
+    def kept_row_counts(
+        self, conn: Any, tables: Sequence[str]
+    ) -> tuple[dict[str, int], frozenset[str]]:
+        """The planner's estimates (``pg_class.reltuples``) of tables past 10,000 rows.
+
+        Counting a million rows takes PostgreSQL most of a second; autovacuum keeps
+        these within a few percent. Smaller (or never analysed, -1) tables are left
+        to an exact count.
+        """
+        counts = {
+            str(name): int(n)
+            for name, n in conn.execute(
+                "SELECT c.relname, c.reltuples FROM pg_class c "
+                "WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace"
+            ).fetchall()
+            if name in tables and n >= _ESTIMATE_FROM
+        }
+        return counts, frozenset(counts)
 
     def greatest(self, *exprs: str) -> str:
         return f"GREATEST({', '.join(exprs)})"

@@ -8,14 +8,15 @@ results to the pure functions of :mod:`socialcare.reports`; only the texts
 for term counting are streamed, straight into a counter.
 
 All values are bound parameters; the few identifiers spliced into SQL come
-from the constant tables below, never from user input.
+from the constant tables below (and ``db status``'s table names from
+``store.copy.COPY_TABLES``), never from user input.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from ..errors import UsageError
 from ..models import MENTION_STATUSES, NEGATIVE_MAX, POSITIVE_MIN, to_iso
@@ -43,6 +44,7 @@ __all__ = [
     "response_rows",
     "spike_counts",
     "spike_texts",
+    "table_sizes",
     "volume_slots",
 ]
 
@@ -378,31 +380,34 @@ def backlog_rows(
     if source is not None:
         where += " AND m.source = :source"
         params["source"] = source
-    # The open-queue index holds every column both queries read, so neither
-    # touches the table (SQLite otherwise picked the status index and read each
-    # open row's table page).
-    hint = store.dialect.open_queue_hint()
-    waiting = f"{where} AND (m.snoozed_until IS NULL OR m.snoozed_until <= :now_iso)"
-    counts = [
-        (str(src), int(n), int(snoozed or 0), int(past or 0))
-        for src, n, snoozed, past in store.conn.execute(
-            "SELECT m.source, count(*), "
-            "sum(CASE WHEN m.snoozed_until > :now_iso THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN m.sla_due_ts < :now THEN 1 ELSE 0 END) "
-            f"FROM mentions m {hint} WHERE {where} GROUP BY m.source ORDER BY m.source",
-            params,
-        )
-    ]
-    oldest = {
-        str(src): (str(mid), float(ts))
-        for src, mid, ts in store.conn.execute(
-            # the oldest time per source from the index; then the few rows at that time
-            "SELECT o.source, (SELECT min(m.id) FROM mentions m WHERE m.source = o.source "
-            f"AND m.created_ts = o.ts AND {waiting}), o.ts FROM (SELECT m.source, "
-            f"min(m.created_ts) AS ts FROM mentions m {hint} WHERE {waiting} GROUP BY m.source) o",
-            params,
-        )
-    }
+    # One pass over the backlog index (it holds every column read here, in source
+    # order, so no table page is touched and no sort is needed; SQLite otherwise
+    # picked the status index): the counts and each source's oldest waiting time
+    # together (two passes over the open-queue index took 63 ms with 20k open of
+    # 1M). Then the few rows at that time, per source, by index probe.
+    hint = store.dialect.open_backlog_hint()
+    waits = "(m.snoozed_until IS NULL OR m.snoozed_until <= :now_iso)"
+    counts = []
+    oldest_ts: dict[str, float] = {}
+    for src, n, snoozed, past, first in store.conn.execute(
+        "SELECT m.source, count(*), "
+        "sum(CASE WHEN m.snoozed_until > :now_iso THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN m.sla_due_ts < :now THEN 1 ELSE 0 END), "
+        f"min(CASE WHEN {waits} THEN m.created_ts END) "
+        f"FROM mentions m {hint} WHERE {where} GROUP BY m.source ORDER BY m.source",
+        params,
+    ):
+        counts.append((str(src), int(n), int(snoozed or 0), int(past or 0)))
+        if first is not None:
+            oldest_ts[str(src)] = float(first)
+    oldest = {}
+    for src, ts in oldest_ts.items():
+        row = store.conn.execute(
+            f"SELECT min(m.id) FROM mentions m WHERE m.source = :src AND m.created_ts = :ts "
+            f"AND {where} AND {waits}",
+            {**params, "src": src, "ts": ts},
+        ).fetchone()
+        oldest[src] = (str(row[0]), ts)
     return counts, oldest
 
 
@@ -539,3 +544,22 @@ def spike_texts(
         params,
     ):
         yield int(idx), str(text or "")
+
+
+# -- db status ------------------------------------------------------------------
+def table_sizes(store: Store, tables: Sequence[str]) -> tuple[dict[str, int], list[str]]:
+    """Rows per table for ``db status``, and which counts are estimates (labelled as such).
+
+    Kept counts (SQLite's m019 counters, PostgreSQL's planner estimates of big
+    tables) come first; any other table is counted, which is quick for small
+    ones. ``count(*)`` of a million mentions took 126 ms, and ``db copy``'s
+    own check still counts every table.
+    """
+    kept, estimated = store.dialect.kept_row_counts(store.conn, tables)
+    counts = {
+        table: kept[table]
+        if table in kept
+        else int(store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        for table in tables
+    }
+    return counts, sorted(estimated & set(counts))
