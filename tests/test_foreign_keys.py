@@ -277,8 +277,10 @@ def test_migrating_an_m015_store_repairs_pointers_and_keeps_rowids_and_search(
         schema = _schema(old)
         outbox_rows = table_counts(old)["outbox"]
         old.close()
+    # m016 alone: later migrations add indexes and triggers of their own to the schema
     with caplog.at_level(logging.WARNING, logger="socialcare.store.migrations"):
-        store = open_store(old_database)
+        with migrations_before("m017"):
+            store = open_store(old_database)
     try:
         assert "m016_foreign_keys" in store.applied_migrations()
         assert KEYS <= declared_keys(store) and no_broken_pointers(store)
