@@ -206,9 +206,9 @@ def queue_rows(sc: Socialcare, table: Table, label: str) -> None:
     spent: list[float] = []
     clock = time.process_time if cpu else time.perf_counter
 
-    def timed(*args: Any) -> Any:
+    def timed(*args: Any, **kwargs: Any) -> Any:
         t0 = clock()
-        out = rank(*args)
+        out = rank(*args, **kwargs)
         spent.append(clock() - t0)
         return out
 
