@@ -37,6 +37,7 @@ from typing import Any, Iterable, Mapping, NamedTuple, Sequence, Union
 
 from ..errors import UsageError
 from ..models import to_iso, utcnow
+from .codec import decode_signals
 
 __all__ = [
     "FEATURE_SCHEME",
@@ -137,7 +138,7 @@ def signal_values(signals: SignalsLike) -> dict[str, float | str]:
 
     Accepts a plain dict, a sequence of ``Contribution`` (name, value, weight,
     contribution, detail), or a stored mention row whose ``signals`` column is
-    the JSON written by ``TriageResult.columns``.
+    what ``TriageResult.columns`` wrote (either version of ``triage.codec``).
     """
     if signals is None:
         return {}
@@ -163,14 +164,8 @@ def _part_values(signals: Sequence[Any]) -> dict[str, float | str]:
 
 
 def _row_signals(row: Mapping[str, Any]) -> dict[str, float | str]:
-    raw = row.get("signals")
-    payload: Any = raw
-    if isinstance(raw, (str, bytes)):
-        try:
-            payload = json.loads(raw or "{}")
-        except ValueError:
-            payload = {}
-    parts = payload.get("signals", []) if isinstance(payload, Mapping) else []
+    payload = decode_signals(row.get("signals"))
+    parts = payload.get("signals", [])
     out = signal_values(parts if isinstance(parts, list) else [])
     if isinstance(row.get("intent"), str) and row["intent"]:
         out["intent"] = row["intent"]
