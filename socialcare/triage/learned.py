@@ -32,12 +32,12 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence, Union
 
 from ..errors import UsageError
 from ..models import to_iso, utcnow
 from .codec import decode_signals
+from .words import memo_words
 
 __all__ = [
     "FEATURE_SCHEME",
@@ -88,13 +88,7 @@ def _words(text: str) -> list[str]:
     ``lower()`` reads no context across whitespace, so the text's words are
     its tokens' words in order; most tokens recur from post to post.
     """
-    raw = text.split()
-    parts = list(map(_TOKEN_WORDS.get, raw))
-    if None in parts:
-        if len(_TOKEN_WORDS) >= 200_000:
-            _TOKEN_WORDS.clear()
-        parts = [_token_words(t) if w is None else w for t, w in zip(raw, parts, strict=True)]
-    return list(chain.from_iterable(parts))  # type: ignore[arg-type]
+    return memo_words(text, _TOKEN_WORDS, _token_words)
 
 
 _TOKEN_WORDS: dict[str, tuple[str, ...]] = {}

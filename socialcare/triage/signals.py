@@ -22,8 +22,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from itertools import chain
 from typing import Any, Collection, Iterable, Mapping, NamedTuple, Sequence
+
+from .words import memo_words
 
 __all__ = [
     "INTENTS",
@@ -107,13 +108,7 @@ def words(text: str) -> list[str]:
     last = _LAST_WORDS
     if last[0] == text:
         return last[1]
-    raw = text.split()
-    parts = list(map(_TOKEN_WORDS.get, raw))
-    if None in parts:
-        if len(_TOKEN_WORDS) >= 200_000:
-            _TOKEN_WORDS.clear()
-        parts = [_token_words(t) if w is None else w for t, w in zip(raw, parts, strict=True)]
-    toks = list(chain.from_iterable(parts))  # type: ignore[arg-type]
+    toks = memo_words(text, _TOKEN_WORDS, _token_words)
     _LAST_WORDS = (text, toks)
     return toks
 

@@ -1,4 +1,4 @@
-"""The one English stopword list socialcare's text features share.
+"""The one English stopword list socialcare's text features share, and their token memo.
 
 Report term counts, knowledge-base queries and the learned triage model's
 features all skip these words: a classic English list (with and without
@@ -9,7 +9,10 @@ the complaint.
 
 from __future__ import annotations
 
-__all__ = ["OTHER_LANGUAGE_FUNCTION_WORDS", "STOPWORDS"]
+from itertools import chain
+from typing import Callable
+
+__all__ = ["OTHER_LANGUAGE_FUNCTION_WORDS", "STOPWORDS", "TOKEN_MEMO_LIMIT", "memo_words"]
 
 STOPWORDS = frozenset(
     """
@@ -67,3 +70,26 @@ OTHER_LANGUAGE_FUNCTION_WORDS = frozenset(
     niet nog ook omdat onze zijn voor wat wel wij zal ze zich zo
     """.split()
 )
+
+
+#: tokens one memo remembers before it starts again (memory stays bounded)
+TOKEN_MEMO_LIMIT = 200_000
+
+
+def memo_words(
+    text: str, memo: dict[str, tuple[str, ...]], token_words: Callable[[str], tuple[str, ...]]
+) -> list[str]:
+    """The words of ``text`` as its whitespace-separated tokens' words, in order.
+
+    For tokenisers where no word spans whitespace: then each token's words can
+    be remembered (``token_words`` stores them in ``memo``), and most tokens
+    ("my", "bill", "@AcmeHelp") recur from post to post, so a text costs a few
+    dictionary lookups instead of a regex pass.
+    """
+    raw = text.split()
+    parts = list(map(memo.get, raw))
+    if None in parts:
+        if len(memo) >= TOKEN_MEMO_LIMIT:
+            memo.clear()
+        parts = [token_words(t) if w is None else w for t, w in zip(raw, parts, strict=True)]
+    return list(chain.from_iterable(parts))  # type: ignore[arg-type]
