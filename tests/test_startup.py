@@ -40,7 +40,8 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def _loaded(body: str, home: Path) -> list[str]:
+def _modules(body: str, home: Path) -> list[str]:
+    """Every module a fresh interpreter has loaded after running ``body``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCARE_")}
     env["SOCIALCARE_HOME"] = str(home)
     out = subprocess.run(
@@ -48,7 +49,12 @@ def _loaded(body: str, home: Path) -> list[str]:
         env=env, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     modules: list[str] = json.loads(out.strip().splitlines()[-1])
-    return [m for m in modules if m == "socialcare.sources" or m.startswith(HEAVY)]
+    return modules
+
+
+def _loaded(body: str, home: Path) -> list[str]:
+    """The heavy modules among those ``body`` loads."""
+    return [m for m in _modules(body, home) if m == "socialcare.sources" or m.startswith(HEAVY)]
 
 
 def test_importing_the_cli_loads_nothing_heavy(tmp_path: Path) -> None:
@@ -80,14 +86,7 @@ def _run_loaded(argv: list[str], home: Path) -> list[str]:
         "except SystemExit as exc:\n"
         "    assert not exc.code, exc.code\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCARE_")}
-    env["SOCIALCARE_HOME"] = str(home)
-    out = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(body=body)],
-        env=env, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    modules: list[str] = json.loads(out.strip().splitlines()[-1])
-    return modules
+    return _modules(body, home)
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["queue"], ["queue", "--json"], ["--version"]])
