@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import platformdirs
-
 from .errors import ConfigError, MissingCredential
 
 APP_NAME = "socialcare"
@@ -133,6 +131,8 @@ def data_dir() -> Path:
     home = os.environ.get("SOCIALCARE_HOME")
     if home:
         return Path(home).expanduser()
+    import platformdirs  # here: with SOCIALCARE_HOME set, start-up never needs it
+
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
@@ -141,6 +141,8 @@ def config_dir() -> Path:
     home = os.environ.get("SOCIALCARE_HOME")
     if home:
         return Path(home).expanduser()
+    import platformdirs
+
     return Path(platformdirs.user_config_dir(APP_NAME))
 
 

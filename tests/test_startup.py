@@ -131,6 +131,7 @@ def test_a_command_loads_its_own_module_alone_and_nothing_heavy(
     commands = {m.rsplit(".", 1)[1] for m in loaded if m.startswith("socialcare.commands.")}
     if argv[0] == "show":
         commands.discard("kb")  # its suggestions_text renders them
+    commands -= {"plain", "terminal"}  # the shared rendering: without rich, and rich's console
     assert commands == (set() if module is None else {module, "common"})
 
 
@@ -210,3 +211,15 @@ def test_help_lists_the_same_commands_as_the_built_group() -> None:
 
     lazy, built = help_text(False), help_text(True)
     assert lazy == built and "queue" in lazy and "notify" in lazy
+
+
+#: what piped ``queue`` must not load: rich's console and table (it writes its table itself,
+#: rich's bytes, see socialcare.commands.plain) nor platformdirs (SOCIALCARE_HOME is set)
+NOT_ON_THE_PIPED_QUEUE = ("rich.console", "rich.table", "rich.text", "platformdirs")
+
+
+@pytest.mark.parametrize("argv", [["queue"], ["queue", "--status", "all"], ["queue", "--json"]])
+def test_piped_queue_loads_no_rich_console(demo_home: Path, argv: list[str]) -> None:
+    loaded = _run_loaded(argv, demo_home)  # stdout is a pipe here, as in `queue | grep`
+    assert "socialcare.commands.queue" in loaded
+    assert [m for m in loaded if m.startswith(NOT_ON_THE_PIPED_QUEUE)] == []

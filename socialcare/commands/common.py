@@ -26,19 +26,18 @@ import os
 import sys
 from contextlib import contextmanager
 from datetime import datetime, timezone, tzinfo
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence, cast
 
 import typer
-from rich.console import Console, ConsoleDimensions
-from rich.segment import Segment
-from rich.style import Style
-from rich.text import Text
 
 from ..models import NEGATIVE_MAX, POSITIVE_MIN, ProgressHook, Step, parse_iso, to_iso, utcnow
 from ..safety import clean_text, one_line
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from ..app import Socialcare
+    from .terminal import TerminalConsole
 
 __all__ = [
     "MAX_COUNT",
@@ -78,72 +77,49 @@ __all__ = [
 #: the width of a console that writes to a pipe or a file: no terminal to fit, so none
 #: of the row is cut (``COLUMNS`` still wins when set)
 PIPE_WIDTH = 100_000
-#: rules (``show``'s section lines) stay this wide when there is no terminal to span
-_PIPE_RULE = 80
 
 
-class TerminalConsole(Console):
-    """rich's Console, cleaning every text it writes and quiet when the reader went away.
+class _Deferred:
+    """A :class:`TerminalConsole` built on first use: importing this module imports no rich.
 
-    rich exits 1 on a broken pipe; the CLI's error handler turns
-    ``BrokenPipeError`` into a quiet exit 0, so every console hands it there.
-
-    When it writes to a pipe or a file, rich would still fit every table to the
-    width of whatever terminal is on stderr, or to 80 columns: piped output would
-    be cut where no one asked. Then the width is :data:`PIPE_WIDTH` instead (unless
-    ``COLUMNS`` says otherwise), and each line loses the padding after its end.
+    Every attribute (and ``with console:``) goes to the real console, so commands
+    use it as they would the console itself; a command that prints nothing
+    through it (piped ``queue``, ``--json``) never loads rich's console.
     """
 
-    def on_broken_pipe(self) -> None:
-        raise BrokenPipeError
+    def __init__(self, **options: Any) -> None:
+        object.__setattr__(self, "_options", options)
+        object.__setattr__(self, "_real", None)
 
-    @property
-    def unbounded(self) -> bool:
-        """True when there is no terminal width to fit (a pipe or a file, no ``COLUMNS``)."""
-        return self._width is None and not self.is_terminal and not os.environ.get("COLUMNS")
+    def _console(self) -> TerminalConsole:
+        real: TerminalConsole | None = object.__getattribute__(self, "_real")
+        if real is None:
+            from .terminal import TerminalConsole
 
-    @property
-    def size(self) -> ConsoleDimensions:
-        size = super().size
-        return ConsoleDimensions(PIPE_WIDTH, size.height) if self.unbounded else size
+            real = TerminalConsole(**object.__getattribute__(self, "_options"))
+            object.__setattr__(self, "_real", real)
+        return real
 
-    @size.setter
-    def size(self, new_size: tuple[int, int]) -> None:
-        self._width, self._height = new_size
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._console(), name)
 
-    def rule(
-        self,
-        title: Any = "",
-        *,
-        characters: str = "─",
-        style: str | Style = "rule.line",
-        align: Any = "center",
-    ) -> None:
-        """A section line as wide as the terminal, or 80 characters in a pipe."""
-        from rich.rule import Rule
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._console(), name, value)
 
-        rule = Rule(title=title, characters=characters, style=style, align=align)
-        self.print(rule, width=_PIPE_RULE if self.unbounded else None)
+    def __enter__(self) -> Any:
+        return self._console().__enter__()
 
-    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
-        """The last step before the terminal: every piece of text passes ``clean_text``.
+    def __exit__(self, *exc: Any) -> None:
+        self._console().__exit__(*exc)
 
-        Commands clean what they print, but ids, keys, URLs and error bodies reach
-        tables and f-strings in many places; here no escape sequence, control
-        character or bidi override from any of them can get through, whatever
-        path it took. Rich's own styling is added after this, from the styles.
-        """
-        rendered = super()._render_buffer(
-            Segment(clean_text(text), style, control)
-            if control is None and text and not text.isprintable() and text != "\n"
-            else Segment(text, style, control)
-            for text, style, control in buffer
-        )
-        if self.unbounded and " \n" in rendered:
-            # a table's last column is padded to its longest cell: in a pipe that is
-            # thousands of spaces after a short row
-            rendered = "\n".join(line.rstrip(" ") for line in rendered.split("\n"))
-        return rendered
+
+def __getattr__(name: str) -> Any:
+    """``TerminalConsole``, imported (with rich) only by the modules that name it."""
+    if name == "TerminalConsole":
+        from .terminal import TerminalConsole
+
+        return TerminalConsole
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: the largest count any --limit/--top option takes (SQLite integers are 64-bit)
@@ -154,11 +130,17 @@ MAX_COUNT = 1_000_000
 # soft_wrap=True: a message is one line that the terminal wraps, never rich (which would
 # break `socialcare poll` or a path across lines); tables still fit the width, because
 # each column sets its own wrapping.
-console = TerminalConsole(highlight=False, soft_wrap=True, markup=False)
-err_console = TerminalConsole(stderr=True, highlight=False, soft_wrap=True, markup=False)
+console: TerminalConsole = cast(
+    "TerminalConsole", _Deferred(highlight=False, soft_wrap=True, markup=False)
+)
+err_console: TerminalConsole = cast(
+    "TerminalConsole", _Deferred(stderr=True, highlight=False, soft_wrap=True, markup=False)
+)
 #: where live displays draw (progress bars, poll's rate-limit countdown), on stderr: one
 #: console, so a countdown nests under the bars instead of fighting them for the lines
-progress_console = TerminalConsole(stderr=True, highlight=False, markup=False)
+progress_console: TerminalConsole = cast(
+    "TerminalConsole", _Deferred(stderr=True, highlight=False, markup=False)
+)
 
 
 class _WarningLine(logging.Handler):
@@ -170,6 +152,8 @@ class _WarningLine(logging.Handler):
         except Exception:  # a malformed record from some library: never a traceback
             message = one_line(str(record.msg))
         label = record.levelname.lower()
+        from rich.text import Text
+
         err_console.print(Text(f"{label}: {message}"), soft_wrap=True)
 
 
@@ -423,6 +407,8 @@ def fit(text: Any, width: int, *, style: str = "") -> Text:
 
     Cut by terminal cells, not characters: ``請求`` takes four columns, not two.
     """
+    from rich.text import Text
+
     cell = Text(one_line("" if text is None else str(text)), style=style)
     if not console.unbounded:
         cell.truncate(width, overflow="ellipsis")

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from ..models import Step
 from ..safety import clean_text, csv_safe, one_line
@@ -37,57 +35,101 @@ from .common import (
     sc_of,
     time_text,
 )
+from .plain import (
+    CellKind,
+    PlainColumn,
+    plain_fit,
+    plain_width,
+    table_lines,
+    write_line,
+    write_lines,
+)
 
 if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
+
     from ..app import Row
 
 commands = CommandSet()
 
 
 # -- triage ------------------------------------------------------------------
-def _sla_text(row: Row) -> Text:
+#: a cell as text and its style on a terminal (a pipe gets the text alone)
+Cell = tuple[str, str]
+
+
+def _sla_cell(row: Row) -> Cell:
     if row.get("follow_up") and row.get("next_response_left") is not None:
-        return next_response_text(row)
+        return _next_response_cell(row)
     left = row.get("sla_left")
     if row.get("sla_paused"):  # outside business hours ([hours]): the clock stands still
-        return Text(f"SLA paused ({row['sla_paused']})", style="dim")
+        return f"SLA paused ({row['sla_paused']})", "dim"
     if left is None:
-        return Text("-", style="dim")
+        return "-", "dim"
     if left < 0:
-        return Text(f"over {format_age(-left)}", style="bold red")
-    return Text(format_age(left), style="yellow" if left < 1800 else "")
+        return f"over {format_age(-left)}", "bold red"
+    return format_age(left), "yellow" if left < 1800 else ""
+
+
+def _sla_text(row: Row) -> Text:
+    from rich.text import Text
+
+    return Text(*_sla_cell(row))
+
+
+def _next_response_cell(row: Row) -> Cell:
+    left = row.get("next_response_left")
+    if row.get("sla_paused"):
+        return f"next reply paused ({row['sla_paused']})", "dim"
+    if left is None:
+        return "next reply: no SLA", "dim"
+    if left < 0:
+        return f"next reply overdue {format_age(-left)}", "bold red"
+    return f"next reply due {format_age(left)}", "yellow" if left < 1800 else ""
 
 
 def next_response_text(row: Row) -> Text:
     """A follow-up's next-response clock ("next reply due 14m", "next reply overdue 1h");
     ``queue`` and ``show`` both print it."""
-    left = row.get("next_response_left")
-    if row.get("sla_paused"):
-        return Text(f"next reply paused ({row['sla_paused']})", style="dim")
-    if left is None:
-        return Text("next reply: no SLA", style="dim")
-    if left < 0:
-        return Text(f"next reply overdue {format_age(-left)}", style="bold red")
-    return Text(f"next reply due {format_age(left)}", style="yellow" if left < 1800 else "")
+    from rich.text import Text
+
+    return Text(*_next_response_cell(row))
 
 
-def _sentiment_text(row: Row) -> Text:
+def _sentiment_cell(row: Row) -> Cell:
     if not row.get("sentiment_scored"):
-        return Text("unscored", style="dim")
+        return "unscored", "dim"
     value = float(row.get("sentiment_compound") or 0.0)
-    style = "red" if value <= -0.05 else "green" if value >= 0.05 else ""
-    return Text(f"{value:+.2f}", style=style)
+    return f"{value:+.2f}", "red" if value <= -0.05 else "green" if value >= 0.05 else ""
+
+
+def _dm_mark(row: Row) -> str | None:
+    """A private conversation's mark before its text (``DM×3 ``), None for a public mention."""
+    if row.get("kind") != "dm":
+        return None
+    n = int(row.get("messages") or 1)
+    return f"DM×{n} " if n > 1 else "DM "
 
 
 def _text_cell(row: Row, width: int) -> Text:
     """The mention's text on one line; a private conversation is marked, with its count."""
-    if row.get("kind") != "dm":
+    from rich.text import Text
+
+    mark = _dm_mark(row)
+    if mark is None:
         return fit(row["text"], width)
-    n = int(row.get("messages") or 1)
-    mark = f"DM×{n} " if n > 1 else "DM "
     cell = Text(mark, style="bold magenta")
     cell.append_text(fit(row["text"], max(width - len(mark), 8)))
     return cell
+
+
+def _plain_text_cell(row: Row, width: int, unbounded: bool) -> str:
+    """:func:`_text_cell` for a pipe: the same characters, without rich."""
+    mark = _dm_mark(row)
+    if mark is None:
+        return plain_fit(row["text"], width, unbounded)
+    return mark + plain_fit(row["text"], max(width - len(mark), 8), unbounded)
 
 
 QUEUE_COLUMNS = [
@@ -122,39 +164,92 @@ def _timestamp(when: datetime | None) -> float | None:
 _MIN_TEXT = 16
 
 
-def _queue_table(rows: list[Row]) -> Table:
-    """The ranked queue, fitted to the terminal (in a pipe: every column, whole).
+def _queue_layout(rows: list[Row], width: int) -> tuple[list[tuple[str, int]], int]:
+    """The queue's columns (name, least width) before the text, and the text's width.
 
     Narrow terminals keep the columns an agent needs (a terminal under ~75 columns
     drops author, then age, before the text gets too short to read); wide ones add
     rank and sentiment.
     """
-    width = console.width
-    columns: list[tuple[str, int, Callable[[int, Row], Any]]] = [
-        ("id", max(len(r["id"]) for r in rows), lambda n, r: Text(r["id"])),
-        ("score", 5, lambda n, r: f"{r['score']:.2f}"),
+    columns: list[tuple[str, int]] = [
+        ("id", max(len(r["id"]) for r in rows)),
+        ("score", 5),
         # wide enough for "next reply overdue 1h" or "SLA paused (opens Mon 08:00)"
-        ("SLA", max(10, *(len(_sla_text(r)) for r in rows)), lambda n, r: _sla_text(r)),
-        ("intent", 9, lambda n, r: r.get("intent") or "-"),
-        ("age", 6, lambda n, r: format_age(r["age_seconds"])),
-        ("author", 14, lambda n, r: fit("@" + (r["author_handle"] or ""), 14)),
+        ("SLA", max(10, *(len(_sla_cell(r)[0]) for r in rows))),
+        ("intent", 9),
+        ("age", 6),
+        ("author", 14),
     ]
     if width >= 110:
-        columns.insert(0, ("#", len(str(len(rows))), lambda n, r: str(n)))
-        columns.insert(5, ("sentiment", 9, lambda n, r: _sentiment_text(r)))
+        columns.insert(0, ("#", len(str(len(rows)))))
+        columns.insert(5, ("sentiment", 9))
     for optional in ("author", "age"):
-        if width - sum(w + 1 for _, w, _ in columns) - 1 >= _MIN_TEXT:
+        if width - sum(w + 1 for _, w in columns) - 1 >= _MIN_TEXT:
             break
         columns = [c for c in columns if c[0] != optional]
     # Cut the text ourselves: rich drops whole columns when one cell is too long.
-    text_width = max(width - sum(w + 1 for _, w, _ in columns) - 1, _MIN_TEXT)
+    return columns, max(width - sum(w + 1 for _, w in columns) - 1, _MIN_TEXT)
+
+
+def _queue_table(rows: list[Row]) -> Table:
+    """The ranked queue, fitted to the terminal (in a pipe: every column, whole)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    cells: dict[str, Callable[[int, Row], Any]] = {
+        "#": lambda n, r: str(n),
+        "id": lambda n, r: Text(r["id"]),
+        "score": lambda n, r: f"{r['score']:.2f}",
+        "SLA": lambda n, r: _sla_text(r),
+        "intent": lambda n, r: r.get("intent") or "-",
+        "sentiment": lambda n, r: Text(*_sentiment_cell(r)),
+        "age": lambda n, r: format_age(r["age_seconds"]),
+        "author": lambda n, r: fit("@" + (r["author_handle"] or ""), 14),
+    }
+    columns, text_width = _queue_layout(rows, console.width)
     table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
-    for name, least, _ in columns:
+    for name, least in columns:
         table.add_column(name, no_wrap=True, min_width=least)
     table.add_column("text", no_wrap=True)
     for n, row in enumerate(rows, start=1):
-        table.add_row(*(cell(n, row) for _, _, cell in columns), _text_cell(row, text_width))
+        table.add_row(*(cells[name](n, row) for name, _ in columns), _text_cell(row, text_width))
     return table
+
+
+def _write_plain_queue(rows: list[Row]) -> bool:
+    """The queue table on a pipe without rich, byte for byte what :func:`_queue_table`
+    prints there; False when rich must print it (a terminal, a cell rich would change)."""
+    layout = plain_width()
+    if layout is None:
+        return False
+    width, unbounded = layout
+    columns, text_width = _queue_layout(rows, width)
+    cells: dict[str, tuple[CellKind, Callable[[int, Row], str]]] = {
+        "#": ("str", lambda n, r: str(n)),
+        "id": ("text", lambda n, r: r["id"]),
+        "score": ("str", lambda n, r: f"{r['score']:.2f}"),
+        "SLA": ("text", lambda n, r: _sla_cell(r)[0]),
+        "intent": ("str", lambda n, r: r.get("intent") or "-"),
+        "sentiment": ("text", lambda n, r: _sentiment_cell(r)[0]),
+        "age": ("str", lambda n, r: format_age(r["age_seconds"])),
+        "author": (
+            "clean",
+            lambda n, r: plain_fit("@" + (r["author_handle"] or ""), 14, unbounded),
+        ),
+    }
+    table = [
+        PlainColumn(
+            name, least, [cells[name][1](n, r) for n, r in enumerate(rows, 1)], cells[name][0]
+        )
+        for name, least in columns
+    ]
+    texts = [_plain_text_cell(r, text_width, unbounded) for r in rows]
+    table.append(PlainColumn("text", None, texts, "clean"))
+    lines = table_lines(table, width, unbounded)
+    if lines is None:
+        return False
+    write_lines(lines)
+    return True
 
 
 @commands.command()
@@ -231,18 +326,22 @@ def queue(
             writer.writerow([csv_safe(row.get(k)) for k in QUEUE_COLUMNS])
         return
     for f in folded:  # one line per open incident instead of its mentions
-        console.print(
-            Text(
-                f"[incident {f.name}] {f.open_mentions} open mention(s) from {f.customers} "
-                f"customer(s), top score {f.top_score:.2f}: `socialcare queue --incident "
-                f"{f.name}`, `socialcare incident reply {f.name}`"
-            )
+        line = (
+            f"[incident {f.name}] {f.open_mentions} open mention(s) from {f.customers} "
+            f"customer(s), top score {f.top_score:.2f}: `socialcare queue --incident "
+            f"{f.name}`, `socialcare incident reply {f.name}`"
         )
+        if not write_line(line, "text"):
+            from rich.text import Text
+
+            console.print(Text(line))
     if not rows:
-        if not folded:
-            console.print("Queue is empty: nothing waiting. (Try `socialcare poll`.)")
+        empty = "Queue is empty: nothing waiting. (Try `socialcare poll`.)"
+        if not folded and not write_line(empty, "str"):
+            console.print(empty)
         return
-    console.print(_queue_table(rows))
+    if not _write_plain_queue(rows):
+        console.print(_queue_table(rows))
 
 
 @commands.command()
@@ -257,6 +356,9 @@ def explain(
 
     Example: socialcare explain demo:1001
     """
+    from rich.table import Table
+    from rich.text import Text
+
     row, parts = sc_of(ctx).explain(mention_id)
     if json_:
         return print_json(
@@ -342,6 +444,8 @@ def triage_train(
 
     Example: socialcare triage train --labels history.csv
     """
+    from rich.text import Text
+
     sc = sc_of(ctx)
     if reset:
         if labels is not None or min_labels is not None:
@@ -375,6 +479,9 @@ def triage_model(
 
     Example: socialcare triage model --top 5
     """
+    from rich.table import Table
+    from rich.text import Text
+
     sc = sc_of(ctx)
     model, row = sc.triage_model()
     if model is None or row is None:
