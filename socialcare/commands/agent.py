@@ -7,7 +7,6 @@ import json
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from ..safety import clean_text, one_line
@@ -369,6 +368,8 @@ def outbox_list(
         console.print("Outbox is clear.")
         return
     relative, tz = relative_times(), sc.config.timezone
+    from rich.table import Table  # here: `show` and the rest need no table
+
     table = Table("#", "kind", "status", "mention", "agent", "updated", "text / error")
     for r in rows:
         detail = r["error"] if r["status"] in ("failed", "unknown") else r["text"]
@@ -583,6 +584,8 @@ def log_(
         console.print("The log is empty: nothing has been done yet.")
         return
     relative, tz = relative_times(), sc.config.timezone
+    from rich.table import Table
+
     table = Table("at", "agent", "action", "mention", "detail")
     for r in rows:
         table.add_row(
@@ -646,6 +649,8 @@ def customer_show(
     for i in identities:
         console.print(Text(f"{i['id']}  @{one_line(i['handle'], 40)}  {one_line(i['name'], 40)}"))
     relative, tz = relative_times(), sc.config.timezone
+    from rich.table import Table
+
     table = Table("id", "created", "status", "intent", "text")
     for m in mentions:
         table.add_row(
@@ -698,6 +703,8 @@ def agent_list(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
     if not agents:
         console.print("No agents yet: add [routing.teams] to the config.")
         return
+    from rich.table import Table
+
     table = Table("agent", "teams", "status", "load", "cap")
     for a in agents:
         table.add_row(
