@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from socialcare.cli import app
+from socialcare.commands import agent as agent_module
 from socialcare.commands import common, plain
 from socialcare.commands import queue as queue_module
 from socialcare.models import Mention
@@ -150,3 +151,38 @@ def test_a_forced_terminal_or_odd_width_is_rich_s(
     written = _plain_tables(monkeypatch)
     _queue(config, [], rich=False, monkeypatch=monkeypatch)
     assert written == []
+
+
+def _show(config: Path, args: list[str], *, rich: bool, monkeypatch: pytest.MonkeyPatch) -> str:
+    object.__setattr__(common.console, "_real", None)
+    with monkeypatch.context() as patch:
+        patch.setattr(time, "time", lambda: NOW)
+        if rich:
+            for name in ("write_line", "write_prose", "write_rule"):
+                patch.setattr(agent_module, name, lambda *a: False)
+        result = runner.invoke(app, ["--config", str(config), "show", *args, "--offline"])
+    object.__setattr__(common.console, "_real", None)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.mark.parametrize("columns", [None, "120", "60", "20"])
+def test_piped_show_is_rich_s_bytes_without_rich(
+    config: Path, monkeypatch: pytest.MonkeyPatch, columns: str | None
+) -> None:
+    """Every line of ``show`` (rules, the text, thread, history, KB suggestions) on a pipe,
+    for a public mention, a private conversation and each hostile text."""
+    if columns is not None:
+        monkeypatch.setenv("COLUMNS", columns)
+    written: list[str] = []
+    real = plain.write_lines
+    monkeypatch.setattr(plain, "write_lines", lambda lines: (written.extend(lines), real(lines)))
+    for mention in ["demo:1001", "demo:2005", *(f"demo:90{n}" for n in range(len(HOSTILE_TEXTS)))]:
+        written.clear()
+        fast = _show(config, [mention], rich=False, monkeypatch=monkeypatch)
+        plain_lines = list(written)
+        slow = _show(config, [mention], rich=True, monkeypatch=monkeypatch)
+        assert fast == slow, mention
+        assert "\x1b" not in fast and "\u202e" not in fast
+        # the plain path wrote the lines (the rules and the header at least)
+        assert any("─" in line for line in plain_lines) and mention in plain_lines[0], mention

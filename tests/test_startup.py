@@ -213,13 +213,23 @@ def test_help_lists_the_same_commands_as_the_built_group() -> None:
     assert lazy == built and "queue" in lazy and "notify" in lazy
 
 
-#: what piped ``queue`` must not load: rich's console and table (it writes its table itself,
-#: rich's bytes, see socialcare.commands.plain) nor platformdirs (SOCIALCARE_HOME is set)
+#: what piped ``queue`` and ``show`` must not load: rich's console, table and text (they
+#: write rich's bytes themselves, see socialcare.commands.plain) nor platformdirs
+#: (SOCIALCARE_HOME is set)
 NOT_ON_THE_PIPED_QUEUE = ("rich.console", "rich.table", "rich.text", "platformdirs")
 
 
-@pytest.mark.parametrize("argv", [["queue"], ["queue", "--status", "all"], ["queue", "--json"]])
-def test_piped_queue_loads_no_rich_console(demo_home: Path, argv: list[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["queue"],
+        ["queue", "--status", "all"],
+        ["queue", "--json"],
+        ["show", "demo:1001"],
+        ["show", "demo:2005", "--offline"],
+    ],
+)
+def test_piped_queue_and_show_load_no_rich_console(demo_home: Path, argv: list[str]) -> None:
     loaded = _run_loaded(argv, demo_home)  # stdout is a pipe here, as in `queue | grep`
-    assert "socialcare.commands.queue" in loaded
+    assert f"socialcare.commands.{'queue' if argv[0] == 'queue' else 'agent'}" in loaded
     assert [m for m in loaded if m.startswith(NOT_ON_THE_PIPED_QUEUE)] == []

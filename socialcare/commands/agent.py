@@ -7,7 +7,6 @@ import json
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from rich.text import Text
 
 from ..safety import clean_text, one_line
 from .common import (
@@ -34,6 +33,7 @@ from .common import (
     sc_of,
     time_text,
 )
+from .plain import CellKind, write_line, write_prose, write_rule
 
 if TYPE_CHECKING:
     from ..app import Row
@@ -106,85 +106,90 @@ def show(
     if json_:
         return print_json(_view_json(sc.suggestions(m), view))
     private = "  PRIVATE (DM)" if view.private else ""
-    console.rule(Text(f"{m['id']}  score {view.score:.2f}  {m['status']}{private}"))
+    _rule(f"{m['id']}  score {view.score:.2f}  {m['status']}{private}", "text")
     if view.private:
-        console.print(
-            Text(
-                "private conversation: left out of reports and exports (export --include-dm)",
-                style="magenta",
-            )
+        _say(
+            "private conversation: left out of reports and exports (export --include-dm)", "magenta"
         )
-    console.print(
-        Text(
-            f"@{clean_text(m['author_handle'])} ({clean_text(m['author_name'])}, "
-            f"{m['author_followers'] or 0} followers) on {m['source']}, "
-            f"{_when(m, 'created_at', tz)}"
-        )
+    _say(
+        f"@{clean_text(m['author_handle'])} ({clean_text(m['author_name'])}, "
+        f"{m['author_followers'] or 0} followers) on {m['source']}, "
+        f"{_when(m, 'created_at', tz)}"
     )
-    console.print(Text(clean_text(m["url"]), style="blue"))
-    console.print(Text(clean_text(m["text"])), "")
+    _say(clean_text(m["url"]), "blue")
+    text = clean_text(m["text"])
+    if not write_line(text + " ", "text"):  # print(Text, "") joins them with a space
+        from rich.text import Text
+
+        console.print(Text(text), "")
     if m.get("rating"):
-        console.print(Text(_review_line(m)))
+        _say(_review_line(m))
     tags = json.loads(m.get("tags") or "[]")
-    console.print(
-        Text(
-            f"intent {m['intent'] or '-'}  assignee {m['assignee'] or '-'}  "
-            f"tags {', '.join(tags) or '-'}"
-        )
+    _say(
+        f"intent {m['intent'] or '-'}  assignee {m['assignee'] or '-'}  "
+        f"tags {', '.join(tags) or '-'}"
     )
     if m.get("follow_up") and m["status"] == "open":
-        from .queue import next_response_text
+        from .queue import _next_response_cell
 
-        console.print(next_response_text(m))  # the customer wrote again after our reply
+        _say(*_next_response_cell(m))  # the customer wrote again after our reply
     why = ", ".join(f"{c.name} {c.contribution:+.2f}" for c in view.contributions if c.contribution)
-    console.print(Text(f"why: {why}", style="dim"))
-    from .kb import suggestions_text
+    _say(f"why: {why}", "dim")
+    from .kb import suggestion_lines, suggestions_text
 
-    console.rule("knowledge base")
-    console.print(suggestions_text(sc.suggestions(m)))
+    _rule("knowledge base", "str")
+    suggestions = sc.suggestions(m)
+    if not write_prose(suggestion_lines(suggestions), "text"):
+        console.print(suggestions_text(suggestions))
     if view.thread or view.thread_notes:
-        console.rule("private conversation" if view.private else "thread")
+        _rule("private conversation" if view.private else "thread", "str")
         for t in view.thread:
             marker = "▶ " if t["id"] == m["id"] else "  "
             when = f"{_when(t, 'created_at', tz)} " if view.private else ""
-            console.print(
-                Text(
-                    f"{marker}{when}@{one_line(t['author_handle'], 20)}: {one_line(t['text'], 160)}"
-                )
-            )
+            _say(f"{marker}{when}@{one_line(t['author_handle'], 20)}: {one_line(t['text'], 160)}")
         for note in view.thread_notes:
-            console.print(Text(one_line(note), style="yellow"))
-    console.rule("customer")
+            _say(one_line(note), "yellow")
+    _rule("customer", "str")
     if not m["author_key"]:
-        console.print(
-            Text(
-                "author unknown: the platform sent no author id, so this mention is linked to "
-                "no customer and shows no history (strangers are never merged into one)",
-                style="yellow",
-            )
+        _say(
+            "author unknown: the platform sent no author id, so this mention is linked to "
+            "no customer and shows no history (strangers are never merged into one)",
+            "yellow",
         )
     else:
         idents = ", ".join(f"{i['id']} (@{one_line(i['handle'], 30)})" for i in view.identities)
-        console.print(Text(f"identities: {idents}"))
+        _say(f"identities: {idents}")
     for h in view.history[:20]:
-        console.print(
-            Text(
-                f"  {h['id']} {_when(h, 'created_at', tz)} [{h['status']}]"
-                f"{' DM' if h.get('kind') == 'dm' else ''} {one_line(h['text'], 100)}"
-            )
+        _say(
+            f"  {h['id']} {_when(h, 'created_at', tz)} [{h['status']}]"
+            f"{' DM' if h.get('kind') == 'dm' else ''} {one_line(h['text'], 100)}"
         )
     for r in view.replies[:20]:
-        console.print(
-            Text(
-                f"  {_item_label(r)} #{r['id']} {r['status']} by {r['agent']}: "
-                f"{one_line(r['text'], 100)}"
-            )
+        _say(
+            f"  {_item_label(r)} #{r['id']} {r['status']} by {r['agent']}: {one_line(r['text'], 100)}"
         )
     for n in view.notes[:20]:
-        text = json.loads(n["detail"]).get("text", "")
-        console.print(Text(f"  note by {n['agent']} {_when(n, 'at', tz)}: {one_line(text, 120)}"))
+        note_text = json.loads(n["detail"]).get("text", "")
+        _say(f"  note by {n['agent']} {_when(n, 'at', tz)}: {one_line(note_text, 120)}")
     if not (view.history or view.replies or view.notes):
-        console.print(Text("  no earlier contact", style="dim"))
+        _say("  no earlier contact", "dim")
+
+
+def _say(line: str, style: str = "") -> None:
+    """One of ``show``'s lines: written as it is on a pipe (rich's bytes there), else a
+    styled ``Text``."""
+    if not write_line(line, "text"):
+        from rich.text import Text
+
+        console.print(Text(line, style=style))
+
+
+def _rule(title: str, kind: CellKind) -> None:
+    """One of ``show``'s section lines (``kind``: the title was a ``Text`` or a ``str``)."""
+    if not write_rule(title, kind):
+        from rich.text import Text
+
+        console.rule(Text(title) if kind == "text" else title)
 
 
 @commands.command()
@@ -213,6 +218,8 @@ def assign(
 
     Example: socialcare assign demo:1001 --to bob
     """
+    from rich.text import Text
+
     sc_of(ctx).assign(mention_id, to)
     console.print(Text(f"{mention_id} assigned to {to}"))
 
@@ -264,6 +271,8 @@ def reply(
 
     Example: socialcare reply demo:1001 --template apology
     """
+    from rich.text import Text
+
     from ..errors import UsageError
     from .editor import edit_reply
 
@@ -324,6 +333,8 @@ def _review_line(m: Row) -> str:
 
 def _confirm_replace(warning: str | None, replace: bool, dry_run: bool) -> bool:
     """Say what a reply replaces (one-response platforms) and ask, unless told already."""
+    from rich.text import Text
+
     if warning is None:
         return replace
     err_console.print(Text(f"Warning: {warning}"))
@@ -353,6 +364,8 @@ def outbox_list(
 
     Example: socialcare outbox
     """
+    from rich.text import Text
+
     if ctx.invoked_subcommand:
         return
     statuses = (
@@ -403,6 +416,8 @@ def outbox_retry(
 
     Example: socialcare outbox retry 3
     """
+    from rich.text import Text
+
     item = sc_of(ctx).retry(item_id, force=force)
     from ..errors import SendFailed
 
@@ -440,6 +455,8 @@ def outbox_resolve(
 
     Example: socialcare outbox resolve 3 --sent --url https://mastodon.social/@acme/1
     """
+    from rich.text import Text
+
     from ..errors import UsageError
 
     if sent == not_sent:
@@ -457,6 +474,8 @@ def outbox_cancel(
 
     Example: socialcare outbox cancel 3
     """
+    from rich.text import Text
+
     item = sc_of(ctx).cancel(item_id)
     console.print(Text(f"Cancelled outbox item {item_id} ({item['kind']})."))
 
@@ -467,6 +486,8 @@ def templates(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
 
     Example: socialcare templates
     """
+    from rich.text import Text
+
     from ..templates import PLACEHOLDERS, templates_dir
 
     sc = sc_of(ctx)
@@ -519,6 +540,8 @@ def snooze(
 
     Example: socialcare snooze demo:1001 --until 4h
     """
+    from rich.text import Text
+
     sc = sc_of(ctx)
     when = read_future(sc, until, "--until")
     sc.snooze(mention_id, when)
@@ -535,6 +558,8 @@ def tag(
 
     Example: socialcare tag demo:1001 billing refund
     """
+    from rich.text import Text
+
     merged = sc_of(ctx).tag(mention_id, tags)
     console.print(Text(f"{mention_id} tags: {', '.join(merged)}"))
 
@@ -574,6 +599,8 @@ def log_(
 
     Example: socialcare log --agent alice --limit 20
     """
+    from rich.text import Text
+
     exclusive(json=json_, jsonl=jsonl)
     sc = sc_of(ctx)
     rows = sc.log(mention_id=mention_id, agent=agent, action=action, limit=limit)
@@ -625,6 +652,8 @@ def customer_unlink(
 
     Example: socialcare customer unlink reddit:t2_xyz
     """
+    from rich.text import Text
+
     key = sc_of(ctx).unlink(ref)
     console.print(Text(f"Unlinked {key}"))
 
@@ -642,6 +671,8 @@ def customer_show(
 
     Example: socialcare customer show demo:1001
     """
+    from rich.text import Text
+
     sc = sc_of(ctx)
     identities, mentions = sc.customer(ref)
     if json_:
@@ -677,6 +708,8 @@ def agent_away(ctx: typer.Context, name: Optional[str] = AGENT_ARG) -> None:
 
     Example: socialcare agent away bob
     """
+    from rich.text import Text
+
     who = sc_of(ctx).agent_away(name, away=True)
     console.print(Text(f"{who} is away: routing skips them"))
 
@@ -687,6 +720,8 @@ def agent_back(ctx: typer.Context, name: Optional[str] = AGENT_ARG) -> None:
 
     Example: socialcare agent back
     """
+    from rich.text import Text
+
     who = sc_of(ctx).agent_away(name, away=False)
     console.print(Text(f"{who} is back: routing assigns to them again"))
 
@@ -697,6 +732,8 @@ def agent_list(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
 
     Example: socialcare agent list
     """
+    from rich.text import Text
+
     agents = sc_of(ctx).agent_list()
     if json_:
         return print_json([a.__dict__ for a in agents])

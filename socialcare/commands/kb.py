@@ -15,13 +15,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from rich.text import Text
 
 from ..safety import clean_text, one_line
 from .common import (
     JSON_OPTION,
     MAX_COUNT,
-    TerminalConsole,
+    console,
+    err_console,
     print_json,
     read_since,
     relative_times,
@@ -31,10 +31,11 @@ from .common import (
 
 if TYPE_CHECKING:
     import httpx
+    from rich.text import Text
 
     from ..kb import DeflectionReport, SourceResult, Suggestion
 
-__all__ = ["kb_app", "suggestions_text", "NO_MATCH"]
+__all__ = ["kb_app", "suggestion_lines", "suggestions_text", "NO_MATCH"]
 
 NO_MATCH = "no article matches well enough"
 
@@ -54,9 +55,6 @@ kb_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-console = TerminalConsole(highlight=False, soft_wrap=True, markup=False)
-err_console = TerminalConsole(stderr=True, highlight=False, soft_wrap=True, markup=False)
-
 
 def _obj(ctx: typer.Context) -> dict[str, Any]:
     obj = ctx.find_root().obj
@@ -73,6 +71,8 @@ def _transport(ctx: typer.Context) -> httpx.BaseTransport | None:
 
 def _snippet(snippet: str) -> Text:
     """A snippet on one line with its matched words in bold, cleaned of control codes."""
+    from rich.text import Text
+
     flat = " ".join(snippet.split())  # the markers are not whitespace, so they survive
     out = Text()
     pos = 0
@@ -84,8 +84,20 @@ def _snippet(snippet: str) -> Text:
     return out
 
 
+def suggestion_lines(suggestions: list[Suggestion]) -> list[str]:
+    """:func:`suggestions_text`'s lines without their styles (``show`` on a pipe)."""
+    if not suggestions:
+        return [NO_MATCH]
+    return [
+        f"[{n}] {s.score:.2f} {one_line(s.title, 80)}  {one_line(s.url)}"
+        for n, s in enumerate(suggestions, 1)
+    ]
+
+
 def suggestions_text(suggestions: list[Suggestion]) -> Text:
     """Suggestions as ``show``/``work`` print them: numbered for ``reply --kb N``, or NO_MATCH."""
+    from rich.text import Text
+
     if not suggestions:
         return Text(NO_MATCH, style="dim")
     out = Text()
@@ -101,6 +113,8 @@ def suggestions_text(suggestions: list[Suggestion]) -> Text:
 
 def _report_results(results: list[SourceResult]) -> None:
     """One line per source, warnings on stderr; raise the first failure after printing all."""
+    from rich.text import Text
+
     failed = [r for r in results if r.error is not None]
     for r in results:
         if r.error is not None:
@@ -173,6 +187,8 @@ def kb_list(
 
     Example: socialcare kb list --articles --source 1
     """
+    from rich.text import Text
+
     sc = sc_of(ctx)
     if json_:
         rows = sc.kb_articles(source=source, limit=limit) if articles or source else sc.kb_sources()
@@ -207,6 +223,8 @@ def kb_show(
 
     Example: socialcare kb show 12
     """
+    from rich.text import Text
+
     sc = sc_of(ctx)
     row = sc.kb_article(article)
     console.print(Text(f"#{row['id']} {one_line(row['title'])}", style="bold"))
@@ -227,6 +245,8 @@ def kb_remove(
 
     Example: socialcare kb remove 2
     """
+    from rich.text import Text
+
     row, gone = sc_of(ctx).kb_remove(source)
     console.print(
         Text(
@@ -255,6 +275,8 @@ def kb_search(
 
     Example: socialcare kb search "my phone has no signal since I landed in Spain"
     """
+    from rich.text import Text
+
     sc = sc_of(ctx)
     settings = sc.kb_settings
     found = sc.kb_search(text, limit=settings.max_suggestions if suggest_only else limit)
@@ -318,6 +340,8 @@ def kb_report(
 
     Example: socialcare kb report --since 30d
     """
+    from rich.text import Text
+
     sc = sc_of(ctx)
     when = read_since(sc, since)
     rep = sc.kb_report(since=when, questions=questions, top=top)

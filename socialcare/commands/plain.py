@@ -30,6 +30,9 @@ from typing import Literal, Sequence
 from ..safety import one_line
 from . import common
 
+#: rules stay this wide in a pipe (``TerminalConsole.rule``)
+_PIPE_RULE = 80
+
 __all__ = [
     "CellKind",
     "PlainColumn",
@@ -37,6 +40,8 @@ __all__ = [
     "plain_width",
     "table_lines",
     "write_line",
+    "write_prose",
+    "write_rule",
     "write_lines",
     "write_table",
 ]
@@ -157,13 +162,55 @@ def write_lines(lines: Sequence[str]) -> None:
     sys.stdout.write("".join(line + "\n" for line in lines))
 
 
+def _prose(text: str, width: int, unbounded: bool) -> str:
+    """A soft-wrapped line as rich prints it: whole (the reader's terminal wraps it, rich's
+    overflow is "ignore"), its trailing spaces dropped only where no width is set."""
+    return text.rstrip(" ") if unbounded else text
+
+
 def write_line(text: str, kind: CellKind) -> bool:
     """Print one line of prose as the console would on a pipe (``kind`` says whether rich
     gets it as a ``Text`` or a ``str``); False, having written nothing, when rich must."""
+    return write_prose([text], kind)
+
+
+def write_prose(lines: Sequence[str], kind: CellKind) -> bool:
+    """Print lines of prose (one ``print`` of rich's each, or one multi-line ``Text``) as
+    the console would on a pipe; False, having written nothing, when rich must."""
     layout = plain_width()
-    if layout is None or not _usable(text, kind) or kind == "clean" and not text.isprintable():
+    if layout is None or not all(line.isprintable() and _usable(line, kind) for line in lines):
         return False
-    write_lines([text.rstrip(" ") if layout[1] else text])
+    write_lines([_prose(line, *layout) for line in lines])
+    return True
+
+
+#: what rich's ``Rule`` draws with
+_RULE = "─"
+
+
+def write_rule(title: str, kind: CellKind) -> bool:
+    """``TerminalConsole.rule(title)`` on a pipe: a centred title in a line 80 characters
+    wide (or ``COLUMNS``); False, having written nothing, when rich must draw it."""
+    layout = plain_width()
+    if layout is None or not title or not title.isprintable() or not _usable(title, kind):
+        return False
+    encoding = (getattr(sys.stdout, "encoding", None) or "utf-8").lower()
+    if not encoding.startswith("utf"):
+        return False  # rich would draw it with "-"
+    from rich.cells import set_cell_size
+
+    width = _PIPE_RULE if layout[1] else layout[0]
+    if width - 4 <= 0:
+        return False
+    if _cells(title) > width - 4:
+        title = set_cell_size(title, width - 5) + "…"
+    side = (width - _cells(title)) // 2
+    if side < 2:
+        return False
+    left = _RULE * (side - 1)
+    right = _RULE * min(side + 1, width - (side - 1) - _cells(title))
+    line = set_cell_size(f"{left} {title} {right}", width)
+    write_lines([line])
     return True
 
 
