@@ -258,7 +258,7 @@ class LearnedModel:
                 n[9:]: (n, w) for n, w in other.items() if n.startswith("s:intent=") and n[9:]
             },
             question=other.get("w:?"),
-            ranked=tuple(order),
+            ranked=tuple((-abs(w), name, w) for name, w in order),
             segments={},
         )
         object.__setattr__(self, "_tables", tables)
@@ -317,10 +317,13 @@ class LearnedModel:
             ranks += map(tables.pair_rank.__getitem__, pairs)
         ranks.sort()
         ranked = tables.ranked
-        hits = [*extra, *[ranked[r] for r in ranks[:top]]]
-        if extra:
-            hits.sort(key=_by_weight)
-        return margin, hits[:top]
+        if not extra:
+            return margin, [ranked[r][1:] for r in ranks[:top]]
+        # (-|contribution|, name, contribution): sorted as tuples, without a key function
+        keyed = [(-abs(c), name, c) for name, c in extra]
+        keyed += [ranked[r] for r in ranks[:top]]
+        keyed.sort()
+        return margin, [k[1:] for k in keyed[:top]]
 
     @property
     def labels(self) -> int:
@@ -466,8 +469,8 @@ class _Tables(NamedTuple):
     intents: dict[str, tuple[str, float]]
     #: the weight of "w:?", if any
     question: float | None
-    #: every (feature, weight), heaviest first, ties by name (``word_rank`` indexes it)
-    ranked: tuple[tuple[str, float], ...]
+    #: every (-|weight|, feature, weight), heaviest first, ties by name (the ranks index it)
+    ranked: tuple[tuple[float, str, float], ...]
     #: feature -> its "'word' +0.9" in an explanation, filled as features occur
     segments: dict[str, str]
 
