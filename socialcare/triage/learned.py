@@ -278,6 +278,16 @@ class LearnedModel:
         self, text: str, values: Mapping[str, float | str], top: int = 0
     ) -> tuple[float, list[tuple[str, float]]]:
         """:meth:`_fast` given the :func:`signal_values` of the signals (the scorer has them)."""
+        margin, keyed = self._scored(text, values, top)
+        return margin, [k[1:] for k in keyed]
+
+    def _scored(
+        self, text: str, values: Mapping[str, float | str], top: int
+    ) -> tuple[float, list[tuple[float, str, float]]]:
+        """(margin, hits as (-|contribution|, feature, contribution)), best first.
+
+        ``top`` <= 0: the hits are the question mark and signal features only, unsorted.
+        """
         toks = _words(text)
         tables: _Tables = self._tables  # type: ignore[attr-defined]
         words = tables.word_keys.intersection(toks)
@@ -308,8 +318,10 @@ class LearnedModel:
         if extra:
             terms += [c for _, c in extra]
         margin = math.fsum(terms)
+        # (-|contribution|, name, contribution): sorted as tuples, without a key function
+        keyed = [(-abs(c), name, c) for name, c in extra]
         if top <= 0:
-            return margin, extra
+            return margin, keyed
         # words and pairs contribute their weight (value 1.0), so their global rank is
         # their order by (-|contribution|, name): the first ``top`` ranks are their best
         ranks = [*map(tables.word_rank.__getitem__, words)]
@@ -317,13 +329,11 @@ class LearnedModel:
             ranks += map(tables.pair_rank.__getitem__, pairs)
         ranks.sort()
         ranked = tables.ranked
-        if not extra:
-            return margin, [ranked[r][1:] for r in ranks[:top]]
-        # (-|contribution|, name, contribution): sorted as tuples, without a key function
-        keyed = [(-abs(c), name, c) for name, c in extra]
+        if not keyed:
+            return margin, [ranked[r] for r in ranks[:top]]
         keyed += [ranked[r] for r in ranks[:top]]
         keyed.sort()
-        return margin, [k[1:] for k in keyed[:top]]
+        return margin, keyed[:top]
 
     @property
     def labels(self) -> int:
@@ -368,12 +378,12 @@ class LearnedModel:
         ``values``: :func:`signal_values` of ``signals``, when the caller has them already.
         """
         if values is None:
-            margin, hits = self._fast(text, signals, top)
-        else:
-            margin, hits = self._fast_values(text, values, top)
-        return _sigmoid(margin), self._hit_line(hits)
+            tables: _Tables = self._tables  # type: ignore[attr-defined]
+            values = signal_values(signals) if tables.signals else {}
+        margin, keyed = self._scored(text, values, top)
+        return _sigmoid(margin), self._hit_line(keyed)
 
-    def _hit_line(self, hits: Sequence[tuple[str, float]]) -> str:
+    def _hit_line(self, hits: Sequence[tuple[float, str, float]]) -> str:
         """``_line`` of the hits in plain words; each fixed feature's words are built once.
 
         A feature other than a scaled signal contributes its weight, so its
@@ -381,7 +391,7 @@ class LearnedModel:
         """
         segments = self._tables.segments  # type: ignore[attr-defined]
         out = []
-        for name, c in hits:
+        for _, name, c in hits:
             seg = segments.get(name)
             if seg is None:
                 seg = f"{_described(name)} {c:+.1f}"

@@ -116,7 +116,7 @@ class _Analyzer(_vader.SentimentIntensityAnalyzer):  # type: ignore[misc]
         some 3,500 emoji (most beyond the BMP) is tested member by member, ~0.7 ms a post.
         """
         emojis, chars = self.emojis, self._emoji_chars
-        parts = []
+        parts: list[str] = []
         start = 0
         for at in [at for at, ch in enumerate(text) if ch in chars]:
             # stock adds a space unless the last character it wrote was a plain space

@@ -8,7 +8,8 @@ these tests compare the two on hypothesis-generated input, bit for bit:
   feature dict summed with ``math.fsum`` and explained by sorting every
   contribution, on a model with tied weights and every kind of feature;
 * VADER's emoji pass (a position scan) against the regex substitution;
-* the sarcasm pre-test's quote-mark gate against the bare regex.
+* the sarcasm pre-test's quote-mark gate against the bare regex, and the clauses
+  each "?" closes (one pass over the marks) against the quadratic regex.
 """
 
 from __future__ import annotations
@@ -148,3 +149,12 @@ def test_emoji_scan_spaces_like_stock() -> None:
 def test_quote_gate_changes_no_answer(pieces: list[str]) -> None:
     text = "".join(pieces)
     assert signals._may_be_sarcastic(text, {}) == (signals._QUOTE_OPEN.search(text) is not None)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(st.sampled_from(["?", "？", ".", "!", ";", ":", "\n", "(", "[", ")", "a", " ", "b c"]))
+)
+def test_asked_clauses_equal_the_regex(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert signals._asked(text) == signals._ASKED.findall(text)
