@@ -248,10 +248,18 @@ class LearnedModel:
             other=other,
             signals=any(n.startswith("s:") for n in other),
             signal_keys=tuple(
-                (name, f"s:{name}") for name in SIGNAL_FEATURES if f"s:{name}" in other
+                (name, f"s:{name}", other[f"s:{name}"])
+                for name in SIGNAL_FEATURES
+                if f"s:{name}" in other
             ),
             word_rank={w: rank["w:" + w] for w in words},
             pair_rank={p: rank[f"b:{p[0]} {p[1]}"] for p in pairs},
+            intents={
+                n[9:]: (n, w) for n, w in other.items() if n.startswith("s:intent=") and n[9:]
+            },
+            question=other.get("w:?"),
+            ranked=tuple((-abs(w), name, w) for name, w in order),
+            segments={},
         )
         object.__setattr__(self, "_tables", tables)
 
@@ -270,44 +278,62 @@ class LearnedModel:
         self, text: str, values: Mapping[str, float | str], top: int = 0
     ) -> tuple[float, list[tuple[str, float]]]:
         """:meth:`_fast` given the :func:`signal_values` of the signals (the scorer has them)."""
+        margin, keyed = self._scored(text, values, top)
+        return margin, [k[1:] for k in keyed]
+
+    def _scored(
+        self, text: str, values: Mapping[str, float | str], top: int
+    ) -> tuple[float, list[tuple[float, str, float]]]:
+        """(margin, hits as (-|contribution|, feature, contribution)), best first.
+
+        ``top`` <= 0: the hits are the question mark and signal features only, unsorted.
+        """
         toks = _words(text)
         tables: _Tables = self._tables  # type: ignore[attr-defined]
         words = tables.word_keys.intersection(toks)
-        pairs = tables.pair_keys.intersection(zip(toks, toks[1:], strict=False)) if toks else ()
+        pairs = (
+            tables.pair_keys.intersection(zip(toks, toks[1:], strict=False))
+            if len(toks) > 1
+            else ()
+        )
         # math.fsum: exactly rounded, so the sum does not depend on the order in which the
         # sets (string hashes, random per process) give their members
         terms = [self.intercept, *map(tables.words.__getitem__, words)]
         if pairs:
             terms += map(tables.pairs.__getitem__, pairs)
         extra: list[tuple[str, float]] = []
-        other = tables.other
-        if "?" in text and "w:?" in other and "?" in _LINK.sub(" ", text):
-            extra.append(("w:?", other["w:?"]))
+        question = tables.question
+        if question is not None and "?" in text and "?" in _LINK.sub(" ", text):
+            extra.append(("w:?", question))
         if tables.signals:
             intent = values.get("intent")
-            if isinstance(intent, str) and intent:
-                w = other.get(f"s:intent={intent}")
-                if w is not None:
-                    extra.append((f"s:intent={intent}", w))
-            for name, key in tables.signal_keys:
+            if isinstance(intent, str):
+                hit = tables.intents.get(intent)
+                if hit is not None:
+                    extra.append(hit)
+            for name, key, weight in tables.signal_keys:
                 value = values.get(name)
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and value:
-                    extra.append((key, other[key] * float(value)))
+                if value and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    extra.append((key, weight * float(value)))
         if extra:
             terms += [c for _, c in extra]
         margin = math.fsum(terms)
+        # (-|contribution|, name, contribution): sorted as tuples, without a key function
+        keyed = [(-abs(c), name, c) for name, c in extra]
         if top <= 0:
-            return margin, extra
-        hits = extra
-        if words:
-            best = sorted(words, key=tables.word_rank.__getitem__)[:top]
-            hits += [("w:" + w, tables.words[w]) for w in best]
+            return margin, keyed
+        # words and pairs contribute their weight (value 1.0), so their global rank is
+        # their order by (-|contribution|, name): the first ``top`` ranks are their best
+        ranks = [*map(tables.word_rank.__getitem__, words)]
         if pairs:
-            best_pairs = sorted(pairs, key=tables.pair_rank.__getitem__)[:top]
-            hits += [(f"b:{a} {b}", tables.pairs[(a, b)]) for a, b in best_pairs]
-        if len(hits) > 1:
-            hits.sort(key=_by_weight)
-        return margin, hits[:top]
+            ranks += map(tables.pair_rank.__getitem__, pairs)
+        ranks.sort()
+        ranked = tables.ranked
+        if not keyed:
+            return margin, [ranked[r] for r in ranks[:top]]
+        keyed += [ranked[r] for r in ranks[:top]]
+        keyed.sort()
+        return margin, keyed[:top]
 
     @property
     def labels(self) -> int:
@@ -352,10 +378,27 @@ class LearnedModel:
         ``values``: :func:`signal_values` of ``signals``, when the caller has them already.
         """
         if values is None:
-            margin, hits = self._fast(text, signals, top)
-        else:
-            margin, hits = self._fast_values(text, values, top)
-        return _sigmoid(margin), _line([(_described(f), c) for f, c in hits])
+            tables: _Tables = self._tables  # type: ignore[attr-defined]
+            values = signal_values(signals) if tables.signals else {}
+        margin, keyed = self._scored(text, values, top)
+        return _sigmoid(margin), self._hit_line(keyed)
+
+    def _hit_line(self, hits: Sequence[tuple[float, str, float]]) -> str:
+        """``_line`` of the hits in plain words; each fixed feature's words are built once.
+
+        A feature other than a scaled signal contributes its weight, so its
+        "'cancelled' +0.9" is the same in every text and is remembered per model.
+        """
+        segments = self._tables.segments  # type: ignore[attr-defined]
+        out = []
+        for _, name, c in hits:
+            seg = segments.get(name)
+            if seg is None:
+                seg = f"{_described(name)} {c:+.1f}"
+                if name not in _SCALED:
+                    segments[name] = seg
+            out.append(seg)
+        return ", ".join(out) or "no known words"
 
     def top_features(
         self, top: int = 10
@@ -428,10 +471,22 @@ class _Tables(NamedTuple):
     pair_keys: frozenset[tuple[str, str]]
     other: dict[str, float]
     signals: bool
-    #: (signal, its feature name) for the signals that have a weight
-    signal_keys: tuple[tuple[str, str], ...]
+    #: (signal, its feature name, weight) for the signals that have a weight
+    signal_keys: tuple[tuple[str, str, float], ...]
     word_rank: dict[str, int]
     pair_rank: dict[tuple[str, str], int]
+    #: intent -> (its feature name, weight), for the intents that have a weight
+    intents: dict[str, tuple[str, float]]
+    #: the weight of "w:?", if any
+    question: float | None
+    #: every (-|weight|, feature, weight), heaviest first, ties by name (the ranks index it)
+    ranked: tuple[tuple[float, str, float], ...]
+    #: feature -> its "'word' +0.9" in an explanation, filled as features occur
+    segments: dict[str, str]
+
+
+#: the features whose contribution is their weight times a signal's value
+_SCALED = frozenset(f"s:{name}" for name in SIGNAL_FEATURES)
 
 
 def _by_weight(part: tuple[str, float]) -> tuple[float, str]:

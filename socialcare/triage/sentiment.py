@@ -110,12 +110,28 @@ class _Analyzer(_vader.SentimentIntensityAnalyzer):  # type: ignore[misc]
         self._tokens: dict[str, _Token] = {}
 
     def _describe_emoji(self, text: str) -> str:
-        """Stock ``polarity_scores``' emoji pass: each emoji character becomes its description."""
+        """Stock ``polarity_scores``' emoji pass: each emoji character becomes its description.
+
+        A scan for the emoji's positions, not a regex: the regex's character class of
+        some 3,500 emoji (most beyond the BMP) is tested member by member, ~0.7 ms a post.
+        """
+        emojis, chars = self.emojis, self._emoji_chars
+        parts: list[str] = []
+        start = 0
+        for at in [at for at, ch in enumerate(text) if ch in chars]:
+            # stock adds a space unless the last character it wrote was a plain space
+            lead = "" if at == 0 or text[at - 1] == " " else " "
+            parts += (text[start:at], lead, str(emojis[text[at]]))
+            start = at + 1
+        parts.append(text[start:])
+        return "".join(parts)
+
+    def _describe_emoji_regex(self, text: str) -> str:
+        """:meth:`_describe_emoji` by one regex substitution (the reference a test compares)."""
         emojis = self.emojis
 
         def described(m: re.Match[str]) -> str:
             start = m.start()
-            # stock adds a space unless the last character it wrote was a plain space
             lead = "" if start == 0 or text[start - 1] == " " else " "
             return lead + str(emojis[m.group()])
 

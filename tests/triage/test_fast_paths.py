@@ -1,0 +1,160 @@
+"""The scorer's fast paths give exactly what the straightforward code gives.
+
+Each speed-up of issue 19's scorer keeps a plain reference beside it, and
+these tests compare the two on hypothesis-generated input, bit for bit:
+
+* the learned model's ``predict_explain`` (set intersections, one global rank
+  of the weights, explanation words built once per feature) against the
+  feature dict summed with ``math.fsum`` and explained by sorting every
+  contribution, on a model with tied weights and every kind of feature;
+* VADER's emoji pass (a position scan) against the regex substitution;
+* the sarcasm pre-test's quote-mark gate against the bare regex, and the clauses
+  each "?" closes (one pass over the marks) against the quadratic regex.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from socialcare.triage import learned, signals
+from socialcare.triage import sentiment as sent
+from socialcare.triage.learned import LearnedModel, features
+
+pytestmark = pytest.mark.store_free
+
+#: words, pairs, the question mark, intents and signals; ties in |weight| on purpose
+#: (0.5 and -0.5, 1.25 thrice), so the top words are cut by name as well as by weight
+MODEL = LearnedModel(
+    weights={
+        "w:cancelled": 1.25,
+        "w:refund": 1.25,
+        "w:thanks": -1.25,
+        "w:love": -0.5,
+        "w:bill": 0.5,
+        "w:my": 0.125,
+        "w:0": 0.3,
+        "w:<link>": -0.7,
+        "w:don't": 0.2,
+        "w:?": 0.6,
+        "b:my bill": 0.9,
+        "b:flight cancelled": 1.1,
+        "b:thanks for": -0.5,
+        "b:0 hours": 0.4,
+        "s:intent=complaint": 1.8,
+        "s:intent=question": 1.25,
+        "s:intent=praise": -2.5,
+        "s:sentiment": 0.35,
+        "s:urgency": -0.1,
+        "s:direct": 1.5,
+        "s:reach": 0.35,
+    },
+    intercept=-0.4,
+    trained_at="2026-01-01T00:00:00Z",
+    positives=100,
+    negatives=100,
+    cv_auc=0.9,
+)
+
+_WORDS = st.sampled_from(
+    [
+        "cancelled", "refund", "thanks", "love", "bill", "my", "flight", "for", "hours",
+        "12", "don't", "don’t", "?", "http://t.co/x?y", "www.x.com/a?b", "@AcmeHelp",
+        "Cancelled!", "MY", "BILL", "again", "😀", "naïve", "(order", "39260)", "?!",
+    ]
+)  # fmt: skip
+_VALUE = st.one_of(
+    st.just(0.0), st.floats(-1.0, 1.0, allow_nan=False), st.just(1), st.just(True), st.just("x")
+)
+
+
+@st.composite
+def _texts(draw: st.DrawFn) -> str:
+    return " ".join(draw(st.lists(_WORDS, max_size=14)))
+
+
+@st.composite
+def _values(draw: st.DrawFn) -> dict[str, float | str]:
+    out: dict[str, float | str] = {}
+    intent = draw(st.sampled_from(["complaint", "question", "praise", "other", "", None]))
+    if intent is not None:
+        out["intent"] = intent
+    for name in ("sentiment", "urgency", "direct", "reach"):
+        if draw(st.booleans()):
+            out[name] = draw(_VALUE)
+    return out
+
+
+def _reference(text: str, values: dict[str, float | str], top: int) -> tuple[float, str]:
+    """The straightforward path: every feature, exactly summed, every contribution sorted."""
+    feats = features(text, values)
+    weights = MODEL.weights
+    terms = [MODEL.intercept] + [weights[f] * v for f, v in feats.items() if f in weights]
+    return learned._sigmoid(math.fsum(terms)), MODEL.explain(text, values, top=top)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_texts(), _values(), st.integers(1, 6))
+def test_learned_fast_path_equals_the_feature_dict(
+    text: str, values: dict[str, float | str], top: int
+) -> None:
+    expected = _reference(text, values, top)
+    assert MODEL.predict_explain(text, top=top, values=values) == expected
+    assert MODEL.predict_explain(text, values, top=top) == expected
+    assert MODEL.predict(text, values) == expected[0]
+
+
+def test_learned_ties_are_cut_by_name() -> None:
+    """Words and an intent of weight 1.25 (one down): the top two are the first by name."""
+    _, line = MODEL.predict_explain("thanks refund cancelled", top=2, values={})
+    assert line == "'cancelled' +1.2, 'refund' +1.2"
+    _, line = MODEL.predict_explain("thanks refund", top=2, values={"intent": "question"})
+    assert line == "intent question +1.2, 'refund' +1.2"
+
+
+_EMOJI = sorted(sent._ANALYZER._emoji_chars)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_EMOJI),
+            st.sampled_from([" ", "  ", "a", "É", "\n", ":)", "£", "é"]),
+            st.text(max_size=2),
+        ),
+        max_size=16,
+    )
+)
+def test_emoji_scan_equals_the_regex_substitution(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    analyzer = sent._ANALYZER
+    assert analyzer._describe_emoji(text) == analyzer._describe_emoji_regex(text)
+
+
+def test_emoji_scan_spaces_like_stock() -> None:
+    analyzer = sent._ANALYZER
+    out = analyzer._describe_emoji("😀😀 ok 😀")
+    assert out == analyzer._describe_emoji_regex("😀😀 ok 😀")
+    assert out.startswith("grinning face grinning face ok grinning face")
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(st.sampled_from(["'", '"', "“", "”", "‘", "’", " ", "(", "a", "I", "\n"]), max_size=10)
+)
+def test_quote_gate_changes_no_answer(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert signals._may_be_sarcastic(text, {}) == (signals._QUOTE_OPEN.search(text) is not None)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(st.sampled_from(["?", "？", ".", "!", ";", ":", "\n", "(", "[", ")", "a", " ", "b c"]))
+)
+def test_asked_clauses_equal_the_regex(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert signals._asked(text) == signals._ASKED.findall(text)
