@@ -11,9 +11,9 @@ store knows no scoring). Labels come from what agents did with a mention:
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
-from .core import Row, Store, in_chunks
+from .core import TRIAGE_COLUMNS, Row, Store, in_chunks
 
 __all__ = [
     "LABEL_COLUMNS",
@@ -23,6 +23,7 @@ __all__ = [
     "mentions_for_labels",
     "open_mention_ids",
     "save_model",
+    "save_rescored",
     "store_label_count",
 ]
 
@@ -103,3 +104,31 @@ def deactivate_models(store: Store) -> int:
     with store.transaction():
         cur = store.conn.execute("UPDATE triage_models SET active = 0 WHERE active = 1")
         return max(int(cur.rowcount or 0), 0)
+
+
+#: what ``save_rescored`` may set (names are spliced into its SQL, so they are checked)
+RESCORED_COLUMNS = frozenset((*TRIAGE_COLUMNS, "triage_fp"))
+
+
+def save_rescored(store: Store, changes: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+    """Write each ``(rowid, {column: value})``: only the columns that changed, by rowid.
+
+    One ``executemany`` per distinct set of columns (a weight edit changes
+    ``static_score`` and ``signals`` alone, so a batch is one or two
+    statements). An UPDATE naming a column rewrites the entries of every index
+    on it even when the value is the same, so unchanged columns are left out;
+    the rowid is the table's own key (no lookup through the ``id`` index).
+    """
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for rowid, cols in changes:
+        names = tuple(sorted(cols))
+        groups.setdefault(names, []).append((*(cols[c] for c in names), rowid))
+    if not groups:
+        return
+    with store.transaction():
+        for names, params in groups.items():
+            bad = set(names) - RESCORED_COLUMNS
+            if bad:
+                raise ValueError(f"not a triage column: {', '.join(sorted(bad))}")
+            sets = ", ".join(f"{c} = ?" for c in names)
+            store.conn.executemany(f"UPDATE mentions SET {sets} WHERE rowid = ?", params)
