@@ -615,10 +615,11 @@ def rescore_stored(
             raise StoredSignalsError(f"unknown intent {intent!r}")
         answered = intent in ANSWERED_INTENTS
         parts = [fixed[intent]]
-        rules = False
+        rules = learned = False
         for name, value, _weight, _contribution, detail in stored[1:]:
             if name in weight_of:
                 parts.append(_part(name, value, weight_of[name], detail))
+                learned = learned or name == "learned"
             elif name == "reach":
                 followers = row.get("author_followers")
                 parts.append(
@@ -642,7 +643,7 @@ def rescore_stored(
                 rules = True
             else:
                 raise StoredSignalsError(f"unknown signal {name!r}")
-        if (settings.model is None) != all(p.name != "learned" for p in parts):
+        if (settings.model is not None) != learned:
             raise StoredSignalsError("learned line and model disagree")
         language, source = payload.get("language"), payload.get("language_source")
         if not isinstance(language, str) or not isinstance(source, str):
