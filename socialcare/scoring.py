@@ -272,6 +272,23 @@ def _row_fingerprint(key: bytes, row: Mapping[str, Any]) -> int:
     return int.from_bytes(digest.digest(), "big", signed=True)
 
 
+#: what a damaged stored payload raises in :func:`rescore_stored`
+_UNREADABLE = (StoredSignalsError, ValueError, TypeError, IndexError, KeyError)
+
+
+def _rescore_one(
+    row: Mapping[str, Any], payload: Mapping[str, Any], settings: TriageSettings, count: int
+) -> TriageResult | None:
+    """One row from its stored signals, or None (then it is scored from its text)."""
+    try:
+        return rescore_stored([row], [payload], settings, [count])[0]
+    except _UNREADABLE as exc:
+        log.debug(
+            "scoring %s from its text: its stored signals do not read (%s)", row.get("id"), exc
+        )
+        return None
+
+
 def _rescore_batch(
     rows: Sequence[Mapping[str, Any]],
     settings: TriageSettings,
@@ -284,15 +301,14 @@ def _rescore_batch(
     if fps is not None:
         same = [i for i, row in enumerate(rows) if row.get("triage_fp") == fps[i]]
         if same:
+            payloads = [decode_signals(rows[i].get("signals")) for i in same]
             try:
                 stored = rescore_stored(
-                    [rows[i] for i in same],
-                    [decode_signals(rows[i].get("signals")) for i in same],
-                    settings,
-                    [counts[i] for i in same],
+                    [rows[i] for i in same], payloads, settings, [counts[i] for i in same]
                 )
-            except (StoredSignalsError, ValueError, TypeError, IndexError, KeyError) as exc:
-                log.debug("scoring a batch from text: its stored signals do not read (%s)", exc)
+            except _UNREADABLE:  # one odd row: rebuild the others one by one
+                for i, payload in zip(same, payloads, strict=True):
+                    results[i] = _rescore_one(rows[i], payload, settings, counts[i])
             else:
                 for i, result in zip(same, stored, strict=True):
                     results[i] = result

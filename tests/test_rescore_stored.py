@@ -213,3 +213,35 @@ def test_an_edited_text_is_scored_from_its_text(store: Store) -> None:
     retriage_all(store, settings_, reuse=False)
     assert _snapshot(store) == fast
     assert store.get_mention("demo:0")["intent"] != "praise"
+
+
+def test_a_damaged_payload_is_scored_from_text_and_the_rest_reused(store: Store) -> None:
+    rows = [
+        (f"@AcmeHelp my card was charged twice {n}", "en", None, n, 10, "post") for n in range(4)
+    ]
+    settings_ = _settings({}, False)
+    _fill(store, rows)
+    retriage_all(store, settings_)
+    with store.transaction():  # an unknown line, fingerprint left as it was
+        store.conn.execute(
+            "UPDATE mentions SET signals = ? WHERE id = 'demo:2'",
+            ['[2,0,"en","platform",[],["zz",1,1,"?"]]'],
+        )
+    reused: list[int] = []
+    real = scoring._rescore_one
+
+    def counting(*args: Any) -> Any:
+        result = real(*args)
+        reused.append(result is not None)
+        return result
+
+    scoring._rescore_one = counting  # type: ignore[assignment]
+    try:
+        retriage_all(store, _settings({"weights": {"complaint": 5.0}}, False))
+    finally:
+        scoring._rescore_one = real  # type: ignore[assignment]
+    assert sorted(reused) == [False, True, True, True]
+    fast = _snapshot(store)
+    retriage_all(store, _settings({"weights": {"complaint": 5.0}}, False), reuse=False)
+    assert _snapshot(store) == fast
+    assert '"zz"' not in str(store.get_mention("demo:2")["signals"])
