@@ -460,12 +460,18 @@ def poll_rows(table: Table, tmp: Path, n: int) -> None:
 
 
 def triage_all_rows(sc: Socialcare, table: Table) -> None:
-    """``triage --all`` on the built store against stock VADER on its texts.
+    """``triage --all`` on the built store against stock VADER on its texts (same run).
 
-    ``today`` re-scores the synthetic store (every row changes: written); ``before``
-    is the previous loop (every column read, every row UPDATEd); then ``today`` once
-    more with nothing changed (no row written).
+    ``today`` re-scores the synthetic store (no fingerprints: every row scored from
+    its text, every row changes and is written); ``before`` is the previous loop
+    (every column read, every row UPDATEd, which also clears the fingerprints). Then
+    one untimed run records the fingerprints, and: nothing changed, scored from text
+    (``reuse=False``) and from the stored signals; a weight edit (``question`` +0.5)
+    re-scored from the stored signals, ``before`` being another weight edit scored
+    from text.
     """
+    import dataclasses
+
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     from socialcare import scoring
@@ -486,18 +492,31 @@ def triage_all_rows(sc: Socialcare, table: Table) -> None:
             scoring._triage_batch(store, rows, settings)
 
     clock = time.process_time if store.backend == "sqlite" else time.perf_counter
-    cpu = clock()
-    scoring.retriage_all(store, settings)
-    today = clock() - cpu
-    cpu = clock()
-    old()
-    before = clock() - cpu
-    cpu = clock()
-    scoring.retriage_all(store, settings)
-    same = clock() - cpu
+
+    def timed(fn: Callable[[], Any]) -> float:
+        start = clock()
+        fn()
+        return clock() - start
+
+    def edited(question: float) -> Any:
+        weights = dataclasses.replace(settings.weights, question=question)
+        return dataclasses.replace(settings, weights=weights)
+
+    today = timed(lambda: scoring.retriage_all(store, settings))
+    before = timed(old)
+    scoring.retriage_all(store, settings)  # records the fingerprints (writes them only)
+    same = timed(lambda: scoring.retriage_all(store, settings, reuse=False))
+    same_fp = timed(lambda: scoring.retriage_all(store, settings))
+    question = settings.weights.question
+    from_text = timed(lambda: scoring.retriage_all(store, edited(question + 0.25), reuse=False))
+    weight = timed(lambda: scoring.retriage_all(store, edited(question + 0.5)))
     table.add("triage --all (every row changed)", n / today, n / vader, "mentions/CPU-s",
               n / before)  # fmt: skip
     table.add("triage --all (nothing changed)", n / same, n / vader, "mentions/CPU-s")
+    table.add("triage --all (nothing changed, stored signals)", n / same_fp, n / vader,
+              "mentions/CPU-s")  # fmt: skip
+    table.add("triage --all after a weight change", n / weight, n / vader, "mentions/CPU-s",
+              n / from_text)  # fmt: skip
 
 
 def claim_times(sc: Socialcare, ids: list[str], rounds: int = 3) -> list[float]:

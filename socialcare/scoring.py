@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
+import importlib.metadata
 import json
 import logging
 import time
@@ -32,8 +34,17 @@ from .models import to_iso, utcnow
 from .store import TRIAGE_COLUMNS
 from .store import triage as store_triage
 from .store.ingest import Scorer
+from .triage.codec import SIGNALS_VERSION, decode_signals
 from .triage.learned import LearnedModel, train
-from .triage.score import TriageSettings, parse_duration, score_rows
+from .triage.packs import load_packs
+from .triage.score import (
+    StoredSignalsError,
+    TriageResult,
+    TriageSettings,
+    parse_duration,
+    rescore_stored,
+    score_rows,
+)
 
 if TYPE_CHECKING:
     from .store import Store
@@ -52,6 +63,7 @@ __all__ = [
     "rescore_open",
     "reset_model",
     "retriage_all",
+    "text_fingerprint",
     "train_model",
     "triage_ids",
 ]
@@ -136,9 +148,16 @@ def _triage_columns(
     rows: Sequence[Mapping[str, Any]], settings: TriageSettings, counts: Sequence[int]
 ) -> list[dict[str, Any]]:
     """The ``TRIAGE_COLUMNS`` of each row: its score, with the kind's SLA where one is set."""
+    return _result_columns(rows, settings, score_rows(rows, settings, counts))
+
+
+def _result_columns(
+    rows: Sequence[Mapping[str, Any]], settings: TriageSettings, results: Sequence[TriageResult]
+) -> list[dict[str, Any]]:
+    """The ``TRIAGE_COLUMNS`` of scored rows (from text or from their stored signals)."""
     columns = []
     now = to_iso(utcnow())
-    for row, r in zip(rows, score_rows(rows, settings, counts), strict=True):
+    for row, r in zip(rows, results, strict=True):
         cols = r.columns(now)
         cols["sla_due_ts"] = _kind_sla_due(row, settings, cols.get("sla_due_ts"))
         columns.append(cols)
@@ -180,28 +199,163 @@ def triage_ids(store: Store, ids: Sequence[str], settings: TriageSettings) -> in
 
 #: what a re-score compares: a row whose columns all come out the same is not written
 _COMPARED = tuple(c for c in TRIAGE_COLUMNS if c != "triaged_at")
+#: the row's own inputs of the text-derived signals (sentiment, cues, direct address,
+#: intent, stars, the learned line, which reads the reach): their hash is in ``triage_fp``
+_TEXT_INPUTS = ("text", "language", "query", "raw", "rating", "author_followers")
+#: files whose contents the text-derived signals depend on, besides the settings
+_TRIAGE_DIR = Path(__file__).resolve().parent / "triage"
+_DISTRIBUTIONS = ("vaderSentiment", "py3langid")
+
+
+def _code_fingerprint() -> bytes:
+    """The scorer's code and data: ``socialcare/triage`` (domain packs included), the
+    VADER lexicon and code, py3langid's version, and the signals codec version.
+
+    Any upgrade that touches them changes every row's fingerprint, so the
+    first ``triage --all`` after it scores every row from its text.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"socialcare triage fingerprint 1; codec {SIGNALS_VERSION}\0".encode())
+    files = sorted(p for p in _TRIAGE_DIR.rglob("*") if p.is_file() and p.suffix != ".pyc")
+    import vaderSentiment
+
+    vader = Path(vaderSentiment.__file__).resolve().parent
+    files += sorted(p for p in vader.iterdir() if p.suffix in (".py", ".txt"))
+    for path in files:
+        h.update(f"{path.name}\0".encode())
+        h.update(path.read_bytes())
+    for name in _DISTRIBUTIONS:
+        try:
+            h.update(f"{name}={importlib.metadata.version(name)}\0".encode())
+        except importlib.metadata.PackageNotFoundError:
+            h.update(f"{name}=?\0".encode())
+    return h.digest()
+
+
+def text_fingerprint(settings: TriageSettings) -> bytes:
+    """Every setting the text-derived signals depend on, hashed (once per ``triage --all``).
+
+    The brand's handles and names (removed before sentiment, and direct
+    address), the urgency lexicon and the domain packs' words, the rules
+    (weights too: their lines are kept as stored), the model (its bytes) and
+    :func:`_code_fingerprint`. Weights, SLAs, the waiting term and the kinds'
+    SLAs are not in it: those are what a re-score from stored signals applies.
+    """
+    pack = load_packs(settings.domains)
+    rules = [
+        (r.tag, r.weight.hex(), r.pattern.pattern if r.pattern else None,
+         r.pattern.flags if r.pattern else 0, r.keywords)
+        for r in settings.rules
+    ]  # fmt: skip
+    model = settings.model
+    parts = (
+        sorted(settings.brand),
+        list(settings.brand_names),
+        list(settings.lexicon),
+        [list(pack.urgency), list(pack.problem), sorted(pack.context)],
+        rules,
+        None if model is None else hashlib.blake2b(model.to_bytes()).hexdigest(),
+    )
+    h = hashlib.blake2b(_code_fingerprint(), digest_size=16)
+    h.update(repr(parts).encode("utf-8", "surrogatepass"))
+    return h.digest()
+
+
+def _row_fingerprint(key: bytes, row: Mapping[str, Any]) -> int:
+    """``triage_fp`` of a row scored with settings of fingerprint ``key`` (a signed 64-bit int).
+
+    ``repr`` of each input, NUL-separated: a str's repr escapes NUL, so two
+    different rows never join to the same text.
+    """
+    text = "\0".join([repr(row.get(c)) for c in _TEXT_INPUTS])
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8, key=key)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+#: what a damaged stored payload raises in :func:`rescore_stored`
+_UNREADABLE = (StoredSignalsError, ValueError, TypeError, IndexError, KeyError)
+
+
+def _rescore_one(
+    row: Mapping[str, Any], payload: Mapping[str, Any], settings: TriageSettings, count: int
+) -> TriageResult | None:
+    """One row from its stored signals, or None (then it is scored from its text)."""
+    try:
+        return rescore_stored([row], [payload], settings, [count])[0]
+    except _UNREADABLE as exc:
+        log.debug(
+            "scoring %s from its text: its stored signals do not read (%s)", row.get("id"), exc
+        )
+        return None
+
+
+def _rescore_batch(
+    rows: Sequence[Mapping[str, Any]],
+    settings: TriageSettings,
+    counts: Sequence[int],
+    fps: Sequence[int] | None,
+) -> list[dict[str, Any]]:
+    """The batch's triage columns: from stored signals where the row's fingerprint still
+    matches, from the text for the rest (the same columns either way)."""
+    results: list[TriageResult | None] = [None] * len(rows)
+    if fps is not None:
+        same = [i for i, row in enumerate(rows) if row.get("triage_fp") == fps[i]]
+        if same:
+            payloads = [decode_signals(rows[i].get("signals")) for i in same]
+            try:
+                stored = rescore_stored(
+                    [rows[i] for i in same], payloads, settings, [counts[i] for i in same]
+                )
+            except _UNREADABLE:  # one odd row: rebuild the others one by one
+                for i, payload in zip(same, payloads, strict=True):
+                    results[i] = _rescore_one(rows[i], payload, settings, counts[i])
+            else:
+                for i, result in zip(same, stored, strict=True):
+                    results[i] = result
+    todo = [i for i, r in enumerate(results) if r is None]
+    if todo:
+        fresh = score_rows([rows[i] for i in todo], settings, [counts[i] for i in todo])
+        for i, result in zip(todo, fresh, strict=True):
+            results[i] = result
+    return _result_columns(rows, settings, cast("list[TriageResult]", results))
 
 
 def retriage_all(
-    store: Store, settings: TriageSettings, progress: Callable[[int], None] | None = None
+    store: Store,
+    settings: TriageSettings,
+    progress: Callable[[int], None] | None = None,
+    *,
+    reuse: bool = True,
 ) -> int:
     """Re-score every stored mention in batches; ``progress(n)`` after each batch of n.
 
     Reads only what scoring needs (not ``raw`` JSON and the rest of each row)
-    and writes, in one batched UPDATE per batch, only the rows whose triage
-    columns changed: re-scoring after a small ``[triage]`` edit rewrites the
-    mentions it moved, not the whole store. Returns how many were scored.
+    and writes, in batched UPDATEs, only the columns that changed: re-scoring
+    after a small ``[triage]`` edit rewrites the mentions it moved, not the
+    whole store. Each row records ``triage_fp`` (:func:`_row_fingerprint`), so
+    the next run, after a weight, SLA or age edit, rebuilds a row whose text
+    inputs are unchanged from its stored signals (:func:`rescore_stored`)
+    instead of running sentiment and the cue matcher again; ``reuse=False``
+    scores every row from its text (the reference the property test compares
+    with). Returns how many were scored.
     """
+    key = text_fingerprint(settings)
     done = 0
     for rows in store.iter_mentions(batch_size=BATCH_SIZE, columns=store.TRIAGE_READ):
-        columns = _triage_columns(rows, settings, _repeat_counts(store, rows))
-        store.save_triage(
-            [
-                (str(row["id"]), cols)
-                for row, cols in zip(rows, columns, strict=True)
-                if any(row.get(c) != cols.get(c) for c in _COMPARED)
-            ]
+        fps = [_row_fingerprint(key, row) for row in rows]
+        columns = _rescore_batch(
+            rows, settings, _repeat_counts(store, rows), fps if reuse else None
         )
+        changes = []
+        for row, cols, fp in zip(rows, columns, fps, strict=True):
+            changed = {c: cols[c] for c in _COMPARED if row.get(c) != cols.get(c)}
+            if changed:
+                changed["triaged_at"] = cols["triaged_at"]
+            if row.get("triage_fp") != fp:
+                changed["triage_fp"] = fp
+            if changed:
+                changes.append((row["_rowid"], changed))
+        store_triage.save_rescored(store, changes)
         done += len(rows)
         if progress is not None:
             progress(len(rows))

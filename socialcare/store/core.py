@@ -633,7 +633,7 @@ class Store:
     #: current triage to compare with, without ``raw``-sized neighbours like ``meta``
     TRIAGE_READ = (
         "id", "text", "language", "author_followers", "query", "raw", "rating",
-        "created_ts", "created_at", "kind", "is_own", *TRIAGE_COLUMNS,
+        "created_ts", "created_at", "kind", "is_own", *TRIAGE_COLUMNS, "triage_fp",
     )  # fmt: skip
 
     def iter_mentions(
@@ -682,9 +682,16 @@ class Store:
         return out
 
     def save_triage(self, results: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        """Write the static triage columns for many mentions at once."""
-        sets = ", ".join(f"{c} = ?" for c in TRIAGE_COLUMNS)
-        params = [tuple(r.get(c) for c in TRIAGE_COLUMNS) + (mid,) for mid, r in results]
+        """Write the static triage columns for many mentions at once.
+
+        ``triage_fp`` (m014) is written too, NULL unless given: the signals just
+        written were scored with other inputs than the ones it fingerprinted.
+        """
+        sets = ", ".join(f"{c} = ?" for c in (*TRIAGE_COLUMNS, "triage_fp"))
+        params = [
+            tuple(r.get(c) for c in TRIAGE_COLUMNS) + (r.get("triage_fp"), mid)
+            for mid, r in results
+        ]
         with self.transaction():
             self.conn.executemany(f"UPDATE mentions SET {sets} WHERE id = ?", params)
 

@@ -116,9 +116,9 @@ def decode_signals(text: Any) -> Mapping[str, Any]:
     Anything unreadable (empty, ``{}`` of an untriaged mention, damaged) is ``{}``;
     an already decoded mapping is returned as it is.
     """
-    if isinstance(text, Mapping):
-        return text
-    if not isinstance(text, str) or not text:
+    if type(text) is not str:  # the usual case first: an ABC isinstance check is slow
+        return text if isinstance(text, Mapping) else {}
+    if not text:
         return {}
     try:
         raw = json.loads(text)

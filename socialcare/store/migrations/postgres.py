@@ -610,3 +610,10 @@ def m019_row_counters(db: Executor) -> None:
     (``pg_class.reltuples``, kept by autovacuum) and labels them. Kept so both
     lists of names match.
     """
+
+
+@migration
+def m014_triage_fingerprint(db: Executor) -> None:
+    """``mentions.triage_fp`` (see the SQLite twin): a nullable BIGINT, so adding it
+    rewrites no row."""
+    db.execute("ALTER TABLE mentions ADD COLUMN triage_fp BIGINT")

@@ -792,3 +792,18 @@ def m019_row_counters(db: sqlite_utils.Database) -> None:
             f"CREATE TRIGGER table_rows_{table}_del AFTER DELETE ON {table} BEGIN "
             f"UPDATE table_rows SET n = n - 1 WHERE name = '{table}'; END"
         )
+
+
+@migration
+def m014_triage_fingerprint(db: sqlite_utils.Database) -> None:
+    """``mentions.triage_fp``: which text inputs the row's stored signals were scored with.
+
+    A 64-bit hash of the scorer's text settings (code, lexicons, packs, brand
+    names, rules, model) and of the row's own text inputs, written by
+    ``triage --all`` (``socialcare.scoring.retriage_all``). When it still
+    matches, a re-score after a weight or SLA edit rebuilds the row's triage
+    from its stored signals instead of running sentiment and the cue matcher
+    again. NULL (old, polled or synthetic rows): the full re-score from text.
+    No index: it is only read alongside the row.
+    """
+    db.execute("ALTER TABLE mentions ADD COLUMN triage_fp INTEGER")
