@@ -33,6 +33,7 @@ __all__ = [
     "INTENT_LABEL",
     "SENTIMENT_LABEL",
     "agent_counts",
+    "any_incident",
     "author_rows",
     "backlog_rows",
     "first_seen",
@@ -41,6 +42,7 @@ __all__ = [
     "negative_texts",
     "rating_counts",
     "rating_slots",
+    "response_aggregates",
     "response_rows",
     "spike_counts",
     "spike_texts",
@@ -366,6 +368,107 @@ def response_rows(store: Store, w: ReportWindow) -> Iterator[tuple[Any, ...]]:
         "AND coalesce(m.intent, '') != 'spam'"
     )
     yield from store.conn.execute(sql, params)
+
+
+#: the durations :func:`response_aggregates` ranks: first responses and resolutions
+RESPONSE_DURATIONS = ("first_response", "resolution")
+
+
+def response_aggregates(
+    store: Store, w: ReportWindow, percentiles: Sequence[int]
+) -> tuple[
+    dict[str, tuple[int, int, int, int]], dict[tuple[str, str | None], tuple[int, dict[int, float]]]
+]:
+    """The window's response figures from SQL aggregates, in one statement (spam left out).
+
+    Returns ``(sla, ranked)``: ``sla`` is ``{intent: (with_sla, met, breached,
+    pending)}``; ``ranked`` is ``{(duration, intent or None for all): (count,
+    {rank: seconds})}`` holding, of each group's durations sorted, only the
+    0-based ranks the whole ``percentiles`` fall between (``(n - 1) * q // 100``
+    and the next), so a median needs no list of every wait in Python. The
+    per-mention facts are :func:`response_rows`' and the arithmetic that of
+    ``summarise_responses`` (first response: the earlier of the native answer
+    and the first sent reply; resolution: to the last close of a closed
+    mention; durations below 0 count as 0), done once in a materialised CTE
+    that the counts and the window ranks all read: one pass over the window,
+    and the sorts stay in the database.
+    """
+    where, params = _window(w)
+    unix = store.dialect.iso_to_unix
+    least = store.dialect.least
+    base = (
+        "SELECT coalesce(m.intent, 'untriaged') AS intent, m.created_ts AS created, "
+        f"m.sla_due_ts AS due, m.status AS status, {unix('m.answered_at')} AS answered, "
+        f"(SELECT {unix('min(o.sent_at)')} FROM outbox o WHERE o.mention_id = m.id "
+        "AND o.kind = 'reply' AND o.status = 'sent') AS sent, "
+        f"(SELECT {unix('min(e.at)')} FROM events e WHERE e.mention_id = m.id "
+        "AND e.action = 'close') AS first_close, "
+        f"(SELECT {unix('max(e.at)')} FROM events e WHERE e.mention_id = m.id "
+        "AND e.action = 'close') AS last_close "
+        f"FROM mentions m WHERE {where} AND m.status != 'spam' "
+        "AND coalesce(m.intent, '') != 'spam'"
+    )
+    facts = (
+        "SELECT intent, created, due, first_close, CASE WHEN answered IS NULL THEN sent "
+        f"WHEN sent IS NULL THEN answered ELSE {least('answered', 'sent')} END AS responded, "
+        "CASE WHEN status = 'closed' AND last_close <> 0 THEN last_close END AS resolved "
+        f"FROM ({base}) b"
+    )
+    durations = {
+        "first_response": "responded",
+        "resolution": "resolved",
+    }
+    wanted = " OR ".join(
+        f"rn - 1 IN ((n - 1) * {int(q)} / 100, (n - 1) * {int(q)} / 100 + 1)" for q in percentiles
+    )
+    parts = [
+        # SLA outcome: handled (first response, else first close) after the due time is a
+        # breach; unhandled is a breach once due has passed, else pending
+        "SELECT 'sla' AS part, intent, count(*) AS a, "
+        "sum(CASE WHEN coalesce(responded, first_close) <= due THEN 1 ELSE 0 END) AS b, "
+        "sum(CASE WHEN coalesce(responded, first_close) > due OR "
+        "(coalesce(responded, first_close) IS NULL AND :now > due) THEN 1 ELSE 0 END) AS c, "
+        "sum(CASE WHEN coalesce(responded, first_close) IS NULL AND :now <= due "
+        "THEN 1 ELSE 0 END) AS d FROM f WHERE due IS NOT NULL GROUP BY intent"
+    ]
+    for name, col in durations.items():
+        seconds = f"CASE WHEN {col} - created > 0 THEN {col} - created ELSE 0.0 END"
+        for group, partition in (("intent", "PARTITION BY intent "), ("NULL", "")):
+            parts.append(
+                f"SELECT '{name}' AS part, intent, rn - 1 AS a, n AS b, v AS c, NULL AS d "
+                f"FROM (SELECT {group} AS intent, {seconds} AS v, "
+                f"row_number() OVER ({partition}ORDER BY {seconds}) AS rn, "
+                f"count(*) OVER ({partition.strip()}) AS n "
+                f"FROM f WHERE {col} IS NOT NULL) r WHERE {wanted}"
+            )
+    sql = f"WITH f AS MATERIALIZED ({facts}) " + " UNION ALL ".join(parts)
+    sla: dict[str, tuple[int, int, int, int]] = {}
+    ranked: dict[tuple[str, str | None], tuple[int, dict[int, float]]] = {}
+    for part, intent, a, b, c, d in store.conn.execute(sql, params):
+        if part == "sla":
+            sla[str(intent)] = (int(a), int(b or 0), int(c or 0), int(d or 0))
+        else:
+            key = (str(part), None if intent is None else str(intent))
+            ranked.setdefault(key, (int(b), {}))[1][int(a)] = float(c)
+    return sla, ranked
+
+
+def any_incident(store: Store, w: ReportWindow) -> bool:
+    """Whether a customer mention of the window (spam left out) is in a named incident.
+
+    The incident tables read one row per mention of the period; with no incident
+    in it they are left out, and this probe of ``incident_mentions`` (small: only
+    incident members) saves reading the million rows just to find that out.
+    """
+    where, params = _window(w)
+    row = store.conn.execute(
+        "SELECT 1 FROM incident_mentions im JOIN incidents i ON i.id = im.incident_id "
+        "JOIN mentions m ON m.id = im.mention_id "
+        f"WHERE im.removed = 0 AND i.name IS NOT NULL AND i.name <> '' AND {where} "
+        "AND m.status != 'spam' LIMIT 1",
+        params,
+    ).fetchone()
+    return row is not None
 
 
 def backlog_rows(
