@@ -174,13 +174,9 @@ def _agents(store: Store, p: ReportParams) -> ReportTable:
     )
 
 
-def _authors(store: Store, p: ReportParams, *, advocates: bool) -> ReportTable:
+def _authors(found: list[tuple[str, str, int, int, int]], *, advocates: bool) -> ReportTable:
     """Repeat contacts (or advocates): linked identities count as one customer."""
-    minimum = ADVOCATE_MIN_POSITIVE if advocates else REPEAT_MIN_MENTIONS
-    rows: list[list[Cell]] = [
-        list(r)
-        for r in q.author_rows(store, p.window, advocates=advocates, minimum=minimum, limit=p.top)
-    ]
+    rows: list[list[Cell]] = [list(r) for r in found]
     if advocates:
         name, value = "advocates", "positive"
         title = f"Advocates (at least {ADVOCATE_MIN_POSITIVE} positive mentions)"
@@ -332,14 +328,21 @@ def collect_report(store: Store, p: ReportParams) -> Report:
         )
     )
     summary = _response_figures(store, p)
+    repeats, advocates = q.author_tables(
+        store,
+        p.window,
+        repeat_min=REPEAT_MIN_MENTIONS,
+        advocate_min=ADVOCATE_MIN_POSITIVE,
+        limit=p.top,
+    )
     report.tables += [
         summary.first_response_table(),
         summary.sla_table(),
         summary.resolution_table(),
         _backlog(store, p),
         _agents(store, p),
-        _authors(store, p, advocates=False),
-        _authors(store, p, advocates=True),
+        _authors(repeats, advocates=False),
+        _authors(advocates, advocates=True),
     ]
     report.tables += _ratings(store, p)
     report.tables += _incidents(store, p)
