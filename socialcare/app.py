@@ -1507,15 +1507,27 @@ class Socialcare:
     ) -> tuple[tuple[str, ...], Iterator[tuple[Any, ...]]]:
         """``(columns, rows)`` of one export; bad options fail now, before any row is read.
 
-        ``progress`` hears how many rows have been read, every 500 rows and at the end
-        (the rows still stream: nothing is counted in advance).
+        ``progress`` hears how many rows have been read, every page (1,000 rows) and at
+        the end (the rows still stream: nothing is counted in advance). The rows keep
+        their pages (``ExportRows``), so a CSV writer takes them a page at a time.
         """
-        from .store.reports import EXPORT_COLUMNS, iter_export
+        from .store.reports import EXPORT_COLUMNS, ExportRows, iter_export
 
         self.check_source(query.source)
         rows = iter_export(self.store, query)
         if progress is not None:
-            rows = _counted(rows, f"export {query.kind}", progress)
+            task, pages = f"export {query.kind}", rows.pages()
+
+            def counted() -> Iterator[list[tuple[Any, ...]]]:
+                done = 0
+                progress(Step(task, 0))
+                for page in pages:
+                    yield page
+                    done += len(page)
+                    progress(Step(task, done))
+                progress(Step(task, done, done))
+
+            rows = ExportRows(counted())
         return EXPORT_COLUMNS.get(query.kind, ()), rows
 
     def report(self, params: ReportParams) -> Report:

@@ -25,6 +25,7 @@ __all__ = [
     "markup_safe",
     "csv_safe",
     "csv_rows",
+    "csv_page",
     "storable_text",
     "storable_data",
     "html_to_text",
@@ -122,16 +123,32 @@ def csv_rows(rows: Iterable[Sequence[object]], *, page: int = 1000) -> Iterator[
         yield from _safe_page(chunk)
 
 
-def _safe_page(chunk: list[Sequence[object]]) -> Iterable[Sequence[object]]:
+def csv_page(chunk: Sequence[Sequence[object]]) -> Iterable[Sequence[object]]:
+    """One page of rows made safe as :func:`csv_rows` makes them (for ``writerows``)."""
+    return _safe_page(chunk)
+
+
+def _safe_page(chunk: Sequence[Sequence[object]]) -> Iterable[Sequence[object]]:
     if len(set(map(len, chunk))) != 1:  # ragged rows: no columns to check
         return [[csv_safe(v) for v in row] for row in chunk]
-    columns: list[Sequence[object]] = list(zip(*chunk, strict=True))
-    changed = False
-    for i, column in enumerate(columns):
-        if not _needs_nothing(column):
-            columns[i] = [csv_safe(v) for v in column]
-            changed = True
-    return zip(*columns, strict=True) if changed else chunk
+    # Only the cells csv_safe changes are written back, into copies of their rows:
+    # rebuilding every row of a page from its columns cost more than the checks.
+    fixed: dict[int, list[object]] = {}
+    for i, column in enumerate(zip(*chunk, strict=True)):
+        if _needs_nothing(column):
+            continue
+        for j, (old, new) in enumerate(zip(column, map(csv_safe, column), strict=True)):
+            if new is not old:
+                row = fixed.get(j)
+                if row is None:
+                    row = fixed[j] = list(chunk[j])
+                row[i] = new
+    if not fixed:
+        return chunk
+    rows = list(chunk)
+    for j, row in fixed.items():
+        rows[j] = row
+    return rows
 
 
 def _needs_nothing(column: Sequence[object]) -> bool:

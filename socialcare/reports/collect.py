@@ -20,21 +20,24 @@ from ..store import incidents as incident_sql
 from ..store import reports as q
 from .metrics import (
     ADVOCATE_MIN_POSITIVE,
+    DURATION_PERCENTILES,
     QUARTER_SECONDS,
     REPEAT_MIN_MENTIONS,
     Cell,
+    Durations,
     Report,
     ReportTable,
     ResponseFacts,
+    ResponseFigures,
     SpikeFinding,
     SpikeRule,
     TermLift,
     detect_spike,
     driving_terms,
+    percentile_at,
     rating_summary,
     rating_trend,
     share_rows,
-    summarise_responses,
     tokenize,
     top_terms,
     volume_by_bucket,
@@ -70,7 +73,11 @@ class ReportParams:
 
 
 def _response_facts(store: Store, p: ReportParams) -> Iterator[ResponseFacts]:
-    """Per mention of the period (spam left out): answer, close and SLA times."""
+    """Per mention of the period (spam left out): answer, close and SLA times.
+
+    The reference the report's aggregates are tested against (one object per
+    mention: the report itself reads :func:`_response_figures`).
+    """
     for intent, created, due, status, answered, sent, first_close, last_close in q.response_rows(
         store, p.window
     ):
@@ -83,6 +90,30 @@ def _response_facts(store: Store, p: ReportParams) -> Iterator[ResponseFacts]:
             first_close_ts=None if first_close is None else float(first_close),
             resolved_ts=float(last_close) if status == "closed" and last_close else None,
         )
+
+
+def _response_figures(store: Store, p: ReportParams) -> ResponseFigures:
+    """First-response, SLA and resolution figures of the period from SQL aggregates.
+
+    The same numbers as ``summarise_responses`` over :func:`_response_facts`,
+    but the database counts and sorts: Python holds a few ranks per intent,
+    not a wait time per mention (402 MB of heap for 1M mentions before).
+    """
+    sla, ranked = q.response_aggregates(store, p.window, DURATION_PERCENTILES)
+    out = ResponseFigures()
+    for name, figures in (("first_response", out.first_response), ("resolution", out.resolution)):
+        figures["all"] = Durations(0, None, None)
+        for (duration, intent), (n, values) in ranked.items():
+            if duration == name:
+                med, p90 = (percentile_at(n, pc, values.__getitem__) for pc in DURATION_PERCENTILES)
+                figures["all" if intent is None else intent] = Durations(n, med, p90)
+    if sla:
+        total = [sum(col) for col in zip(*sla.values(), strict=True)]
+        for intent, counts in {"all": tuple(total), **sla}.items():
+            out.sla[intent] = dict(
+                zip(("with_sla", "met", "breached", "pending"), counts, strict=True)
+            )
+    return out
 
 
 def _backlog(store: Store, p: ReportParams) -> ReportTable:
@@ -143,13 +174,9 @@ def _agents(store: Store, p: ReportParams) -> ReportTable:
     )
 
 
-def _authors(store: Store, p: ReportParams, *, advocates: bool) -> ReportTable:
+def _authors(found: list[tuple[str, str, int, int, int]], *, advocates: bool) -> ReportTable:
     """Repeat contacts (or advocates): linked identities count as one customer."""
-    minimum = ADVOCATE_MIN_POSITIVE if advocates else REPEAT_MIN_MENTIONS
-    rows: list[list[Cell]] = [
-        list(r)
-        for r in q.author_rows(store, p.window, advocates=advocates, minimum=minimum, limit=p.top)
-    ]
+    rows: list[list[Cell]] = [list(r) for r in found]
     if advocates:
         name, value = "advocates", "positive"
         title = f"Advocates (at least {ADVOCATE_MIN_POSITIVE} positive mentions)"
@@ -190,6 +217,8 @@ def _incidents(store: Store, p: ReportParams) -> list[ReportTable]:
     of them. The rest ("(no incident)") is per mention, as in the first-response
     table. No incident in the period: no tables (the report stays as it was).
     """
+    if not q.any_incident(store, p.window):
+        return []  # what the rows below would find, without reading every mention of the period
     rows = incident_sql.report_rows(store, p.since.timestamp(), p.until.timestamp(), p.source)
     if not any(r["incident"] for r in rows):
         return []
@@ -298,15 +327,22 @@ def collect_report(store: Store, p: ReportParams) -> Report:
             chart_value="mentions",
         )
     )
-    summary = summarise_responses(_response_facts(store, p), p.now.timestamp())
+    summary = _response_figures(store, p)
+    repeats, advocates = q.author_tables(
+        store,
+        p.window,
+        repeat_min=REPEAT_MIN_MENTIONS,
+        advocate_min=ADVOCATE_MIN_POSITIVE,
+        limit=p.top,
+    )
     report.tables += [
         summary.first_response_table(),
         summary.sla_table(),
         summary.resolution_table(),
         _backlog(store, p),
         _agents(store, p),
-        _authors(store, p, advocates=False),
-        _authors(store, p, advocates=True),
+        _authors(repeats, advocates=False),
+        _authors(advocates, advocates=True),
     ]
     report.tables += _ratings(store, p)
     report.tables += _incidents(store, p)

@@ -19,10 +19,10 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence, TextIO
+from typing import Any, Iterable, Iterator, Protocol, Sequence, TextIO, runtime_checkable
 
 from ..errors import UsageError
-from ..safety import csv_rows, private_dir
+from ..safety import csv_page, csv_rows, private_dir
 from .metrics import Report
 
 __all__ = [
@@ -37,6 +37,15 @@ FORMATS = ("csv", "jsonl", "json")
 #: columns stored as JSON text; JSON exports embed them as values, CSV keeps the text
 JSON_TEXT_COLUMNS = frozenset({"tags", "detail"})
 _BOM = "\ufeff"
+
+
+@runtime_checkable
+class Paged(Protocol):
+    """Rows that can also be read a page (list of rows) at a time, like ``iter_export``'s."""
+
+    def pages(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows not read yet, a page at a time."""
+        ...
 
 
 def _json_value(column: str, value: Any) -> Any:
@@ -78,10 +87,15 @@ def write_rows(
             out.write(_BOM)
         writer = csv.writer(out)
         writer.writerow(columns)
-        write = writer.writerow
-        for cells in csv_rows(rows):
-            write(cells)
-            count += 1
+        if isinstance(rows, Paged):  # a page at a time: cleaned and written in C
+            for page in rows.pages():
+                writer.writerows(csv_page(page))
+                count += len(page)
+        else:
+            write = writer.writerow
+            for cells in csv_rows(rows):
+                write(cells)
+                count += 1
     elif fmt == "jsonl":
         for row in rows:
             out.write(_record(columns, row) + "\n")

@@ -48,12 +48,17 @@ __all__ = [
     "Report",
     "ResponseFacts",
     "ResponseSummary",
+    "ResponseFigures",
+    "Durations",
+    "DURATION_PERCENTILES",
     "SpikeRule",
     "SpikeResult",
     "SpikeFinding",
     "spike_table",
     "TermLift",
     "percentile",
+    "percentile_at",
+    "percentile_ranks",
     "local_bucket",
     "bucket_dates",
     "volume_by_bucket",
@@ -178,13 +183,32 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     """The ``q``-th percentile (0..100) by linear interpolation; None for no values."""
     if not values:
         return None
+    ordered = sorted(values)
+    return percentile_at(len(ordered), q, ordered.__getitem__)
+
+
+def percentile_ranks(n: int, q: float) -> tuple[int, int, float]:
+    """``(low, high, fraction)``: the 0-based ranks the ``q``-th percentile of ``n`` sorted
+    values lies between, and how far; ``low`` is ``(n - 1) * q // 100`` for whole ``q``."""
     if not 0 <= q <= 100:
         raise ValueError(f"percentile must be within 0..100, got {q}")
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
+    pos = (n - 1) * q / 100.0
     low = math.floor(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+    return low, min(low + 1, n - 1), pos - low
+
+
+def percentile_at(n: int, q: float, value_at: Callable[[int], float]) -> float | None:
+    """The ``q``-th percentile of ``n`` sorted values of which ``value_at(rank)`` reads one.
+
+    The same arithmetic as :func:`percentile`, for a store that sorted the values
+    itself and hands back only the ranks asked for (a report's median need not
+    hold every wait time in Python).
+    """
+    if n <= 0:
+        return None
+    low, high, fraction = percentile_ranks(n, q)
+    below = value_at(low)
+    return below + (value_at(high) - below) * fraction
 
 
 def share_rows(counts: Mapping[str, int], order: Sequence[str] = ()) -> list[list[Cell]]:
@@ -491,12 +515,35 @@ class ResponseFacts:
     resolved_ts: float | None
 
 
-@dataclass
-class ResponseSummary:
-    """First-response, SLA and resolution figures per intent (and ``all``)."""
+#: the percentiles of a duration table: median and 90th
+DURATION_PERCENTILES = (50, 90)
 
-    first_response: dict[str, list[float]] = field(default_factory=dict)
-    resolution: dict[str, list[float]] = field(default_factory=dict)
+
+@dataclass(frozen=True)
+class Durations:
+    """How many durations one intent has, and their median and 90th percentile (seconds)."""
+
+    count: int
+    median: float | None
+    p90: float | None
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Durations:
+        """The figures of a list of durations."""
+        return cls(len(values), percentile(values, 50), percentile(values, 90))
+
+
+@dataclass
+class ResponseFigures:
+    """First-response, SLA and resolution figures per intent (and ``all``), as tables.
+
+    Built by :meth:`ResponseSummary.figures` from every duration, or by the
+    report's store queries from SQL aggregates and the few sorted ranks the
+    percentiles need (the same numbers without a Python object per mention).
+    """
+
+    first_response: dict[str, Durations] = field(default_factory=dict)
+    resolution: dict[str, Durations] = field(default_factory=dict)
     sla: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def first_response_table(self) -> ReportTable:
@@ -537,18 +584,47 @@ class ResponseSummary:
         )
 
 
+@dataclass
+class ResponseSummary:
+    """Every first-response and resolution time per intent (and ``all``), and SLA counts."""
+
+    first_response: dict[str, list[float]] = field(default_factory=dict)
+    resolution: dict[str, list[float]] = field(default_factory=dict)
+    sla: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def figures(self) -> ResponseFigures:
+        """Counts and percentiles of the durations held here."""
+        return ResponseFigures(
+            first_response={k: Durations.of(v) for k, v in self.first_response.items()},
+            resolution={k: Durations.of(v) for k, v in self.resolution.items()},
+            sla=self.sla,
+        )
+
+    def first_response_table(self) -> ReportTable:
+        """Median and 90th percentile first-response time per intent."""
+        return self.figures().first_response_table()
+
+    def resolution_table(self) -> ReportTable:
+        """Median and 90th percentile resolution time per intent."""
+        return self.figures().resolution_table()
+
+    def sla_table(self) -> ReportTable:
+        """SLA breach rate per intent: breached / (breached + met); pending left out."""
+        return self.figures().sla_table()
+
+
 def _intent_order(keyed: Mapping[str, object]) -> list[str]:
     """``all`` first, then intents alphabetically (stable table order)."""
     return (["all"] if "all" in keyed else []) + sorted(k for k in keyed if k != "all")
 
 
 def _duration_table(
-    name: str, title: str, count_col: str, values: Mapping[str, list[float]]
+    name: str, title: str, count_col: str, values: Mapping[str, Durations]
 ) -> ReportTable:
     rows: list[list[Cell]] = []
     for intent in _intent_order(values):
-        vals = values[intent]
-        rows.append([intent, len(vals), percentile(vals, 50), percentile(vals, 90)])
+        d = values[intent]
+        rows.append([intent, d.count, d.median, d.p90])
     return ReportTable(
         name=name,
         title=title,
