@@ -31,6 +31,7 @@ exit code 5 like any rate limit) until the next calendar month (UTC).
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass, field
@@ -481,8 +482,9 @@ class _QueryPoll:
         never holds the write lock) and kept until ``batch_mentions`` mentions or
         ``batch_seconds`` have gathered, or a page completes the walk; then
         :meth:`_commit` stores them together. A failure while fetching first
-        commits the pages already fetched. With a monthly budget each page is
-        stored alone: the budget check between requests reads the usage counters.
+        commits the pages already fetched (one while storing rolls the batch
+        back). With a monthly budget each page is stored alone: the budget check
+        between requests reads the usage counters.
         """
         alone = (
             self.settings.monthly_request_budget is not None
@@ -529,32 +531,34 @@ class _QueryPoll:
 
         One commit per page wrote 22x the store's size over a 100k poll (each
         commit writes every b-tree page it touched to the WAL, a checkpoint
-        writes them again, FTS5 flushes a segment per transaction). Each page
-        still runs in a savepoint: a page that fails to store rolls back alone,
-        the pages before it commit, and the failure is raised after the commit,
-        so the cursor never passes anything unstored. The progress callback
+        writes them again, FTS5 flushes a segment per transaction). A page that
+        fails to store rolls back the whole batch (a savepoint per page tripled
+        the poll's CPU): the cursor and gaps stay where the last commit left
+        them, so the next run fetches those pages again, and what this run
+        reports is put back as it was before the batch. The progress callback
         hears of each page once the batch is committed. True = ``handle`` done.
         """
         done = False
-        failure: BaseException | None = None
         steps: list[tuple[int, int, int]] = []
-        with self.store.transaction():
-            for page in batch:
-                try:
-                    with ingest.savepoint(self.store, active=len(batch) > 1):
-                        self._store(page)
-                        done = handle(page)
-                except BaseException as exc:
-                    failure = exc
-                    break
-                r = self.result
-                steps.append((r.pages, r.new, r.items_read))
-                if done:
-                    break
+        saved = (copy.deepcopy(self.result), self.run_gap, self.remaining, self.reset)
+        requests_seen = self.requests_seen
+        try:
+            with self.store.transaction():
+                for page in batch:
+                    self._store(page)
+                    done = handle(page)
+                    r = self.result
+                    steps.append((r.pages, r.new, r.items_read))
+                    if done:
+                        break
+        except BaseException:
+            # in place: ``run`` holds this result; the requests sent count as unpaged
+            self.result.__dict__.update(saved[0].__dict__)
+            self.run_gap, self.remaining, self.reset = saved[1:]
+            self.requests_seen = requests_seen
+            raise
         for pages, new, read in steps:
             self.report(pages, new, read)
-        if failure is not None:
-            raise failure
         return done
 
     # -- gaps ----------------------------------------------------------------------

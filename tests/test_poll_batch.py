@@ -1,5 +1,5 @@
 """Pages fetched back to back commit together (fewer WAL writes), and still nothing is
-lost or stored twice: a failure keeps the pages before it, the cursor never passes an
+lost or stored twice: a failure keeps the batches before it, the cursor never passes an
 unstored page, no transaction is open while the adapter fetches, budgets commit per page."""
 
 from __future__ import annotations
@@ -125,21 +125,26 @@ def test_a_fetch_failure_keeps_the_pages_fetched_before_it(file_store: Store) ->
     assert file_store.mention_count() == 12
 
 
-def test_a_page_that_fails_to_store_rolls_back_alone(file_store: Store) -> None:
+def test_a_page_that_fails_to_store_rolls_back_its_batch_and_the_next_run_fetches_it(
+    file_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(poll_module, "BATCH_MENTIONS", 6)  # batches: pages 1-2, pages 3-4
+
     def hook(st: Store, ids: list[str]) -> None:
-        if any(i.startswith("paged:3-") for i in ids):
+        if any(i.startswith("paged:4-") for i in ids):
             raise RuntimeError("disk on fire")
 
     [result] = poll_source(file_store, _source(), on_stored=hook)
     assert "disk on fire" in (result.error or "")
-    # pages 1 and 2 committed with their cursor; page 3 rolled back; page 4 never stored
+    # the first batch committed with its cursor; the second rolled back, page 3 with it
     ids = {r["id"] for r in file_store.rows("SELECT id FROM mentions")}
     assert ids == {f"paged:{p}-{i}" for p in (1, 2) for i in range(3)}
     assert file_store.get_cursor("paged", "q") == "2"
+    assert (result.new, result.pages, result.cursor) == (6, 2, "2")  # what was committed
     usage = file_store.rows("SELECT sum(items) AS items, sum(new) AS new FROM ingest_usage")[0]
     assert (usage["items"], usage["new"]) == (6, 6)
     [again] = poll_source(file_store, _source())
-    assert again.new == 6
+    assert (again.new, again.fetched) == (6, 6)
     assert file_store.mention_count() == 12
 
 

@@ -11,10 +11,9 @@ commit together or not at all.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..models import Mention, to_iso, utcnow
 from .core import Row, Store, in_chunks
@@ -25,7 +24,6 @@ __all__ = [
     "REOPEN_STATUSES",
     "review_change",
     "ingest_mentions",
-    "savepoint",
     "triage_stored",
     "open_gap",
     "narrow_gap",
@@ -247,28 +245,6 @@ def ingest_mentions(
             moved = bool(out.answered or out.reopened or set(extra_own) & existing)
             _finish_triage(store, scorer, scored, [m.id for m in keep if m.id in existing], moved)
     return out
-
-
-@contextmanager
-def savepoint(store: Store, *, active: bool = True) -> Iterator[None]:
-    """One page of a batch inside the caller's transaction: on an error only it rolls back.
-
-    The poll stores several pages per transaction; a page that fails must leave
-    the pages before it (and their cursor moves) to commit, as when each page
-    was a transaction of its own. ``active=False`` (a batch of one) adds nothing.
-    """
-    if not active:
-        yield
-        return
-    store.conn.execute("SAVEPOINT poll_page")
-    try:
-        yield
-    except BaseException:
-        if store.conn.in_transaction:  # SQLite ends the transaction itself on some errors
-            store.conn.execute("ROLLBACK TO SAVEPOINT poll_page")
-            store.conn.execute("RELEASE SAVEPOINT poll_page")
-        raise
-    store.conn.execute("RELEASE SAVEPOINT poll_page")
 
 
 # -- triage on the way in --------------------------------------------------------------
