@@ -352,12 +352,16 @@ def _io() -> tuple[int, int]:
     return int(fields["wchar"]), int(fields["write_bytes"])
 
 
-def _poll_once(tmp: Path, data: Path, label: str, *, old_path: bool) -> dict[str, float]:
+def _poll_once(
+    tmp: Path, data: Path, label: str, *, old_path: bool, batch: int | None = None
+) -> dict[str, float]:
     """One ``poll --source demo`` of ``data`` into a fresh SQLite store: CPU s, bytes, size.
 
     ``old_path``: the reference path (insert, then ``triage_ids`` in the hook reads the
-    rows back and UPDATEs their triage), as ``Socialcare.poll`` did before.
+    rows back and UPDATEs their triage), as ``Socialcare.poll`` did before. ``batch``:
+    store at most this many mentions per transaction (1: a commit per page, as before).
     """
+    import socialcare.poll as poll_module
     import socialcare.triage.score as score_module
     from socialcare.poll import poll
     from socialcare.scoring import page_scorer, triage_ids
@@ -381,7 +385,9 @@ def _poll_once(tmp: Path, data: Path, label: str, *, old_path: bool) -> dict[str
 
         return run
 
-    encode = score_module.encode_signals
+    encode, batched = score_module.encode_signals, poll_module.BATCH_MENTIONS
+    if batch is not None:
+        poll_module.BATCH_MENTIONS = batch
     if old_path:  # and the version-1 JSON it wrote
         score_module.encode_signals = _v1_signals  # type: ignore[assignment]
     io0, cpu0 = _io(), time.process_time()
@@ -391,7 +397,7 @@ def _poll_once(tmp: Path, data: Path, label: str, *, old_path: bool) -> dict[str
         else:
             poll(cfg, sc.store, ["demo"], scorer=timed(page_scorer(settings)))
     finally:
-        score_module.encode_signals = encode
+        score_module.encode_signals, poll_module.BATCH_MENTIONS = encode, batched
     cpu = time.process_time() - cpu0
     sc.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     io1 = _io()
@@ -458,6 +464,7 @@ def poll_rows(table: Table, tmp: Path, n: int) -> None:
     generate(data, n)
     today = _poll_once(tmp, data, "today", old_path=False)
     before = _poll_once(tmp, data, "before", old_path=True)
+    paged = _poll_once(tmp, data, "paged", old_path=False, batch=1)
     store = Socialcare(Config(database=str(tmp / "poll-today.db"), agent="bench")).store
     rows = [dict(r) for batch in store.iter_mentions(5000) for r in batch]
     store.close()
@@ -478,6 +485,10 @@ def poll_rows(table: Table, tmp: Path, n: int) -> None:
                   before[key] / before["size"])  # fmt: skip
     print(f"[poll] final size {today['size'] / 1e6:.0f} MB today, {before['size'] / 1e6:.0f} MB before;"
           f" written today {today['wchar'] / 1e6:,.0f} MB, before {before['wchar'] / 1e6:,.0f} MB")  # fmt: skip
+    print(f"[poll] a commit per page (today's path otherwise): {paged['cpu']:.1f} CPU-s"
+          f" ({n / paged['cpu']:,.0f}/CPU-s), written {paged['wchar'] / 1e6:,.0f} MB ="
+          f" {paged['wchar'] / paged['size']:.1f}x its final size; batched: {today['cpu']:.1f}"
+          f" CPU-s, {today['wchar'] / today['size']:.1f}x")  # fmt: skip
 
 
 def triage_all_rows(sc: Socialcare, table: Table) -> None:
