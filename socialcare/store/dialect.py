@@ -62,9 +62,9 @@ class Dialect:
     #: how many hour ranges the index-ranked queue reads young mentions in: more ranges
     #: read fewer rows, but each is one more UNION branch to plan
     rank_hour_groups: ClassVar[int] = 12
-    #: whether a claim's check, update and audit insert can be one statement (writable
-    #: CTEs) sent in one pipeline with its transaction: worth it where each statement is
-    #: a round trip to a server
+    #: whether a claim's lock, check, update and audit insert are one call of the store's
+    #: ``socialcare_claim`` function (m021): worth it where each statement is a round
+    #: trip to a server
     one_statement_claim: ClassVar[bool] = False
 
     def __repr__(self) -> str:

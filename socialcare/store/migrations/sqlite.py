@@ -792,3 +792,9 @@ def m019_row_counters(db: sqlite_utils.Database) -> None:
             f"CREATE TRIGGER table_rows_{table}_del AFTER DELETE ON {table} BEGIN "
             f"UPDATE table_rows SET n = n - 1 WHERE name = '{table}'; END"
         )
+
+
+@migration
+def m021_claim_function(db: sqlite_utils.Database) -> None:
+    """Nothing to do: the PostgreSQL twin makes the claim one function call (one round
+    trip to the server); SQLite runs in-process. Kept so both lists of names match."""
