@@ -855,8 +855,10 @@ class Store:
             columns=columns,
             where=where,
             probe_where=[_NOT_IN_A_CONVERSATION if w == _NEWEST_OPEN_DM else w for w in where],
+            reach_where=[w for w in where if w != _NEWEST_OPEN_DM],
             score=score,
             queue_hint=queue_hint,
+            limit=flt.limit,
         )
         if own is not None:
             # prepared from its first run: once the server settles on a generic plan

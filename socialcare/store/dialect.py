@@ -135,12 +135,16 @@ class Dialect:
         columns: str,
         where: Sequence[str],
         probe_where: Sequence[str],
+        reach_where: Sequence[str],
         score: str,
         queue_hint: str,
+        limit: int,
     ) -> str | None:
         """The index-ranked queue in this backend's own shape, or None for the shared
         one (:meth:`Store._rank`, whose parameters it takes). ``probe_where`` admits only
-        rows that ``where`` admits too (fewer, more cheaply tested)."""
+        rows that ``where`` admits (fewer, more cheaply tested); ``reach_where`` admits
+        every row that ``where`` admits (more, without the conversation look-up); ``limit``
+        is ``flt.limit`` (at least 1)."""
         return None
 
     def search_terms(self, text: str) -> str:
@@ -431,10 +435,12 @@ class PostgresDialect(Dialect):
         columns: str,
         where: Sequence[str],
         probe_where: Sequence[str],
+        reach_where: Sequence[str],
         score: str,
         queue_hint: str,
+        limit: int,
     ) -> str | None:
-        """One scan of the open rows that can reach the floor, instead of a UNION per range.
+        """One index range of the open rows that can reach the floor, not a UNION per hour range.
 
         PostgreSQL planned the shared shape in 20-30 ms (execution: 1-2 ms), so here:
 
@@ -450,27 +456,39 @@ class PostgresDialect(Dialect):
           ``static_score >= floor - max(w, 0)``, holds every row that can reach the
           floor, wherever its hour: the rows past the cap have that very term, and
           with one hour group (``rank_hour_groups``) the shared shape's bounds were
-          this one too;
-        * those rows are ranked by the same score expression and order as the full
-          sort (ties by rowid), so the result is the same.
+          this one too. That range is read index-only under ``reach_where``: with the
+          conversation look-up in it, the planner took the open-by-hour index (it holds
+          ``kind`` and ``conversation_id``) and read all 20k open rows of 1M, 5 ms;
+        * the few rows that reach the floor are fetched by rowid, tested against all of
+          ``where`` and ranked by the same score expression and order as the full sort
+          (ties by rowid), so the result is the same.
+
+        ``limit`` goes in as integer literals, not parameters: the statement is prepared
+        (:meth:`Store._rank`), and with a parameter for LIMIT the server's generic plan
+        assumes a tenth of the rows, costs more than a custom one and is never chosen,
+        so each call was planned again (1.5 ms on a 1M store); with literals it is
+        chosen after five calls.
         """
-        base, probe_base = " AND ".join(where), " AND ".join(probe_where)
+        top, offset = int(limit), int(limit) - 1
         best = (
             f"SELECT m.rowid AS rid, {score} AS score FROM mentions m {queue_hint} "
-            f"WHERE {probe_base}"
+            f"WHERE {' AND '.join(probe_where)}"
         )
         probe = (
             f"SELECT rid, score FROM ({best} AND m.created_ts < :young "
-            "ORDER BY m.static_score DESC LIMIT :limit) old "
-            f"UNION SELECT rid, score FROM ({best} ORDER BY m.static_score DESC LIMIT :limit) best"
+            f"ORDER BY m.static_score DESC LIMIT {top}) old "
+            f"UNION SELECT rid, score FROM ({best} ORDER BY m.static_score DESC LIMIT {top}) best"
         )
         return (
             "WITH fl AS MATERIALIZED (SELECT f AS v, 1e-9 * (1 + abs(f) + abs(:w)) AS e FROM ("
             f"SELECT coalesce((SELECT score FROM ({probe}) p ORDER BY score DESC LIMIT 1 "
-            "OFFSET :probe_offset), -1e308) AS f OFFSET 0) x) "
-            f"SELECT {columns} FROM mentions m {queue_hint} WHERE {base} "
+            f"OFFSET {offset}), -1e308) AS f OFFSET 0) x), "
+            "reach AS MATERIALIZED (SELECT m.rowid AS rid FROM mentions m "
+            f"{queue_hint} WHERE {' AND '.join(reach_where)} "
             "AND m.static_score >= (SELECT v - GREATEST(:w, 0) - e FROM fl) "
-            f"AND {score} >= (SELECT v FROM fl) ORDER BY {score} DESC, m.rowid LIMIT :limit"
+            f"AND {score} >= (SELECT v FROM fl)) "
+            f"SELECT {columns} FROM mentions m WHERE m.rowid IN (SELECT rid FROM reach) "
+            f"AND {' AND '.join(where)} ORDER BY {score} DESC, m.rowid LIMIT {top}"
         )
 
     def for_update(self) -> str:
