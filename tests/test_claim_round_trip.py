@@ -68,16 +68,15 @@ def test_claim_inside_a_transaction_rolls_back_with_it(store: Store) -> None:
     assert store.get_mention("demo:1")["assignee"] == "alice"
 
 
-def test_claim_on_postgresql_is_one_pipeline(store: Store) -> None:
+def test_claim_on_postgresql_is_one_statement(store: Store) -> None:
     if store.backend != "postgresql":
         pytest.skip("SQLite runs in-process: no round trips to save")
     store.upsert_mentions([_mention("1", "ann")])
-    raw = store.conn.raw
-    statements: list[bool] = []  # for each statement: sent inside a pipeline?
+    statements: list[str] = []
     real_execute = store.conn.execute
 
     def execute(sql: str, *args: object, **kwargs: object) -> object:
-        statements.append(raw._pipeline is not None)
+        statements.append(sql)
         return real_execute(sql, *args, **kwargs)
 
     store.conn.execute = execute  # type: ignore[method-assign]
@@ -85,8 +84,10 @@ def test_claim_on_postgresql_is_one_pipeline(store: Store) -> None:
         workflow.claim(store, "demo:1", "alice")
     finally:
         del store.conn.execute
-    assert statements and all(statements), statements
-    assert len(statements) <= 2
+    assert len(statements) == 1, statements
+    assert "socialcare_claim" in statements[0]
+    assert store.conn.raw._pipeline is None
+    assert not store.conn.in_transaction  # committed by itself
     assert store.get_mention("demo:1")["assignee"] == "alice"
 
 
@@ -94,20 +95,27 @@ def test_claim_statement_reads_the_open_by_author_index(store: Store) -> None:
     """With many assigned open mentions the collision check must stay one author's range."""
     if store.backend != "postgresql":
         pytest.skip("the one-statement claim is PostgreSQL's")
-    from socialcare.store import core
-    from socialcare.store.pg import translate
+    from socialcare.store.migrations import postgres
 
     store.upsert_mentions([_mention(str(i), f"u{i % 300}", i) for i in range(1500)])
     store.conn.execute("UPDATE mentions SET assignee = 'someone' WHERE native_id::int % 2 = 0")
     store.conn.execute("ANALYZE mentions")
-    params = {"id": "demo:1", "agent": "bob", "now": "x", "free": "{}", "mine": "{}"}
-    store.conn.execute("BEGIN")
-    try:
-        plan = store.conn.raw.execute(
-            "EXPLAIN " + translate(core._CLAIM_ONE_STATEMENT), params
-        ).fetchall()
-    finally:
-        store.conn.execute("ROLLBACK")
-    text = "\n".join(r[0] for r in plan)
-    assert "idx_mentions_author_open" in text, text
-    assert "idx_mentions_open_assigned" not in text, text
+    raw = store.conn.raw
+    # the function's statement as PL/pgSQL runs it: prepared, with text parameters
+    # (psycopg deallocates every prepared statement after a ROLLBACK: prepare each time)
+    for mode in ("force_custom_plan", "force_generic_plan"):
+        raw.execute("BEGIN")
+        try:
+            raw.execute(f"SET LOCAL plan_cache_mode = {mode}")
+            raw.execute(
+                "PREPARE claim_m021(text, text, text, text, text) AS " + postgres.CLAIM_QUERY_M021
+            )
+            plan = raw.execute(
+                "EXPLAIN EXECUTE claim_m021('demo:1', 'bob', 'x', '{}', '{}')"
+            ).fetchall()
+            raw.execute("DEALLOCATE claim_m021")
+        finally:
+            raw.execute("ROLLBACK")
+        text = "\n".join(r[0] for r in plan)
+        assert "idx_mentions_author_open" in text, (mode, text)
+        assert "idx_mentions_open_assigned" not in text, (mode, text)

@@ -178,45 +178,13 @@ _NEWEST_OPEN_DM = (
     "AND n.conversation_id = m.conversation_id AND (n.created_ts > m.created_ts "
     "OR (n.created_ts = m.created_ts AND n.id > m.id))))"
 )
+#: implies :data:`_NEWEST_OPEN_DM` (a mention in no private conversation is always its own
+#: queue item): a cheap condition for rows that certainly belong in the queue
+_NOT_IN_A_CONVERSATION = "(m.kind != 'dm' OR m.conversation_id IS NULL)"
 
-#: PostgreSQL's claim, first statement: the customer's advisory lock, keyed as
-#: :meth:`Store.serialize_customer` keys it (its first linked identity), read in SQL
-#: so that the claim statement after it can be sent without waiting for an answer.
-#: It must be a statement of its own: the claim's check has to see what the lock's
-#: previous holder committed, and a statement's snapshot is taken when it starts.
-_CLAIM_CUSTOMER_LOCK = (
-    "SELECT pg_advisory_xact_lock(hashtext('customer:' || coalesce("
-    "(SELECT a2.id FROM authors a1 JOIN authors a2 ON a2.customer_id = a1.customer_id "
-    "WHERE a1.id = (SELECT author_key FROM mentions WHERE id = :id) ORDER BY a2.id LIMIT 1), "
-    "(SELECT author_key FROM mentions WHERE id = :id))))"
-)
-#: PostgreSQL's claim, second statement: lock the row, look for another agent on the
-#: customer (linked identities count), assign unless someone else holds it, and log
-#: the event, all decided by the database. No row: no such mention. The identities
-#: go in as an array (``= ANY``), so the look-up is ``idx_mentions_author_open``'s
-#: range per identity, as in :func:`open_mentions_of_sql`; the assignee test goes
-#: through ``coalesce`` so that it does not imply ``idx_mentions_open_assigned``'s
-#: condition: a young store's statistics (nothing assigned yet) made that index look
-#: smallest, and scanning every assigned open mention is what 8 agents create.
-_CLAIM_ONE_STATEMENT = (
-    "WITH m AS MATERIALIZED (SELECT id, author_key, assignee, claimed_at FROM mentions "
-    "WHERE id = :id FOR UPDATE), "
-    "other AS MATERIALIZED (SELECT o.id, o.assignee FROM mentions o "
-    "WHERE o.author_key = ANY (ARRAY(SELECT a2.id FROM authors a1 JOIN authors a2 "
-    "ON a2.customer_id = a1.customer_id WHERE a1.id = (SELECT author_key FROM m) "
-    "UNION SELECT author_key FROM m)) "
-    "AND o.status = 'open' AND o.is_own = 0 AND o.author_key <> '' "
-    "AND o.id <> (SELECT id FROM m) AND coalesce(o.assignee, '') NOT IN ('', :agent) "
-    "ORDER BY o.author_key, o.created_ts, o.id LIMIT 1), "
-    "won AS (UPDATE mentions SET assignee = :agent, claimed_at = :now "
-    "WHERE id = (SELECT id FROM m) AND NOT EXISTS (SELECT 1 FROM other) "
-    "AND (assignee IS NULL OR assignee = :agent) RETURNING id), "
-    "logged AS (INSERT INTO events (at, agent, action, mention_id, detail) "
-    "SELECT :now, :agent, 'claim', m.id, CASE WHEN m.assignee IS NULL THEN :free ELSE :mine END "
-    "FROM m WHERE EXISTS (SELECT 1 FROM won)) "
-    "SELECT m.assignee, m.claimed_at, (SELECT id FROM other), (SELECT assignee FROM other), "
-    "(SELECT count(*) FROM won) FROM m"
-)
+#: PostgreSQL's claim without ``--force``: one call of m021's ``socialcare_claim``
+#: (id, agent, now, the event's detail when the mention was free / already the agent's)
+_CLAIM_CALL = "SELECT * FROM socialcare_claim(?, ?, ?, ?, ?)"
 
 
 @dataclass(frozen=True)
@@ -889,6 +857,20 @@ class Store:
             return [tuple(r) for r in self.conn.execute(plain, params).fetchall()]
         young, groups, top = hours
         p = dict(params, young=young, probe_offset=flt.limit - 1, top=top, t_old=weight)
+        # A backend may rank in a shape of its own (PostgreSQL: planning is its cost).
+        own = d.index_rank_sql(
+            columns=columns,
+            where=where,
+            probe_where=[_NOT_IN_A_CONVERSATION if w == _NEWEST_OPEN_DM else w for w in where],
+            reach_where=[w for w in where if w != _NEWEST_OPEN_DM],
+            score=score,
+            queue_hint=queue_hint,
+            limit=flt.limit,
+        )
+        if own is not None:
+            # prepared from its first run: once the server settles on a generic plan
+            # (after five custom ones), a queue refresh is planned no more
+            return [tuple(r) for r in self.conn.execute(own, p, prepare=True).fetchall()]
         probe = (
             f"SELECT rid, score FROM (SELECT m.rowid AS rid, {score} AS score FROM mentions m "
             f"{queue_hint} WHERE {base} AND m.created_ts < :young "
@@ -977,14 +959,15 @@ class Store:
         the mention is assigned to ``agent`` and a ``claim`` event (``previous``,
         ``forced``) is logged. :class:`NotFound` for an unknown id.
 
-        On PostgreSQL a claim without ``force`` is two statements (the customer
-        lock, then the check, update and audit insert in one statement of
-        data-modifying CTEs) sent as one transaction in one pipeline: one
-        round trip instead of eleven, each of which costs a wake-up of the
-        server and of the client on a loaded machine.
+        On PostgreSQL a claim without ``force`` is one statement: a call of m021's
+        ``socialcare_claim`` function, which takes the customer's lock and then
+        checks, updates and logs in one statement of data-modifying CTEs. One
+        round trip instead of eleven, each of which costs a wake-up of the server
+        and of the client on a loaded machine, and no pipeline mode, whose
+        bookkeeping cost the client more CPU than the claim's own work.
         """
         if self.dialect.one_statement_claim and not force:
-            return self._claim_pipelined(mention_id, agent)
+            return self._claim_one_call(mention_id, agent)
         with self.transaction():
             row = self.get_mention(mention_id)
             self.serialize_customer(row["author_key"])
@@ -1009,34 +992,20 @@ class Store:
                 )
             return ClaimOutcome(holder, row["claimed_at"], won, None, None)
 
-    def _claim_pipelined(self, mention_id: str, agent: str) -> ClaimOutcome:
-        """PostgreSQL's claim without ``force``: one round trip (see :meth:`claim_checked`)."""
-        now = to_iso(utcnow())
-        params = {
-            "id": mention_id,
-            "agent": agent,
-            "now": now,
+    def _claim_one_call(self, mention_id: str, agent: str) -> ClaimOutcome:
+        """PostgreSQL's claim without ``force``: one statement (see :meth:`claim_checked`)."""
+        params = [
+            mention_id,
+            agent,
+            to_iso(utcnow()),
             # the event's detail exactly as log_event writes it, for both holders that win
-            "free": json.dumps({"previous": None, "forced": False}, default=str),
-            "mine": json.dumps({"previous": agent, "forced": False}, default=str),
-        }
-        outer = self.conn.in_transaction
-        try:
-            # Outside a transaction the two statements are the pipeline's implicit
-            # transaction: committed at its end (the Sync), rolled back whole if one
-            # fails, and the customer's lock is held until then. No BEGIN or COMMIT
-            # statements: each would cost the server as much as a cheap query.
-            # Prepared: planning the claim statement costs more than running it.
-            with self.dialect.pipeline(self.conn):
-                self.conn.execute(_CLAIM_CUSTOMER_LOCK, params, prepare=True)
-                cur = self.conn.execute(_CLAIM_ONE_STATEMENT, params, prepare=True)
-            row = cur.fetchone()
-        except BaseException:
-            if not outer and self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-                self.dialect.rolled_back()
-            raise
-        if not outer:
+            json.dumps({"previous": None, "forced": False}, default=str),
+            json.dumps({"previous": agent, "forced": False}, default=str),
+        ]
+        # Outside a transaction the call is its own (autocommit) transaction, which
+        # holds the customer's lock until it commits; inside one, the outer decides.
+        row = self.conn.execute(_CLAIM_CALL, params, prepare=True).fetchone()
+        if not self.conn.in_transaction:
             self.dialect.committed(self.conn)
         if row is None:
             raise NotFound(f"no mention with id '{mention_id}' (see `socialcare queue`)")

@@ -617,3 +617,67 @@ def m014_triage_fingerprint(db: Executor) -> None:
     """``mentions.triage_fp`` (see the SQLite twin): a nullable BIGINT, so adding it
     rewrites no row."""
     db.execute("ALTER TABLE mentions ADD COLUMN triage_fp BIGINT")
+
+
+#: m021's claim, first step: the customer's transaction-scoped advisory lock, keyed as
+#: ``Store.serialize_customer`` keys it (its first linked identity). ``$1`` is the
+#: mention id. Frozen with m021: a change is a new migration that replaces the function.
+CLAIM_LOCK_M021 = (
+    "SELECT pg_advisory_xact_lock(hashtext('customer:' || coalesce("
+    "(SELECT a2.id FROM authors a1 JOIN authors a2 ON a2.customer_id = a1.customer_id "
+    "WHERE a1.id = (SELECT author_key FROM mentions WHERE id = $1) ORDER BY a2.id LIMIT 1), "
+    "(SELECT author_key FROM mentions WHERE id = $1))))"
+)
+#: m021's claim, second step (``$1`` id, ``$2`` agent, ``$3`` now, ``$4``/``$5`` the event's
+#: detail when the mention was free / already the agent's): lock the row, look for
+#: another agent on the customer (linked identities count), assign unless someone else
+#: holds it, and log the event. No row: no such mention. The identities go in as an
+#: array (``= ANY``), so the look-up is ``idx_mentions_author_open``'s range per
+#: identity; the assignee test goes through ``coalesce`` so that it does not imply
+#: ``idx_mentions_open_assigned``'s condition (a young store's statistics made that
+#: index look smallest, and scanning every assigned open mention is what 8 agents create).
+CLAIM_QUERY_M021 = (
+    "WITH m AS MATERIALIZED (SELECT id, author_key, assignee, claimed_at FROM mentions "
+    "WHERE id = $1 FOR UPDATE), "
+    "other AS MATERIALIZED (SELECT o.id, o.assignee FROM mentions o "
+    "WHERE o.author_key = ANY (ARRAY(SELECT a2.id FROM authors a1 JOIN authors a2 "
+    "ON a2.customer_id = a1.customer_id WHERE a1.id = (SELECT author_key FROM m) "
+    "UNION SELECT author_key FROM m)) "
+    "AND o.status = 'open' AND o.is_own = 0 AND o.author_key <> '' "
+    "AND o.id <> (SELECT id FROM m) AND coalesce(o.assignee, '') NOT IN ('', $2) "
+    "ORDER BY o.author_key, o.created_ts, o.id LIMIT 1), "
+    "won AS (UPDATE mentions SET assignee = $2, claimed_at = $3 "
+    "WHERE id = (SELECT id FROM m) AND NOT EXISTS (SELECT 1 FROM other) "
+    "AND (assignee IS NULL OR assignee = $2) RETURNING id), "
+    "logged AS (INSERT INTO events (at, agent, action, mention_id, detail) "
+    "SELECT $3, $2, 'claim', m.id, CASE WHEN m.assignee IS NULL THEN $4 ELSE $5 END "
+    "FROM m WHERE EXISTS (SELECT 1 FROM won)) "
+    "SELECT m.assignee, m.claimed_at, (SELECT id FROM other), (SELECT assignee FROM other), "
+    "(SELECT count(*) FROM won) FROM m"
+)
+
+
+@migration
+def m021_claim_function(db: Executor) -> None:
+    """``socialcare_claim(id, agent, now, free_detail, mine_detail)``: a claim without
+    ``--force`` in one statement, so one round trip without pipeline mode.
+
+    The customer's lock has to come before the check: the check must see what the
+    lock's previous holder committed, and a statement's snapshot is taken when it
+    starts. A VOLATILE PL/pgSQL function takes a fresh snapshot for each statement
+    in it, so the lock and then the check fit in one call (one autocommit statement
+    is its own transaction; inside ``Store.transaction`` the outer one decides), and
+    PL/pgSQL keeps both plans for the session: planning the claim statement cost more
+    than running it. Against the same two statements sent as a psycopg pipeline this
+    halved the client's CPU per claim (0.62 to 0.35 ms) and saved a tenth of the
+    server's. Returns no row for an unknown mention.
+    """
+    db.execute(
+        "CREATE FUNCTION socialcare_claim(text, text, text, text, text) "
+        "RETURNS TABLE (claim_holder text, claim_since text, claim_other_id text, "
+        "claim_other_assignee text, claim_won bigint) LANGUAGE plpgsql VOLATILE AS $fn$\n"
+        "BEGIN\n"
+        f"  PERFORM {CLAIM_LOCK_M021.removeprefix('SELECT ')};\n"
+        f"  RETURN QUERY {CLAIM_QUERY_M021};\n"
+        "END\n$fn$"
+    )

@@ -807,3 +807,8 @@ def m014_triage_fingerprint(db: sqlite_utils.Database) -> None:
     No index: it is only read alongside the row.
     """
     db.execute("ALTER TABLE mentions ADD COLUMN triage_fp INTEGER")
+
+
+def m021_claim_function(db: sqlite_utils.Database) -> None:
+    """Nothing to do: the PostgreSQL twin makes the claim one function call (one round
+    trip to the server); SQLite runs in-process. Kept so both lists of names match."""
