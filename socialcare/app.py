@@ -317,23 +317,30 @@ class Socialcare:
         settings = self.triage_settings
         routing = self.routing_settings
         stored: list[str] = []
+        scorer = page_scorer(settings)
+        router = None
+        if routing.rules:  # team mode: new mentions are inserted routed (PageRouter)
+            from .team.routing import PageRouter
+
+            scorer = router = PageRouter(routing, scorer)
 
         def on_stored(store: Store, ids: list[str]) -> None:
             from .incident.matching import attach_new
 
             # triaged already: the ingest scored the page as it stored it (page_scorer)
             attach_new(store, ids)  # open incidents catch new matching mentions, same transaction
-            if routing.rules:  # team mode: routed in the same transaction as the ingest
+            rest = router.rest(ids) if router is not None else []
+            if rest:  # re-read mentions, routed in the same transaction as the ingest
                 from .team.routing import route_ids
 
-                route_ids(store, routing, ids)
+                route_ids(store, routing, rest)
             if self.notify_settings.targets:
                 stored.extend(ids)
 
         started = utcnow()
         summary = poll(
             self.config, self.store, sources, on_stored=on_stored, waiter=waiter,
-            max_wait=max_wait, progress=progress, scorer=page_scorer(settings),
+            max_wait=max_wait, progress=progress, scorer=scorer,
         )  # fmt: skip
         names = list(sources or self.config.enabled_sources())
         edited, deleted = self._recheck(names, utcnow(), seen_since=started)

@@ -20,7 +20,7 @@ import json
 from typing import Any, Sequence
 
 from ..models import to_iso, utcnow
-from .core import Row, Store
+from .core import Row, Store, in_chunks
 
 __all__ = [
     "away_agents",
@@ -28,6 +28,9 @@ __all__ = [
     "agent_rows",
     "open_loads",
     "lock_team",
+    "add_routes",
+    "unassign",
+    "customer_ids",
     "set_turn",
     "team_turn",
     "route_row",
@@ -108,16 +111,27 @@ def set_turn(store: Store, team: str, turn: int) -> None:
     store.conn.execute("UPDATE team_turns SET turn = ? WHERE team = ?", [turn, team])
 
 
-def record_routes(store: Store, routes: Sequence[tuple[str, str, str | None, str]]) -> None:
-    """Record (mention, rule, team, agent) routes and assign each mention still unassigned."""
+def add_routes(
+    store: Store, routes: Sequence[tuple[str, str, str | None, str]], now: str | None = None
+) -> None:
+    """Record (mention, rule, team, agent) routes, one statement for the page; the mentions'
+    assignee is set by the caller (the insert itself, or :func:`record_routes`)."""
     if not routes:
         return
-    now = to_iso(utcnow())
+    now = now or to_iso(utcnow())
     store.conn.executemany(
         "INSERT INTO team_routes (mention_id, rule, team, assignee, routed_at) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT(mention_id) DO NOTHING",
         [(m, rule, team, agent, now) for m, rule, team, agent in routes],
     )
+
+
+def record_routes(store: Store, routes: Sequence[tuple[str, str, str | None, str]]) -> None:
+    """Record (mention, rule, team, agent) routes and assign each mention still unassigned."""
+    if not routes:
+        return
+    now = to_iso(utcnow())
+    add_routes(store, routes, now)
     # one statement per agent (and 500 ids), not one per mention: a page has few agents
     by_agent: dict[str, list[str]] = {}
     for m, _, _, agent in routes:
@@ -130,6 +144,30 @@ def record_routes(store: Store, routes: Sequence[tuple[str, str, str | None, str
                 f"({', '.join('?' for _ in chunk)}) AND assignee IS NULL",
                 [agent, now, *chunk],
             )
+
+
+def unassign(store: Store, ids: Sequence[str]) -> None:
+    """Take back assignments a page's insert made (before any route or audit row of theirs
+    was written): routing then decides for the stored page afresh."""
+    for chunk in in_chunks(ids):
+        store.conn.execute(
+            f"UPDATE mentions SET assignee = NULL, claimed_at = NULL WHERE id IN "
+            f"({', '.join('?' for _ in chunk)})",
+            chunk,
+        )
+
+
+def customer_ids(store: Store, author_keys: Sequence[str]) -> dict[str, Any]:
+    """author key -> customer id, for those of ``author_keys`` linked to a customer."""
+    out: dict[str, Any] = {}
+    for chunk in in_chunks(list(author_keys)):
+        for r in store.rows(
+            f"SELECT id, customer_id FROM authors WHERE id IN ({', '.join('?' for _ in chunk)}) "
+            "AND customer_id IS NOT NULL",
+            chunk,
+        ):
+            out[str(r["id"])] = r["customer_id"]
+    return out
 
 
 def log_route_events(
