@@ -894,7 +894,18 @@ class Socialcare:
         from .triage import explain
 
         row = self.store.get_mention(mention_id)
-        return row, explain(row, self.triage_settings, now or time.time())
+        now = now or time.time()
+        return row, explain(row, self.triage_settings, now, waited=self._waited(now))
+
+    def _waited(self, now_ts: float) -> Callable[[float], float] | None:
+        """With ``[hours]``: seconds waited as the queue counts them (business time, over
+        :meth:`_business_spans`), for ``explain``; None: the wall clock, as the queue."""
+        from .store.core import business_waited
+
+        spans = self._business_spans(now_ts, queue_age_terms(self.config.triage)[1])
+        if spans is None:
+            return None
+        return lambda created_ts: business_waited(spans, created_ts)
 
     def retriage(self, progress: Callable[[int], None] | None = None) -> int:
         """Re-score every stored mention (after weights change); returns how many."""
