@@ -79,13 +79,25 @@ def open_loads(store: Store, agents: Sequence[str] | None = None) -> dict[str, i
     """Open mentions assigned, per agent (all assignees when ``agents`` is None)."""
     if agents is not None and not agents:
         return {}
-    # idx_mentions_open_assigned (m013): only open, assigned rows, searched by assignee
-    sql = "SELECT assignee, count(*) AS n FROM mentions WHERE status = 'open' AND assignee IS NOT NULL"
-    params: list[Any] = []
     if agents is not None:
-        sql += f" AND assignee IN ({', '.join('?' for _ in agents)})"
-        params = list(agents)
-    rows = store.rows(sql + " GROUP BY assignee", params)
+        # One count per agent, each an equality on idx_mentions_open_assigned (m013: only
+        # open, assigned rows). With ``assignee IN (...)`` SQLite's planner, without
+        # statistics, took the status index and read every open mention (73 ms a call on
+        # 10k open, against 5 ms), and routing reads the loads on every page.
+        out: dict[str, int] = {}
+        for chunk in in_chunks(list(agents)):
+            counts = ", ".join(
+                "(SELECT count(*) FROM mentions WHERE assignee = ? AND status = 'open')"
+                for _ in chunk
+            )
+            row = store.conn.execute(f"SELECT {counts}", chunk).fetchone()
+            out.update((a, int(n)) for a, n in zip(chunk, row, strict=True) if n)
+        return out
+    # idx_mentions_open_assigned (m013): only open, assigned rows, searched by assignee
+    rows = store.rows(
+        "SELECT assignee, count(*) AS n FROM mentions WHERE status = 'open' "
+        "AND assignee IS NOT NULL GROUP BY assignee"
+    )
     return {str(r["assignee"]): int(r["n"]) for r in rows}
 
 
@@ -177,9 +189,15 @@ def log_route_events(
     if not events:
         return
     now = to_iso(utcnow())
+    texts: dict[int, str] = {}  # a page's events share few detail objects: each dumped once
+    rows = []
+    for m, action, detail in events:
+        text = texts.get(id(detail))
+        if text is None:
+            text = texts[id(detail)] = json.dumps(detail)
+        rows.append((now, actor, action, m, text))
     store.conn.executemany(
-        "INSERT INTO events (at, agent, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)",
-        [(now, actor, action, m, json.dumps(detail)) for m, action, detail in events],
+        "INSERT INTO events (at, agent, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)", rows
     )
 
 

@@ -382,7 +382,11 @@ class _Picker:
             self.turns[team] = store_team.lock_team(self.store, team)
         start = self.turns[team] % len(members)
         order = members[start:] + members[:start]
-        free = [a for a in order if self._free(a, rule.cap) is None]
+        if rule.strategy != "least_loaded":  # the first free one in turn order is the pick
+            first = next((a for a in order if self._free(a, rule.cap) is None), None)
+            free = [] if first is None else [first]
+        else:
+            free = [a for a in order if self._free(a, rule.cap) is None]
         if not free:
             return (
                 None,
@@ -448,26 +452,22 @@ def _routes(placed: Sequence[Decision]) -> list[tuple[str, str, str | None, str]
 def _audit(store: Store, settings: RoutingSettings, decisions: Sequence[Decision]) -> None:
     """The audit rows of a page's routing, one statement: each assignment with its rule,
     and each match nobody could take with why."""
-    store_team.log_route_events(
-        store,
-        [
-            (
-                d.mention_id,
-                "route",
-                {
-                    "rule": d.rule,
-                    "to": d.assignee,
-                    "team": d.team,
-                    "strategy": _strategy(settings, d.rule),
-                    "reason": d.reason,
-                },
-            )
-            if d.assignee is not None
-            else (d.mention_id, "route_unassigned", {"rule": d.rule, "reason": d.reason})
-            for d in decisions
-        ],  # fmt: skip
-        actor=_ACTOR,
-    )
+    # decisions with the same rule, agent and reason share one detail (serialised once)
+    details: dict[tuple[str | None, str | None, str | None, str], dict[str, Any]] = {}
+    events: list[tuple[str, str, dict[str, Any]]] = []
+    for d in decisions:
+        key = (d.rule, d.assignee, d.team, d.reason)
+        detail = details.get(key)
+        if detail is None:
+            detail = details[key] = (
+                {"rule": d.rule, "to": d.assignee, "team": d.team,
+                 "strategy": _strategy(settings, d.rule), "reason": d.reason}
+                if d.assignee is not None
+                else {"rule": d.rule, "reason": d.reason}
+            )  # fmt: skip
+        events.append((d.mention_id, "route" if d.assignee is not None else "route_unassigned",
+                       detail))  # fmt: skip
+    store_team.log_route_events(store, events, actor=_ACTOR)
 
 
 def _strategy(settings: RoutingSettings, name: str | None) -> str:
