@@ -317,23 +317,30 @@ class Socialcare:
         settings = self.triage_settings
         routing = self.routing_settings
         stored: list[str] = []
+        scorer = page_scorer(settings)
+        router = None
+        if routing.rules:  # team mode: new mentions are inserted routed (PageRouter)
+            from .team.routing import PageRouter
+
+            scorer = router = PageRouter(routing, scorer)
 
         def on_stored(store: Store, ids: list[str]) -> None:
             from .incident.matching import attach_new
 
             # triaged already: the ingest scored the page as it stored it (page_scorer)
             attach_new(store, ids)  # open incidents catch new matching mentions, same transaction
-            if routing.rules:  # team mode: routed in the same transaction as the ingest
+            rest = router.rest(ids) if router is not None else []
+            if rest:  # re-read mentions, routed in the same transaction as the ingest
                 from .team.routing import route_ids
 
-                route_ids(store, routing, ids)
+                route_ids(store, routing, rest)
             if self.notify_settings.targets:
                 stored.extend(ids)
 
         started = utcnow()
         summary = poll(
             self.config, self.store, sources, on_stored=on_stored, waiter=waiter,
-            max_wait=max_wait, progress=progress, scorer=page_scorer(settings),
+            max_wait=max_wait, progress=progress, scorer=scorer,
         )  # fmt: skip
         names = list(sources or self.config.enabled_sources())
         edited, deleted = self._recheck(names, utcnow(), seen_since=started)
@@ -887,7 +894,18 @@ class Socialcare:
         from .triage import explain
 
         row = self.store.get_mention(mention_id)
-        return row, explain(row, self.triage_settings, now or time.time())
+        now = now or time.time()
+        return row, explain(row, self.triage_settings, now, waited=self._waited(now))
+
+    def _waited(self, now_ts: float) -> Callable[[float], float] | None:
+        """With ``[hours]``: seconds waited as the queue counts them (business time, over
+        :meth:`_business_spans`), for ``explain``; None: the wall clock, as the queue."""
+        from .store.core import business_waited
+
+        spans = self._business_spans(now_ts, queue_age_terms(self.config.triage)[1])
+        if spans is None:
+            return None
+        return lambda created_ts: business_waited(spans, created_ts)
 
     def retriage(self, progress: Callable[[int], None] | None = None) -> int:
         """Re-score every stored mention (after weights change); returns how many."""

@@ -243,3 +243,56 @@ def test_report_response_separates_next_responses(tmp_path: Path, database: str)
         sc.shutdown()
     assert (rt.answered, rt.wall_median) == (1, 20 * 60)
     assert (rt.next_answered, rt.next_wall_median, rt.next_business_median) == (1, 300, 300)
+
+
+def test_explain_shows_the_business_time_waiting_term_the_queue_ranks_with(
+    tmp_path: Path, database: str
+) -> None:
+    """With ``[hours]`` (fixed clock: Monday 09:00 in London, GMT) ``explain`` and ``show``
+    count the waiting term in business hours, as the queue ranks: the explained total is
+    the queue's score for every mention, and Friday 17:00's two business hours are not the
+    wall clock's 64."""
+    from socialcare.app import Socialcare
+    from socialcare.config import Config
+    from socialcare.models import Mention
+    from socialcare.store import QueueFilter
+
+    monday = utc(2026, 12, 7, 9, 0)
+    ages = {"fri": 64 * H, "mon": 0.5 * H, "sun": 24 * H, "old": 200 * H}
+    sc = Socialcare(
+        Config(
+            database=database,
+            agent="alice",
+            triage={"age_weight": 24.0, "age_cap_hours": 24.0},
+            hours={"timezone": "Europe/London", **WEEKDAYS},
+        )
+    )
+    try:
+        mentions = [
+            Mention(source="demo", native_id=k, text=f"my order {k} never arrived, help",
+                    author_id=f"u{k}", author_handle=f"h{k}",
+                    created_at=monday - timedelta(seconds=age))
+            for k, age in ages.items()
+        ]  # fmt: skip
+        with sc.store.transaction():
+            sc.store.upsert_mentions(mentions)
+        sc.retriage()
+        now = monday.timestamp()
+        rows = sc.queue(QueueFilter(limit=10), now)
+        assert len(rows) == 4
+        for row in rows:
+            _, parts = sc.explain(row["id"], now)
+            assert sum(p.contribution for p in parts) == pytest.approx(row["score"])
+        waiting = {
+            k: next(p for p in sc.explain(f"demo:{k}", now)[1] if p.name == "waiting") for k in ages
+        }
+        assert waiting["fri"].contribution == pytest.approx(2.0)  # 17-18 Fri, 08-09 Mon
+        assert waiting["sun"].contribution == pytest.approx(1.0)
+        assert waiting["mon"].contribution == pytest.approx(0.5)
+        assert waiting["old"].contribution == pytest.approx(24.0)  # at the cap
+        assert "waited 2.0 business hours" in waiting["fri"].detail
+        shown = sc.show("demo:fri", online=False)
+        line = next(p for p in shown.contributions if p.name == "waiting")
+        assert "business hours" in line.detail
+    finally:
+        sc.shutdown()

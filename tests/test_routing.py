@@ -19,8 +19,17 @@ from socialcare.cli import app
 from socialcare.config import KNOWN_KEYS, load_config
 from socialcare.errors import ConfigError
 from socialcare.models import Mention
+from socialcare.scoring import care_settings, page_scorer
 from socialcare.store import Store, open_store
-from socialcare.team.routing import ROUTING_KEYS, RULE_KEYS, RoutingSettings, route_ids
+from socialcare.store.ingest import ingest_mentions
+from socialcare.team.routing import (
+    ROUTING_KEYS,
+    RULE_KEYS,
+    PageRouter,
+    RoutingSettings,
+    route_ids,
+)
+from tests.pg_server import truncate_tables
 
 runner = CliRunner()
 NOW = datetime.now(timezone.utc)
@@ -46,43 +55,57 @@ def settings(**routing: Any) -> RoutingSettings:
     return RoutingSettings.from_config(table)
 
 
-def ingest(store: Store, rs: RoutingSettings, mentions: list[Mention]) -> list[Any]:
-    """What a poll page does: store, then route in the same transaction."""
+def ingest(
+    store: Store, rs: RoutingSettings, mentions: list[Mention], inline: bool = False
+) -> list[Any]:
+    """What a poll page does: store, then route in the same transaction.
+
+    ``inline``: as ``poll`` does it, the page's new mentions routed in memory and inserted
+    assigned (PageRouter), the rest by ``route_ids``; else the page is stored scored and
+    then routed by ``route_ids`` alone (the reference the inline path must equal).
+    """
+    scorer = page_scorer(care_settings({}, ()))
+    router = PageRouter(rs, scorer) if inline else None
     with store.transaction():
-        store.upsert_mentions(mentions)
-        return route_ids(store, rs, [m.id for m in mentions])
+        outcome = ingest_mentions(store, mentions, scorer=router or scorer)
+        ids = outcome.stored_ids
+        decided = router.decided if router is not None else []
+        return decided + route_ids(store, rs, router.rest(ids) if router is not None else ids)
 
 
 def assignees(store: Store) -> dict[str, str | None]:
     return {r["id"]: r["assignee"] for r in store.rows("SELECT id, assignee FROM mentions")}
 
 
-def test_round_robin_is_fair_and_persists_across_batches(store: Store) -> None:
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "after"])
+def test_round_robin_is_fair_and_persists_across_batches(store: Store, inline: bool) -> None:
     rs = settings()
-    ingest(store, rs, [mention(str(i)) for i in range(4)])
-    ingest(store, rs, [mention(str(i)) for i in range(4, 9)])
+    ingest(store, rs, [mention(str(i)) for i in range(4)], inline)
+    ingest(store, rs, [mention(str(i)) for i in range(4, 9)], inline)
     got = assignees(store)
     order = [got[f"demo:{i}"] for i in range(9)]
     assert order == ["alice", "bob", "carol"] * 3
 
 
-def test_least_loaded_picks_the_agent_with_fewest_open_items(store: Store) -> None:
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "after"])
+def test_least_loaded_picks_the_agent_with_fewest_open_items(store: Store, inline: bool) -> None:
     store.upsert_mentions([mention("90"), mention("91")])
     store.set_assignee("demo:90", "alice")
     store.set_assignee("demo:91", "bob")
     rs = settings(strategy="least_loaded")
-    ingest(store, rs, [mention("1"), mention("2"), mention("3")])
+    ingest(store, rs, [mention("1"), mention("2"), mention("3")], inline)
     got = assignees(store)
     assert got["demo:1"] == "carol"  # 0 open
     assert sorted([got["demo:2"], got["demo:3"]]) == ["alice", "bob"]
 
 
-def test_away_agents_and_capped_agents_are_skipped(store: Store) -> None:
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "after"])
+def test_away_agents_and_capped_agents_are_skipped(store: Store, inline: bool) -> None:
     from socialcare.store import team as store_team
 
     store_team.set_away(store, "bob", True, "lead")
     rs = settings(cap=2)
-    decisions = ingest(store, rs, [mention(str(i)) for i in range(6)])
+    decisions = ingest(store, rs, [mention(str(i)) for i in range(6)], inline)
     got = assignees(store)
     assert "bob" not in got.values()
     loads = {a: list(got.values()).count(a) for a in ("alice", "carol")}
@@ -96,7 +119,8 @@ def test_away_agents_and_capped_agents_are_skipped(store: Store) -> None:
     assert route_ids(store, rs, ["demo:4", "demo:5"])[0].assignee == "bob"
 
 
-def test_every_assignment_is_audited_with_its_rule(store: Store) -> None:
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "after"])
+def test_every_assignment_is_audited_with_its_rule(store: Store, inline: bool) -> None:
     rs = RoutingSettings.from_config(
         {
             "teams": {"billing": ["alice"], "social": ["bob"]},
@@ -106,7 +130,7 @@ def test_every_assignment_is_audited_with_its_rule(store: Store) -> None:
             ],
         }
     )
-    ingest(store, rs, [mention("1", "I want my refunds now"), mention("2", "hello there")])
+    ingest(store, rs, [mention("1", "I want my refunds now"), mention("2", "hello there")], inline)
     got = assignees(store)
     assert got == {"demo:1": "alice", "demo:2": "bob"}
     events = {e["mention_id"]: json.loads(e["detail"]) for e in store.events(action="route")}
@@ -114,7 +138,8 @@ def test_every_assignment_is_audited_with_its_rule(store: Store) -> None:
     assert events["demo:2"]["rule"] == "rest"
 
 
-def test_match_fields(store: Store) -> None:
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "after"])
+def test_match_fields(store: Store, inline: bool) -> None:
     rules = [
         {"name": "fr", "languages": ["fr"], "agent": "alice"},
         {"name": "vip", "customers": ["demo:vip1"], "agent": "bob"},
@@ -133,6 +158,7 @@ def test_match_fields(store: Store) -> None:
             mention("4", "about INV-123"),
             mention("5", "nothing matches"),
         ],
+        inline,
     )
     got = assignees(store)
     assert got == {
@@ -144,14 +170,148 @@ def test_match_fields(store: Store) -> None:
     }
 
 
-def test_a_claimed_or_routed_mention_is_never_routed_again(store: Store) -> None:
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "after"])
+def test_a_claimed_or_routed_mention_is_never_routed_again(store: Store, inline: bool) -> None:
     rs = settings()
     store.upsert_mentions([mention("1")])
     store.claim("demo:1", "dan")
-    ingest(store, rs, [mention("1"), mention("2")])
+    ingest(store, rs, [mention("1"), mention("2")], inline)
     assert assignees(store)["demo:1"] == "dan"
-    ingest(store, rs, [mention("2")])  # re-polled
+    ingest(store, rs, [mention("2")], inline)  # re-polled
     assert len(store.events(action="route")) == 1
+
+
+def _routing_record(store: Store) -> tuple[Any, ...]:
+    """Everything routing wrote: assignments, routes, audit rows (times left out), turns."""
+    return (
+        assignees(store),
+        sorted(
+            (r["mention_id"], r["rule"], r["team"], r["assignee"])
+            for r in store.rows("SELECT * FROM team_routes")
+        ),
+        sorted(
+            (e["mention_id"], e["action"], e["agent"], e["detail"])
+            for e in store.events()
+            if str(e["action"]).startswith("route")
+        ),
+        store.rows("SELECT team, turn FROM team_turns ORDER BY team"),
+    )
+
+
+def test_inline_routing_writes_what_routing_after_the_insert_writes(pg_url: str | None) -> None:
+    """The poll's in-memory routing (assignment in the insert) against ``route_ids`` on the
+    stored page: the same assignees, routes, audit rows and turns, page after page, with
+    every kind of rule, a strategy each, a cap, an away agent, a customer, re-read and
+    claimed mentions, and the brand's own posts."""
+    from socialcare.store import team as store_team
+
+    rs = RoutingSettings.from_config(
+        {
+            "teams": {"billing": ["alice", "bob"], "care": ["carol", "dan", "erin"]},
+            "cap": 6,
+            "rules": [
+                {"name": "refunds", "keywords": ["refund*"], "team": "billing"},
+                {"name": "inv", "pattern": r"\bINV-\d+", "agent": "alice"},
+                {"name": "vip", "customers": [7], "agent": "bob"},
+                {"name": "fr", "languages": ["fr"], "agent": "erin"},
+                {"name": "dm", "kinds": ["dm"], "team": "care", "strategy": "least_loaded"},
+                {"name": "hot", "min_score": 5.0, "team": "care"},
+                {"name": "complaints", "intents": ["complaint"], "team": "care"},
+                {"name": "rest", "sources": ["demo"], "team": "care", "cap": 4},
+            ],
+        }
+    )
+    texts = [
+        "I want a refund now", "where is INV-42?", "bonjour, ça ne marche pas",
+        "this is the worst service ever, cancel my account", "thanks, all good",
+        "my bill is wrong again", "URGENT outage everything is down!!",
+    ]  # fmt: skip
+    pages = [
+        [
+            mention(
+                str(p * 10 + i),
+                texts[(p + i) % len(texts)],
+                author="vip" if i == 3 else None,
+                kind="dm" if i % 4 == 1 else "post",
+                language="fr" if "bonjour" in texts[(p + i) % len(texts)] else "en",
+            )
+            for i in range(7)
+        ]
+        + ([mention("1")] if p else [])  # re-read: already stored
+        for p in range(5)
+    ]
+    records = []
+    for inline in (True, False):
+        store = open_store(pg_url if pg_url is not None else ":memory:")
+        try:
+            store.upsert_mentions([mention("1"), mention("vip-seed", author="vip")])
+            store.conn.execute("UPDATE authors SET customer_id = 7 WHERE id = 'demo:uvip'")
+            store.claim("demo:1", "dan")
+            store_team.set_away(store, "carol", True, "lead")
+            for n, page in enumerate(pages):
+                if n == 3:
+                    store_team.set_away(store, "carol", False, "lead")
+                ingest(store, rs, page, inline)
+            records.append(_routing_record(store))
+        finally:
+            store.close()
+        if pg_url is not None:  # the second run starts from an empty database too
+            truncate_tables(pg_url)
+    inline_record, after_record = records
+    assert inline_record == after_record
+    assigned = [a for a in inline_record[0].values() if a]
+    assert len(assigned) > 20 and "bob" in assigned and "erin" in assigned
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "after"])
+def test_a_mention_answered_on_arrival_is_not_routed(store: Store, inline: bool) -> None:
+    """The brand's reply in the same page answers the mention: the inline plan is taken
+    back (the page moved under it) and the mention stays unassigned, unrouted, unaudited."""
+    rs = settings()
+    reply = mention("9", "sorry, DM us", author="brand", parent_id="1")
+    scorer = page_scorer(care_settings({}, ()))
+    router = PageRouter(rs, scorer) if inline else None
+    with store.transaction():
+        outcome = ingest_mentions(
+            store, [mention("1"), mention("2"), reply], own_ids=frozenset({reply.id}),
+            scorer=router or scorer,
+        )  # fmt: skip
+        ids = router.rest(outcome.stored_ids) if router is not None else outcome.stored_ids
+        route_ids(store, rs, ids)
+    got = assignees(store)
+    assert got["demo:1"] is None and got["demo:9"] is None and got["demo:2"] == "alice"
+    assert [e["mention_id"] for e in store.events(action="route")] == ["demo:2"]
+    assert [r["mention_id"] for r in store.rows("SELECT * FROM team_routes")] == ["demo:2"]
+
+
+def test_a_page_another_poller_stored_first_is_routed_once(
+    file_store: Store, tmp_path: Path, pg_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other poller commits the same page after this one read what is stored and
+    before its transaction: under the routing lock the plan sees the page stored, so
+    nothing is assigned, routed or audited twice."""
+    other = open_store(pg_url if pg_url is not None else tmp_path / "store.db")
+    rs = settings()
+    page = [mention(str(i)) for i in range(4)]
+    begin = file_store.transaction
+
+    def other_poller_first() -> Any:
+        monkeypatch.setattr(file_store, "transaction", begin)
+        ingest(other, rs, page, True)
+        return begin()
+
+    monkeypatch.setattr(file_store, "transaction", other_poller_first)
+    router = PageRouter(rs, page_scorer(care_settings({}, ())))
+    try:
+        stored = ingest_mentions(file_store, page, scorer=router).stored_ids
+        assert router.decided == [] and route_ids(file_store, rs, router.rest(stored)) == []
+    finally:
+        other.close()
+    assert assignees(file_store) == {
+        f"demo:{i}": a for i, a in enumerate(["alice", "bob", "carol", "alice"])
+    }
+    assert len(store_events := file_store.events(action="route")) == 4, store_events
+    assert len(file_store.rows("SELECT * FROM team_routes")) == 4
 
 
 @pytest.mark.store_free
@@ -296,35 +456,46 @@ import sys
 from datetime import datetime, timedelta, timezone
 from socialcare.models import Mention
 from socialcare.store import open_store
-from socialcare.team.routing import RoutingSettings, route_ids
+from socialcare.scoring import care_settings, page_scorer
+from socialcare.store.ingest import ingest_mentions
+from socialcare.team.routing import PageRouter, RoutingSettings, route_ids
 rs = RoutingSettings.from_config({
     "teams": {"care": ["alice", "bob", "carol"]}, "cap": 12,
     "rules": [{"name": "all", "team": "care"}],
 })
 s = open_store(sys.argv[1])
-ids = sys.argv[2:]
+inline = sys.argv[2] == "inline"
+router = PageRouter(rs, page_scorer(care_settings({}, ())))
+ids = sys.argv[3:]
 now = datetime.now(timezone.utc)
 sys.stdin.readline()  # start together
 for start in range(0, len(ids), 5):  # pages of five, each its own ingest transaction
     page = [Mention(source="demo", native_id=i, text="help", author_id="u" + i, author_handle="h" + i,
                     created_at=now) for i in ids[start:start + 5]]
     with s.transaction():
-        s.upsert_mentions(page)
-        for d in route_ids(s, rs, [m.id for m in page]):
+        if inline:  # as poll does it: routed in memory, inserted assigned
+            stored = ingest_mentions(s, page, scorer=router).stored_ids
+            decided = router.decided + route_ids(s, rs, router.rest(stored))
+        else:
+            s.upsert_mentions(page)
+            decided = route_ids(s, rs, [m.id for m in page])
+        for d in decided:
             print(d.mention_id, d.assignee)
 s.close()
 """
 
 
-def test_two_pollers_at_once_route_each_mention_once_within_caps(database: str) -> None:
+@pytest.mark.parametrize("path", ["inline", "after"])
+def test_two_pollers_at_once_route_each_mention_once_within_caps(database: str, path: str) -> None:
     """Two processes ingest overlapping pages at the same time: one route per mention,
-    every agent within the cap, and the load spread evenly."""
+    every agent within the cap, and the load spread evenly (routed in memory and inserted
+    assigned, as poll does, or routed after the insert)."""
     first = [str(i) for i in range(0, 24)]
     second = [str(i) for i in range(12, 36)]  # 12 shared with the first
     open_store(database).close()  # migrated before the race
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(ROUTER), database, *ids],
+            [sys.executable, "-c", textwrap.dedent(ROUTER), database, path, *ids],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

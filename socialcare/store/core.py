@@ -104,10 +104,13 @@ TRIAGE_COLUMNS = (
 )
 # A new mention inserted with its triage; on a conflict (stored meanwhile) the same
 # refresh as _UPSERT_MENTION, triage kept.
+# The assignment routing decided before the insert rides in it too (NULL when none).
+_CLAIM_COLUMNS = ("assignee", "claimed_at")
+_UNCLAIMED: tuple[str | None, str | None] = (None, None)
 _UPSERT_SCORED_MENTION = _UPSERT_MENTION.replace(
     f"{', '.join(_MENTION_COLUMNS)}) VALUES ({', '.join('?' for _ in _MENTION_COLUMNS)})",
-    f"{', '.join(_MENTION_COLUMNS + TRIAGE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _MENTION_COLUMNS + TRIAGE_COLUMNS)})",
+    f"{', '.join(_MENTION_COLUMNS + TRIAGE_COLUMNS + _CLAIM_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _MENTION_COLUMNS + TRIAGE_COLUMNS + _CLAIM_COLUMNS)})",
 )
 
 
@@ -462,6 +465,7 @@ class Store:
         *,
         triage: Mapping[str, Mapping[str, Any]] | None = None,
         rows: Mapping[str, Row] | None = None,
+        assigned: Mapping[str, tuple[str, str]] | None = None,
     ) -> int:
         """Insert or refresh mentions (and their authors); return how many were new.
 
@@ -469,6 +473,8 @@ class Store:
         are inserted already scored (one write per mention instead of an insert
         and then an UPDATE). A known id keeps its triage, as without ``triage``.
         ``rows``: the :meth:`mention_rows` they were scored from, inserted as they are.
+        ``assigned``: new scored mentions routing gave an (assignee, claimed_at) before
+        the insert (``store.ingest.RoutingScorer``), inserted claimed.
         Call inside :meth:`transaction` together with :meth:`set_cursor` so the
         cursor never moves past mentions that were not stored.
         """
@@ -488,7 +494,8 @@ class Store:
                 mention_rows.append(_mention_values(m, now, own))
             else:  # the row it was scored from (is_own as own_ids make it, the same in the end)
                 values = _mention_values(m, now, own) if built is None else _stored_values(built)
-                scored_rows.append(values + tuple(cols.get(c) for c in TRIAGE_COLUMNS))
+                claim = assigned.get(m.id, _UNCLAIMED) if assigned else _UNCLAIMED
+                scored_rows.append(values + tuple(cols.get(c) for c in TRIAGE_COLUMNS) + claim)
             if not m.author_key:
                 continue  # an unknown author is no identity: no author row, no customer
             author_rows.append(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 from ..models import Mention, to_iso, utcnow
 from .core import Row, Store, in_chunks
@@ -21,6 +21,8 @@ from .core import Row, Store, in_chunks
 __all__ = [
     "IngestOutcome",
     "Scorer",
+    "RoutePlan",
+    "RoutingScorer",
     "REOPEN_STATUSES",
     "review_change",
     "ingest_mentions",
@@ -49,6 +51,40 @@ _URL = re.compile(r"https?://\S+")
 #: scores mention rows (shaped as stored) given each one's repeat count: one mapping of
 #: ``TRIAGE_COLUMNS`` per row (``socialcare.scoring.page_scorer`` makes one)
 Scorer = Callable[[Sequence[Row], Sequence[int]], list[Mapping[str, Any]]]
+
+
+class RoutePlan(Protocol):
+    """Who gets which new mention of a page, decided before its insert (team mode)."""
+
+    @property
+    def assigned(self) -> Mapping[str, tuple[str, str]]:
+        """mention id -> (assignee, claimed_at), written by the insert itself."""
+        ...
+
+    def finish(self, store: Store) -> None:
+        """Write the page's route and audit rows (once its answers and edits are in)."""
+        ...
+
+    def undo(self, store: Store) -> None:
+        """Take the assignments back: the page moved under the plan, route it afresh."""
+        ...
+
+
+@runtime_checkable
+class RoutingScorer(Protocol):
+    """A :data:`Scorer` that also routes the page's new mentions in memory, so their
+    assignment rides in the insert instead of an UPDATE per agent afterwards."""
+
+    def __call__(self, rows: Sequence[Row], counts: Sequence[int]) -> list[Mapping[str, Any]]:
+        """Score rows, as a :data:`Scorer`."""
+        ...
+
+    def plan_routes(
+        self, store: Store, rows: Sequence[Row], columns: Mapping[str, Mapping[str, Any]]
+    ) -> RoutePlan | None:
+        """Route the scored new ``rows`` (``columns``: their triage by id), in the page's
+        transaction and before their insert."""
+        ...
 
 
 # -- folding and native answers ------------------------------------------------------
@@ -171,7 +207,11 @@ def ingest_mentions(
     copy of an edited review (older ``updated_at``) never undoes the edit.
 
     * With a ``scorer`` the page is triaged here too (:func:`_triage_page`): new
-      mentions are scored in memory and inserted with their triage columns.
+      mentions are scored in memory and inserted with their triage columns. A
+      :class:`RoutingScorer` also routes them in memory and the insert carries
+      their assignment; when the page answered, reopened or re-scored mentions
+      (the rows routing read moved), the plan is undone and the caller's
+      routing decides on the stored page instead.
     """
     batch = list({m.id: m for m in mentions}.values())
     out = IngestOutcome()
@@ -210,11 +250,15 @@ def ingest_mentions(
         if scorer is not None:
             scored = _score_new(store, scorer, [m for m in keep if m.id not in existing],
                                 own_handles, own_ids)  # fmt: skip
+        plan = None
+        if scored is not None and scored.rows and isinstance(scorer, RoutingScorer):
+            plan = scorer.plan_routes(store, scored.rows, scored.columns)
         out.new = store.upsert_mentions(
             keep,
             own_handles,
             triage=scored.columns if scored else None,
             rows=scored.by_id if scored else None,
+            assigned=plan.assigned if plan else None,
         )
         out.stored_ids = [m.id for m in keep]
         extra_own = [m.id for m in keep if m.id in own_ids]
@@ -243,6 +287,8 @@ def ingest_mentions(
         out.answered += _rewritten_answers(store, before, [m for m in keep if m.id in own])
         if scorer is not None and scored is not None:
             moved = bool(out.answered or out.reopened or set(extra_own) & existing)
+            if plan is not None:  # routed on rows and scores this page may have moved
+                plan.undo(store) if moved else plan.finish(store)
             _finish_triage(store, scorer, scored, [m.id for m in keep if m.id in existing], moved)
     return out
 

@@ -25,8 +25,10 @@ from typing import Any, Mapping, Sequence
 
 from ..config import check_keys
 from ..errors import ConfigError
+from ..models import to_iso, utcnow
 from ..store import Row, Store
 from ..store import team as store_team
+from ..store.ingest import Scorer
 from ..triage.codec import decode_signals
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "Rule",
     "RoutingSettings",
     "Decision",
+    "PageRouter",
     "RuleCheck",
     "route_ids",
     "explain_route",
@@ -379,7 +382,11 @@ class _Picker:
             self.turns[team] = store_team.lock_team(self.store, team)
         start = self.turns[team] % len(members)
         order = members[start:] + members[:start]
-        free = [a for a in order if self._free(a, rule.cap) is None]
+        if rule.strategy != "least_loaded":  # the first free one in turn order is the pick
+            first = next((a for a in order if self._free(a, rule.cap) is None), None)
+            free = [] if first is None else [first]
+        else:
+            free = [a for a in order if self._free(a, rule.cap) is None]
         if not free:
             return (
                 None,
@@ -432,35 +439,131 @@ def route_ids(store: Store, settings: RoutingSettings, ids: Sequence[str]) -> li
     placed = [d for d in out if d.assignee is not None]
     # One statement per table for the whole page. Under the lock nothing else routes, so
     # the primary key's ON CONFLICT DO NOTHING is only a backstop here.
-    store_team.record_routes(
-        store, [(d.mention_id, str(d.rule), d.team, str(d.assignee)) for d in placed]
-    )
-    store_team.log_route_events(
-        store,
-        [
-            (
-                d.mention_id,
-                "route",
-                {
-                    "rule": d.rule,
-                    "to": d.assignee,
-                    "team": d.team,
-                    "strategy": _strategy(settings, d.rule),
-                    "reason": d.reason,
-                },
-            )
-            if d.assignee is not None
-            else (d.mention_id, "route_unassigned", {"rule": d.rule, "reason": d.reason})
-            for d in out
-        ],  # fmt: skip
-        actor=_ACTOR,
-    )
+    store_team.record_routes(store, _routes(placed))
+    _audit(store, settings, out)
     picker.save_turns()
     return out
 
 
+def _routes(placed: Sequence[Decision]) -> list[tuple[str, str, str | None, str]]:
+    return [(d.mention_id, str(d.rule), d.team, str(d.assignee)) for d in placed]
+
+
+def _audit(store: Store, settings: RoutingSettings, decisions: Sequence[Decision]) -> None:
+    """The audit rows of a page's routing, one statement: each assignment with its rule,
+    and each match nobody could take with why."""
+    # decisions with the same rule, agent and reason share one detail (serialised once)
+    details: dict[tuple[str | None, str | None, str | None, str], dict[str, Any]] = {}
+    events: list[tuple[str, str, dict[str, Any]]] = []
+    for d in decisions:
+        key = (d.rule, d.assignee, d.team, d.reason)
+        detail = details.get(key)
+        if detail is None:
+            detail = details[key] = (
+                {"rule": d.rule, "to": d.assignee, "team": d.team,
+                 "strategy": _strategy(settings, d.rule), "reason": d.reason}
+                if d.assignee is not None
+                else {"rule": d.rule, "reason": d.reason}
+            )  # fmt: skip
+        events.append((d.mention_id, "route" if d.assignee is not None else "route_unassigned",
+                       detail))  # fmt: skip
+    store_team.log_route_events(store, events, actor=_ACTOR)
+
+
 def _strategy(settings: RoutingSettings, name: str | None) -> str:
     return next((r.strategy for r in settings.rules if r.name == name), "")
+
+
+@dataclass
+class _PagePlan:
+    """One page's routing, decided in memory before its insert (a ``RoutePlan``)."""
+
+    router: PageRouter
+    settled: list[str]
+    decisions: list[Decision]
+    picker: _Picker | None
+    assigned: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def finish(self, store: Store) -> None:
+        """The page's ``team_routes`` rows and audit rows, one executemany each."""
+        placed = [d for d in self.decisions if d.assignee is not None]
+        store_team.add_routes(store, _routes(placed))
+        _audit(store, self.router.settings, self.decisions)
+        if self.picker is not None:
+            self.picker.save_turns()
+        self.router.settled.update(self.settled)
+        self.router.decided = self.decisions
+
+    def undo(self, store: Store) -> None:
+        """Unassign what the insert assigned; nothing else was written (turns unsaved), so
+        :func:`route_ids` on the stored page decides exactly as it would have alone."""
+        store_team.unassign(store, list(self.assigned))
+
+
+class PageRouter:
+    """The poll's scorer with routing riding along (``store.ingest.RoutingScorer``).
+
+    It scores as the wrapped scorer does; :meth:`plan_routes` routes the page's
+    new mentions from their scored rows in memory, under the routing lock, so the
+    insert carries each assignment (no UPDATE per agent) and ``team_routes`` and
+    the audit log get one executemany each. ``settled`` is the ids of the current
+    page it decided for: the poll hook leaves them out of :func:`route_ids`
+    (:meth:`rest`), which still routes the page's re-read mentions.
+    """
+
+    def __init__(self, settings: RoutingSettings, scorer: Scorer) -> None:
+        self.settings = settings
+        self.scorer = scorer
+        self.settled: set[str] = set()
+        #: what the latest finished page's plan decided (as :func:`route_ids` returns it)
+        self.decided: list[Decision] = []
+
+    def __call__(self, rows: Sequence[Row], counts: Sequence[int]) -> list[Mapping[str, Any]]:
+        """Score as the wrapped scorer."""
+        return self.scorer(rows, counts)
+
+    def plan_routes(
+        self, store: Store, rows: Sequence[Row], columns: Mapping[str, Mapping[str, Any]]
+    ) -> _PagePlan | None:
+        """Route the page's new mentions (``rows`` as they will be inserted, ``columns``
+        their triage by id): the same choices :func:`route_ids` makes on the stored page."""
+        self.settled, self.decided = set(), []
+        if not self.settings.rules or not rows:
+            return None
+        # The lock first, as in route_ids: then whether a mention is new, and every load,
+        # are read after any other poller's page committed (its routing included).
+        store_team.lock_team(store, _LOCK)
+        stored = store.existing_ids([str(r["id"]) for r in rows])
+        new = [r for r in rows if str(r["id"]) not in stored]
+        customers: Mapping[str, Any] = {}
+        if any(rule.customers for rule in self.settings.rules):
+            keys = sorted({str(r["author_key"]) for r in new if r["author_key"]})
+            customers = store_team.customer_ids(store, keys)
+        routable: list[dict[str, Any]] = [
+            {**r, **columns[str(r["id"])], "customer_id": customers.get(str(r["author_key"]))}
+            for r in new
+            if not r["is_own"]  # new rows: open, unassigned, no agent tags, never routed
+        ]
+        routable.sort(key=lambda r: (float(r["created_ts"]), str(r["id"])))
+        matched = [(r, rule) for r in routable if (rule := self.settings.first_match(r))]
+        plan = _PagePlan(self, [str(r["id"]) for r in new], [], None)
+        if not matched:
+            return plan
+        plan.picker = picker = _Picker(store, self.settings)
+        now = to_iso(utcnow())
+        for row, rule in matched:
+            agent, why = picker.pick(rule)
+            if agent is not None:
+                picker.took(agent)
+                plan.assigned[str(row["id"])] = (agent, now)
+            plan.decisions.append(Decision(str(row["id"]), rule.name, agent, rule.team, why))
+        return plan
+
+    def rest(self, ids: Sequence[str]) -> list[str]:
+        """Of a stored page's ids, those its plan did not decide for (then forgotten)."""
+        out = [i for i in ids if i not in self.settled]
+        self.settled = set()
+        return out
 
 
 @dataclass

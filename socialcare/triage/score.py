@@ -41,7 +41,7 @@ import math
 import re
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from ..errors import ConfigError
 from ..models import parse_iso, to_iso, utcnow
@@ -804,13 +804,21 @@ def _rating_part(stars: int, weight: float, intent: str, by_stars: bool) -> Cont
     return _part("rating", value, weight, f"{stars} {noun}{low}")
 
 
-def waiting_term(created_ts: float, now_ts: float, settings: TriageSettings) -> Contribution:
-    """The queue's age term, computed exactly as ``Store.queue`` does in SQL."""
+def waiting_term(
+    created_ts: float, now_ts: float, settings: TriageSettings, *, waited: float | None = None
+) -> Contribution:
+    """The queue's age term, computed exactly as ``Store.queue`` does in SQL.
+
+    ``waited``: the seconds the queue counts as waited when that is not the wall clock
+    (``[hours]``: business seconds, ``store.business_waited`` of the queue's spans).
+    """
     cap = max(settings.age_cap_hours, 1e-9)
-    hours = max(now_ts - created_ts, 0) / 3600.0
+    business = waited is not None
+    hours = max(now_ts - created_ts if waited is None else waited, 0) / 3600.0
     value = min(hours, cap) / cap
     contribution = settings.age_weight * min(hours, cap) / cap
-    detail = f"waited {hours:.1f}h (counts up to {settings.age_cap_hours:g}h)"
+    unit = " business hours" if business else "h"
+    detail = f"waited {hours:.1f}{unit} (counts up to {settings.age_cap_hours:g}{unit})"
     return Contribution("waiting", value, settings.age_weight, contribution, detail)
 
 
@@ -819,8 +827,17 @@ def _stored_payload(row: Mapping[str, Any]) -> Mapping[str, Any]:
     return decode_signals(row.get("signals"))
 
 
-def explain(row: Mapping[str, Any], settings: TriageSettings, now_ts: float) -> list[Contribution]:
+def explain(
+    row: Mapping[str, Any],
+    settings: TriageSettings,
+    now_ts: float,
+    *,
+    waited: Callable[[float], float] | None = None,
+) -> list[Contribution]:
     """The current score of a stored mention, line by line; the lines sum to the queue's score.
+
+    ``waited(created_ts)``: the seconds the queue counts as waited, when not the wall
+    clock (``[hours]``: business time), so the waiting line is the queue's own.
 
     The signals are recomputed from the row (the repeat count comes from the
     stored signals, being the one input not in the row). If the stored
@@ -838,5 +855,6 @@ def explain(row: Mapping[str, Any], settings: TriageSettings, now_ts: float) -> 
         parts.append(Contribution("stale", 1.0, diff, diff, f"{why}: `socialcare triage --all`"))
     created = _created_ts(row)
     if created is not None:
-        parts.append(waiting_term(created, now_ts, settings))
+        business = None if waited is None else waited(created)
+        parts.append(waiting_term(created, now_ts, settings, waited=business))
     return parts
