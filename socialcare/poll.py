@@ -397,7 +397,7 @@ class _QueryPoll:
             self.progress(Step(f"{self.source.name} {self.query}", read, None, note))
 
     # -- per page ----------------------------------------------------------------
-    def _store(self, page: Page) -> None:
+    def _store(self, page: Page, made: int | None = None) -> None:
         """Store a page's mentions, fold copies, mark answers, count usage (in the caller's tx)."""
         # Every adapter's mentions pass the boundary check, plugins' too (it is idempotent).
         mentions = [sanitise_mention(m) for m in page.mentions]
@@ -413,9 +413,12 @@ class _QueryPoll:
         )
         if self.on_stored is not None and outcome.stored_ids:
             self.on_stored(self.store, outcome.stored_ids)
-        # Adapters that do not count requests still cost one per page.
-        requests = max(self.source.requests_made - self.requests_seen, 1)
-        self.requests_seen = self.source.requests_made
+        # Adapters that do not count requests still cost one per page. ``made`` is the
+        # source's request count when this page was fetched (a batch stores pages
+        # fetched earlier: the requests after it belong to the pages after it).
+        made = self.source.requests_made if made is None else made
+        requests = max(made - self.requests_seen, 1)
+        self.requests_seen = made
         read = page.items_read if page.items_read is not None else len(page.mentions)
         ingest.add_usage(
             self.store,
@@ -490,7 +493,7 @@ class _QueryPoll:
             self.settings.monthly_request_budget is not None
             or self.settings.monthly_item_budget is not None
         )
-        fetched: list[Page] = []
+        fetched: list[tuple[Page, int]] = []
         size = 0
         since = 0.0
         try:
@@ -498,7 +501,7 @@ class _QueryPoll:
                 for page in _guarded(self.source, pages, f"polling {self.query!r}"):
                     if not fetched:
                         since = time.monotonic()
-                    fetched.append(page)
+                    fetched.append((page, self.source.requests_made))
                     size += len(page.mentions)
                     if not (
                         alone
@@ -526,7 +529,7 @@ class _QueryPoll:
             if callable(close):
                 close()
 
-    def _commit(self, batch: Sequence[Page], handle: Callable[[Page], bool]) -> bool:
+    def _commit(self, batch: Sequence[tuple[Page, int]], handle: Callable[[Page], bool]) -> bool:
         """Store fetched pages in one transaction, each with its own cursor/gap move.
 
         One commit per page wrote 22x the store's size over a 100k poll (each
@@ -544,8 +547,8 @@ class _QueryPoll:
         requests_seen = self.requests_seen
         try:
             with self.store.transaction():
-                for page in batch:
-                    self._store(page)
+                for page, made in batch:
+                    self._store(page, made)
                     done = handle(page)
                     r = self.result
                     steps.append((r.pages, r.new, r.items_read))

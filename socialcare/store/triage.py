@@ -11,7 +11,6 @@ store knows no scoring). Labels come from what agents did with a mention:
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any, Mapping, Sequence
 
 from .core import TRIAGE_COLUMNS, Row, Store, in_chunks
@@ -134,7 +133,7 @@ def save_rescored(store: Store, changes: Sequence[tuple[int, Mapping[str, Any]]]
             bad = set(names) - RESCORED_COLUMNS
             if bad:
                 raise ValueError(f"not a triage column: {', '.join(sorted(bad))}")
-            if store.backend == "sqlite" and sqlite3.sqlite_version_info >= (3, 33):
+            if store.dialect.update_from_values():
                 _update_from_values(store, names, params)
             else:
                 sets = ", ".join(f"{c} = ?" for c in names)

@@ -809,6 +809,7 @@ def m014_triage_fingerprint(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE mentions ADD COLUMN triage_fp INTEGER")
 
 
+@migration
 def m021_claim_function(db: sqlite_utils.Database) -> None:
     """Nothing to do: the PostgreSQL twin makes the claim one function call (one round
     trip to the server); SQLite runs in-process. Kept so both lists of names match."""
