@@ -494,6 +494,27 @@ def _counted(
     return _part(name, 0.0, weight, f"{detail} (not counted: {intent})")
 
 
+def _reach_part(followers: Any, weight: float) -> Contribution:
+    """The reach line: the author's follower count, weighted."""
+    return _part("reach", sig.reach(followers), weight, f"{followers or 0} followers")
+
+
+def _repeat_part(
+    repeat_count: int, settings: TriageSettings, answered: bool, intent: str
+) -> Contribution:
+    """The repeat-contact line: earlier waiting mentions of the author, if any."""
+    if repeat_count <= 0:
+        return settings.fixed_parts["repeat"]
+    return _counted(
+        "repeat",
+        sig.repeat_contact(repeat_count),
+        settings.weights.repeat,
+        f"{repeat_count} earlier",
+        answered,
+        intent,
+    )
+
+
 def _rule_list(index: int) -> str:
     """The matcher list name of a keyword rule."""
     return f"rule:{index}"
@@ -621,23 +642,9 @@ def rescore_stored(
                 parts.append(_part(name, value, weight_of[name], detail))
                 learned = learned or name == "learned"
             elif name == "reach":
-                followers = row.get("author_followers")
-                parts.append(
-                    _part("reach", sig.reach(followers), w.reach, f"{followers or 0} followers")
-                )
+                parts.append(_reach_part(row.get("author_followers"), w.reach))
             elif name == "repeat":
-                parts.append(
-                    _counted(
-                        "repeat",
-                        sig.repeat_contact(repeat_count),
-                        w.repeat,
-                        f"{repeat_count} earlier",
-                        answered,
-                        intent,
-                    )
-                    if repeat_count > 0
-                    else fixed["repeat"]
-                )
+                parts.append(_repeat_part(repeat_count, settings, answered, intent))
             elif name.startswith("rule:"):  # the rules are in the fingerprint, weights included
                 parts.append(_part(name, value, _weight, detail))
                 rules = True
@@ -714,17 +721,8 @@ def _signal_parts(
         if urgent
         else fixed["urgency"],
         _part("direct", direct, w.direct, why) if direct else fixed["direct"],
-        _part("reach", sig.reach(followers), w.reach, f"{followers or 0} followers"),
-        _counted(
-            "repeat",
-            sig.repeat_contact(repeat_count),
-            w.repeat,
-            f"{repeat_count} earlier",
-            answered,
-            intent,
-        )
-        if repeat_count > 0
-        else fixed["repeat"],
+        _reach_part(followers, w.reach),
+        _repeat_part(repeat_count, settings, answered, intent),
     ]
     if stars is not None:
         parts.append(_rating_part(stars, w.rating, intent, by_stars))
