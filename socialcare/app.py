@@ -1902,21 +1902,6 @@ def _copy_steps(totals: dict[str, int], progress: ProgressHook) -> Callable[[Tab
     return step
 
 
-def _counted(
-    rows: Iterator[tuple[Any, ...]], task: str, progress: ProgressHook, every: int = 500
-) -> Iterator[tuple[Any, ...]]:
-    """``rows`` unchanged, telling ``progress`` how many have passed (every ``every`` and at
-    the end), so a long export shows it is moving."""
-    done = 0
-    progress(Step(task, 0))
-    for row in rows:
-        yield row
-        done += 1
-        if done % every == 0:
-            progress(Step(task, done))
-    progress(Step(task, done, done))
-
-
 STARTER_CONFIG = """# socialcare config: see config.example.toml in the repository for every key.
 # The database defaults to socialcare.db in the data dir (SOCIALCARE_HOME or the platform's).
 # database = "~/socialcare.db"
