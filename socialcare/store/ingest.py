@@ -104,6 +104,10 @@ class IngestOutcome:
     reopened: int = 0
 
 
+#: how many folded copies a mention has (``mentions.repost_count`` when up to date)
+_REPOSTS_OF = "(SELECT count(*) FROM reposts r WHERE r.original_id = mentions.id)"
+
+
 def _marks(values: Sequence[object]) -> str:
     return ", ".join("?" for _ in values)
 
@@ -287,10 +291,11 @@ def ingest_mentions(
             out.folded = max(int(cur.rowcount), 0)  # summed over the rows by both drivers
         recount = sorted({t for _, t in folds} | set(out.stored_ids))
         for chunk in in_chunks(recount):
+            # Only rows whose count moved are written: setting it on every stored row
+            # rewrote each new mention a second time (a new row version on PostgreSQL).
             store.conn.execute(
-                "UPDATE mentions SET repost_count = "
-                "(SELECT count(*) FROM reposts r WHERE r.original_id = mentions.id) "
-                f"WHERE id IN ({_marks(chunk)})",
+                f"UPDATE mentions SET repost_count = {_REPOSTS_OF} "
+                f"WHERE id IN ({_marks(chunk)}) AND repost_count != {_REPOSTS_OF}",
                 chunk,
             )
         fresh = [m for m in keep if m.id not in existing]
