@@ -681,3 +681,45 @@ def m021_claim_function(db: Executor) -> None:
         f"  RETURN QUERY {CLAIM_QUERY_M021};\n"
         "END\n$fn$"
     )
+
+
+#: the columns a claim (and a release, an assignment) writes: no index may hold them, or
+#: their UPDATE cannot be HOT (see m017)
+CLAIM_WRITES = ("assignee", "claimed_at")
+
+
+@migration
+def m017_hot_claims(db: Executor) -> None:
+    """A claim's UPDATE becomes a HOT update: no index of ``mentions`` holds ``assignee``.
+
+    PostgreSQL updates a row in place on its heap page, without a new entry in
+    every index ("heap-only tuple"), only when none of the columns it changes is
+    in an index (key, INCLUDE, expression or partial-index predicate) and the page
+    has room. ``assignee`` was in three (``idx_mentions_open_queue``,
+    ``idx_mentions_open_hour``, ``idx_mentions_open_assigned``), so each claim and
+    each release wrote all 18 index entries of the row: 40% of a lone claim's server
+    time. The two queue indexes are rebuilt without it (the ranking reads it from
+    the row only under ``--assignee``/``--mine``), and the assigned-rows index goes:
+    per-agent loads count the row's ``assignee`` among the open rows instead, which
+    PostgreSQL reads through the open-queue index and a heap fetch per open row.
+
+    ``fillfactor = 90`` leaves a tenth of each new heap page free, so a claim's new
+    row version fits on its page (existing pages are not rewritten: they make room
+    as pruning removes the row versions that earlier updates left behind). SQLite
+    updates rows in place anyway and keeps its indexes (its twin is empty).
+    """
+    db.execute("DROP INDEX idx_mentions_open_assigned")
+    db.execute("DROP INDEX idx_mentions_open_queue")
+    db.execute(
+        "CREATE INDEX idx_mentions_open_queue ON mentions("
+        "static_score, created_ts, sla_due_ts, is_own, snoozed_until, source, intent, "
+        "kind, conversation_id) INCLUDE (rowid) WHERE status = 'open'"
+    )
+    db.execute("DROP INDEX idx_mentions_open_hour")
+    db.execute(
+        "CREATE INDEX idx_mentions_open_hour ON mentions("
+        "(CAST(trunc(created_ts / 3600) AS BIGINT)), static_score, created_ts, sla_due_ts, "
+        "is_own, snoozed_until, source, intent, kind, conversation_id) INCLUDE (rowid) "
+        "WHERE status = 'open'"
+    )
+    db.execute("ALTER TABLE mentions SET (fillfactor = 90)")
