@@ -813,12 +813,3 @@ def m014_triage_fingerprint(db: sqlite_utils.Database) -> None:
 def m021_claim_function(db: sqlite_utils.Database) -> None:
     """Nothing to do: the PostgreSQL twin makes the claim one function call (one round
     trip to the server); SQLite runs in-process. Kept so both lists of names match."""
-
-
-@migration
-def m017_hot_claims(db: sqlite_utils.Database) -> None:
-    """Nothing to do: the PostgreSQL twin takes ``assignee`` out of its indexes so that a
-    claim's UPDATE is a HOT update (no new index entries). SQLite rewrites the row in
-    place and only the indexes holding the changed columns, and its queue's ``--mine``
-    and agent-load counts read ``idx_mentions_open_assigned`` and the covering open-queue
-    index, which stay. Kept so both lists of names match."""
