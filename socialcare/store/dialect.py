@@ -615,8 +615,8 @@ class PostgresDialect(Dialect):
             conn.execute("SELECT pg_advisory_unlock(?)", [_MIGRATION_LOCK])
 
 
-#: a ``:name`` parameter (not a ``::type`` cast)
-_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+#: quoted text (group 1 empty: left as it is), or a ``:name`` parameter (not a ``::`` cast)
+_PARAM = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|(?<![:\w]):([A-Za-z_]\w*)")
 
 
 @lru_cache(maxsize=256)
@@ -626,13 +626,17 @@ def _params_as_initplans(sql: str) -> str:
     ``WITH prm AS MATERIALIZED (SELECT :a AS "a", ...)`` and ``(SELECT "a" FROM prm)``
     for each use: the planner sees no parameter value in any plan (see
     :meth:`PostgresDialect.index_rank_sql`). Each is computed once per execution.
-    ``sql`` holds no quoted text with a colon in it (the callers' fragments do not).
+    Quoted text is left alone, as :func:`~socialcare.store.pg.translate` leaves it.
     Cached: a queue refresh builds the same text again.
     """
-    names = list(dict.fromkeys(_PARAM.findall(sql)))
+    names = list(dict.fromkeys(name for name in _PARAM.findall(sql) if name))
     if not names:
         return sql
-    body = _PARAM.sub(lambda m: f'(SELECT "{m.group(1)}" FROM prm)', sql.removeprefix("WITH "))
+
+    def initplan(m: re.Match[str]) -> str:
+        return m.group(0) if m.group(1) is None else f'(SELECT "{m.group(1)}" FROM prm)'
+
+    body = _PARAM.sub(initplan, sql.removeprefix("WITH "))
     values = ", ".join(f':{name} AS "{name}"' for name in names)
     return f"WITH prm AS MATERIALIZED (SELECT {values}), {body}"
 
