@@ -6,15 +6,15 @@ Builds one 10k store on a throwaway PostgreSQL server (``tests/pg_server.py``, o
 ``SOCIALCARE_TEST_PG_URL``'s) with ``bench_scale.build``, copies it into one
 database per variant (``CREATE DATABASE ... TEMPLATE``), changes each copy's
 indexes, and times one agent alone claiming (then releasing, untimed) the same 40
-open mentions on every copy, the rounds interleaved so that load from other work
-hits every variant alike. A SQLite file built alike is timed in the same rounds.
+open mentions on every copy, the rounds interleaved (in a shuffled order each round) so
+that load from other work hits every variant alike. A SQLite file built alike is timed in the same rounds.
 
 Variants: ``base`` (the schema as migrated) and ``base2`` (a second copy of it:
 the run's noise), ``nogin`` (``idx_mentions_search`` dropped), ``gin_fastupdate_off``,
 ``minimal`` (every index of ``mentions`` dropped but the two unique keys and the
 two the claim reads), ``no events FK`` (the claim event's foreign key to its
 mention dropped), and with ``--each`` every other index dropped on its own.
-On the ``base`` copy the claim's parts are timed alone in the same rounds: the
+On one more copy the claim's parts are timed alone in the same rounds: the
 clocks alone (an empty window: reading the server's ``schedstat`` costs this
 process CPU that every PostgreSQL row includes, SQLite's ``process_time`` next to
 nothing), a prepared ``SELECT 1`` (the round trip), the customer's advisory lock, the bare
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -122,6 +123,7 @@ def main() -> None:
         with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
             for n, _ in enumerate(variants):
                 conn.execute(f'CREATE DATABASE "v{n}" TEMPLATE "{name}"')
+            conn.execute(f'CREATE DATABASE "vparts" TEMPLATE "{name}"')
         timed: dict[str, Timed] = {}
         for n, (label, ddl) in enumerate(variants.items()):
             sc = _open(f"{base}/v{n}")
@@ -133,7 +135,11 @@ def main() -> None:
             timed[label] = Timed(sc, ids, sc.claim)
             timed[label].round()  # warm: caches, prepared plans
             timed[label].times = {k: [] for k in timed[label].times}
-        parts = _parts(timed["base"])
+        # the parts on a copy of their own: their rows and dead tuples stay out of base's
+        parts_sc = _open(f"{base}/vparts")
+        opened.append(parts_sc)
+        parts_sc.store.conn.raw.execute("VACUUM (ANALYZE) mentions")
+        parts = _parts(parts_sc, timed["base"].ids)
         lite = _open(str(tmp / "claim.db"))
         opened.append(lite)
         build(lite.store, N, time.time(), 0.02)
@@ -142,8 +148,11 @@ def main() -> None:
         timed["sqlite claim"].round()
         timed["sqlite claim"].times = {k: [] for k in timed["sqlite claim"].times}
         everything = {**timed, **parts}
+        order = list(everything.values())
+        shuffle = random.Random(25).shuffle
         for _ in range(args.rounds):
-            for t in everything.values():
+            shuffle(order)  # each row's place in a round varies: no row always follows another
+            for t in order:
                 t.round()
         _print(everything)
     finally:
@@ -152,9 +161,8 @@ def main() -> None:
         server.stop()
 
 
-def _parts(base: Timed) -> dict[str, Timed]:
-    """The claim's statements alone, on the ``base`` copy (each released, untimed)."""
-    sc = base.sc
+def _parts(sc: Socialcare, ids: list[str]) -> dict[str, Timed]:
+    """The claim's statements alone, on a copy of ``base`` (each released, untimed)."""
     raw = sc.store.conn.raw
     now = "2026-01-01T00:00:00+00:00"
 
@@ -183,7 +191,7 @@ def _parts(base: Timed) -> dict[str, Timed]:
     }
     out = {}
     for label, run in found.items():
-        out[label] = Timed(sc, base.ids, run)
+        out[label] = Timed(sc, ids, run)
         if "bench_scale" in label:
             out[label].cpu, out[label].server = out[label].slow_cpu, lambda: 0.0
         out[label].round()
