@@ -23,7 +23,9 @@ nothing), a prepared ``SELECT 1`` (the round trip), the customer's advisory lock
 Columns: medians of wall ms, CPU ms of this process plus the connection's server
 process (``bench_scale.cpu_clock``), server CPU ms alone, the server's mean (the
 GIN pending list's clean-ups would show there), and ratios to ``base`` and to
-SQLite's claim (CPU of this process).
+SQLite's claim (CPU of this process). Last, the GIN pending list that the run's
+claims and releases left on ``base`` (each update adds one row of ~14 lexemes)
+and the wall time ``gin_clean_pending_list`` takes to merge it into the index.
 """
 
 from __future__ import annotations
@@ -155,6 +157,7 @@ def main() -> None:
             for t in order:
                 t.round()
         _print(everything)
+        _pending(timed["base"].sc)
     finally:
         for sc in opened:
             sc.shutdown()
@@ -197,6 +200,25 @@ def _parts(sc: Socialcare, ids: list[str]) -> dict[str, Timed]:
         out[label].round()
         out[label].times = {k: [] for k in out[label].times}
     return out
+
+
+def _pending(sc: Socialcare) -> None:
+    """The GIN pending list the run's claims and releases left on ``base``, and the cost
+    of merging it into the index (which autovacuum does, or an insert once the list
+    passes ``gin_pending_list_limit``)."""
+    raw = sc.store.conn.raw
+    raw.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+    pages, tuples = raw.execute(
+        "SELECT pending_pages, pending_tuples FROM pgstatginindex('idx_mentions_search')"
+    ).fetchone()
+    limit = raw.execute("SHOW gin_pending_list_limit").fetchone()[0]
+    t0 = time.perf_counter()
+    raw.execute("SELECT gin_clean_pending_list('idx_mentions_search')")
+    merge = time.perf_counter() - t0
+    print(
+        f"GIN pending list on base: {tuples} rows in {pages} pages (limit {limit}); "
+        f"merged in {merge * 1e3:.1f} ms wall = {merge / max(tuples, 1) * 1e6:.1f} us a row"
+    )
 
 
 def _print(timed: dict[str, Timed]) -> None:
