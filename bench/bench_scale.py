@@ -25,7 +25,9 @@ against a baseline measured in the same run on the same store:
   final checkpoint included) over the final store size.
 * ``triage_all``: ``triage --all`` on the built store against stock VADER on its texts.
 * ``claim`` (PostgreSQL runs): one agent alone claiming (and releasing) mentions
-  of a 10k store on the server against the same on a SQLite file built alike.
+  of a 10k store on the server against the same on a SQLite file built alike;
+  in wall seconds, and in CPU seconds (:func:`cpu_clock`: on PostgreSQL this
+  process's plus its server process's).
 
 Every row has a ``heap`` column: the peak Python heap (tracemalloc) of one
 call of the row's work (the largest among its timed functions' warm-up calls,
@@ -39,9 +41,21 @@ Each run ends with a line that shows the split (``RssFile`` against
 
 Times are medians of wall-clock seconds (PostgreSQL does its work in another
 process); the report and export rows are CPU seconds of this process on SQLite.
+The PostgreSQL queue and claim rows come twice: wall seconds, and CPU seconds of
+this process plus the server process of its connection (:func:`cpu_clock`), which
+a loaded machine does not inflate with scheduling waits.
 The JSON goes to ``bench/results/scale-<backend>-<N>-<UTC time>.json``.
 PostgreSQL runs on a throwaway server (``tests/pg_server.py``), or on
-``SOCIALCARE_TEST_PG_URL``'s.
+``SOCIALCARE_TEST_PG_URL``'s; with ``--keep DIR`` on a cluster kept in
+``DIR/pg-<N>`` (created on the first run, stopped after each, started again by the
+next), whose store is built once. The 20%-open rows put the statuses back after
+they ran, so a kept store (either backend) starts the next run at 2% open.
+
+A PostgreSQL store is vacuumed and analysed after the build (and after the
+20%-open change), as autovacuum would do within a minute of such bulk writes:
+an index-only scan skips heap fetches only for pages the visibility map marks
+all-visible, and only VACUUM sets those marks. The queue rows measure the
+steady state a team store is in, not the minute after a bulk load.
 """
 
 from __future__ import annotations
@@ -123,7 +137,18 @@ def build(store: Store, n: int, now: float, open_share: float, seed: int = 25) -
     store.refresh_statistics()
     if store.backend == "sqlite":
         store.conn.execute("ANALYZE")
+    settle(store)
     return time.perf_counter() - started
+
+
+def settle(store: Store) -> None:
+    """On PostgreSQL, VACUUM (ANALYZE) ``mentions`` as autovacuum would after bulk writes.
+
+    Only VACUUM marks pages all-visible, and an index-only scan fetches the heap
+    row of every entry on a page without that mark (see the module docstring).
+    """
+    if store.backend == "postgresql":
+        store.conn.execute("VACUUM (ANALYZE) mentions")
 
 
 #: peak heap (bytes) of each ``median_time`` warm-up call since the table's last row
@@ -193,30 +218,88 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:,.0f} {unit}"
 
 
+def cpu_clock(store: Store) -> tuple[Callable[[], float], str]:
+    """A clock of CPU seconds spent on ``store``'s work, and what it counts.
+
+    SQLite: this process. PostgreSQL: this process plus the server process of the
+    store's connection (``/proc/<pid>/schedstat``, nanoseconds, when the server runs
+    on this machine; else wall seconds). On a 2-core machine shared with other work,
+    a wall figure of a sub-millisecond statement is mostly the time the two processes
+    wait to be scheduled after each round trip; CPU time is what the work costs.
+    """
+    if store.backend != "postgresql":
+        return time.process_time, "CPU"
+    stat = Path(f"/proc/{store.conn.raw.info.backend_pid}/schedstat")
+    try:
+        stat.read_text()
+    except OSError:
+        return time.perf_counter, "wall"
+
+    def clock() -> float:
+        return time.process_time() + int(stat.read_text().split()[0]) / 1e9
+
+    return clock, "CPU, client + server"
+
+
+def _median_on(clock: Callable[[], float], fn: Callable[[], Any], repeat: int = 15) -> float:
+    """Median ``clock`` seconds of ``fn()`` (after one warm-up call, whose heap is noted)."""
+    _HEAPS.append(traced_peak(fn))
+    times = []
+    for _ in range(repeat):
+        t0 = clock()
+        fn()
+        times.append(clock() - t0)
+    return statistics.median(times)
+
+
 def queue_rows(sc: Socialcare, table: Table, label: str) -> None:
-    """The ranking SQL alone (``Store._rank``), then the whole ``queue`` call."""
+    """The ranking SQL alone (``Store._rank``), then the whole ``queue`` call.
+
+    Each timed call is measured on two clocks at once: wall and :func:`cpu_clock`
+    (on SQLite both are this process's CPU). PostgreSQL's rows show both.
+    """
     store = sc.store
     d = store.dialect
-    cpu = store.backend == "sqlite"
+    cpu_of, what = cpu_clock(store)
+    wall_of = time.perf_counter if store.backend == "postgresql" else time.process_time
     flt = QueueFilter(limit=50)
     now = time.time()
     weight, cap = 2.0, 24.0
     ids = [r["id"] for r in store.queue(flt, now, weight, cap)]
     rank = store._rank
-    spent: list[float] = []
-    clock = time.process_time if cpu else time.perf_counter
+    spent: list[tuple[float, float]] = []
 
     def timed(*args: Any, **kwargs: Any) -> Any:
-        t0 = clock()
+        c0, w0 = cpu_of(), wall_of()
         out = rank(*args, **kwargs)
-        spent.append(clock() - t0)
+        spent.append((wall_of() - w0, cpu_of() - c0))
         return out
+
+    def medians() -> tuple[float, float]:
+        out = (statistics.median(w for w, _ in spent), statistics.median(c for _, c in spent))
+        spent.clear()
+        return out
+
+    def whole(repeat: int = 15) -> tuple[float, float]:
+        calls: list[tuple[float, float]] = []
+
+        def one() -> None:
+            c0, w0 = cpu_of(), wall_of()
+            store.queue(flt, now, weight, cap)
+            calls.append((wall_of() - w0, cpu_of() - c0))
+
+        _HEAPS.append(traced_peak(one))
+        calls.clear()
+        spent.clear()
+        for _ in range(repeat):
+            one()
+        return statistics.median(w for w, _ in calls), statistics.median(c for _, c in calls)
 
     store._rank = timed  # type: ignore[method-assign]
     try:
-        today = median_time(lambda: store.queue(flt, now, weight, cap), cpu=cpu)
+        today = whole()
         today_heap = _HEAPS[-1]
-        today_rank, spent[:] = statistics.median(spent), []
+        today_rank = medians()
         shared_rank = None
         own = d.index_rank_sql(
             columns="", where=[], probe_where=[], reach_where=[], score="", queue_hint="", limit=1
@@ -225,13 +308,13 @@ def queue_rows(sc: Socialcare, table: Table, label: str) -> None:
             # this backend's own shape off: the shared UNION of hour ranges, in this run
             d.index_rank_sql = lambda **kwargs: None  # type: ignore[method-assign]
             assert [r["id"] for r in store.queue(flt, now, weight, cap)] == ids, "rankings differ"
-            median_time(lambda: store.queue(flt, now, weight, cap), cpu=cpu)
-            shared_rank, spent[:] = statistics.median(spent), []
+            whole()
+            shared_rank = medians()
             del d.index_rank_sql
         store.index_ranking = False
         assert [r["id"] for r in store.queue(flt, now, weight, cap)] == ids, "rankings differ"
-        before = median_time(lambda: store.queue(flt, now, weight, cap), repeat=5, cpu=cpu)
-        before_rank = statistics.median(spent)
+        before = whole(repeat=5)
+        before_rank = medians()
     finally:
         store.index_ranking = True
         del store._rank
@@ -240,14 +323,25 @@ def queue_rows(sc: Socialcare, table: Table, label: str) -> None:
         f"SELECT m.rowid FROM mentions m {d.open_queue_hint()} WHERE m.status = 'open' "
         "AND m.is_own = 0 ORDER BY m.static_score DESC LIMIT 50"
     )
-    baseline = median_time(lambda: store.conn.execute(base_sql).fetchall(), cpu=cpu)
-    table.add(f"queue --limit 50, ranking SQL ({label})", today_rank, baseline, "s", before_rank,
-              heap=today_heap)  # fmt: skip
-    table.add(f"queue --limit 50, whole call ({label})", today, baseline, "s", before,
-              heap=today_heap)  # fmt: skip
-    if shared_rank is not None:
-        table.add(f"queue --limit 50, ranking SQL, shared shape ({label})", shared_rank,
-                  baseline, "s", heap=today_heap)  # fmt: skip
+    base_calls: list[tuple[float, float]] = []
+
+    def base() -> None:
+        c0, w0 = cpu_of(), wall_of()
+        store.conn.execute(base_sql).fetchall()
+        base_calls.append((wall_of() - w0, cpu_of() - c0))
+
+    _median_on(time.perf_counter, base)
+    baseline = (statistics.median(w for w, _ in base_calls[1:]),
+                statistics.median(c for _, c in base_calls[1:]))  # fmt: skip
+    clocks = ((0, ""),) if store.backend == "sqlite" else ((0, "wall, "), (1, f"{what}, "))
+    for i, clock in clocks:
+        table.add(f"queue --limit 50, ranking SQL ({clock}{label})", today_rank[i], baseline[i],
+                  "s", before_rank[i], heap=today_heap)  # fmt: skip
+        table.add(f"queue --limit 50, whole call ({clock}{label})", today[i], baseline[i], "s",
+                  before[i], heap=today_heap)  # fmt: skip
+        if shared_rank is not None:
+            table.add(f"queue --limit 50, ranking SQL, shared shape ({clock}{label})",
+                      shared_rank[i], baseline[i], "s", heap=today_heap)  # fmt: skip
 
 
 def status_rows(sc: Socialcare, table: Table) -> None:
@@ -593,14 +687,17 @@ def triage_all_rows(sc: Socialcare, table: Table) -> None:
               n / from_text)  # fmt: skip
 
 
-def claim_times(sc: Socialcare, ids: list[str], rounds: int = 3) -> list[float]:
-    """Wall seconds of ``claim`` (each then released, untimed), one agent alone."""
+def claim_times(
+    sc: Socialcare, ids: list[str], rounds: int = 3, clock: Callable[[], float] = time.perf_counter
+) -> list[float]:
+    """Seconds of ``claim`` on ``clock`` (wall by default; each then released, untimed),
+    one agent alone."""
     times = []
     for _ in range(rounds):
         for mention_id in ids:
-            t0 = time.perf_counter()
+            t0 = clock()
             sc.claim(mention_id)
-            times.append(time.perf_counter() - t0)
+            times.append(clock() - t0)
             sc.release(mention_id)
     return times
 
@@ -634,13 +731,18 @@ def _pipelined_claim(sc: Socialcare, mention_id: str) -> None:
     cur.fetchone()
 
 
-def _timed_claims(sc: Socialcare, ids: list[str], claim: Callable[[str], Any]) -> list[float]:
-    """Wall seconds of ``claim`` per id (each then released, untimed)."""
+def _timed_claims(
+    sc: Socialcare,
+    ids: list[str],
+    claim: Callable[[str], Any],
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[float]:
+    """Seconds of ``claim`` per id on ``clock`` (each then released, untimed)."""
     times = []
     for mention_id in ids:
-        t0 = time.perf_counter()
+        t0 = clock()
         claim(mention_id)
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
         sc.release(mention_id)
     return times
 
@@ -660,8 +762,9 @@ def claim_rows(table: Table, tmp: Path, server_url: str, n: int = 10_000) -> Non
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{claim_db}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{claim_db}"')
-    figures: dict[str, tuple[float, int]] = {}
+    figures: dict[str, tuple[float, float, int]] = {}
     before: list[float] = []
+    before_cpu: list[float] = []
     try:
         for label, database in (("sqlite", str(tmp / "claim.db")), ("pg", f"{base}/{claim_db}")):
             sc = Socialcare(Config(database=database, agent="bench", brand_handles=("acmehelp",)))
@@ -670,14 +773,19 @@ def claim_rows(table: Table, tmp: Path, server_url: str, n: int = 10_000) -> Non
                 ids = [r["id"] for r in sc.queue(QueueFilter(limit=40))]
                 claim_times(sc, ids[:5], rounds=1)  # warm: connection, caches, prepared plans
                 heap = traced_peak(lambda sc=sc, ids=ids: claim_times(sc, ids[:1], rounds=1))
+                cpu, _what = cpu_clock(sc.store)
                 if label == "pg":
                     _timed_claims(sc, ids[:5], lambda i, sc=sc: _pipelined_claim(sc, i))
                 today: list[float] = []
-                for _ in range(3):
+                today_cpu: list[float] = []
+                for _ in range(3):  # wall and CPU in turns, the pipelined claim between
                     today += claim_times(sc, ids, rounds=1)
+                    today_cpu += claim_times(sc, ids, rounds=1, clock=cpu)
                     if label == "pg":
-                        before += _timed_claims(sc, ids, lambda i, sc=sc: _pipelined_claim(sc, i))
-                figures[label] = (statistics.median(today), heap)
+                        pipelined = lambda i, sc=sc: _pipelined_claim(sc, i)  # noqa: E731
+                        before += _timed_claims(sc, ids, pipelined)
+                        before_cpu += _timed_claims(sc, ids, pipelined, clock=cpu)
+                figures[label] = (statistics.median(today), statistics.median(today_cpu), heap)
             finally:
                 sc.shutdown()
     finally:
@@ -685,7 +793,10 @@ def claim_rows(table: Table, tmp: Path, server_url: str, n: int = 10_000) -> Non
             conn.execute(f'DROP DATABASE IF EXISTS "{claim_db}" WITH (FORCE)')
     table.add(f"claim, one agent alone ({n // 1000}k store, PG vs SQLite)", figures["pg"][0],
               figures["sqlite"][0], "s", statistics.median(before),
-              heap=figures["pg"][1])  # fmt: skip
+              heap=figures["pg"][2])  # fmt: skip
+    table.add(f"claim, one agent alone ({n // 1000}k, PG vs SQLite, CPU: client + server)",
+              figures["pg"][1], figures["sqlite"][1], "s", statistics.median(before_cpu),
+              heap=figures["pg"][2])  # fmt: skip
 
 
 def memory_line(backend: str) -> str:
@@ -707,11 +818,71 @@ def memory_line(backend: str) -> str:
 ROWS = ("queue", "status", "report", "export", "poll", "triage_all", "claim")
 
 
+class KeptServer:
+    """A PostgreSQL cluster kept in a directory across runs (``--keep`` on PostgreSQL)."""
+
+    def __init__(self, root: Path) -> None:
+        import os
+        import pwd
+        import shutil
+
+        from tests.pg_server import SERVER_USER, find_binaries
+
+        binaries = find_binaries()
+        if binaries is None:
+            raise SystemExit("no PostgreSQL server binaries (initdb) found")
+        initdb, pg_ctl = binaries
+        self.as_user: list[str] = []
+        root.mkdir(parents=True, exist_ok=True)
+        self.data, self.log = root / "data", root / "server.log"
+        if os.geteuid() == 0:  # initdb refuses to run as root
+            owner = pwd.getpwnam(SERVER_USER)
+            os.chown(root, owner.pw_uid, owner.pw_gid)
+            self.as_user = [shutil.which("runuser") or "runuser", "-u", SERVER_USER, "--"]
+        self.ctl = [*self.as_user, str(pg_ctl), "-D", str(self.data)]
+        self.marker = root / "built"
+        self.fresh = not self.marker.exists()
+        if not self.data.exists():
+            self._run([*self.as_user, str(initdb), "-D", str(self.data), "-A", "trust", "-U",
+                       SERVER_USER, "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])  # fmt: skip
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+        )
+        self._run([*self.ctl, "-w", "-t", "120", "-l", str(self.log), "-o", options, "start"])
+        admin = f"postgresql://{SERVER_USER}@127.0.0.1:{port}/postgres"
+        if self.fresh:  # never built, or a build that did not finish
+            import psycopg
+
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute("DROP DATABASE IF EXISTS scale WITH (FORCE)")
+                conn.execute("CREATE DATABASE scale")
+        self.url = admin.rsplit("/", 1)[0] + "/scale"
+
+    def _run(self, cmd: list[str]) -> None:
+        import subprocess
+
+        subprocess.run(cmd, check=True, capture_output=True, cwd="/")
+
+    def stop(self) -> None:
+        """Stop the server; its files stay for the next run."""
+        self._run([*self.ctl, "-m", "fast", "-w", "stop"])
+
+
 def run_backend(backend: str, n: int, only: set[str], keep: Path | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        server = None
-        if backend == "postgresql":
+        server: Any = None
+        fresh = True
+        if backend == "postgresql" and keep is not None:
+            server = KeptServer(keep / f"pg-{n}")
+            database, fresh = server.url, server.fresh
+        elif backend == "postgresql":
             import os
 
             from tests.pg_server import start_server, truncate_tables
@@ -721,7 +892,7 @@ def run_backend(backend: str, n: int, only: set[str], keep: Path | None) -> dict
             database = server.url
         else:
             database = str((keep or tmp) / f"scale-{n}.db")
-        fresh = backend == "postgresql" or not Path(database).exists()
+            fresh = not Path(database).exists()
         sc = Socialcare(Config(database=database, agent="bench", brand_handles=("acmehelp",)))
         table = Table()
         now = time.time()
@@ -729,6 +900,8 @@ def run_backend(backend: str, n: int, only: set[str], keep: Path | None) -> dict
             if fresh:
                 took = build(sc.store, n, now, 0.02)
                 print(f"[{backend}] built {n:,} mentions in {took:.1f}s ({n / took:,.0f}/s)")
+                if isinstance(server, KeptServer):
+                    server.marker.touch()
             print(f"[{backend}] {sc.store.mention_count():,} mentions")
             if "queue" in only:
                 queue_rows(sc, table, "2% open")
@@ -744,15 +917,24 @@ def run_backend(backend: str, n: int, only: set[str], keep: Path | None) -> dict
                 triage_all_rows(sc, table)
             if "queue" in only:
                 rnd = random.Random(5)
-                closed = [r[0] for r in sc.store.conn.execute(
-                    "SELECT id FROM mentions WHERE status != 'open'").fetchall()]  # fmt: skip
+                was = dict(sc.store.conn.execute(
+                    "SELECT id, status FROM mentions WHERE status != 'open' ORDER BY rowid"
+                ).fetchall())  # fmt: skip
+                closed = list(was)
                 more = rnd.sample(closed, min(len(closed), int(n * 0.18)))
                 with sc.store.transaction():
                     sc.store.conn.executemany(
                         "UPDATE mentions SET status = 'open' WHERE id = ?", [(i,) for i in more]
                     )
                 sc.store.refresh_statistics()
+                settle(sc.store)
                 queue_rows(sc, table, "20% open")
+                with sc.store.transaction():  # back to 2% open, for the next run on a kept store
+                    sc.store.conn.executemany(
+                        "UPDATE mentions SET status = ? WHERE id = ?", [(was[i], i) for i in more]
+                    )
+                sc.store.refresh_statistics()
+                settle(sc.store)
             if "claim" in only and server is not None:
                 claim_rows(table, tmp, server.url)
             print(memory_line(backend), flush=True)

@@ -20,6 +20,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
 
@@ -190,6 +191,16 @@ _NOT_IN_A_CONVERSATION = "(m.kind != 'dm' OR m.conversation_id IS NULL)"
 #: PostgreSQL's claim without ``--force``: one call of m021's ``socialcare_claim``
 #: (id, agent, now, the event's detail when the mention was free / already the agent's)
 _CLAIM_CALL = "SELECT * FROM socialcare_claim(?, ?, ?, ?, ?)"
+
+
+@lru_cache(maxsize=64)
+def _claim_details(agent: str) -> tuple[str, str]:
+    """The ``claim`` event's detail exactly as ``log_event`` writes it, for the two holders
+    that win (none, and ``agent`` itself): the same per agent, so encoded once."""
+    return (
+        json.dumps({"previous": None, "forced": False}, default=str),
+        json.dumps({"previous": agent, "forced": False}, default=str),
+    )
 
 
 @dataclass(frozen=True)
@@ -1003,14 +1014,7 @@ class Store:
 
     def _claim_one_call(self, mention_id: str, agent: str) -> ClaimOutcome:
         """PostgreSQL's claim without ``force``: one statement (see :meth:`claim_checked`)."""
-        params = [
-            mention_id,
-            agent,
-            to_iso(utcnow()),
-            # the event's detail exactly as log_event writes it, for both holders that win
-            json.dumps({"previous": None, "forced": False}, default=str),
-            json.dumps({"previous": agent, "forced": False}, default=str),
-        ]
+        params = [mention_id, agent, to_iso(utcnow()), *_claim_details(agent)]
         # Outside a transaction the call is its own (autocommit) transaction, which
         # holds the customer's lock until it commits; inside one, the outer decides.
         row = self.conn.execute(_CLAIM_CALL, params, prepare=True).fetchone()
