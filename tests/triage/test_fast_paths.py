@@ -9,12 +9,17 @@ these tests compare the two on hypothesis-generated input, bit for bit:
   contribution, on a model with tied weights and every kind of feature;
 * VADER's emoji pass (a position scan) against the regex substitution;
 * the sarcasm pre-test's quote-mark gate against the bare regex, and the clauses
-  each "?" closes (one pass over the marks) against the quadratic regex.
+  each "?" closes (one pass over the marks) against the quadratic regex;
+* the batch sentiment passes (``analyse_many``) against ``analyse`` text by text.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -158,3 +163,56 @@ def test_quote_gate_changes_no_answer(pieces: list[str]) -> None:
 def test_asked_clauses_equal_the_regex(pieces: list[str]) -> None:
     text = "".join(pieces)
     assert signals._asked(text) == signals._ASKED.findall(text)
+
+
+_DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
+_BRAND = sent.brand_pattern(["acmehelp", "acme", "skyway"])
+
+
+def _one_by_one(
+    texts: list[str], languages: list[Any], brand: re.Pattern[str] | None
+) -> list[sent.Sentiment]:
+    """The per-text path ``score_rows`` took before its batch passes."""
+    return [
+        sent.analyse(t, lang, scored_text=sent.text_for_sentiment(t, brand))
+        for t, lang in zip(texts, languages, strict=True)
+    ]
+
+
+def test_batch_sentiment_equals_one_by_one_on_every_data_text() -> None:
+    rows = [
+        json.loads(line)
+        for path in sorted(_DATA.glob("*.jsonl"))
+        for line in path.read_text("utf-8").splitlines()
+    ]
+    texts = [str(r.get("text") or "") for r in rows]
+    for languages in ([r.get("language") for r in rows], [None] * len(rows), ["en"] * len(rows)):
+        for brand in (_BRAND, None):
+            assert sent.analyse_many(texts, languages, brand) == _one_by_one(
+                texts, languages, brand
+            )
+
+
+_SENTIMENT_PIECES = st.sampled_from(
+    [
+        "@AcmeHelp", "Acme's", "great", "GREAT", "not", "bloody", "brilliant", "sick", "of",
+        "Bloody", "Mary", "killed", "it", "http://t.co/x", "#fail", "😀", "🙏", "llevo",
+        "días", "sin", "internet", "kein", "Netz", "seit", "Tagen", "but", "no", "!", "?",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.one_of(_SENTIMENT_PIECES, st.text(max_size=3)), max_size=12),
+            st.sampled_from([None, "en", "es", "und", "EN-gb", 3]),
+        ),
+        max_size=8,
+    )
+)
+def test_batch_sentiment_equals_one_by_one(batch: list[tuple[list[str], Any]]) -> None:
+    texts = [" ".join(words) for words, _ in batch]
+    languages = [lang for _, lang in batch]
+    assert sent.analyse_many(texts, languages, _BRAND) == _one_by_one(texts, languages, _BRAND)
