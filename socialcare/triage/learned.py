@@ -32,6 +32,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence, Union
 
 from ..errors import UsageError
@@ -240,24 +241,27 @@ class LearnedModel:
         # sorting every contribution by (-|weight|, name).
         order = sorted(self.weights.items(), key=_by_weight)
         rank = {name: n for n, (name, _) in enumerate(order)}
+        weight_of: dict[str | tuple[str, str], float] = {}
+        weight_of.update(words.items())
+        weight_of.update(pairs.items())
         tables = _Tables(
-            words=words,
-            word_keys=frozenset(words),
-            pairs=pairs,
-            pair_keys=frozenset(pairs),
-            other=other,
+            keys=frozenset(weight_of),
+            weight_of=weight_of,
+            rank_of={
+                k: rank["w:" + k if isinstance(k, str) else f"b:{k[0]} {k[1]}"] for k in weight_of
+            },
             signals=any(n.startswith("s:") for n in other),
-            signal_keys=tuple(
-                (name, f"s:{name}", other[f"s:{name}"])
-                for name in SIGNAL_FEATURES
+            signal_index=tuple(
+                (i, f"s:{name}", other[f"s:{name}"])
+                for i, name in enumerate(SIGNAL_FEATURES)
                 if f"s:{name}" in other
             ),
-            word_rank={w: rank["w:" + w] for w in words},
-            pair_rank={p: rank[f"b:{p[0]} {p[1]}"] for p in pairs},
             intents={
-                n[9:]: (n, w) for n, w in other.items() if n.startswith("s:intent=") and n[9:]
+                n[9:]: (-abs(w), n, w)
+                for n, w in other.items()
+                if n.startswith("s:intent=") and n[9:]
             },
-            question=other.get("w:?"),
+            question=(-abs(other["w:?"]), "w:?", other["w:?"]) if "w:?" in other else None,
             ranked=tuple((-abs(w), name, w) for name, w in order),
             segments={},
         )
@@ -272,68 +276,82 @@ class LearnedModel:
         :meth:`contributions` (ties included, then cut by name): a test keeps them equal.
         """
         tables: _Tables = self._tables  # type: ignore[attr-defined]
-        return self._fast_values(text, signal_values(signals) if tables.signals else {}, top)
-
-    def _fast_values(
-        self, text: str, values: Mapping[str, float | str], top: int = 0
-    ) -> tuple[float, list[tuple[str, float]]]:
-        """:meth:`_fast` given the :func:`signal_values` of the signals (the scorer has them)."""
+        values = signal_values(signals) if tables.signals else {}
         margin, keyed = self._scored(text, values, top)
         return margin, [k[1:] for k in keyed]
 
     def _scored(
         self, text: str, values: Mapping[str, float | str], top: int
     ) -> tuple[float, list[tuple[float, str, float]]]:
+        """:meth:`_core` of a :func:`signal_values` mapping."""
+        get = values.get
+        return self._core(text, get("intent"), [get(name) for name in SIGNAL_FEATURES], top)
+
+    def _core(
+        self, text: str, intent: Any, signal_values: Sequence[Any], top: int
+    ) -> tuple[float, list[tuple[float, str, float]]]:
         """(margin, hits as (-|contribution|, feature, contribution)), best first.
 
+        ``signal_values``: the values of :data:`SIGNAL_FEATURES`, in that order.
         ``top`` <= 0: the hits are the question mark and signal features only, unsorted.
         """
         toks = _words(text)
         tables: _Tables = self._tables  # type: ignore[attr-defined]
-        words = tables.word_keys.intersection(toks)
-        pairs = (
-            tables.pair_keys.intersection(zip(toks, toks[1:], strict=False))
+        # words and word pairs in one set intersection (a word is a str, a pair a tuple)
+        keys = tables.keys
+        hits = (
+            keys.intersection(chain(toks, zip(toks, toks[1:], strict=False)))
             if len(toks) > 1
-            else ()
+            else keys.intersection(toks)
         )
         # math.fsum: exactly rounded, so the sum does not depend on the order in which the
         # sets (string hashes, random per process) give their members
-        terms = [self.intercept, *map(tables.words.__getitem__, words)]
-        if pairs:
-            terms += map(tables.pairs.__getitem__, pairs)
-        extra: list[tuple[str, float]] = []
+        terms = [self.intercept, *map(tables.weight_of.__getitem__, hits)]
+        # (-|contribution|, name, contribution): sorted as tuples, without a key function
+        keyed: list[tuple[float, str, float]] = []
         question = tables.question
         if question is not None and "?" in text and "?" in _LINK.sub(" ", text):
-            extra.append(("w:?", question))
+            keyed.append(question)
+            terms.append(question[2])
         if tables.signals:
-            intent = values.get("intent")
             if isinstance(intent, str):
                 hit = tables.intents.get(intent)
                 if hit is not None:
-                    extra.append(hit)
-            for name, key, weight in tables.signal_keys:
-                value = values.get(name)
-                if value and isinstance(value, (int, float)) and not isinstance(value, bool):
-                    extra.append((key, weight * float(value)))
-        if extra:
-            terms += [c for _, c in extra]
+                    keyed.append(hit)
+                    terms.append(hit[2])
+            for i, key, weight in tables.signal_index:
+                value = signal_values[i]
+                if value and (
+                    type(value) is float
+                    or (isinstance(value, (int, float)) and not isinstance(value, bool))
+                ):
+                    c = weight * float(value)
+                    keyed.append((-abs(c), key, c))
+                    terms.append(c)
         margin = math.fsum(terms)
-        # (-|contribution|, name, contribution): sorted as tuples, without a key function
-        keyed = [(-abs(c), name, c) for name, c in extra]
         if top <= 0:
             return margin, keyed
-        # words and pairs contribute their weight (value 1.0), so their global rank is
-        # their order by (-|contribution|, name): the first ``top`` ranks are their best
-        ranks = [*map(tables.word_rank.__getitem__, words)]
-        if pairs:
-            ranks += map(tables.pair_rank.__getitem__, pairs)
-        ranks.sort()
-        ranked = tables.ranked
-        if not keyed:
-            return margin, [ranked[r] for r in ranks[:top]]
-        keyed += [ranked[r] for r in ranks[:top]]
+        if hits:
+            # words and pairs contribute their weight (value 1.0), so their global rank is
+            # their order by (-|contribution|, name): the first ``top`` ranks are their best
+            ranks = sorted(map(tables.rank_of.__getitem__, hits))
+            ranked = tables.ranked
+            if not keyed:
+                return margin, [ranked[r] for r in ranks[:top]]
+            keyed += [ranked[r] for r in ranks[:top]]
         keyed.sort()
         return margin, keyed[:top]
+
+    def predict_line(
+        self, text: str, intent: str, signal_values: Sequence[float], top: int = 3
+    ) -> tuple[float, str]:
+        """:meth:`predict_explain` given the intent and the values of :data:`SIGNAL_FEATURES`.
+
+        The scorer's path: it has these values as plain numbers already, so no
+        mapping is built and read per mention.
+        """
+        margin, keyed = self._core(text, intent, signal_values, top)
+        return _sigmoid(margin), self._hit_line(keyed)
 
     @property
     def labels(self) -> int:
@@ -463,22 +481,20 @@ class LearnedModel:
 
 
 class _Tables(NamedTuple):
-    """A model's weights arranged for scoring (see :meth:`LearnedModel._fast`)."""
+    """A model's weights arranged for scoring (see :meth:`LearnedModel._core`)."""
 
-    words: dict[str, float]
-    word_keys: frozenset[str]
-    pairs: dict[tuple[str, str], float]
-    pair_keys: frozenset[tuple[str, str]]
-    other: dict[str, float]
+    #: the words (str) and word pairs (tuple) that have a weight
+    keys: frozenset[str | tuple[str, str]]
+    weight_of: dict[str | tuple[str, str], float]
+    #: each word's and pair's place in :attr:`ranked`
+    rank_of: dict[str | tuple[str, str], int]
     signals: bool
-    #: (signal, its feature name, weight) for the signals that have a weight
-    signal_keys: tuple[tuple[str, str, float], ...]
-    word_rank: dict[str, int]
-    pair_rank: dict[tuple[str, str], int]
-    #: intent -> (its feature name, weight), for the intents that have a weight
-    intents: dict[str, tuple[str, float]]
-    #: the weight of "w:?", if any
-    question: float | None
+    #: (index in SIGNAL_FEATURES, its feature name, weight) for the signals with a weight
+    signal_index: tuple[tuple[int, str, float], ...]
+    #: intent -> (-|weight|, its feature name, weight), for the intents that have a weight
+    intents: dict[str, tuple[float, str, float]]
+    #: (-|weight|, "w:?", weight) of the question mark, if it has a weight
+    question: tuple[float, str, float] | None
     #: every (-|weight|, feature, weight), heaviest first, ties by name (the ranks index it)
     ranked: tuple[tuple[float, str, float], ...]
     #: feature -> its "'word' +0.9" in an explanation, filled as features occur

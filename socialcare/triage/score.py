@@ -763,17 +763,11 @@ def _add_learned(
     weight: float,
 ) -> None:
     """Append the ``learned`` line to each mention's signal lines (the whole batch at once)."""
-    predict = model.predict_explain
+    predict = model.predict_line
     for (intent, parts), text in zip(partial, texts, strict=True):
-        # signal_values(parts), read straight from the parts just built
-        values: dict[str, float | str] = {
-            "intent": intent,
-            "sentiment": parts[1].value,
-            "urgency": parts[2].value,
-            "direct": parts[3].value,
-            "reach": parts[4].value,
-        }
-        p, top = predict(text, top=3, values=values)
+        # signal_values(parts), read straight from the parts just built, in the order of
+        # learned.SIGNAL_FEATURES (sentiment, urgency, direct, reach)
+        p, top = predict(text, intent, (parts[1][1], parts[2][1], parts[3][1], parts[4][1]), 3)
         parts.append(_part("learned", p, weight, f"p={p:.2f}: {top}"))
 
 

@@ -3,9 +3,9 @@
 Each speed-up of issue 19's scorer keeps a plain reference beside it, and
 these tests compare the two on hypothesis-generated input, bit for bit:
 
-* the learned model's ``predict_explain`` (set intersections, one global rank
-  of the weights, explanation words built once per feature) against the
-  feature dict summed with ``math.fsum`` and explained by sorting every
+* the learned model's ``predict_explain`` and ``predict_line`` (one set
+  intersection for words and pairs, one global rank of the weights, explanation
+  words built once per feature) against the feature dict summed with ``math.fsum`` and explained by sorting every
   contribution, on a model with tied weights and every kind of feature;
 * VADER's emoji pass (a position scan) against the regex substitution;
 * the sarcasm pre-test's quote-mark gate against the bare regex, and the clauses
@@ -110,6 +110,17 @@ def test_learned_fast_path_equals_the_feature_dict(
     assert MODEL.predict_explain(text, top=top, values=values) == expected
     assert MODEL.predict_explain(text, values, top=top) == expected
     assert MODEL.predict(text, values) == expected[0]
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_texts(), _values(), st.integers(1, 6))
+def test_learned_scorer_path_equals_the_feature_dict(
+    text: str, values: dict[str, float | str], top: int
+) -> None:
+    """``predict_line`` (the intent and signal values as a tuple, as score_rows has them)."""
+    signals = tuple(values.get(name) for name in learned.SIGNAL_FEATURES)
+    got = MODEL.predict_line(text, values.get("intent"), signals, top)  # type: ignore[arg-type]
+    assert got == _reference(text, values, top)
 
 
 def test_learned_ties_are_cut_by_name() -> None:
