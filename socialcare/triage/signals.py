@@ -242,9 +242,9 @@ class TermMatcher:
                 if tok not in memo:
                     self._candidates(tok)
             maybe.difference_update(self._misses)
-        for i, tok in enumerate(toks) if maybe else ():
-            if tok not in maybe:
-                continue
+        # the positions of those words (a comprehension: cheaper than testing in the loop)
+        for i in [i for i, tok in enumerate(toks) if tok in maybe] if maybe else ():
+            tok = toks[i]
             heads = self._memo.get(tok)
             if heads is None:  # the memo restarted while filling it
                 heads = self._candidates(tok)
@@ -256,13 +256,27 @@ class TermMatcher:
                 if heads.wild:  # those whose first tail word ("work*") the next word fits
                     tails += tuple(w for w in heads.wild if nxt.startswith(w[1][0][:-1]))
                 for name, tail in tails:
-                    if ends.get(name, 0) <= i and _tail_matches(tail, toks, i + 1):
+                    # the tail's first word is the next word already (grouped by it, or
+                    # its prefix checked just above): only longer tails need a check
+                    if ends.get(name, 0) <= i and (
+                        len(tail) == 1 or _tail_matches(tail, toks, i + 1)
+                    ):
                         end = i + 1 + len(tail)
-                        _record(found, name, Match(" ".join(toks[i:end]), i, end))
+                        match = Match(" ".join(toks[i:end]), i, end)
+                        hits = found.get(name)
+                        if hits is None:
+                            found[name] = [match]
+                        else:
+                            hits.append(match)
                         ends[name] = end
             for name in heads.singles:
                 if ends.get(name, 0) <= i:
-                    _record(found, name, Match(tok, i, i + 1))
+                    match = Match(tok, i, i + 1)
+                    hits = found.get(name)
+                    if hits is None:
+                        found[name] = [match]
+                    else:
+                        hits.append(match)
                     ends[name] = i + 1
         for name, vocab in self._presence:
             if not vocab.isdisjoint(tokset):
@@ -306,14 +320,6 @@ class _Heads(NamedTuple):
 
 
 _UNSEEN = _Heads((), {}, ())
-
-
-def _record(found: dict[str, list[Match]], name: str, match: Match) -> None:
-    hits = found.get(name)
-    if hits is None:
-        found[name] = [match]
-    else:
-        hits.append(match)
 
 
 def _tail_matches(tail: _Tail, toks: list[str], start: int) -> bool:

@@ -10,7 +10,9 @@ these tests compare the two on hypothesis-generated input, bit for bit:
 * VADER's emoji pass (a position scan) against the regex substitution;
 * the sarcasm pre-test's quote-mark gate against the bare regex, and the clauses
   each "?" closes (one pass over the marks) against the quadratic regex;
-* the batch sentiment passes (``analyse_many``) against ``analyse`` text by text.
+* the batch sentiment passes (``analyse_many``) against ``analyse`` text by text;
+* the cue matcher (words tested by a comprehension, one-word phrase tails taken
+  as matched) against its plain loop, with the built-in cues and every pack.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from socialcare.triage import learned, signals
+from socialcare.triage import BUILTIN_DOMAINS, TriageSettings, learned, signals
 from socialcare.triage import sentiment as sent
 from socialcare.triage.learned import LearnedModel, features
 
@@ -227,3 +229,70 @@ def test_batch_sentiment_equals_one_by_one(batch: list[tuple[list[str], Any]]) -
     texts = [" ".join(words) for words, _ in batch]
     languages = [lang for _, lang in batch]
     assert sent.analyse_many(texts, languages, _BRAND) == _one_by_one(texts, languages, _BRAND)
+
+
+def _reference_find(matcher: signals.TermMatcher, text: str) -> dict[str, list[signals.Match]]:
+    """``TermMatcher.find`` as it was before its fast paths: every word tested in the
+    loop, every phrase tail checked word by word (its first word too)."""
+    toks = signals.words(text)
+    found: dict[str, list[signals.Match]] = {}
+    ends: dict[str, int] = {}
+    for tok in set(toks):
+        if tok not in matcher._memo:
+            matcher._candidates(tok)
+    for i, tok in enumerate(toks):
+        heads = matcher._memo.get(tok)
+        if heads is None:
+            continue
+        if heads.phrases or heads.wild:
+            nxt = toks[i + 1] if i + 1 < len(toks) else ""
+            tails = heads.phrases.get(nxt, ())
+            tails += tuple(w for w in heads.wild if nxt.startswith(w[1][0][:-1]))
+            for name, tail in tails:
+                if ends.get(name, 0) <= i and signals._tail_matches(tail, toks, i + 1):
+                    end = i + 1 + len(tail)
+                    found.setdefault(name, []).append(signals.Match(" ".join(toks[i:end]), i, end))
+                    ends[name] = end
+        for name in heads.singles:
+            if ends.get(name, 0) <= i:
+                found.setdefault(name, []).append(signals.Match(tok, i, i + 1))
+                ends[name] = i + 1
+    tokset = set(toks)
+    for name, vocab in matcher._presence:
+        if not vocab.isdisjoint(tokset):
+            found[name] = [signals.Match(min(vocab.intersection(tokset)), -1, -1)]
+    for name, pattern, _, _ in matcher._fallback:
+        extra = [signals.Match(m.group(0).lower(), -1, -1) for m in pattern.finditer(text)]
+        if extra:
+            found.setdefault(name, []).extend(extra)
+    return found
+
+
+_PACK_MATCHER = TriageSettings(domains=BUILTIN_DOMAINS).matcher
+#: words that start cue terms (and phrases of them), and some that start none
+_CUE_WORDS = sorted(
+    {
+        w
+        for terms in signals.CUES.values()
+        for term in terms
+        for w in term.replace("*", "").split()
+        if w.isascii()
+    }
+    | {"cancelled", "working", "works", "delayed", "lost", "luggage", "the", "bill", "10/10", "/s"}
+)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_CUE_WORDS),
+            st.sampled_from(["x", "!", ",", "'", "🙄", "Cancelled", "NOT", "don’t", "(order"]),
+        ),
+        max_size=16,
+    )
+)
+def test_matcher_equals_the_plain_loop(pieces: list[str]) -> None:
+    text = " ".join(pieces)
+    for matcher in (signals.BUILTIN_MATCHER, _PACK_MATCHER):
+        assert matcher.find(text) == _reference_find(matcher, text), repr(text)
