@@ -241,14 +241,15 @@ def _score_valence(sentiments: list[float], text: str) -> dict[str, float]:
     # _sift_sentiment_scores
     pos_sum = 0.0
     neg_sum = 0.0
-    neu_count = 0
-    for sentiment_score in sentiments:
+    # most words score 0: only the others are summed (in order, so the same bits); a
+    # zero (0, 0.0 or -0.0) is falsy and == 0, anything else truthy and != 0
+    nonzero = [s for s in sentiments if s]
+    neu_count = len(sentiments) - len(nonzero)
+    for sentiment_score in nonzero:
         if sentiment_score > 0:
             pos_sum += float(sentiment_score) + 1
-        if sentiment_score < 0:
+        elif sentiment_score < 0:
             neg_sum += float(sentiment_score) - 1
-        if sentiment_score == 0:
-            neu_count += 1
     if pos_sum > math.fabs(neg_sum):
         pos_sum += punct_emph_amplifier
     elif pos_sum < math.fabs(neg_sum):

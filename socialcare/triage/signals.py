@@ -96,20 +96,22 @@ def compile_terms(terms: Iterable[str]) -> re.Pattern[str] | None:
 def words(text: str) -> list[str]:
     """The lowercased words of ``text`` as :class:`TermMatcher` sees them (keeps ' and -).
 
-    The last text's words are remembered: scoring one mention asks for them several
-    times (matcher, context checks, sarcasm). Callers must not change the list.
+    The words of the last :data:`TEXT_MEMO_SIZE` texts are remembered: scoring
+    one mention asks for them several times (matcher, context checks, sarcasm),
+    and a batch (``score_rows``) asks in separate passes over its texts, so the
+    one last text would be another one by then. Callers must not change the list.
 
     The words of each whitespace-separated token are remembered too: no word
     spans whitespace (``\\w`` never matches it, and ``lower()`` reads no context
     across it), so the text's words are its tokens' words in order, and most
     tokens ("my", "bill", "@AcmeHelp") recur from post to post.
     """
-    global _LAST_WORDS
-    last = _LAST_WORDS
-    if last[0] == text:
-        return last[1]
-    toks = memo_words(text, _TOKEN_WORDS, _token_words)
-    _LAST_WORDS = (text, toks)
+    toks = _TEXT_WORDS.get(text)
+    if toks is None:
+        if len(_TEXT_WORDS) >= TEXT_MEMO_SIZE:
+            _TEXT_WORDS.clear()
+        toks = memo_words(text, _TOKEN_WORDS, _token_words)
+        _TEXT_WORDS[text] = toks
     return toks
 
 
@@ -121,7 +123,9 @@ def _token_words(token: str) -> tuple[str, ...]:
     return found
 
 
-_LAST_WORDS: tuple[str, list[str]] = ("", [])
+#: texts whose words :func:`words` remembers (more than a poll's batch of 2,000)
+TEXT_MEMO_SIZE = 4096
+_TEXT_WORDS: dict[str, list[str]] = {}
 _TOKEN_WORDS: dict[str, tuple[str, ...]] = {}
 
 
