@@ -33,7 +33,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence, Union
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence, Union, cast
 
 from ..errors import UsageError
 from ..models import to_iso, utcnow
@@ -223,8 +223,8 @@ class LearnedModel:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # Lookup tables for the scoring path: words and word pairs are matched by set
-        # intersection (C speed) instead of building every feature name of a text.
+        # Lookup tables for the scoring path: words and word pairs are looked up as they
+        # are (str, tuple) instead of building every feature name of a text.
         words: dict[str, float] = {}
         pairs: dict[tuple[str, str], float] = {}
         other: dict[str, float] = {}
@@ -241,15 +241,12 @@ class LearnedModel:
         # sorting every contribution by (-|weight|, name).
         order = sorted(self.weights.items(), key=_by_weight)
         rank = {name: n for n, (name, _) in enumerate(order)}
-        weight_of: dict[str | tuple[str, str], float] = {}
-        weight_of.update(words.items())
-        weight_of.update(pairs.items())
+        rank_of: dict[str | tuple[str, str], int] = {}
+        rank_of.update((w, rank["w:" + w]) for w in words)
+        rank_of.update((p, rank[f"b:{p[0]} {p[1]}"]) for p in pairs)
         tables = _Tables(
-            keys=frozenset(weight_of),
-            weight_of=weight_of,
-            rank_of={
-                k: rank["w:" + k if isinstance(k, str) else f"b:{k[0]} {k[1]}"] for k in weight_of
-            },
+            weight_by_rank=tuple(w for _, w in order),
+            rank_of=rank_of,
             signals=any(n.startswith("s:") for n in other),
             signal_index=tuple(
                 (i, f"s:{name}", other[f"s:{name}"])
@@ -295,18 +292,20 @@ class LearnedModel:
         ``signal_values``: the values of :data:`SIGNAL_FEATURES`, in that order.
         ``top`` <= 0: the hits are the question mark and signal features only, unsorted.
         """
-        toks = _words(text)
+        toks = memo_words(text, _TOKEN_WORDS, _token_words)  # _words(text), one call less
         tables: _Tables = self._tables  # type: ignore[attr-defined]
-        # words and word pairs in one set intersection (a word is a str, a pair a tuple)
-        keys = tables.keys
-        hits = (
-            keys.intersection(chain(toks, zip(toks, toks[1:], strict=False)))
-            if len(toks) > 1
-            else keys.intersection(toks)
+        # the ranks (see ``ranked``) of the words and word pairs (a word is a str, a pair
+        # a tuple) that have a weight: one dict lookup per word and pair, each once
+        rank_of = tables.rank_of.get
+        keys = cast(
+            "Iterable[str | tuple[str, str]]", chain(toks, zip(toks, toks[1:], strict=False))
         )
+        found = set(map(rank_of, keys))
+        found.discard(None)
+        ranks = cast("list[int]", sorted(found) if top > 0 else list(found))
         # math.fsum: exactly rounded, so the sum does not depend on the order in which the
         # sets (string hashes, random per process) give their members
-        terms = [self.intercept, *map(tables.weight_of.__getitem__, hits)]
+        terms = [self.intercept, *map(tables.weight_by_rank.__getitem__, ranks)]
         # (-|contribution|, name, contribution): sorted as tuples, without a key function
         keyed: list[tuple[float, str, float]] = []
         question = tables.question
@@ -331,10 +330,9 @@ class LearnedModel:
         margin = math.fsum(terms)
         if top <= 0:
             return margin, keyed
-        if hits:
+        if ranks:
             # words and pairs contribute their weight (value 1.0), so their global rank is
             # their order by (-|contribution|, name): the first ``top`` ranks are their best
-            ranks = sorted(map(tables.rank_of.__getitem__, hits))
             ranked = tables.ranked
             if not keyed:
                 return margin, [ranked[r] for r in ranks[:top]]
@@ -412,8 +410,20 @@ class LearnedModel:
         for _, name, c in hits:
             seg = segments.get(name)
             if seg is None:
-                seg = f"{_described(name)} {c:+.1f}"
-                if name not in _SCALED:
+                if name in _SCALED:
+                    # a scaled signal's line depends on its contribution too; most recur
+                    # (direct is 1.0, urgency 0.5 or 0.75, compounds have 4 decimals).
+                    # Not for a zero: 0.0 and -0.0 are one key but print "+0.0", "-0.0"
+                    key = (name, c)
+                    seg = _SCALED_SEGMENTS.get(key)
+                    if seg is None:
+                        seg = f"{_described(name)} {c:+.1f}"
+                        if c:
+                            if len(_SCALED_SEGMENTS) >= 20_000:
+                                _SCALED_SEGMENTS.clear()
+                            _SCALED_SEGMENTS[key] = seg
+                else:
+                    seg = f"{_described(name)} {c:+.1f}"
                     segments[name] = seg
             out.append(seg)
         return ", ".join(out) or "no known words"
@@ -483,10 +493,9 @@ class LearnedModel:
 class _Tables(NamedTuple):
     """A model's weights arranged for scoring (see :meth:`LearnedModel._core`)."""
 
-    #: the words (str) and word pairs (tuple) that have a weight
-    keys: frozenset[str | tuple[str, str]]
-    weight_of: dict[str | tuple[str, str], float]
-    #: each word's and pair's place in :attr:`ranked`
+    #: the weight of every feature by its place in :attr:`ranked`
+    weight_by_rank: tuple[float, ...]
+    #: each word's (str) and word pair's (tuple) place in :attr:`ranked`
     rank_of: dict[str | tuple[str, str], int]
     signals: bool
     #: (index in SIGNAL_FEATURES, its feature name, weight) for the signals with a weight
@@ -503,6 +512,8 @@ class _Tables(NamedTuple):
 
 #: the features whose contribution is their weight times a signal's value
 _SCALED = frozenset(f"s:{name}" for name in SIGNAL_FEATURES)
+#: (scaled signal feature, contribution) -> its words in an explanation (any model)
+_SCALED_SEGMENTS: dict[tuple[str, float], str] = {}
 
 
 def _by_weight(part: tuple[str, float]) -> tuple[float, str]:
