@@ -547,7 +547,10 @@ _SLANG_PHRASE_STEMS = ("kill", "smash", "nail", "crush", "slay", "aced")
 #: any of the stems, or of the slang words, as a plain substring (one C-level scan)
 _SLANG_PHRASE_STEM = re.compile("|".join(map(re.escape, _SLANG_PHRASE_STEMS)))
 _SLANG_SUBSTRING = re.compile("|".join(map(re.escape, _SLANG_WORDS)))
-_CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]+")
+#: ``(?<=\s)[A-Z][a-z]+`` (a capitalised word after whitespace) written to start with
+#: the capital, so the engine skips to each capital instead of testing the lookbehind
+#: at every position (same matches, ~2x faster; a test compares the two)
+_CAPITALISED = re.compile(r"[A-Z](?<=\s[A-Z])[a-z]+")
 #: VADER's negative words, for the "negative word inside a name" check
 _NEGATIVE = frozenset(w for w, v in _ANALYZER.lexicon.items() if v < 0)
 

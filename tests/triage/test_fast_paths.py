@@ -10,7 +10,8 @@ these tests compare the two on hypothesis-generated input, bit for bit:
 * VADER's emoji pass (a position scan) against the regex substitution;
 * the sarcasm pre-test's quote-mark gate against the bare regex, and the clauses
   each "?" closes (one pass over the marks) against the quadratic regex;
-* the batch sentiment passes (``analyse_many``) against ``analyse`` text by text;
+* the batch sentiment passes (``analyse_many``) against ``analyse`` text by text,
+  and the capitalised-word regex (capital first) against its lookbehind-first form;
 * the cue matcher (words tested by a comprehension, one-word phrase tails taken
   as matched) against its plain loop, with the built-in cues and every pack.
 """
@@ -296,3 +297,25 @@ def test_matcher_equals_the_plain_loop(pieces: list[str]) -> None:
     text = " ".join(pieces)
     for matcher in (signals.BUILTIN_MATCHER, _PACK_MATCHER):
         assert matcher.find(text) == _reference_find(matcher, text), repr(text)
+
+
+_PLAIN_CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]+")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(
+                [" ", "\t", "\n", "\u00a0", "\u2003", "A", "Z", "a", "z", "É", "é", "Bloody",
+                 "Mary's", "DEAD", "Dead", "1", "(", "@", "İ", "ǅ"]
+            ),
+            st.text(max_size=2),
+        ),
+        max_size=14,
+    )
+)  # fmt: skip
+def test_capitalised_words_equal_the_lookbehind_regex(pieces: list[str]) -> None:
+    """VADER's name check finds the same capitalised words as the plain lookbehind regex."""
+    text = "".join(pieces)
+    assert sent._CAPITALISED.findall(text) == _PLAIN_CAPITALISED.findall(text)
