@@ -543,9 +543,10 @@ def score_row(
     ``rating`` (reviews) and ``created_ts`` (or ``created_at``). ``repeat_count``
     is how many earlier mentions by the same author are still unanswered
     (``Store.unanswered_before_many``). The same code as :func:`score_rows`,
-    so one row and a batch can never score differently.
+    so one row and a batch can never score differently (without the batch's pause
+    of the garbage collector, which buys nothing for one row).
     """
-    return score_rows((row,), settings, (repeat_count,))[0]
+    return _score_rows((row,), settings, (repeat_count,))[0]
 
 
 def score_rows(
