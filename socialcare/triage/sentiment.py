@@ -547,6 +547,12 @@ _SLANG_PHRASE_STEMS = ("kill", "smash", "nail", "crush", "slay", "aced")
 #: any of the stems, or of the slang words, as a plain substring (one C-level scan)
 _SLANG_PHRASE_STEM = re.compile("|".join(map(re.escape, _SLANG_PHRASE_STEMS)))
 _SLANG_SUBSTRING = re.compile("|".join(map(re.escape, _SLANG_WORDS)))
+#: the slang words that contain no other ("damn", not "damned"): a text contains one of
+#: the slang words iff it contains one of these; ``in`` tests beat the regex alternation
+#: (which tries every word at most positions) by ~1.6x
+_SLANG_SUBSTRINGS = tuple(
+    w for w in _SLANG_WORDS if not any(o != w and o in w for o in _SLANG_WORDS)
+)
 #: ``(?<=\s)[A-Z][a-z]+`` (a capitalised word after whitespace) written to start with
 #: the capital, so the engine skips to each capital instead of testing the lookbehind
 #: at every position (same matches, ~2x faster; a test compares the two)
@@ -593,7 +599,8 @@ def text_for_sentiment(text: str, brand: re.Pattern[str] | None = None) -> str:
     if _SLANG_PHRASE_STEM.search(low) is not None and _SLANG_PHRASES.search(out):
         out = _SLANG_PHRASES.sub("did great", out)
         low = out.casefold()
-    return _slang(out, _SLANG_SUBSTRING.search(low) is not None)
+    # any(...): _SLANG_SUBSTRING.search(low) is not None, faster (a test compares them)
+    return _slang(out, any(map(low.__contains__, _SLANG_SUBSTRINGS)))
 
 
 def _slang(text: str, maybe_slang: bool = True) -> str:

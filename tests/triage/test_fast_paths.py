@@ -11,7 +11,8 @@ these tests compare the two on hypothesis-generated input, bit for bit:
 * the sarcasm pre-test's quote-mark gate against the bare regex, and the clauses
   each "?" closes (one pass over the marks) against the quadratic regex;
 * the batch sentiment passes (``analyse_many``) against ``analyse`` text by text,
-  and the capitalised-word regex (capital first) against its lookbehind-first form;
+  the capitalised-word regex (capital first) against its lookbehind-first form,
+  and the slang pre-check (``in`` tests) against its regex alternation;
 * the cue matcher (words tested by a comprehension, one-word phrase tails taken
   as matched) against its plain loop, with the built-in cues and every pack.
 """
@@ -319,3 +320,20 @@ def test_capitalised_words_equal_the_lookbehind_regex(pieces: list[str]) -> None
     """VADER's name check finds the same capitalised words as the plain lookbehind regex."""
     text = "".join(pieces)
     assert sent._CAPITALISED.findall(text) == _PLAIN_CAPITALISED.findall(text)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from([*sent._SLANG_WORDS, "damne", "insan", "ma", "d", "ly", " ", "-"]),
+            st.text(max_size=2),
+        ),
+        max_size=8,
+    )
+)
+def test_slang_substring_test_equals_the_regex(pieces: list[str]) -> None:
+    """The slang pre-check (``in`` tests of the minimal words) against the alternation."""
+    low = "".join(pieces).casefold()
+    expected = sent._SLANG_SUBSTRING.search(low) is not None
+    assert any(map(low.__contains__, sent._SLANG_SUBSTRINGS)) == expected
