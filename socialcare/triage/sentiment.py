@@ -566,8 +566,11 @@ def brand_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     alts = sorted({n.strip().lstrip("@").lower() for n in names if n.strip("@ ")}, key=len)
     if not alts:
         return None
-    body = "|".join(re.escape(a) for a in reversed(alts))
-    pattern = re.compile(r"(?<![\w@])(?:" + body + r")(?:['’]s)?(?!\w)", re.IGNORECASE)
+    # each name, then the lookbehind (fixed width: the name and the one character before
+    # it): the same matches as ``(?<![\w@])(?:names)``, which tests the lookbehind at every
+    # position before any name; this way the engine tries names first (~2x faster)
+    body = "|".join(f"{n}(?<![\\w@]{n})" for n in map(re.escape, reversed(alts)))
+    pattern = re.compile(r"(?:" + body + r")(?:['’]s)?(?!\w)", re.IGNORECASE)
     if all(a.isascii() for a in alts) and len(_BRAND_NAMES) < 1000:
         _BRAND_NAMES[pattern] = tuple(alts)
     return pattern

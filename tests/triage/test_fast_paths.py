@@ -12,7 +12,8 @@ these tests compare the two on hypothesis-generated input, bit for bit:
   each "?" closes (one pass over the marks) against the quadratic regex;
 * the batch sentiment passes (``analyse_many``) against ``analyse`` text by text,
   the capitalised-word regex (capital first) against its lookbehind-first form,
-  and the slang pre-check (``in`` tests) against its regex alternation;
+  the brand-name regex (each name before its lookbehind) against the lookbehind
+  first, and the slang pre-check (``in`` tests) against its regex alternation;
 * the cue matcher (words tested by a comprehension, one-word phrase tails taken
   as matched) against its plain loop, with the built-in cues and every pack.
 """
@@ -337,3 +338,38 @@ def test_slang_substring_test_equals_the_regex(pieces: list[str]) -> None:
     low = "".join(pieces).casefold()
     expected = sent._SLANG_SUBSTRING.search(low) is not None
     assert any(map(low.__contains__, sent._SLANG_SUBSTRINGS)) == expected
+
+
+def _plain_brand_pattern(names: list[str]) -> re.Pattern[str] | None:
+    """``brand_pattern`` with its lookbehind first, as it was written before."""
+    alts = sorted({n.strip().lstrip("@").lower() for n in names if n.strip("@ ")}, key=len)
+    if not alts:
+        return None
+    body = "|".join(re.escape(a) for a in reversed(alts))
+    return re.compile(r"(?<![\w@])(?:" + body + r")(?:['’]s)?(?!\w)", re.IGNORECASE)
+
+
+_NAME_PIECES = st.sampled_from(["acme", "ACME", "help", "sky", " ", "way", ".", "'", "é", "ß", "K"])
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.lists(_NAME_PIECES, min_size=1, max_size=3).map("".join), max_size=3),
+    st.lists(
+        st.one_of(
+            _NAME_PIECES,
+            st.sampled_from(["@", "x", "_", "'s", "’s", "s", "!", "\n", "#", "1"]),
+            st.text(max_size=2),
+        ),
+        max_size=14,
+    ),
+)
+def test_brand_names_equal_the_lookbehind_first_regex(names: list[str], pieces: list[str]) -> None:
+    text = "".join(pieces)
+    fast, plain = sent.brand_pattern(names), _plain_brand_pattern(names)
+    if plain is None:
+        assert fast is None
+        return
+    assert fast is not None
+    assert fast.sub(" ", text) == plain.sub(" ", text)
+    assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
