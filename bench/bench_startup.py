@@ -1,8 +1,11 @@
 """Benchmark: start-up time of `socialcare --help`, `queue` and `show` against typer + rich alone.
 
-Usage: python bench/bench_startup.py [RUNS] [--before REV]     (default 7 runs)
+Usage: python bench/bench_startup.py [RUNS] [--before REV] [--triage-all]     (default 7 runs)
 
-Builds a small demo store in a temporary SOCIALCARE_HOME (`init`, `poll`), then
+Builds a small demo store in a temporary SOCIALCARE_HOME (`init`, `poll`, and with
+``--triage-all`` a `triage --all`, which fingerprints every row's signals so that
+`show` explains them from the stored signals; a poll that writes ``triage_fp``
+itself makes that the default), then
 times each command as a fresh process, interleaved with the baseline
 ``python -c "import typer, rich"`` so that all of them share the machine's load.
 Prints the median wall time and CPU time (user + system, which a loaded machine
@@ -73,6 +76,10 @@ def main() -> None:
         at = args.index("--before")
         before = args[at + 1]
         del args[at : at + 2]
+    setups = [["init"], ["poll"]]
+    if "--triage-all" in args:
+        args.remove("--triage-all")
+        setups.append(["triage", "--all"])
     runs = int(args[0]) if args else 7
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
@@ -98,7 +105,7 @@ def main() -> None:
             )
             for name, argv in COMMANDS.items():
                 cases[f"{name} @{before}"] = ([sys.executable, "-c", prelude, *argv], env)
-        for setup in (["init"], ["poll"]):
+        for setup in setups:
             subprocess.run(
                 [sys.executable, "-m", "socialcare", *setup],
                 env=env, stdout=subprocess.DEVNULL, check=True,

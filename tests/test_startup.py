@@ -233,3 +233,24 @@ def test_piped_queue_and_show_load_no_rich_console(demo_home: Path, argv: list[s
     loaded = _run_loaded(argv, demo_home)  # stdout is a pipe here, as in `queue | grep`
     assert f"socialcare.commands.{'queue' if argv[0] == 'queue' else 'agent'}" in loaded
     assert [m for m in loaded if m.startswith(NOT_ON_THE_PIPED_QUEUE)] == []
+
+
+def test_the_triage_package_loads_its_modules_on_first_use(tmp_path: Path) -> None:
+    """``import socialcare.triage`` (and one of its light modules) runs no sentiment or cue
+    matcher code; every public name still resolves, to its module's own object."""
+    loaded = _modules("import socialcare.triage", tmp_path)
+    assert [m for m in loaded if m.startswith("socialcare.triage.")] == []
+    assert "vaderSentiment" not in loaded
+    loaded = _modules("import socialcare.triage.packs", tmp_path)
+    assert [m for m in loaded if m.startswith("socialcare.triage.")] == ["socialcare.triage.packs"]
+
+    import importlib
+
+    import socialcare.triage as triage
+
+    for name in triage.__all__:
+        module = importlib.import_module(f"socialcare.triage.{triage._WHERE[name]}")
+        assert getattr(triage, name) is getattr(module, name), name
+    assert set(triage.__all__) == set(triage._WHERE) and set(triage.__all__) <= set(dir(triage))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        triage.nope  # noqa: B018

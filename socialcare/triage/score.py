@@ -831,6 +831,7 @@ def explain(
     now_ts: float,
     *,
     waited: Callable[[float], float] | None = None,
+    current: bool = False,
 ) -> list[Contribution]:
     """The current score of a stored mention, line by line; the lines sum to the queue's score.
 
@@ -842,9 +843,25 @@ def explain(
     ``static_score`` differs, because ``[triage]`` changed since or the
     mention was never triaged, a ``stale`` line carries the difference, so the
     total still equals what ``queue`` shows and says how to refresh it.
+
+    ``current``: the caller checked that the stored signals were scored from this
+    row's text inputs with these settings' text-derived inputs (``triage_fp``, see
+    ``socialcare.scoring``). The lines are then rebuilt from the stored signals with
+    today's weights (:func:`rescore_stored`, the same lines bit for bit) instead of
+    running sentiment and the cue matcher again; signals that do not read fall back
+    to scoring the text.
     """
-    repeat = _stored_payload(row).get("repeat_count", 0)
-    result = score_row(row, settings, repeat if isinstance(repeat, int) else 0)
+    payload = _stored_payload(row)
+    repeat = payload.get("repeat_count", 0)
+    repeat = repeat if isinstance(repeat, int) else 0
+    result = None
+    if current:
+        try:
+            result = rescore_stored([row], [payload], settings, [repeat])[0]
+        except (StoredSignalsError, ValueError, TypeError, IndexError, KeyError, AttributeError):
+            result = None  # damaged or odd stored signals: score the text, as before
+    if result is None:
+        result = score_row(row, settings, repeat)
     parts = list(result.signals)
     stored = float(row.get("static_score") or 0.0)
     if abs(stored - result.static_score) > 1e-9:
