@@ -254,3 +254,14 @@ def test_the_triage_package_loads_its_modules_on_first_use(tmp_path: Path) -> No
     assert set(triage.__all__) == set(triage._WHERE) and set(triage.__all__) <= set(dir(triage))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         triage.nope  # noqa: B018
+
+
+#: what ``queue`` does without: it reads no HTML and shows no clock time (ages only)
+NOT_ON_THE_QUEUE = ("html", "_markupbase", "zoneinfo", "tzlocal", "sysconfig")
+
+
+@pytest.mark.parametrize("argv", [["queue"], ["queue", "--json"], ["queue", "--status", "all"]])
+def test_queue_loads_no_html_parser_nor_time_zones(demo_home: Path, argv: list[str]) -> None:
+    loaded = _run_loaded(argv, demo_home)
+    assert "socialcare.commands.queue" in loaded
+    assert [m for m in loaded if m.split(".")[0] in NOT_ON_THE_QUEUE] == []
