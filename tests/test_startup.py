@@ -265,3 +265,33 @@ def test_queue_loads_no_html_parser_nor_time_zones(demo_home: Path, argv: list[s
     loaded = _run_loaded(argv, demo_home)
     assert "socialcare.commands.queue" in loaded
     assert [m for m in loaded if m.split(".")[0] in NOT_ON_THE_QUEUE] == []
+
+
+@pytest.fixture(scope="module")
+def triaged_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo home after ``triage --all``: every row's signals carry a current fingerprint."""
+    home = _demo_home(tmp_path_factory.mktemp("triaged"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCARE_")}
+    env["SOCIALCARE_HOME"] = str(home)
+    subprocess.run(
+        [sys.executable, "-m", "socialcare", "triage", "--all"],
+        env=env, capture_output=True, check=True,
+    )  # fmt: skip
+    return home
+
+
+#: demo mentions whose language the scorer detected (no platform language): explaining
+#: them from their text runs the language detector, numpy and its model (~0.5 s)
+DETECTED = ["demo:1007", "demo:1009", "demo:1025"]
+
+
+@pytest.mark.parametrize("mention", DETECTED)
+def test_show_explains_a_current_row_without_the_language_detector(
+    triaged_home: Path, mention: str
+) -> None:
+    """A row whose fingerprint is current is explained from its stored signals: no
+    language detection (py3langid, numpy), whatever its language."""
+    for argv in (["show", mention], ["explain", mention], ["show", mention, "--json"]):
+        loaded = _run_loaded(argv, triaged_home)
+        heavy = [m for m in loaded if m == "socialcare.sources" or m.startswith(HEAVY)]
+        assert [m for m in heavy if not m.startswith("socialcare.kb")] == [], argv
