@@ -256,8 +256,9 @@ def test_the_triage_package_loads_its_modules_on_first_use(tmp_path: Path) -> No
         triage.nope  # noqa: B018
 
 
-#: what ``queue`` does without: it reads no HTML and shows no clock time (ages only)
-NOT_ON_THE_QUEUE = ("html", "_markupbase", "zoneinfo", "tzlocal", "sysconfig")
+#: what ``queue`` does without: it reads no HTML, shows no clock time (ages only) and
+#: writes no CSV (without ``--csv``)
+NOT_ON_THE_QUEUE = ("html", "_markupbase", "zoneinfo", "tzlocal", "sysconfig", "csv", "_csv")
 
 
 @pytest.mark.parametrize("argv", [["queue"], ["queue", "--json"], ["queue", "--status", "all"]])
