@@ -383,9 +383,7 @@ def bench_phases(
     found = [_sig.apply_context(t, settings.matcher.find(t)) for t in texts]
     model = settings.model
     assert model is not None
-    values: dict[str, float | str] = {
-        "intent": "question", "sentiment": 0.2, "urgency": 0.5, "direct": 1.0, "reach": 0.5,
-    }  # fmt: skip
+    signals = (0.2, 0.5, 1.0, 0.5)  # sentiment, urgency, direct, reach (learned.SIGNAL_FEATURES)
 
     def languages() -> None:
         for t, r in zip(texts, rows, strict=True):
@@ -402,7 +400,7 @@ def bench_phases(
             _sig.classify_intent(t, s.compound, direct=True, found=f)
             for t, s, f in zip(texts, sentiments, found, strict=True)
         ]),
-        ("  learned predict_explain", lambda: [model.predict_explain(t, top=3, values=values) for t in texts]),
+        ("  learned predict_line", lambda: [model.predict_line(t, "question", signals, 3) for t in texts]),
     ]  # fmt: skip
     took: dict[str, float] = {}
     gc.disable()

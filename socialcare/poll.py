@@ -786,13 +786,14 @@ def poll_source(
         return [_source_failed(store, source, exc, "listing its queries")]
     _source_recovered(store, source.name)
     try:
-        for query in queries:
-            if limit is not None:
-                limit.declined = False
-            run = _QueryPoll(
-                store, source, query, settings, own_handles, on_stored, progress, scorer
-            )
-            results.append(run.run(limit))
+        with store.dialect.bulk_writes(store.conn):  # checkpoints seldom (SQLite)
+            for query in queries:
+                if limit is not None:
+                    limit.declined = False
+                run = _QueryPoll(
+                    store, source, query, settings, own_handles, on_stored, progress, scorer
+                )
+                results.append(run.run(limit))
     finally:
         source.waiter = previous
     return results

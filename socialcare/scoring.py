@@ -169,11 +169,17 @@ def page_scorer(settings: TriageSettings) -> Scorer:
 
     The same columns :func:`triage_ids` would save after the insert, so a
     mention is written once with its triage instead of inserted, read back
-    and updated (``store.ingest.ingest_mentions``).
+    and updated (``store.ingest.ingest_mentions``), plus ``triage_fp`` as
+    :func:`retriage_all` records it: the first ``triage --all`` after the poll
+    rebuilds the row from its stored signals instead of scoring its text again.
     """
+    key = text_fingerprint(settings)
 
     def score(rows: Sequence[Mapping[str, Any]], counts: Sequence[int]) -> list[Mapping[str, Any]]:
-        return list(_triage_columns(rows, settings, counts))
+        columns = _triage_columns(rows, settings, counts)
+        for row, cols in zip(rows, columns, strict=True):
+            cols["triage_fp"] = _row_fingerprint(key, row)
+        return list(columns)
 
     return score
 

@@ -101,6 +101,32 @@ def test_duplicate_window_rules(store: Store, copy: Mention, folds: bool | None)
     assert ("scripted:2" in ids(store, "reposts")) is bool(folds)
 
 
+def test_stored_copies_fold_around_each_mention_of_a_batch_spread_over_days(
+    store: Store,
+) -> None:
+    """The stored copies are looked up around each author's own mentions of the batch (not
+    one range over the whole batch): copies at both ends of a 3-day batch still fold, and
+    a copy just outside one mention's window does not."""
+    day = 86_400
+    stored = [
+        mention("1", text="refund?", second=0),
+        mention("2", text="still down", second=3 * day),
+        mention("3", text="hello", author="u2", second=day),
+    ]
+    poll_source(store, Scripted(pages=[Page(stored, cursor="a")]))
+    batch = [
+        mention("4", text="refund?", second=300),  # u1, near 1
+        mention("5", text="still down", second=3 * day - 599),  # u1, near 2
+        mention("6", text="hello", author="u2", second=day + 601),  # u2, just outside
+        mention("7", text="other", author="u3", second=2 * day),
+    ]
+    [r] = poll_source(store, Scripted(pages=[Page(batch, cursor="b")]))
+    assert ids(store, "reposts") == {"scripted:4", "scripted:5"} and r.folded == 2
+    assert store.get_mention("scripted:1")["repost_count"] == 1
+    assert store.get_mention("scripted:2")["repost_count"] == 1
+    assert "scripted:6" in ids(store) and store.get_mention("scripted:3")["repost_count"] == 0
+
+
 def test_duplicate_window_zero_turns_folding_off(store: Store) -> None:
     pages = [Page([mention("1", text="hi"), mention("2", text="hi", second=5)], cursor="x")]
     poll_source(store, Scripted({"duplicate_window_seconds": 0}, pages))

@@ -160,3 +160,19 @@ def test_progress_still_hears_of_every_page(file_store: Store) -> None:
         "page 4, 12 new",
     ]
     assert [s.done for s in steps] == [0, 3, 6, 9, 12]
+
+
+@pytest.mark.sqlite_only
+def test_the_poll_checkpoints_the_wal_seldom_and_then_as_before(file_store: Store) -> None:
+    """While the batches commit, the WAL gathers up to BULK_CHECKPOINT_PAGES before a
+    checkpoint (fewer bytes written); afterwards the connection's setting is back."""
+    seen: list[int] = []
+
+    def hook(store: Store, ids: list[str]) -> None:
+        seen.append(int(store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]))
+
+    before = int(file_store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+    poll_source(file_store, _source(), on_stored=hook)
+    assert seen and set(seen) == {file_store.dialect.BULK_CHECKPOINT_PAGES}  # type: ignore[attr-defined]
+    assert seen[0] != before
+    assert int(file_store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]) == before

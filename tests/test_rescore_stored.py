@@ -19,11 +19,14 @@ from hypothesis import strategies as st
 
 from socialcare import scoring
 from socialcare.models import Mention
-from socialcare.scoring import retriage_all
+from socialcare.poll import poll_source
+from socialcare.scoring import care_settings, page_scorer, retriage_all
 from socialcare.store import TRIAGE_COLUMNS, Store
 from socialcare.triage import TriageSettings, explain
 from socialcare.triage import score as score_mod
 from socialcare.triage.learned import LearnedModel, train
+from tests.test_write_once import ScriptSource, _fresh, _m, _script
+from tests.test_write_once import _pages as _poll_pages
 
 T0 = datetime(2027, 1, 15, 8, 0, tzinfo=timezone.utc)
 WORDS = (
@@ -245,3 +248,85 @@ def test_a_damaged_payload_is_scored_from_text_and_the_rest_reused(store: Store)
     retriage_all(store, _settings({"weights": {"complaint": 5.0}}, False), reuse=False)
     assert _snapshot(store) == fast
     assert '"zz"' not in str(store.get_mention("demo:2")["signals"])
+
+
+# -- a polled store: poll writes the fingerprint with the triage columns ---------------
+
+
+def _polled_both_ways(
+    pg_url: str | None, pages: list[list[Mention]], first: TriageSettings, then: TriageSettings
+) -> tuple[int, int]:
+    """Poll ``pages`` scored with ``first``, then ``triage --all`` with ``then`` by
+    fingerprint and once more from text only; asserts both agree.
+
+    Returns (rows stored, rows the fingerprint path rebuilt from stored signals).
+    """
+    with _fresh(pg_url) as store:
+        poll_source(store, ScriptSource(pages), own_handles=["acmehelp"], scorer=page_scorer(first))
+        n = store.mention_count()
+        reused: list[int] = []
+        real = score_mod.rescore_stored
+
+        def counting(rows: Any, *args: Any) -> Any:
+            reused.append(len(rows))
+            return real(rows, *args)
+
+        scoring.rescore_stored = counting  # type: ignore[assignment]
+        try:
+            retriage_all(store, then)
+        finally:
+            scoring.rescore_stored = real  # type: ignore[assignment]
+        fast = _snapshot(store)
+        retriage_all(store, then, reuse=False)
+        assert _snapshot(store) == fast
+        return n, sum(reused)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(raw=_poll_pages, first=setting_st, then=setting_st, edit_only=st.booleans())
+def test_triage_all_on_a_polled_store_is_full_rescore(
+    pg_url: str | None,
+    raw: list[list[dict[str, Any]]],
+    first: tuple[dict[str, Any], bool],
+    then: tuple[dict[str, Any], bool],
+    edit_only: bool,
+) -> None:
+    """A polled store (new, re-read and edited mentions, the brand's answers) re-scored
+    with other settings equals a from-text re-score; after a weight, SLA or waiting-term
+    edit alone every row is rebuilt from the signals the poll stored."""
+    if edit_only:
+        config = {k: v for k, v in first[0].items() if k not in _EDITS}
+        config.update({k: v for k, v in then[0].items() if k in _EDITS})
+        then = (config, first[1])
+    n, reused = _polled_both_ways(pg_url, _script(raw), _settings(*first), _settings(*then))
+    if edit_only:
+        assert reused == n
+
+
+def test_poll_writes_the_fingerprint_triage_all_would(store: Store) -> None:
+    """Right after a poll, ``triage --all`` with the same settings has nothing to write."""
+    settings_ = care_settings({}, ["acmehelp"])
+    pages = [
+        [_m(1, 0, "u1", "@acmehelp where is my refund?"), _m(2, 3, "u2", "love the app")],
+        [_m(3, 5, "u1", "@acmehelp still nothing?"), _m(4, 6, "brand", "DM us", parent_id="1")],
+    ]
+    poll_source(store, ScriptSource(pages), own_handles=["acmehelp"], scorer=page_scorer(settings_))
+    polled = _snapshot(store)
+    assert all(row[-1] is not None for row in polled.values())  # triage_fp, last of COLUMNS
+    written: list[Any] = []
+    real = scoring.store_triage.save_rescored
+
+    def recording(store_: Store, changes: Any) -> None:
+        written.extend(changes)
+        real(store_, changes)
+
+    scoring.store_triage.save_rescored = recording  # type: ignore[assignment]
+    try:
+        retriage_all(store, settings_)
+    finally:
+        scoring.store_triage.save_rescored = real  # type: ignore[assignment]
+    assert written == [] and _snapshot(store) == polled

@@ -107,10 +107,12 @@ TRIAGE_COLUMNS = (
 # The assignment routing decided before the insert rides in it too (NULL when none).
 _CLAIM_COLUMNS = ("assignee", "claimed_at")
 _UNCLAIMED: tuple[str | None, str | None] = (None, None)
+#: the triage a scored insert writes: ``triage_fp`` (m014) too, NULL unless the scorer gives it
+_SCORED_COLUMNS = (*TRIAGE_COLUMNS, "triage_fp")
 _UPSERT_SCORED_MENTION = _UPSERT_MENTION.replace(
     f"{', '.join(_MENTION_COLUMNS)}) VALUES ({', '.join('?' for _ in _MENTION_COLUMNS)})",
-    f"{', '.join(_MENTION_COLUMNS + TRIAGE_COLUMNS + _CLAIM_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _MENTION_COLUMNS + TRIAGE_COLUMNS + _CLAIM_COLUMNS)})",
+    f"{', '.join(_MENTION_COLUMNS + _SCORED_COLUMNS + _CLAIM_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _MENTION_COLUMNS + _SCORED_COLUMNS + _CLAIM_COLUMNS)})",
 )
 
 
@@ -469,8 +471,8 @@ class Store:
     ) -> int:
         """Insert or refresh mentions (and their authors); return how many were new.
 
-        ``triage`` maps ids of new mentions to their ``TRIAGE_COLUMNS``: those rows
-        are inserted already scored (one write per mention instead of an insert
+        ``triage`` maps ids of new mentions to their ``TRIAGE_COLUMNS`` (and
+        ``triage_fp``, NULL when left out): those rows are inserted already scored (one write per mention instead of an insert
         and then an UPDATE). A known id keeps its triage, as without ``triage``.
         ``rows``: the :meth:`mention_rows` they were scored from, inserted as they are.
         ``assigned``: new scored mentions routing gave an (assignee, claimed_at) before
@@ -495,7 +497,7 @@ class Store:
             else:  # the row it was scored from (is_own as own_ids make it, the same in the end)
                 values = _mention_values(m, now, own) if built is None else _stored_values(built)
                 claim = assigned.get(m.id, _UNCLAIMED) if assigned else _UNCLAIMED
-                scored_rows.append(values + tuple(cols.get(c) for c in TRIAGE_COLUMNS) + claim)
+                scored_rows.append(values + tuple(cols.get(c) for c in _SCORED_COLUMNS) + claim)
             if not m.author_key:
                 continue  # an unknown author is no identity: no author row, no customer
             author_rows.append(

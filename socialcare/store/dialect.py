@@ -210,6 +210,11 @@ class Dialect:
     def after_bulk_insert(self, conn: Any, table: str) -> None:
         """After copying rows with their ids into ``table``: make new ids not collide."""
 
+    @contextmanager
+    def bulk_writes(self, conn: Any) -> Iterator[None]:
+        """Held around a run of large write transactions (a poll's batches)."""
+        yield
+
     # -- migrations ---------------------------------------------------------------
     def migration_steps(self) -> list[Callable[[Any], None]]:
         """This backend's migrations, in order."""
@@ -242,6 +247,28 @@ class SqliteDialect(Dialect):
         import sqlite3
 
         return sqlite3.sqlite_version_info >= (3, 33)
+
+    #: WAL pages (4 KiB) a poll lets gather before a checkpoint copies them into the file
+    BULK_CHECKPOINT_PAGES = 32768
+
+    @contextmanager
+    def bulk_writes(self, conn: Any) -> Iterator[None]:
+        """Checkpoint the WAL seldom while the poll commits its batches, then as before.
+
+        Each batch rewrites most index pages (random keys); with the default
+        checkpoint (every 1000 WAL pages, so after every batch) each of them was
+        also copied into the file once per batch. Checkpointed every 128 MiB
+        instead, a page rewritten by many batches is copied far fewer times
+        (a 50k poll wrote 3.2x the store's final size, 2.6x with no checkpoint
+        until the end). Commits and crash-safety are the same: a checkpoint only
+        moves committed pages from the WAL into the file.
+        """
+        (before,) = conn.execute("PRAGMA wal_autocheckpoint").fetchone()
+        conn.execute(f"PRAGMA wal_autocheckpoint = {int(self.BULK_CHECKPOINT_PAGES)}")
+        try:
+            yield
+        finally:
+            conn.execute(f"PRAGMA wal_autocheckpoint = {int(before)}")
 
     def least(self, *exprs: str) -> str:
         return f"min({', '.join(exprs)})"

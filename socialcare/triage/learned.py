@@ -32,7 +32,8 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence, Union
+from itertools import chain
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence, Union, cast
 
 from ..errors import UsageError
 from ..models import to_iso, utcnow
@@ -222,8 +223,8 @@ class LearnedModel:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # Lookup tables for the scoring path: words and word pairs are matched by set
-        # intersection (C speed) instead of building every feature name of a text.
+        # Lookup tables for the scoring path: words and word pairs are looked up as they
+        # are (str, tuple) instead of building every feature name of a text.
         words: dict[str, float] = {}
         pairs: dict[tuple[str, str], float] = {}
         other: dict[str, float] = {}
@@ -240,24 +241,24 @@ class LearnedModel:
         # sorting every contribution by (-|weight|, name).
         order = sorted(self.weights.items(), key=_by_weight)
         rank = {name: n for n, (name, _) in enumerate(order)}
+        rank_of: dict[str | tuple[str, str], int] = {}
+        rank_of.update((w, rank["w:" + w]) for w in words)
+        rank_of.update((p, rank[f"b:{p[0]} {p[1]}"]) for p in pairs)
         tables = _Tables(
-            words=words,
-            word_keys=frozenset(words),
-            pairs=pairs,
-            pair_keys=frozenset(pairs),
-            other=other,
+            weight_by_rank=tuple(w for _, w in order),
+            rank_of=rank_of,
             signals=any(n.startswith("s:") for n in other),
-            signal_keys=tuple(
-                (name, f"s:{name}", other[f"s:{name}"])
-                for name in SIGNAL_FEATURES
+            signal_index=tuple(
+                (i, f"s:{name}", other[f"s:{name}"])
+                for i, name in enumerate(SIGNAL_FEATURES)
                 if f"s:{name}" in other
             ),
-            word_rank={w: rank["w:" + w] for w in words},
-            pair_rank={p: rank[f"b:{p[0]} {p[1]}"] for p in pairs},
             intents={
-                n[9:]: (n, w) for n, w in other.items() if n.startswith("s:intent=") and n[9:]
+                n[9:]: (-abs(w), n, w)
+                for n, w in other.items()
+                if n.startswith("s:intent=") and n[9:]
             },
-            question=other.get("w:?"),
+            question=(-abs(other["w:?"]), "w:?", other["w:?"]) if "w:?" in other else None,
             ranked=tuple((-abs(w), name, w) for name, w in order),
             segments={},
         )
@@ -272,68 +273,83 @@ class LearnedModel:
         :meth:`contributions` (ties included, then cut by name): a test keeps them equal.
         """
         tables: _Tables = self._tables  # type: ignore[attr-defined]
-        return self._fast_values(text, signal_values(signals) if tables.signals else {}, top)
-
-    def _fast_values(
-        self, text: str, values: Mapping[str, float | str], top: int = 0
-    ) -> tuple[float, list[tuple[str, float]]]:
-        """:meth:`_fast` given the :func:`signal_values` of the signals (the scorer has them)."""
+        values = signal_values(signals) if tables.signals else {}
         margin, keyed = self._scored(text, values, top)
         return margin, [k[1:] for k in keyed]
 
     def _scored(
         self, text: str, values: Mapping[str, float | str], top: int
     ) -> tuple[float, list[tuple[float, str, float]]]:
+        """:meth:`_core` of a :func:`signal_values` mapping."""
+        get = values.get
+        return self._core(text, get("intent"), [get(name) for name in SIGNAL_FEATURES], top)
+
+    def _core(
+        self, text: str, intent: Any, signal_values: Sequence[Any], top: int
+    ) -> tuple[float, list[tuple[float, str, float]]]:
         """(margin, hits as (-|contribution|, feature, contribution)), best first.
 
+        ``signal_values``: the values of :data:`SIGNAL_FEATURES`, in that order.
         ``top`` <= 0: the hits are the question mark and signal features only, unsorted.
         """
-        toks = _words(text)
+        toks = memo_words(text, _TOKEN_WORDS, _token_words)  # _words(text), one call less
         tables: _Tables = self._tables  # type: ignore[attr-defined]
-        words = tables.word_keys.intersection(toks)
-        pairs = (
-            tables.pair_keys.intersection(zip(toks, toks[1:], strict=False))
-            if len(toks) > 1
-            else ()
+        # the ranks (see ``ranked``) of the words and word pairs (a word is a str, a pair
+        # a tuple) that have a weight: one dict lookup per word and pair, each once
+        rank_of = tables.rank_of.get
+        keys = cast(
+            "Iterable[str | tuple[str, str]]", chain(toks, zip(toks, toks[1:], strict=False))
         )
+        found = set(map(rank_of, keys))
+        found.discard(None)
+        ranks = cast("list[int]", sorted(found) if top > 0 else list(found))
         # math.fsum: exactly rounded, so the sum does not depend on the order in which the
         # sets (string hashes, random per process) give their members
-        terms = [self.intercept, *map(tables.words.__getitem__, words)]
-        if pairs:
-            terms += map(tables.pairs.__getitem__, pairs)
-        extra: list[tuple[str, float]] = []
+        terms = [self.intercept, *map(tables.weight_by_rank.__getitem__, ranks)]
+        # (-|contribution|, name, contribution): sorted as tuples, without a key function
+        keyed: list[tuple[float, str, float]] = []
         question = tables.question
         if question is not None and "?" in text and "?" in _LINK.sub(" ", text):
-            extra.append(("w:?", question))
+            keyed.append(question)
+            terms.append(question[2])
         if tables.signals:
-            intent = values.get("intent")
             if isinstance(intent, str):
                 hit = tables.intents.get(intent)
                 if hit is not None:
-                    extra.append(hit)
-            for name, key, weight in tables.signal_keys:
-                value = values.get(name)
-                if value and isinstance(value, (int, float)) and not isinstance(value, bool):
-                    extra.append((key, weight * float(value)))
-        if extra:
-            terms += [c for _, c in extra]
+                    keyed.append(hit)
+                    terms.append(hit[2])
+            for i, key, weight in tables.signal_index:
+                value = signal_values[i]
+                if value and (
+                    type(value) is float
+                    or (isinstance(value, (int, float)) and not isinstance(value, bool))
+                ):
+                    c = weight * float(value)
+                    keyed.append((-abs(c), key, c))
+                    terms.append(c)
         margin = math.fsum(terms)
-        # (-|contribution|, name, contribution): sorted as tuples, without a key function
-        keyed = [(-abs(c), name, c) for name, c in extra]
         if top <= 0:
             return margin, keyed
-        # words and pairs contribute their weight (value 1.0), so their global rank is
-        # their order by (-|contribution|, name): the first ``top`` ranks are their best
-        ranks = [*map(tables.word_rank.__getitem__, words)]
-        if pairs:
-            ranks += map(tables.pair_rank.__getitem__, pairs)
-        ranks.sort()
-        ranked = tables.ranked
-        if not keyed:
-            return margin, [ranked[r] for r in ranks[:top]]
-        keyed += [ranked[r] for r in ranks[:top]]
+        if ranks:
+            # words and pairs contribute their weight (value 1.0), so their global rank is
+            # their order by (-|contribution|, name): the first ``top`` ranks are their best
+            ranked = tables.ranked
+            if not keyed:
+                return margin, [ranked[r] for r in ranks[:top]]
+            keyed += [ranked[r] for r in ranks[:top]]
         keyed.sort()
         return margin, keyed[:top]
+
+    def predict_line(
+        self, text: str, intent: str, signal_values: Sequence[float], top: int = 3
+    ) -> tuple[float, str]:
+        """:meth:`predict_explain` given the intent and the values of :data:`SIGNAL_FEATURES`.
+
+        The scorer's path: it has these values as plain numbers already, so no
+        mapping is built and read per mention.
+        """
+        margin, keyed = self._core(text, intent, signal_values, top)
+        return _sigmoid(margin), self._hit_line(keyed)
 
     @property
     def labels(self) -> int:
@@ -394,8 +410,20 @@ class LearnedModel:
         for _, name, c in hits:
             seg = segments.get(name)
             if seg is None:
-                seg = f"{_described(name)} {c:+.1f}"
-                if name not in _SCALED:
+                if name in _SCALED:
+                    # a scaled signal's line depends on its contribution too; most recur
+                    # (direct is 1.0, urgency 0.5 or 0.75, compounds have 4 decimals).
+                    # Not for a zero: 0.0 and -0.0 are one key but print "+0.0", "-0.0"
+                    key = (name, c)
+                    seg = _SCALED_SEGMENTS.get(key)
+                    if seg is None:
+                        seg = f"{_described(name)} {c:+.1f}"
+                        if c:
+                            if len(_SCALED_SEGMENTS) >= 20_000:
+                                _SCALED_SEGMENTS.clear()
+                            _SCALED_SEGMENTS[key] = seg
+                else:
+                    seg = f"{_described(name)} {c:+.1f}"
                     segments[name] = seg
             out.append(seg)
         return ", ".join(out) or "no known words"
@@ -463,22 +491,19 @@ class LearnedModel:
 
 
 class _Tables(NamedTuple):
-    """A model's weights arranged for scoring (see :meth:`LearnedModel._fast`)."""
+    """A model's weights arranged for scoring (see :meth:`LearnedModel._core`)."""
 
-    words: dict[str, float]
-    word_keys: frozenset[str]
-    pairs: dict[tuple[str, str], float]
-    pair_keys: frozenset[tuple[str, str]]
-    other: dict[str, float]
+    #: the weight of every feature by its place in :attr:`ranked`
+    weight_by_rank: tuple[float, ...]
+    #: each word's (str) and word pair's (tuple) place in :attr:`ranked`
+    rank_of: dict[str | tuple[str, str], int]
     signals: bool
-    #: (signal, its feature name, weight) for the signals that have a weight
-    signal_keys: tuple[tuple[str, str, float], ...]
-    word_rank: dict[str, int]
-    pair_rank: dict[tuple[str, str], int]
-    #: intent -> (its feature name, weight), for the intents that have a weight
-    intents: dict[str, tuple[str, float]]
-    #: the weight of "w:?", if any
-    question: float | None
+    #: (index in SIGNAL_FEATURES, its feature name, weight) for the signals with a weight
+    signal_index: tuple[tuple[int, str, float], ...]
+    #: intent -> (-|weight|, its feature name, weight), for the intents that have a weight
+    intents: dict[str, tuple[float, str, float]]
+    #: (-|weight|, "w:?", weight) of the question mark, if it has a weight
+    question: tuple[float, str, float] | None
     #: every (-|weight|, feature, weight), heaviest first, ties by name (the ranks index it)
     ranked: tuple[tuple[float, str, float], ...]
     #: feature -> its "'word' +0.9" in an explanation, filled as features occur
@@ -487,6 +512,8 @@ class _Tables(NamedTuple):
 
 #: the features whose contribution is their weight times a signal's value
 _SCALED = frozenset(f"s:{name}" for name in SIGNAL_FEATURES)
+#: (scaled signal feature, contribution) -> its words in an explanation (any model)
+_SCALED_SEGMENTS: dict[tuple[str, float], str] = {}
 
 
 def _by_weight(part: tuple[str, float]) -> tuple[float, str]:

@@ -543,9 +543,10 @@ def score_row(
     ``rating`` (reviews) and ``created_ts`` (or ``created_at``). ``repeat_count``
     is how many earlier mentions by the same author are still unanswered
     (``Store.unanswered_before_many``). The same code as :func:`score_rows`,
-    so one row and a batch can never score differently.
+    so one row and a batch can never score differently (without the batch's pause
+    of the garbage collector, which buys nothing for one row).
     """
-    return score_rows((row,), settings, (repeat_count,))[0]
+    return _score_rows((row,), settings, (repeat_count,))[0]
 
 
 def score_rows(
@@ -555,13 +556,40 @@ def score_rows(
 ) -> list[TriageResult]:
     """:func:`score_row` for many rows at once (same results), as ``triage_ids`` uses it.
 
-    Each step runs for the whole batch before the next (sentiment, cue words,
-    direct address, intent, the signal lines, the learned model): each then
-    keeps its own code and tables hot in the CPU caches, which measured ~15%
-    faster than running all the steps mention by mention (bench/bench_triage.py).
+    Each step runs for the whole batch before the next (languages, the texts VADER
+    reads, VADER, cue words, direct address, intent, the signal lines, the learned
+    model): each then keeps its own code and tables hot in the CPU caches, which
+    measured ~15% faster than running all the steps mention by mention
+    (bench/bench_triage.py).
+
+    The garbage collector is paused meanwhile (and resumed if it ran): a batch
+    builds tens of thousands of small containers, none in a reference cycle, and
+    the collections they set off scanned the long-lived word memos and model
+    tables again and again (~10% of the batch's time). What the batch leaves is
+    collected as usual afterwards.
     """
+    import gc  # here, not at the top: another change edits those lines
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _score_rows(rows, settings, repeat_counts)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _score_rows(
+    rows: Sequence[Mapping[str, Any]],
+    settings: TriageSettings,
+    repeat_counts: Sequence[int] | None,
+) -> list[TriageResult]:
+    """:func:`score_rows` with the collector paused."""
+    from .sentiment import analyse_many  # here, not at the top: another change edits those lines
+
     texts = [_text(row) for row in rows]
-    sentiments = [_analyse(t, row, settings) for t, row in zip(texts, rows, strict=True)]
+    # what _analyse gives each row, in batch passes (see analyse_many)
+    sentiments = analyse_many(texts, [row.get("language") for row in rows], settings.brand_words)
     counts = [0] * len(rows) if repeat_counts is None else repeat_counts
     find, apply_context = settings.matcher.find, sig.apply_context
     founds = [apply_context(t, find(t)) for t in texts]
@@ -736,17 +764,11 @@ def _add_learned(
     weight: float,
 ) -> None:
     """Append the ``learned`` line to each mention's signal lines (the whole batch at once)."""
-    predict = model.predict_explain
+    predict = model.predict_line
     for (intent, parts), text in zip(partial, texts, strict=True):
-        # signal_values(parts), read straight from the parts just built
-        values: dict[str, float | str] = {
-            "intent": intent,
-            "sentiment": parts[1].value,
-            "urgency": parts[2].value,
-            "direct": parts[3].value,
-            "reach": parts[4].value,
-        }
-        p, top = predict(text, top=3, values=values)
+        # signal_values(parts), read straight from the parts just built, in the order of
+        # learned.SIGNAL_FEATURES (sentiment, urgency, direct, reach)
+        p, top = predict(text, intent, (parts[1][1], parts[2][1], parts[3][1], parts[4][1]), 3)
         parts.append(_part("learned", p, weight, f"p={p:.2f}: {top}"))
 
 

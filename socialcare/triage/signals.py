@@ -96,20 +96,22 @@ def compile_terms(terms: Iterable[str]) -> re.Pattern[str] | None:
 def words(text: str) -> list[str]:
     """The lowercased words of ``text`` as :class:`TermMatcher` sees them (keeps ' and -).
 
-    The last text's words are remembered: scoring one mention asks for them several
-    times (matcher, context checks, sarcasm). Callers must not change the list.
+    The words of the last :data:`TEXT_MEMO_SIZE` texts are remembered: scoring
+    one mention asks for them several times (matcher, context checks, sarcasm),
+    and a batch (``score_rows``) asks in separate passes over its texts, so the
+    one last text would be another one by then. Callers must not change the list.
 
     The words of each whitespace-separated token are remembered too: no word
     spans whitespace (``\\w`` never matches it, and ``lower()`` reads no context
     across it), so the text's words are its tokens' words in order, and most
     tokens ("my", "bill", "@AcmeHelp") recur from post to post.
     """
-    global _LAST_WORDS
-    last = _LAST_WORDS
-    if last[0] == text:
-        return last[1]
-    toks = memo_words(text, _TOKEN_WORDS, _token_words)
-    _LAST_WORDS = (text, toks)
+    toks = _TEXT_WORDS.get(text)
+    if toks is None:
+        if len(_TEXT_WORDS) >= TEXT_MEMO_SIZE:
+            _TEXT_WORDS.clear()
+        toks = memo_words(text, _TOKEN_WORDS, _token_words)
+        _TEXT_WORDS[text] = toks
     return toks
 
 
@@ -121,7 +123,9 @@ def _token_words(token: str) -> tuple[str, ...]:
     return found
 
 
-_LAST_WORDS: tuple[str, list[str]] = ("", [])
+#: texts whose words :func:`words` remembers (more than a poll's batch of 2,000)
+TEXT_MEMO_SIZE = 4096
+_TEXT_WORDS: dict[str, list[str]] = {}
 _TOKEN_WORDS: dict[str, tuple[str, ...]] = {}
 
 
@@ -242,9 +246,9 @@ class TermMatcher:
                 if tok not in memo:
                     self._candidates(tok)
             maybe.difference_update(self._misses)
-        for i, tok in enumerate(toks) if maybe else ():
-            if tok not in maybe:
-                continue
+        # the positions of those words (a comprehension: cheaper than testing in the loop)
+        for i in [i for i, tok in enumerate(toks) if tok in maybe] if maybe else ():
+            tok = toks[i]
             heads = self._memo.get(tok)
             if heads is None:  # the memo restarted while filling it
                 heads = self._candidates(tok)
@@ -256,13 +260,27 @@ class TermMatcher:
                 if heads.wild:  # those whose first tail word ("work*") the next word fits
                     tails += tuple(w for w in heads.wild if nxt.startswith(w[1][0][:-1]))
                 for name, tail in tails:
-                    if ends.get(name, 0) <= i and _tail_matches(tail, toks, i + 1):
+                    # the tail's first word is the next word already (grouped by it, or
+                    # its prefix checked just above): only longer tails need a check
+                    if ends.get(name, 0) <= i and (
+                        len(tail) == 1 or _tail_matches(tail, toks, i + 1)
+                    ):
                         end = i + 1 + len(tail)
-                        _record(found, name, Match(" ".join(toks[i:end]), i, end))
+                        match = Match(" ".join(toks[i:end]), i, end)
+                        hits = found.get(name)
+                        if hits is None:
+                            found[name] = [match]
+                        else:
+                            hits.append(match)
                         ends[name] = end
             for name in heads.singles:
                 if ends.get(name, 0) <= i:
-                    _record(found, name, Match(tok, i, i + 1))
+                    match = Match(tok, i, i + 1)
+                    hits = found.get(name)
+                    if hits is None:
+                        found[name] = [match]
+                    else:
+                        hits.append(match)
                     ends[name] = i + 1
         for name, vocab in self._presence:
             if not vocab.isdisjoint(tokset):
@@ -306,14 +324,6 @@ class _Heads(NamedTuple):
 
 
 _UNSEEN = _Heads((), {}, ())
-
-
-def _record(found: dict[str, list[Match]], name: str, match: Match) -> None:
-    hits = found.get(name)
-    if hits is None:
-        found[name] = [match]
-    else:
-        hits.append(match)
 
 
 def _tail_matches(tail: _Tail, toks: list[str], start: int) -> bool:

@@ -82,7 +82,7 @@ def memo_words(
     """The words of ``text`` as its whitespace-separated tokens' words, in order.
 
     For tokenisers where no word spans whitespace: then each token's words can
-    be remembered (``token_words`` stores them in ``memo``), and most tokens
+    be remembered (``token_words`` must store them in ``memo``), and most tokens
     ("my", "bill", "@AcmeHelp") recur from post to post, so a text costs a few
     dictionary lookups instead of a regex pass.
     """
@@ -91,5 +91,9 @@ def memo_words(
     if None in parts:
         if len(memo) >= TOKEN_MEMO_LIMIT:
             memo.clear()
-        parts = [token_words(t) if w is None else w for t, w in zip(raw, parts, strict=True)]
+        # only the new tokens (usually one, an order number) are tokenised, and the
+        # lookups run again at C speed instead of a comprehension over every token
+        for token in set(raw).difference(memo):
+            token_words(token)
+        parts = list(map(memo.__getitem__, raw))
     return list(chain.from_iterable(parts))  # type: ignore[arg-type]

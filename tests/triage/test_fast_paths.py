@@ -3,24 +3,33 @@
 Each speed-up of issue 19's scorer keeps a plain reference beside it, and
 these tests compare the two on hypothesis-generated input, bit for bit:
 
-* the learned model's ``predict_explain`` (set intersections, one global rank
-  of the weights, explanation words built once per feature) against the
-  feature dict summed with ``math.fsum`` and explained by sorting every
+* the learned model's ``predict_explain`` and ``predict_line`` (one set
+  intersection for words and pairs, one global rank of the weights, explanation
+  words built once per feature) against the feature dict summed with ``math.fsum`` and explained by sorting every
   contribution, on a model with tied weights and every kind of feature;
 * VADER's emoji pass (a position scan) against the regex substitution;
 * the sarcasm pre-test's quote-mark gate against the bare regex, and the clauses
-  each "?" closes (one pass over the marks) against the quadratic regex.
+  each "?" closes (one pass over the marks) against the quadratic regex;
+* the batch sentiment passes (``analyse_many``) against ``analyse`` text by text,
+  the capitalised-word regex (capital first) against its lookbehind-first form,
+  and the slang pre-check (``in`` tests) against its regex alternation;
+* the cue matcher (words tested by a comprehension, one-word phrase tails taken
+  as matched) against its plain loop, with the built-in cues and every pack.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from socialcare.triage import learned, signals
+from socialcare.triage import BUILTIN_DOMAINS, TriageSettings, learned, signals
 from socialcare.triage import sentiment as sent
 from socialcare.triage.learned import LearnedModel, features
 
@@ -107,6 +116,17 @@ def test_learned_fast_path_equals_the_feature_dict(
     assert MODEL.predict(text, values) == expected[0]
 
 
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_texts(), _values(), st.integers(1, 6))
+def test_learned_scorer_path_equals_the_feature_dict(
+    text: str, values: dict[str, float | str], top: int
+) -> None:
+    """``predict_line`` (the intent and signal values as a tuple, as score_rows has them)."""
+    signals = tuple(values.get(name) for name in learned.SIGNAL_FEATURES)
+    got = MODEL.predict_line(text, values.get("intent"), signals, top)  # type: ignore[arg-type]
+    assert got == _reference(text, values, top)
+
+
 def test_learned_ties_are_cut_by_name() -> None:
     """Words and an intent of weight 1.25 (one down): the top two are the first by name."""
     _, line = MODEL.predict_explain("thanks refund cancelled", top=2, values={})
@@ -158,3 +178,162 @@ def test_quote_gate_changes_no_answer(pieces: list[str]) -> None:
 def test_asked_clauses_equal_the_regex(pieces: list[str]) -> None:
     text = "".join(pieces)
     assert signals._asked(text) == signals._ASKED.findall(text)
+
+
+_DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
+_BRAND = sent.brand_pattern(["acmehelp", "acme", "skyway"])
+
+
+def _one_by_one(
+    texts: list[str], languages: list[Any], brand: re.Pattern[str] | None
+) -> list[sent.Sentiment]:
+    """The per-text path ``score_rows`` took before its batch passes."""
+    return [
+        sent.analyse(t, lang, scored_text=sent.text_for_sentiment(t, brand))
+        for t, lang in zip(texts, languages, strict=True)
+    ]
+
+
+def test_batch_sentiment_equals_one_by_one_on_every_data_text() -> None:
+    rows = [
+        json.loads(line)
+        for path in sorted(_DATA.glob("*.jsonl"))
+        for line in path.read_text("utf-8").splitlines()
+    ]
+    texts = [str(r.get("text") or "") for r in rows]
+    for languages in ([r.get("language") for r in rows], [None] * len(rows), ["en"] * len(rows)):
+        for brand in (_BRAND, None):
+            assert sent.analyse_many(texts, languages, brand) == _one_by_one(
+                texts, languages, brand
+            )
+
+
+_SENTIMENT_PIECES = st.sampled_from(
+    [
+        "@AcmeHelp", "Acme's", "great", "GREAT", "not", "bloody", "brilliant", "sick", "of",
+        "Bloody", "Mary", "killed", "it", "http://t.co/x", "#fail", "😀", "🙏", "llevo",
+        "días", "sin", "internet", "kein", "Netz", "seit", "Tagen", "but", "no", "!", "?",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.one_of(_SENTIMENT_PIECES, st.text(max_size=3)), max_size=12),
+            st.sampled_from([None, "en", "es", "und", "EN-gb", 3]),
+        ),
+        max_size=8,
+    )
+)
+def test_batch_sentiment_equals_one_by_one(batch: list[tuple[list[str], Any]]) -> None:
+    texts = [" ".join(words) for words, _ in batch]
+    languages = [lang for _, lang in batch]
+    assert sent.analyse_many(texts, languages, _BRAND) == _one_by_one(texts, languages, _BRAND)
+
+
+def _reference_find(matcher: signals.TermMatcher, text: str) -> dict[str, list[signals.Match]]:
+    """``TermMatcher.find`` as it was before its fast paths: every word tested in the
+    loop, every phrase tail checked word by word (its first word too)."""
+    toks = signals.words(text)
+    found: dict[str, list[signals.Match]] = {}
+    ends: dict[str, int] = {}
+    for tok in set(toks):
+        if tok not in matcher._memo:
+            matcher._candidates(tok)
+    for i, tok in enumerate(toks):
+        heads = matcher._memo.get(tok)
+        if heads is None:
+            continue
+        if heads.phrases or heads.wild:
+            nxt = toks[i + 1] if i + 1 < len(toks) else ""
+            tails = heads.phrases.get(nxt, ())
+            tails += tuple(w for w in heads.wild if nxt.startswith(w[1][0][:-1]))
+            for name, tail in tails:
+                if ends.get(name, 0) <= i and signals._tail_matches(tail, toks, i + 1):
+                    end = i + 1 + len(tail)
+                    found.setdefault(name, []).append(signals.Match(" ".join(toks[i:end]), i, end))
+                    ends[name] = end
+        for name in heads.singles:
+            if ends.get(name, 0) <= i:
+                found.setdefault(name, []).append(signals.Match(tok, i, i + 1))
+                ends[name] = i + 1
+    tokset = set(toks)
+    for name, vocab in matcher._presence:
+        if not vocab.isdisjoint(tokset):
+            found[name] = [signals.Match(min(vocab.intersection(tokset)), -1, -1)]
+    for name, pattern, _, _ in matcher._fallback:
+        extra = [signals.Match(m.group(0).lower(), -1, -1) for m in pattern.finditer(text)]
+        if extra:
+            found.setdefault(name, []).extend(extra)
+    return found
+
+
+_PACK_MATCHER = TriageSettings(domains=BUILTIN_DOMAINS).matcher
+#: words that start cue terms (and phrases of them), and some that start none
+_CUE_WORDS = sorted(
+    {
+        w
+        for terms in signals.CUES.values()
+        for term in terms
+        for w in term.replace("*", "").split()
+        if w.isascii()
+    }
+    | {"cancelled", "working", "works", "delayed", "lost", "luggage", "the", "bill", "10/10", "/s"}
+)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_CUE_WORDS),
+            st.sampled_from(["x", "!", ",", "'", "🙄", "Cancelled", "NOT", "don’t", "(order"]),
+        ),
+        max_size=16,
+    )
+)
+def test_matcher_equals_the_plain_loop(pieces: list[str]) -> None:
+    text = " ".join(pieces)
+    for matcher in (signals.BUILTIN_MATCHER, _PACK_MATCHER):
+        assert matcher.find(text) == _reference_find(matcher, text), repr(text)
+
+
+_PLAIN_CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]+")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(
+                [" ", "\t", "\n", "\u00a0", "\u2003", "A", "Z", "a", "z", "É", "é", "Bloody",
+                 "Mary's", "DEAD", "Dead", "1", "(", "@", "İ", "ǅ"]
+            ),
+            st.text(max_size=2),
+        ),
+        max_size=14,
+    )
+)  # fmt: skip
+def test_capitalised_words_equal_the_lookbehind_regex(pieces: list[str]) -> None:
+    """VADER's name check finds the same capitalised words as the plain lookbehind regex."""
+    text = "".join(pieces)
+    assert sent._CAPITALISED.findall(text) == _PLAIN_CAPITALISED.findall(text)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from([*sent._SLANG_WORDS, "damne", "insan", "ma", "d", "ly", " ", "-"]),
+            st.text(max_size=2),
+        ),
+        max_size=8,
+    )
+)
+def test_slang_substring_test_equals_the_regex(pieces: list[str]) -> None:
+    """The slang pre-check (``in`` tests of the minimal words) against the alternation."""
+    low = "".join(pieces).casefold()
+    expected = sent._SLANG_SUBSTRING.search(low) is not None
+    assert any(map(low.__contains__, sent._SLANG_SUBSTRINGS)) == expected

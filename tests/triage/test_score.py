@@ -315,3 +315,22 @@ def test_score_rows_matches_score_row() -> None:
     assert [(b.intent, b.static_score, b.signals) for b in batch] == [
         (x.intent, x.static_score, x.signals) for x in single
     ]
+
+
+def test_score_rows_leaves_the_garbage_collector_as_it_found_it() -> None:
+    """The batch pauses the collector; it runs again after, also after an error."""
+    import gc
+
+    s = settings()
+    assert gc.isenabled()
+    score_rows([row("@AcmeHelp my bill is wrong")], s)
+    assert gc.isenabled()
+    with pytest.raises(AttributeError):
+        score_rows([None], s)  # type: ignore[list-item]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        score_rows([row("thanks @AcmeHelp")], s)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

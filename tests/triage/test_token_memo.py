@@ -31,7 +31,7 @@ def _matcher_words(text: str) -> list[str]:
 
 
 def _same(text: str) -> None:
-    signals._LAST_WORDS = ("", [])
+    signals._TEXT_WORDS.clear()
     assert signals.words(text) == _matcher_words(text), repr(text)
     assert learned._words(text) == learned._text_words(text), repr(text)
 
@@ -120,7 +120,7 @@ def _found_without_needles(text: str) -> dict[str, list[signals.Match]]:
 
 
 def test_fallback_terms_still_found_with_their_substring_precheck() -> None:
-    signals._LAST_WORDS = ("", [])
+    signals._TEXT_WORDS.clear()
     assert [m.term for m in _MATCHER.find("Rated 10/10, would fly again /S 🙄")["x"]] == [
         "10/10", "/s", "🙄",
     ]  # fmt: skip
