@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
@@ -171,7 +172,6 @@ class TriageSettings:
     min_labels: int = MIN_LABELS
     #: the urgency words in effect (``~`` marks context-checked ones)
     lexicon: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    matcher: sig.TermMatcher = field(init=False, repr=False, compare=False)
     handles: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     brand: frozenset[str] = field(init=False, repr=False, compare=False)
     #: the brand's names and handles as words, removed before sentiment
@@ -186,8 +186,8 @@ class TriageSettings:
         return tuple(dict.fromkeys(_brand_names(self.brand, self.brand_names)))
 
     def __post_init__(self) -> None:
-        # Built once here: score_row runs for every mention of every poll, and one
-        # matcher finds the cue lists, the lexicon and keyword rules in one pass.
+        # Built once here: score_row runs for every mention of every poll (the matcher
+        # on first use, see below).
         brand = frozenset(h.strip().lstrip("@").lower() for h in self.brand_handles if h.strip())
         pack = load_packs(self.domains)
         if self.urgency_words is None:
@@ -195,6 +195,28 @@ class TriageSettings:
         else:
             lexicon = tuple(self.urgency_words)
         lexicon += tuple(self.extra_urgency_words)
+        object.__setattr__(self, "lexicon", lexicon)
+        object.__setattr__(self, "brand", brand)
+        object.__setattr__(
+            self, "brand_words", brand_pattern(_brand_names(brand, self.brand_names))
+        )
+        object.__setattr__(self, "handles", sig.handles_pattern(brand))
+        w = self.weights
+        fixed = {i: _part("intent", 1.0, w.for_intent(i), i) for i in sig.INTENTS}
+        fixed["urgency"] = _part("urgency", 0.0, w.urgency, "none")
+        fixed["direct"] = _part("direct", 0.0, w.direct, sig.PASSING)
+        fixed["repeat"] = _part("repeat", 0.0, w.repeat, "0 earlier")
+        object.__setattr__(self, "fixed_parts", MappingProxyType(fixed))
+
+    @cached_property
+    def matcher(self) -> sig.TermMatcher:
+        """One matcher for the cue lists, the lexicon and keyword rules, found in one pass.
+
+        Built on first use, once per settings: ``show`` of a row explained from its
+        stored signals matches nothing.
+        """
+        lexicon = self.lexicon
+        pack = load_packs(self.domains)
         problem = [f"~{t}" if t in pack.context else t for t in pack.problem]
         lists: dict[str, tuple[str, ...]] = {
             **sig.CUES,
@@ -205,19 +227,7 @@ class TriageSettings:
             + tuple(t[1:] for t in problem if t.startswith("~")),
         }
         lists.update({_rule_list(n): r.keywords for n, r in enumerate(self.rules) if r.keywords})
-        object.__setattr__(self, "lexicon", lexicon)
-        object.__setattr__(self, "brand", brand)
-        object.__setattr__(
-            self, "brand_words", brand_pattern(_brand_names(brand, self.brand_names))
-        )
-        object.__setattr__(self, "matcher", sig.TermMatcher(lists, sig.PRESENCE_CUES))
-        object.__setattr__(self, "handles", sig.handles_pattern(brand))
-        w = self.weights
-        fixed = {i: _part("intent", 1.0, w.for_intent(i), i) for i in sig.INTENTS}
-        fixed["urgency"] = _part("urgency", 0.0, w.urgency, "none")
-        fixed["direct"] = _part("direct", 0.0, w.direct, sig.PASSING)
-        fixed["repeat"] = _part("repeat", 0.0, w.repeat, "0 earlier")
-        object.__setattr__(self, "fixed_parts", MappingProxyType(fixed))
+        return sig.TermMatcher(lists, sig.PRESENCE_CUES)
 
     @classmethod
     def from_config(
