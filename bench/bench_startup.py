@@ -15,7 +15,9 @@ disturbs far less) of each, and their ratios to the baseline's (goal: <= 1.5x).
 to a temporary directory, ahead of the installed one on ``PYTHONPATH``) in the
 same interleaved rounds, so before and after share the load too; the working tree
 is then also timed the same way (``@tree``, without the editable install's import
-finder), and ``@tree`` against ``@REV`` is the before/after comparison.
+finder), and ``@tree`` against ``@REV`` is the before/after comparison. With
+``--triage-all`` each of those two gets its own copy of the polled store, triaged by
+its own code (a fingerprint is current only for the code that wrote it).
 
 Each process gets a bytecode cache (``PYTHONPYCACHEPREFIX`` in the temporary
 directory, even when ``PYTHONDONTWRITEBYTECODE`` is set), as an installed
@@ -27,6 +29,7 @@ would add if a command let it build its pydantic adapters.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -98,6 +101,7 @@ def main() -> None:
         }
         for name, argv in {**COMMANDS, **EXTRA}.items():
             cases[name] = ([sys.executable, "-m", "socialcare", *argv], env)
+        labelled: dict[str, list[str]] = {}  # label -> the prelude's argv, for the setup
         if before is not None:
             old = Path(tmp) / "before"
             _extract(before, old)
@@ -112,13 +116,29 @@ def main() -> None:
                     f"sys.path.insert(0, {str(root)!r}); "
                     "runpy.run_module('socialcare', run_name='__main__', alter_sys=True)"
                 )
+                # each tree gets its own copy of the store, triaged by that tree (with
+                # --triage-all): a fingerprint written by the other tree's code is not
+                # current for this one, and its show would score the text instead
+                label_env = {**env, "SOCIALCARE_HOME": str(Path(tmp) / f"home-{len(labelled)}")}
+                labelled[label] = [sys.executable, "-c", prelude]
                 for name, argv in {**COMMANDS, **EXTRA}.items():
-                    cases[f"{name} @{label}"] = ([sys.executable, "-c", prelude, *argv], env)
+                    cases[f"{name} @{label}"] = ([sys.executable, "-c", prelude, *argv], label_env)
         for setup in setups:
+            if setup == ["triage", "--all"]:
+                for label, argv in labelled.items():
+                    label_env = cases[f"show @{label}"][1]
+                    shutil.copytree(home, label_env["SOCIALCARE_HOME"])
+                    subprocess.run(
+                        [*argv, *setup], env=label_env, stdout=subprocess.DEVNULL, check=True
+                    )
             subprocess.run(
                 [sys.executable, "-m", "socialcare", *setup],
                 env=env, stdout=subprocess.DEVNULL, check=True,
             )  # fmt: skip
+        for label in labelled:
+            label_home = Path(cases[f"show @{label}"][1]["SOCIALCARE_HOME"])
+            if not label_home.exists():
+                shutil.copytree(home, label_home)
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
         for argv, case_env in cases.values():  # warm the file cache and the .pyc files
             _run(argv, case_env)

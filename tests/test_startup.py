@@ -296,3 +296,76 @@ def test_show_explains_a_current_row_without_the_language_detector(
         loaded = _run_loaded(argv, triaged_home)
         heavy = [m for m in loaded if m == "socialcare.sources" or m.startswith(HEAVY)]
         assert [m for m in heavy if not m.startswith("socialcare.kb")] == [], argv
+
+
+#: what ``show``/``explain`` of a current row (explained from its stored signals) does
+#: without: the learned model's code, the package metadata reader (the fingerprint reads
+#: the versions itself) and hashlib's OpenSSL bindings
+NOT_IN_A_CURRENT_SHOW = ("socialcare.triage.learned", "importlib.metadata", "_hashlib")
+
+_PROBE_BUILT = """
+import json, sys
+import socialcare.cli
+try:
+    socialcare.cli.app({argv!r}, prog_name='socialcare')
+except SystemExit as exc:
+    assert not exc.code, exc.code
+sentiment = sys.modules.get("socialcare.triage.sentiment")
+built = {{
+    "analyzer": bool(sentiment and sentiment._analyzer.cache_info().currsize),
+    "negative": bool(sentiment and sentiment._negative.cache_info().currsize),
+}}
+print(json.dumps([sorted(sys.modules), built]))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv", [["show", "demo:1001"], ["show", "demo:1001", "--json"], ["explain", "demo:1007"]]
+)
+def test_show_of_a_current_row_builds_no_sentiment_analyser(
+    triaged_home: Path, argv: list[str]
+) -> None:
+    """A row explained from its stored signals reads no VADER lexicon, builds no cue
+    matcher and loads none of NOT_IN_A_CURRENT_SHOW (the same lines, see
+    tests/test_explain_stored.py)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCARE_")}
+    env["SOCIALCARE_HOME"] = str(triaged_home)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE_BUILT.format(argv=argv)],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    loaded, built = json.loads(out.strip().splitlines()[-1])
+    assert [m for m in loaded if m.startswith(NOT_IN_A_CURRENT_SHOW)] == []
+    assert built == {"analyzer": False, "negative": False}
+
+
+def test_show_of_a_row_scored_from_its_text_builds_them(tmp_path: Path) -> None:
+    """The guard above can fail: without a fingerprint (``poll`` alone writes one, so
+    clear it) ``show`` scores the text, which builds the analyser."""
+    import sqlite3
+
+    home = _demo_home(tmp_path)
+    with sqlite3.connect(home / "socialcare.db") as db:
+        db.execute("UPDATE mentions SET triage_fp = NULL")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCARE_")}
+    env["SOCIALCARE_HOME"] = str(home)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE_BUILT.format(argv=["show", "demo:1001"])],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    _, built = json.loads(out.strip().splitlines()[-1])
+    assert built == {"analyzer": True, "negative": True}
+
+
+def test_scores_min_labels_is_the_learned_models() -> None:
+    from socialcare.triage import learned, score
+
+    assert score.MIN_LABELS == learned.MIN_LABELS == score.TriageSettings().min_labels
+
+
+def test_the_fingerprint_hash_is_hashlibs_blake2b() -> None:
+    import hashlib
+
+    from socialcare import scoring
+
+    assert scoring.blake2b is hashlib.blake2b

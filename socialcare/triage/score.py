@@ -42,15 +42,21 @@ import re
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
 from ..errors import ConfigError
 from ..models import parse_iso, to_iso, utcnow
 from . import signals as sig
 from .codec import SIGNALS_VERSION, decode_signals, encode_signals  # noqa: F401
-from .learned import MIN_LABELS, LearnedModel
 from .packs import DEFAULT_DOMAINS, load_packs
 from .sentiment import Sentiment, analyse, brand_pattern, text_for_sentiment
+
+if TYPE_CHECKING:
+    from .learned import LearnedModel
+
+#: ``learned.MIN_LABELS`` (tests/test_startup.py checks they agree), here so that settings
+#: are read without importing the model's code: only a store with a model needs it
+MIN_LABELS = 200
 
 __all__ = [
     "Contribution",
