@@ -369,3 +369,23 @@ def test_the_fingerprint_hash_is_hashlibs_blake2b() -> None:
     from socialcare import scoring
 
     assert scoring.blake2b is hashlib.blake2b
+
+
+def test_signals_values_built_on_first_use_are_the_eager_ones(tmp_path: Path) -> None:
+    """Each of signals' first-use values names its own global, and its first use leaves
+    the global the built value (a compiled pattern, the built-in matcher) itself."""
+    probe = (
+        "import re, sys\n"
+        "from socialcare.triage import signals\n"
+        "lazy = {n: v for n, v in vars(signals).items() if isinstance(v, signals._OnFirstUse)}\n"
+        "assert 'BUILTIN_MATCHER' in lazy and '_LINK' in lazy, sorted(lazy)\n"
+        "for name, value in lazy.items():\n"
+        "    assert value._name == name, (name, value._name)\n"
+        "    getattr(value, 'find' if name == 'BUILTIN_MATCHER' else 'pattern')\n"
+        "    built = vars(signals)[name]\n"
+        "    assert isinstance(built, (re.Pattern, signals.TermMatcher)), name\n"
+        "    if isinstance(built, re.Pattern):\n"
+        "        assert built == re.compile(*value._args[:1], *value._args[1:]), name\n"
+        "print('ok')\n"
+    )
+    assert _modules(probe, tmp_path)  # runs it (asserting) in a fresh interpreter
