@@ -282,6 +282,11 @@ class Socialcare:
 
     def suggestions(self, row: Row) -> list[Suggestion]:
         """Knowledge-base articles that answer this mention well enough (maybe none)."""
+        if not self.config.kb:  # default settings, which cannot be wrong: is there a KB?
+            from .store import kb as store_kb
+
+            if not store_kb.article_count(self.store):
+                return []  # what the search finds in an empty KB (without loading it)
         from .kb.search import suggest
 
         return suggest(self.store, row["text"], self.kb_settings)

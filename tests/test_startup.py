@@ -124,9 +124,7 @@ def test_a_command_loads_its_own_module_alone_and_nothing_heavy(
     command runs); no platform client, numerics, sqlite-utils or pydantic."""
     loaded = _run_loaded(argv, demo_home)
     heavy = [m for m in loaded if m == "socialcare.sources" or m.startswith(HEAVY)]
-    if argv[0] == "show" and "--help" not in argv:  # show lists the KB's suggestions
-        heavy = [m for m in heavy if m not in ("socialcare.kb", "socialcare.kb.search")]
-    assert heavy == []
+    assert heavy == []  # show of a store without KB articles loads no KB search either
     assert [m for m in loaded if m.split(".")[0] in NOT_ON_THE_HOT_PATH] == []
     commands = {m.rsplit(".", 1)[1] for m in loaded if m.startswith("socialcare.commands.")}
     if argv[0] == "show":
