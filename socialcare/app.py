@@ -282,6 +282,11 @@ class Socialcare:
 
     def suggestions(self, row: Row) -> list[Suggestion]:
         """Knowledge-base articles that answer this mention well enough (maybe none)."""
+        if not self.config.kb:  # default settings, which cannot be wrong: is there a KB?
+            from .store import kb as store_kb
+
+            if not store_kb.article_count(self.store):
+                return []  # what the search finds in an empty KB (without loading it)
         from .kb.search import suggest
 
         return suggest(self.store, row["text"], self.kb_settings)
@@ -891,11 +896,25 @@ class Socialcare:
 
     def explain(self, mention_id: str, now: float | None = None) -> tuple[Row, list[Contribution]]:
         """A mention and the contributions that make up its current score."""
-        from .triage import explain
+        from .triage.score import explain
 
         row = self.store.get_mention(mention_id)
         now = now or time.time()
-        return row, explain(row, self.triage_settings, now, waited=self._waited(now))
+        settings = self.triage_settings
+        current = self._scored_as_now(row, settings)
+        return row, explain(row, settings, now, waited=self._waited(now), current=current)
+
+    @staticmethod
+    def _scored_as_now(row: Row, settings: TriageSettings) -> bool:
+        """Whether the row's stored signals came from its text inputs as they are now, with
+        these settings' text-derived inputs (its ``triage_fp``, as ``triage --all`` checks):
+        then ``explain`` rebuilds its lines from them instead of scoring the text again."""
+        fp = row.get("triage_fp")
+        if fp is None:  # never fingerprinted, or its inputs changed since: score the text
+            return False
+        from .scoring import _row_fingerprint, text_fingerprint
+
+        return bool(fp == _row_fingerprint(text_fingerprint(settings), row))
 
     def _waited(self, now_ts: float) -> Callable[[float], float] | None:
         """With ``[hours]``: seconds waited as the queue counts them (business time, over

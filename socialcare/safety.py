@@ -14,10 +14,14 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+
+if TYPE_CHECKING:
+    from html.parser import HTMLParser as _ParserBase
+else:  # the real base is added when HTML is first read (see _html_reader)
+    _ParserBase = object
 
 __all__ = [
     "clean_text",
@@ -234,8 +238,13 @@ class HtmlDocument:
     article_tags: list[str] = field(default_factory=list)
 
 
-class _HtmlReader(HTMLParser):
-    """Collects visible text with its line and paragraph breaks, plus title and meta tags."""
+class _HtmlReading(_ParserBase):
+    """Collects visible text with its line and paragraph breaks, plus title and meta tags.
+
+    The handlers of :func:`_html_reader`'s parser: html.parser (and the html package)
+    is imported only when some HTML is read, not by every command that imports this
+    module (``queue`` reads none).
+    """
 
     def __init__(self, page: bool) -> None:
         super().__init__(convert_charrefs=True)
@@ -338,13 +347,28 @@ class _HtmlReader(HTMLParser):
         return self.doc
 
 
+_READER: list[type[_HtmlReading]] = []
+
+
+def _html_reader(page: bool) -> _HtmlReading:
+    """A fresh parser: :class:`html.parser.HTMLParser` with :class:`_HtmlReading`'s handlers."""
+    if not _READER:
+        from html.parser import HTMLParser
+
+        class _HtmlReader(_HtmlReading, HTMLParser):
+            """The one HTML parser: the standard library's, with our handlers."""
+
+        _READER.append(_HtmlReader)
+    return _READER[0](page)
+
+
 def read_html(html: str, *, page: bool = False) -> HtmlDocument:
     """Parse HTML once: visible text (scripts, styles and embeds dropped) and title candidates.
 
     ``page=True`` reads a whole web page and also drops its furniture
     (navigation, header, footer, forms); fragments keep every element's text.
     """
-    reader = _HtmlReader(page)
+    reader = _html_reader(page)
     if "<" in html:
         # A "<" with another "<" (or the end) before its ">" can't open a tag: make it
         # text. Without this, "<a<a<a..." from a stranger makes the stdlib parser

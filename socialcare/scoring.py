@@ -18,24 +18,27 @@ one once per run; :func:`maybe_retrain` is ``[triage] retrain_every``.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import hashlib
-import importlib.metadata
 import json
 import logging
+import os
+import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, cast
 
 from .errors import UsageError
+
+try:  # hashlib's blake2b itself, without the OpenSSL bindings hashlib loads (~2 ms of show)
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - an interpreter built without it
+    from hashlib import blake2b
 from .models import to_iso, utcnow
 from .store import TRIAGE_COLUMNS
 from .store import triage as store_triage
-from .store.ingest import Scorer
 from .triage.codec import SIGNALS_VERSION, decode_signals
-from .triage.learned import LearnedModel, train
 from .triage.packs import load_packs
 from .triage.score import (
     StoredSignalsError,
@@ -48,6 +51,8 @@ from .triage.score import (
 
 if TYPE_CHECKING:
     from .store import Store
+    from .store.ingest import Scorer
+    from .triage.learned import LearnedModel
 
 __all__ = [
     "BATCH_SIZE",
@@ -220,7 +225,7 @@ def _code_fingerprint() -> bytes:
     Any upgrade that touches them changes every row's fingerprint, so the
     first ``triage --all`` after it scores every row from its text.
     """
-    h = hashlib.blake2b(digest_size=16)
+    h = blake2b(digest_size=16)
     h.update(f"socialcare triage fingerprint 1; codec {SIGNALS_VERSION}\0".encode())
     files = sorted(p for p in _TRIAGE_DIR.rglob("*") if p.is_file() and p.suffix != ".pyc")
     import vaderSentiment
@@ -231,11 +236,86 @@ def _code_fingerprint() -> bytes:
         h.update(f"{path.name}\0".encode())
         h.update(path.read_bytes())
     for name in _DISTRIBUTIONS:
-        try:
-            h.update(f"{name}={importlib.metadata.version(name)}\0".encode())
-        except importlib.metadata.PackageNotFoundError:
-            h.update(f"{name}=?\0".encode())
+        h.update(f"{name}={_version(name)}\0".encode())
     return h.digest()
+
+
+def _version(name: str) -> str:
+    """``importlib.metadata.version(name)``, or ``?`` when it is not installed.
+
+    A distribution installed the usual way (one ``.dist-info`` or ``.egg-info``
+    directory in a ``sys.path`` directory) is read here directly: importing
+    ``importlib.metadata`` (email, zipfile, csv) cost ``show`` ~20 ms of its
+    start-up, for the fingerprint check of one row. Anything else goes to
+    ``importlib.metadata`` itself (:func:`_listed_version` returns None).
+    """
+    version = _listed_version(name)
+    if version is not None:
+        return version
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def _dist_name(name: str) -> str:
+    """A project name as ``importlib.metadata`` compares them (``Prepared.normalize``)."""
+    return re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
+
+
+def _listed_version(name: str) -> str | None:
+    """The first ``sys.path`` directory's metadata of ``name``, as ``importlib.metadata``
+    searches them; None where it would look elsewhere or read something else."""
+    from importlib.machinery import PathFinder
+
+    if any(hasattr(f, "find_distributions") for f in sys.meta_path if f is not PathFinder):
+        return None  # another finder lists distributions (it comes before the path's)
+    wanted = _dist_name(name)
+    for entry in sys.path:
+        try:
+            children = os.listdir(entry or ".")
+        except OSError:
+            if os.path.exists(entry):
+                return None  # a zip file on the path: importlib.metadata reads inside it
+            continue
+        if os.path.basename(entry).lower().endswith(".egg"):
+            return None  # an egg's own metadata: importlib.metadata reads those
+        infos = []
+        for child in children:
+            low = child.lower()
+            stem = low.rpartition(".")[0].partition("-")[0]
+            if low.endswith((".dist-info", ".egg-info")) and _dist_name(stem) == wanted:
+                infos.append(child)
+        if len(infos) > 1:
+            return None  # several: importlib.metadata takes the first it lists
+        if infos:
+            info = os.path.join(entry or ".", infos[0])
+            return _header_version(info)
+    return None
+
+
+def _header_version(info: str) -> str | None:
+    """The ``Version`` header of a metadata directory (``METADATA``, else ``PKG-INFO``)."""
+    for file in ("METADATA", "PKG-INFO"):
+        try:
+            with open(os.path.join(info, file), encoding="utf-8") as f:
+                text = f.read()
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError):
+            return None
+        lines = text.split("\n")  # as the email parser splits them (newlines read as \n)
+        for i, line in enumerate(lines):
+            if not line:
+                break  # the end of the headers
+            key, colon, value = line.partition(":")
+            if colon and key.lower() == "version":
+                folded = i + 1 < len(lines) and lines[i + 1][:1] in (" ", "\t")
+                return None if folded else value.lstrip(" \t")
+        return None
+    return None
 
 
 def text_fingerprint(settings: TriageSettings) -> bytes:
@@ -260,9 +340,9 @@ def text_fingerprint(settings: TriageSettings) -> bytes:
         list(settings.lexicon),
         [list(pack.urgency), list(pack.problem), sorted(pack.context)],
         rules,
-        None if model is None else hashlib.blake2b(model.to_bytes()).hexdigest(),
+        None if model is None else blake2b(model.to_bytes()).hexdigest(),
     )
-    h = hashlib.blake2b(_code_fingerprint(), digest_size=16)
+    h = blake2b(_code_fingerprint(), digest_size=16)
     h.update(repr(parts).encode("utf-8", "surrogatepass"))
     return h.digest()
 
@@ -274,7 +354,7 @@ def _row_fingerprint(key: bytes, row: Mapping[str, Any]) -> int:
     different rows never join to the same text.
     """
     text = "\0".join([repr(row.get(c)) for c in _TEXT_INPUTS])
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8, key=key)
+    digest = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8, key=key)
     return int.from_bytes(digest.digest(), "big", signed=True)
 
 
@@ -397,6 +477,8 @@ def _jsonl_labels(lines: list[str], name: str) -> dict[str, bool]:
 def _csv_labels(lines: list[str], name: str) -> dict[str, bool]:
     out: dict[str, bool] = {}
     id_col, label_col = 0, 1
+    import csv
+
     for n, cells in enumerate(csv.reader(lines), start=1):
         if not cells or not any(c.strip() for c in cells):
             continue
@@ -466,6 +548,8 @@ def load_model(store: Store) -> LearnedModel | None:
     row = store_triage.active_model(store)
     if row is None:
         return None
+    from .triage.learned import LearnedModel
+
     try:
         return LearnedModel.from_bytes(str(row["model"]).encode("utf-8"))
     except UsageError as exc:
@@ -513,6 +597,8 @@ def train_model(
     report.answer = sum(labels[i] for i in ids)
     report.no_answer = len(ids) - report.answer
     examples = _examples([labelled[i] for i in ids], [labels[i] for i in ids], zero)
+    from .triage.learned import train
+
     try:
         model = train(examples, min_labels=min_labels or settings.min_labels)
     except UsageError as exc:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError, UsageError
 from .models import utcnow
@@ -124,6 +123,10 @@ def resolve_tz(name: str | None) -> tzinfo:
     """
     if not name:
         return _machine_zone()
+    # imported here: zoneinfo (and the sysconfig it reads its path from) cost `queue`,
+    # which shows no clock time, a few milliseconds of start-up
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

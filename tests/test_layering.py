@@ -187,7 +187,7 @@ def test_backend_differences_live_in_the_dialect() -> None:
 @pytest.mark.parametrize(
     ("definition", "home"),
     [
-        (re.compile(r"class \w+\((?:html\.parser\.)?HTMLParser\)"), "safety.py"),
+        (re.compile(r"class \w+\((?:\w+, )?(?:html\.parser\.)?HTMLParser\)"), "safety.py"),
         (re.compile(r"^STOPWORDS\s*=", re.M), "triage/words.py"),
         (re.compile(r"^def (?:parse_agent_time|parse_since|parse_future)\(", re.M), "timeutil.py"),
         (re.compile(r"^def parse_iso\(", re.M), "models.py"),  # stored and platform times

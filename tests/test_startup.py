@@ -124,9 +124,7 @@ def test_a_command_loads_its_own_module_alone_and_nothing_heavy(
     command runs); no platform client, numerics, sqlite-utils or pydantic."""
     loaded = _run_loaded(argv, demo_home)
     heavy = [m for m in loaded if m == "socialcare.sources" or m.startswith(HEAVY)]
-    if argv[0] == "show" and "--help" not in argv:  # show lists the KB's suggestions
-        heavy = [m for m in heavy if m not in ("socialcare.kb", "socialcare.kb.search")]
-    assert heavy == []
+    assert heavy == []  # show of a store without KB articles loads no KB search either
     assert [m for m in loaded if m.split(".")[0] in NOT_ON_THE_HOT_PATH] == []
     commands = {m.rsplit(".", 1)[1] for m in loaded if m.startswith("socialcare.commands.")}
     if argv[0] == "show":
@@ -233,3 +231,159 @@ def test_piped_queue_and_show_load_no_rich_console(demo_home: Path, argv: list[s
     loaded = _run_loaded(argv, demo_home)  # stdout is a pipe here, as in `queue | grep`
     assert f"socialcare.commands.{'queue' if argv[0] == 'queue' else 'agent'}" in loaded
     assert [m for m in loaded if m.startswith(NOT_ON_THE_PIPED_QUEUE)] == []
+
+
+def test_the_triage_package_loads_its_modules_on_first_use(tmp_path: Path) -> None:
+    """``import socialcare.triage`` (and one of its light modules) runs no sentiment or cue
+    matcher code; every public name still resolves, to its module's own object."""
+    loaded = _modules("import socialcare.triage", tmp_path)
+    assert [m for m in loaded if m.startswith("socialcare.triage.")] == []
+    assert "vaderSentiment" not in loaded
+    loaded = _modules("import socialcare.triage.packs", tmp_path)
+    assert [m for m in loaded if m.startswith("socialcare.triage.")] == ["socialcare.triage.packs"]
+
+    import importlib
+
+    import socialcare.triage as triage
+
+    for name in triage.__all__:
+        module = importlib.import_module(f"socialcare.triage.{triage._WHERE[name]}")
+        assert getattr(triage, name) is getattr(module, name), name
+    assert set(triage.__all__) == set(triage._WHERE) and set(triage.__all__) <= set(dir(triage))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        triage.nope  # noqa: B018
+
+
+#: what ``queue`` does without: it reads no HTML, shows no clock time (ages only) and
+#: writes no CSV (without ``--csv``)
+NOT_ON_THE_QUEUE = ("html", "_markupbase", "zoneinfo", "tzlocal", "sysconfig", "csv", "_csv")
+
+
+@pytest.mark.parametrize("argv", [["queue"], ["queue", "--json"], ["queue", "--status", "all"]])
+def test_queue_loads_no_html_parser_nor_time_zones(demo_home: Path, argv: list[str]) -> None:
+    loaded = _run_loaded(argv, demo_home)
+    assert "socialcare.commands.queue" in loaded
+    assert [m for m in loaded if m.split(".")[0] in NOT_ON_THE_QUEUE] == []
+
+
+@pytest.fixture(scope="module")
+def triaged_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo home after ``triage --all``: every row's signals carry a current fingerprint."""
+    home = _demo_home(tmp_path_factory.mktemp("triaged"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCARE_")}
+    env["SOCIALCARE_HOME"] = str(home)
+    subprocess.run(
+        [sys.executable, "-m", "socialcare", "triage", "--all"],
+        env=env, capture_output=True, check=True,
+    )  # fmt: skip
+    return home
+
+
+#: demo mentions whose language the scorer detected (no platform language): explaining
+#: them from their text runs the language detector, numpy and its model (~0.5 s)
+DETECTED = ["demo:1007", "demo:1009", "demo:1025"]
+
+
+@pytest.mark.parametrize("mention", DETECTED)
+def test_show_explains_a_current_row_without_the_language_detector(
+    triaged_home: Path, mention: str
+) -> None:
+    """A row whose fingerprint is current is explained from its stored signals: no
+    language detection (py3langid, numpy), whatever its language."""
+    for argv in (["show", mention], ["explain", mention], ["show", mention, "--json"]):
+        loaded = _run_loaded(argv, triaged_home)
+        heavy = [m for m in loaded if m == "socialcare.sources" or m.startswith(HEAVY)]
+        assert [m for m in heavy if not m.startswith("socialcare.kb")] == [], argv
+
+
+#: what ``show``/``explain`` of a current row (explained from its stored signals) does
+#: without: the learned model's code, the package metadata reader (the fingerprint reads
+#: the versions itself) and hashlib's OpenSSL bindings
+NOT_IN_A_CURRENT_SHOW = ("socialcare.triage.learned", "importlib.metadata", "_hashlib")
+
+_PROBE_BUILT = """
+import json, sys
+import socialcare.cli
+try:
+    socialcare.cli.app({argv!r}, prog_name='socialcare')
+except SystemExit as exc:
+    assert not exc.code, exc.code
+sentiment = sys.modules.get("socialcare.triage.sentiment")
+built = {{
+    "analyzer": bool(sentiment and sentiment._analyzer.cache_info().currsize),
+    "negative": bool(sentiment and sentiment._negative.cache_info().currsize),
+}}
+print(json.dumps([sorted(sys.modules), built]))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv", [["show", "demo:1001"], ["show", "demo:1001", "--json"], ["explain", "demo:1007"]]
+)
+def test_show_of_a_current_row_builds_no_sentiment_analyser(
+    triaged_home: Path, argv: list[str]
+) -> None:
+    """A row explained from its stored signals reads no VADER lexicon, builds no cue
+    matcher and loads none of NOT_IN_A_CURRENT_SHOW (the same lines, see
+    tests/test_explain_stored.py)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCARE_")}
+    env["SOCIALCARE_HOME"] = str(triaged_home)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE_BUILT.format(argv=argv)],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    loaded, built = json.loads(out.strip().splitlines()[-1])
+    assert [m for m in loaded if m.startswith(NOT_IN_A_CURRENT_SHOW)] == []
+    assert built == {"analyzer": False, "negative": False}
+
+
+def test_show_of_a_row_scored_from_its_text_builds_them(tmp_path: Path) -> None:
+    """The guard above can fail: without a fingerprint (``poll`` alone writes one, so
+    clear it) ``show`` scores the text, which builds the analyser."""
+    import sqlite3
+
+    home = _demo_home(tmp_path)
+    with sqlite3.connect(home / "socialcare.db") as db:
+        db.execute("UPDATE mentions SET triage_fp = NULL")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCARE_")}
+    env["SOCIALCARE_HOME"] = str(home)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE_BUILT.format(argv=["show", "demo:1001"])],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    _, built = json.loads(out.strip().splitlines()[-1])
+    assert built == {"analyzer": True, "negative": True}
+
+
+def test_scores_min_labels_is_the_learned_models() -> None:
+    from socialcare.triage import learned, score
+
+    assert score.MIN_LABELS == learned.MIN_LABELS == score.TriageSettings().min_labels
+
+
+def test_the_fingerprint_hash_is_hashlibs_blake2b() -> None:
+    import hashlib
+
+    from socialcare import scoring
+
+    assert scoring.blake2b is hashlib.blake2b
+
+
+def test_signals_values_built_on_first_use_are_the_eager_ones(tmp_path: Path) -> None:
+    """Each of signals' first-use values names its own global, and its first use leaves
+    the global the built value (a compiled pattern, the built-in matcher) itself."""
+    probe = (
+        "import re, sys\n"
+        "from socialcare.triage import signals\n"
+        "lazy = {n: v for n, v in vars(signals).items() if isinstance(v, signals._OnFirstUse)}\n"
+        "assert 'BUILTIN_MATCHER' in lazy and '_LINK' in lazy, sorted(lazy)\n"
+        "for name, value in lazy.items():\n"
+        "    assert value._name == name, (name, value._name)\n"
+        "    getattr(value, 'find' if name == 'BUILTIN_MATCHER' else 'pattern')\n"
+        "    built = vars(signals)[name]\n"
+        "    assert isinstance(built, (re.Pattern, signals.TermMatcher)), name\n"
+        "    if isinstance(built, re.Pattern):\n"
+        "        assert built == re.compile(*value._args[:1], *value._args[1:]), name\n"
+        "print('ok')\n"
+    )
+    assert _modules(probe, tmp_path)  # runs it (asserting) in a fresh interpreter

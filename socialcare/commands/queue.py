@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from datetime import datetime
@@ -320,6 +319,8 @@ def queue(
         print_jsonl(items) if jsonl else print_json(list(items))
         return
     if csv_:
+        import csv  # only here: the table and JSON paths (most runs) need no csv module
+
         writer = csv.writer(sys.stdout)
         writer.writerow(QUEUE_COLUMNS)
         for row in rows:

@@ -40,16 +40,23 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
 from ..errors import ConfigError
 from ..models import parse_iso, to_iso, utcnow
 from . import signals as sig
 from .codec import SIGNALS_VERSION, decode_signals, encode_signals  # noqa: F401
-from .learned import MIN_LABELS, LearnedModel
 from .packs import DEFAULT_DOMAINS, load_packs
 from .sentiment import Sentiment, analyse, brand_pattern, text_for_sentiment
+
+if TYPE_CHECKING:
+    from .learned import LearnedModel
+
+#: ``learned.MIN_LABELS`` (tests/test_startup.py checks they agree), here so that settings
+#: are read without importing the model's code: only a store with a model needs it
+MIN_LABELS = 200
 
 __all__ = [
     "Contribution",
@@ -171,7 +178,6 @@ class TriageSettings:
     min_labels: int = MIN_LABELS
     #: the urgency words in effect (``~`` marks context-checked ones)
     lexicon: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    matcher: sig.TermMatcher = field(init=False, repr=False, compare=False)
     handles: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     brand: frozenset[str] = field(init=False, repr=False, compare=False)
     #: the brand's names and handles as words, removed before sentiment
@@ -186,8 +192,8 @@ class TriageSettings:
         return tuple(dict.fromkeys(_brand_names(self.brand, self.brand_names)))
 
     def __post_init__(self) -> None:
-        # Built once here: score_row runs for every mention of every poll, and one
-        # matcher finds the cue lists, the lexicon and keyword rules in one pass.
+        # Built once here: score_row runs for every mention of every poll (the matcher
+        # on first use, see below).
         brand = frozenset(h.strip().lstrip("@").lower() for h in self.brand_handles if h.strip())
         pack = load_packs(self.domains)
         if self.urgency_words is None:
@@ -195,6 +201,28 @@ class TriageSettings:
         else:
             lexicon = tuple(self.urgency_words)
         lexicon += tuple(self.extra_urgency_words)
+        object.__setattr__(self, "lexicon", lexicon)
+        object.__setattr__(self, "brand", brand)
+        object.__setattr__(
+            self, "brand_words", brand_pattern(_brand_names(brand, self.brand_names))
+        )
+        object.__setattr__(self, "handles", sig.handles_pattern(brand))
+        w = self.weights
+        fixed = {i: _part("intent", 1.0, w.for_intent(i), i) for i in sig.INTENTS}
+        fixed["urgency"] = _part("urgency", 0.0, w.urgency, "none")
+        fixed["direct"] = _part("direct", 0.0, w.direct, sig.PASSING)
+        fixed["repeat"] = _part("repeat", 0.0, w.repeat, "0 earlier")
+        object.__setattr__(self, "fixed_parts", MappingProxyType(fixed))
+
+    @cached_property
+    def matcher(self) -> sig.TermMatcher:
+        """One matcher for the cue lists, the lexicon and keyword rules, found in one pass.
+
+        Built on first use, once per settings: ``show`` of a row explained from its
+        stored signals matches nothing.
+        """
+        lexicon = self.lexicon
+        pack = load_packs(self.domains)
         problem = [f"~{t}" if t in pack.context else t for t in pack.problem]
         lists: dict[str, tuple[str, ...]] = {
             **sig.CUES,
@@ -205,19 +233,7 @@ class TriageSettings:
             + tuple(t[1:] for t in problem if t.startswith("~")),
         }
         lists.update({_rule_list(n): r.keywords for n, r in enumerate(self.rules) if r.keywords})
-        object.__setattr__(self, "lexicon", lexicon)
-        object.__setattr__(self, "brand", brand)
-        object.__setattr__(
-            self, "brand_words", brand_pattern(_brand_names(brand, self.brand_names))
-        )
-        object.__setattr__(self, "matcher", sig.TermMatcher(lists, sig.PRESENCE_CUES))
-        object.__setattr__(self, "handles", sig.handles_pattern(brand))
-        w = self.weights
-        fixed = {i: _part("intent", 1.0, w.for_intent(i), i) for i in sig.INTENTS}
-        fixed["urgency"] = _part("urgency", 0.0, w.urgency, "none")
-        fixed["direct"] = _part("direct", 0.0, w.direct, sig.PASSING)
-        fixed["repeat"] = _part("repeat", 0.0, w.repeat, "0 earlier")
-        object.__setattr__(self, "fixed_parts", MappingProxyType(fixed))
+        return sig.TermMatcher(lists, sig.PRESENCE_CUES)
 
     @classmethod
     def from_config(
@@ -853,6 +869,7 @@ def explain(
     now_ts: float,
     *,
     waited: Callable[[float], float] | None = None,
+    current: bool = False,
 ) -> list[Contribution]:
     """The current score of a stored mention, line by line; the lines sum to the queue's score.
 
@@ -864,9 +881,25 @@ def explain(
     ``static_score`` differs, because ``[triage]`` changed since or the
     mention was never triaged, a ``stale`` line carries the difference, so the
     total still equals what ``queue`` shows and says how to refresh it.
+
+    ``current``: the caller checked that the stored signals were scored from this
+    row's text inputs with these settings' text-derived inputs (``triage_fp``, see
+    ``socialcare.scoring``). The lines are then rebuilt from the stored signals with
+    today's weights (:func:`rescore_stored`, the same lines bit for bit) instead of
+    running sentiment and the cue matcher again; signals that do not read fall back
+    to scoring the text.
     """
-    repeat = _stored_payload(row).get("repeat_count", 0)
-    result = score_row(row, settings, repeat if isinstance(repeat, int) else 0)
+    payload = _stored_payload(row)
+    repeat = payload.get("repeat_count", 0)
+    repeat = repeat if isinstance(repeat, int) else 0
+    result = None
+    if current:
+        try:
+            result = rescore_stored([row], [payload], settings, [repeat])[0]
+        except (StoredSignalsError, ValueError, TypeError, IndexError, KeyError, AttributeError):
+            result = None  # damaged or odd stored signals: score the text, as before
+    if result is None:
+        result = score_row(row, settings, repeat)
     parts = list(result.signals)
     stored = float(row.get("static_score") or 0.0)
     if abs(stored - result.static_score) > 1e-9:

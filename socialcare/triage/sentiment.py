@@ -326,8 +326,27 @@ def _special_idioms_check(valence: float, lowers: list[str], i: int) -> float:
     return valence
 
 
-#: one analyzer for the process: building it parses the lexicon file
-_ANALYZER = _Analyzer()
+@lru_cache(maxsize=1)
+def _analyzer() -> _Analyzer:
+    """One analyzer for the process, built on first use: building it parses the lexicon
+    file (~5 ms that ``show`` of a row explained from its stored signals never needs)."""
+    return _Analyzer()
+
+
+@lru_cache(maxsize=1)
+def _negative() -> frozenset[str]:
+    """VADER's negative words, for the "negative word inside a name" check."""
+    return frozenset(w for w, v in _analyzer().lexicon.items() if v < 0)
+
+
+def __getattr__(name: str) -> Any:
+    # the names the module-level analyzer and word set had (tests read them)
+    if name == "_ANALYZER":
+        return _analyzer()
+    if name == "_NEGATIVE":
+        return _negative()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: languages VADER's lexicon covers; anything else is unscored
 SCORED_LANGUAGES = frozenset({"en"})
@@ -383,7 +402,7 @@ class Sentiment(NamedTuple):
 
 def vader_scores(text: str) -> dict[str, float]:
     """Plain VADER ``polarity_scores`` with the shared analyzer (neg, neu, pos, compound)."""
-    scores: dict[str, float] = _ANALYZER.polarity_scores(text)
+    scores: dict[str, float] = _analyzer().polarity_scores(text)
     return scores
 
 
@@ -482,7 +501,7 @@ def analyse(text: str, language: str | None = None, *, scored_text: str | None =
     lang, how = decide_language(text, language)
     if lang not in SCORED_LANGUAGES:
         return Sentiment(None, None, None, None, lang, how)
-    s = _ANALYZER.polarity_scores(text if scored_text is None else scored_text)
+    s = _analyzer().polarity_scores(text if scored_text is None else scored_text)
     return Sentiment(s["compound"], s["pos"], s["neu"], s["neg"], lang, how)
 
 
@@ -505,7 +524,7 @@ def analyse_many(
         text_for_sentiment(t, brand) if lang in scored else None
         for t, (lang, _) in zip(texts, decided, strict=True)
     ]
-    polarity = _ANALYZER.polarity_scores
+    polarity = _analyzer().polarity_scores
     out = []
     for c, (lang, how) in zip(clean, decided, strict=True):
         if c is None:
@@ -557,8 +576,6 @@ _SLANG_SUBSTRINGS = tuple(
 #: the capital, so the engine skips to each capital instead of testing the lookbehind
 #: at every position (same matches, ~2x faster; a test compares the two)
 _CAPITALISED = re.compile(r"[A-Z](?<=\s[A-Z])[a-z]+")
-#: VADER's negative words, for the "negative word inside a name" check
-_NEGATIVE = frozenset(w for w, v in _ANALYZER.lexicon.items() if v < 0)
 
 
 def brand_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
@@ -611,12 +628,12 @@ def _slang(text: str, maybe_slang: bool = True) -> str:
 
     ``maybe_slang`` False: the caller saw none of the slang words even as substrings.
     """
-    if (not maybe_slang or _SLANG_WORD.search(text) is None) and _NEGATIVE.isdisjoint(
+    if (not maybe_slang or _SLANG_WORD.search(text) is None) and _negative().isdisjoint(
         [word.lower() for word in _CAPITALISED.findall(text)]
     ):
         return text  # the common case: nothing to rewrite, decided by two C-level scans
     toks = _WORD_RUN.findall(text)
-    lexicon = _ANALYZER.lexicon
+    lexicon = _analyzer().lexicon
     lowers = [t.lower().strip(_PUNCTUATION) for t in toks]
     caps = sum(t[:1].isupper() for t in toks)
     title_case = caps * 3 >= len(toks) * 2  # "Worst Service Ever": capitals say nothing

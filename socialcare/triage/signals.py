@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Collection, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Collection, Iterable, Mapping, NamedTuple, Sequence
 
 from .words import memo_words
 
@@ -74,8 +74,34 @@ DEFAULT_URGENCY_WORDS: tuple[str, ...] = (
     "chargeback", "disconnected", "cut off",
 )  # fmt: skip
 
+
 # -- matching words and phrases ---------------------------------------------------
-_TOKEN = re.compile(r"\w+(?:['-]\w+)*")
+class _OnFirstUse:
+    """A module-level value (a regex, the built-in matcher) built when first used.
+
+    The first attribute read builds it and makes the module global of that name
+    the value itself, so later uses cost nothing extra: ``show`` of a row explained
+    from its stored signals uses none of them (issue 18 item 7).
+    """
+
+    __slots__ = ("_name", "_build", "_args")
+
+    def __init__(self, name: str, build: Callable[..., Any], *args: Any) -> None:
+        self._name, self._build, self._args = name, build, args
+
+    def __getattr__(self, attr: str) -> Any:
+        value = globals().get(self._name, self)
+        if value is self:
+            value = self._build(*self._args)
+            globals()[self._name] = value
+        return getattr(value, attr)
+
+
+def _on_first_use(name: str, build: Callable[..., Any], *args: Any) -> Any:
+    return _OnFirstUse(name, build, *args)
+
+
+_TOKEN: re.Pattern[str] = _on_first_use("_TOKEN", re.compile, r"\w+(?:['-]\w+)*")
 
 
 def compile_terms(terms: Iterable[str]) -> re.Pattern[str] | None:
@@ -487,7 +513,7 @@ CUES: Mapping[str, tuple[str, ...]] = {
 #: cue lists that are only tested for presence (see :class:`TermMatcher`)
 PRESENCE_CUES = ("opener", "first_person")
 #: the built-in lists alone (what the pure functions use when given only a text)
-BUILTIN_MATCHER = TermMatcher(CUES, presence=PRESENCE_CUES)
+BUILTIN_MATCHER: TermMatcher = _on_first_use("BUILTIN_MATCHER", TermMatcher, CUES, PRESENCE_CUES)
 
 
 def find_cues(text: str, matcher: TermMatcher | None = None) -> Found:
@@ -519,8 +545,15 @@ def urgency(terms: Sequence[str]) -> float:
 
 
 # -- intent -------------------------------------------------------------------
-_LINK = re.compile(r"https?://\S+|www\.\S+|\b(?:bit\.ly|t\.co|tinyurl\.com)/\S+", re.IGNORECASE)
-_MONEY_RATE = re.compile(
+_LINK: re.Pattern[str] = _on_first_use(
+    "_LINK",
+    re.compile,
+    r"https?://\S+|www\.\S+|\b(?:bit\.ly|t\.co|tinyurl\.com)/\S+",
+    re.IGNORECASE,
+)
+_MONEY_RATE: re.Pattern[str] = _on_first_use(
+    "_MONEY_RATE",
+    re.compile,
     r"\bearn\s+(?:up\s+to\s+)?[$£€]?\d"
     r"|[$£€]\s?\d[\d,]*\+?\s*(?:a|per|/|every)\s*(?:day|week|month|hour)",
     re.IGNORECASE,
@@ -530,8 +563,10 @@ _LEAD = r"(?:(?:[@.][\w.]+|hi|hey|hello|morning|evening|ok|so|and|but|also)[:,!]
 #: clause openings, matched at the start of each clause: questions that are really
 #: complaints ("how many more times", "what am I paying for"), "why ...", and
 #: ordinary question words
-_CLAUSE = re.compile(r"[.,!;:\n]")
-_CLAUSE_START = re.compile(
+_CLAUSE: re.Pattern[str] = _on_first_use("_CLAUSE", re.compile, r"[.,!;:\n]")
+_CLAUSE_START: re.Pattern[str] = _on_first_use(
+    "_CLAUSE_START",
+    re.compile,
     r"\s*" + _LEAD + r"(?:"
     r"(?P<complaint>how many more|how long (?:do|must|will|am) (?:i|we)\b"
     r"|is (?:any|some)(?:body|one) (?:actually|even)\b|is it normal\b"
@@ -542,9 +577,11 @@ _CLAUSE_START = re.compile(
     r"are|will\s+(?:my|it|i|the|his|her|our|you)|should\s+i|any|anyone|anybody|"
     r"cómo|qué|cuándo|dónde|por\s+qu[ée]|cuánto|wie|wann|warum|wieso|"
     r"comment|pourquoi|quand|où|est-ce|combien|quando|onde|quanto|perch[ée]|dove|"
-    r"hoe|wanneer|waarom)\b(?!['’]|\s+not\b)))"
+    r"hoe|wanneer|waarom)\b(?!['’]|\s+not\b)))",
 )  # matched against lowercased text: IGNORECASE would double its cost
-_PRAISE_EMOJI = re.compile("[👏🙌❤💯🙏😍🥰💙💚⭐🚀]")
+_PRAISE_EMOJI: re.Pattern[str] = _on_first_use(
+    "_PRAISE_EMOJI", re.compile, "[👏🙌❤💯🙏😍🥰💙💚⭐🚀]"
+)
 
 
 def _cues(text: str, found: Found | None) -> Found:
@@ -628,8 +665,10 @@ _QUOTABLE = frozenset(
     "help helpful service support care customer free priority premium express "
     "upgrade fast quick friendly easy assistance".split()
 )
-_QUOTED = re.compile(r"(?:^|(?<=[\s(]))['\"“‘]([^'\"“”‘’\n]{2,30}?)['\"”’](?=[\s.,!?;:)]|$)")
-_QUOTE_OPEN = re.compile(r"(?:^|[\s(])['\"“‘]")
+_QUOTED: re.Pattern[str] = _on_first_use(
+    "_QUOTED", re.compile, r"(?:^|(?<=[\s(]))['\"“‘]([^'\"“”‘’\n]{2,30}?)['\"”’](?=[\s.,!?;:)]|$)"
+)
+_QUOTE_OPEN: re.Pattern[str] = _on_first_use("_QUOTE_OPEN", re.compile, r"(?:^|[\s(])['\"“‘]")
 #: how many words apart praise and a problem word may be to read as sarcasm
 SARCASM_WINDOW = 8
 _THANKS = frozenset({"thx", "ty", "cheers", "appreciate", "appreciated", "merci", "gracias"})
@@ -781,10 +820,10 @@ def _asked(text: str) -> list[str]:
 #: a "?" asks only after a clause of at least this many words ("(Tabitha?)" does not)
 MIN_QUESTION_WORDS = 3
 #: the clause each "?" closes: back to the previous sentence mark or bracket
-_ASKED = re.compile(r"([^.!?;:\n(\[]*)\?")
+_ASKED: re.Pattern[str] = _on_first_use("_ASKED", re.compile, r"([^.!?;:\n(\[]*)\?")
 #: the marks that end an :data:`_ASKED` clause ("?" among them)
-_MARK = re.compile(r"[.!?;:\n(\[]")
-_CLAUSE_WORD = re.compile(r"(?<![@\w])\w[\w'’-]*")
+_MARK: re.Pattern[str] = _on_first_use("_MARK", re.compile, r"[.!?;:\n(\[]")
+_CLAUSE_WORD: re.Pattern[str] = _on_first_use("_CLAUSE_WORD", re.compile, r"(?<![@\w])\w[\w'’-]*")
 
 
 def complaint_cues(text: str, found: Found | None = None) -> list[str]:
