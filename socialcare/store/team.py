@@ -37,6 +37,7 @@ __all__ = [
     "route_teams",
     "record_routes",
     "log_route_events",
+    "log_route_rows",
     "route_of",
     "routable_mentions",
     "claim_notification",
@@ -186,18 +187,24 @@ def log_route_events(
     store: Store, events: Sequence[tuple[str, str, dict[str, Any]]], *, actor: str
 ) -> None:
     """Audit-log rows (mention, action, detail) in one statement (the page's routing)."""
-    if not events:
-        return
-    now = to_iso(utcnow())
     texts: dict[int, str] = {}  # a page's events share few detail objects: each dumped once
     rows = []
     for m, action, detail in events:
         text = texts.get(id(detail))
         if text is None:
             text = texts[id(detail)] = json.dumps(detail)
-        rows.append((now, actor, action, m, text))
+        rows.append((m, action, text))
+    log_route_rows(store, rows, actor=actor)
+
+
+def log_route_rows(store: Store, events: Sequence[tuple[str, str, str]], *, actor: str) -> None:
+    """Audit-log rows (mention, action, detail as JSON text) in one statement."""
+    if not events:
+        return
+    now = to_iso(utcnow())
     store.conn.executemany(
-        "INSERT INTO events (at, agent, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)", rows
+        "INSERT INTO events (at, agent, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)",
+        [(now, actor, action, m, text) for m, action, text in events],
     )
 
 
