@@ -381,27 +381,32 @@ def mentions_for_notify(
 ) -> list[Row]:
     """The fields a notification shows, for new mentions of a poll (open, not the brand's,
     created since ``since_ts``), narrowed in SQL by what every target asks at least."""
-    where = "status = 'open' AND is_own = 0 AND created_ts >= ?"
+    where = "p.status = 'open' AND p.is_own = 0 AND p.created_ts >= ?"
     extra: list[Any] = [since_ts]
     if min_score is not None:
-        where += " AND static_score > ?"
+        where += " AND p.static_score > ?"
         extra.append(min_score)
     if intents is not None:
         if not intents:
             return []
-        where += f" AND intent IN ({', '.join('?' for _ in intents)})"
+        where += f" AND p.intent IN ({', '.join('?' for _ in intents)})"
         extra.extend(intents)
+    # the page holds only what the filter reads; the few rows that pass are read in full
+    columns = ", ".join(
+        f"m.{c}"
+        for c in (
+            "id", "source", "intent", "text", "author_handle", "url", "static_score",
+            "sla_due_ts", "created_ts", "assignee",
+        )
+    )  # fmt: skip
     out: list[Row] = []
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
         marks = ", ".join("?" for _ in chunk)
-        columns = (
-            "id, source, intent, text, author_handle, url, static_score, sla_due_ts, "
-            "created_ts, assignee"
-        )
         out += store.rows(
-            f"{_page_of(marks, columns + ', status, is_own')}SELECT {columns} FROM page "
-            f"WHERE {where} ORDER BY created_ts",
+            f"{_page_of(marks, 'id, status, is_own, created_ts, static_score, intent')}"
+            f"SELECT {columns} FROM page p JOIN mentions m ON m.id = p.id "
+            f"WHERE {where} ORDER BY p.created_ts",
             [*chunk, *extra],
         )
     return out
