@@ -5,20 +5,21 @@ Usage: python bench/bench_team_rules.py [N] [ROUNDS]   (default 20000 mentions, 
 Both configurations poll the same generated demo file (recent mentions, so new-mention
 notifications are evaluated) into fresh SQLite stores, interleaved round by round in one
 run so machine load hits both alike. The notify targets are webhooks on a local HTTP
-server (127.0.0.1), with filters a team would set (high-score complaints, urgent
-questions), so a realistic few are actually sent. Prints mentions/s (median of the
-rounds) for each, the ratio (goal: >= 0.9), and how many mentions were routed and
-notifications sent.
+server (127.0.0.1, in a process of its own: its CPU is not the poll's), with filters a
+team would set (high-score complaints, urgent questions), set so that about 0.3% of the
+generated mentions pass: a realistic few are actually sent (with the scorer of session
+9, thresholds of 9.0 and 8.0 sent none). Prints mentions/s (median of the rounds) for
+each, the ratio (goal: >= 0.9), and how many mentions were routed and notifications sent.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -68,17 +69,20 @@ def generate(path: Path, n: int) -> None:
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received = 0
-
     def do_POST(self) -> None:  # noqa: N802
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        _Hook.received += 1
         self.send_response(200)
         self.end_headers()
         self.wfile.write(b"ok")
 
     def log_message(self, *args: Any) -> None:
         pass
+
+
+def _serve(ports: multiprocessing.Queue[int]) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    ports.put(server.server_address[1])
+    server.serve_forever()
 
 
 def run(
@@ -96,7 +100,7 @@ def run(
                     "url": f"{url}/slack",
                     "events": ["mention"],
                     "intents": ["complaint"],
-                    "score_above": 9.0,
+                    "score_above": 8.0,
                 },
                 {
                     "name": "hook",
@@ -104,7 +108,7 @@ def run(
                     "url": f"{url}/hook",
                     "events": ["mention"],
                     "intents": ["question"],
-                    "score_above": 8.0,
+                    "score_above": 6.5,
                 },
             ),  # fmt: skip
         }
@@ -129,9 +133,11 @@ def run(
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    # The receiver runs in its own process: its CPU is Slack's, not the poll's.
+    ports: multiprocessing.Queue[int] = multiprocessing.Queue()
+    server = multiprocessing.Process(target=_serve, args=(ports,), daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{ports.get(timeout=30)}"
     plain: list[float] = []
     team: list[float] = []
     plain_cpu: list[float] = []
@@ -149,7 +155,8 @@ def main() -> None:
             rate, cpu, routed, sent = run(data, tmp, n, True, url, f"team{r}")
             team.append(rate)
             team_cpu.append(cpu)
-    server.shutdown()
+    server.terminate()
+    server.join()
     p, t = statistics.median(plain), statistics.median(team)
     pc, tc = statistics.median(plain_cpu), statistics.median(team_cpu)
     print(f"poll demo, {n:,} mentions, median of {rounds} interleaved rounds:")

@@ -464,3 +464,61 @@ events = ["source_unhealthy"]
     assert "Source demo needs attention" in text and "<!channel>" not in text
     runner.invoke(app, ["--config", str(cfg), "status", "--alert", "--quiet"])
     assert len(hook.requests) == 1  # the same alert is not announced again that day
+
+
+def test_mentions_for_notify_reads_what_the_full_page_read_gave(store: Any) -> None:
+    """The notify read filters a narrow page and then reads the few passing rows in full:
+    the same rows, in the same order, as filtering the page of every shown column."""
+    from datetime import datetime, timedelta, timezone
+
+    from socialcare.models import Mention
+    from socialcare.store import team as store_team
+    from socialcare.store.team import _page_of
+
+    now = datetime.now(timezone.utc)
+    mentions = [
+        Mention(source="demo", native_id=str(i), text=f"text {i} <@here>", author_id=f"u{i % 4}",
+                author_handle=f"h{i}", created_at=now - timedelta(hours=i % 30, seconds=i))
+        for i in range(40)
+    ]  # fmt: skip
+    store.upsert_mentions(mentions)
+    intents = ["complaint", "question", "praise", None]
+    for i in range(40):
+        store.conn.execute(
+            "UPDATE mentions SET static_score = ?, intent = ?, status = ?, is_own = ? WHERE id = ?",
+            [float(i % 10), intents[i % 4], "done" if i % 7 == 0 else "open", int(i % 11 == 0),
+             f"demo:{i}"],
+        )  # fmt: skip
+    ids = [f"demo:{i}" for i in range(40)] + ["demo:missing"]
+    since = (now - timedelta(hours=24)).timestamp()
+    columns = (
+        "id, source, intent, text, author_handle, url, static_score, sla_due_ts, created_ts, "
+        "assignee"
+    )
+
+    def reference(min_score: float | None, wanted: list[str] | None) -> list[Any]:
+        where, extra = "status = 'open' AND is_own = 0 AND created_ts >= ?", [since]
+        if min_score is not None:
+            where, extra = where + " AND static_score > ?", [*extra, min_score]
+        if wanted is not None:
+            where += f" AND intent IN ({', '.join('?' for _ in wanted)})"
+            extra += wanted
+        out: list[Any] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            out += store.rows(
+                f"{_page_of(marks, columns + ', status, is_own')}SELECT {columns} FROM page "
+                f"WHERE {where} ORDER BY created_ts",
+                [*chunk, *extra],
+            )
+        return out
+
+    for min_score, wanted in [
+        (None, None), (4.0, None), (None, ["complaint"]), (6.5, ["question", "complaint"]),
+    ]:  # fmt: skip
+        got = store_team.mentions_for_notify(
+            store, ids, since_ts=since, min_score=min_score, intents=wanted
+        )
+        assert got == reference(min_score, wanted) and got
+    assert store_team.mentions_for_notify(store, ids, since_ts=since, intents=[]) == []

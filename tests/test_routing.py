@@ -523,3 +523,29 @@ def test_two_pollers_at_once_route_each_mention_once_within_caps(database: str, 
         assert counts == {"alice": 12, "bob": 12, "carol": 12}  # fair and at the cap exactly
     finally:
         store.close()
+
+
+def test_route_and_audit_rows_are_written_in_order_across_statements(store: Store) -> None:
+    """A page's route and audit rows go in multi-row INSERTs of 100 rows: 250 rows (two full
+    statements and a short one) land as given, in order, and a mention already routed is
+    left as it was (ON CONFLICT DO NOTHING)."""
+    from socialcare.store import team as store_team
+
+    store.upsert_mentions([mention(str(i)) for i in range(250)])
+    store_team.add_routes(store, [("demo:7", "first", None, "zed")])
+    routes = [(f"demo:{i}", f"r{i % 3}", "care" if i % 2 else None, "alice") for i in range(250)]
+    events = [
+        (f"demo:{i}", "route", json.dumps({"n": i, "why": 'it\'s "quoted"'})) for i in range(250)
+    ]
+    with store.transaction():
+        store_team.add_routes(store, routes)
+        store_team.log_route_rows(store, events, actor="routing")
+    got = {r["mention_id"]: (r["rule"], r["team"], r["assignee"])
+           for r in store.rows("SELECT * FROM team_routes")}  # fmt: skip
+    assert got == {m: (rule, team, agent) for m, rule, team, agent in routes} | {
+        "demo:7": ("first", None, "zed")
+    }
+    logged = store.rows(
+        "SELECT agent, action, mention_id, detail FROM events WHERE agent = 'routing' ORDER BY id"
+    )
+    assert [(e["mention_id"], e["action"], e["detail"]) for e in logged] == events

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from itertools import accumulate, count, repeat
+from operator import add, contains, itemgetter, methodcaller
+from typing import Any, Callable, Mapping, Sequence
 
 from ..config import check_keys
 from ..errors import ConfigError
@@ -191,9 +194,14 @@ class Rule:
 
 def _tags(row: Mapping[str, Any]) -> set[str]:
     """Tags agents added plus the ones triage rules found (in ``signals``)."""
+    return _tag_set(row.get("tags"), row.get("signals"))
+
+
+def _tag_set(tags: Any, signals: Any) -> set[str]:
+    """:func:`_tags` of a row's ``tags`` and ``signals`` values."""
     out: set[str] = set()
     # the signals column is encoded (either version): decode_signals reads its tags
-    for raw in (row.get("tags"), decode_signals(row.get("signals"))):
+    for raw in (tags, decode_signals(signals)):
         try:
             value = json.loads(raw) if isinstance(raw, str) else raw
         except ValueError:
@@ -258,6 +266,183 @@ class RoutingSettings:
             if rule.matches(row):
                 return rule
         return None
+
+    def first_matches(self, rows: Sequence[Mapping[str, Any]]) -> list[Rule | None]:
+        """:meth:`first_match` of each row, decided a rule at a time over the whole page."""
+        return _match_page(self.rules, _Page([(r, _NO_COLUMNS) for r in rows]))
+
+
+_NO_COLUMNS: Mapping[str, Any] = {}
+#: between a page's texts when they are searched as one string (no keyword spans it)
+_SEP = "\x00"
+
+
+class _Page:
+    """A page's candidate rows field by field, for :func:`_match_page`.
+
+    Each row is a pair (stored-or-built row, triage columns): a field is read from
+    the columns if they have it, else from the row, as the merged row
+    ``{**row, **columns}`` would give it. Every field, and every row's tags, is
+    read once, when a rule first asks for it, so a page costs what its rules look
+    at. ``customer_ids`` (author keys -> customer id) is asked only for the rows
+    that reach a ``customers`` check; without it the rows carry ``customer_id``.
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+        customer_ids: Callable[[list[str]], Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.pairs = pairs
+        self.customer_ids = customer_ids
+        self._columns: dict[str, list[Any]] = {}
+        self._known: dict[str, Any] = {}
+        self._asked: set[str] = set()
+        self._tags: dict[int, set[str]] = {}
+        self._needles: dict[str, set[int]] = {}
+        self._joined: tuple[str, list[int], list[int]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def column(self, name: str) -> list[Any]:
+        """One field of every row."""
+        out = self._columns.get(name)
+        if out is None:
+            # C loops (map) for the usual page: every row's columns have it, or none do
+            cols = list(map(itemgetter(1), self.pairs))
+            if all(map(contains, cols, repeat(name))):
+                out = list(map(itemgetter(name), cols))
+            elif not any(map(contains, cols, repeat(name))):
+                out = list(map(methodcaller("get", name), map(itemgetter(0), self.pairs)))
+            else:
+                out = [c[name] if name in c else r.get(name) for r, c in self.pairs]
+            self._columns[name] = out
+        return out
+
+    def derived(self, name: str) -> list[Any]:
+        """A field as the rules compare it: ``kind`` normalised, ``static_score`` a float,
+        ``text`` a string, ``author_key`` a string."""
+        key = "=" + name
+        out = self._columns.get(key)
+        if out is None:
+            raw = self.column(name)
+            if name == "kind":  # a page has few kinds
+                kinds = {v: _kind(str(v or "post")) for v in set(raw)}
+                out = list(map(kinds.__getitem__, raw))
+            elif name == "static_score":
+                out = [float(v or 0.0) for v in raw]
+            elif name == "text":
+                out = [str(v or "") for v in raw]
+            else:
+                out = [str(v) for v in raw]
+            self._columns[key] = out
+        return out
+
+    def customers(self, idx: Sequence[int]) -> list[Any]:
+        """The customer id of each row of ``idx``."""
+        if self.customer_ids is None:
+            ids = self.column("customer_id")
+            return [ids[i] for i in idx]
+        keys = self.column("author_key")
+        want = sorted({str(k) for i in idx if (k := keys[i]) and str(k) not in self._asked})
+        if want:
+            self._known.update(self.customer_ids(want))
+            self._asked.update(want)
+        return [self._known.get(str(keys[i])) for i in idx]
+
+    def tags(self, i: int) -> set[str]:
+        """Row ``i``'s tags (:func:`_tags`)."""
+        have = self._tags.get(i)
+        if have is None:
+            have = self._tags[i] = _tag_set(self.column("tags")[i], self.column("signals")[i])
+        return have
+
+    def maybe(self, needle: str) -> set[int]:
+        """Rows whose text may contain ``needle`` (lower-case ASCII): every ASCII text
+        that does, lower-cased, and every text that is not ASCII."""
+        found = self._needles.get(needle)
+        if found is not None:
+            return found
+        if self._joined is None:
+            texts = self.derived("text")
+            other = [i for i, text in enumerate(texts) if not text.isascii()]
+            if other:
+                texts = list(texts)
+                for i in other:
+                    texts[i] = ""
+            # row i starts after the i texts and i separators before it
+            starts = [0, *map(add, accumulate(map(len, texts[:-1])), count(1))] if texts else []
+            self._joined = (_SEP.join(texts).lower(), starts, other)
+        low, starts, other = self._joined
+        if not needle or _SEP in needle:
+            found = set(range(len(starts)))
+        else:
+            found = set(other)
+            end, pos = len(starts), low.find(needle)
+            while pos >= 0:  # one find per row that has it: skip to the next row
+                i = bisect_right(starts, pos) - 1
+                found.add(i)
+                pos = low.find(needle, starts[i + 1]) if i + 1 < end else -1
+        self._needles[needle] = found
+        return found
+
+
+def _hits(rule: Rule, page: _Page, idx: list[int]) -> list[int]:
+    """The rows of ``idx`` that ``rule`` matches (:meth:`Rule.matches`), cheap fields first."""
+    if rule.sources:
+        want, col = set(rule.sources), page.column("source")
+        idx = [i for i in idx if col[i] in want]
+    if idx and rule.kinds:
+        want, col = set(rule.kinds), page.derived("kind")
+        idx = [i for i in idx if col[i] in want]
+    if idx and rule.intents:
+        want, col = set(rule.intents), page.column("intent")
+        idx = [i for i in idx if col[i] in want]
+    if idx and rule.languages:
+        want, col = set(rule.languages), page.column("language")
+        idx = [i for i in idx if col[i] in want]
+    if idx and rule.min_score is not None:
+        least, scores = rule.min_score, page.derived("static_score")
+        idx = [i for i in idx if not scores[i] < least]
+    if idx and rule.keywords is not None:
+        if rule.needles is not None:
+            maybe = set().union(*(page.maybe(n) for n in rule.needles))
+            idx = [i for i in idx if i in maybe]
+        search, texts = rule.keywords.search, page.derived("text")
+        idx = [i for i in idx if search(texts[i])]
+    if idx and rule.pattern is not None:
+        search, texts = rule.pattern.search, page.derived("text")
+        idx = [i for i in idx if search(texts[i])]
+    if idx and rule.tags:
+        want = set(rule.tags)
+        idx = [i for i in idx if page.tags(i) & want]
+    if idx and rule.customers:
+        want, keys = set(rule.customers), page.derived("author_key")
+        idx = [
+            i
+            for i, c in zip(idx, page.customers(idx), strict=True)
+            if keys[i] in want or f"customer:{c}" in want
+        ]
+    return idx
+
+
+def _match_page(rules: Sequence[Rule], page: _Page) -> list[Rule | None]:
+    """Each row's first matching rule (None: no rule matches), a rule at a time: every
+    rule looks only at the rows no earlier rule took."""
+    out: list[Rule | None] = [None] * len(page)
+    left = list(range(len(page)))
+    for rule in rules:
+        if not left:
+            break
+        hit = _hits(rule, page, left)
+        if not hit:
+            continue
+        for i in hit:
+            out[i] = rule
+        taken = set(hit)
+        left = [i for i in left if i not in taken] if len(hit) < len(left) else []
+    return out
 
 
 def _cap(value: Any, key: str) -> int | None:
@@ -375,29 +560,37 @@ class _Picker:
             busy = self._free(rule.agent, rule.cap)
             return (None, busy) if busy else (rule.agent, f"rule names {rule.agent}")
         team = str(rule.team)
-        members = list(self.settings.teams.get(team, ()))
+        members = self.settings.teams.get(team, ())
         if not members:
             return None, f"team {team} has no agents"
         if team not in self.turns:
             self.turns[team] = store_team.lock_team(self.store, team)
-        start = self.turns[team] % len(members)
-        order = members[start:] + members[:start]
+        n = len(members)
+        start = self.turns[team] % n
+        cap, loads, away = rule.cap, self.loads, self.away
+        chosen: str | None = None
         if rule.strategy != "least_loaded":  # the first free one in turn order is the pick
-            first = next((a for a in order if self._free(a, rule.cap) is None), None)
-            free = [] if first is None else [first]
-        else:
-            free = [a for a in order if self._free(a, rule.cap) is None]
-        if not free:
+            for k in range(start, start + n):
+                agent = members[k % n]
+                if agent not in away and (cap is None or loads.get(agent, 0) < cap):
+                    chosen = agent
+                    break
+            why = f"round robin in {team}"
+        else:  # the least loaded free one, the first of them in turn order on a tie
+            least = 0
+            for k in range(start, start + n):
+                agent = members[k % n]
+                load = loads.get(agent, 0)
+                if agent not in away and (cap is None or load < cap):
+                    if chosen is None or load < least:
+                        chosen, least = agent, load
+            why = f"least loaded in {team} ({least} open)"
+        if chosen is None:
+            order = [members[k % n] for k in range(start, start + n)]
             return (
                 None,
-                f"nobody in team {team} is available ({'; '.join(str(self._free(a, rule.cap)) for a in order)})",
+                f"nobody in team {team} is available ({'; '.join(str(self._free(a, cap)) for a in order)})",
             )
-        if rule.strategy == "least_loaded":
-            chosen = min(free, key=lambda a: self.loads.get(a, 0))  # ties: the turn order
-            why = f"least loaded in {team} ({self.loads.get(chosen, 0)} open)"
-        else:
-            chosen = free[0]
-            why = f"round robin in {team}"
         self.turns[team] = members.index(chosen) + 1
         return chosen, why
 
@@ -453,25 +646,22 @@ def _audit(store: Store, settings: RoutingSettings, decisions: Sequence[Decision
     """The audit rows of a page's routing, one statement: each assignment with its rule,
     and each match nobody could take with why."""
     # decisions with the same rule, agent and reason share one detail (serialised once)
-    details: dict[tuple[str | None, str | None, str | None, str], dict[str, Any]] = {}
-    events: list[tuple[str, str, dict[str, Any]]] = []
+    texts: dict[tuple[str | None, str | None, str | None, str], str] = {}
+    strategies = {r.name: r.strategy for r in reversed(settings.rules)}  # the first of a name
+    events: list[tuple[str, str, str]] = []
     for d in decisions:
         key = (d.rule, d.assignee, d.team, d.reason)
-        detail = details.get(key)
-        if detail is None:
-            detail = details[key] = (
+        text = texts.get(key)
+        if text is None:
+            text = texts[key] = json.dumps(
                 {"rule": d.rule, "to": d.assignee, "team": d.team,
-                 "strategy": _strategy(settings, d.rule), "reason": d.reason}
+                 "strategy": strategies.get(d.rule or "", ""), "reason": d.reason}
                 if d.assignee is not None
                 else {"rule": d.rule, "reason": d.reason}
             )  # fmt: skip
         events.append((d.mention_id, "route" if d.assignee is not None else "route_unassigned",
-                       detail))  # fmt: skip
-    store_team.log_route_events(store, events, actor=_ACTOR)
-
-
-def _strategy(settings: RoutingSettings, name: str | None) -> str:
-    return next((r.strategy for r in settings.rules if r.name == name), "")
+                       text))  # fmt: skip
+    store_team.log_route_rows(store, events, actor=_ACTOR)
 
 
 @dataclass
@@ -535,28 +725,26 @@ class PageRouter:
         store_team.lock_team(store, _LOCK)
         stored = store.existing_ids([str(r["id"]) for r in rows])
         new = [r for r in rows if str(r["id"]) not in stored]
-        customers: Mapping[str, Any] = {}
-        if any(rule.customers for rule in self.settings.rules):
-            keys = sorted({str(r["author_key"]) for r in new if r["author_key"]})
-            customers = store_team.customer_ids(store, keys)
-        routable: list[dict[str, Any]] = [
-            {**r, **columns[str(r["id"])], "customer_id": customers.get(str(r["author_key"]))}
-            for r in new
-            if not r["is_own"]  # new rows: open, unassigned, no agent tags, never routed
-        ]
-        routable.sort(key=lambda r: (float(r["created_ts"]), str(r["id"])))
-        matched = [(r, rule) for r in routable if (rule := self.settings.first_match(r))]
+        # new rows: open, unassigned, no agent tags, never routed; the brand's own are not
+        routable = [(r, columns[str(r["id"])]) for r in new if not r["is_own"]]
+        routable.sort(key=lambda p: (float(p[0]["created_ts"]), str(p[0]["id"])))
+        # customer ids are read only for the rows that reach a rule on customers
+        page = _Page(routable, lambda keys: store_team.customer_ids(store, keys))
+        firsts = _match_page(self.settings.rules, page)
         plan = _PagePlan(self, [str(r["id"]) for r in new], [], None)
+        matched = [(p[0], rule) for p, rule in zip(routable, firsts, strict=True) if rule]
         if not matched:
             return plan
         plan.picker = picker = _Picker(store, self.settings)
         now = to_iso(utcnow())
+        assigned, decisions = plan.assigned, plan.decisions
         for row, rule in matched:
             agent, why = picker.pick(rule)
+            mention_id = str(row["id"])
             if agent is not None:
                 picker.took(agent)
-                plan.assigned[str(row["id"])] = (agent, now)
-            plan.decisions.append(Decision(str(row["id"]), rule.name, agent, rule.team, why))
+                assigned[mention_id] = (agent, now)
+            decisions.append(Decision(mention_id, rule.name, agent, rule.team, why))
         return plan
 
     def rest(self, ids: Sequence[str]) -> list[str]:

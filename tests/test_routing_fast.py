@@ -1,0 +1,264 @@
+"""The poll's page-at-a-time routing against the row-at-a-time reference.
+
+``PageRouter.plan_routes`` matches a page a rule at a time (``_match_page``: cheap
+fields first, keyword literals found in the page's joined text, customer ids read
+only for the rows that reach a customers rule) and picks agents with a loop that
+builds no lists. These properties check both against the plain definitions:
+``Rule.matches`` row by row on the merged row, and the picker as it was written
+before (kept here as the reference).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from socialcare.team import routing
+from socialcare.team.routing import RoutingSettings, Rule
+
+pytestmark = pytest.mark.store_free
+
+AGENTS = ["ann", "bo", "cy", "di"]
+TEAMS = {"one": ["ann", "bo", "cy"], "two": ["di", "bo"], "solo": ["cy"]}
+WORDS = [
+    "refund", "Refunds", "REFUND", "refunded", "prefund", "charged twice", "charged  twice",
+    "down", "Down!", "outage", "no signal", "INV-12", "inv-7", "café", "CAFÉ", "Kelvin",
+    "ſtop", "stop", "hello", "thanks", "\x00", "\n", "ß", "straße", "_down", "down_",
+]  # fmt: skip
+KEYWORDS = ["refund*", "charged twice", "down", "outage", "café", "stop*", "kelvin", "straße", "*"]
+PATTERNS = [r"\bINV-\d+", r"^hello", r"(?<![\w])down$", r"stop|thanks", r"\s\s"]
+
+texts = st.lists(st.sampled_from(WORDS), max_size=6).map(" ".join) | st.text(max_size=30)
+tag_values = st.none() | st.lists(st.sampled_from(["vip", "press", "legal"]), max_size=2).map(
+    json.dumps
+)
+signals = st.none() | st.sampled_from(
+    [
+        "",
+        "{}",
+        "not json",
+        json.dumps({"tags": ["press"]}),
+        json.dumps([2, 0, "en", "text", ["legal", "vip"]]),
+        json.dumps([2, 0, "en", "text", []]),
+    ]
+)
+rows = st.fixed_dictionaries(
+    {
+        "id": st.text(min_size=1, max_size=4),
+        "source": st.sampled_from(["demo", "twitter", "reddit"]),
+        "kind": st.sampled_from([None, "", "post", "dm", "review", "reply", "repost"]),
+        "intent": st.sampled_from([None, "complaint", "question", "praise"]),
+        "language": st.sampled_from([None, "en", "fr", "es"]),
+        "tags": tag_values,
+        "signals": signals,
+        "text": st.none() | texts,
+        "static_score": st.none()
+        | st.floats(min_value=-5, max_value=15, allow_nan=False)
+        | st.just(0),
+        "author_key": st.sampled_from([None, "", "demo:u1", "demo:u2", "twitter:u3"]),
+        "customer_id": st.sampled_from([None, 1, 2, 42]),
+    }
+)
+
+
+def _subset(values: list[Any], max_size: int = 2) -> st.SearchStrategy[list[Any]]:
+    return st.lists(st.sampled_from(values), min_size=1, max_size=max_size, unique=True)
+
+
+rule_tables = st.fixed_dictionaries(
+    {},
+    optional={
+        "sources": _subset(["demo", "twitter", "reddit"]),
+        "kinds": _subset(["mention", "dm", "review"]),
+        "intents": _subset(["complaint", "question", "praise"]),
+        "languages": _subset(["en", "fr", "es"]),
+        "tags": _subset(["vip", "press", "legal"]),
+        "keywords": _subset(KEYWORDS, 3),
+        "pattern": st.sampled_from(PATTERNS),
+        "min_score": st.sampled_from([0, 2.5, 8.0]),
+        "customers": _subset(["demo:u1", "twitter:u3", 42, 2, "customer:None"]),
+        "strategy": st.sampled_from(["round_robin", "least_loaded"]),
+    },
+)
+routing_tables = st.lists(
+    st.tuples(rule_tables, st.sampled_from(["agent", "team"]), st.integers(0, 3)),
+    min_size=1,
+    max_size=6,
+).map(
+    lambda entries: {
+        "teams": TEAMS,
+        "rules": [
+            {
+                "name": f"r{n}",
+                **table,
+                **({"agent": AGENTS[k]} if to == "agent" else {"team": list(TEAMS)[k % 3]}),
+            }
+            for n, (table, to, k) in enumerate(entries)
+        ],
+    }
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(routing_tables, st.lists(rows, max_size=25))
+def test_page_matching_agrees_with_rule_matches_row_by_row(
+    table: dict[str, Any], page: list[dict[str, Any]]
+) -> None:
+    rs = RoutingSettings.from_config(table)
+    assert rs.first_matches(page) == [rs.first_match(r) for r in page]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(routing_tables, st.lists(rows, max_size=25))
+def test_page_matching_of_row_and_columns_pairs_reads_customers_lazily(
+    table: dict[str, Any], page: list[dict[str, Any]]
+) -> None:
+    """The poll's form: (built row, triage columns) pairs, the columns overriding the row,
+    customer ids looked up by author key, only for rows a customers rule looks at."""
+    rs = RoutingSettings.from_config(table)
+    triage = ("intent", "static_score", "signals")
+    pairs = [
+        (
+            {k: v for k, v in r.items() if k != "customer_id"} | {"intent": "stale"},
+            {k: r[k] for k in triage},
+        )
+        for r in page
+    ]
+    customers = {str(r["author_key"]): r["customer_id"] for r in page if r["author_key"]}
+    asked: list[list[str]] = []
+
+    def lookup(keys: list[str]) -> dict[str, Any]:
+        asked.append(keys)
+        assert keys == sorted(set(keys)) and all(keys)
+        return {k: customers[k] for k in keys if customers[k] is not None}
+
+    # what plan_routes did before: every row merged, with the customer id of its author
+    merged = [
+        {**r, **c, "customer_id": customers.get(str(r["author_key"])) if r["author_key"] else None}
+        for r, c in pairs
+    ]
+    got = routing._match_page(rs.rules, routing._Page(pairs, lookup))
+    assert got == [rs.first_match(r) for r in merged]
+    if not any(rule.customers for rule in rs.rules):
+        assert asked == []
+    flat = [k for keys in asked for k in keys]
+    assert len(flat) == len(set(flat))  # each author key read once
+
+
+class _ReferencePicker(routing._Picker):
+    """The picker as it was before the loop: orders and free lists built per pick."""
+
+    def pick(self, rule: Rule) -> tuple[str | None, str]:
+        if rule.agent is not None:
+            busy = self._free(rule.agent, rule.cap)
+            return (None, busy) if busy else (rule.agent, f"rule names {rule.agent}")
+        team = str(rule.team)
+        members = list(self.settings.teams.get(team, ()))
+        if not members:
+            return None, f"team {team} has no agents"
+        if team not in self.turns:
+            self.turns[team] = 0
+        start = self.turns[team] % len(members)
+        order = members[start:] + members[:start]
+        if rule.strategy != "least_loaded":
+            first = next((a for a in order if self._free(a, rule.cap) is None), None)
+            free = [] if first is None else [first]
+        else:
+            free = [a for a in order if self._free(a, rule.cap) is None]
+        if not free:
+            reasons = "; ".join(str(self._free(a, rule.cap)) for a in order)
+            return None, f"nobody in team {team} is available ({reasons})"
+        if rule.strategy == "least_loaded":
+            chosen = min(free, key=lambda a: self.loads.get(a, 0))
+            why = f"least loaded in {team} ({self.loads.get(chosen, 0)} open)"
+        else:
+            chosen = free[0]
+            why = f"round robin in {team}"
+        self.turns[team] = members.index(chosen) + 1
+        return chosen, why
+
+
+def _picker(cls: type[routing._Picker], rs: RoutingSettings, state: Any) -> routing._Picker:
+    away, loads, turns = state
+    picker = cls.__new__(cls)
+    picker.store = None  # type: ignore[assignment]
+    picker.settings = rs
+    picker.away = set(away)
+    picker.loads = dict(loads)
+    picker.turns = dict(turns)
+    return picker
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["round_robin", "least_loaded"]),
+            st.sampled_from([None, 1, 2, 3]),
+            st.sampled_from(["one", "two", "solo", "dup", "ann", "cy"]),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.sets(st.sampled_from(AGENTS)),
+    st.dictionaries(st.sampled_from(AGENTS), st.integers(0, 3)),
+    st.dictionaries(st.sampled_from(["one", "two", "solo", "dup"]), st.integers(0, 7)),
+    st.lists(st.integers(0, 4), min_size=1, max_size=30),
+)
+def test_picks_agree_with_the_reference_picker(
+    specs: list[tuple[str, int | None, str]],
+    away: set[str],
+    loads: dict[str, int],
+    turns: dict[str, int],
+    sequence: list[int],
+) -> None:
+    """The same agent and reason for every pick of a batch, loads and turns moving."""
+    rules = [
+        {"name": f"r{n}", "strategy": strategy, **({"cap": cap} if cap else {}),
+         **({"agent": to} if to in AGENTS else {"team": to})}
+        for n, (strategy, cap, to) in enumerate(specs)
+    ]  # fmt: skip
+    rs = RoutingSettings.from_config(
+        {"teams": {**TEAMS, "dup": ["bo", "ann", "bo"]}, "rules": rules}
+    )
+    # every team's turn is known up front: no store is read
+    state = (away, loads, {t: turns.get(t, 0) for t in rs.teams})
+    fast, slow = _picker(routing._Picker, rs, state), _picker(_ReferencePicker, rs, state)
+    for k in sequence:
+        rule = rs.rules[k % len(rs.rules)]
+        got, want = fast.pick(rule), slow.pick(rule)
+        assert got == want, rule
+        if got[0] is not None:
+            fast.took(got[0])
+            slow.took(got[0])
+    assert fast.turns == slow.turns and fast.loads == slow.loads
+
+
+def test_keyword_literals_found_in_the_joined_page_agree_with_the_regex() -> None:
+    """One page of many texts: a literal in several rows (each found), texts that are not
+    ASCII (always left to the regex), a keyword that is not ASCII, an empty text."""
+    rs = RoutingSettings.from_config(
+        {
+            "teams": {"t": ["a"]},
+            "rules": [
+                {"name": "ascii", "keywords": ["refund*", "Charged Twice", "down"], "agent": "a"},
+                {"name": "accent", "keywords": ["café"], "agent": "a"},
+                {"name": "long-s", "keywords": ["stop*"], "agent": "a"},
+            ],
+        }
+    )
+    texts = [
+        "REFUNDS please", "I want a Refund.", "prefund", "refund", "charged  twice",
+        "CHARGED TWICE!", "was charged twice", "Refünd", "refunds ſ", "nothing here", "",
+        "the CAFÉ is shut", "cafe", "unrefunded", "refund_it", "down down", "sundown",
+        "ſtop it", "STOP", "naïve refund", "déjà down", "x\x00refund", "refund\x00",
+        "café refund", "ǅ stop", "no, downtown", "down",
+    ]  # fmt: skip
+    page = [{"id": str(n), "source": "demo", "text": t} for n, t in enumerate(texts)]
+    got = [r.name if r else None for r in rs.first_matches(page)]
+    assert got == [r.name if r else None for r in map(rs.first_match, page)]
+    assert got.count("ascii") >= 10 and "long-s" in got and "accent" in got
