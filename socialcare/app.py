@@ -1548,23 +1548,13 @@ class Socialcare:
         the end (the rows still stream: nothing is counted in advance). The rows keep
         their pages (``ExportRows``), so a CSV writer takes them a page at a time.
         """
-        from .store.reports import EXPORT_COLUMNS, ExportRows, iter_export
+        from .store.reports import EXPORT_COLUMNS, iter_export
 
         self.check_source(query.source)
         rows = iter_export(self.store, query)
         if progress is not None:
-            task, pages = f"export {query.kind}", rows.pages()
-
-            def counted() -> Iterator[list[tuple[Any, ...]]]:
-                done = 0
-                progress(Step(task, 0))
-                for page in pages:
-                    yield page
-                    done += len(page)
-                    progress(Step(task, done))
-                progress(Step(task, done, done))
-
-            rows = ExportRows(counted())
+            task, report = f"export {query.kind}", progress
+            rows = rows.counted(lambda done, last: report(Step(task, done, done if last else None)))
         return EXPORT_COLUMNS.get(query.kind, ()), rows
 
     def report(self, params: ReportParams) -> Report:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import compress, islice
+from operator import methodcaller
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, cast
 
 if TYPE_CHECKING:
     from html.parser import HTMLParser as _ParserBase
@@ -58,12 +59,13 @@ _PLAIN_CELLS = frozenset({type(None), int, float, bool, bytes})
 _TEXT = frozenset({str})
 _TEXT_OR_NONE = frozenset({str, type(None)})
 _PLAIN_OR_TEXT = _PLAIN_CELLS | _TEXT
-# csv_rows joins a column's text cells with this printable pair (rare in text, and ASCII
-# so an ASCII column stays one byte per character); tab and CR are not printable
+# csv_page joins a column's text cells with this pair (rare in text, and ASCII so an
+# ASCII column stays one byte per character)
 _JOIN = "~~"
-_FORMULA_AFTER_JOIN = re.compile(
-    re.escape(_JOIN) + "[" + re.escape("".join(c for c in _FORMULA_START if c.isprintable())) + "]"
-)
+_FORMULA_AFTER_JOIN = re.compile(re.escape(_JOIN) + "[" + re.escape("".join(_FORMULA_START)) + "]")
+_STARTS_FORMULA = methodcaller("startswith", _FORMULA_START)
+#: every byte (as Latin-1) that is not one of _CSV_CONTROLS' characters
+_CSV_KEEP = bytes(b for b in range(256) if not _CSV_CONTROLS.match(chr(b)))
 # Lone surrogates ("\ud800" in platform JSON, or undecodable bytes kept by surrogateescape)
 # cannot be encoded as UTF-8; NUL cannot go into a PostgreSQL text column.
 _UNENCODABLE = re.compile("[\ud800-\udfff]")
@@ -115,33 +117,44 @@ def csv_safe(value: object) -> object:
 def csv_rows(rows: Iterable[Sequence[object]], *, page: int = 1000) -> Iterator[Sequence[object]]:
     """Rows with every cell as :func:`csv_safe` makes it, for a ``csv.writer``: same bytes, faster.
 
-    Rows are checked a page at a time and column by column, in C: a column of
-    numbers and None needs nothing; a column of text needs nothing when its
-    cells joined are printable and none starts with a formula character
-    (checked on the join, one search per column). Only a column that fails goes
-    through :func:`csv_safe` cell by cell, so the rule keeps one definition. A
-    function call per cell was most of the time of a million-row export.
+    Rows are checked a page at a time and column by column, in C (see
+    :func:`csv_page`); only the cells that the checks cannot clear go through
+    :func:`csv_safe`, so the rule keeps one definition. A function call per cell
+    was most of the time of a million-row export.
     """
     source = iter(rows)
     while chunk := list(islice(source, page)):
-        yield from _safe_page(chunk)
+        yield from _safe_page(chunk, 0)
 
 
-def csv_page(chunk: Sequence[Sequence[object]]) -> Iterable[Sequence[object]]:
-    """One page of rows made safe as :func:`csv_rows` makes them (for ``writerows``)."""
-    return _safe_page(chunk)
+def csv_page(chunk: Sequence[Sequence[object]], *, first: int = 0) -> Sequence[Sequence[object]]:
+    """One page of rows made safe as :func:`csv_rows` makes them (for ``writerows``).
+
+    Cells before column ``first`` are left as they are (a keyset's keys, which
+    the caller does not write). Each column is checked once for the page: a
+    column of numbers and None needs nothing; a column of text needs nothing when
+    its cells joined hold no character that ``csv_safe`` strips (one
+    ``bytes.translate`` for Latin-1 text) and no cell starts with a formula
+    character (one search on the join). In a text column that fails, only the
+    cells that start with a formula character or hold such a character go
+    through ``csv_safe``. Rows with a changed cell are copied (as lists); the
+    other rows are the page's own objects.
+    """
+    return _safe_page(chunk, first)
 
 
-def _safe_page(chunk: Sequence[Sequence[object]]) -> Iterable[Sequence[object]]:
+def _safe_page(chunk: Sequence[Sequence[object]], first: int) -> Sequence[Sequence[object]]:
+    if not chunk:
+        return chunk
     if len(set(map(len, chunk))) != 1:  # ragged rows: no columns to check
-        return [[csv_safe(v) for v in row] for row in chunk]
+        return [[*row[:first], *map(csv_safe, row[first:])] for row in chunk]
     # Only the cells csv_safe changes are written back, into copies of their rows:
     # rebuilding every row of a page from its columns cost more than the checks.
     fixed: dict[int, list[object]] = {}
-    for i, column in enumerate(zip(*chunk, strict=True)):
-        if _needs_nothing(column):
-            continue
-        for j, (old, new) in enumerate(zip(column, map(csv_safe, column), strict=True)):
+    for i, column in enumerate(islice(zip(*chunk, strict=True), first, None), first):
+        for j in _suspects(column):
+            old = column[j]
+            new = csv_safe(old)
             if new is not old:
                 row = fixed.get(j)
                 if row is None:
@@ -155,26 +168,52 @@ def _safe_page(chunk: Sequence[Sequence[object]]) -> Iterable[Sequence[object]]:
     return rows
 
 
-def _needs_nothing(column: Sequence[object]) -> bool:
-    """Whether csv_safe would leave every cell of ``column`` as it is (checked in C)."""
+def _suspects(column: Sequence[object]) -> Iterable[int]:
+    """Indices of the cells of ``column`` that csv_safe may change (a superset; checked in C)."""
     try:
-        joined = _JOIN + _JOIN.join(column)  # type: ignore[arg-type]
+        joined = _JOIN.join(column)  # type: ignore[arg-type]
     except TypeError:  # not all text: numbers, None, or a mix
-        kinds = set(map(type, column))
-        if str not in kinds:
-            return kinds <= _PLAIN_CELLS
-        if kinds == _TEXT_OR_NONE:
-            texts: Iterable[str] = filter(None, column)  # type: ignore[arg-type]
-        elif kinds <= _PLAIN_OR_TEXT:
-            texts = [v for v in column if v.__class__ is str]
-        else:
-            return False  # a str subclass among others, or another type: cell by cell
-        joined = _JOIN + _JOIN.join(texts)
-    # Every cell printable means the whole join is (the separator is printable),
-    # and a cell starting with a formula character leaves one after a separator.
-    # A separator and such a character inside a cell is a false alarm: the column
-    # goes through csv_safe, which changes nothing there.
-    return joined.isprintable() and _FORMULA_AFTER_JOIN.search(joined) is None
+        return _mixed_suspects(column)
+    texts = cast("Sequence[str]", column)
+    # A cell starting with a formula character leaves one after a separator. A
+    # separator and such a character inside a cell is a false alarm: the cells
+    # found below are the ones that really start so.
+    formula = texts[0].startswith(_FORMULA_START) or _FORMULA_AFTER_JOIN.search(joined) is not None
+    if _has_no_controls(joined):
+        if not formula:
+            return ()
+        return compress(range(len(texts)), map(_STARTS_FORMULA, texts))
+    # Rare: a control character or escape in some cell (csv_safe strips them).
+    suspects = set(compress(range(len(texts)), map(_CSV_CONTROLS.search, texts)))
+    if formula:
+        suspects.update(compress(range(len(texts)), map(_STARTS_FORMULA, texts)))
+    return suspects
+
+
+def _mixed_suspects(column: Sequence[object]) -> Iterable[int]:
+    kinds = set(map(type, column))
+    if str not in kinds:
+        return () if kinds <= _PLAIN_CELLS else range(len(column))
+    if kinds == _TEXT_OR_NONE:
+        texts: Iterable[str] = filter(None, column)  # type: ignore[arg-type]
+    elif kinds <= _PLAIN_OR_TEXT:
+        texts = [v for v in column if v.__class__ is str]
+    else:
+        return range(len(column))  # a str subclass among others, or another type: every cell
+    joined = _JOIN + _JOIN.join(texts)
+    if _has_no_controls(joined) and _FORMULA_AFTER_JOIN.search(joined) is None:
+        return ()
+    return range(len(column))  # rare (a mixed column of text that fails): every cell
+
+
+def _has_no_controls(text: str) -> bool:
+    """Whether ``text`` holds no character that csv_safe strips (so no escape either)."""
+    try:
+        # Latin-1 text (most of it) encodes by a plain copy, and deleting every byte
+        # that is not such a character leaves nothing: far cheaper than isprintable.
+        return not text.encode("latin-1").translate(None, _CSV_KEEP)
+    except UnicodeEncodeError:  # beyond U+00FF (emoji, CJK, bidi controls, surrogates)
+        return text.isprintable() or _CSV_CONTROLS.search(text) is None
 
 
 def storable_text(text: str) -> tuple[str, int]:

@@ -3,10 +3,11 @@
 Rows arrive from a generator and leave one at a time, so an export of
 millions of mentions needs the memory of one page. CSV cells are made safe
 for spreadsheets: text from social media that starts with ``= + - @``, a tab
-or CR gets a leading apostrophe (:func:`socialcare.safety.csv_safe`, applied
-row by row through :func:`socialcare.safety.csv_rows`), and
-control characters other than tab/newline/CR are dropped so a piped export
-cannot drive the terminal. ``--excel`` only adds a UTF-8 byte-order mark
+or CR gets a leading apostrophe (:func:`socialcare.safety.csv_safe`; pages are
+checked column by column in C by :func:`socialcare.safety.csv_page` and only
+the cells it cannot clear go through ``csv_safe``), and control characters
+other than tab/newline/CR are dropped so a piped export cannot drive the
+terminal. ``--excel`` only adds a UTF-8 byte-order mark
 (Excel otherwise guesses a legacy code page).
 """
 
@@ -18,6 +19,7 @@ import json
 import os
 import sys
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol, Sequence, TextIO, runtime_checkable
 
@@ -41,10 +43,16 @@ _BOM = "\ufeff"
 
 @runtime_checkable
 class Paged(Protocol):
-    """Rows that can also be read a page (list of rows) at a time, like ``iter_export``'s."""
+    """Rows that can also be read a page at a time, like ``iter_export``'s ``ExportRows``.
 
-    def pages(self) -> Iterator[list[tuple[Any, ...]]]:
-        """The rows not read yet, a page at a time."""
+    Each row of :meth:`keyed_pages` starts with ``lead`` cells that are not
+    exported (the keyset's keys); the exported columns follow.
+    """
+
+    lead: int
+
+    def keyed_pages(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows not read yet, a page at a time, each with its ``lead`` key cells first."""
         ...
 
 
@@ -88,8 +96,11 @@ def write_rows(
         writer = csv.writer(out)
         writer.writerow(columns)
         if isinstance(rows, Paged):  # a page at a time: cleaned and written in C
-            for page in rows.pages():
-                writer.writerows(csv_page(page))
+            lead = rows.lead
+            tail = itemgetter(slice(lead, None))  # the row without its keys, made as written
+            for page in rows.keyed_pages():
+                safe = csv_page(page, first=lead)
+                writer.writerows(map(tail, safe) if lead else safe)
                 count += len(page)
         else:
             write = writer.writerow

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
-from typing import Any, Iterator, Sequence
+from operator import itemgetter
+from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import UsageError
 from ..models import MENTION_STATUSES, NEGATIVE_MAX, POSITIVE_MIN, to_iso
@@ -123,6 +124,13 @@ _EVENT_EXPORT: tuple[tuple[str, str], ...] = (
     ("detail", "e.detail"),
 )
 EXPORT_KINDS = ("mentions", "replies", "followups", "log")
+#: each kind's keyset order: selected first in every row, ahead of the exported columns
+_EXPORT_KEYS: dict[str, tuple[str, ...]] = {
+    "mentions": ("m.created_ts", "m.rowid"),
+    "replies": ("o.id",),
+    "followups": ("o.id",),
+    "log": ("e.id",),
+}
 EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "mentions": tuple(c for c, _ in _MENTION_EXPORT),
     "replies": tuple(c for c, _ in _OUTBOX_EXPORT),
@@ -176,20 +184,47 @@ class ExportRows(Iterator[tuple[Any, ...]]):
     """One export's rows: an iterator of row tuples, or of whole pages through :meth:`pages`.
 
     A writer that handles a page at once (CSV: cleaned column by column and
-    written by ``writerows``, all in C) takes :meth:`pages` before reading any
-    row; a Python step per row was a third of a million-row CSV export.
+    written by ``writerows``, all in C) takes :meth:`keyed_pages` before reading
+    any row: the rows as the keyset read fetched them, each starting with
+    :attr:`lead` key cells that are not exported. A Python step per row was a
+    third of a million-row CSV export, and a copy of each row without its keys
+    (kept alive for the page, so the cyclic collector scanned them) a tenth.
     """
 
-    def __init__(self, pages: Iterator[list[tuple[Any, ...]]]) -> None:
-        self._pages = pages
-        self._rows = chain.from_iterable(pages)
+    def __init__(self, pages: Iterator[list[tuple[Any, ...]]], lead: int = 0) -> None:
+        self._keyed = pages
+        #: how many cells at the start of each row of :meth:`keyed_pages` are keys
+        self.lead = lead
+        self._rows = chain.from_iterable(self.pages())
 
     def __next__(self) -> tuple[Any, ...]:
         return next(self._rows)
 
+    def keyed_pages(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The pages not read yet, each row with its :attr:`lead` key cells first."""
+        return self._keyed
+
     def pages(self) -> Iterator[list[tuple[Any, ...]]]:
-        """The rows not read yet, a page (list) at a time; call it before reading rows."""
-        return self._pages
+        """The rows not read yet, a page (list) at a time, without their keys."""
+        if not self.lead:
+            return self._keyed
+        tail = itemgetter(slice(self.lead, None))
+        return (list(map(tail, page)) for page in self._keyed)
+
+    def counted(self, hook: Callable[[int, bool], None]) -> ExportRows:
+        """These rows, calling ``hook(rows read so far, whether that is all)`` when the first
+        page is asked for, after each page and after the last one."""
+
+        def pages() -> Iterator[list[tuple[Any, ...]]]:
+            done = 0
+            hook(0, False)
+            for page in self._keyed:
+                yield page
+                done += len(page)
+                hook(done, False)
+            hook(done, True)
+
+        return ExportRows(pages(), self.lead)
 
 
 def iter_export(store: Store, q: ExportQuery, *, page_size: int = 1000) -> ExportRows:
@@ -199,16 +234,16 @@ def iter_export(store: Store, q: ExportQuery, *, page_size: int = 1000) -> Expor
     events in id order.
     """
     _check_export(q)  # now, not at the first row: bad options must fail before any output
-    return ExportRows(_export_pages(store, q, page_size))
+    return ExportRows(_export_pages(store, q, page_size), len(_EXPORT_KEYS[q.kind]))
 
 
 def _export_pages(store: Store, q: ExportQuery, page_size: int) -> Iterator[list[tuple[Any, ...]]]:
     params: dict[str, Any] = {"neg": NEGATIVE_MAX, "pos": POSITIVE_MIN, "n": page_size}
     where: list[str] = []
     cols: tuple[tuple[str, str], ...]
-    keys: tuple[str, ...]
+    keys = _EXPORT_KEYS[q.kind]
     if q.kind == "mentions":
-        cols, table, keys = _MENTION_EXPORT, "mentions m", ("m.created_ts", "m.rowid")
+        cols, table = _MENTION_EXPORT, "mentions m"
         if q.since is not None:
             where.append("m.created_ts >= :since")
             params["since"] = q.since.timestamp()
@@ -222,7 +257,7 @@ def _export_pages(store: Store, q: ExportQuery, page_size: int) -> Iterator[list
         if not q.include_dm:
             where.append(f"NOT {_PRIVATE_MENTION}")
     elif q.kind in ("replies", "followups"):
-        cols, table, keys = _OUTBOX_EXPORT, "outbox o", ("o.id",)
+        cols, table = _OUTBOX_EXPORT, "outbox o"
         replies = "o.kind IN ('reply', 'dm')" if q.include_dm else "o.kind = 'reply'"
         where.append(replies if q.kind == "replies" else "o.kind IN ('followup', 'post')")
         if not q.include_dm:
@@ -233,7 +268,7 @@ def _export_pages(store: Store, q: ExportQuery, page_size: int) -> Iterator[list
         if q.status is not None:
             where.append("o.status = :status")
     else:
-        cols, table, keys = _EVENT_EXPORT, "events e", ("e.id",)
+        cols, table = _EVENT_EXPORT, "events e"
         where += _iso_range("e.at", q, params)
         if q.source is not None:
             # events carry the mention id, whose prefix up to ':' is the source
@@ -257,11 +292,10 @@ def _export_pages(store: Store, q: ExportQuery, page_size: int) -> Iterator[list
     )
     for name in key_names:
         params[name] = -1e300 if len(keys) > 1 and name == "_k0" else -1
-    skip = len(keys)
     while True:
         page = store.conn.execute(sql, params).fetchall()
         if page:
-            yield [row[skip:] for row in page]
+            yield page  # keys first (ExportRows.lead): a copy of each row without them cost
         if len(page) < page_size:
             return
         for i, name in enumerate(key_names):
