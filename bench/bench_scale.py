@@ -168,14 +168,7 @@ def traced_peak(fn: Callable[[], Any]) -> int:
 
 def median_time(fn: Callable[[], Any], repeat: int = 15, cpu: bool = False) -> float:
     """Median seconds of ``fn()`` (after one warm-up call, whose peak heap is noted)."""
-    clock = time.process_time if cpu else time.perf_counter
-    _HEAPS.append(traced_peak(fn))
-    times = []
-    for _ in range(repeat):
-        t0 = clock()
-        fn()
-        times.append(clock() - t0)
-    return statistics.median(times)
+    return _median_on(time.process_time if cpu else time.perf_counter, fn, repeat)
 
 
 class Table:
