@@ -23,11 +23,11 @@ from socialcare.triage import Contribution, TriageSettings
 from socialcare.triage import score as score_mod
 from socialcare.triage.score import explain
 from tests.test_rescore_stored import (
-    _EDITS,
     T0,
     WORDS,
     _fill,
     _settings,
+    edited,
     mentions_st,
     setting_st,
 )
@@ -45,11 +45,8 @@ def _no_text_scoring(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _edited(first: tuple[dict[str, Any], bool], then: tuple[dict[str, Any], bool]) -> Any:
-    """The first settings with the weights, SLAs and waiting term of the second (the edits
-    a row's stored signals stay current through)."""
-    config = {k: v for k, v in first[0].items() if k not in _EDITS}
-    config.update({k: v for k, v in then[0].items() if k in _EDITS})
-    return _settings(config, first[1])
+    """The first settings with the weights, SLAs and waiting term of the second."""
+    return _settings(*edited(first, then))
 
 
 def _scored_rows(rows: list[Any], scored_with: TriageSettings) -> list[dict[str, Any]]:

@@ -130,6 +130,12 @@ def _both_ways(store: Store, rows: list[Any], first: TriageSettings, then: Triag
     """
     _fill(store, rows)
     retriage_all(store, first)
+    return _retriage_both_ways(store, then)
+
+
+def _retriage_both_ways(store: Store, then: TriageSettings) -> int:
+    """``triage --all`` with ``then`` by fingerprint, then once more from text only;
+    asserts the second finds nothing to change. Returns the rows rebuilt from signals."""
     reused: list[int] = []
     real = score_mod.rescore_stored
 
@@ -151,6 +157,16 @@ def _both_ways(store: Store, rows: list[Any], first: TriageSettings, then: Triag
 _EDITS = ("weights", "sla", "age_weight")
 
 
+def edited(
+    first: tuple[dict[str, Any], bool], then: tuple[dict[str, Any], bool]
+) -> tuple[dict[str, Any], bool]:
+    """The first settings with the weights, SLAs and waiting term of the second (the edits
+    a row's stored signals stay current through)."""
+    config = {k: v for k, v in first[0].items() if k not in _EDITS}
+    config.update({k: v for k, v in then[0].items() if k in _EDITS})
+    return config, first[1]
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -165,9 +181,7 @@ def test_rescore_from_stored_signals_is_full_rescore(
     """Random settings both times; or (``edit_only``) the first ones with the weights,
     SLAs and waiting term of the second, when every row must be rebuilt from its signals."""
     if edit_only:
-        config = {k: v for k, v in first[0].items() if k not in _EDITS}
-        config.update({k: v for k, v in then[0].items() if k in _EDITS})
-        then = (config, first[1])
+        then = edited(first, then)
     reused = _both_ways(store, rows, _settings(*first), _settings(*then))
     if edit_only:
         assert reused == len(rows)
@@ -263,23 +277,7 @@ def _polled_both_ways(
     """
     with _fresh(pg_url) as store:
         poll_source(store, ScriptSource(pages), own_handles=["acmehelp"], scorer=page_scorer(first))
-        n = store.mention_count()
-        reused: list[int] = []
-        real = score_mod.rescore_stored
-
-        def counting(rows: Any, *args: Any) -> Any:
-            reused.append(len(rows))
-            return real(rows, *args)
-
-        scoring.rescore_stored = counting  # type: ignore[assignment]
-        try:
-            retriage_all(store, then)
-        finally:
-            scoring.rescore_stored = real  # type: ignore[assignment]
-        fast = _snapshot(store)
-        retriage_all(store, then, reuse=False)
-        assert _snapshot(store) == fast
-        return n, sum(reused)
+        return store.mention_count(), _retriage_both_ways(store, then)
 
 
 @settings(
@@ -299,9 +297,7 @@ def test_triage_all_on_a_polled_store_is_full_rescore(
     with other settings equals a from-text re-score; after a weight, SLA or waiting-term
     edit alone every row is rebuilt from the signals the poll stored."""
     if edit_only:
-        config = {k: v for k, v in first[0].items() if k not in _EDITS}
-        config.update({k: v for k, v in then[0].items() if k in _EDITS})
-        then = (config, first[1])
+        then = edited(first, then)
     n, reused = _polled_both_ways(pg_url, _script(raw), _settings(*first), _settings(*then))
     if edit_only:
         assert reused == n
