@@ -27,12 +27,14 @@ import json
 import math
 from typing import Any, Mapping, Sequence
 
-from .signals import PASSING
-
-__all__ = ["SIGNALS_VERSION", "decode_signals", "encode_signals"]
+__all__ = ["PASSING", "SIGNALS_VERSION", "decode_signals", "encode_signals"]
 
 #: version of what :func:`encode_signals` writes to the ``signals`` column
 SIGNALS_VERSION = 2
+#: the reason ``signals.direct_address`` gives for a mention that does not address the
+#: brand: defined here, where it is the ``direct`` part's usual token, so that reading
+#: stored signals does not import the scorer's cue tables (signals imports it from here)
+PASSING = "passing mention"
 
 #: known signal names and their one-letter codes (rule and other parts keep their name)
 _CODES = {

@@ -11,7 +11,6 @@ lexicon, never while scoring.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
@@ -24,6 +23,8 @@ BUILTIN_DOMAINS = ("telecom", "travel", "retail", "banking", "saas", "utilities"
 #: what ``[triage] domains`` is when not set: today's telecom behaviour
 DEFAULT_DOMAINS: tuple[str, ...] = ("telecom",)
 _SECTIONS = ("urgency", "problem")
+#: where the built-in packs are on disk: beside this module, as installs place package data
+_DOMAINS_DIR = Path(__file__).parent / "domains"
 
 
 class DomainPack(NamedTuple):
@@ -65,9 +66,15 @@ def parse_pack(text: str, name: str) -> DomainPack:
 
 @lru_cache(maxsize=32)
 def _builtin(name: str) -> DomainPack:
-    text = (
-        resources.files("socialcare.triage").joinpath("domains", f"{name}.txt").read_text("utf-8")
-    )
+    try:
+        text = (_DOMAINS_DIR / f"{name}.txt").read_text("utf-8")
+    except OSError:
+        # not a plain file (a zipped package): importlib.resources reads it. Only then,
+        # since importing it and its readers cost `show` ~8 ms of start-up (issue 18 item 7)
+        from importlib import resources
+
+        pack = resources.files("socialcare.triage").joinpath("domains", f"{name}.txt")
+        text = pack.read_text("utf-8")
     return parse_pack(text, name)
 
 

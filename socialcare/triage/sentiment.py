@@ -48,6 +48,8 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 from vaderSentiment import vaderSentiment as _vader
 
+from .words import on_first_use
+
 __all__ = [
     "Sentiment",
     "analyse",
@@ -375,8 +377,12 @@ _ENGLISH_WORDS = frozenset(
 #: English words that are also Dutch, German, Spanish, Italian or Danish words ("is",
 #: "in", "me", "was", "of", "for", "no", "do"): each counts only 0.5
 _SHARED_WORDS = frozenset("i is in on at to of for a me was no so do get got".split())
-_NOISE = re.compile(r"https?://\S+|www\.\S+|[@#$]\w+|&\w+;")
-_WORD = re.compile(r"[a-z']+")
+# the module's regexes are compiled on first use (``on_first_use``): explaining a mention
+# from its stored signals reads none of them
+_NOISE: re.Pattern[str] = on_first_use(
+    globals(), "_NOISE", re.compile, r"https?://\S+|www\.\S+|[@#$]\w+|&\w+;"
+)
+_WORD: re.Pattern[str] = on_first_use(globals(), "_WORD", re.compile, r"[a-z']+")
 
 
 class Sentiment(NamedTuple):
@@ -537,8 +543,11 @@ def analyse_many(
 
 # -- what VADER should read -----------------------------------------------------
 #: ``(?<![\w@])@\w+``, starting with the literal "@" so the engine skips to each "@"
-_HANDLE = re.compile(r"@(?<![\w@]@)\w+")
-_URL = re.compile(r"https?://\S+|www\.\S+|\b(?:bit\.ly|t\.co|tinyurl\.com)/\S+", re.IGNORECASE)
+_HANDLE: re.Pattern[str] = on_first_use(globals(), "_HANDLE", re.compile, r"@(?<![\w@]@)\w+")
+_URL: re.Pattern[str] = on_first_use(
+    globals(), "_URL", re.compile,
+    r"https?://\S+|www\.\S+|\b(?:bit\.ly|t\.co|tinyurl\.com)/\S+", re.IGNORECASE,
+)  # fmt: skip
 #: slang intensifiers VADER reads as anger: before a positive word they only intensify
 _INTENSIFIERS = frozenset(
     "bloody damn damned dang freaking frickin fricking effing insanely ridiculously "
@@ -552,20 +561,26 @@ _LITERAL_BEFORE = frozenset(
     "got get gets getting feel feeling felt fell was is am are were been being very so "
     "i'm im he's she's".split()
 )
-_SLANG_PHRASES = re.compile(
+_SLANG_PHRASES: re.Pattern[str] = on_first_use(
+    globals(), "_SLANG_PHRASES", re.compile,
     r"\b(?:killed|killing|smashed|smashing|nailed|crushed|crushing|slayed|slaying|aced)\s+it\b",
     re.IGNORECASE,
-)
-_WORD_RUN = re.compile(r"\S+")
-_SLANG_WORD = re.compile(
-    r"\b(?:" + "|".join(sorted(_INTENSIFIERS | _SLANG_ADJECTIVES)) + r")\b", re.IGNORECASE
-)
+)  # fmt: skip
+_WORD_RUN: re.Pattern[str] = on_first_use(globals(), "_WORD_RUN", re.compile, r"\S+")
+_SLANG_WORD: re.Pattern[str] = on_first_use(
+    globals(), "_SLANG_WORD", re.compile,
+    r"\b(?:" + "|".join(sorted(_INTENSIFIERS | _SLANG_ADJECTIVES)) + r")\b", re.IGNORECASE,
+)  # fmt: skip
 _SLANG_WORDS = tuple(sorted(_INTENSIFIERS | _SLANG_ADJECTIVES))
 #: every _SLANG_PHRASES alternative contains one of these
 _SLANG_PHRASE_STEMS = ("kill", "smash", "nail", "crush", "slay", "aced")
 #: any of the stems, or of the slang words, as a plain substring (one C-level scan)
-_SLANG_PHRASE_STEM = re.compile("|".join(map(re.escape, _SLANG_PHRASE_STEMS)))
-_SLANG_SUBSTRING = re.compile("|".join(map(re.escape, _SLANG_WORDS)))
+_SLANG_PHRASE_STEM: re.Pattern[str] = on_first_use(
+    globals(), "_SLANG_PHRASE_STEM", re.compile, "|".join(map(re.escape, _SLANG_PHRASE_STEMS))
+)
+_SLANG_SUBSTRING: re.Pattern[str] = on_first_use(
+    globals(), "_SLANG_SUBSTRING", re.compile, "|".join(map(re.escape, _SLANG_WORDS))
+)
 #: the slang words that contain no other ("damn", not "damned"): a text contains one of
 #: the slang words iff it contains one of these; ``in`` tests beat the regex alternation
 #: (which tries every word at most positions) by ~1.6x
@@ -575,7 +590,9 @@ _SLANG_SUBSTRINGS = tuple(
 #: ``(?<=\s)[A-Z][a-z]+`` (a capitalised word after whitespace) written to start with
 #: the capital, so the engine skips to each capital instead of testing the lookbehind
 #: at every position (same matches, ~2x faster; a test compares the two)
-_CAPITALISED = re.compile(r"[A-Z](?<=\s[A-Z])[a-z]+")
+_CAPITALISED: re.Pattern[str] = on_first_use(
+    globals(), "_CAPITALISED", re.compile, r"[A-Z](?<=\s[A-Z])[a-z]+"
+)
 
 
 def brand_pattern(names: Iterable[str]) -> re.Pattern[str] | None:

@@ -24,6 +24,7 @@ import math
 import re
 from typing import Any, Callable, Collection, Iterable, Mapping, NamedTuple, Sequence
 
+from .codec import PASSING as PASSING  # defined there, read here too
 from .words import memo_words
 
 __all__ = [
@@ -967,8 +968,8 @@ def _has_praise(text: str, cues: Found) -> bool:
 
 
 # -- who is addressed -----------------------------------------------------------
-#: the reason :func:`direct_address` gives for a mention that does not address the brand
-PASSING = "passing mention"
+# PASSING (from codec): the reason :func:`direct_address` gives for a mention that does
+# not address the brand
 #: account-mentions queries: everything they return names the brand account
 MENTION_QUERIES = frozenset({"mentions", "inbox:mentions"})
 #: keys in a platform's raw JSON that name the account a reply answers
