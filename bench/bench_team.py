@@ -2,6 +2,7 @@
 
 Usage:
     python bench/bench_team.py [--mentions 1000000] [--open 20000] [--agents 8] [--seconds 60]
+        [--slots 2]
         [--pg postgresql://postgres@127.0.0.1:5432/bench_team] [--backends sqlite,postgresql]
         [--queue-calls 50] [--claim-probes 10] [--workdir DIR] [--progress-every 30]
         [--sqlite-analyze]
@@ -27,7 +28,9 @@ directory by default):
    polled mentions: the claim's collision check reads the customer's open
    mentions, so its cost shows how the store plans that lookup;
 3. agents: ``--agents`` processes (multiprocessing, spawn), each its own agent,
-   work the queue for ``--seconds``: read the top 20 (``Socialcare.queue``),
+   work the queue for ``--seconds``, split into ``--slots`` that alternate between
+   the backends (SQLite, PostgreSQL, SQLite, ...; fresh processes each slot) so that
+   load from other work on the machine hits both alike: read the top 20 (``Socialcare.queue``),
    ``claim`` the first unassigned one (a ``Conflict`` is a race lost to
    another agent: count it and try the next), then ``reply``, which queues
    the reply in the outbox and sends it through the Mastodon source to a fake
@@ -430,6 +433,10 @@ def run_agents(
         "elapsed": elapsed,
         "crashed": crashed,
         "latency": lat,
+        "latency_ms": {
+            k: [v for r in results for v in r[k]] for k in ("queue_ms", "claim_ms", "reply_ms")
+        },
+        "busy": (busy1 - busy0, total1 - total0),
         "cpu_busy": (busy1 - busy0) / max(total1 - total0, 1),
         "agent_rss_mb": max((r["maxrss_mb"] for r in results), default=0.0),
         "queue_empty": any(r["queue_empty"] for r in results),
@@ -565,16 +572,31 @@ def bench_backend(name: str, database: str, data: Path, args: argparse.Namespace
     print(f"claim, one agent alone, team state: median {res['claim_team'][0]:.1f} ms, "
           f"p95 {res['claim_team'][1]:.1f} ms over {len(probe)} claims", flush=True)  # fmt: skip
     sc.shutdown()
+    return res
 
-    token = os.urandom(8).hex()
-    fake = FakeMastodon(token).start()
-    try:
-        res["agents"] = agents = run_agents(database, fake, token, args)
-    finally:
-        fake.stop()
+
+def merge_slots(slots: list[dict[str, Any]]) -> dict[str, Any]:
+    """One backend's agent figures over all its slots: sums, pooled latencies, max RSS."""
+    keys = ("claims", "replies", "lost", "failed_sends", "reply_conflicts", "all_taken",
+            "errors", "cpu_s", "elapsed")  # fmt: skip
+    merged: dict[str, Any] = {k: sum(s[k] for s in slots) for k in keys}
+    pooled = {k: [v for s in slots for v in s["latency_ms"][k]] for k in slots[0]["latency_ms"]}
+    merged["latency"] = {k: ms_stats(v) for k, v in pooled.items()}
+    busy = sum(s["busy"][0] for s in slots)
+    merged["cpu_busy"] = busy / max(sum(s["busy"][1] for s in slots), 1)
+    merged["crashed"] = [c for s in slots for c in s["crashed"]]
+    merged["agent_rss_mb"] = max(s["agent_rss_mb"] for s in slots)
+    merged["queue_empty"] = any(s["queue_empty"] for s in slots)
+    return merged
+
+
+def agents_report(
+    name: str, agents: dict[str, Any], fake: FakeMastodon, args: argparse.Namespace
+) -> None:
     el = agents["elapsed"]
     print(
-        f"agents: {args.agents} processes, {el:.1f} s: {(agents['claims'] + agents['replies']) / el:,.1f} "
+        f"agents [{name}]: {args.agents} processes, {el:.1f} s in {args.slots} slot(s): "
+        f"{(agents['claims'] + agents['replies']) / el:,.1f} "
         f"actions/s ({agents['claims'] / el:,.1f} claims/s, {agents['replies'] / el:,.1f} replies/s), "
         f"{agents['lost']:,} lost races, {agents['errors']} errors, {len(fake.posts):,} posts received "
         f"({fake.requests:,} requests); machine CPU busy {agents['cpu_busy']:.0%}, agents' own CPU "
@@ -587,14 +609,37 @@ def bench_backend(name: str, database: str, data: Path, args: argparse.Namespace
     if agents["queue_empty"]:
         print(f"  note: the queue ran empty: raise --open above {args.open:,}", flush=True)
 
+
+def prove(res: dict[str, Any], database: str, fake: FakeMastodon) -> None:
     sc = Socialcare(config(database, "bench"))
-    checks, res["duplicates"] = proof(sc.store, fake, agents)
+    checks, res["duplicates"] = proof(sc.store, fake, res["agents"])
     sc.shutdown()
-    print("proof:")
+    print(f"proof [{res['backend']}]:")
     for _, text in checks:
         print(text, flush=True)
     res["ok"] = all(ok for ok, _ in checks)
-    return res
+
+
+def run_all_agents(prepared: list[tuple[dict[str, Any], str]], args: argparse.Namespace) -> None:
+    """The agents' phase of every backend in alternating slots of ``--seconds / --slots``
+    (SQLite, PostgreSQL, SQLite, ...), so that load from other work on the machine
+    hits both alike; then each backend's proof, against its own fake platform."""
+    token = os.urandom(8).hex()
+    fakes = [FakeMastodon(token).start() for _ in prepared]
+    slot_args = argparse.Namespace(**{**vars(args), "seconds": args.seconds / args.slots})
+    slots: list[list[dict[str, Any]]] = [[] for _ in prepared]
+    try:
+        for n in range(args.slots):
+            for i, ((res, database), fake) in enumerate(zip(prepared, fakes, strict=True)):
+                print(f"\n== agents, {res['backend']}, slot {n + 1} of {args.slots}", flush=True)
+                slots[i].append(run_agents(database, fake, token, slot_args))
+        for (res, database), fake, done in zip(prepared, fakes, slots, strict=True):
+            res["agents"] = merge_slots(done)
+            agents_report(res["backend"], res["agents"], fake, args)
+            prove(res, database, fake)
+    finally:
+        for fake in fakes:
+            fake.stop()
 
 
 def table(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
@@ -640,6 +685,8 @@ def main() -> int:
     )
     parser.add_argument("--agents", type=int, default=8, help="agent processes")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the agents work")
+    parser.add_argument("--slots", type=int, default=2,
+                        help="alternating slots the agents' time is split into, per backend")  # fmt: skip
     parser.add_argument("--queue-calls", type=int, default=50, help="timed queue calls per state")
     parser.add_argument(
         "--claim-probes", type=int, default=10, help="timed single-agent claims per state"
@@ -679,13 +726,16 @@ def main() -> int:
             raise SystemExit("generating the demo file failed")
         print(f"generated {args.mentions:,} demo mentions in {time.perf_counter() - t0:.1f} s "
               f"({data.stat().st_size / 2**20:,.0f} MB)", flush=True)  # fmt: skip
+        prepared = []
         for name in backends:
             if name == "sqlite":
                 database = str(tmp / "team.db")
             else:
                 fresh_pg(args.pg)
                 database = args.pg
-            results.append(bench_backend(name, database, data, args))
+            prepared.append((bench_backend(name, database, data, args), database))
+        run_all_agents(prepared, args)
+        results = [res for res, _ in prepared]
     table(results, args)
     return 0 if all(r["ok"] for r in results) else 1
 
