@@ -19,6 +19,10 @@ clocks alone (an empty window: reading the server's ``schedstat`` costs this
 process CPU that every PostgreSQL row includes, SQLite's ``process_time`` next to
 nothing), a prepared ``SELECT 1`` (the round trip), the customer's advisory lock, the bare
 ``UPDATE`` of ``assignee``/``claimed_at``, and the claim event's ``INSERT``.
+On a last copy, the structural lever left (issue 25 item 6): a prototype of the
+claim with the assignment in a narrow ``claims(mention_id, assignee, claimed_at)``
+side table, so that it updates no index of ``mentions``, timed next to today's
+claim on the same copy (the readers of ``assignee`` are not ported: the claim alone).
 
 Columns: medians of wall ms, CPU ms of this process plus the connection's server
 process (``bench_scale.cpu_clock``), server CPU ms alone, the server's mean (the
@@ -31,6 +35,7 @@ and the wall time ``gin_clean_pending_list`` takes to merge it into the index.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -65,8 +70,15 @@ def _open(url: str) -> Socialcare:
 class Timed:
     """One thing timed per claim id: wall, CPU (client + server) and server CPU."""
 
-    def __init__(self, sc: Socialcare, ids: list[str], run: Callable[[str], Any]) -> None:
+    def __init__(
+        self,
+        sc: Socialcare,
+        ids: list[str],
+        run: Callable[[str], Any],
+        release: Callable[[str], Any] | None = None,
+    ) -> None:
         self.sc, self.ids, self.run = sc, ids, run
+        self.release = release or sc.release
         self.slow_cpu = cpu_clock(sc.store)[0]
         if sc.store.backend == "postgresql":
             fd = os.open(f"/proc/{sc.store.conn.raw.info.backend_pid}/schedstat", os.O_RDONLY)
@@ -84,7 +96,7 @@ class Timed:
             self.times["srv"].append(self.server() - s0)
             self.times["cpu"].append(self.cpu() - c0)
             self.times["wall"].append(time.perf_counter() - w0)
-            self.sc.release(mention_id)
+            self.release(mention_id)
 
     def median(self, what: str) -> float:
         return statistics.median(self.times[what])
@@ -126,6 +138,7 @@ def main() -> None:
             for n, _ in enumerate(variants):
                 conn.execute(f'CREATE DATABASE "v{n}" TEMPLATE "{name}"')
             conn.execute(f'CREATE DATABASE "vparts" TEMPLATE "{name}"')
+            conn.execute(f'CREATE DATABASE "vside" TEMPLATE "{name}"')
         timed: dict[str, Timed] = {}
         for n, (label, ddl) in enumerate(variants.items()):
             sc = _open(f"{base}/v{n}")
@@ -142,6 +155,9 @@ def main() -> None:
         opened.append(parts_sc)
         parts_sc.store.conn.raw.execute("VACUUM (ANALYZE) mentions")
         parts = _parts(parts_sc, timed["base"].ids)
+        side_sc = _open(f"{base}/vside")
+        opened.append(side_sc)
+        parts.update(_side_table(side_sc, timed["base"].ids))
         lite = _open(str(tmp / "claim.db"))
         opened.append(lite)
         build(lite.store, N, time.time(), 0.02)
@@ -199,6 +215,72 @@ def _parts(sc: Socialcare, ids: list[str]) -> dict[str, Timed]:
             out[label].cpu, out[label].server = out[label].slow_cpu, lambda: 0.0
         out[label].round()
         out[label].times = {k: [] for k in out[label].times}
+    return out
+
+
+#: the prototype's claim: m021's statement with the assignment in ``claims`` instead of
+#: ``mentions`` (an upsert of a 3-column row with one index, not a new version of a
+#: ~650-byte row in ~15 indexes); the lock statement is m021's
+SIDE_TABLE_QUERY = (
+    "WITH m AS MATERIALIZED (SELECT mm.id, mm.author_key, c.assignee, c.claimed_at "
+    "FROM mentions mm LEFT JOIN claims c ON c.mention_id = mm.id WHERE mm.id = $1 "
+    "FOR UPDATE OF mm), "
+    "other AS MATERIALIZED (SELECT o.id, c.assignee FROM mentions o "
+    "JOIN claims c ON c.mention_id = o.id "
+    "WHERE o.author_key = ANY (ARRAY(SELECT a2.id FROM authors a1 JOIN authors a2 "
+    "ON a2.customer_id = a1.customer_id WHERE a1.id = (SELECT author_key FROM m) "
+    "UNION SELECT author_key FROM m)) "
+    "AND o.status = 'open' AND o.is_own = 0 AND o.author_key <> '' "
+    "AND o.id <> (SELECT id FROM m) AND c.assignee NOT IN ('', $2) "
+    "ORDER BY o.author_key, o.created_ts, o.id LIMIT 1), "
+    "won AS (INSERT INTO claims (mention_id, assignee, claimed_at) SELECT m.id, $2, $3 FROM m "
+    "WHERE NOT EXISTS (SELECT 1 FROM other) ON CONFLICT (mention_id) DO UPDATE "
+    "SET claimed_at = EXCLUDED.claimed_at WHERE claims.assignee = $2 RETURNING mention_id), "
+    "logged AS (INSERT INTO events (at, agent, action, mention_id, detail) "
+    "SELECT $3, $2, 'claim', m.id, CASE WHEN m.assignee IS NULL THEN $4 ELSE $5 END "
+    "FROM m WHERE EXISTS (SELECT 1 FROM won)) "
+    "SELECT m.assignee, m.claimed_at, (SELECT id FROM other), (SELECT assignee FROM other), "
+    "(SELECT count(*) FROM won) FROM m"
+)
+
+
+def _side_table(sc: Socialcare, ids: list[str]) -> dict[str, Timed]:
+    """The structural lever, as a prototype on a copy of ``base``: who holds a mention
+    in a narrow ``claims(mention_id, assignee, claimed_at)`` table, so that a claim
+    updates no index of ``mentions`` (the readers of ``assignee`` are not ported:
+    this times the claim alone). Called through ``call_row`` like today's claim."""
+    raw = sc.store.conn.raw
+    raw.execute(
+        'CREATE TABLE claims (mention_id TEXT COLLATE "C" PRIMARY KEY REFERENCES mentions(id) '
+        'ON DELETE CASCADE, assignee TEXT COLLATE "C" NOT NULL, claimed_at TEXT COLLATE "C" '
+        "NOT NULL)"
+    )
+    raw.execute("CREATE INDEX idx_claims_assignee ON claims(assignee)")
+    raw.execute(
+        "CREATE FUNCTION side_claim(text, text, text, text, text) RETURNS TABLE (h text, "
+        "s text, oi text, oa text, w bigint) LANGUAGE plpgsql VOLATILE AS $fn$\nBEGIN\n"
+        f"  PERFORM {postgres.CLAIM_LOCK_M021.removeprefix('SELECT ')};\n"
+        f"  RETURN QUERY {SIDE_TABLE_QUERY};\nEND\n$fn$"
+    )
+    raw.execute("VACUUM (ANALYZE) mentions")
+    conn = sc.store.conn
+    free, mine = (json.dumps({"previous": p, "forced": False}) for p in (None, "bench"))
+
+    def claim(mention_id: str) -> None:
+        now = "2026-01-01T00:00:00+00:00"
+        row = conn.call_row("SELECT * FROM side_claim(?, ?, ?, ?, ?)",
+                            [mention_id, "bench", now, free, mine])  # fmt: skip
+        assert row is not None and row[4] == "1", row
+
+    def release(mention_id: str) -> None:
+        raw.execute("DELETE FROM claims WHERE mention_id = %s", [mention_id], prepare=True)
+
+    today = Timed(sc, ids, sc.claim)
+    side = Timed(sc, ids, claim, release)
+    out = {"claim on the side-table copy": today, "prototype: claims side table": side}
+    for t in out.values():
+        t.round()
+        t.times = {k: [] for k in t.times}
     return out
 
 

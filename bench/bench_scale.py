@@ -753,13 +753,16 @@ def _timed_claims(
     return times
 
 
-def claim_rows(table: Table, tmp: Path, server_url: str, n: int = 10_000) -> None:
+def claim_rows(table: Table, tmp: Path, server_url: str, n: int = 10_000, rounds: int = 5) -> None:
     """A lone agent's ``claim`` on a 10k store: PostgreSQL (this server) against SQLite.
 
     Both stores are built alike in this run; the PostgreSQL one in a second
-    database on the server, so the main store stays as it is. On PostgreSQL
-    ``before`` is the pipelined claim (:func:`_pipelined_claim`), timed in turns
-    with today's so that both see the same load.
+    database on the server, so the main store stays as it is. The two are timed
+    in alternating rounds (wall, then CPU, SQLite then PostgreSQL, ``rounds``
+    times) so that load from other work hits both alike: on a shared 2-core
+    machine, timing one backend after the other made the ratio swing 2.9-7.8x.
+    On PostgreSQL ``before`` is the pipelined claim (:func:`_pipelined_claim`),
+    timed in the same rounds.
     """
     import psycopg
 
@@ -768,41 +771,43 @@ def claim_rows(table: Table, tmp: Path, server_url: str, n: int = 10_000) -> Non
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{claim_db}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{claim_db}"')
-    figures: dict[str, tuple[float, float, int]] = {}
-    before: list[float] = []
-    before_cpu: list[float] = []
+    opened: dict[str, Socialcare] = {}
     try:
+        ids: dict[str, list[str]] = {}
+        heap: dict[str, int] = {}
         for label, database in (("sqlite", str(tmp / "claim.db")), ("pg", f"{base}/{claim_db}")):
-            sc = Socialcare(Config(database=database, agent="bench", brand_handles=("acmehelp",)))
-            try:
-                build(sc.store, n, time.time(), 0.02)
-                ids = [r["id"] for r in sc.queue(QueueFilter(limit=40))]
-                claim_times(sc, ids[:5], rounds=1)  # warm: connection, caches, prepared plans
-                heap = traced_peak(lambda sc=sc, ids=ids: claim_times(sc, ids[:1], rounds=1))
-                cpu, _what = cpu_clock(sc.store)
-                if label == "pg":
-                    _timed_claims(sc, ids[:5], lambda i, sc=sc: _pipelined_claim(sc, i))
-                today: list[float] = []
-                today_cpu: list[float] = []
-                for _ in range(3):  # wall and CPU in turns, the pipelined claim between
-                    today += claim_times(sc, ids, rounds=1)
-                    today_cpu += claim_times(sc, ids, rounds=1, clock=cpu)
-                    if label == "pg":
-                        pipelined = lambda i, sc=sc: _pipelined_claim(sc, i)  # noqa: E731
-                        before += _timed_claims(sc, ids, pipelined)
-                        before_cpu += _timed_claims(sc, ids, pipelined, clock=cpu)
-                figures[label] = (statistics.median(today), statistics.median(today_cpu), heap)
-            finally:
-                sc.shutdown()
+            sc = opened[label] = Socialcare(
+                Config(database=database, agent="bench", brand_handles=("acmehelp",))
+            )
+            build(sc.store, n, time.time(), 0.02)
+            ids[label] = [r["id"] for r in sc.queue(QueueFilter(limit=40))]
+            claim_times(sc, ids[label][:5], rounds=1)  # warm: connection, caches, prepared plans
+            heap[label] = traced_peak(lambda sc=sc, i=ids[label]: claim_times(sc, i[:1], rounds=1))
+        pg = opened["pg"]
+        pipelined = lambda i: _pipelined_claim(pg, i)  # noqa: E731
+        _timed_claims(pg, ids["pg"][:5], pipelined)
+        clocks = {label: cpu_clock(sc.store)[0] for label, sc in opened.items()}
+        wall: dict[str, list[float]] = {"sqlite": [], "pg": []}
+        cpu: dict[str, list[float]] = {"sqlite": [], "pg": []}
+        before: list[float] = []
+        before_cpu: list[float] = []
+        for _ in range(rounds):
+            for label, sc in opened.items():
+                wall[label] += claim_times(sc, ids[label], rounds=1)
+                cpu[label] += claim_times(sc, ids[label], rounds=1, clock=clocks[label])
+            before += _timed_claims(pg, ids["pg"], pipelined)
+            before_cpu += _timed_claims(pg, ids["pg"], pipelined, clock=clocks["pg"])
     finally:
+        for sc in opened.values():
+            sc.shutdown()
         with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{claim_db}" WITH (FORCE)')
-    table.add(f"claim, one agent alone ({n // 1000}k store, PG vs SQLite)", figures["pg"][0],
-              figures["sqlite"][0], "s", statistics.median(before),
-              heap=figures["pg"][2])  # fmt: skip
+    med = statistics.median
+    table.add(f"claim, one agent alone ({n // 1000}k store, PG vs SQLite)", med(wall["pg"]),
+              med(wall["sqlite"]), "s", med(before), heap=heap["pg"])  # fmt: skip
     table.add(f"claim, one agent alone ({n // 1000}k, PG vs SQLite, CPU: client + server)",
-              figures["pg"][1], figures["sqlite"][1], "s", statistics.median(before_cpu),
-              heap=figures["pg"][2])  # fmt: skip
+              med(cpu["pg"]), med(cpu["sqlite"]), "s", med(before_cpu),
+              heap=heap["pg"])  # fmt: skip
 
 
 def memory_line(backend: str) -> str:

@@ -2,6 +2,7 @@
 
 Usage:
     python bench/bench_team.py [--mentions 1000000] [--open 20000] [--agents 8] [--seconds 60]
+        [--slots 2]
         [--pg postgresql://postgres@127.0.0.1:5432/bench_team] [--backends sqlite,postgresql]
         [--queue-calls 50] [--claim-probes 10] [--workdir DIR] [--progress-every 30]
         [--sqlite-analyze]
@@ -13,7 +14,8 @@ directory by default):
 1. ingest: ``Socialcare.poll(["demo"])`` of ``--mentions`` generated mentions
    (bench_poll's generator) with triage in each page's transaction, exactly
    as ``socialcare poll`` runs it: mentions/s, with progress lines meanwhile.
-   PostgreSQL then gets an ``ANALYZE`` (what autovacuum does within a minute);
+   PostgreSQL then gets an ``ANALYZE`` (what autovacuum does within a minute),
+   through ``Store.refresh_statistics`` so the store's own refresh knows of it;
    SQLite only with ``--sqlite-analyze``, since socialcare never runs one;
 2. queue: ``Socialcare.queue(QueueFilter(limit=50))``, the call ``socialcare
    queue --limit 50`` makes, timed ``--queue-calls`` times in two states: the
@@ -21,12 +23,14 @@ directory by default):
    in, where the polled mentions have been handled (one bulk UPDATE to
    ``closed``, a benchmark shortcut) and ``--open`` Mastodon mentions wait,
    stored as a poll stores them (``upsert_mentions`` and triage in one
-   transaction; then ``VACUUM ANALYZE`` on PostgreSQL, as autovacuum would).
+   transaction; then ``VACUUM`` and that ``ANALYZE`` on PostgreSQL, as autovacuum would).
    In both states one agent alone also claims and releases ``--claim-probes``
    polled mentions: the claim's collision check reads the customer's open
    mentions, so its cost shows how the store plans that lookup;
 3. agents: ``--agents`` processes (multiprocessing, spawn), each its own agent,
-   work the queue for ``--seconds``: read the top 20 (``Socialcare.queue``),
+   work the queue for ``--seconds``, split into ``--slots`` that alternate between
+   the backends (SQLite, PostgreSQL, SQLite, ...; fresh processes each slot) so that
+   load from other work on the machine hits both alike: read the top 20 (``Socialcare.queue``),
    ``claim`` the first unassigned one (a ``Conflict`` is a race lost to
    another agent: count it and try the next), then ``reply``, which queues
    the reply in the outbox and sends it through the Mastodon source to a fake
@@ -274,7 +278,8 @@ def team_state(sc: Socialcare, n_open: int, *, analyze: bool = False) -> int:
             store.upsert_mentions(chunk, sc.config.brand_handles)
             triage_ids(store, [m.id for m in chunk], sc.triage_settings)
     if store.backend == "postgresql":
-        store.conn.execute("VACUUM ANALYZE mentions")
+        store.conn.execute("VACUUM mentions")
+        store.refresh_statistics()  # the ANALYZE, known to the store (see bench_backend)
     elif analyze:
         store.conn.execute("ANALYZE mentions")
     return int(closed)
@@ -428,6 +433,10 @@ def run_agents(
         "elapsed": elapsed,
         "crashed": crashed,
         "latency": lat,
+        "latency_ms": {
+            k: [v for r in results for v in r[k]] for k in ("queue_ms", "claim_ms", "reply_ms")
+        },
+        "busy": (busy1 - busy0, total1 - total0),
         "cpu_busy": (busy1 - busy0) / max(total1 - total0, 1),
         "agent_rss_mb": max((r["maxrss_mb"] for r in results), default=0.0),
         "queue_empty": any(r["queue_empty"] for r in results),
@@ -532,9 +541,14 @@ def bench_backend(name: str, database: str, data: Path, args: argparse.Namespace
     sc = Socialcare(config(database, "bench", demo=data))
     res: dict[str, Any] = {"backend": name}
     res["ingest"] = ingest(sc, args.mentions, args.progress_every)
-    if sc.store.backend == "postgresql" or args.sqlite_analyze:
-        # PostgreSQL: what autovacuum does within a minute of a load. SQLite never
-        # gathers statistics by itself (socialcare runs no ANALYZE): only on request.
+    if sc.store.backend == "postgresql":
+        # What autovacuum does within a minute of a load, through the store so that
+        # its own refresh (an ANALYZE once mentions grew by half since the last one)
+        # knows: otherwise the driver's first claim after the poll runs that ANALYZE
+        # inside its timing (seconds at 100k, under load: one 4.4 s claim probe).
+        sc.store.refresh_statistics()
+    elif args.sqlite_analyze:
+        # SQLite never gathers statistics by itself (socialcare runs no ANALYZE).
         sc.store.conn.execute("ANALYZE mentions")
     res["queue_all"] = time_queue(sc, args.queue_calls)
     open_now = res["ingest"]["statuses"].get("open", 0)
@@ -558,16 +572,31 @@ def bench_backend(name: str, database: str, data: Path, args: argparse.Namespace
     print(f"claim, one agent alone, team state: median {res['claim_team'][0]:.1f} ms, "
           f"p95 {res['claim_team'][1]:.1f} ms over {len(probe)} claims", flush=True)  # fmt: skip
     sc.shutdown()
+    return res
 
-    token = os.urandom(8).hex()
-    fake = FakeMastodon(token).start()
-    try:
-        res["agents"] = agents = run_agents(database, fake, token, args)
-    finally:
-        fake.stop()
+
+def merge_slots(slots: list[dict[str, Any]]) -> dict[str, Any]:
+    """One backend's agent figures over all its slots: sums, pooled latencies, max RSS."""
+    keys = ("claims", "replies", "lost", "failed_sends", "reply_conflicts", "all_taken",
+            "errors", "cpu_s", "elapsed")  # fmt: skip
+    merged: dict[str, Any] = {k: sum(s[k] for s in slots) for k in keys}
+    pooled = {k: [v for s in slots for v in s["latency_ms"][k]] for k in slots[0]["latency_ms"]}
+    merged["latency"] = {k: ms_stats(v) for k, v in pooled.items()}
+    busy = sum(s["busy"][0] for s in slots)
+    merged["cpu_busy"] = busy / max(sum(s["busy"][1] for s in slots), 1)
+    merged["crashed"] = [c for s in slots for c in s["crashed"]]
+    merged["agent_rss_mb"] = max(s["agent_rss_mb"] for s in slots)
+    merged["queue_empty"] = any(s["queue_empty"] for s in slots)
+    return merged
+
+
+def agents_report(
+    name: str, agents: dict[str, Any], fake: FakeMastodon, args: argparse.Namespace
+) -> None:
     el = agents["elapsed"]
     print(
-        f"agents: {args.agents} processes, {el:.1f} s: {(agents['claims'] + agents['replies']) / el:,.1f} "
+        f"agents [{name}]: {args.agents} processes, {el:.1f} s in {args.slots} slot(s): "
+        f"{(agents['claims'] + agents['replies']) / el:,.1f} "
         f"actions/s ({agents['claims'] / el:,.1f} claims/s, {agents['replies'] / el:,.1f} replies/s), "
         f"{agents['lost']:,} lost races, {agents['errors']} errors, {len(fake.posts):,} posts received "
         f"({fake.requests:,} requests); machine CPU busy {agents['cpu_busy']:.0%}, agents' own CPU "
@@ -580,14 +609,37 @@ def bench_backend(name: str, database: str, data: Path, args: argparse.Namespace
     if agents["queue_empty"]:
         print(f"  note: the queue ran empty: raise --open above {args.open:,}", flush=True)
 
+
+def prove(res: dict[str, Any], database: str, fake: FakeMastodon) -> None:
     sc = Socialcare(config(database, "bench"))
-    checks, res["duplicates"] = proof(sc.store, fake, agents)
+    checks, res["duplicates"] = proof(sc.store, fake, res["agents"])
     sc.shutdown()
-    print("proof:")
+    print(f"proof [{res['backend']}]:")
     for _, text in checks:
         print(text, flush=True)
     res["ok"] = all(ok for ok, _ in checks)
-    return res
+
+
+def run_all_agents(prepared: list[tuple[dict[str, Any], str]], args: argparse.Namespace) -> None:
+    """The agents' phase of every backend in alternating slots of ``--seconds / --slots``
+    (SQLite, PostgreSQL, SQLite, ...), so that load from other work on the machine
+    hits both alike; then each backend's proof, against its own fake platform."""
+    token = os.urandom(8).hex()
+    fakes = [FakeMastodon(token).start() for _ in prepared]
+    slot_args = argparse.Namespace(**{**vars(args), "seconds": args.seconds / args.slots})
+    slots: list[list[dict[str, Any]]] = [[] for _ in prepared]
+    try:
+        for n in range(args.slots):
+            for i, ((res, database), fake) in enumerate(zip(prepared, fakes, strict=True)):
+                print(f"\n== agents, {res['backend']}, slot {n + 1} of {args.slots}", flush=True)
+                slots[i].append(run_agents(database, fake, token, slot_args))
+        for (res, database), fake, done in zip(prepared, fakes, slots, strict=True):
+            res["agents"] = merge_slots(done)
+            agents_report(res["backend"], res["agents"], fake, args)
+            prove(res, database, fake)
+    finally:
+        for fake in fakes:
+            fake.stop()
 
 
 def table(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
@@ -633,6 +685,8 @@ def main() -> int:
     )
     parser.add_argument("--agents", type=int, default=8, help="agent processes")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the agents work")
+    parser.add_argument("--slots", type=int, default=2,
+                        help="alternating slots the agents' time is split into, per backend")  # fmt: skip
     parser.add_argument("--queue-calls", type=int, default=50, help="timed queue calls per state")
     parser.add_argument(
         "--claim-probes", type=int, default=10, help="timed single-agent claims per state"
@@ -672,13 +726,16 @@ def main() -> int:
             raise SystemExit("generating the demo file failed")
         print(f"generated {args.mentions:,} demo mentions in {time.perf_counter() - t0:.1f} s "
               f"({data.stat().st_size / 2**20:,.0f} MB)", flush=True)  # fmt: skip
+        prepared = []
         for name in backends:
             if name == "sqlite":
                 database = str(tmp / "team.db")
             else:
                 fresh_pg(args.pg)
                 database = args.pg
-            results.append(bench_backend(name, database, data, args))
+            prepared.append((bench_backend(name, database, data, args), database))
+        run_all_agents(prepared, args)
+        results = [res for res, _ in prepared]
     table(results, args)
     return 0 if all(r["ok"] for r in results) else 1
 

@@ -73,17 +73,22 @@ def test_claim_on_postgresql_is_one_statement(store: Store) -> None:
         pytest.skip("SQLite runs in-process: no round trips to save")
     store.upsert_mentions([_mention("1", "ann")])
     statements: list[str] = []
-    real_execute = store.conn.execute
+    real_execute, real_call_row = store.conn.execute, store.conn.call_row
 
     def execute(sql: str, *args: object, **kwargs: object) -> object:
         statements.append(sql)
         return real_execute(sql, *args, **kwargs)
 
+    def call_row(sql: str, *args: object, **kwargs: object) -> object:
+        statements.append(sql)
+        return real_call_row(sql, *args, **kwargs)
+
     store.conn.execute = execute  # type: ignore[method-assign]
+    store.conn.call_row = call_row  # type: ignore[method-assign]
     try:
         workflow.claim(store, "demo:1", "alice")
     finally:
-        del store.conn.execute
+        del store.conn.execute, store.conn.call_row
     assert len(statements) == 1, statements
     assert "socialcare_claim" in statements[0]
     assert store.conn.raw._pipeline is None

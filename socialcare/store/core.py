@@ -1017,13 +1017,14 @@ class Store:
         params = [mention_id, agent, to_iso(utcnow()), *_claim_details(agent)]
         # Outside a transaction the call is its own (autocommit) transaction, which
         # holds the customer's lock until it commits; inside one, the outer decides.
-        row = self.conn.execute(_CLAIM_CALL, params, prepare=True).fetchone()
+        # call_row: libpq's prepared call without a psycopg cursor (text in, text out).
+        row = self.conn.call_row(_CLAIM_CALL, params)
         if not self.conn.in_transaction:
             self.dialect.committed(self.conn)
         if row is None:
             raise NotFound(f"no mention with id '{mention_id}' (see `socialcare queue`)")
         holder, claimed_at, other_id, other_assignee, updated = row
-        return ClaimOutcome(holder, claimed_at, bool(updated), other_id, other_assignee)
+        return ClaimOutcome(holder, claimed_at, int(updated or 0) > 0, other_id, other_assignee)
 
     def set_assignee(self, mention_id: str, agent: str | None) -> None:
         """Assign to someone (or nobody) regardless of who holds it."""

@@ -14,12 +14,16 @@ commits by itself, and ``BEGIN``/``COMMIT`` are explicit.
 
 from __future__ import annotations
 
+import itertools
+import re
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Iterator, Sequence
 
 import psycopg
-from psycopg.pq import TransactionStatus
+from psycopg import generators
+from psycopg.errors import error_from_result
+from psycopg.pq import ExecStatus, PipelineStatus, TransactionStatus
 from psycopg.types.numeric import FloatLoader
 
 from ..errors import ConfigError, StoreUnavailable
@@ -70,6 +74,27 @@ def translate(sql: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=64)
+def numbered(sql: str) -> bytes:
+    """``?`` placeholders as libpq's ``$1``, ``$2``, ... (quoted text left alone), encoded."""
+    out: list[str] = []
+    n = 0
+    for i, part in enumerate(re.split(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")", sql)):
+        if i % 2:  # a quoted literal or identifier
+            out.append(part)
+            continue
+        pieces = part.split("?")
+        out.append(pieces[0])
+        for piece in pieces[1:]:
+            n += 1
+            out.append(f"${n}{piece}")
+    return "".join(out).encode()
+
+
+#: SQLSTATE of "prepared statement does not exist" (someone ran DEALLOCATE or DISCARD)
+_NO_SUCH_STATEMENT = b"26000"
+
+
 class _NumericAsFloat(FloatLoader):
     """``numeric`` (what ``sum``/``avg`` of integers return) as float, not Decimal.
 
@@ -117,6 +142,9 @@ class PgConnection:
 
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
+        #: the statements :meth:`call_row` has prepared on this connection, by SQL text
+        self._named: dict[str, bytes] = {}
+        self._names = itertools.count(1)
 
     def execute(
         self,
@@ -139,6 +167,61 @@ class PgConnection:
         except psycopg.OperationalError as exc:
             raise self._lost(exc) from None
         return cur
+
+    def call_row(self, sql: str, params: Sequence[str | None]) -> tuple[str | None, ...] | None:
+        """The first row of a hot one-row statement, every value as text (None for NULL).
+
+        ``sql`` takes ``?`` placeholders and text parameters (None for NULL). It is prepared on the
+        server the first time and then run through libpq's prepared-statement calls
+        directly, without a psycopg cursor: its adapters, prepared-statement cache and
+        row making cost a lone claim two thirds of its client CPU (0.05 of 0.07 ms on
+        the same statement). psycopg's ``wait`` still runs it, so Ctrl-C cancels a
+        call that waits on a lock, and errors are psycopg's exception classes. In
+        pipeline mode it goes through :meth:`execute` instead.
+        """
+        pgconn = self.raw.pgconn
+        if pgconn.pipeline_status != PipelineStatus.OFF:
+            row = self.execute(sql, list(params), prepare=True).fetchone()
+            return None if row is None else tuple(None if v is None else str(v) for v in row)
+        encoding = self.raw.info.encoding
+        values = [None if p is None else p.encode(encoding) for p in params]
+        try:
+            with self.raw.lock:
+                name = self._named.get(sql)
+                if name is None:
+                    name = self._prepare(sql)
+                res = self._run(name, values)
+                if res.status == ExecStatus.FATAL_ERROR and (
+                    res.error_field(psycopg.pq.DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT
+                ):
+                    res = self._run(self._prepare(sql), values)
+        except psycopg.OperationalError as exc:
+            raise self._lost(exc) from None
+        if res.status != ExecStatus.TUPLES_OK:
+            error = error_from_result(res, encoding=encoding)
+            raise self._lost(error) if isinstance(error, psycopg.OperationalError) else error
+        if not res.ntuples:
+            return None
+        return tuple(
+            None if v is None else v.decode(encoding)
+            for v in (res.get_value(0, i) for i in range(res.nfields))
+        )
+
+    def _prepare(self, sql: str) -> bytes:
+        """Prepare ``sql`` under a name of its own (the caller holds the connection's lock)."""
+        name = f"socialcare_{next(self._names)}".encode()
+        self.raw.pgconn.send_prepare(name, numbered(sql))
+        (res,) = self.raw.wait(generators.execute(self.raw.pgconn))
+        if res.status != ExecStatus.COMMAND_OK:
+            raise error_from_result(res, encoding=self.raw.info.encoding)
+        self._named[sql] = name
+        return name
+
+    def _run(self, name: bytes, values: list[bytes | None]) -> Any:
+        """One run of a prepared statement; its result (errors included)."""
+        self.raw.pgconn.send_query_prepared(name, values)
+        results = self.raw.wait(generators.execute(self.raw.pgconn))
+        return results[-1]
 
     def executemany(
         self, sql: str, seq: Sequence[Sequence[Any]] | Iterator[Sequence[Any]]
