@@ -21,8 +21,12 @@ from functools import lru_cache
 from typing import Any, Iterator, Sequence
 
 import psycopg
-from psycopg import generators
-from psycopg.errors import error_from_result
+
+try:  # psycopg's own libpq driving; not public API, so call_row falls back without it
+    from psycopg import generators
+    from psycopg.errors import error_from_result
+except ImportError:  # pragma: no cover - a psycopg that moved them
+    generators = None  # type: ignore[assignment]
 from psycopg.pq import ExecStatus, PipelineStatus, TransactionStatus
 from psycopg.types.numeric import FloatLoader
 
@@ -177,10 +181,15 @@ class PgConnection:
         row making cost a lone claim two thirds of its client CPU (0.05 of 0.07 ms on
         the same statement). psycopg's ``wait`` still runs it, so Ctrl-C cancels a
         call that waits on a lock, and errors are psycopg's exception classes. In
-        pipeline mode it goes through :meth:`execute` instead.
+        pipeline mode, or with a psycopg whose internal ``generators``/``wait`` are gone,
+        it goes through :meth:`execute` instead.
         """
         pgconn = self.raw.pgconn
-        if pgconn.pipeline_status != PipelineStatus.OFF:
+        if (
+            pgconn.pipeline_status != PipelineStatus.OFF
+            or generators is None
+            or not hasattr(self.raw, "wait")
+        ):
             row = self.execute(sql, list(params), prepare=True).fetchone()
             return None if row is None else tuple(None if v is None else str(v) for v in row)
         encoding = self.raw.info.encoding
