@@ -6,7 +6,6 @@ command is one method call plus rendering.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +23,8 @@ from .safety import one_line, private_dir, private_file
 # `socialcare queue` load neither the knowledge base, the reports, the learned model's
 # training code nor the platform adapters (issue 18: start-up).
 if TYPE_CHECKING:
+    import logging
+
     import httpx
 
     from .followups import DueReport, Preview
@@ -44,7 +45,13 @@ if TYPE_CHECKING:
     from .team.routing import Decision, RoutingSettings, RuleCheck
     from .triage import Contribution, LearnedModel, TriageSettings
 
-log = logging.getLogger("socialcare.app")
+
+def _log() -> logging.Logger:
+    """This module's logger: logging is imported when something is logged, not by ``queue``."""
+    import logging
+
+    return logging.getLogger("socialcare.app")
+
 
 #: the value types this API re-exports (loaded on first use, PEP 562) -> their module
 _LAZY = {
@@ -350,7 +357,7 @@ class Socialcare:
         names = list(sources or self.config.enabled_sources())
         edited, deleted = self._recheck(names, utcnow(), seen_since=started)
         if edited or deleted:
-            log.info("re-read comments: %d edited, %d deleted on the platform", edited, deleted)
+            _log().info("re-read comments: %d edited, %d deleted on the platform", edited, deleted)
         if self.notify_settings.targets:
             self.notify(mention_ids=stored, health=True)
         retrained = maybe_retrain(self.store, settings)
@@ -510,7 +517,7 @@ class Socialcare:
             try:
                 present, gone = recheck([Mention.from_row(r) for r in rows])
             except SocialcareError as exc:
-                log.warning("%s: could not re-read stored comments: %s", name, exc)
+                _log().warning("%s: could not re-read stored comments: %s", name, exc)
                 continue
             with self.store.transaction():
                 if present:
