@@ -7,7 +7,7 @@ command is one method call plus rendering.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timezone
 from functools import cached_property
 from importlib import import_module
@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .config import Config, default_config_path, load_config, queue_age_terms
 from .errors import Conflict, NotFound, SocialcareError, SourceError, UsageError
-from .models import Mention, ProgressHook, Step, item_options, parse_iso, to_iso, utcnow
+from .models import (
+    Mention,
+    ProgressHook,
+    Step,
+    deferred_dataclass,
+    item_options,
+    parse_iso,
+    to_iso,
+    utcnow,
+)
 from .safety import one_line, private_dir, private_file
 
 # Everything below is imported where a method needs it, so that `socialcare --help` and
@@ -128,7 +137,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@deferred_dataclass
 class MentionView:
     """Everything ``show`` prints about one mention."""
 
@@ -151,7 +160,7 @@ class MentionView:
         return self.mention.get("kind") == "dm"
 
 
-@dataclass
+@deferred_dataclass
 class ReplyOutcome:
     """What ``reply`` did: the text, its length check, and the outbox item (unless dry run)."""
 
@@ -163,7 +172,7 @@ class ReplyOutcome:
     replaces: str | None = None
 
 
-@dataclass
+@deferred_dataclass
 class DmOutcome:
     """What ``dm`` did: the private message's outbox item, the public reply's (if any),
     and one line per thing worth telling the agent (what was not sent, and why)."""
@@ -176,7 +185,7 @@ class DmOutcome:
     public_text: str = ""
 
 
-@dataclass
+@deferred_dataclass
 class SourceInfo:
     """One adapter as ``socialcare sources`` lists it."""
 
@@ -191,7 +200,7 @@ class SourceInfo:
     dms: str = "no DMs"
 
 
-@dataclass
+@deferred_dataclass
 class AgentInfo:
     """One agent of the roster as ``agent list`` shows it."""
 
@@ -203,7 +212,7 @@ class AgentInfo:
     changed_at: str | None = None
 
 
-@dataclass
+@deferred_dataclass
 class ResponseTimes:
     """First-response times of a period, on the wall clock and in business time (seconds)."""
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from itertools import compress, islice
 from operator import methodcaller
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, cast
+
+from .models import deferred_dataclass
 
 if TYPE_CHECKING:
     from html.parser import HTMLParser as _ParserBase
@@ -265,7 +267,7 @@ _SPACES = re.compile(r"[ \t\r\f\v]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
-@dataclass
+@deferred_dataclass  # made when HTML is first read: `queue` reads none
 class HtmlDocument:
     """What :func:`read_html` found: visible text (all of it and of ``<main>``), title candidates."""
 
