@@ -3,7 +3,9 @@ nothing. Each check runs in a fresh interpreter (see tests/test_startup.py)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +92,46 @@ def test_set_up_after_logging_is_imported_is_the_same() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stderr
     assert err == "warning: rate limited\n"
+
+
+#: safety's patterns that ``queue`` never uses, compiled on first use: name -> the pattern
+#: as it was compiled at import before
+_PATTERNS = {
+    "_CSV_CONTROLS": r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]",
+    "_FORMULA_AFTER_JOIN": re.escape("~~") + "[" + re.escape("=+-@\t\r") + "]",
+    "_UNENCODABLE": "[\ud800-\udfff]",
+    "_UNSTORABLE": "[\x00\ud800-\udfff]",
+    "_NOT_A_TAG": r"<(?=[^<>]*(?:<|\Z))",
+    "_SPACES": r"[ \t\r\f\v]+",
+    "_BLANK_LINES": r"\n{3,}",
+}
+
+
+def test_safety_patterns_queue_does_not_use_are_compiled_on_first_use() -> None:
+    code = (
+        "import json, socialcare.safety as s\n"
+        f"names = {sorted(_PATTERNS)!r}\n"
+        "print(json.dumps([type(getattr(s, n)).__name__ for n in names]))\n"
+        "s.csv_safe('=x\\x1b[2J'); s.storable_text('a\\x00'); s.storable_data('\\ud800é')\n"
+        "s.html_to_text('<p>a  b</p>\\n\\n\\n\\n<p>c < d</p>'); s._has_no_controls('é\\u202e')\n"
+        "list(s.csv_rows([['=a', 'b~~=c'], ['x', 'y']]))\n"
+        "print(json.dumps([type(getattr(s, n)).__name__ for n in names]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCARE_")}
+    before, after = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert set(json.loads(before)) == {"_OnFirstUse"}
+    assert set(json.loads(after)) == {"Pattern"}  # each now the compiled pattern itself
+
+    from socialcare import safety
+
+    for name, pattern in _PATTERNS.items():
+        compiled = getattr(safety, name)
+        assert compiled.pattern == pattern  # and compiles it, if no test did yet
+        compiled = getattr(safety, name)
+        assert isinstance(compiled, re.Pattern) and compiled == re.compile(pattern), name
+    # the Latin-1 bytes csv_safe keeps: as computed from _CSV_CONTROLS itself
+    assert safety._CSV_KEEP == bytes(
+        b for b in range(256) if not re.compile(_PATTERNS["_CSV_CONTROLS"]).match(chr(b))
+    )
