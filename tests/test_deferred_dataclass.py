@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socialcare import app, models, safety
+from socialcare.incident import matching
 from socialcare.models import deferred_dataclass
 from socialcare.store import core
 
@@ -39,6 +40,7 @@ DEFERRED = [
     (app, "ResponseTimes"),
     (safety, "HtmlDocument"),
     (core, "ClaimOutcome"),
+    (matching, "FoldedIncident"),
 ]
 _NAMES = [f"{module.__name__}.{name}" for module, name in DEFERRED]
 
@@ -143,7 +145,7 @@ def _fresh(body: str) -> str:
 def test_importing_makes_none_of_them() -> None:
     """The point: ``import socialcare.app`` (and the store) compiles none of their methods."""
     body = (
-        "import json, socialcare.app, socialcare.store, socialcare.safety\n"
+        "import json, socialcare.app, socialcare.store, socialcare.safety, socialcare.incident.matching\n"
         "from socialcare import models\n"
         "print(json.dumps(sorted(c.__qualname__ for c in models._DEFERRED)))\n"
     )
