@@ -6,9 +6,8 @@ command is one method call plus rendering.
 
 from __future__ import annotations
 
-import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timezone
 from functools import cached_property
 from importlib import import_module
@@ -17,13 +16,24 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .config import Config, default_config_path, load_config, queue_age_terms
 from .errors import Conflict, NotFound, SocialcareError, SourceError, UsageError
-from .models import Mention, ProgressHook, Step, item_options, parse_iso, to_iso, utcnow
+from .models import (
+    Mention,
+    ProgressHook,
+    Step,
+    deferred_dataclass,
+    item_options,
+    parse_iso,
+    to_iso,
+    utcnow,
+)
 from .safety import one_line, private_dir, private_file
 
 # Everything below is imported where a method needs it, so that `socialcare --help` and
 # `socialcare queue` load neither the knowledge base, the reports, the learned model's
 # training code nor the platform adapters (issue 18: start-up).
 if TYPE_CHECKING:
+    import logging
+
     import httpx
 
     from .followups import DueReport, Preview
@@ -44,7 +54,13 @@ if TYPE_CHECKING:
     from .team.routing import Decision, RoutingSettings, RuleCheck
     from .triage import Contribution, LearnedModel, TriageSettings
 
-log = logging.getLogger("socialcare.app")
+
+def _log() -> logging.Logger:
+    """This module's logger: logging is imported when something is logged, not by ``queue``."""
+    import logging
+
+    return logging.getLogger("socialcare.app")
+
 
 #: the value types this API re-exports (loaded on first use, PEP 562) -> their module
 _LAZY = {
@@ -121,7 +137,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@deferred_dataclass
 class MentionView:
     """Everything ``show`` prints about one mention."""
 
@@ -144,7 +160,7 @@ class MentionView:
         return self.mention.get("kind") == "dm"
 
 
-@dataclass
+@deferred_dataclass
 class ReplyOutcome:
     """What ``reply`` did: the text, its length check, and the outbox item (unless dry run)."""
 
@@ -156,7 +172,7 @@ class ReplyOutcome:
     replaces: str | None = None
 
 
-@dataclass
+@deferred_dataclass
 class DmOutcome:
     """What ``dm`` did: the private message's outbox item, the public reply's (if any),
     and one line per thing worth telling the agent (what was not sent, and why)."""
@@ -169,7 +185,7 @@ class DmOutcome:
     public_text: str = ""
 
 
-@dataclass
+@deferred_dataclass
 class SourceInfo:
     """One adapter as ``socialcare sources`` lists it."""
 
@@ -184,7 +200,7 @@ class SourceInfo:
     dms: str = "no DMs"
 
 
-@dataclass
+@deferred_dataclass
 class AgentInfo:
     """One agent of the roster as ``agent list`` shows it."""
 
@@ -196,7 +212,7 @@ class AgentInfo:
     changed_at: str | None = None
 
 
-@dataclass
+@deferred_dataclass
 class ResponseTimes:
     """First-response times of a period, on the wall clock and in business time (seconds)."""
 
@@ -350,7 +366,7 @@ class Socialcare:
         names = list(sources or self.config.enabled_sources())
         edited, deleted = self._recheck(names, utcnow(), seen_since=started)
         if edited or deleted:
-            log.info("re-read comments: %d edited, %d deleted on the platform", edited, deleted)
+            _log().info("re-read comments: %d edited, %d deleted on the platform", edited, deleted)
         if self.notify_settings.targets:
             self.notify(mention_ids=stored, health=True)
         retrained = maybe_retrain(self.store, settings)
@@ -510,7 +526,7 @@ class Socialcare:
             try:
                 present, gone = recheck([Mention.from_row(r) for r in rows])
             except SocialcareError as exc:
-                log.warning("%s: could not re-read stored comments: %s", name, exc)
+                _log().warning("%s: could not re-read stored comments: %s", name, exc)
                 continue
             with self.store.transaction():
                 if present:

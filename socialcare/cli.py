@@ -18,7 +18,6 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
@@ -254,9 +253,14 @@ def _deferred_coercion() -> Any:
     except ImportError:  # pragma: no cover - typer before its pydantic coercion
         return None
 
-    @dataclass(frozen=True)
     class Deferred(_coercion.RuntimeParam):
-        descriptor: Any = None
+        # not a dataclass of its own: making one compiles six methods from source, a cost
+        # every command paid at start-up for a field nothing compares or prints
+        descriptor: Any
+
+        def __init__(self, *, parameter_info: Any, annotation: Any, descriptor: Any) -> None:
+            super().__init__(parameter_info=parameter_info, annotation=annotation)
+            object.__setattr__(self, "descriptor", descriptor)
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
             plain = _plain_value(self.descriptor, value)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from _thread import allocate_lock
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar, dataclass_transform, overload
 
 __all__ = [
     "INTENTS",
@@ -17,6 +18,7 @@ __all__ = [
     "ProgressHook",
     "SentPost",
     "Step",
+    "deferred_dataclass",
     "item_options",
     "parse_iso",
     "to_iso",
@@ -37,7 +39,86 @@ MENTION_STATUSES = ("open", "replied", "closed", "spam")
 QUEUE_STATUSES = ("open", "snoozed", "replied", "closed", "spam", "all")
 
 
-@dataclass(frozen=True)
+_C = TypeVar("_C", bound=type)
+
+#: classes made with :func:`deferred_dataclass` that are not dataclasses yet -> their options
+_DEFERRED: dict[type, dict[str, bool]] = {}
+_DEFERRED_LOCK = allocate_lock()
+#: what stands in on such a class until it is made, besides ``__init__``: whatever reads its
+#: fields (``dataclasses.fields``, ``is_dataclass``), its signature, or unpickles it makes it
+_STAND_INS = ("__dataclass_fields__", "__signature__", "__setstate__")
+_NOT_IN_THE_TWIN = ("__dict__", "__weakref__", "__init__")
+
+
+def _make_dataclass(cls: type) -> None:
+    """Turn a class of :func:`deferred_dataclass` into the dataclass (once, thread-safe).
+
+    ``__init__`` is the stand-in until the last step, so another thread creating an
+    instance meanwhile waits for the lock in it: the generated ``__init__`` comes from
+    a twin of the class (the same body, made alongside), as ``dataclass`` keeps an
+    ``__init__`` a class already has.
+    """
+    with _DEFERRED_LOCK:
+        options = _DEFERRED.pop(cls, None)
+        if options is None:  # made already (maybe by another thread while this one waited)
+            return
+        for name in _STAND_INS:
+            delattr(cls, name)
+        body = {k: v for k, v in vars(cls).items() if k not in _NOT_IN_THE_TWIN}
+        made: type = dataclass(
+            type(cls.__name__, cls.__bases__, body), repr=False, eq=False, **options
+        )
+        dataclass(cls, **options)  # everything but __init__, which the stand-in still holds
+        cls.__init__ = vars(made)["__init__"]  # type: ignore[misc]
+
+
+class _StandIn:
+    """A class attribute of :data:`_STAND_INS` that makes the dataclass when read."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: object, owner: type) -> Any:
+        _make_dataclass(owner)
+        return getattr(owner if instance is None else instance, self.name)  # the real one
+
+
+def _first_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    cls = type(self)
+    _make_dataclass(cls)
+    cls.__init__(self, *args, **kwargs)
+
+
+@overload
+def deferred_dataclass(cls: _C, /) -> _C: ...
+@overload
+def deferred_dataclass(*, frozen: bool = False) -> Callable[[_C], _C]: ...
+@dataclass_transform(field_specifiers=(field,))
+def deferred_dataclass(cls: _C | None = None, /, *, frozen: bool = False) -> Any:
+    """``@dataclass`` (or ``@dataclass(frozen=True)``), applied when the class is first used.
+
+    Making a dataclass compiles its ``__init__``, ``__repr__`` and ``__eq__`` from
+    source, which costs more than running the rest of a module: a result type that a
+    command never builds should not cost ``queue`` its start-up (issue 18). The class
+    becomes exactly the dataclass ``@dataclass`` would make the first time an
+    instance is created (or unpickled), or its fields or signature are read; from
+    then on it is that dataclass, with nothing added. Not for classes that are
+    subclassed, define ``__init__`` or use ``slots``.
+    """
+
+    def defer(cls: _C) -> _C:
+        if "__init__" in vars(cls) or "__slots__" in vars(cls):
+            raise TypeError(f"{cls.__qualname__}: a deferred dataclass makes its own __init__")
+        _DEFERRED[cls] = {"frozen": frozen}
+        cls.__init__ = _first_init  # type: ignore[misc]
+        for name in _STAND_INS:
+            setattr(cls, name, _StandIn(name))
+        return cls
+
+    return defer if cls is None else defer(cls)
+
+
+@deferred_dataclass(frozen=True)
 class Step:
     """How far one piece of long work has got, for whoever shows progress (the CLI's bar).
 
@@ -93,7 +174,7 @@ def _json_object(value: Any) -> dict[str, Any]:
     return decoded if isinstance(decoded, dict) else {}
 
 
-@dataclass
+@deferred_dataclass
 class Mention:
     """One post from a platform, normalised.
 
@@ -169,7 +250,7 @@ class Mention:
         return f"{self.source}:{self.author_id}"
 
 
-@dataclass
+@deferred_dataclass
 class Page:
     """What an adapter yields while polling: some mentions and maybe a cursor.
 
@@ -206,7 +287,7 @@ class Page:
     skipped: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
+@deferred_dataclass
 class SentPost:
     """The platform's answer to a reply or post we sent."""
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from itertools import compress, islice
 from operator import methodcaller
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, cast
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, cast
+
+from .models import deferred_dataclass
 
 if TYPE_CHECKING:
     from html.parser import HTMLParser as _ParserBase
@@ -42,6 +44,26 @@ __all__ = [
     "keep_files_private",
 ]
 
+
+class _OnFirstUse:
+    """A module pattern compiled when first used, which then puts itself in the module's
+    place: from then on the name is the compiled pattern. Compiling a character class
+    beyond Latin-1 costs a bitmap of the BMP (~0.2 ms each); ``queue`` needs none of these."""
+
+    def __init__(self, name: str, pattern: str) -> None:
+        self._name = name
+        self._pattern = pattern
+
+    def __getattr__(self, attr: str) -> Any:
+        compiled = re.compile(self._pattern)
+        globals()[self._name] = compiled
+        return getattr(compiled, attr)
+
+
+def _on_first_use(name: str, pattern: str) -> re.Pattern[str]:
+    return cast("re.Pattern[str]", _OnFirstUse(name, pattern))
+
+
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC strings, and 2-byte escapes.
 _ESCAPES = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"
@@ -52,7 +74,9 @@ _ESCAPES = re.compile(
 )
 # C0 except tab/newline, DEL, C1, and bidi overrides/isolates (Trojan-source style reordering).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_CSV_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CSV_CONTROLS = _on_first_use(
+    "_CSV_CONTROLS", r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: cell types csv_safe returns unchanged (what the stores hand back besides text)
 _PLAIN_CELLS = frozenset({type(None), int, float, bool, bytes})
@@ -62,14 +86,16 @@ _PLAIN_OR_TEXT = _PLAIN_CELLS | _TEXT
 # csv_page joins a column's text cells with this pair (rare in text, and ASCII so an
 # ASCII column stays one byte per character)
 _JOIN = "~~"
-_FORMULA_AFTER_JOIN = re.compile(re.escape(_JOIN) + "[" + re.escape("".join(_FORMULA_START)) + "]")
+_FORMULA_AFTER_JOIN = _on_first_use(
+    "_FORMULA_AFTER_JOIN", re.escape(_JOIN) + "[" + re.escape("".join(_FORMULA_START)) + "]"
+)
 _STARTS_FORMULA = methodcaller("startswith", _FORMULA_START)
-#: every byte (as Latin-1) that is not one of _CSV_CONTROLS' characters
-_CSV_KEEP = bytes(b for b in range(256) if not _CSV_CONTROLS.match(chr(b)))
+#: every byte (as Latin-1) that is not one of _CSV_CONTROLS' characters: _CONTROLS' but CR
+_CSV_KEEP = bytes(b for b in range(256) if b == 13 or not _CONTROLS.match(chr(b)))
 # Lone surrogates ("\ud800" in platform JSON, or undecodable bytes kept by surrogateescape)
 # cannot be encoded as UTF-8; NUL cannot go into a PostgreSQL text column.
-_UNENCODABLE = re.compile("[\ud800-\udfff]")
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_UNENCODABLE = _on_first_use("_UNENCODABLE", "[\ud800-\udfff]")
+_UNSTORABLE = _on_first_use("_UNSTORABLE", "[\x00\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
 
 
@@ -260,12 +286,12 @@ _BLOCK_TAGS = frozenset(
         "section", "article", "main", "blockquote", "pre", "dt", "dd", "hr", "figcaption", "td",
     }
 )  # fmt: skip
-_NOT_A_TAG = re.compile(r"<(?=[^<>]*(?:<|\Z))")
-_SPACES = re.compile(r"[ \t\r\f\v]+")
-_BLANK_LINES = re.compile(r"\n{3,}")
+_NOT_A_TAG = _on_first_use("_NOT_A_TAG", r"<(?=[^<>]*(?:<|\Z))")
+_SPACES = _on_first_use("_SPACES", r"[ \t\r\f\v]+")
+_BLANK_LINES = _on_first_use("_BLANK_LINES", r"\n{3,}")
 
 
-@dataclass
+@deferred_dataclass  # made when HTML is first read: `queue` reads none
 class HtmlDocument:
     """What :func:`read_html` found: visible text (all of it and of ``<main>``), title candidates."""
 

@@ -39,12 +39,18 @@ __all__ = [
 ]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _duration() -> re.Pattern[str]:
+    """The duration pattern, compiled when a time is first read (``queue`` without
+    ``--since`` reads none)."""
+    return re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 
 
 def parse_duration(text: str, *, what: str = "duration") -> timedelta:
     """``90s``, ``30m``, ``4h``, ``2d``, ``1w`` -> timedelta; anything else is a UsageError."""
-    match = _DURATION.match(text)
+    match = _duration().match(text)
     if not match:
         raise UsageError(f"{what}: cannot read {text!r} (use e.g. 30m, 4h, 2d, 1w)")
     try:
@@ -94,7 +100,7 @@ def parse_since(
 ) -> datetime:
     """A duration ago (``7d``) or an ISO time (naive = the agent's zone), as aware UTC."""
     now = now or utcnow()
-    if _DURATION.match(text):
+    if _duration().match(text):
         return _shift(now, -parse_duration(text, what=what), text, what)
     return parse_agent_time(text, tz=tz, what=what)
 
@@ -163,7 +169,7 @@ def parse_future(
     that zone can display (year 9999 east of UTC is refused here, not later).
     """
     now = now or utcnow()
-    if _DURATION.match(text):
+    if _duration().match(text):
         when = _shift(now, parse_duration(text, what=what), text, what)
     else:
         when = parse_agent_time(text, tz=tz, what=what)

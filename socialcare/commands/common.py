@@ -21,7 +21,6 @@ every command follows live here too, so a new command picks them up:
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from contextlib import contextmanager
@@ -34,6 +33,10 @@ from ..models import NEGATIVE_MAX, POSITIVE_MIN, ProgressHook, Step, parse_iso, 
 from ..safety import clean_text, one_line
 
 if TYPE_CHECKING:
+    import logging
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
     from rich.text import Text
 
     from ..app import Socialcare
@@ -143,37 +146,113 @@ progress_console: TerminalConsole = cast(
 )
 
 
-class _WarningLine(logging.Handler):
-    """Every library's log record as one cleaned ``warning: ...`` line on stderr."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            message = one_line(record.getMessage())
-        except Exception:  # a malformed record from some library: never a traceback
-            message = one_line(str(record.msg))
-        label = record.levelname.lower()
-        from rich.text import Text
-
-        err_console.print(Text(f"{label}: {message}"), soft_wrap=True)
+#: the levels :func:`setup_logging` and :func:`quiet_logging` ask for, as logging numbers them
+#: (asking needs no ``import logging``): the handler's, and the root logger's once set up
+_DEBUG, _WARNING, _ERROR = 10, 30, 40
+_LEVELS: dict[str, int] = {}
+_HANDLER: logging.Handler | None = None
 
 
-_HANDLER = _WarningLine()
+def _warning_line() -> logging.Handler:
+    """The one handler: every library's log record as one cleaned ``warning: ...`` line on
+    stderr (built on first use: ``queue`` and ``show`` never import logging)."""
+    global _HANDLER
+    if _HANDLER is None:
+        import logging
+
+        class _WarningLine(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                try:
+                    message = one_line(record.getMessage())
+                except Exception:  # a malformed record from some library: never a traceback
+                    message = one_line(str(record.msg))
+                label = record.levelname.lower()
+                from rich.text import Text
+
+                err_console.print(Text(f"{label}: {message}"), soft_wrap=True)
+
+        _HANDLER = _WarningLine()
+    return _HANDLER
+
+
+def _apply_logging() -> None:
+    """Give logging the levels asked for (and the handler, once :func:`setup_logging` ran)."""
+    import logging
+
+    handler = _warning_line()
+    if "root" in _LEVELS:
+        root = logging.getLogger()
+        if handler not in root.handlers:
+            root.addHandler(handler)
+        root.setLevel(_LEVELS["root"])
+    handler.setLevel(_LEVELS.get("handler", _WARNING))
+
+
+class _ThenLoader:
+    """A module's own loader, then ``then()`` once the module has run (see :class:`_OnImport`)."""
+
+    def __init__(self, loader: Any, then: Callable[[], None]) -> None:
+        self._loader = loader
+        self._then = then
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        created: ModuleType | None = self._loader.create_module(spec)
+        return created
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        module.__loader__ = self._loader  # from now on the module is as it always is
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._loader
+        self._then()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+
+class _OnImport:
+    """On ``sys.meta_path`` until some code imports ``name``: then ``then()`` runs, as soon as
+    the module has run and before anything can use it. So the log handler is in place before
+    the first record of any library (tweepy, praw, httpx), and a command that logs nothing
+    never pays for ``import logging``."""
+
+    def __init__(self, name: str, then: Callable[[], None]) -> None:
+        self._name = name
+        self._then = then
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+        if name != self._name:
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        from importlib.util import find_spec
+
+        spec = find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ThenLoader(spec.loader, self._then)  # type: ignore[assignment]
+        return spec
+
+
+def _when_logging_loads() -> None:
+    """Apply the levels now if logging is loaded, else as soon as something imports it."""
+    if "logging" in sys.modules:
+        _apply_logging()
+    elif not any(isinstance(f, _OnImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _OnImport("logging", _apply_logging))
 
 
 def setup_logging() -> None:
     """The one log handler: warnings and errors from socialcare and its libraries (tweepy,
     praw, httpx) reach stderr as one clean line each; ``SOCIALCARE_DEBUG=1`` shows debug."""
-    root = logging.getLogger()
-    if _HANDLER not in root.handlers:
-        root.addHandler(_HANDLER)
-    debug = bool(os.environ.get("SOCIALCARE_DEBUG"))
-    _HANDLER.setLevel(logging.DEBUG if debug else logging.WARNING)
-    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    level = _DEBUG if os.environ.get("SOCIALCARE_DEBUG") else _WARNING
+    _LEVELS.update(handler=level, root=level)
+    _when_logging_loads()
 
 
 def quiet_logging() -> None:
     """``--quiet``: only errors reach stderr (warnings are in ``status`` and the events log)."""
-    _HANDLER.setLevel(logging.ERROR)
+    _LEVELS["handler"] = _ERROR
+    _when_logging_loads()
 
 
 def socialcare_for(ctx: typer.Context) -> Socialcare:

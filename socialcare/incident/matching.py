@@ -6,9 +6,9 @@ hook load only the store, not the follow-up and outbox machinery (start-up).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from ..models import deferred_dataclass
 from ..store import Row, Store
 from ..store import incidents as sql
 
@@ -27,7 +27,7 @@ def attach_new(store: Store, ids: Sequence[str]) -> int:
 
 
 # -- queue ---------------------------------------------------------------------
-@dataclass
+@deferred_dataclass  # made for the first open incident: most queues have none
 class FoldedIncident:
     """One queue line standing for an open incident's open mentions."""
 

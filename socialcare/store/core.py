@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from ..errors import ConfigError, NotAStore, NotFound, check_choice
-from ..models import INTENTS, QUEUE_STATUSES, Mention, to_iso, utcnow
+from ..models import INTENTS, QUEUE_STATUSES, Mention, deferred_dataclass, to_iso, utcnow
 from ..safety import private_dir, private_file
 from .dialect import Dialect, PostgresDialect, SqliteDialect
 from .migrations import applied_migrations, migrate, migration_names
@@ -203,7 +203,7 @@ def _claim_details(agent: str) -> tuple[str, str]:
     )
 
 
-@dataclass(frozen=True)
+@deferred_dataclass(frozen=True)  # made by the first claim: `queue` makes none
 class ClaimOutcome:
     """What :meth:`Store.claim_checked` decided."""
 

@@ -16,12 +16,9 @@ How many rows each repair changed is logged as a warning.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 __all__ = ["FOREIGN_KEYS", "repair_pointers"]
-
-log = logging.getLogger("socialcare.store.migrations")
 
 #: m016's foreign keys: (table, column, parent table); each parent's key is ``id``
 FOREIGN_KEYS = (
@@ -62,6 +59,9 @@ def repair_pointers(db: Any) -> dict[str, int]:
     ``db`` is a sqlite-utils Database or a PgConnection, inside the migration's
     transaction; ``mentions.author_key`` must already accept NULL.
     """
+    import logging  # here: opening a store at the current schema imports no logging
+
+    log = logging.getLogger("socialcare.store.migrations")
     changed: dict[str, int] = {}
     for what, sql in _REPAIRS:
         count = max(int(db.execute(sql).rowcount), 0)
