@@ -525,13 +525,14 @@ def analyse_many(
         for t, (lang, _) in zip(texts, decided, strict=True)
     ]
     polarity = _analyzer().polarity_scores
+    new = tuple.__new__  # Sentiment(...) without its Python-level __new__ (same tuple)
     out = []
     for c, (lang, how) in zip(clean, decided, strict=True):
         if c is None:
-            out.append(Sentiment(None, None, None, None, lang, how))
+            out.append(new(Sentiment, (None, None, None, None, lang, how)))
         else:
             s = polarity(c)
-            out.append(Sentiment(s["compound"], s["pos"], s["neu"], s["neg"], lang, how))
+            out.append(new(Sentiment, (s["compound"], s["pos"], s["neu"], s["neg"], lang, how)))
     return out
 
 

@@ -262,6 +262,7 @@ class TermMatcher:
         toks = words(text)
         found: dict[str, list[Match]] = {}
         ends: dict[str, int] = {}
+        new = tuple.__new__  # Match(...) without its Python-level __new__ (same tuple)
         # Words that may start a term: most words start none, and set arithmetic (C speed)
         # drops them before the loop; unseen words are looked up (and remembered) first.
         tokset = set(toks)
@@ -292,7 +293,7 @@ class TermMatcher:
                         len(tail) == 1 or _tail_matches(tail, toks, i + 1)
                     ):
                         end = i + 1 + len(tail)
-                        match = Match(" ".join(toks[i:end]), i, end)
+                        match = new(Match, (" ".join(toks[i:end]), i, end))
                         hits = found.get(name)
                         if hits is None:
                             found[name] = [match]
@@ -301,7 +302,7 @@ class TermMatcher:
                         ends[name] = end
             for name in heads.singles:
                 if ends.get(name, 0) <= i:
-                    match = Match(tok, i, i + 1)
+                    match = new(Match, (tok, i, i + 1))
                     hits = found.get(name)
                     if hits is None:
                         found[name] = [match]
