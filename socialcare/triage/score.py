@@ -786,11 +786,15 @@ def _add_learned(
     weight: float,
 ) -> None:
     """Append the ``learned`` line to each mention's signal lines (the whole batch at once)."""
-    predict = model.predict_line
-    for (intent, parts), text in zip(partial, texts, strict=True):
-        # signal_values(parts), read straight from the parts just built, in the order of
-        # learned.SIGNAL_FEATURES (sentiment, urgency, direct, reach)
-        p, top = predict(text, intent, (parts[1][1], parts[2][1], parts[3][1], parts[4][1]), 3)
+    # signal_values(parts), read straight from the parts just built, in the order of
+    # learned.SIGNAL_FEATURES (sentiment, urgency, direct, reach)
+    lines = model.predict_lines(
+        texts,
+        [intent for intent, _ in partial],
+        [(parts[1][1], parts[2][1], parts[3][1], parts[4][1]) for _, parts in partial],
+        3,
+    )
+    for (_, parts), (p, top) in zip(partial, lines, strict=True):
         parts.append(_part("learned", p, weight, f"p={p:.2f}: {top}"))
 
 
