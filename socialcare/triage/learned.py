@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import string
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence, Union, cast
@@ -96,9 +97,16 @@ _TOKEN_WORDS: dict[str, tuple[str, ...]] = {}
 
 
 def _token_words(token: str) -> tuple[str, ...]:
-    found = tuple(_text_words(token))
+    core = token.strip(_DIGIT_EDGES)
+    # an order number or a price in brackets: its one word is "0" (no handle, link or
+    # apostrophe can be in it), without the seven steps of _text_words (most new tokens)
+    found = ("0",) if core.isdigit() and core.isascii() else tuple(_text_words(token))
     _TOKEN_WORDS[token] = found
     return found
+
+
+#: ASCII punctuation that is only a separator to _text_words (not ' < > @ or a word's)
+_DIGIT_EDGES = "".join(c for c in string.punctuation if c not in "'<>@")
 
 
 def _text_words(text: str) -> list[str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import string
 from typing import Any, Callable, Collection, Iterable, Mapping, NamedTuple, Sequence
 
 from .words import memo_words
@@ -143,10 +144,18 @@ def words(text: str) -> list[str]:
 
 def _token_words(token: str) -> tuple[str, ...]:
     """The words of one whitespace-free token (remembered)."""
-    low = token.lower()
-    found = tuple(_TOKEN.findall(low.replace("’", "'") if "’" in low else low))
+    core = token.strip(_DIGIT_EDGES)
+    if core.isdigit() and core.isascii():  # an order number in brackets: one word, no regex
+        found: tuple[str, ...] = (core,)
+    else:
+        low = token.lower()
+        found = tuple(_TOKEN.findall(low.replace("’", "'") if "’" in low else low))
     _TOKEN_WORDS[token] = found
     return found
+
+
+#: ASCII punctuation that is no part of a word around digits ("_" is a word character)
+_DIGIT_EDGES = "".join(c for c in string.punctuation if c != "_")
 
 
 #: texts whose words :func:`words` remembers (more than a poll's batch of 2,000)
