@@ -590,7 +590,9 @@ def brand_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     body = "|".join(f"{n}(?<![\\w@]{n})" for n in map(re.escape, reversed(alts)))
     pattern = re.compile(r"(?:" + body + r")(?:['’]s)?(?!\w)", re.IGNORECASE)
     if all(a.isascii() for a in alts) and len(_BRAND_NAMES) < 1000:
-        _BRAND_NAMES[pattern] = tuple(alts)
+        # the names that contain no other ("acme", not "acmehelp"): a text contains one of
+        # the names iff it contains one of these
+        _BRAND_NAMES[pattern] = tuple(a for a in alts if not any(o != a and o in a for o in alts))
     return pattern
 
 
@@ -612,7 +614,7 @@ def text_for_sentiment(text: str, brand: re.Pattern[str] | None = None) -> str:
     if brand is not None:
         names = _BRAND_NAMES.get(brand) if out.isascii() else None
         low = out.lower() if names is not None else ""
-        if names is None or any(name in low for name in names):
+        if names is None or any(map(low.__contains__, names)):
             out = brand.sub(" ", out)
     out = out.replace("#", " ")
     low = out.casefold()  # casefold: what IGNORECASE matches (the long s, Kelvin sign)

@@ -319,10 +319,16 @@ class TermMatcher:
                         hits.append(match)
                     ends[name] = i + 1
         for name, vocab in self._presence:
-            if not vocab.isdisjoint(tokset):
-                found[name] = [Match(min(vocab.intersection(tokset)), -1, -1)]
+            hit = vocab.intersection(tokset)  # one set operation, not isdisjoint and then this
+            if hit:
+                found[name] = [new(Match, (min(hit), -1, -1))]
         for name, pattern, firsts, needles in self._fallback:
-            if firsts.search(text) and (needles is None or any(n in text for n in needles)):
+            # a needle is the start of a term, so containing one implies a first character
+            if (
+                any(map(text.__contains__, needles))
+                if needles is not None
+                else firsts.search(text) is not None
+            ):
                 extra = [Match(m.group(0).lower(), -1, -1) for m in pattern.finditer(text)]
                 if extra:
                     found.setdefault(name, []).extend(extra)
