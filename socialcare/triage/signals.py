@@ -283,18 +283,20 @@ class TermMatcher:
                     self._candidates(tok)
             maybe.difference_update(self._misses)
         # the positions of those words (a comprehension: cheaper than testing in the loop)
+        memo_get, last = self._memo.get, len(toks) - 1
         for i in [i for i, tok in enumerate(toks) if tok in maybe] if maybe else ():
             tok = toks[i]
-            heads = self._memo.get(tok)
+            heads = memo_get(tok)
             if heads is None:  # the memo restarted while filling it
                 heads = self._candidates(tok)
                 if heads is None:
                     continue
-            if heads.phrases or heads.wild:
-                nxt = toks[i + 1] if i + 1 < len(toks) else ""
-                tails = heads.phrases.get(nxt, ())
-                if heads.wild:  # those whose first tail word ("work*") the next word fits
-                    tails += tuple(w for w in heads.wild if nxt.startswith(w[1][0][:-1]))
+            singles, phrases, wild = heads  # one unpacking, not an attribute read each
+            if phrases or wild:
+                nxt = toks[i + 1] if i < last else ""
+                tails = phrases.get(nxt, ())
+                if wild:  # those whose first tail word ("work*") the next word fits
+                    tails += tuple(w for w in wild if nxt.startswith(w[1][0][:-1]))
                 for name, tail in tails:
                     # the tail's first word is the next word already (grouped by it, or
                     # its prefix checked just above): only longer tails need a check
@@ -309,7 +311,7 @@ class TermMatcher:
                         else:
                             hits.append(match)
                         ends[name] = end
-            for name in heads.singles:
+            for name in singles:
                 if ends.get(name, 0) <= i:
                     match = new(Match, (tok, i, i + 1))
                     hits = found.get(name)
