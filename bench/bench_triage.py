@@ -400,7 +400,7 @@ def bench_phases(
             _sig.classify_intent(t, s.compound, direct=True, found=f)
             for t, s, f in zip(texts, sentiments, found, strict=True)
         ]),
-        ("  learned predict_line", lambda: [model.predict_line(t, "question", signals, 3) for t in texts]),
+        ("  learned predict_lines", lambda: model.predict_lines(texts, ["question"] * n, [signals] * n, 3)),
     ]  # fmt: skip
     took: dict[str, float] = {}
     gc.disable()

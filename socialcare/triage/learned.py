@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import string
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence, Union, cast
@@ -96,9 +97,16 @@ _TOKEN_WORDS: dict[str, tuple[str, ...]] = {}
 
 
 def _token_words(token: str) -> tuple[str, ...]:
-    found = tuple(_text_words(token))
+    core = token.strip(_DIGIT_EDGES)
+    # an order number or a price in brackets: its one word is "0" (no handle, link or
+    # apostrophe can be in it), without the seven steps of _text_words (most new tokens)
+    found = ("0",) if core.isdigit() and core.isascii() else tuple(_text_words(token))
     _TOKEN_WORDS[token] = found
     return found
+
+
+#: ASCII punctuation that is only a separator to _text_words (not ' < > @ or a word's)
+_DIGIT_EDGES = "".join(c for c in string.punctuation if c not in "'<>@")
 
 
 def _text_words(text: str) -> list[str]:
@@ -350,6 +358,78 @@ class LearnedModel:
         """
         margin, keyed = self._core(text, intent, signal_values, top)
         return _sigmoid(margin), self._hit_line(keyed)
+
+    def predict_lines(
+        self,
+        texts: Sequence[str],
+        intents: Sequence[str],
+        signal_rows: Sequence[Sequence[float]],
+        top: int = 3,
+    ) -> list[tuple[float, str]]:
+        """:meth:`predict_line` of each text of a batch (``score_rows``), the same results.
+
+        :meth:`_core`'s steps in one loop, its tables and helpers read once per batch
+        instead of once per text (a third of the model's cost was that overhead).
+        """
+        if top <= 0:
+            rows = zip(texts, intents, signal_rows, strict=True)
+            return [self.predict_line(text, i, values, top) for text, i, values in rows]
+        tables: _Tables = self._tables  # type: ignore[attr-defined]
+        memo, split_token = _TOKEN_WORDS, _token_words
+        rank_of = tables.rank_of.get
+        weight_of = tables.weight_by_rank.__getitem__
+        ranked, question, intercept = tables.ranked, tables.question, self.intercept
+        signal_index = tables.signal_index if tables.signals else ()
+        intent_hits = tables.intents if tables.signals else {}
+        link_sub, fsum, hit_line, from_iterable = (
+            _LINK.sub,
+            math.fsum,
+            self._hit_line,
+            chain.from_iterable,
+        )
+        out = []
+        for text, intent, values in zip(texts, intents, signal_rows, strict=True):
+            # memo_words(text, ...) inline; it runs itself only when a token is new
+            parts = list(map(memo.get, text.split()))
+            if None in parts:
+                toks = memo_words(text, memo, split_token)
+            else:
+                toks = list(from_iterable(parts))  # type: ignore[arg-type]
+            keys = cast(
+                "Iterable[str | tuple[str, str]]", chain(toks, zip(toks, toks[1:], strict=False))
+            )
+            found = set(map(rank_of, keys))
+            found.discard(None)
+            ranks = cast("list[int]", sorted(found))
+            terms = [intercept, *map(weight_of, ranks)]
+            keyed: list[tuple[float, str, float]] = []
+            if question is not None and "?" in text and "?" in link_sub(" ", text):
+                keyed.append(question)
+                terms.append(question[2])
+            if intent_hits and isinstance(intent, str):
+                hit = intent_hits.get(intent)
+                if hit is not None:
+                    keyed.append(hit)
+                    terms.append(hit[2])
+            for i, key, weight in signal_index:
+                value = values[i]
+                if value and (
+                    type(value) is float
+                    or (isinstance(value, (int, float)) and not isinstance(value, bool))
+                ):
+                    c = weight * float(value)
+                    keyed.append((-abs(c), key, c))
+                    terms.append(c)
+            margin = fsum(terms)
+            if ranks and not keyed:
+                hits = [ranked[r] for r in ranks[:top]]
+            else:
+                if ranks:
+                    keyed += [ranked[r] for r in ranks[:top]]
+                keyed.sort()
+                hits = keyed[:top]
+            out.append((_sigmoid(margin), hit_line(hits)))
+        return out
 
     @property
     def labels(self) -> int:

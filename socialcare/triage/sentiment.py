@@ -531,13 +531,14 @@ def analyse_many(
         for t, (lang, _) in zip(texts, decided, strict=True)
     ]
     polarity = _analyzer().polarity_scores
+    new = tuple.__new__  # Sentiment(...) without its Python-level __new__ (same tuple)
     out = []
     for c, (lang, how) in zip(clean, decided, strict=True):
         if c is None:
-            out.append(Sentiment(None, None, None, None, lang, how))
+            out.append(new(Sentiment, (None, None, None, None, lang, how)))
         else:
             s = polarity(c)
-            out.append(Sentiment(s["compound"], s["pos"], s["neu"], s["neg"], lang, how))
+            out.append(new(Sentiment, (s["compound"], s["pos"], s["neu"], s["neg"], lang, how)))
     return out
 
 
@@ -606,7 +607,9 @@ def brand_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     body = "|".join(f"{n}(?<![\\w@]{n})" for n in map(re.escape, reversed(alts)))
     pattern = re.compile(r"(?:" + body + r")(?:['’]s)?(?!\w)", re.IGNORECASE)
     if all(a.isascii() for a in alts) and len(_BRAND_NAMES) < 1000:
-        _BRAND_NAMES[pattern] = tuple(alts)
+        # the names that contain no other ("acme", not "acmehelp"): a text contains one of
+        # the names iff it contains one of these
+        _BRAND_NAMES[pattern] = tuple(a for a in alts if not any(o != a and o in a for o in alts))
     return pattern
 
 
@@ -628,7 +631,7 @@ def text_for_sentiment(text: str, brand: re.Pattern[str] | None = None) -> str:
     if brand is not None:
         names = _BRAND_NAMES.get(brand) if out.isascii() else None
         low = out.lower() if names is not None else ""
-        if names is None or any(name in low for name in names):
+        if names is None or any(map(low.__contains__, names)):
             out = brand.sub(" ", out)
     out = out.replace("#", " ")
     low = out.casefold()  # casefold: what IGNORECASE matches (the long s, Kelvin sign)

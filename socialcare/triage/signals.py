@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import string
 from typing import Any, Callable, Collection, Iterable, Mapping, NamedTuple, Sequence
 
 from .codec import PASSING as PASSING  # defined there, read here too
@@ -144,10 +145,18 @@ def words(text: str) -> list[str]:
 
 def _token_words(token: str) -> tuple[str, ...]:
     """The words of one whitespace-free token (remembered)."""
-    low = token.lower()
-    found = tuple(_TOKEN.findall(low.replace("’", "'") if "’" in low else low))
+    core = token.strip(_DIGIT_EDGES)
+    if core.isdigit() and core.isascii():  # an order number in brackets: one word, no regex
+        found: tuple[str, ...] = (core,)
+    else:
+        low = token.lower()
+        found = tuple(_TOKEN.findall(low.replace("’", "'") if "’" in low else low))
     _TOKEN_WORDS[token] = found
     return found
+
+
+#: ASCII punctuation that is no part of a word around digits ("_" is a word character)
+_DIGIT_EDGES = "".join(c for c in string.punctuation if c != "_")
 
 
 #: texts whose words :func:`words` remembers (more than a poll's batch of 2,000)
@@ -263,6 +272,7 @@ class TermMatcher:
         toks = words(text)
         found: dict[str, list[Match]] = {}
         ends: dict[str, int] = {}
+        new = tuple.__new__  # Match(...) without its Python-level __new__ (same tuple)
         # Words that may start a term: most words start none, and set arithmetic (C speed)
         # drops them before the loop; unseen words are looked up (and remembered) first.
         tokset = set(toks)
@@ -274,18 +284,20 @@ class TermMatcher:
                     self._candidates(tok)
             maybe.difference_update(self._misses)
         # the positions of those words (a comprehension: cheaper than testing in the loop)
+        memo_get, last = self._memo.get, len(toks) - 1
         for i in [i for i, tok in enumerate(toks) if tok in maybe] if maybe else ():
             tok = toks[i]
-            heads = self._memo.get(tok)
+            heads = memo_get(tok)
             if heads is None:  # the memo restarted while filling it
                 heads = self._candidates(tok)
                 if heads is None:
                     continue
-            if heads.phrases or heads.wild:
-                nxt = toks[i + 1] if i + 1 < len(toks) else ""
-                tails = heads.phrases.get(nxt, ())
-                if heads.wild:  # those whose first tail word ("work*") the next word fits
-                    tails += tuple(w for w in heads.wild if nxt.startswith(w[1][0][:-1]))
+            singles, phrases, wild = heads  # one unpacking, not an attribute read each
+            if phrases or wild:
+                nxt = toks[i + 1] if i < last else ""
+                tails = phrases.get(nxt, ())
+                if wild:  # those whose first tail word ("work*") the next word fits
+                    tails += tuple(w for w in wild if nxt.startswith(w[1][0][:-1]))
                 for name, tail in tails:
                     # the tail's first word is the next word already (grouped by it, or
                     # its prefix checked just above): only longer tails need a check
@@ -293,16 +305,16 @@ class TermMatcher:
                         len(tail) == 1 or _tail_matches(tail, toks, i + 1)
                     ):
                         end = i + 1 + len(tail)
-                        match = Match(" ".join(toks[i:end]), i, end)
+                        match = new(Match, (" ".join(toks[i:end]), i, end))
                         hits = found.get(name)
                         if hits is None:
                             found[name] = [match]
                         else:
                             hits.append(match)
                         ends[name] = end
-            for name in heads.singles:
+            for name in singles:
                 if ends.get(name, 0) <= i:
-                    match = Match(tok, i, i + 1)
+                    match = new(Match, (tok, i, i + 1))
                     hits = found.get(name)
                     if hits is None:
                         found[name] = [match]
@@ -310,10 +322,16 @@ class TermMatcher:
                         hits.append(match)
                     ends[name] = i + 1
         for name, vocab in self._presence:
-            if not vocab.isdisjoint(tokset):
-                found[name] = [Match(min(vocab.intersection(tokset)), -1, -1)]
+            hit = vocab.intersection(tokset)  # one set operation, not isdisjoint and then this
+            if hit:
+                found[name] = [new(Match, (min(hit), -1, -1))]
         for name, pattern, firsts, needles in self._fallback:
-            if firsts.search(text) and (needles is None or any(n in text for n in needles)):
+            # a needle is the start of a term, so containing one implies a first character
+            if (
+                any(map(text.__contains__, needles))
+                if needles is not None
+                else firsts.search(text) is not None
+            ):
                 extra = [Match(m.group(0).lower(), -1, -1) for m in pattern.finditer(text)]
                 if extra:
                     found.setdefault(name, []).extend(extra)

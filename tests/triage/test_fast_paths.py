@@ -128,6 +128,24 @@ def test_learned_scorer_path_equals_the_feature_dict(
     assert got == _reference(text, values, top)
 
 
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_texts(), _values()), max_size=6), st.integers(-1, 6))
+def test_learned_batch_path_equals_the_feature_dict(
+    batch: list[tuple[str, dict[str, float | str]]], top: int
+) -> None:
+    """``predict_lines`` (score_rows' whole batch in one loop) against each text's reference."""
+    texts = [text for text, _ in batch]
+    intents = [values.get("intent") for _, values in batch]
+    rows = [tuple(values.get(name) for name in learned.SIGNAL_FEATURES) for _, values in batch]
+    got = MODEL.predict_lines(texts, intents, rows, top)  # type: ignore[arg-type]
+    if top <= 0:
+        assert got == [
+            MODEL.predict_line(*args, top) for args in zip(texts, intents, rows, strict=True)
+        ]  # type: ignore[arg-type]
+    else:
+        assert got == [_reference(text, values, top) for text, values in batch]
+
+
 def test_learned_ties_are_cut_by_name() -> None:
     """Words and an intent of weight 1.25 (one down): the top two are the first by name."""
     _, line = MODEL.predict_explain("thanks refund cancelled", top=2, values={})

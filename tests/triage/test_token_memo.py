@@ -133,3 +133,19 @@ def test_fallback_terms_still_found_with_their_substring_precheck() -> None:
 def test_fallback_precheck_changes_no_match(pieces: list[str]) -> None:
     text = "".join(pieces)
     assert _MATCHER.find(text) == _found_without_needles(text), repr(text)
+
+
+#: digits in punctuation (the tokens' digit fast paths) and what must not take them
+_DIGIT_PIECES = st.sampled_from(
+    ["0", "7", "39260", "٣", "²", "(", ")", "#", "$", "£", ".", ",", ":", "/", "-", "'", "’",
+     "_", "<", ">", "@", "!", "?", "a", "X", "http", "www.", "\x00", "k"]
+)  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_DIGIT_PIECES, min_size=1, max_size=8))
+def test_digit_tokens_split_like_the_regexes(pieces: list[str]) -> None:
+    """Each new token's words (the memos' fill functions, called fresh) against the regexes."""
+    token = "".join(pieces)
+    assert signals._token_words(token) == tuple(_matcher_words(token)), repr(token)
+    assert learned._token_words(token) == tuple(learned._text_words(token)), repr(token)
