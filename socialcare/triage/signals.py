@@ -26,7 +26,7 @@ import string
 from typing import Any, Callable, Collection, Iterable, Mapping, NamedTuple, Sequence
 
 from .codec import PASSING as PASSING  # defined there, read here too
-from .words import memo_words
+from .words import memo_words, on_first_use
 
 __all__ = [
     "INTENTS",
@@ -78,29 +78,10 @@ DEFAULT_URGENCY_WORDS: tuple[str, ...] = (
 
 
 # -- matching words and phrases ---------------------------------------------------
-class _OnFirstUse:
-    """A module-level value (a regex, the built-in matcher) built when first used.
-
-    The first attribute read builds it and makes the module global of that name
-    the value itself, so later uses cost nothing extra: ``show`` of a row explained
-    from its stored signals uses none of them (issue 18 item 7).
-    """
-
-    __slots__ = ("_name", "_build", "_args")
-
-    def __init__(self, name: str, build: Callable[..., Any], *args: Any) -> None:
-        self._name, self._build, self._args = name, build, args
-
-    def __getattr__(self, attr: str) -> Any:
-        value = globals().get(self._name, self)
-        if value is self:
-            value = self._build(*self._args)
-            globals()[self._name] = value
-        return getattr(value, attr)
-
-
 def _on_first_use(name: str, build: Callable[..., Any], *args: Any) -> Any:
-    return _OnFirstUse(name, build, *args)
+    """``build(*args)`` as this module's global ``name``, built when first used: ``show``
+    of a row explained from its stored signals uses none of them (issue 18 item 7)."""
+    return on_first_use(globals(), name, build, *args)
 
 
 _TOKEN: re.Pattern[str] = _on_first_use("_TOKEN", re.compile, r"\w+(?:['-]\w+)*")
