@@ -42,7 +42,7 @@ from .config import Config
 from .errors import ConfigError, RateLimited, SocialcareError, SourceError, UsageError
 from .models import Page, ProgressHook, Step, to_iso, utcnow
 from .safety import one_line
-from .sources.base import Source, Waiter, sanitise_mention
+from .sources.base import Source, Waiter, sanitise_page
 from .sources.registry import get_source_class
 from .store import Row, Store, ingest
 from .timeutil import format_age, parse_duration
@@ -400,7 +400,7 @@ class _QueryPoll:
     def _store(self, page: Page, made: int | None = None) -> None:
         """Store a page's mentions, fold copies, mark answers, count usage (in the caller's tx)."""
         # Every adapter's mentions pass the boundary check, plugins' too (it is idempotent).
-        mentions = [sanitise_mention(m) for m in page.mentions]
+        mentions = sanitise_page(page.mentions)
         own_ids = frozenset(m.id for m in mentions if self.source.is_own(m))
         outcome = ingest.ingest_mentions(
             self.store,

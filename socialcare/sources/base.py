@@ -38,7 +38,10 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
+from functools import partial
+from itertools import chain
+from operator import attrgetter
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, Sequence
 
 from ..config import SOURCE_BASE_KEYS, check_keys
 from ..errors import ConfigError, SourceError
@@ -54,6 +57,7 @@ __all__ = [
     "REPLACED_KEY",
     "identity",
     "sanitise_mention",
+    "sanitise_page",
     "skipped_item",
 ]
 
@@ -116,6 +120,42 @@ def sanitise_mention(mention: Mention) -> Mention:
     crafted status id is an identity and is printed on every screen: it must
     never carry a terminal escape.
     """
+    return sanitise_page([mention])[0]
+
+
+def sanitise_page(mentions: Sequence[Mention]) -> list[Mention]:
+    """:func:`sanitise_mention` of each mention of a page, checked a page at a time.
+
+    Almost every page is clean: each field is then checked once for the whole
+    page, in C (one ``isprintable`` or one regex over the field's values joined,
+    one over every string of the raw payloads), and the page's own objects are
+    returned. A page that fails is halved until the mentions that need it go
+    through :func:`_sanitise_one`, the rule's one definition (a property test
+    compares the two).
+    """
+    page = list(mentions)
+    if not page:
+        return page
+    if set(map(type, page)) != {Mention}:  # a subclass may add fields: the plain rule
+        return [_sanitise_one(m) for m in page]
+    out: list[Mention] = []
+    _sanitise_into(page, out)
+    return out
+
+
+def _sanitise_into(page: list[Mention], out: list[Mention]) -> None:
+    if _clean_page(page):
+        out += page
+    elif len(page) == 1:
+        out.append(_sanitise_one(page[0]))
+    else:
+        half = len(page) // 2
+        _sanitise_into(page[:half], out)
+        _sanitise_into(page[half:], out)
+
+
+def _sanitise_one(mention: Mention) -> Mention:
+    """The rule itself, field by field (the reference :func:`sanitise_page` must match)."""
     changes: dict[str, Any] = {}
     counts: dict[str, int] = {}
     for f in fields(mention):
@@ -138,6 +178,98 @@ def sanitise_mention(mention: Mention) -> Mention:
     raw = dict(raw) if isinstance(raw, dict) else {}
     raw[REPLACED_KEY] = counts
     return replace(mention, raw=raw, **changes)
+
+
+_is_str = partial(type.__instancecheck__, str)
+_MENTION_FIELDS = tuple(f.name for f in fields(Mention) if f.name != "raw")
+#: per field: its values' getter and how they are checked (``text``, ``id`` or ``handle``)
+_FIELD_CHECKS = tuple(
+    (
+        attrgetter(name),
+        "handle" if name == "author_handle" else "id" if name in IDENTITY_FIELDS else "text",
+    )
+    for name in _MENTION_FIELDS
+)
+#: value types of a flat payload, whose strings are all its values of type str
+_FLAT = frozenset({str, int, float, bool, type(None)})
+
+
+def _clean_page(page: list[Mention]) -> bool:
+    """True only if :func:`_sanitise_one` returns each mention of ``page`` unchanged.
+
+    A field's values pass when joined they hold nothing the rule changes: no NUL
+    or lone surrogate (text); printable, which leaves only the ASCII space as
+    whitespace and excludes every escape, control and surrogate, and no space
+    (ids and links); printable with single inner spaces only (handles). False
+    may be a false alarm (the caller then applies the rule itself).
+    """
+    for getter, kind in _FIELD_CHECKS:
+        values = list(map(getter, page))
+        try:
+            joined = "".join(values)
+        except TypeError:  # None in an optional field (or a number where text belongs)
+            values = list(filter(_is_str, values))
+            joined = "".join(values)
+        if kind == "text":
+            if "\x00" in joined or not _encodable(joined):
+                return False
+        elif not joined.isprintable():
+            return False
+        elif kind == "id":
+            if " " in joined:
+                return False
+        elif " " in joined:
+            # NUL is not printable, so here it only separates the handles
+            apart = "\x00".join(values)
+            if (
+                "  " in apart
+                or " \x00" in apart
+                or "\x00 " in apart
+                or apart.startswith(" ")
+                or apart.endswith(" ")
+            ):
+                return False
+    return _clean_payloads([m.raw for m in page])
+
+
+def _clean_payloads(raws: list[Any]) -> bool:
+    """True only if ``storable_data`` changes none of ``raws``: no lone surrogate in any
+    string it visits (dict keys that are text, and every value in dicts, lists, tuples)."""
+    strings: list[str] = []
+    level = raws
+    if set(map(type, raws)) == {dict}:  # the usual page: its payloads' keys and values in C
+        try:
+            strings.append("".join(chain.from_iterable(raws)))
+        except TypeError:  # a key that is no text (storable_data leaves those)
+            strings += filter(_is_str, chain.from_iterable(raws))
+        level = list(chain.from_iterable(map(dict.values, raws)))
+    while level:
+        kinds = set(map(type, level))
+        if kinds <= _FLAT:
+            strings += filter(_is_str, level)
+            break
+        nested: list[Any] = []
+        for value in level:
+            if isinstance(value, str):
+                strings.append(value)
+            elif isinstance(value, dict):
+                strings += filter(_is_str, value)
+                nested += value.values()
+            elif isinstance(value, list | tuple):
+                nested += value
+        level = nested
+    return _encodable("".join(strings))
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` holds no lone surrogate (UTF-8 encoding is the fastest test)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import operator
 import sqlite3
 import sys
 import uuid
@@ -117,11 +118,27 @@ _UPSERT_SCORED_MENTION = _UPSERT_MENTION.replace(
 )
 
 
+_MENTION_VALUES = operator.itemgetter(*_MENTION_COLUMNS)
+_AUTHOR_KEY_AT = _MENTION_COLUMNS.index("author_key")
+#: ``json.dumps(value, ensure_ascii=False, default=str)``, without building an encoder per call
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
 def _stored_values(row: Row) -> tuple[Any, ...]:
     """A :meth:`Store.mention_rows` row's ``_MENTION_COLUMNS`` values (its JSON made once)."""
-    return tuple(
-        stored_author_key(row[c]) if c == "author_key" else row[c] for c in _MENTION_COLUMNS
-    )
+    values: tuple[Any, ...] = _MENTION_VALUES(row)
+    key = values[_AUTHOR_KEY_AT]
+    stored = stored_author_key(key)
+    if stored is not key:
+        values = (*values[:_AUTHOR_KEY_AT], stored, *values[_AUTHOR_KEY_AT + 1 :])
+    return values
+
+
+def _json_text(value: Any) -> str:
+    """A payload as stored: JSON text, not ASCII-escaped, anything unknown as its ``str``."""
+    if value.__class__ is dict and not value:
+        return "{}"  # most ``meta`` (what json.dumps makes of it too)
+    return _JSON_TEXT(value)
 
 
 def _mention_values(m: Mention, now: str, own: set[str]) -> tuple[Any, ...]:
@@ -146,11 +163,11 @@ def _mention_values(m: Mention, now: str, own: set[str]) -> tuple[Any, ...]:
         m.parent_id,
         m.kind,
         m.repost_of,
-        json.dumps(m.raw, ensure_ascii=False, default=str),
+        _json_text(m.raw),
         1 if m.author_handle.lower() in own else 0,
         m.rating,
         to_iso(m.updated_at) if m.updated_at is not None else None,
-        json.dumps(m.meta, ensure_ascii=False, default=str),
+        _json_text(m.meta),
     )
 
 
@@ -501,19 +518,21 @@ class Store:
         scored_rows = []
         author_rows = []
         for m in batch:
-            built = rows.get(m.id) if rows is not None else None
-            cols = triage.get(m.id) if triage is not None and m.id not in existing else None
+            mid = m.id
+            cols = triage.get(mid) if triage is not None and mid not in existing else None
             if cols is None:
                 mention_rows.append(_mention_values(m, now, own))
             else:  # the row it was scored from (is_own as own_ids make it, the same in the end)
+                built = rows.get(mid) if rows is not None else None
                 values = _mention_values(m, now, own) if built is None else _stored_values(built)
-                claim = assigned.get(m.id, _UNCLAIMED) if assigned else _UNCLAIMED
-                scored_rows.append(values + tuple(cols.get(c) for c in _SCORED_COLUMNS) + claim)
-            if not m.author_key:
+                claim = assigned.get(mid, _UNCLAIMED) if assigned else _UNCLAIMED
+                scored_rows.append((*values, *map(cols.get, _SCORED_COLUMNS), *claim))
+            author_key = m.author_key
+            if not author_key:
                 continue  # an unknown author is no identity: no author row, no customer
             author_rows.append(
                 (
-                    m.author_key,
+                    author_key,
                     m.source,
                     m.author_id,
                     m.author_handle,
