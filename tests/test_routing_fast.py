@@ -27,10 +27,18 @@ TEAMS = {"one": ["ann", "bo", "cy"], "two": ["di", "bo"], "solo": ["cy"]}
 WORDS = [
     "refund", "Refunds", "REFUND", "refunded", "prefund", "charged twice", "charged  twice",
     "down", "Down!", "outage", "no signal", "INV-12", "inv-7", "café", "CAFÉ", "Kelvin",
-    "ſtop", "stop", "hello", "thanks", "\x00", "\n", "ß", "straße", "_down", "down_",
+    "ſtop", "stop", "hello", "thanks", "\x00", "\n", "ß", "straße", "_down", "down_", "ACC-3",
+    "account",
 ]  # fmt: skip
 KEYWORDS = ["refund*", "charged twice", "down", "outage", "café", "stop*", "kelvin", "straße", "*"]
-PATTERNS = [r"\bINV-\d+", r"^hello", r"(?<![\w])down$", r"stop|thanks", r"\s\s"]
+PATTERNS = [
+    r"\bINV-\d+",
+    r"^hello",
+    r"(?<![\w])down$",
+    r"stop|thanks",
+    r"\s\s",
+    r"\b(?:INV|ACC)-\d+",
+]
 
 texts = st.lists(st.sampled_from(WORDS), max_size=6).map(" ".join) | st.text(max_size=30)
 tag_values = st.none() | st.lists(st.sampled_from(["vip", "press", "legal"]), max_size=2).map(
@@ -262,3 +270,41 @@ def test_keyword_literals_found_in_the_joined_page_agree_with_the_regex() -> Non
     got = [r.name if r else None for r in rs.first_matches(page)]
     assert got == [r.name if r else None for r in map(rs.first_match, page)]
     assert got.count("ascii") >= 10 and "long-s" in got and "accent" in got
+
+
+REGEXES = [
+    r"\b(?:INV|ACC)-\d+", r"^hello", r"(?<![\w])down$", r"stop|thanks", r"\s\s", r"(?:INV|IND)-",
+    r"a(?:b|)c", r"(abc)+x", r"(?-i:ABC)d", r"café", r"caf[eé]", r"x\x00y", r"a{2}", r"a{0,2}bc",
+    r"(?>refund)s?", r"[ab]", r"(?:re)?fund", r"k", r"st", r"(?i)STOP", r"(a|b)(c|d)", r"(x)\1",
+    r"(?=down)\w+", r"(?!no)signal", r"ref+und", r"(?:charged|billed) twice", r"in(?:v|d)-7",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(REGEXES), texts | st.sampled_from(WORDS))
+def test_pattern_literals_are_in_every_text_the_pattern_matches(regex: str, text: str) -> None:
+    """Every ASCII text the pattern matches contains one of its literals (lower-cased):
+    so the page matcher may leave the other ASCII texts out of the regex."""
+    pattern = routing.re.compile(regex, routing.re.IGNORECASE)
+    needles = routing._pattern_needles(pattern)
+    if needles is not None and text.isascii() and pattern.search(text):
+        assert any(n in text.lower() for n in needles), (regex, text, needles)
+
+
+def test_pattern_literals_of_common_patterns() -> None:
+    """What the parse tree gives (None: no literal every match needs)."""
+
+    def of(regex: str) -> tuple[str, ...] | None:
+        return routing._pattern_needles(routing.re.compile(regex, routing.re.IGNORECASE))
+
+    assert of(r"\b(?:INV|ACC)-\d+") == ("acc", "inv")
+    assert of(r"^Hello") == ("hello",) and of(r"(?:charged|billed) twice") == ("billed", "charged")
+    assert of(r"\s\s") is None and of(r"[ab]") is None and of(r"a(?:b|)c") == ("a",)
+    assert of(r"(?:re)?fund") == ("fund",) and of(r"a{0,2}bc") == ("bc",)
+    rs = RoutingSettings.from_config(
+        {"teams": {"t": ["a"]}, "rules": [{"name": "inv", "pattern": r"INV-\d", "agent": "a"}]}
+    )
+    assert rs.rules[0].pattern_needles == ("inv-",)
+    page = [{"id": str(n), "source": "demo", "text": t} for n, t in
+            enumerate(["INV-1", "an inv-2", "invoice", "ÍNV-3", "İNV-4", "x\x00inv-5", ""])]  # fmt: skip
+    assert rs.first_matches(page) == [rs.first_match(r) for r in page]

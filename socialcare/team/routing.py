@@ -18,6 +18,7 @@ makes the second routing of one mention a no-op.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from bisect import bisect_right
@@ -94,6 +95,63 @@ def _keywords(words: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
 
 
+def _pattern_needles(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
+    """Lower-case ASCII literals one of which every match of ``pattern`` contains (None:
+    no such set was found), read from the regex's parse tree.
+
+    ``\\b(?:INV|ACC)-\\d+`` gives ``("acc", "inv")``: on a page most texts contain
+    neither, and those skip the regex (the joined-page search of :meth:`_Page.maybe`;
+    texts that are not ASCII always get the regex, as for ``keywords``).
+    """
+    try:
+        # the stdlib's own regex parser (private: any failure means no filter)
+        parser = importlib.import_module("re._parser")
+        found = _required(list(parser.parse(pattern.pattern, pattern.flags)), parser)
+    except Exception:
+        return None
+    return tuple(sorted(found)) if found else None
+
+
+def _required(items: list[tuple[Any, Any]], c: Any) -> set[str] | None:
+    """A set of lower-case ASCII strings one of which every match of this parsed
+    sequence contains, the one with the longest shortest member; None when none is known.
+
+    Only what a match must contain counts: runs of ASCII literals in a row, a group
+    (or atomic group, or a repeat of at least once) by what its body must contain, and
+    a branch by the union of what each alternative must contain (when every one must).
+    Anything else (classes, ``.``, anchors, lookarounds, backreferences, optional
+    parts) only ends a run. Lower-casing both sides keeps this a necessary condition
+    under any case flag: an ASCII text matches an ASCII literal only as its lower case.
+    ``c`` is the parser module (its opcode constants).
+    """
+    best: set[str] | None = None
+
+    def consider(cands: set[str] | None) -> None:
+        nonlocal best
+        if cands and all(cands) and (best is None or min(map(len, cands)) > min(map(len, best))):
+            best = cands
+
+    run: list[str] = []
+    for op, av in items:
+        if op is c.LITERAL and av < 128:
+            run.append(chr(av).lower())
+            continue
+        consider({"".join(run)} if run else None)
+        run = []
+        if op is c.SUBPATTERN:
+            consider(_required(list(av[-1]), c))
+        elif op is c.ATOMIC_GROUP:
+            consider(_required(list(av), c))
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT) and av[0] >= 1:
+            consider(_required(list(av[2]), c))
+        elif op is c.BRANCH:
+            alts = [_required(list(alt), c) for alt in av[1]]
+            if all(a is not None for a in alts):
+                consider(set().union(*(a for a in alts if a is not None)))
+    consider({"".join(run)} if run else None)
+    return best
+
+
 @dataclass(frozen=True)
 class Rule:
     """One ``[[routing.rules]]`` entry."""
@@ -115,6 +173,8 @@ class Rule:
     #: lower-case ASCII literals one of which an ASCII text must contain for ``keywords``
     #: to match (None: some keyword is not ASCII, so always run the regex)
     needles: tuple[str, ...] | None = None
+    #: the same for ``pattern`` (:func:`_pattern_needles`), used by the page matcher only
+    pattern_needles: tuple[str, ...] | None = None
 
     def checks(self, row: Mapping[str, Any]) -> list[tuple[bool, str]]:
         """(matched, why) for each field the rule gives, in order."""
@@ -301,6 +361,7 @@ class _Page:
         self._tags: dict[int, set[str]] = {}
         self._needles: dict[str, set[int]] = {}
         self._joined: tuple[str, list[int], list[int]] | None = None
+        self._cols: list[Mapping[str, Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -310,7 +371,9 @@ class _Page:
         out = self._columns.get(name)
         if out is None:
             # C loops (map) for the usual page: every row's columns have it, or none do
-            cols = list(map(itemgetter(1), self.pairs))
+            cols = self._cols
+            if cols is None:
+                cols = self._cols = list(map(itemgetter(1), self.pairs))
             if all(map(contains, cols, repeat(name))):
                 out = list(map(itemgetter(name), cols))
             elif not any(map(contains, cols, repeat(name))):
@@ -412,6 +475,9 @@ def _hits(rule: Rule, page: _Page, idx: list[int]) -> list[int]:
         search, texts = rule.keywords.search, page.derived("text")
         idx = [i for i in idx if search(texts[i])]
     if idx and rule.pattern is not None:
+        if rule.pattern_needles is not None:
+            maybe = set().union(*(page.maybe(n) for n in rule.pattern_needles))
+            idx = [i for i in idx if i in maybe]
         search, texts = rule.pattern.search, page.derived("text")
         idx = [i for i in idx if search(texts[i])]
     if idx and rule.tags:
@@ -516,6 +582,7 @@ def _rule(
         keywords=_keywords(_strings(entry, "keywords", where)),
         needles=_needles(_strings(entry, "keywords", where)),
         pattern=compiled,
+        pattern_needles=None if compiled is None else _pattern_needles(compiled),
         min_score=None if min_score is None else float(min_score),
         customers=tuple(customers),
         agent=agent,
