@@ -244,6 +244,35 @@ def test_picks_agree_with_the_reference_picker(
             fast.took(got[0])
             slow.took(got[0])
     assert fast.turns == slow.turns and fast.loads == slow.loads
+    # the batch form the poll uses: every pick of the sequence at once
+    batch, one = _picker(routing._Picker, rs, state), _picker(_ReferencePicker, rs, state)
+    seq = [rs.rules[k % len(rs.rules)] for k in sequence]
+    want_all = []
+    for rule in seq:
+        want_all.append(one.pick(rule))
+        if want_all[-1][0] is not None:
+            one.took(str(want_all[-1][0]))
+    assert batch.pick_all(seq) == want_all
+    assert batch.turns == one.turns and batch.loads == one.loads
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.none() | st.text(),
+    st.none() | st.text(),
+    st.none() | st.text(),
+    st.sampled_from(["round_robin", "least_loaded", ""]) | st.text(),
+    st.text(),
+)
+def test_audit_details_are_what_json_dumps_gives(
+    rule: str | None, to: str | None, team: str | None, strategy: str, reason: str
+) -> None:
+    want = json.dumps(
+        {"rule": rule, "to": to, "team": team, "strategy": strategy, "reason": reason}
+        if to is not None
+        else {"rule": rule, "reason": reason}
+    )
+    assert routing._detail_json(rule, to, team, strategy, reason) == want
 
 
 def test_keyword_literals_found_in_the_joined_page_agree_with_the_regex() -> None:
