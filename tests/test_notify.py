@@ -522,3 +522,52 @@ def test_mentions_for_notify_reads_what_the_full_page_read_gave(store: Any) -> N
         )
         assert got == reference(min_score, wanted) and got
     assert store_team.mentions_for_notify(store, ids, since_ts=since, intents=[]) == []
+
+
+def test_plain_http_targets_get_a_client_that_never_loads_the_ca_bundle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An http:// target is sent with a client built without the CA bundle (its TLS context
+    trusts nothing); https://, a test transport, or a proxy in the environment get
+    httpx's default client. Each is built once, on first use."""
+    import ssl
+
+    import httpx
+
+    from socialcare.team.notify import Senders
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    settings = NotifySettings.from_config([{"name": "h", "url": "http://127.0.0.1:9/x"}])
+    loaded: list[str] = []
+    real = ssl.create_default_context
+
+    def default_context(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        loaded.append("ca")  # httpx's verified context: it loads the CA bundle
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", default_context)
+    senders = Senders(settings)
+    try:
+        plain = senders.client_for("http://127.0.0.1:9/x")
+        assert loaded == [] and senders.client_for("HTTP://127.0.0.1:9/y") is plain
+        verified = senders.client_for("https://hooks.example/x")
+        assert loaded == ["ca"] and verified is not plain
+        assert senders.client_for("https://hooks.example/y") is verified and loaded == ["ca"]
+    finally:
+        senders.close()
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    senders = Senders(settings)
+    try:  # a proxy for http:// URLs: the default client, which honours it
+        assert senders.client_for("http://127.0.0.1:9/x") is senders.client_for("https://x.example")
+    finally:
+        senders.close()
+    monkeypatch.delenv("HTTP_PROXY")
+    mock = httpx.MockTransport(lambda request: httpx.Response(200))
+    senders = Senders(settings, mock)
+    try:  # a test transport serves every URL
+        assert senders.client_for("http://a") is senders.client_for("https://b")
+        sent = senders.get("notify:h").post("{}")  # type: ignore[attr-defined]
+        assert sent.native_id == ""
+    finally:
+        senders.close()

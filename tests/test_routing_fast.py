@@ -27,10 +27,18 @@ TEAMS = {"one": ["ann", "bo", "cy"], "two": ["di", "bo"], "solo": ["cy"]}
 WORDS = [
     "refund", "Refunds", "REFUND", "refunded", "prefund", "charged twice", "charged  twice",
     "down", "Down!", "outage", "no signal", "INV-12", "inv-7", "café", "CAFÉ", "Kelvin",
-    "ſtop", "stop", "hello", "thanks", "\x00", "\n", "ß", "straße", "_down", "down_",
+    "ſtop", "stop", "hello", "thanks", "\x00", "\n", "ß", "straße", "_down", "down_", "ACC-3",
+    "account",
 ]  # fmt: skip
 KEYWORDS = ["refund*", "charged twice", "down", "outage", "café", "stop*", "kelvin", "straße", "*"]
-PATTERNS = [r"\bINV-\d+", r"^hello", r"(?<![\w])down$", r"stop|thanks", r"\s\s"]
+PATTERNS = [
+    r"\bINV-\d+",
+    r"^hello",
+    r"(?<![\w])down$",
+    r"stop|thanks",
+    r"\s\s",
+    r"\b(?:INV|ACC)-\d+",
+]
 
 texts = st.lists(st.sampled_from(WORDS), max_size=6).map(" ".join) | st.text(max_size=30)
 tag_values = st.none() | st.lists(st.sampled_from(["vip", "press", "legal"]), max_size=2).map(
@@ -236,6 +244,35 @@ def test_picks_agree_with_the_reference_picker(
             fast.took(got[0])
             slow.took(got[0])
     assert fast.turns == slow.turns and fast.loads == slow.loads
+    # the batch form the poll uses: every pick of the sequence at once
+    batch, one = _picker(routing._Picker, rs, state), _picker(_ReferencePicker, rs, state)
+    seq = [rs.rules[k % len(rs.rules)] for k in sequence]
+    want_all = []
+    for rule in seq:
+        want_all.append(one.pick(rule))
+        if want_all[-1][0] is not None:
+            one.took(str(want_all[-1][0]))
+    assert batch.pick_all(seq) == want_all
+    assert batch.turns == one.turns and batch.loads == one.loads
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.none() | st.text(),
+    st.none() | st.text(),
+    st.none() | st.text(),
+    st.sampled_from(["round_robin", "least_loaded", ""]) | st.text(),
+    st.text(),
+)
+def test_audit_details_are_what_json_dumps_gives(
+    rule: str | None, to: str | None, team: str | None, strategy: str, reason: str
+) -> None:
+    want = json.dumps(
+        {"rule": rule, "to": to, "team": team, "strategy": strategy, "reason": reason}
+        if to is not None
+        else {"rule": rule, "reason": reason}
+    )
+    assert routing._detail_json(rule, to, team, strategy, reason) == want
 
 
 def test_keyword_literals_found_in_the_joined_page_agree_with_the_regex() -> None:
@@ -262,3 +299,41 @@ def test_keyword_literals_found_in_the_joined_page_agree_with_the_regex() -> Non
     got = [r.name if r else None for r in rs.first_matches(page)]
     assert got == [r.name if r else None for r in map(rs.first_match, page)]
     assert got.count("ascii") >= 10 and "long-s" in got and "accent" in got
+
+
+REGEXES = [
+    r"\b(?:INV|ACC)-\d+", r"^hello", r"(?<![\w])down$", r"stop|thanks", r"\s\s", r"(?:INV|IND)-",
+    r"a(?:b|)c", r"(abc)+x", r"(?-i:ABC)d", r"café", r"caf[eé]", r"x\x00y", r"a{2}", r"a{0,2}bc",
+    r"(?>refund)s?", r"[ab]", r"(?:re)?fund", r"k", r"st", r"(?i)STOP", r"(a|b)(c|d)", r"(x)\1",
+    r"(?=down)\w+", r"(?!no)signal", r"ref+und", r"(?:charged|billed) twice", r"in(?:v|d)-7",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(REGEXES), texts | st.sampled_from(WORDS))
+def test_pattern_literals_are_in_every_text_the_pattern_matches(regex: str, text: str) -> None:
+    """Every ASCII text the pattern matches contains one of its literals (lower-cased):
+    so the page matcher may leave the other ASCII texts out of the regex."""
+    pattern = routing.re.compile(regex, routing.re.IGNORECASE)
+    needles = routing._pattern_needles(pattern)
+    if needles is not None and text.isascii() and pattern.search(text):
+        assert any(n in text.lower() for n in needles), (regex, text, needles)
+
+
+def test_pattern_literals_of_common_patterns() -> None:
+    """What the parse tree gives (None: no literal every match needs)."""
+
+    def of(regex: str) -> tuple[str, ...] | None:
+        return routing._pattern_needles(routing.re.compile(regex, routing.re.IGNORECASE))
+
+    assert of(r"\b(?:INV|ACC)-\d+") == ("acc", "inv")
+    assert of(r"^Hello") == ("hello",) and of(r"(?:charged|billed) twice") == ("billed", "charged")
+    assert of(r"\s\s") is None and of(r"[ab]") is None and of(r"a(?:b|)c") == ("a",)
+    assert of(r"(?:re)?fund") == ("fund",) and of(r"a{0,2}bc") == ("bc",)
+    rs = RoutingSettings.from_config(
+        {"teams": {"t": ["a"]}, "rules": [{"name": "inv", "pattern": r"INV-\d", "agent": "a"}]}
+    )
+    assert rs.rules[0].pattern_needles == ("inv-",)
+    page = [{"id": str(n), "source": "demo", "text": t} for n, t in
+            enumerate(["INV-1", "an inv-2", "invoice", "ÍNV-3", "İNV-4", "x\x00inv-5", ""])]  # fmt: skip
+    assert rs.first_matches(page) == [rs.first_match(r) for r in page]

@@ -25,7 +25,9 @@ import hashlib
 import json
 import logging
 import os
+import ssl
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
@@ -435,9 +437,10 @@ class _WebhookSender(Source):
     name: ClassVar[str] = "notify"
     read_only: ClassVar[bool] = False
 
-    def __init__(self, target: Target, client: httpx.Client) -> None:
+    def __init__(self, target: Target, client: Callable[[str], httpx.Client]) -> None:
         super().__init__({})
         self.target = target
+        #: the HTTP client for a URL (:meth:`Senders.client_for`)
         self.client = client
 
     def queries(self) -> list[str]:
@@ -460,7 +463,7 @@ class _WebhookSender(Source):
             if attempt:
                 time.sleep(min(t.backoff * 2 ** (attempt - 1), 30.0))
             try:
-                response = self.client.post(
+                response = self.client(url).post(
                     url, content=text.encode("utf-8"), headers=headers, timeout=t.timeout
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -486,21 +489,51 @@ class _WebhookSender(Source):
 
 
 class Senders:
-    """The outbox's adapter lookup for notify items: one sender per target, one HTTP client."""
+    """The outbox's adapter lookup for notify items: one sender per target, and per run at
+    most two HTTP clients, each built when the first message that needs it is sent.
+
+    An ``https://`` target (or any URL when the environment names a proxy) gets httpx's
+    default client, which loads the CA bundle once (~20-40 ms of CPU). A plain
+    ``http://`` target (a local relay, a test server) gets a client that never loads it:
+    its TLS context trusts no certificate, so it could only ever fail closed, and with
+    redirects off and no proxy it never speaks TLS at all.
+    """
 
     def __init__(
         self, settings: NotifySettings, transport: httpx.BaseTransport | None = None
     ) -> None:
         self.settings = settings
-        self.client = httpx.Client(transport=transport, follow_redirects=False)
+        self._transport = transport
+        self._clients: dict[bool, httpx.Client] = {}
+        self._proxied: bool | None = None
+
+    def client_for(self, url: str) -> httpx.Client:
+        """The HTTP client that sends to ``url`` (built on first use)."""
+        plain = self._transport is None and url[:7].lower() == "http://"
+        if plain and self._proxied is None:
+            self._proxied = bool(urllib.request.getproxies())  # read once: ~0.3 ms a call
+        plain = plain and not self._proxied
+        client = self._clients.get(plain)
+        if client is None:
+            if plain:  # no CA bundle: this client only ever speaks plain HTTP
+                never_trusted = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                client = httpx.Client(
+                    transport=httpx.HTTPTransport(verify=never_trusted), follow_redirects=False
+                )
+            else:
+                client = httpx.Client(transport=self._transport, follow_redirects=False)
+            self._clients[plain] = client
+        return client
 
     def get(self, name: str) -> Source:
         """The sender of outbox source ``notify:TARGET``."""
-        return _WebhookSender(self.settings.get(name.removeprefix(SOURCE_PREFIX)), self.client)
+        return _WebhookSender(self.settings.get(name.removeprefix(SOURCE_PREFIX)), self.client_for)
 
     def close(self) -> None:
-        """Close the HTTP client."""
-        self.client.close()
+        """Close the HTTP clients that were built."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
 
 class OutboxAdapters:
