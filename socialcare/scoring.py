@@ -449,6 +449,11 @@ class _Restamper:
         }
         self.kept_weight = {code: _codec._number(weight) for code, (_, weight) in self.kept.items()}
         self.by_name = {name: code for code, (name, _) in self.kept.items()}
+        #: code -> (weight, the weight as encoded, the usual token: left out when it is that)
+        self.lines = {
+            code: (weight, self.kept_weight[code], _codec._USUAL.get(code))
+            for code, (_, weight) in self.kept.items()
+        }
         self.model = settings.model is not None
         self.w_reach = w.reach
         self.reach_weight = _codec._number(w.reach)
@@ -514,12 +519,7 @@ class _Restamper:
         contributions = [got[1]]
         rules: list[str] = []
         learned = False
-        number, usual, kept, kept_weight = (
-            _codec._number,
-            _codec._USUAL,
-            self.kept,
-            self.kept_weight,
-        )
+        number, lines, exact = _codec._number, self.lines, _EXACT_INT
         for part in raw[_codec._HEADER + 1 :]:
             if (
                 type(part) is not list
@@ -531,26 +531,46 @@ class _Restamper:
             code, v = part[0], part[1]
             if type(code) is not str:
                 return None
-            value = v if type(v) is int and -_EXACT_INT < v < _EXACT_INT else number(float(v))
-            known = kept.get(code)
+            # _number(float(v)), which the reference writes, without the call where it is v
+            if type(v) is float:
+                value = v if not v.is_integer() else number(v)
+            else:
+                value = v if -exact < v < exact else number(float(v))
+            known = lines.get(code)
             if known is not None:  # a text line in its compact form: today's weight
-                token = part[3] if len(part) > 3 else usual.get(code, "")
-                if type(token) is not str:
-                    return None
-                contributions.append(float(v) * known[1])
-                if usual.get(code) == token:
-                    out.append([code, value, kept_weight[code]])
+                weight, encoded, usual = known
+                contributions.append(float(v) * weight)
+                if len(part) > 3:
+                    token = part[3]
+                    if type(token) is not str:
+                        return None
+                    out.append(
+                        [code, value, encoded] if token == usual else [code, value, encoded, token]
+                    )
+                elif usual is None:  # decoded as the token "", which has no usual
+                    out.append([code, value, encoded, ""])
                 else:
-                    out.append([code, value, kept_weight[code], token])
+                    out.append([code, value, encoded])
                 learned = learned or code == "l"
             elif code in self.by_name:  # one kept in full (its detail fits no template)
                 detail = part[3] if len(part) > 3 else ""
                 if type(detail) is not str:
                     return None
-                name, weight = kept[self.by_name[code]]
-                full = _score._part(name, float(v), weight, detail)
-                out.append(self._encoded(full, language, source, count))
-                contributions.append(full.contribution)
+                short = self.by_name[code]
+                weight, encoded, usual = lines[short]
+                contributions.append(float(v) * weight)
+                # encode_signals' template check, as it makes it for this line
+                prefix, suffix = _codec._template(short, count, language, source)
+                end = len(detail) - len(suffix)
+                if detail.startswith(prefix) and detail.endswith(suffix) and end >= len(prefix):
+                    token = detail[len(prefix) : end]
+                    out.append(
+                        [short, value, encoded]
+                        if token == usual
+                        else [short, value, encoded, token]
+                    )
+                else:
+                    out.append([code, value, encoded, detail])
                 learned = learned or code == "learned"
             elif code == "r" or code == "reach":
                 line = _score._reach_part(row.get("author_followers"), self.w_reach)

@@ -231,7 +231,7 @@ def test_the_comparison_has_teeth(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def stale(self: Any, settings_: Any) -> None:
         real(self, settings_)
-        self.kept_weight["s"] = 1.5
+        self.lines["s"] = (self.lines["s"][0], 1.5, None)
 
     monkeypatch.setattr(scoring._Restamper, "__init__", stale)
     with pytest.raises(AssertionError):
