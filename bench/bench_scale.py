@@ -23,7 +23,9 @@ against a baseline measured in the same run on the same store:
   fresh store (same b-trees and FTS5); ``before`` is the insert / read back / UPDATE
   path. ``poll_bytes``: bytes written (``/proc/self/io`` wchar and write_bytes, the
   final checkpoint included) over the final store size.
-* ``triage_all``: ``triage --all`` on the built store against stock VADER on its texts.
+* ``triage_all``: ``triage --all`` on the built store against stock VADER on its texts;
+  on SQLite also on a store the real poll filled (:func:`triage_polled_rows`): its first
+  run after the poll, once current, after a weight edit and after a ``brand_names`` edit.
 * ``claim`` (PostgreSQL runs): one agent alone claiming (and releasing) mentions
   of a 10k store on the server against the same on a SQLite file built alike;
   in wall seconds, and in CPU seconds (:func:`cpu_clock`: on PostgreSQL this
@@ -693,6 +695,102 @@ def triage_all_rows(sc: Socialcare, table: Table) -> None:
               n / from_text)  # fmt: skip
 
 
+def triage_polled_rows(table: Table, tmp: Path, n: int, keep: Path | None) -> None:
+    """``triage --all`` on a store the real poll filled (SQLite), against stock VADER on its
+    texts in the same run, CPU seconds (each including the WAL checkpoint it leaves).
+
+    The poll stores each mention's triage and fingerprint; ``triage --all`` with the same
+    settings then rewrites only the rows whose repeat count the poll could not know (the
+    demo file is not in time order: a mention polled later but created earlier is one
+    more earlier mention of its author for those polled before it). Then the same store
+    once it is current, after a weight edit (rebuilt from the stored signals), and after a
+    ``[triage]`` edit the fingerprint covers (``brand_names``): every row scored from its
+    text, bounded by the scorer's own speed. The polled store is built once per ``--keep``
+    directory (``triage-polled-N.db``) and copied for each run.
+    """
+    import dataclasses
+    import shutil
+
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from socialcare import scoring
+    from socialcare.poll import poll
+    from socialcare.store import triage as store_triage
+    from socialcare.triage.score import score_rows
+
+    home = keep or tmp
+    pristine = home / f"triage-polled-{n}.db"
+    if not pristine.exists():
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_poll import generate
+
+        data = tmp / "triage-demo.jsonl"
+        generate(data, n)
+        cfg = Config(
+            database=str(pristine), agent="bench", brand_handles=("acmehelp",),
+            sources={"demo": {"path": str(data), "page_size": 1000}},
+        )  # fmt: skip
+        sc = Socialcare(cfg)
+        poll(cfg, sc.store, ["demo"], scorer=scoring.page_scorer(sc.triage_settings))
+        sc.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        sc.shutdown()
+        print(f"[triage] polled {n:,} demo mentions into {pristine}")
+    work = tmp / "triage-polled-work.db"
+    shutil.copy(pristine, work)
+    sc = Socialcare(Config(database=str(work), agent="bench", brand_handles=("acmehelp",)))
+    store, settings = sc.store, sc.triage_settings
+    texts = [str(r[0]) for r in store.conn.execute("SELECT text FROM mentions")]
+    stock = SentimentIntensityAnalyzer()
+    cpu0 = time.process_time()
+    for text in texts:
+        stock.polarity_scores(text)
+    vader = time.process_time() - cpu0
+    score_rows([{"text": t} for t in texts[:50]], settings)  # loads the scorer, as VADER is
+    del texts
+    written = [0]
+    real = store_triage.save_rescored
+
+    def counted(store_: Store, changes: Any) -> None:
+        written[0] += len(changes)
+        real(store_, changes)
+
+    def timed(fn: Callable[[], Any]) -> tuple[float, int]:
+        written[0] = 0
+        start = time.process_time()
+        fn()
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return time.process_time() - start, written[0]
+
+    def edited(**weights: float) -> Any:
+        return dataclasses.replace(
+            settings, weights=dataclasses.replace(settings.weights, **weights)
+        )
+
+    question = settings.weights.question
+    store_triage.save_rescored = counted  # type: ignore[assignment]
+    try:
+        first, first_n = timed(lambda: scoring.retriage_all(store, settings))
+        current, current_n = timed(lambda: scoring.retriage_all(store, settings))
+        weight, weight_n = timed(
+            lambda: scoring.retriage_all(store, edited(question=question + 0.5))
+        )
+        named = dataclasses.replace(settings, brand_names=("Acme",))
+        text, text_n = timed(lambda: scoring.retriage_all(store, named))
+        heap = traced_peak(lambda: scoring.retriage_all(store, edited(question=question + 0.25)))
+    finally:
+        store_triage.save_rescored = real  # type: ignore[assignment]
+        sc.shutdown()
+    for label, cpu, changed in (
+        ("after a poll", first, first_n),
+        ("on a current polled store", current, current_n),
+        ("after a weight edit (polled)", weight, weight_n),
+        ("after a brand_names edit (from text)", text, text_n),
+    ):
+        table.add(f"triage --all {label}", n / cpu, n / vader, "mentions/CPU-s", heap=heap)
+        print(f"[triage] {label}: {changed:,} of {n:,} rows rewritten")
+    print("[triage] heap: one traced weight-edit run on the polled store")
+
+
 def claim_times(
     sc: Socialcare, ids: list[str], rounds: int = 3, clock: Callable[[], float] = time.perf_counter
 ) -> list[float]:
@@ -926,6 +1024,8 @@ def run_backend(backend: str, n: int, only: set[str], keep: Path | None) -> dict
                 poll_rows(table, tmp, min(n, 100_000))
             if "triage_all" in only:
                 triage_all_rows(sc, table)
+                if backend == "sqlite":
+                    triage_polled_rows(table, tmp, min(n, 100_000), keep)
             if "queue" in only:
                 rnd = random.Random(5)
                 was = dict(sc.store.conn.execute(

@@ -26,6 +26,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass
+from json.scanner import make_scanner as _make_scanner
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, cast
 
@@ -38,6 +39,8 @@ except ImportError:  # pragma: no cover - an interpreter built without it
 from .models import to_iso, utcnow
 from .store import TRIAGE_COLUMNS
 from .store import triage as store_triage
+from .triage import codec as _codec
+from .triage import score as _score
 from .triage.codec import SIGNALS_VERSION, decode_signals
 from .triage.packs import load_packs
 from .triage.score import (
@@ -48,6 +51,7 @@ from .triage.score import (
     rescore_stored,
     score_rows,
 )
+from .triage.signals import INTENTS
 
 if TYPE_CHECKING:
     from .store import Store
@@ -77,6 +81,10 @@ log = logging.getLogger(__name__)
 
 #: mentions read, scored and written per store round trip
 BATCH_SIZE = 2000
+#: ``triage --all`` commits its changed rows this many at a time (at least): each
+#: commit writes every index page it dirtied, and the queue indexes' keys are random,
+#: so a commit per 2,000 rows wrote most of those pages again and again
+WRITE_BATCH = 10_000
 
 
 #: mention kinds with an SLA of their own in ``[triage.sla]``, over the intent's
@@ -406,6 +414,221 @@ def _rescore_batch(
     return _result_columns(rows, settings, cast("list[TriageResult]", results))
 
 
+#: ``json.loads`` without its wrappers (the C scanner where there is one): (value, end)
+_scan: Callable[[str, int], tuple[Any, int]] = _make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+#: a JSON int that ``_number(float(v))`` gives back as it is (floats are exact below 2**53)
+_EXACT_INT = 2**53
+#: the types of a JSON number
+_NUMBER = (int, float)
+
+
+class _Restamper:
+    """:func:`rescore_stored` then ``encode_signals``, on the stored compact signals directly.
+
+    A row whose fingerprint is current is rebuilt from its ``signals`` text
+    (codec version 2) without the version-1 shape in between: the text parts
+    get today's weights, reach and repeat are built again (as
+    :func:`rescore_stored` builds them, with its helpers), and the new column
+    text is the codec's own encoder's output for the same parts. The columns
+    are the same, bit for bit, as the reference path's (a property test
+    compares them); anything this does not know (version 1 JSON, an unknown
+    line, odd types) returns None and takes the reference path, which then
+    decides as before.
+    """
+
+    def __init__(self, settings: TriageSettings) -> None:
+        w = settings.weights
+        self.settings = settings
+        #: the text-derived lines, kept with today's weight: code -> (name, weight)
+        self.kept = {
+            "s": ("sentiment", w.sentiment),
+            "u": ("urgency", w.urgency),
+            "d": ("direct", w.direct),
+            "t": ("rating", w.rating),
+            "l": ("learned", w.learned),
+        }
+        self.kept_weight = {code: _codec._number(weight) for code, (_, weight) in self.kept.items()}
+        self.by_name = {name: code for code, (name, _) in self.kept.items()}
+        #: code -> (weight, the weight as encoded, the usual token: left out when it is that)
+        self.lines = {
+            code: (weight, self.kept_weight[code], _codec._USUAL.get(code))
+            for code, (_, weight) in self.kept.items()
+        }
+        self.model = settings.model is not None
+        self.w_reach = w.reach
+        self.reach_weight = _codec._number(w.reach)
+        self._intent: dict[str, tuple[list[Any], float]] = {}
+        self._repeat: dict[tuple[int, str], tuple[list[Any], float]] = {}
+
+    @staticmethod
+    def _encoded(part: Any, language: str, source: str, count: int) -> list[Any]:
+        """One part as ``encode_signals`` writes it (its own output, read back)."""
+        text = _codec.encode_signals(
+            [part], tags=(), language=language, language_source=source, repeat_count=count
+        )
+        return cast("list[Any]", json.loads(text)[_codec._HEADER])
+
+    def _cached(
+        self, memo: dict[Any, tuple[list[Any], float]], key: Any, part: Any, count: int
+    ) -> tuple[list[Any], float]:
+        got = memo.get(key)
+        if got is None:
+            if len(memo) >= 50_000:
+                memo.clear()
+            got = memo[key] = (self._encoded(part, "", "", count), part.contribution)
+        return got
+
+    def columns(self, row: Mapping[str, Any], count: int) -> dict[str, Any] | None:
+        """The row's ``TRIAGE_COLUMNS`` but ``triaged_at``, or None (the reference decides)."""
+        text = row.get("signals")
+        if type(text) is not str or not text.startswith("[2,"):
+            return None
+        try:
+            raw, end = _scan(text, 0)
+        except (StopIteration, ValueError):
+            return None
+        if end != len(text):
+            return None
+        if type(raw) is not list or len(raw) <= _codec._HEADER or raw[0] != SIGNALS_VERSION:
+            return None
+        language, source, tags = raw[2], raw[3], raw[4]
+        if type(language) is not str or type(source) is not str or type(tags) is not list:
+            return None
+        settings = self.settings
+        head = raw[_codec._HEADER]
+        if (
+            type(head) is not list
+            or len(head) < 4
+            or type(head[1]) not in _NUMBER
+            or type(head[2]) not in _NUMBER
+        ):
+            return None
+        if type(head[0]) is not str or _codec._NAMES.get(head[0], head[0]) != "intent":
+            return None
+        intent = head[3]
+        if type(intent) is not str or intent not in settings.fixed_parts:
+            return None
+        if intent not in INTENTS:
+            return None
+        answered = intent in _score.ANSWERED_INTENTS
+        got = self._intent.get(intent)
+        if got is None:
+            part = settings.fixed_parts[intent]
+            got = self._intent[intent] = (self._encoded(part, "", "", 0), part.contribution)
+        out: list[Any] = [SIGNALS_VERSION, count, language, source, None, got[0]]
+        contributions = [got[1]]
+        rules: list[str] = []
+        learned = False
+        number, lines, exact = _codec._number, self.lines, _EXACT_INT
+        for part in raw[_codec._HEADER + 1 :]:
+            if (
+                type(part) is not list
+                or len(part) < 3
+                or type(part[1]) not in _NUMBER
+                or type(part[2]) not in _NUMBER
+            ):  # decode reads bools as numbers too: the reference decides those
+                return None
+            code, v = part[0], part[1]
+            if type(code) is not str:
+                return None
+            # _number(float(v)), which the reference writes, without the call where it is v
+            if type(v) is float:
+                value = v if not v.is_integer() else number(v)
+            else:
+                value = v if -exact < v < exact else number(float(v))
+            known = lines.get(code)
+            if known is not None:  # a text line in its compact form: today's weight
+                weight, encoded, usual = known
+                contributions.append(float(v) * weight)
+                if len(part) > 3:
+                    token = part[3]
+                    if type(token) is not str:
+                        return None
+                    out.append(
+                        [code, value, encoded] if token == usual else [code, value, encoded, token]
+                    )
+                elif usual is None:  # decoded as the token "", which has no usual
+                    out.append([code, value, encoded, ""])
+                else:
+                    out.append([code, value, encoded])
+                learned = learned or code == "l"
+            elif code in self.by_name:  # one kept in full (its detail fits no template)
+                detail = part[3] if len(part) > 3 else ""
+                if type(detail) is not str:
+                    return None
+                short = self.by_name[code]
+                weight, encoded, usual = lines[short]
+                contributions.append(float(v) * weight)
+                # encode_signals' template check, as it makes it for this line
+                prefix, suffix = _codec._template(short, count, language, source)
+                end = len(detail) - len(suffix)
+                if detail.startswith(prefix) and detail.endswith(suffix) and end >= len(prefix):
+                    token = detail[len(prefix) : end]
+                    out.append(
+                        [short, value, encoded]
+                        if token == usual
+                        else [short, value, encoded, token]
+                    )
+                else:
+                    out.append([code, value, encoded, detail])
+                learned = learned or code == "learned"
+            elif code == "r" or code == "reach":
+                line = _score._reach_part(row.get("author_followers"), self.w_reach)
+                detail = line.detail
+                if detail.endswith(" followers"):  # the codec's reach template
+                    out.append(["r", number(line.value), self.reach_weight, detail[:-10]])
+                else:
+                    out.append(self._encoded(line, language, source, count))
+                contributions.append(line.contribution)
+            elif code == "p" or code == "repeat":
+                rkey = (count, intent)
+                again = (
+                    None
+                    if rkey in self._repeat
+                    else _score._repeat_part(count, settings, answered, intent)
+                )
+                enc, contribution = self._cached(self._repeat, rkey, again, count)
+                out.append(enc)
+                contributions.append(contribution)
+            elif code.startswith("rule:") and code not in _codec._NAMES:
+                detail = part[3] if len(part) > 3 else ""
+                if type(detail) is not str:
+                    return None
+                weight = float(part[2])
+                out.append([code, value, number(weight), detail])
+                contributions.append(float(v) * weight)
+                rules.append(code[5:])
+            else:
+                return None
+        if learned != self.model:
+            return None
+        out[4] = list(dict.fromkeys(rules))
+        compound = row.get("sentiment_compound")
+        target = settings.sla_seconds.get(intent)
+        created = _score._created_ts(row) if target is not None else None
+        due = None if created is None or target is None else created + target
+        return {
+            "sentiment_compound": compound,
+            "sentiment_pos": row.get("sentiment_pos"),
+            "sentiment_neu": row.get("sentiment_neu"),
+            "sentiment_neg": row.get("sentiment_neg"),
+            "sentiment_scored": 0 if compound is None else 1,
+            "intent": intent,
+            "static_score": sum(contributions),
+            "signals": _codec._ENCODE(out),
+            "sla_due_ts": _kind_sla_due(row, settings, due),
+        }
+
+
+def _restamp(stamper: _Restamper, row: Mapping[str, Any], count: int) -> dict[str, Any] | None:
+    """``stamper.columns(row, count)``, or None where the reference path must decide
+    (including a stored value it cannot use, which that path scores from the text)."""
+    try:
+        return stamper.columns(row, count)
+    except _UNREADABLE:
+        return None
+
+
 def retriage_all(
     store: Store,
     settings: TriageSettings,
@@ -425,26 +648,54 @@ def retriage_all(
     scores every row from its text (the reference the property test compares
     with). Returns how many were scored.
     """
+    with store.dialect.bulk_writes(store.conn):  # checkpoints seldom (SQLite)
+        return _retriage_all(store, settings, progress, reuse)
+
+
+def _retriage_all(
+    store: Store,
+    settings: TriageSettings,
+    progress: Callable[[int], None] | None,
+    reuse: bool,
+) -> int:
     key = text_fingerprint(settings)
+    stamper = _Restamper(settings) if reuse else None
     done = 0
+    pending: list[tuple[int, dict[str, Any]]] = []
     for rows in store.iter_mentions(batch_size=BATCH_SIZE, columns=store.TRIAGE_READ):
         fps = [_row_fingerprint(key, row) for row in rows]
-        columns = _rescore_batch(
-            rows, settings, _repeat_counts(store, rows), fps if reuse else None
-        )
-        changes = []
-        for row, cols, fp in zip(rows, columns, fps, strict=True):
+        counts = _repeat_counts(store, rows)
+        columns: list[dict[str, Any] | None] = [None] * len(rows)
+        if stamper is not None:
+            for i, row in enumerate(rows):
+                if row.get("triage_fp") == fps[i]:
+                    columns[i] = _restamp(stamper, row, counts[i])
+        todo = [i for i, cols in enumerate(columns) if cols is None]
+        if todo:
+            rest = _rescore_batch(
+                [rows[i] for i in todo],
+                settings,
+                [counts[i] for i in todo],
+                [fps[i] for i in todo] if reuse else None,
+            )
+            for i, cols in zip(todo, rest, strict=True):
+                columns[i] = cols
+        now = to_iso(utcnow())
+        for row, cols, fp in zip(rows, cast("list[dict[str, Any]]", columns), fps, strict=True):
             changed = {c: cols[c] for c in _COMPARED if row.get(c) != cols.get(c)}
             if changed:
-                changed["triaged_at"] = cols["triaged_at"]
+                changed["triaged_at"] = cols.get("triaged_at", now)
             if row.get("triage_fp") != fp:
                 changed["triage_fp"] = fp
             if changed:
-                changes.append((row["_rowid"], changed))
-        store_triage.save_rescored(store, changes)
+                pending.append((row["_rowid"], changed))
+        if len(pending) >= WRITE_BATCH:
+            store_triage.save_rescored(store, pending)
+            pending = []
         done += len(rows)
         if progress is not None:
             progress(len(rows))
+    store_triage.save_rescored(store, pending)
     return done
 
 

@@ -10,8 +10,9 @@ the second pass must find nothing to change in any triage column.
 from __future__ import annotations
 
 import dataclasses
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -123,6 +124,32 @@ def _snapshot(store: Store) -> dict[str, tuple[Any, ...]]:
     }
 
 
+@contextmanager
+def _counting_reuse() -> Iterator[list[int]]:
+    """Counts the rows rebuilt from their stored signals, by either way ``retriage_all``
+    has: ``rescore_stored`` (the reference) and the compact restamp (``_restamp``)."""
+    reused: list[int] = []
+    real, restamp = score_mod.rescore_stored, scoring._restamp
+
+    def counting(rows: Any, *args: Any) -> Any:
+        reused.append(len(rows))
+        return real(rows, *args)
+
+    def restamping(*args: Any) -> Any:
+        cols = restamp(*args)
+        if cols is not None:
+            reused.append(1)
+        return cols
+
+    scoring.rescore_stored = counting  # type: ignore[assignment]
+    scoring._restamp = restamping  # type: ignore[assignment]
+    try:
+        yield reused
+    finally:
+        scoring.rescore_stored = real  # type: ignore[assignment]
+        scoring._restamp = restamp  # type: ignore[assignment]
+
+
 def _both_ways(store: Store, rows: list[Any], first: TriageSettings, then: TriageSettings) -> int:
     """Score with ``first``, re-score with ``then`` by fingerprint, then from text only.
 
@@ -136,18 +163,8 @@ def _both_ways(store: Store, rows: list[Any], first: TriageSettings, then: Triag
 def _retriage_both_ways(store: Store, then: TriageSettings) -> int:
     """``triage --all`` with ``then`` by fingerprint, then once more from text only;
     asserts the second finds nothing to change. Returns the rows rebuilt from signals."""
-    reused: list[int] = []
-    real = score_mod.rescore_stored
-
-    def counting(rows: Any, *args: Any) -> Any:
-        reused.append(len(rows))
-        return real(rows, *args)
-
-    scoring.rescore_stored = counting  # type: ignore[assignment]
-    try:
+    with _counting_reuse() as reused:
         retriage_all(store, then)
-    finally:
-        scoring.rescore_stored = real  # type: ignore[assignment]
     fast = _snapshot(store)
     retriage_all(store, then, reuse=False)
     assert _snapshot(store) == fast
@@ -252,11 +269,21 @@ def test_a_damaged_payload_is_scored_from_text_and_the_rest_reused(store: Store)
         reused.append(result is not None)
         return result
 
+    restamp = scoring._restamp
+
+    def restamping(*args: Any) -> Any:
+        cols = restamp(*args)
+        if cols is not None:
+            reused.append(True)
+        return cols
+
     scoring._rescore_one = counting  # type: ignore[assignment]
+    scoring._restamp = restamping  # type: ignore[assignment]
     try:
         retriage_all(store, _settings({"weights": {"complaint": 5.0}}, False))
     finally:
         scoring._rescore_one = real  # type: ignore[assignment]
+        scoring._restamp = restamp  # type: ignore[assignment]
     assert sorted(reused) == [False, True, True, True]
     fast = _snapshot(store)
     retriage_all(store, _settings({"weights": {"complaint": 5.0}}, False), reuse=False)
