@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate, count, repeat
 from json.encoder import encode_basestring_ascii as _json_str
 from operator import add, contains, itemgetter, methodcaller
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 from ..config import check_keys
 from ..errors import ConfigError
@@ -604,6 +604,31 @@ class Decision:
     reason: str = ""
 
 
+def _choose(
+    members: Sequence[str],
+    start: int,
+    away: Collection[str],
+    loads: Mapping[str, int],
+    cap: int | None,
+    least_loaded: bool,
+) -> tuple[str | None, int]:
+    """(agent, their load) a team's pick: from turn ``start`` on, the first free member
+    (round robin), or the least loaded free one, the first of them on a tie; None when
+    everyone is away or at the ``cap``. The load is 0 for a round-robin pick."""
+    chosen: str | None = None
+    least = 0
+    n = len(members)
+    for k in range(start, start + n):
+        agent = members[k % n]
+        load = loads.get(agent, 0)
+        if agent not in away and (cap is None or load < cap):
+            if not least_loaded:
+                return agent, 0
+            if chosen is None or load < least:
+                chosen, least = agent, load
+    return chosen, least
+
+
 class _Picker:
     """Chooses agents for one routing batch, from loads and turns read under the lock."""
 
@@ -635,24 +660,10 @@ class _Picker:
             self.turns[team] = store_team.lock_team(self.store, team)
         n = len(members)
         start = self.turns[team] % n
-        cap, loads, away = rule.cap, self.loads, self.away
-        chosen: str | None = None
-        if rule.strategy != "least_loaded":  # the first free one in turn order is the pick
-            for k in range(start, start + n):
-                agent = members[k % n]
-                if agent not in away and (cap is None or loads.get(agent, 0) < cap):
-                    chosen = agent
-                    break
-            why = f"round robin in {team}"
-        else:  # the least loaded free one, the first of them in turn order on a tie
-            least = 0
-            for k in range(start, start + n):
-                agent = members[k % n]
-                load = loads.get(agent, 0)
-                if agent not in away and (cap is None or load < cap):
-                    if chosen is None or load < least:
-                        chosen, least = agent, load
-            why = f"least loaded in {team} ({least} open)"
+        cap = rule.cap
+        least_loaded = rule.strategy == "least_loaded"
+        chosen, least = _choose(members, start, self.away, self.loads, cap, least_loaded)
+        why = f"least loaded in {team} ({least} open)" if least_loaded else f"round robin in {team}"
         if chosen is None:
             order = [members[k % n] for k in range(start, start + n)]
             return (
@@ -697,23 +708,9 @@ class _Picker:
             if turn is None:
                 turn = turns[team] = store_team.lock_team(self.store, team)
             start = turn % n
-            chosen: str | None = None
-            if not least_loaded:
-                for k in range(start, start + n):
-                    agent = members[k % n]
-                    if agent not in away and (cap is None or loads.get(agent, 0) < cap):
-                        chosen = agent
-                        break
-            else:
-                least = 0
-                for k in range(start, start + n):
-                    agent = members[k % n]
-                    load = loads.get(agent, 0)
-                    if agent not in away and (cap is None or load < cap):
-                        if chosen is None or load < least:
-                            chosen, least = agent, load
-                if chosen is not None:
-                    why = f"least loaded in {team} ({least} open)"
+            chosen, least = _choose(members, start, away, loads, cap, least_loaded)
+            if least_loaded and chosen is not None:
+                why = f"least loaded in {team} ({least} open)"
             if chosen is None:
                 append(self.pick(rule))
                 continue
