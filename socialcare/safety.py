@@ -90,8 +90,26 @@ _FORMULA_AFTER_JOIN = _on_first_use(
     "_FORMULA_AFTER_JOIN", re.escape(_JOIN) + "[" + re.escape("".join(_FORMULA_START)) + "]"
 )
 _STARTS_FORMULA = methodcaller("startswith", _FORMULA_START)
-#: every byte (as Latin-1) that is not one of _CSV_CONTROLS' characters: _CONTROLS' but CR
-_CSV_KEEP = bytes(b for b in range(256) if b == 13 or not _CONTROLS.match(chr(b)))
+
+
+def _latin1_marks() -> bytes:
+    """A ``bytes.translate`` table for Latin-1 text: what each character is to the checks."""
+    marks = bytearray(b"a" * 256)  # "a": nothing csv_safe looks at
+    for b in range(256):
+        if b != 13 and _CONTROLS.match(chr(b)):  # _CSV_CONTROLS: _CONTROLS but CR
+            marks[b] = ord("C")  # a character csv_safe strips
+        elif chr(b) in _FORMULA_START:
+            marks[b] = ord("F")  # a formula character
+        elif chr(b) in _JOIN:
+            marks[b] = ord("S")  # the separator's character
+    return bytes(marks)
+
+
+#: Latin-1 text translated by this table reads "C" where csv_safe strips a character
+#: and "F" where a formula character is, and the join separator reads "SS"
+_LATIN1_MARKS = _latin1_marks()
+#: a formula character right after a separator, in the marks
+_MARKED_FORMULA_AFTER_JOIN = b"SSF"
 # Lone surrogates ("\ud800" in platform JSON, or undecodable bytes kept by surrogateescape)
 # cannot be encoded as UTF-8; NUL cannot go into a PostgreSQL text column.
 _UNENCODABLE = _on_first_use("_UNENCODABLE", "[\ud800-\udfff]")
@@ -204,8 +222,8 @@ def _suspects(column: Sequence[object]) -> Iterable[int]:
     # A cell starting with a formula character leaves one after a separator. A
     # separator and such a character inside a cell is a false alarm: the cells
     # found below are the ones that really start so.
-    formula = texts[0].startswith(_FORMULA_START) or _FORMULA_AFTER_JOIN.search(joined) is not None
-    if _has_no_controls(joined):
+    controls, formula = _flags(joined)
+    if not controls:
         if not formula:
             return ()
         return compress(range(len(texts)), map(_STARTS_FORMULA, texts))
@@ -226,20 +244,28 @@ def _mixed_suspects(column: Sequence[object]) -> Iterable[int]:
         texts = [v for v in column if v.__class__ is str]
     else:
         return range(len(column))  # a str subclass among others, or another type: every cell
-    joined = _JOIN + _JOIN.join(texts)
-    if _has_no_controls(joined) and _FORMULA_AFTER_JOIN.search(joined) is None:
+    controls, formula = _flags(_JOIN + _JOIN.join(texts))
+    if not controls and not formula:
         return ()
     return range(len(column))  # rare (a mixed column of text that fails): every cell
 
 
-def _has_no_controls(text: str) -> bool:
-    """Whether ``text`` holds no character that csv_safe strips (so no escape either)."""
+def _flags(joined: str) -> tuple[bool, bool]:
+    """Whether ``joined`` (cells joined by ``_JOIN``) holds a character that csv_safe strips
+    (so any escape too), and whether it starts with, or has after a separator, a formula
+    character."""
     try:
-        # Latin-1 text (most of it) encodes by a plain copy, and deleting every byte
-        # that is not such a character leaves nothing: far cheaper than isprintable.
-        return not text.encode("latin-1").translate(None, _CSV_KEEP)
+        # Latin-1 text (most columns) encodes by a plain copy, one translate marks what
+        # csv_safe looks at, and two searches in C read the marks: far cheaper than
+        # isprintable, or a regular expression that stopped at every separator.
+        marks = joined.encode("latin-1").translate(_LATIN1_MARKS)
     except UnicodeEncodeError:  # beyond U+00FF (emoji, CJK, bidi controls, surrogates)
-        return text.isprintable() or _CSV_CONTROLS.search(text) is None
+        controls = not (joined.isprintable() or _CSV_CONTROLS.search(joined) is None)
+        formula = (
+            joined.startswith(_FORMULA_START) or _FORMULA_AFTER_JOIN.search(joined) is not None
+        )
+        return controls, formula
+    return b"C" in marks, marks.startswith(b"F") or _MARKED_FORMULA_AFTER_JOIN in marks
 
 
 def storable_text(text: str) -> tuple[str, int]:

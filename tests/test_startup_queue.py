@@ -113,7 +113,7 @@ def test_safety_patterns_queue_does_not_use_are_compiled_on_first_use() -> None:
         f"names = {sorted(_PATTERNS)!r}\n"
         "print(json.dumps([type(getattr(s, n)).__name__ for n in names]))\n"
         "s.csv_safe('=x\\x1b[2J'); s.storable_text('a\\x00'); s.storable_data('\\ud800é')\n"
-        "s.html_to_text('<p>a  b</p>\\n\\n\\n\\n<p>c < d</p>'); s._has_no_controls('é\\u202e')\n"
+        "s.html_to_text('<p>a  b</p>\\n\\n\\n\\n<p>c < d</p>'); list(s.csv_rows([['é\\u202e']]))\n"
         "list(s.csv_rows([['=a', 'b~~=c'], ['x', 'y']]))\n"
         "print(json.dumps([type(getattr(s, n)).__name__ for n in names]))\n"
     )
@@ -131,7 +131,8 @@ def test_safety_patterns_queue_does_not_use_are_compiled_on_first_use() -> None:
         assert compiled.pattern == pattern  # and compiles it, if no test did yet
         compiled = getattr(safety, name)
         assert isinstance(compiled, re.Pattern) and compiled == re.compile(pattern), name
-    # the Latin-1 bytes csv_safe keeps: as computed from _CSV_CONTROLS itself
-    assert safety._CSV_KEEP == bytes(
-        b for b in range(256) if not re.compile(_PATTERNS["_CSV_CONTROLS"]).match(chr(b))
-    )
+    # the Latin-1 characters the CSV check marks as stripped: as _CSV_CONTROLS finds them
+    controls = re.compile(_PATTERNS["_CSV_CONTROLS"])
+    assert [safety._LATIN1_MARKS[b] == ord("C") for b in range(256)] == [
+        bool(controls.match(chr(b))) for b in range(256)
+    ]
