@@ -20,6 +20,7 @@ and ISO-8601 parsing is in the standard library since Python 3.11.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
@@ -183,8 +184,49 @@ def parse_future(
     return when
 
 
+#: other places tzlocal reads a zone setting from: with any of them there, tzlocal decides
+_OTHER_ZONE_SETTINGS = ("system/bin/getprop", "var/db/zoneinfo", "etc/sysconfig/clock",
+                        "etc/conf.d/clock")  # fmt: skip
+
+
+def _linked_zone_name(root: str = "/") -> str | None:
+    """The zone ``/etc/localtime`` links to, when that link (and an ``/etc/timezone`` that
+    agrees) is the machine's only zone setting; else None, and tzlocal decides.
+
+    It is the name tzlocal finds in that case, without tzlocal's import (logging and
+    pathlib) and its probing of shorter and shorter names, which cost ``show`` about
+    25 ms of start-up (issue 18 item 7). ``root`` is for tests, as tzlocal's ``_root``.
+    """
+    if "TZ" in os.environ:
+        return None
+    if any(os.path.exists(os.path.join(root, other)) for other in _OTHER_ZONE_SETTINGS):
+        return None
+    link = os.path.join(root, "etc/localtime")
+    if not os.path.islink(link):
+        return None
+    _, found, name = os.path.realpath(link).partition("/zoneinfo/")
+    if not found or not name:
+        return None
+    try:
+        with open(os.path.join(root, "etc/timezone"), encoding="ascii") as file:
+            written = file.read().strip("/ \t\r\n")
+    except FileNotFoundError:
+        return name
+    except (OSError, UnicodeDecodeError):
+        return None
+    return name if written in ("", name) else None
+
+
 @lru_cache(maxsize=1)
 def _machine_zone() -> tzinfo:
+    name = _linked_zone_name()
+    if name is not None:
+        from zoneinfo import ZoneInfo
+
+        try:
+            return ZoneInfo(name)
+        except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            pass  # not a zone after all: tzlocal decides
     try:
         import tzlocal
 

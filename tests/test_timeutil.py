@@ -3,7 +3,11 @@ out-of-range values a usage error, and the machine's zone a real zone (not a fro
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +80,56 @@ def test_the_machine_zone_is_a_real_zone_with_dst(monkeypatch: pytest.MonkeyPatc
         monkeypatch.undo()
         tzlocal.reload_localzone()
         timeutil._machine_zone.cache_clear()
+
+
+def test_the_machine_zone_without_tzlocal_is_the_zone_tzlocal_finds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tzlocal
+
+    monkeypatch.delenv("TZ", raising=False)
+    name = timeutil._linked_zone_name()
+    if name is not None:  # this machine's /etc/localtime is a link: the same zone
+        assert name == tzlocal.unix._get_localzone_name()
+    monkeypatch.setenv("TZ", LONDON)  # TZ is tzlocal's to read
+    assert timeutil._linked_zone_name() is None
+
+
+def test_a_linked_zone_is_read_only_when_nothing_else_names_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tzlocal
+
+    monkeypatch.delenv("TZ", raising=False)
+    zone = tmp_path / "usr/share/zoneinfo/Europe/London"
+    zone.parent.mkdir(parents=True)
+    zone.write_bytes(b"TZif")
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/localtime").symlink_to(zone)
+    root = str(tmp_path)
+    assert timeutil._linked_zone_name(root) == "Europe/London"
+    assert tzlocal.unix._get_localzone_name(root) == "Europe/London"
+    (tmp_path / "etc/timezone").write_text("Europe/London\n")
+    assert timeutil._linked_zone_name(root) == "Europe/London"
+    (tmp_path / "etc/timezone").write_text("Europe/Paris\n")  # they disagree: tzlocal's call
+    assert timeutil._linked_zone_name(root) is None
+    (tmp_path / "etc/timezone").unlink()
+    (tmp_path / "etc/conf.d").mkdir()
+    (tmp_path / "etc/conf.d/clock").write_text('TIMEZONE="Europe/Paris"\n')
+    assert timeutil._linked_zone_name(root) is None
+    (tmp_path / "etc/conf.d/clock").unlink()
+    (tmp_path / "etc/localtime").unlink()
+    (tmp_path / "etc/localtime").write_bytes(b"TZif")  # a copy, not a link
+    assert timeutil._linked_zone_name(root) is None
+
+
+def test_show_reads_the_machine_zone_without_importing_tzlocal() -> None:
+    code = (
+        "import sys\n"
+        "from socialcare import timeutil\n"
+        "zone = timeutil._machine_zone()\n"
+        "print(timeutil._linked_zone_name() is None or 'tzlocal' not in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TZ"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "True", out.stderr
