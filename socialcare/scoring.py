@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import os
 import re
 import sys
@@ -54,6 +53,8 @@ from .triage.score import (
 from .triage.signals import INTENTS
 
 if TYPE_CHECKING:
+    import logging
+
     from .store import Store
     from .store.ingest import Scorer
     from .triage.learned import LearnedModel
@@ -77,7 +78,14 @@ __all__ = [
     "triage_ids",
 ]
 
-log = logging.getLogger(__name__)
+
+def _log() -> logging.Logger:
+    """This module's logger; ``logging`` is imported when something is logged (``show``
+    never logs, and the import cost its start-up ~2.5 ms; issue 18 item 7)."""
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 #: mentions read, scored and written per store round trip
 BATCH_SIZE = 2000
@@ -377,7 +385,7 @@ def _rescore_one(
     try:
         return rescore_stored([row], [payload], settings, [count])[0]
     except _UNREADABLE as exc:
-        log.debug(
+        _log().debug(
             "scoring %s from its text: its stored signals do not read (%s)", row.get("id"), exc
         )
         return None
@@ -804,7 +812,7 @@ def load_model(store: Store) -> LearnedModel | None:
     try:
         return LearnedModel.from_bytes(str(row["model"]).encode("utf-8"))
     except UsageError as exc:
-        log.warning("%s; scoring without it", exc)
+        _log().warning("%s; scoring without it", exc)
         return None
 
 
@@ -899,5 +907,5 @@ def maybe_retrain(store: Store, settings: TriageSettings) -> TrainReport | None:
         return None
     report = train_model(store, settings)
     if report.trained:
-        log.info("retrained the triage model on %s new labels", new)
+        _log().info("retrained the triage model on %s new labels", new)
     return report
