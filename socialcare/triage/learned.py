@@ -326,15 +326,7 @@ class LearnedModel:
                 if hit is not None:
                     keyed.append(hit)
                     terms.append(hit[2])
-            for i, key, weight in tables.signal_index:
-                value = signal_values[i]
-                if value and (
-                    type(value) is float
-                    or (isinstance(value, (int, float)) and not isinstance(value, bool))
-                ):
-                    c = weight * float(value)
-                    keyed.append((-abs(c), key, c))
-                    terms.append(c)
+            _signal_terms(tables.signal_index, signal_values, keyed, terms)
         margin = math.fsum(terms)
         if top <= 0:
             return margin, keyed
@@ -411,15 +403,7 @@ class LearnedModel:
                 if hit is not None:
                     keyed.append(hit)
                     terms.append(hit[2])
-            for i, key, weight in signal_index:
-                value = values[i]
-                if value and (
-                    type(value) is float
-                    or (isinstance(value, (int, float)) and not isinstance(value, bool))
-                ):
-                    c = weight * float(value)
-                    keyed.append((-abs(c), key, c))
-                    terms.append(c)
+            _signal_terms(signal_index, values, keyed, terms)
             margin = fsum(terms)
             if ranks and not keyed:
                 hits = [ranked[r] for r in ranks[:top]]
@@ -681,3 +665,23 @@ def train(
         cv_auc=round(cv_auc, 4),
         params={"c": c, "min_count": min_count, "folds": folds},
     )
+
+
+def _signal_terms(
+    signal_index: Sequence[tuple[int, str, float]],
+    values: Sequence[Any],
+    keyed: list[tuple[float, str, float]],
+    terms: list[float],
+) -> None:
+    """Append each numeric signal's contribution (weight × value) to ``terms`` and, as
+    (-|contribution|, feature, contribution), to ``keyed``: booleans and text are not
+    numbers here, and zero adds nothing. One rule for the one-text and batch paths."""
+    for i, key, weight in signal_index:
+        value = values[i]
+        if value and (
+            type(value) is float
+            or (isinstance(value, (int, float)) and not isinstance(value, bool))
+        ):
+            c = weight * float(value)
+            keyed.append((-abs(c), key, c))
+            terms.append(c)
