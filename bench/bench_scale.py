@@ -538,19 +538,25 @@ def _v1_signals(
     )  # fmt: skip
 
 
-def _floor(tmp: Path, texts: list[str], rows: list[dict[str, Any]]) -> tuple[float, float]:
-    """CPU seconds of the baseline: stock VADER on the texts, raw executemany of the rows.
-
-    The rows go into a fresh socialcare store (its b-trees, FTS5 and authors) by one
-    ``executemany`` per 1000, with the triage columns of a scored mention.
-    """
+def _stock_vader_cpu(texts: list[str]) -> float:
+    """CPU seconds of stock VADER's ``polarity_scores`` on each text (the baseline's scorer)."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     stock = SentimentIntensityAnalyzer()
     cpu0 = time.process_time()
     for text in texts:
         stock.polarity_scores(text)
-    vader = time.process_time() - cpu0
+    return time.process_time() - cpu0
+
+
+def _floor(tmp: Path, texts: list[str], rows: list[dict[str, Any]]) -> tuple[float, float]:
+    """CPU seconds of the baseline: stock VADER on the texts, raw executemany of the rows.
+
+    The rows go into a fresh socialcare store (its b-trees, FTS5 and authors) by one
+    ``executemany`` per 1000, with the triage columns of a scored mention.
+    """
+
+    vader = _stock_vader_cpu(texts)
     store = Socialcare(Config(database=str(tmp / "floor.db"), agent="bench")).store
     cols = list(rows[0])
     sql = f"INSERT INTO mentions ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
@@ -648,19 +654,13 @@ def triage_all_rows(sc: Socialcare, table: Table) -> None:
     """
     import dataclasses
 
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
     from socialcare import scoring
 
     store = sc.store
     settings = sc.triage_settings
     n = store.mention_count()
     texts = [str(r[0]) for r in store.conn.execute("SELECT text FROM mentions")]
-    stock = SentimentIntensityAnalyzer()
-    cpu0 = time.process_time()
-    for text in texts:
-        stock.polarity_scores(text)
-    vader = time.process_time() - cpu0
+    vader = _stock_vader_cpu(texts)
     del texts
 
     def old() -> None:
@@ -711,8 +711,6 @@ def triage_polled_rows(table: Table, tmp: Path, n: int, keep: Path | None) -> No
     import dataclasses
     import shutil
 
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
     from socialcare import scoring
     from socialcare.poll import poll
     from socialcare.store import triage as store_triage
@@ -740,11 +738,7 @@ def triage_polled_rows(table: Table, tmp: Path, n: int, keep: Path | None) -> No
     sc = Socialcare(Config(database=str(work), agent="bench", brand_handles=("acmehelp",)))
     store, settings = sc.store, sc.triage_settings
     texts = [str(r[0]) for r in store.conn.execute("SELECT text FROM mentions")]
-    stock = SentimentIntensityAnalyzer()
-    cpu0 = time.process_time()
-    for text in texts:
-        stock.polarity_scores(text)
-    vader = time.process_time() - cpu0
+    vader = _stock_vader_cpu(texts)
     score_rows([{"text": t} for t in texts[:50]], settings)  # loads the scorer, as VADER is
     del texts
     written = [0]
