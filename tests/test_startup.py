@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,15 +41,19 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def _modules(body: str, home: Path) -> list[str]:
-    """Every module a fresh interpreter has loaded after running ``body``."""
+def last_json(code: str, home: Path) -> Any:
+    """The JSON of the last line ``code`` prints in a fresh interpreter (home ``home``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCARE_")}
     env["SOCIALCARE_HOME"] = str(home)
     out = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(body=body)],
-        env=env, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    modules: list[str] = json.loads(out.strip().splitlines()[-1])
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _modules(body: str, home: Path) -> list[str]:
+    """Every module a fresh interpreter has loaded after running ``body``."""
+    modules: list[str] = last_json(_PROBE.format(body=body), home)
     return modules
 
 

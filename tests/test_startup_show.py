@@ -5,16 +5,12 @@ language detector. Each check runs in a fresh interpreter."""
 
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.test_startup import _demo_home, _modules
+from tests.test_startup import _demo_home, _modules, last_json
 
 pytestmark = pytest.mark.store_free
 
@@ -47,13 +43,7 @@ print(json.dumps({{
 
 
 def _probe(argv: list[str], home: Path) -> dict[str, object]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCARE_")}
-    env["SOCIALCARE_HOME"] = str(home)
-    out = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(argv=argv)],
-        env=env, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, object] = last_json(_PROBE.format(argv=argv), home)
     return result
 
 
