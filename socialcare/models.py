@@ -5,7 +5,15 @@ from __future__ import annotations
 from _thread import allocate_lock
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, TypeVar, dataclass_transform, overload
+from typing import (
+    Any,
+    Callable,
+    Mapping,
+    MutableMapping,
+    TypeVar,
+    dataclass_transform,
+    overload,
+)
 
 __all__ = [
     "INTENTS",
@@ -19,6 +27,7 @@ __all__ = [
     "SentPost",
     "Step",
     "deferred_dataclass",
+    "on_first_use",
     "item_options",
     "parse_iso",
     "to_iso",
@@ -305,3 +314,40 @@ def item_options(item: Mapping[str, Any]) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+class _OnFirstUse:
+    """A module-level value (a compiled regex, a matcher) built when first used.
+
+    The first attribute read builds it and makes the module global of that name the
+    value itself, so the module's functions find the real value from then on and pay
+    nothing extra: ``queue`` and ``show`` of a row explained from its stored signals
+    use none of safety's CSV patterns or the scorer's, and compiling them cost their
+    start-up (issue 18 item 7).
+    """
+
+    __slots__ = ("_namespace", "_name", "_build", "_args")
+
+    def __init__(
+        self,
+        namespace: MutableMapping[str, Any],
+        name: str,
+        build: Callable[..., Any],
+        args: tuple[Any, ...],
+    ) -> None:
+        self._namespace, self._name, self._build, self._args = namespace, name, build, args
+
+    def __getattr__(self, attr: str) -> Any:
+        value = self._namespace.get(self._name, self)
+        if value is self:
+            value = self._build(*self._args)
+            self._namespace[self._name] = value
+        return getattr(value, attr)
+
+
+def on_first_use(
+    namespace: MutableMapping[str, Any], name: str, build: Callable[..., Any], *args: Any
+) -> Any:
+    """``build(*args)``, built on the first attribute read of ``namespace[name]`` (its
+    module's ``globals()``), which it then replaces."""
+    return _OnFirstUse(namespace, name, build, args)

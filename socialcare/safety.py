@@ -17,9 +17,9 @@ from dataclasses import field
 from itertools import compress, islice
 from operator import methodcaller
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, cast
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, cast
 
-from .models import deferred_dataclass
+from .models import deferred_dataclass, on_first_use
 
 if TYPE_CHECKING:
     from html.parser import HTMLParser as _ParserBase
@@ -45,23 +45,10 @@ __all__ = [
 ]
 
 
-class _OnFirstUse:
-    """A module pattern compiled when first used, which then puts itself in the module's
-    place: from then on the name is the compiled pattern. Compiling a character class
-    beyond Latin-1 costs a bitmap of the BMP (~0.2 ms each); ``queue`` needs none of these."""
-
-    def __init__(self, name: str, pattern: str) -> None:
-        self._name = name
-        self._pattern = pattern
-
-    def __getattr__(self, attr: str) -> Any:
-        compiled = re.compile(self._pattern)
-        globals()[self._name] = compiled
-        return getattr(compiled, attr)
-
-
 def _on_first_use(name: str, pattern: str) -> re.Pattern[str]:
-    return cast("re.Pattern[str]", _OnFirstUse(name, pattern))
+    """This module's pattern ``name``, compiled when first used: a character class beyond
+    Latin-1 costs a bitmap of the BMP (~0.2 ms each), and ``queue`` needs none of these."""
+    return cast("re.Pattern[str]", on_first_use(globals(), name, re.compile, pattern))
 
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC strings, and 2-byte escapes.

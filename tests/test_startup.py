@@ -379,8 +379,8 @@ def test_signals_values_built_on_first_use_are_the_eager_ones(tmp_path: Path) ->
     the global the built value (a compiled pattern, the built-in matcher) itself."""
     probe = (
         "import re, sys\n"
-        "from socialcare.triage import signals, words\n"
-        "lazy = {n: v for n, v in vars(signals).items() if isinstance(v, words._OnFirstUse)}\n"
+        "from socialcare import models\nfrom socialcare.triage import signals\n"
+        "lazy = {n: v for n, v in vars(signals).items() if isinstance(v, models._OnFirstUse)}\n"
         "assert 'BUILTIN_MATCHER' in lazy and '_LINK' in lazy, sorted(lazy)\n"
         "for name, value in lazy.items():\n"
         "    assert value._name == name, (name, value._name)\n"

@@ -28,7 +28,7 @@ try:
 except SystemExit as exc:
     assert not exc.code, exc.code
 from socialcare.triage import sentiment, signals
-from socialcare.triage.words import _OnFirstUse
+from socialcare.models import _OnFirstUse
 print(json.dumps({{
     "modules": sorted(sys.modules),
     "sentiment_built": sorted(
@@ -90,7 +90,7 @@ def test_sentiment_values_built_on_first_use_are_the_eager_ones(tmp_path: Path) 
     probe = (
         "import re\n"
         "from socialcare.triage import sentiment\n"
-        "from socialcare.triage.words import _OnFirstUse\n"
+        "from socialcare.models import _OnFirstUse\n"
         "lazy = {n: v for n, v in vars(sentiment).items() if isinstance(v, _OnFirstUse)}\n"
         "assert len(lazy) == 10 and '_URL' in lazy, sorted(lazy)\n"
         "for name, value in lazy.items():\n"

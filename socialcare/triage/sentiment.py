@@ -48,7 +48,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 from vaderSentiment import vaderSentiment as _vader
 
-from .words import on_first_use
+from ..models import on_first_use
 
 __all__ = [
     "Sentiment",

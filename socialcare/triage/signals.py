@@ -25,8 +25,9 @@ import re
 import string
 from typing import Any, Callable, Collection, Iterable, Mapping, NamedTuple, Sequence
 
+from ..models import on_first_use
 from .codec import PASSING as PASSING  # defined there, read here too
-from .words import memo_words, on_first_use
+from .words import memo_words
 
 __all__ = [
     "INTENTS",

@@ -10,14 +10,13 @@ the complaint.
 from __future__ import annotations
 
 from itertools import chain
-from typing import Any, Callable, MutableMapping
+from typing import Callable
 
 __all__ = [
     "OTHER_LANGUAGE_FUNCTION_WORDS",
     "STOPWORDS",
     "TOKEN_MEMO_LIMIT",
     "memo_words",
-    "on_first_use",
 ]
 
 STOPWORDS = frozenset(
@@ -103,39 +102,3 @@ def memo_words(
             token_words(token)
         parts = list(map(memo.__getitem__, raw))
     return list(chain.from_iterable(parts))  # type: ignore[arg-type]
-
-
-class _OnFirstUse:
-    """A module-level value (a compiled regex) that is built when first used.
-
-    The first attribute read builds it and makes the module global of that name the
-    value itself, so the module's functions find the real value from then on and pay
-    nothing extra: ``show`` of a row explained from its stored signals uses none of
-    them, and compiling them cost its start-up (issue 18 item 7).
-    """
-
-    __slots__ = ("_namespace", "_name", "_build", "_args")
-
-    def __init__(
-        self,
-        namespace: MutableMapping[str, Any],
-        name: str,
-        build: Callable[..., Any],
-        args: tuple[Any, ...],
-    ) -> None:
-        self._namespace, self._name, self._build, self._args = namespace, name, build, args
-
-    def __getattr__(self, attr: str) -> Any:
-        value = self._namespace.get(self._name, self)
-        if value is self:
-            value = self._build(*self._args)
-            self._namespace[self._name] = value
-        return getattr(value, attr)
-
-
-def on_first_use(
-    namespace: MutableMapping[str, Any], name: str, build: Callable[..., Any], *args: Any
-) -> Any:
-    """``build(*args)``, built on the first attribute read of ``namespace[name]`` (its
-    module's ``globals()``), which it then replaces."""
-    return _OnFirstUse(namespace, name, build, args)
