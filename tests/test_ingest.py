@@ -127,6 +127,25 @@ def test_stored_copies_fold_around_each_mention_of_a_batch_spread_over_days(
     assert "scripted:6" in ids(store) and store.get_mention("scripted:3")["repost_count"] == 0
 
 
+def test_stored_copies_are_read_by_author_and_text(store: Store) -> None:
+    """The duplicate look-up reads back only stored mentions with a batch mention's author
+    and exact text in its window, not every mention of its authors in the batch's span:
+    a text that differs (by case or a space) or another author's is not read."""
+    from socialcare.store.ingest import _stored_texts
+
+    stored = [
+        mention("1", text="refund?", second=0),
+        mention("2", text="Refund?", second=10),
+        mention("3", text="refund? ", second=20),
+        mention("4", text="something else", second=30),
+        mention("5", text="refund?", author="u2", second=40),
+    ]
+    poll_source(store, Scripted({"duplicate_window_seconds": 0}, [Page(stored, cursor="a")]))
+    found = _stored_texts(store, [mention("9", text="refund?", second=100)], 600.0)
+    assert found == {("scripted:u1", "refund?"): [(T0.timestamp(), "scripted:1")]}
+    assert _stored_texts(store, [mention("9", text="refund?", second=700)], 600.0) == {}
+
+
 def test_duplicate_window_zero_turns_folding_off(store: Store) -> None:
     pages = [Page([mention("1", text="hi"), mention("2", text="hi", second=5)], cursor="x")]
     poll_source(store, Scripted({"duplicate_window_seconds": 0}, pages))
