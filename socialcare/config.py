@@ -4,17 +4,20 @@ The file is found via ``--config``, then ``SOCIALCARE_CONFIG``, then the
 platform config dir. Secrets are never read from the file's values directly:
 the file names environment variables (``bearer_token_env = "TWITTER_BEARER_TOKEN"``)
 and :func:`credential` reads them, so the config can be committed and shared.
+The parsed file is memoised on disk while it is unchanged (:func:`memo`, start-up).
 """
 
 from __future__ import annotations
 
 import difflib
+import marshal
 import math
 import os
-import tomllib
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from .errors import ConfigError, MissingCredential
 
@@ -146,6 +149,16 @@ def config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME))
 
 
+def cache_dir() -> Path:
+    """Where start-up memos live (:func:`memo`); always safe to delete."""
+    home = os.environ.get("SOCIALCARE_HOME")
+    if home:
+        return Path(home).expanduser() / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME))
+
+
 def default_config_path() -> Path:
     """The config file used when neither ``--config`` nor ``SOCIALCARE_CONFIG`` is given."""
     return config_dir() / "config.toml"
@@ -202,11 +215,13 @@ def login_name() -> str:
     if name:
         return name
     try:
-        import getpass
+        # the password database, as getpass.getuser() reads it, without getpass's
+        # import of termios (start-up, issue 18 item 7)
+        import pwd
 
-        return getpass.getuser().strip() or "agent"
-    except (OSError, KeyError, ImportError):
-        return "agent"
+        return pwd.getpwuid(os.getuid()).pw_name.strip() or "agent"
+    except (OSError, KeyError, ImportError):  # no pwd module (Windows), no entry
+        return os.environ.get("USERNAME", "").strip() or "agent"
 
 
 def load_config(path: str | Path | None = None, *, require_file: bool = False) -> Config:
@@ -221,17 +236,7 @@ def load_config(path: str | Path | None = None, *, require_file: bool = False) -
     cfg_path = Path(explicit).expanduser() if explicit else default_config_path()
     data: dict[str, Any] = {}
     if cfg_path.exists():
-        try:
-            # utf-8-sig: a BOM (Windows editors write one) is not part of the TOML
-            data = tomllib.loads(cfg_path.read_text(encoding="utf-8-sig"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{cfg_path}: not valid TOML ({exc})") from None
-        except OSError as exc:
-            raise ConfigError(f"{cfg_path}: cannot read ({exc.strerror})") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"{cfg_path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
-            ) from None
+        data = memo("config", [cfg_path], lambda: _read_toml(cfg_path), cache_dir())
     elif explicit or require_file:
         raise ConfigError(f"config file {cfg_path} does not exist (run `socialcare init`)")
     else:
@@ -291,6 +296,23 @@ def load_config(path: str | Path | None = None, *, require_file: bool = False) -
     )
 
 
+def _read_toml(cfg_path: Path) -> dict[str, Any]:
+    """The config file's TOML, or one clear error line (tomllib imported here: see :func:`memo`)."""
+    import tomllib
+
+    try:
+        # utf-8-sig: a BOM (Windows editors write one) is not part of the TOML
+        return tomllib.loads(cfg_path.read_text(encoding="utf-8-sig"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{cfg_path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{cfg_path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{cfg_path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+
+
 def _finite(value: Any, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(f"{key} must be a number, got {value!r}")
@@ -328,3 +350,108 @@ def credential(section: Mapping[str, Any], key: str, default_env: str, source: s
             f" (named by sources.{source}.{key}_env)"
         )
     return value
+
+
+# -- the start-up memo ---------------------------------------------------------------
+#
+# A memo on disk of values computed from files, trusted while those files are unchanged.
+#
+# Every command parses the TOML config (``tomllib`` compiles its regexes at import:
+# ~2 ms of start-up) and ``show`` hashes the scorer's code and data (~3 ms) to tell
+# whether a row's stored signals are current (issue 18 item 7). Both are pure
+# functions of a few files, so :func:`memo` keeps the result in the cache directory
+# keyed by each file's stat, as git's index and mypy's cache trust stat data.
+#
+# Why the key can be trusted:
+#
+# * size, mtime, ctime, inode and device are all in it: an edit changes mtime and
+#   ctime, a restored mtime (``touch -d``, ``rsync -t``) still changes ctime, and a
+#   file replaced by rename has another inode;
+# * a file changed in the last :data:`RACY_SECONDS` is never cached (git's "racily
+#   clean" rule): where timestamps are coarse, two writes in one tick share an
+#   mtime, so a stat taken that soon after a write proves nothing;
+# * only values :mod:`marshal` can write are kept (plain data: a TOML table with a
+#   date in it is simply not cached), and a cache file that does not read back
+#   whole is ignored and rewritten.
+#
+# The cache is an optimisation only: any error reading or writing it falls back to
+# computing the value, and deleting the directory is always safe. Its files are
+# the user's own (mode 0600 in a 0700 directory), like the config they mirror.
+
+_T = TypeVar("_T")
+
+#: a file changed this recently is not cached (its stat may not change on the next edit)
+RACY_SECONDS = 2.0
+#: bumped when the cache files' layout changes; the Python version is in the key too
+_FORMAT = 1
+
+StatKey = tuple[tuple[str, tuple[int, int, int, int, int] | None], ...]
+
+
+def stat_key(paths: Sequence[Path | str]) -> StatKey:
+    """Each path with its (size, mtime, ctime, inode, device), or None where it is missing."""
+    key: list[tuple[str, tuple[int, int, int, int, int] | None]] = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            key.append((os.path.abspath(path), None))
+            continue
+        key.append(
+            (
+                os.path.abspath(path),
+                (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev),
+            )
+        )
+    return tuple(key)
+
+
+def _racy(key: StatKey, now: float) -> bool:
+    newest = max((max(s[1], s[2]) for _, s in key if s is not None), default=0)
+    return newest / 1e9 > now - RACY_SECONDS
+
+
+def memo(
+    name: str,
+    paths: Sequence[Path | str],
+    compute: Callable[[], _T],
+    directory: Path,
+) -> _T:
+    """``compute()``, or the value it returned before while ``paths`` are unchanged.
+
+    ``name`` says what the value is (one cache file per name: the paths are in its key);
+    ``compute`` must depend on nothing but the contents of ``paths``.
+    """
+    key = (_FORMAT, sys.version_info[:2], stat_key(paths))
+    file = directory / f"{name}.marshal"
+    try:
+        with open(file, "rb") as f:
+            stored_key, value = marshal.load(f)
+        if stored_key == key:
+            return value  # type: ignore[no-any-return]
+    except (OSError, EOFError, ValueError, TypeError):
+        pass  # no cache yet, or one that does not read back: compute
+    value = compute()
+    if not _racy(key[2], time.time()):
+        _write(file, (key, value))
+    return value
+
+
+def _write(file: Path, entry: Any) -> None:
+    """Write ``entry`` whole or not at all; a value marshal cannot write is not cached."""
+    try:
+        data = marshal.dumps(entry)
+    except ValueError:
+        return
+    partial = file.with_name(f".{file.name}.{os.getpid()}")
+    try:
+        file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(partial, file)
+    except OSError:
+        try:
+            partial.unlink(missing_ok=True)
+        except OSError:
+            pass

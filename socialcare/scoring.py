@@ -29,13 +29,14 @@ from json.scanner import make_scanner as _make_scanner
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, cast
 
+from .config import cache_dir, memo
 from .errors import UsageError
 
 try:  # hashlib's blake2b itself, without the OpenSSL bindings hashlib loads (~2 ms of show)
     from _blake2 import blake2b
 except ImportError:  # pragma: no cover - an interpreter built without it
     from hashlib import blake2b
-from .models import to_iso, utcnow
+from .models import deferred_dataclass, to_iso, utcnow
 from .store import TRIAGE_COLUMNS
 from .store import triage as store_triage
 from .triage import codec as _codec
@@ -239,15 +240,29 @@ def _code_fingerprint() -> bytes:
     VADER lexicon and code, py3langid's version, and the signals codec version.
 
     Any upgrade that touches them changes every row's fingerprint, so the
-    first ``triage --all`` after it scores every row from its text.
+    first ``triage --all`` after it scores every row from its text. Hashing them
+    (~0.9 MB, and the versions' metadata) costs ``show`` ~3 ms of start-up, so the
+    digest is memoised on disk (:func:`socialcare.config.memo`) while those files and
+    the ``sys.path`` directories (an install or upgrade changes them) are unchanged.
+    The memo is of the content hash itself: a team store's agents still agree on it.
     """
-    h = blake2b(digest_size=16)
-    h.update(f"socialcare triage fingerprint 1; codec {SIGNALS_VERSION}\0".encode())
+    files = _fingerprinted_files()
+    watched: list[Path | str] = [*files, *(entry or "." for entry in sys.path)]
+    return memo("code-fingerprint", watched, lambda: _hash_code(files), cache_dir())
+
+
+def _fingerprinted_files() -> list[Path]:
     files = sorted(p for p in _TRIAGE_DIR.rglob("*") if p.is_file() and p.suffix != ".pyc")
     import vaderSentiment
 
     vader = Path(vaderSentiment.__file__).resolve().parent
     files += sorted(p for p in vader.iterdir() if p.suffix in (".py", ".txt"))
+    return files
+
+
+def _hash_code(files: Sequence[Path]) -> bytes:
+    h = blake2b(digest_size=16)
+    h.update(f"socialcare triage fingerprint 1; codec {SIGNALS_VERSION}\0".encode())
     for path in files:
         h.update(f"{path.name}\0".encode())
         h.update(path.read_bytes())
@@ -776,7 +791,7 @@ def read_labels(path: str | Path) -> dict[str, bool]:
     return labels
 
 
-@dataclass
+@deferred_dataclass  # made by `triage train` only
 class TrainReport:
     """What ``triage train`` did: the labels it used, the model (if any), what it re-scored."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -70,12 +71,30 @@ def test_credential_reads_named_env_var(monkeypatch: pytest.MonkeyPatch) -> None
 def test_the_agent_name_falls_back_to_the_login_name_when_user_is_empty(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import getpass
+    import pwd
 
     monkeypatch.delenv("SOCIALCARE_AGENT", raising=False)
     monkeypatch.setenv("USER", "")
     monkeypatch.setenv("LOGNAME", "")
-    monkeypatch.setattr(getpass, "getuser", lambda: "maria")
+    fields = list(pwd.getpwuid(os.getuid()))
+    fields[0] = "maria"  # pw_name
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: pwd.struct_passwd(fields))
     path = tmp_path / "c.toml"
     path.write_text("", encoding="utf-8")
     assert load_config(path).agent == "maria"
+
+
+def test_an_agent_missing_from_the_password_database_is_called_agent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pwd
+
+    def missing(uid: int) -> None:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    for name in ("SOCIALCARE_AGENT", "USER", "LOGNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", missing)
+    path = tmp_path / "c.toml"
+    path.write_text("", encoding="utf-8")
+    assert load_config(path).agent == "agent"

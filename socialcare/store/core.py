@@ -19,7 +19,6 @@ import sqlite3
 import sys
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -171,7 +170,7 @@ def _mention_values(m: Mention, now: str, own: set[str]) -> tuple[Any, ...]:
     )
 
 
-@dataclass(frozen=True)
+@deferred_dataclass(frozen=True)  # made by the first queue: `show` makes none
 class QueueFilter:
     """What ``queue`` shows; every field narrows the list."""
 

@@ -45,7 +45,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
 from ..errors import ConfigError
-from ..models import parse_iso, to_iso, utcnow
+from ..models import deferred_dataclass, parse_iso, to_iso, utcnow
 from . import signals as sig
 from .codec import SIGNALS_VERSION, decode_signals, encode_signals  # noqa: F401
 from .packs import DEFAULT_DOMAINS, load_packs
@@ -144,7 +144,7 @@ class Weights:
         return float(getattr(self, intent)) if intent in sig.INTENTS else self.other
 
 
-@dataclass(frozen=True)
+@deferred_dataclass(frozen=True)  # made for a configured rule: most configs have none
 class Rule:
     """A ``[[triage.rules]]`` entry: when it matches, add ``weight`` and ``tag``.
 
