@@ -186,3 +186,14 @@ def test_piped_show_is_rich_s_bytes_without_rich(
         assert "\x1b" not in fast and "\u202e" not in fast
         # the plain path wrote the lines (the rules and the header at least)
         assert any("─" in line for line in plain_lines) and mention in plain_lines[0], mention
+
+
+def test_latin_letters_are_counted_as_rich_counts_them_without_its_tables() -> None:
+    """``_cells``' shortcut for U+00A0..U+02FF agrees with rich's tables, char by char and
+    mixed; anything else (wide, zero-width, C1 controls) still goes to rich."""
+    from rich.cells import cell_len
+
+    samples = [chr(c) for c in range(0x20, 0x7F)] + [chr(c) for c in range(0x80, 0x310)]
+    samples += ["María González", "Ærøskøbing ŁÓDŹ ǅ", "naïve 東京", "a\u0301", "x\u200by", "\x85"]
+    for text in samples:
+        assert plain._cells(text) == cell_len(text), repr(text)

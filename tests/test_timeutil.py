@@ -133,3 +133,32 @@ def test_show_reads_the_machine_zone_without_importing_tzlocal() -> None:
     env = {k: v for k, v in os.environ.items() if k != "TZ"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "True", out.stderr
+
+
+@pytest.mark.parametrize("name", sorted(timeutil.UTC_NAMES))
+def test_the_names_of_utc_read_and_show_as_zoneinfo_would(name: str) -> None:
+    """A UTC name is ``timezone.utc`` (no zoneinfo import), which shows and parses times
+    exactly as that name's ZoneInfo does."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(name)
+    assert timeutil.resolve_tz(name) is timezone.utc
+    for when in (NOW, datetime(2026, 7, 1, 3, 30, tzinfo=timezone.utc)):
+        assert timeutil.format_local(when, name) == when.astimezone(zone).strftime(
+            timeutil.LOCAL_FORMAT
+        )
+        naive = when.replace(tzinfo=None).isoformat()
+        assert timeutil.parse_agent_time(naive, tz=name) == when.replace(tzinfo=zone)
+
+
+def test_a_utc_machine_zone_needs_no_zoneinfo() -> None:
+    code = (
+        "import sys\n"
+        "from socialcare import timeutil\n"
+        "zone = timeutil._machine_zone()\n"
+        "print(timeutil._linked_zone_name() in timeutil.UTC_NAMES, 'zoneinfo' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TZ"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    linked_utc, loaded = out.stdout.split()
+    assert not (linked_utc == "True" and loaded == "True"), out.stderr

@@ -81,9 +81,17 @@ def plain_width() -> tuple[int, bool] | None:
     return None  # rich would ask the terminal on stderr or stdin, or say 80
 
 
+#: rich counts each of these as one cell: Latin-1's printable half, Latin Extended-A and -B
+#: and IPA (U+00A0 to U+02FF), which spell the names of most of Europe and the Americas
+_ONE_CELL_FROM, _ONE_CELL_TO = "\u00a0", "\u02ff"
+
+
 def _cells(text: str) -> int:
-    """Terminal cells of ``text``, as rich counts them (ASCII without loading its tables)."""
-    if text.isascii():
+    """Terminal cells of ``text``, as rich counts them: ASCII and the Latin letters
+    (``María``) without loading rich's width tables (~1.5 ms of ``show``'s start-up)."""
+    if text.isascii() or (
+        max(text) <= _ONE_CELL_TO and all(c < "\x80" or c >= _ONE_CELL_FROM for c in text)
+    ):
         return len(text)
     from rich.cells import cell_len
 
