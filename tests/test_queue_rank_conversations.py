@@ -11,6 +11,13 @@ import pytest
 
 from socialcare.store import QueueFilter, Store
 
+
+@pytest.fixture(autouse=True)
+def _always_ranged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These stores are small: rank them from index ranges as a large store is ranked."""
+    monkeypatch.setattr(Store, "plain_rank_rows", 0)
+
+
 NOW = 1_796_000_000.0
 
 _INSERT = (

@@ -21,6 +21,13 @@ from hypothesis import strategies as st
 from socialcare.models import to_iso
 from socialcare.store import QueueFilter, Store
 
+
+@pytest.fixture(autouse=True)
+def _always_ranged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These stores are small: rank them from index ranges as a large store is ranked."""
+    monkeypatch.setattr(Store, "plain_rank_rows", 0)
+
+
 NOW = 1_796_000_000.0  # 2026-11-30T...Z, an arbitrary fixed "now"
 
 _INSERT = (
@@ -184,6 +191,33 @@ def test_the_ranking_reads_index_ranges_not_a_sort_of_every_open_row(store: Stor
     )
     assert "idx_mentions_open_hour (<expr>=? AND static_score>?)" in plan, plan
     assert "idx_mentions_open_queue (static_score>?)" in plan, plan
+
+
+@pytest.mark.parametrize("cut, ranged", [(10, False), (9, True), (0, True)])
+def test_a_small_queue_is_sorted_and_a_large_one_ranged_with_the_same_result(
+    store: Store, monkeypatch: pytest.MonkeyPatch, cut: int, ranged: bool
+) -> None:
+    """SQLite sorts a queue of at most ``plain_rank_rows`` rows of its status (cheaper than
+    preparing the ranged statement) and ranges a larger one; both rank alike."""
+    if store.backend != "sqlite":
+        pytest.skip("PostgreSQL always runs its own prepared ranking statement")
+    rows = [(h * 3.0, float(h % 4), "open", "demo", None, False, 5, None) for h in range(10)]
+    _fill(store, rows + [(1.0, 9.0, "closed", "demo", None, False, 5, None)])
+    monkeypatch.setattr(Store, "plain_rank_rows", cut)
+    seen: list[str] = []
+    store.conn.set_trace_callback(seen.append)
+    try:
+        got = store.queue(QueueFilter(limit=5), NOW, 2.0, 24.0)
+    finally:
+        store.conn.set_trace_callback(None)
+    assert any("UNION ALL" in s for s in seen) == ranged, seen
+    store.index_ranking = False
+    try:
+        reference = store.queue(QueueFilter(limit=5), NOW, 2.0, 24.0)
+    finally:
+        store.index_ranking = True
+    assert [(r["id"], r["score"]) for r in got] == [(r["id"], r["score"]) for r in reference]
+    assert len(got) == 5
 
 
 # -- business time ([hours]): the waiting term counts only open hours ---------------------
