@@ -57,8 +57,7 @@ def config(database: str, instance: str) -> Config:
             "mastodon": {"instance": instance, "access_token_env": TOKEN_ENV, "mentions": False}
         },  # fmt: skip
     )
-    object.__setattr__(cfg, "incidents", {"min_interval": {"mastodon": 0}})
-    return cfg
+    return cfg._replace(incidents={"min_interval": {"mastodon": 0}})
 
 
 def seed(store: Store, customers: int) -> dict[str, str]:

@@ -15,9 +15,9 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence, TypeVar
 
 from .errors import ConfigError, MissingCredential
 
@@ -149,6 +149,10 @@ def config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME))
 
 
+#: the default of a config's tables: empty and read-only (shared by every Config)
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
 def cache_dir() -> Path:
     """Where start-up memos live (:func:`memo`); always safe to delete."""
     home = os.environ.get("SOCIALCARE_HOME")
@@ -164,27 +168,32 @@ def default_config_path() -> Path:
     return config_dir() / "config.toml"
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     """The whole configuration, read-only once loaded.
 
     ``sources`` keeps each ``[sources.NAME]`` table as a plain mapping because
     each adapter validates its own keys; ``triage`` likewise for the scorer.
+
+    A NamedTuple, not a frozen dataclass: every command builds one, and making
+    a 14-field frozen dataclass at import (compiling its ``__init__``, ``__eq__``,
+    ``__setattr__``...) cost ~9M instructions, 3.5% of ``import typer, rich``
+    (issue 18 item 7). Change one with ``cfg._replace(agent="bob")``. The
+    mapping defaults are read-only views, so no two configs can share a mutable one.
     """
 
     database: str
     agent: str
     timezone: str | None = None
     brand_handles: tuple[str, ...] = ()
-    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    triage: Mapping[str, Any] = field(default_factory=dict)
+    sources: Mapping[str, Mapping[str, Any]] = _EMPTY
+    triage: Mapping[str, Any] = _EMPTY
     templates_dir: str | None = None
-    followups: Mapping[str, Any] = field(default_factory=dict)
-    kb: Mapping[str, Any] = field(default_factory=dict)
-    incidents: Mapping[str, Any] = field(default_factory=dict)
+    followups: Mapping[str, Any] = _EMPTY
+    kb: Mapping[str, Any] = _EMPTY
+    incidents: Mapping[str, Any] = _EMPTY
     #: team mode: ``[routing]``, ``[hours]`` and the ``[[notify]]`` entries (socialcare.team reads them)
-    routing: Mapping[str, Any] = field(default_factory=dict)
-    hours: Mapping[str, Any] = field(default_factory=dict)
+    routing: Mapping[str, Any] = _EMPTY
+    hours: Mapping[str, Any] = _EMPTY
     notify: tuple[Mapping[str, Any], ...] = ()
     path: Path | None = None
 

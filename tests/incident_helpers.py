@@ -52,10 +52,8 @@ def outage(store: Store, *, mentions: int = 2000, customers: int = 1500) -> dict
 
 def config(database: str, workdir: Path, **incidents: Any) -> Config:
     """The recording sources with no pacing (the tests measure correctness, not waits)."""
-    cfg = make_config(database, workdir)
     table = {"min_interval": {"plain": 0, "fake": 0}, **incidents}
-    object.__setattr__(cfg, "incidents", table)
-    return cfg
+    return make_config(database, workdir)._replace(incidents=table)
 
 
 def replies_logged(workdir: Path) -> list[dict[str, Any]]:

@@ -111,26 +111,22 @@ def make_config(
     followups_table: dict[str, Any] | None = None,
     sources: dict[str, Any] | None = None,
 ) -> Config:
-    """A config with the recording sources, London time and the test templates.
-
-    ``followups`` is set the way ``load_config`` will set it once Config has the field.
-    """
+    """A config with the recording sources, London time and the test templates."""
     log = str(workdir / "sent.jsonl")
     all_sources: dict[str, Any] = {
         "fake": {"log": log, **(fake or {})},
         "plain": {"log": log},
         **(sources or {}),
     }
-    cfg = Config(
+    return Config(
         database=str(database),
         agent="alice",
         timezone=LONDON,
         brand_handles=("acmehelp",),
         sources=all_sources,
         templates_dir=str(workdir / "templates"),
+        followups=followups_table or {},
     )
-    object.__setattr__(cfg, "followups", followups_table or {})
-    return cfg
 
 
 def write_templates(workdir: Path) -> None:

@@ -3,7 +3,6 @@ customer, length limits, answered customers, posts, resolve and its follow-ups, 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -48,9 +47,7 @@ def workdir(tmp_path: Path) -> Path:
 @pytest.fixture
 def sc(file_store: Store, workdir: Path) -> Iterator[Socialcare]:
     cfg = config(file_store.path, workdir)
-    object.__setattr__(
-        cfg, "sources", {**cfg.sources, "tiny": {"log": str(workdir / "sent.jsonl")}}
-    )
+    cfg = cfg._replace(sources={**cfg.sources, "tiny": {"log": str(workdir / "sent.jsonl")}})
     app = Socialcare(cfg, file_store)
     yield app
     app.adapters.close()
@@ -156,7 +153,7 @@ def test_an_answer_meanwhile_cancels_the_acknowledgement(
         patched.setattr(service, "send_item", stopped)
         sc.incident_reply("login", text=ACK)
     assert len(file_store.outbox_list(("pending",))) == 2
-    bob = Socialcare(dataclasses.replace(sc.config, agent="bob"), file_store)
+    bob = Socialcare(sc.config._replace(agent="bob"), file_store)
     bob.reply(a, text="Sorry Ana, looking into it", force=True)  # force: the ack is pending
     bob.adapters.close()
     seen: list[int] = []
@@ -183,8 +180,7 @@ def test_polls_attach_new_matching_mentions_until_resolved(
                 f.write(json.dumps(line) + "\n")
 
     write([{"id": "1", "author": "ann", "text": "app login broken", "minutes_ago": 5}])
-    cfg = config(file_store.path, workdir)
-    object.__setattr__(cfg, "sources", {"demo": {"path": str(demo)}})
+    cfg = config(file_store.path, workdir)._replace(sources={"demo": {"path": str(demo)}})
     sc = Socialcare(cfg, file_store)
     sc.poll()
     _, caught = sc.incident_open("login", match="login broken")

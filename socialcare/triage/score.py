@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
@@ -122,9 +122,13 @@ def _part(name: str, value: float, weight: float, detail: str) -> Contribution:
 _new = tuple.__new__
 
 
-@dataclass(frozen=True)
-class Weights:
-    """``[triage.weights]``: one weight per signal, and one per intent."""
+class Weights(NamedTuple):
+    """``[triage.weights]``: one weight per signal, and one per intent.
+
+    A NamedTuple, not a frozen dataclass: settings are built by every command
+    that scores or explains, and making the dataclass at import cost ``show``
+    ~8M instructions of start-up (issue 18 item 7).
+    """
 
     sentiment: float = 1.5
     urgency: float = 2.0
@@ -338,7 +342,7 @@ def _words(value: Any, key: str) -> tuple[str, ...]:
 
 def _weights(value: Any) -> Weights:
     table = _table(value, "triage.weights")
-    names = [f.name for f in fields(Weights)]
+    names = list(Weights._fields)
     _known_keys(table, names, "triage.weights")
     return Weights(**{k: _number(v, f"triage.weights.{k}") for k, v in table.items()})
 
