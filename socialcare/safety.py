@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import field
+from functools import lru_cache
 from itertools import compress, islice
 from operator import methodcaller
 from pathlib import Path
@@ -52,15 +53,16 @@ def _on_first_use(name: str, pattern: str) -> re.Pattern[str]:
 
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC strings, and 2-byte escapes.
-_ESCAPES = re.compile(
+_ESCAPES = _on_first_use(
+    "_ESCAPES",
     r"\x1b\[[0-?]*[ -/]*[@-~]"
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
     r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
     r"|\x1b[@-Z\\-_]"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
+    r"|\x9b[0-?]*[ -/]*[@-~]",
 )
 # C0 except tab/newline, DEL, C1, and bidi overrides/isolates (Trojan-source style reordering).
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS = _on_first_use("_CONTROLS", r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _CSV_CONTROLS = _on_first_use(
     "_CSV_CONTROLS", r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 )
@@ -79,6 +81,7 @@ _FORMULA_AFTER_JOIN = _on_first_use(
 _STARTS_FORMULA = methodcaller("startswith", _FORMULA_START)
 
 
+@lru_cache(maxsize=1)
 def _latin1_marks() -> bytes:
     """A ``bytes.translate`` table for Latin-1 text: what each character is to the checks."""
     marks = bytearray(b"a" * 256)  # "a": nothing csv_safe looks at
@@ -92,9 +95,9 @@ def _latin1_marks() -> bytes:
     return bytes(marks)
 
 
-#: Latin-1 text translated by this table reads "C" where csv_safe strips a character
-#: and "F" where a formula character is, and the join separator reads "SS"
-_LATIN1_MARKS = _latin1_marks()
+#: Latin-1 text translated by ``_latin1_marks()`` reads "C" where csv_safe strips a
+#: character and "F" where a formula character is, and the join separator reads "SS"
+#: (built on the first CSV page: ``queue`` and ``show`` write none)
 #: a formula character right after a separator, in the marks
 _MARKED_FORMULA_AFTER_JOIN = b"SSF"
 # Lone surrogates ("\ud800" in platform JSON, or undecodable bytes kept by surrogateescape)
@@ -108,6 +111,10 @@ def clean_text(text: str | None) -> str:
     """Strip terminal escape sequences and control characters, keeping newlines and tabs."""
     if not text:
         return ""
+    if text.isprintable() or text.replace("\n", "").replace("\t", "").isprintable():
+        # no escape, control or bidi character (each is unprintable, Cc or Cf), no CR:
+        # nothing to strip, and no pattern compiled for it (start-up of `queue`)
+        return text
     text = _ESCAPES.sub("", text.replace("\r\n", "\n"))
     return _CONTROLS.sub("", text.replace("\r", "\n"))
 
@@ -245,7 +252,7 @@ def _flags(joined: str) -> tuple[bool, bool]:
         # Latin-1 text (most columns) encodes by a plain copy, one translate marks what
         # csv_safe looks at, and two searches in C read the marks: far cheaper than
         # isprintable, or a regular expression that stopped at every separator.
-        marks = joined.encode("latin-1").translate(_LATIN1_MARKS)
+        marks = joined.encode("latin-1").translate(_latin1_marks())
     except UnicodeEncodeError:  # beyond U+00FF (emoji, CJK, bidi controls, surrogates)
         controls = not (joined.isprintable() or _CSV_CONTROLS.search(joined) is None)
         formula = (

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from socialcare.safety import clean_text, csv_safe, html_to_text, markup_safe, one_line, read_html
 
@@ -67,3 +69,27 @@ def test_html_to_text_keeps_the_authors_breaks() -> None:
         "line one\n\nHN paragraph\n\nanother"
     )
     assert html_to_text("<br/><br/>  <p></p>text") == "text"
+
+
+_HOSTILE = st.text(
+    alphabet=st.sampled_from(
+        list("ab \n\t\r[]0;?~\\") + ["\x1b", "\x07", "\x9b", "\x85", "\x00", "\x7f", "\u202e",
+                                     "\u2066", "\u00a0", "\u00ad", "\u200b", "é", "東"]
+    ),
+    max_size=40,
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_HOSTILE)
+def test_clean_text_takes_its_shortcut_only_when_the_patterns_would_change_nothing(
+    text: str,
+) -> None:
+    """``clean_text`` returns printable text untouched without its patterns: the same
+    as stripping escapes and controls the long way."""
+    from socialcare import safety
+
+    long_way = safety._CONTROLS.sub(
+        "", safety._ESCAPES.sub("", text.replace("\r\n", "\n")).replace("\r", "\n")
+    )
+    assert clean_text(text) == long_way

@@ -97,6 +97,14 @@ def test_set_up_after_logging_is_imported_is_the_same() -> None:
 #: safety's patterns that ``queue`` never uses, compiled on first use: name -> the pattern
 #: as it was compiled at import before
 _PATTERNS = {
+    "_ESCAPES": (
+        r"\x1b\[[0-?]*[ -/]*[@-~]"
+        r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+        r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
+        r"|\x1b[@-Z\\-_]"
+        r"|\x9b[0-?]*[ -/]*[@-~]"
+    ),
+    "_CONTROLS": r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]",
     "_CSV_CONTROLS": r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]",
     "_FORMULA_AFTER_JOIN": re.escape("~~") + "[" + re.escape("=+-@\t\r") + "]",
     "_UNENCODABLE": "[\ud800-\udfff]",
@@ -112,7 +120,8 @@ def test_safety_patterns_queue_does_not_use_are_compiled_on_first_use() -> None:
         "import json, socialcare.safety as s\n"
         f"names = {sorted(_PATTERNS)!r}\n"
         "print(json.dumps([type(getattr(s, n)).__name__ for n in names]))\n"
-        "s.csv_safe('=x\\x1b[2J'); s.storable_text('a\\x00'); s.storable_data('\\ud800é')\n"
+        "s.clean_text('a\\x1b[2Jb\\x07');"
+        " s.csv_safe('=x\\x1b[2J'); s.storable_text('a\\x00'); s.storable_data('\\ud800é')\n"
         "s.html_to_text('<p>a  b</p>\\n\\n\\n\\n<p>c < d</p>'); list(s.csv_rows([['é\\u202e']]))\n"
         "list(s.csv_rows([['=a', 'b~~=c'], ['x', 'y']]))\n"
         "print(json.dumps([type(getattr(s, n)).__name__ for n in names]))\n"
@@ -133,6 +142,6 @@ def test_safety_patterns_queue_does_not_use_are_compiled_on_first_use() -> None:
         assert isinstance(compiled, re.Pattern) and compiled == re.compile(pattern), name
     # the Latin-1 characters the CSV check marks as stripped: as _CSV_CONTROLS finds them
     controls = re.compile(_PATTERNS["_CSV_CONTROLS"])
-    assert [safety._LATIN1_MARKS[b] == ord("C") for b in range(256)] == [
+    assert [safety._latin1_marks()[b] == ord("C") for b in range(256)] == [
         bool(controls.match(chr(b))) for b in range(256)
     ]
