@@ -35,6 +35,7 @@ from ..store import Row, Store
 from ..store import team as store_team
 from ..store.ingest import Scorer
 from ..triage.codec import decode_signals
+from ._gc import gc_paused
 
 __all__ = [
     "RULE_KEYS",
@@ -740,6 +741,7 @@ class _Picker:
             store_team.set_turn(self.store, team, turn % max(len(self.settings.teams[team]), 1))
 
 
+@gc_paused
 def route_ids(store: Store, settings: RoutingSettings, ids: Sequence[str]) -> list[Decision]:
     """Route the new mentions among ``ids``: call inside the ingest transaction.
 
@@ -836,6 +838,7 @@ class _PagePlan:
     picker: _Picker | None
     assigned: dict[str, tuple[str, str]] = field(default_factory=dict)
 
+    @gc_paused
     def finish(self, store: Store) -> None:
         """The page's ``team_routes`` rows and audit rows, one executemany each."""
         placed = [d for d in self.decisions if d.assignee is not None]
@@ -874,6 +877,7 @@ class PageRouter:
         """Score as the wrapped scorer."""
         return self.scorer(rows, counts)
 
+    @gc_paused
     def plan_routes(
         self, store: Store, rows: Sequence[Row], columns: Mapping[str, Mapping[str, Any]]
     ) -> _PagePlan | None:
