@@ -901,15 +901,17 @@ class PageRouter:
         page = _Page(routable, lambda keys: store_team.customer_ids(store, keys))
         firsts = _match_page(self.settings.rules, page)
         plan = _PagePlan(self, [i for _, i in new], [], None)
-        matched = [(p[0], rule) for p, rule in zip(routable, firsts, strict=True) if rule]
+        # each matched row by its id (``str(row["id"])``, made once above)
+        matched = [
+            (i, rule) for (_, i, _), rule in zip(order, firsts, strict=True) if rule is not None
+        ]
         if not matched:
             return plan
         plan.picker = picker = _Picker(store, self.settings)
         now = to_iso(utcnow())
         assigned, decisions = plan.assigned, plan.decisions
         picks = picker.pick_all([rule for _, rule in matched])
-        for (row, rule), (agent, why) in zip(matched, picks, strict=True):
-            mention_id = str(row["id"])
+        for (mention_id, rule), (agent, why) in zip(matched, picks, strict=True):
             if agent is not None:
                 assigned[mention_id] = (agent, now)
             decisions.append(Decision(mention_id, rule.name, agent, rule.team, why))
