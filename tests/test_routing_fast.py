@@ -337,3 +337,28 @@ def test_pattern_literals_of_common_patterns() -> None:
     page = [{"id": str(n), "source": "demo", "text": t} for n, t in
             enumerate(["INV-1", "an inv-2", "invoice", "ÍNV-3", "İNV-4", "x\x00inv-5", ""])]  # fmt: skip
     assert rs.first_matches(page) == [rs.first_match(r) for r in page]
+
+
+def test_gc_pause_restores_the_collector_and_passes_results_and_errors() -> None:
+    """The batch steps' collector pause leaves gc as it found it, on success and on error."""
+    import gc
+
+    from socialcare.team._gc import gc_paused
+
+    @gc_paused
+    def step(fail: bool) -> bool:
+        if fail:
+            raise ValueError("boom")
+        return gc.isenabled()
+
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        assert step(False) is False and gc.isenabled()
+        with pytest.raises(ValueError):
+            step(True)
+        assert gc.isenabled()
+        gc.disable()
+        assert step(False) is False and not gc.isenabled()
+    finally:
+        gc.enable() if was else gc.disable()

@@ -42,6 +42,7 @@ from ..sources.base import Source
 from ..store import Row, Store
 from ..store import team as store_team
 from ..timeutil import parse_duration
+from ._gc import gc_paused
 from .hours import BusinessHours
 
 __all__ = [
@@ -260,6 +261,7 @@ class NotifySettings:
 
 
 # -- events ----------------------------------------------------------------------------
+@gc_paused
 def mention_events(rows: Sequence[Row]) -> list[Event]:
     """One ``mention`` event per new mention of a poll."""
     return [
@@ -581,6 +583,7 @@ class NotifyRun:
     failed: list[str] = field(default_factory=list)
 
 
+@gc_paused
 def enqueue(store: Store, settings: NotifySettings, events: Sequence[Event], *, agent: str = "",
             only: str | None = None) -> NotifyRun:  # fmt: skip
     """Claim each wanted (event, target) key and enqueue its outbox item, in one transaction."""
@@ -616,6 +619,7 @@ def enqueue(store: Store, settings: NotifySettings, events: Sequence[Event], *, 
     return run
 
 
+@gc_paused
 def send_pending(store: Store, senders: Senders, run: NotifyRun, *, agent: str = "") -> NotifyRun:
     """Send every pending notify item (this run's and any a crashed run left), once each."""
     from ..errors import Conflict

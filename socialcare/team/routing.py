@@ -35,6 +35,7 @@ from ..store import Row, Store
 from ..store import team as store_team
 from ..store.ingest import Scorer
 from ..triage.codec import decode_signals
+from ._gc import gc_paused
 
 __all__ = [
     "RULE_KEYS",
@@ -740,6 +741,7 @@ class _Picker:
             store_team.set_turn(self.store, team, turn % max(len(self.settings.teams[team]), 1))
 
 
+@gc_paused
 def route_ids(store: Store, settings: RoutingSettings, ids: Sequence[str]) -> list[Decision]:
     """Route the new mentions among ``ids``: call inside the ingest transaction.
 
@@ -836,6 +838,7 @@ class _PagePlan:
     picker: _Picker | None
     assigned: dict[str, tuple[str, str]] = field(default_factory=dict)
 
+    @gc_paused
     def finish(self, store: Store) -> None:
         """The page's ``team_routes`` rows and audit rows, one executemany each."""
         placed = [d for d in self.decisions if d.assignee is not None]
@@ -874,6 +877,7 @@ class PageRouter:
         """Score as the wrapped scorer."""
         return self.scorer(rows, counts)
 
+    @gc_paused
     def plan_routes(
         self, store: Store, rows: Sequence[Row], columns: Mapping[str, Mapping[str, Any]]
     ) -> _PagePlan | None:
@@ -897,15 +901,17 @@ class PageRouter:
         page = _Page(routable, lambda keys: store_team.customer_ids(store, keys))
         firsts = _match_page(self.settings.rules, page)
         plan = _PagePlan(self, [i for _, i in new], [], None)
-        matched = [(p[0], rule) for p, rule in zip(routable, firsts, strict=True) if rule]
+        # each matched row by its id (``str(row["id"])``, made once above)
+        matched = [
+            (i, rule) for (_, i, _), rule in zip(order, firsts, strict=True) if rule is not None
+        ]
         if not matched:
             return plan
         plan.picker = picker = _Picker(store, self.settings)
         now = to_iso(utcnow())
         assigned, decisions = plan.assigned, plan.decisions
         picks = picker.pick_all([rule for _, rule in matched])
-        for (row, rule), (agent, why) in zip(matched, picks, strict=True):
-            mention_id = str(row["id"])
+        for (mention_id, rule), (agent, why) in zip(matched, picks, strict=True):
             if agent is not None:
                 assigned[mention_id] = (agent, now)
             decisions.append(Decision(mention_id, rule.name, agent, rule.team, why))

@@ -39,7 +39,7 @@ from typing import Any, Iterable, Mapping, NamedTuple, Sequence, Union, cast
 from ..errors import UsageError
 from ..models import to_iso, utcnow
 from .codec import decode_signals
-from .words import memo_words
+from .words import fill_new_tokens, memo_words
 
 __all__ = [
     "FEATURE_SCHEME",
@@ -381,12 +381,12 @@ class LearnedModel:
         )
         out = []
         for text, intent, values in zip(texts, intents, signal_rows, strict=True):
-            # memo_words(text, ...) inline; it runs itself only when a token is new
-            parts = list(map(memo.get, text.split()))
+            # memo_words(text, ...) inline: the text is split and looked up once
+            raw = text.split()
+            parts = list(map(memo.get, raw))
             if None in parts:
-                toks = memo_words(text, memo, split_token)
-            else:
-                toks = list(from_iterable(parts))  # type: ignore[arg-type]
+                fill_new_tokens(raw, parts, memo, split_token)
+            toks = list(from_iterable(parts))  # type: ignore[arg-type]
             keys = cast(
                 "Iterable[str | tuple[str, str]]", chain(toks, zip(toks, toks[1:], strict=False))
             )

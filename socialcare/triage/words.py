@@ -16,6 +16,7 @@ __all__ = [
     "OTHER_LANGUAGE_FUNCTION_WORDS",
     "STOPWORDS",
     "TOKEN_MEMO_LIMIT",
+    "fill_new_tokens",
     "memo_words",
 ]
 
@@ -94,11 +95,28 @@ def memo_words(
     raw = text.split()
     parts = list(map(memo.get, raw))
     if None in parts:
-        if len(memo) >= TOKEN_MEMO_LIMIT:
-            memo.clear()
-        # only the new tokens (usually one, an order number) are tokenised, and the
-        # lookups run again at C speed instead of a comprehension over every token
-        for token in set(raw).difference(memo):
-            token_words(token)
-        parts = list(map(memo.__getitem__, raw))
+        fill_new_tokens(raw, parts, memo, token_words)
     return list(chain.from_iterable(parts))  # type: ignore[arg-type]
+
+
+def fill_new_tokens(
+    raw: list[str],
+    parts: list[tuple[str, ...] | None],
+    memo: dict[str, tuple[str, ...]],
+    token_words: Callable[[str], tuple[str, ...]],
+) -> None:
+    """Replace each None in ``parts`` (``memo.get`` of ``raw``) by its token's words.
+
+    Only the new tokens' places are visited, found by ``list.index`` at C speed:
+    a text usually has one (an order number), and splitting, looking up and
+    hashing the whole text again cost more than the new token itself did.
+    """
+    if len(memo) >= TOKEN_MEMO_LIMIT:
+        memo.clear()  # the words already looked up stay right: a token's words never change
+    get, at = memo.get, 0
+    for _ in range(parts.count(None)):
+        at = parts.index(None, at)
+        token = raw[at]
+        found = get(token)  # a new token seen twice in the text is in the memo by now
+        parts[at] = token_words(token) if found is None else found
+        at += 1

@@ -149,3 +149,20 @@ def test_digit_tokens_split_like_the_regexes(pieces: list[str]) -> None:
     token = "".join(pieces)
     assert signals._token_words(token) == tuple(_matcher_words(token)), repr(token)
     assert learned._token_words(token) == tuple(learned._text_words(token)), repr(token)
+
+
+def test_new_tokens_filled_in_place_like_a_fresh_memo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fill_new_tokens: repeated new tokens, known ones between, and a memo restart."""
+    from socialcare.triage import words
+
+    text = "@AcmeHelp 39260) bill 39260) (77) bill new-ish 39260)"
+    for limit in (10**9, 1):  # 1: the memo restarts while the text is being filled
+        monkeypatch.setattr(words, "TOKEN_MEMO_LIMIT", limit)
+        memo: dict[str, tuple[str, ...]] = {"bill": ("bill",), "@AcmeHelp": ("acmehelp",)}
+
+        def fill(token: str, memo: dict[str, tuple[str, ...]] = memo) -> tuple[str, ...]:
+            memo[token] = tuple(_matcher_words(token))
+            return memo[token]
+
+        assert words.memo_words(text, memo, fill) == _matcher_words(text)
+        assert words.memo_words(text, memo, fill) == _matcher_words(text)  # all known now
