@@ -36,7 +36,7 @@ try:  # hashlib's blake2b itself, without the OpenSSL bindings hashlib loads (~2
     from _blake2 import blake2b
 except ImportError:  # pragma: no cover - an interpreter built without it
     from hashlib import blake2b
-from .models import deferred_dataclass, to_iso, utcnow
+from .models import INTENTS, deferred_dataclass, to_iso, utcnow
 from .store import TRIAGE_COLUMNS
 from .store import triage as store_triage
 from .triage import codec as _codec
@@ -51,7 +51,6 @@ from .triage.score import (
     rescore_stored,
     score_rows,
 )
-from .triage.signals import INTENTS
 
 if TYPE_CHECKING:
     import logging

@@ -25,9 +25,17 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
-__all__ = ["PASSING", "SIGNALS_VERSION", "decode_signals", "encode_signals"]
+__all__ = [
+    "PASSING",
+    "SIGNALS_VERSION",
+    "Sentiment",
+    "decode_signals",
+    "encode_signals",
+    "reach",
+    "repeat_contact",
+]
 
 #: version of what :func:`encode_signals` writes to the ``signals`` column
 SIGNALS_VERSION = 2
@@ -35,6 +43,44 @@ SIGNALS_VERSION = 2
 #: brand: defined here, where it is the ``direct`` part's usual token, so that reading
 #: stored signals does not import the scorer's cue tables (signals imports it from here)
 PASSING = "passing mention"
+
+
+# What a re-score from stored signals (``score.rescore_stored``, ``show``'s explanation)
+# rebuilds besides the decoded parts: defined here for the same reason as PASSING, so
+# that it imports neither VADER nor the cue tables (issue 18 item 7: start-up);
+# ``sentiment`` and ``signals`` re-export them.
+class Sentiment(NamedTuple):
+    """VADER's scores for an English text, or ``None`` scores when unscored.
+
+    ``language_source`` says how the language was decided: ``platform``,
+    ``detected``, or English by default because the text was ``short``, had
+    English ``stopwords``, or the detector was ``unsure``.
+    """
+
+    compound: float | None
+    pos: float | None
+    neu: float | None
+    neg: float | None
+    language: str
+    language_source: str
+
+    @property
+    def scored(self) -> bool:
+        """Whether VADER scored it (English); otherwise compound is None."""
+        return self.compound is not None
+
+
+def reach(followers: int | float | None) -> float:
+    """0..1: log10(1 + followers) / 6, so 1M followers (or more) is 1.0, 1k is 0.5."""
+    if followers is None or followers <= 0 or math.isnan(followers):
+        return 0.0
+    return min(math.log10(1.0 + float(followers)) / 6.0, 1.0)
+
+
+def repeat_contact(earlier_unanswered: int) -> float:
+    """0..1: earlier unanswered mentions by the same author, saturating at 3."""
+    return min(max(earlier_unanswered, 0), 3) / 3.0
+
 
 #: known signal names and their one-letter codes (rule and other parts keep their name)
 _CODES = {

@@ -45,14 +45,29 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
 from ..errors import ConfigError
-from ..models import deferred_dataclass, parse_iso, to_iso, utcnow
-from . import signals as sig
-from .codec import SIGNALS_VERSION, decode_signals, encode_signals  # noqa: F401
+from ..models import INTENTS, deferred_dataclass, on_first_use, parse_iso, to_iso, utcnow
+from .codec import (  # noqa: F401
+    PASSING,
+    SIGNALS_VERSION,
+    Sentiment,
+    decode_signals,
+    encode_signals,
+    reach,
+    repeat_contact,
+)
 from .packs import DEFAULT_DOMAINS, load_packs
-from .sentiment import Sentiment, analyse, brand_pattern, text_for_sentiment
 
 if TYPE_CHECKING:
+    from . import sentiment as _sentiment
+    from . import signals as sig
     from .learned import LearnedModel
+else:
+    # Imported on first use (scoring text): explaining a row from its current stored
+    # signals (``show``) needs neither VADER nor the cue tables (issue 18 item 7).
+    from importlib import import_module
+
+    sig = on_first_use(globals(), "sig", import_module, "socialcare.triage.signals")
+    _sentiment = on_first_use(globals(), "_sentiment", import_module, "socialcare.triage.sentiment")
 
 #: ``learned.MIN_LABELS`` (tests/test_startup.py checks they agree), here so that settings
 #: are read without importing the model's code: only a store with a model needs it
@@ -145,7 +160,7 @@ class Weights(NamedTuple):
 
     def for_intent(self, intent: str) -> float:
         """The weight of an intent (``other`` for anything unknown)."""
-        return float(getattr(self, intent)) if intent in sig.INTENTS else self.other
+        return float(getattr(self, intent)) if intent in INTENTS else self.other
 
 
 @deferred_dataclass(frozen=True)  # made for a configured rule: most configs have none
@@ -188,10 +203,7 @@ class TriageSettings:
     min_labels: int = MIN_LABELS
     #: the urgency words in effect (``~`` marks context-checked ones)
     lexicon: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    handles: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     brand: frozenset[str] = field(init=False, repr=False, compare=False)
-    #: the brand's names and handles as words, removed before sentiment
-    brand_words: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     #: the contributions that are the same for many mentions (intent, "no urgency
     #: words", "passing mention", "0 earlier"), built once instead of per mention
     fixed_parts: Mapping[str, Contribution] = field(init=False, repr=False, compare=False)
@@ -213,16 +225,23 @@ class TriageSettings:
         lexicon += tuple(self.extra_urgency_words)
         object.__setattr__(self, "lexicon", lexicon)
         object.__setattr__(self, "brand", brand)
-        object.__setattr__(
-            self, "brand_words", brand_pattern(_brand_names(brand, self.brand_names))
-        )
-        object.__setattr__(self, "handles", sig.handles_pattern(brand))
         w = self.weights
-        fixed = {i: _part("intent", 1.0, w.for_intent(i), i) for i in sig.INTENTS}
+        fixed = {i: _part("intent", 1.0, w.for_intent(i), i) for i in INTENTS}
         fixed["urgency"] = _part("urgency", 0.0, w.urgency, "none")
-        fixed["direct"] = _part("direct", 0.0, w.direct, sig.PASSING)
+        fixed["direct"] = _part("direct", 0.0, w.direct, PASSING)
         fixed["repeat"] = _part("repeat", 0.0, w.repeat, "0 earlier")
         object.__setattr__(self, "fixed_parts", MappingProxyType(fixed))
+
+    @cached_property
+    def brand_words(self) -> re.Pattern[str] | None:
+        """The brand's names and handles as words, removed before sentiment (built on
+        first use, like :attr:`matcher`)."""
+        return _sentiment.brand_pattern(_brand_names(self.brand, self.brand_names))
+
+    @cached_property
+    def handles(self) -> re.Pattern[str] | None:
+        """The brand's ``@handles`` (direct address), built on first use."""
+        return sig.handles_pattern(self.brand)
 
     @cached_property
     def matcher(self) -> sig.TermMatcher:
@@ -396,7 +415,7 @@ def parse_duration(value: str) -> float:
 def _sla(value: Any) -> Mapping[str, float]:
     """Per-intent SLA targets over the defaults; "none" (or false) removes one."""
     table = _table(value, "triage.sla")
-    _known_keys(table, sig.INTENTS, "triage.sla")
+    _known_keys(table, INTENTS, "triage.sla")
     out = dict(DEFAULT_SLA)
     for intent, raw in table.items():
         key = f"triage.sla.{intent}"
@@ -522,7 +541,7 @@ def _counted(
 
 def _reach_part(followers: Any, weight: float) -> Contribution:
     """The reach line: the author's follower count, weighted."""
-    return _part("reach", sig.reach(followers), weight, f"{followers or 0} followers")
+    return _part("reach", reach(followers), weight, f"{followers or 0} followers")
 
 
 def _repeat_part(
@@ -533,7 +552,7 @@ def _repeat_part(
         return settings.fixed_parts["repeat"]
     return _counted(
         "repeat",
-        sig.repeat_contact(repeat_count),
+        repeat_contact(repeat_count),
         settings.weights.repeat,
         f"{repeat_count} earlier",
         answered,
@@ -611,11 +630,12 @@ def _score_rows(
     repeat_counts: Sequence[int] | None,
 ) -> list[TriageResult]:
     """:func:`score_rows` with the collector paused."""
-    from .sentiment import analyse_many  # here, not at the top: another change edits those lines
 
     texts = [_text(row) for row in rows]
     # what _analyse gives each row, in batch passes (see analyse_many)
-    sentiments = analyse_many(texts, [row.get("language") for row in rows], settings.brand_words)
+    sentiments = _sentiment.analyse_many(
+        texts, [row.get("language") for row in rows], settings.brand_words
+    )
     counts = [0] * len(rows) if repeat_counts is None else repeat_counts
     find, apply_context = settings.matcher.find, sig.apply_context
     founds = [apply_context(t, find(t)) for t in texts]
@@ -686,7 +706,7 @@ def rescore_stored(
         if not stored or stored[0][0] != "intent" or stored[0][4] not in fixed:
             raise StoredSignalsError("no intent line")
         intent = str(stored[0][4])
-        if intent not in sig.INTENTS:
+        if intent not in INTENTS:
             raise StoredSignalsError(f"unknown intent {intent!r}")
         answered = intent in ANSWERED_INTENTS
         parts = [fixed[intent]]
@@ -741,8 +761,10 @@ def _text(row: Mapping[str, Any]) -> str:
 
 def _analyse(text: str, row: Mapping[str, Any], settings: TriageSettings) -> Sentiment:
     """Sentiment of the text without handles, links and brand names (language from all of it)."""
-    return analyse(
-        text, row.get("language"), scored_text=text_for_sentiment(text, settings.brand_words)
+    return _sentiment.analyse(
+        text,
+        row.get("language"),
+        scored_text=_sentiment.text_for_sentiment(text, settings.brand_words),
     )
 
 

@@ -49,6 +49,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 from vaderSentiment import vaderSentiment as _vader
 
 from ..models import on_first_use
+from .codec import Sentiment as Sentiment  # defined there: stored signals are read without VADER
 
 __all__ = [
     "Sentiment",
@@ -383,27 +384,6 @@ _NOISE: re.Pattern[str] = on_first_use(
     globals(), "_NOISE", re.compile, r"https?://\S+|www\.\S+|[@#$]\w+|&\w+;"
 )
 _WORD: re.Pattern[str] = on_first_use(globals(), "_WORD", re.compile, r"[a-z']+")
-
-
-class Sentiment(NamedTuple):
-    """VADER's scores for an English text, or ``None`` scores when unscored.
-
-    ``language_source`` says how the language was decided: ``platform``,
-    ``detected``, or English by default because the text was ``short``, had
-    English ``stopwords``, or the detector was ``unsure``.
-    """
-
-    compound: float | None
-    pos: float | None
-    neu: float | None
-    neg: float | None
-    language: str
-    language_source: str
-
-    @property
-    def scored(self) -> bool:
-        """Whether VADER scored it (English); otherwise compound is None."""
-        return self.compound is not None
 
 
 def vader_scores(text: str) -> dict[str, float]:

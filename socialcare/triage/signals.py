@@ -20,13 +20,14 @@ list; that alternation cost ~150 us per mention, more than VADER itself.
 from __future__ import annotations
 
 import json
-import math
 import re
 import string
 from typing import Any, Callable, Collection, Iterable, Mapping, NamedTuple, Sequence
 
 from ..models import on_first_use
 from .codec import PASSING as PASSING  # defined there, read here too
+from .codec import reach as reach
+from .codec import repeat_contact as repeat_contact
 from .words import memo_words
 
 __all__ = [
@@ -1036,16 +1037,8 @@ def direct_address(
 
 
 # -- who is speaking ------------------------------------------------------------
-def reach(followers: int | float | None) -> float:
-    """0..1: log10(1 + followers) / 6, so 1M followers (or more) is 1.0, 1k is 0.5."""
-    if followers is None or followers <= 0 or math.isnan(followers):
-        return 0.0
-    return min(math.log10(1.0 + float(followers)) / 6.0, 1.0)
-
-
-def repeat_contact(earlier_unanswered: int) -> float:
-    """0..1: earlier unanswered mentions by the same author, saturating at 3."""
-    return min(max(earlier_unanswered, 0), 3) / 3.0
+# reach() and repeat_contact() are codec's (imported above): re-scoring stored signals
+# recomputes them without importing this module
 
 
 # -- what a review's stars say ----------------------------------------------------
