@@ -1058,6 +1058,9 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(ROWS), help=f"rows: {','.join(ROWS)}")
     args = parser.parse_args()
     only = set(args.only.split(","))
+    unknown = only - set(ROWS)
+    if unknown:  # a row name that matches nothing ran a whole build and measured nothing
+        parser.error(f"--only {','.join(sorted(unknown))}: not a row; use {','.join(ROWS)}")
     backends = ("sqlite", "postgresql") if args.backend == "all" else (args.backend,)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     RESULTS.mkdir(exist_ok=True)
