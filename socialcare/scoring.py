@@ -24,7 +24,6 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass
 from json.scanner import make_scanner as _make_scanner
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, cast
@@ -101,15 +100,9 @@ KIND_SLA_KEYS = ("dm",)
 DEFAULT_KIND_SLA: Mapping[str, float] = {"dm": 3600.0}
 
 
-@dataclass(frozen=True)
-class CareSettings(TriageSettings):
-    """Triage settings plus the per-kind first-response targets (``[triage.sla] dm``).
-
-    The scorer knows intents only; the kind's target replaces the intent's for
-    mentions of that kind when their triage is saved (:func:`_triage_batch`).
-    """
-
-    kind_sla: Mapping[str, float] = dataclasses.field(default_factory=dict)
+#: what ``care_settings`` gives: the per-kind SLA targets are a field of the settings (a
+#: subclass adding them cost ``show`` a second frozen dataclass at import: issue 18 item 7)
+CareSettings = TriageSettings
 
 
 def care_settings(
@@ -139,14 +132,15 @@ def care_settings(
                     f'triage.sla.{kind} must be a duration like "30m", "1h" or "2d", or "none"'
                 )
         table["sla"] = {k: v for k, v in sla.items() if k not in KIND_SLA_KEYS}
-    settings = CareSettings.from_config(table, brand_handles, model=model)
+    settings = TriageSettings.from_config(table, brand_handles, model=model)
     object.__setattr__(settings, "kind_sla", kind_sla)  # frozen, built once per run
-    return cast(CareSettings, settings)
+    return settings
 
 
 def _kind_sla_due(row: Mapping[str, Any], settings: TriageSettings, due: Any) -> Any:
     """The row's SLA due time: its kind's target where ``[triage.sla]`` sets one."""
-    target = getattr(settings, "kind_sla", {}).get(row.get("kind"))
+    kind = row.get("kind")
+    target = settings.kind_sla.get(kind) if isinstance(kind, str) else None
     created = row.get("created_ts")
     if target is None or not isinstance(created, int | float):
         return due

@@ -201,6 +201,9 @@ class TriageSettings:
     retrain_every: int = 0
     #: fewer labels than this and ``triage train`` keeps the zero-label score
     min_labels: int = MIN_LABELS
+    #: first-response targets per mention kind (``[triage.sla] dm``), which replace the
+    #: intent's target when triage is saved (``socialcare.scoring``; the scorer knows intents)
+    kind_sla: Mapping[str, float] = field(default_factory=dict)
     #: the urgency words in effect (``~`` marks context-checked ones)
     lexicon: tuple[str, ...] = field(init=False, repr=False, compare=False)
     brand: frozenset[str] = field(init=False, repr=False, compare=False)
