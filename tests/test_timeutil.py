@@ -123,16 +123,18 @@ def test_a_linked_zone_is_read_only_when_nothing_else_names_one(
     assert timeutil._linked_zone_name(root) is None
 
 
-def test_show_reads_the_machine_zone_without_importing_tzlocal() -> None:
-    code = (
-        "import sys\n"
-        "from socialcare import timeutil\n"
-        "zone = timeutil._machine_zone()\n"
-        "print(timeutil._linked_zone_name() is None or 'tzlocal' not in sys.modules)\n"
-    )
+def _machine_zone_probe(line: str) -> str:
+    """What ``line`` prints after a fresh interpreter (no ``TZ``) read the machine's zone."""
+    code = f"import sys\nfrom socialcare import timeutil\nzone = timeutil._machine_zone()\n{line}\n"
     env = {k: v for k, v in os.environ.items() if k != "TZ"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert out.stdout.strip() == "True", out.stderr
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_show_reads_the_machine_zone_without_importing_tzlocal() -> None:
+    line = "print(timeutil._linked_zone_name() is None or 'tzlocal' not in sys.modules)"
+    assert _machine_zone_probe(line) == "True"
 
 
 @pytest.mark.parametrize("name", sorted(timeutil.UTC_NAMES))
@@ -152,13 +154,6 @@ def test_the_names_of_utc_read_and_show_as_zoneinfo_would(name: str) -> None:
 
 
 def test_a_utc_machine_zone_needs_no_zoneinfo() -> None:
-    code = (
-        "import sys\n"
-        "from socialcare import timeutil\n"
-        "zone = timeutil._machine_zone()\n"
-        "print(timeutil._linked_zone_name() in timeutil.UTC_NAMES, 'zoneinfo' in sys.modules)\n"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "TZ"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    linked_utc, loaded = out.stdout.split()
-    assert not (linked_utc == "True" and loaded == "True"), out.stderr
+    line = "print(timeutil._linked_zone_name() in timeutil.UTC_NAMES, 'zoneinfo' in sys.modules)"
+    linked_utc, loaded = _machine_zone_probe(line).split()
+    assert not (linked_utc == "True" and loaded == "True")
