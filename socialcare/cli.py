@@ -13,6 +13,7 @@ get the traceback instead.
 from __future__ import annotations
 
 import functools
+import gc
 import importlib
 import os
 import re
@@ -431,7 +432,14 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point: also quiet on Ctrl-C at start-up and on a closed pipe at exit."""
+    """Console-script entry point: also quiet on Ctrl-C at start-up and on a closed pipe at exit.
+
+    The objects made so far (typer, rich, this module's tables: ~100k) live as long as
+    the process; frozen, the collections the command sets off no longer walk them all
+    again (``show`` and ``queue`` each ran ~26M fewer instructions, 10% of
+    ``import typer, rich``: issue 18 item 7). Nothing of the command's own is frozen.
+    """
+    gc.freeze()
     code: int | str | None = 0
     try:
         app()

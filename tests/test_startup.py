@@ -392,3 +392,24 @@ def test_signals_values_built_on_first_use_are_the_eager_ones(tmp_path: Path) ->
         "print('ok')\n"
     )
     assert _modules(probe, tmp_path)  # runs it (asserting) in a fresh interpreter
+
+
+def test_the_entry_point_freezes_what_start_up_made_and_no_more(tmp_path: Path) -> None:
+    """``main()`` freezes the objects import made (typer, rich, the CLI's tables), so the
+    collections a command sets off do not walk them again; importing the CLI as a library
+    (tests, scripts) freezes nothing."""
+    code = (
+        "import gc, json, sys\n"
+        "import socialcare.cli\n"
+        "imported = gc.get_freeze_count()\n"
+        "sys.argv = ['socialcare', '--version']\n"
+        "try:\n"
+        "    socialcare.cli.main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps([imported, gc.get_freeze_count(), gc.isenabled()]))\n"
+    )
+    imported, frozen, enabled = last_json(code, tmp_path)
+    assert imported == 0
+    assert frozen > 10_000
+    assert enabled
