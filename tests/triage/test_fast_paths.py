@@ -8,8 +8,10 @@ these tests compare the two on hypothesis-generated input, bit for bit:
   words built once per feature) against the feature dict summed with ``math.fsum`` and explained by sorting every
   contribution, on a model with tied weights and every kind of feature;
 * VADER's emoji pass (a position scan) against the regex substitution;
-* the sarcasm pre-test's quote-mark gate against the bare regex, and the clauses
-  each "?" closes (one pass over the marks) against the quadratic regex;
+* the sarcasm pre-test's quote-mark gate against the bare regex, the clauses
+  each "?" closes (one pass over the marks) against the quadratic regex, and the
+  clause-opening regex (lookaheads on the openings' first characters) against
+  itself without them;
 * the batch sentiment passes (``analyse_many``) against ``analyse`` text by text,
   the capitalised-word regex (capital first) against its lookbehind-first form,
   the brand-name regex (each name before its lookbehind) against the lookbehind
@@ -197,6 +199,49 @@ def test_quote_gate_changes_no_answer(pieces: list[str]) -> None:
 def test_asked_clauses_equal_the_regex(pieces: list[str]) -> None:
     text = "".join(pieces)
     assert signals._asked(text) == signals._ASKED.findall(text)
+
+
+#: the clause-opening regex without its lookaheads (the first two characters of each opening)
+_PLAIN_CLAUSE_START = re.compile(signals._CLAUSE_START.pattern.replace(signals._OPENING, ""))
+#: every clause opening and lead word, glued pieces, handles and near misses
+_OPENING_PIECES = st.sampled_from(
+    [
+        "how", "how many more", "how long do i", "is anybody actually", "is it normal",
+        "what exactly am i even paying for", "why", "what", "what's", "whats", "when", "where",
+        "who", "which", "can", "could", "do", "does", "did", "is", "are", "will my", "should i",
+        "any", "anyone", "anybody", "cómo", "qué", "cuándo", "dónde", "por qué", "cuánto", "wie",
+        "wann", "warum", "wieso", "comment", "pourquoi", "quand", "où", "est-ce", "combien",
+        "quando", "onde", "quanto", "perché", "dove", "hoe", "wanneer", "waarom", "hi", "hey",
+        "hello", "morning", "evening", "ok", "so", "and", "but", "also", "@acmehelp", "@", ".",
+        " ", "  ", "\n", "\t", ",", "!", ":", "'", "’", "not", "nice", "a lot of", "x", "sohow",
+        "hiwhy", "@acmewhich", "HOW", "É", "o\u0300", "d", "w", "1", "(",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.one_of(_OPENING_PIECES, st.text(max_size=2)), max_size=10))
+def test_clause_opening_lookaheads_change_no_match(pieces: list[str]) -> None:
+    """The lookaheads only stop attempts that fail anyway: same span, same kind."""
+    text = "".join(pieces)
+    for clause in (text, text.lower(), *signals._CLAUSE.split(text.lower())):
+        _assert_same_opening(clause)
+
+
+def test_clause_opening_lookaheads_change_no_data_text() -> None:
+    """Every clause of every data text (the labelled sets among them) opens the same."""
+    for path in sorted(_DATA.glob("*.jsonl")):
+        for line in path.read_text("utf-8").splitlines():
+            text = str(json.loads(line).get("text") or "")
+            for clause in signals._CLAUSE.split(text.lower()):
+                _assert_same_opening(clause)
+
+
+def _assert_same_opening(clause: str) -> None:
+    fast, plain = signals._CLAUSE_START.match(clause), _PLAIN_CLAUSE_START.match(clause)
+    assert (fast and (fast.span(), fast.lastgroup)) == (
+        plain and (plain.span(), plain.lastgroup)
+    ), clause
 
 
 _DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
