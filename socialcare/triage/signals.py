@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import string
+from operator import itemgetter
 from typing import Any, Callable, Collection, Iterable, Mapping, NamedTuple, Sequence
 
 from ..models import on_first_use
@@ -964,9 +965,16 @@ def _strength(text: str, cues: Found) -> float:
     """:func:`complaint_strength` of :func:`complaint_cues`, without building the strings."""
     if "negated_fix" in cues or "negated_praise" in cues:
         return complaint_strength(complaint_cues(text, cues))
-    strong = {m.term for m in cues.get("problem", ())}
-    weak = {m.term for m in cues.get("weak_problem", ())}
-    return len(strong) + 0.5 * len(weak)
+    # distinct terms counted at C speed (set of map), an absent list not iterated: a set
+    # comprehension per list cost ~0.25 us a mention more (tests/triage/test_fast_paths.py)
+    strong, weak = cues.get("problem"), cues.get("weak_problem")
+    return (len(set(map(_TERM, strong))) if strong else 0) + 0.5 * (
+        len(set(map(_TERM, weak))) if weak else 0
+    )
+
+
+#: a :class:`Match`'s term
+_TERM = itemgetter(0)
 
 
 def _has_praise(text: str, cues: Found) -> bool:

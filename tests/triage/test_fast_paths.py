@@ -17,7 +17,8 @@ these tests compare the two on hypothesis-generated input, bit for bit:
   the brand-name regex (each name before its lookbehind) against the lookbehind
   first, and the slang pre-check (``in`` tests) against its regex alternation;
 * the cue matcher (words tested by a comprehension, one-word phrase tails taken
-  as matched) against its plain loop, with the built-in cues and every pack.
+  as matched) against its plain loop, with the built-in cues and every pack, and
+  intent's problem strength (terms counted) against the complaint cue strings.
 """
 
 from __future__ import annotations
@@ -362,6 +363,27 @@ def test_matcher_equals_the_plain_loop(pieces: list[str]) -> None:
     text = " ".join(pieces)
     for matcher in (signals.BUILTIN_MATCHER, _PACK_MATCHER):
         assert matcher.find(text) == _reference_find(matcher, text), repr(text)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_CUE_WORDS),
+            st.sampled_from(["x", "!", "can't fault", "not fixed", "broken", "not", "down", "🙄"]),
+        ),
+        max_size=16,
+    )
+)
+def test_strength_equals_the_complaint_cues(pieces: list[str]) -> None:
+    """Intent's problem strength (counted terms) against the cue strings it skips building."""
+    text = " ".join(pieces)
+    for matcher in (signals.BUILTIN_MATCHER, _PACK_MATCHER):
+        cues = signals.apply_context(text, matcher.find(text))
+        expected = signals.complaint_strength(signals.complaint_cues(text, cues))
+        got = signals._strength(text, cues)
+        assert got == expected, repr(text)  # halves add exactly
+        assert type(got) is float or "negated_fix" in cues or "negated_praise" in cues
 
 
 _PLAIN_CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]+")
