@@ -32,6 +32,7 @@ import argparse
 import json
 import multiprocessing
 import random
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -240,21 +241,26 @@ def bench_speed(stock: SentimentIntensityAnalyzer, train_n: int, speed_n: int) -
     warm = generate(SPEED_CHUNK, seed=8)  # other mentions than the timed ones
     passes = {"model": _Pass(with_model, chunks, warm), "static": _Pass(settings, chunks, warm)}
     _time_vader(stock, warm)
-    total = {"vader": 0.0, "model": 0.0, "static": 0.0}
-    order = list(total)
+    times: dict[str, list[float]] = {"vader": [], "model": [], "static": []}
+    order = list(times)
     for index, chunk in enumerate(chunks):
         for name in order[index % 3 :] + order[: index % 3]:  # each goes first in turn
-            total[name] += (
+            times[name].append(
                 _time_vader(stock, chunk) if name == "vader" else passes[name].time(index)
             )
     for worker in passes.values():
         worker.close()
-    rate = {k: speed_n / v for k, v in total.items()}
+    rate = {k: speed_n / sum(v) for k, v in times.items()}
     print(f"   stock VADER polarity_scores:       {rate['vader']:9,.0f} mentions/CPU-s")
     print(f"   score_rows, no model:              {rate['static']:9,.0f} mentions/CPU-s")
     print(f"   score_rows, with learned model:    {rate['model']:9,.0f} mentions/CPU-s")
     print(f"   ratio no model / stock VADER =   {rate['static'] / rate['vader']:.2f}")
     print(f"   ratio with model / stock VADER = {rate['model'] / rate['vader']:.2f} (goal >= 0.6)")
+    # the same chunk's passes ran within a second of each other: their ratio shows how
+    # much of a run's figure is the machine's noise (other processes on shared cores)
+    per_chunk = sorted(v / m for v, m in zip(times["vader"], times["model"], strict=True))
+    print(f"   per chunk, with model / VADER: median {statistics.median(per_chunk):.2f}, "
+          f"{per_chunk[0]:.2f} to {per_chunk[-1]:.2f}")  # fmt: skip
 
 
 def main() -> None:
