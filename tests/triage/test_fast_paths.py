@@ -386,6 +386,18 @@ def test_strength_equals_the_complaint_cues(pieces: list[str]) -> None:
         assert type(got) is float or "negated_fix" in cues or "negated_praise" in cues
 
 
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*sorted(signals.NEGATORS)[:6], "down", "fixed", "x", ""]), max_size=8
+    ),
+    st.integers(-2, 10),
+)
+def test_negation_window_equals_the_word_loop(toks: list[str], start: int) -> None:
+    window = toks[max(0, start - signals.NEGATION_WINDOW) : start]
+    assert signals.negated_at(toks, start) == any(t in signals.NEGATORS for t in window)
+
+
 _PLAIN_CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]+")
 
 
