@@ -8,14 +8,17 @@ these tests compare the two on hypothesis-generated input, bit for bit:
   words built once per feature) against the feature dict summed with ``math.fsum`` and explained by sorting every
   contribution, on a model with tied weights and every kind of feature;
 * VADER's emoji pass (a position scan) against the regex substitution;
-* the sarcasm pre-test's quote-mark gate against the bare regex, and the clauses
-  each "?" closes (one pass over the marks) against the quadratic regex;
+* the sarcasm pre-test's quote-mark gate against the bare regex, the clauses
+  each "?" closes (one pass over the marks) against the quadratic regex, and the
+  clause-opening regex (lookaheads on the openings' first characters) against
+  itself without them;
 * the batch sentiment passes (``analyse_many``) against ``analyse`` text by text,
   the capitalised-word regex (capital first) against its lookbehind-first form,
   the brand-name regex (each name before its lookbehind) against the lookbehind
   first, and the slang pre-check (``in`` tests) against its regex alternation;
 * the cue matcher (words tested by a comprehension, one-word phrase tails taken
-  as matched) against its plain loop, with the built-in cues and every pack.
+  as matched) against its plain loop, with the built-in cues and every pack, and
+  intent's problem strength (terms counted) against the complaint cue strings.
 """
 
 from __future__ import annotations
@@ -199,6 +202,49 @@ def test_asked_clauses_equal_the_regex(pieces: list[str]) -> None:
     assert signals._asked(text) == signals._ASKED.findall(text)
 
 
+#: the clause-opening regex without its lookaheads (the first two characters of each opening)
+_PLAIN_CLAUSE_START = re.compile(signals._CLAUSE_START.pattern.replace(signals._OPENING, ""))
+#: every clause opening and lead word, glued pieces, handles and near misses
+_OPENING_PIECES = st.sampled_from(
+    [
+        "how", "how many more", "how long do i", "is anybody actually", "is it normal",
+        "what exactly am i even paying for", "why", "what", "what's", "whats", "when", "where",
+        "who", "which", "can", "could", "do", "does", "did", "is", "are", "will my", "should i",
+        "any", "anyone", "anybody", "cómo", "qué", "cuándo", "dónde", "por qué", "cuánto", "wie",
+        "wann", "warum", "wieso", "comment", "pourquoi", "quand", "où", "est-ce", "combien",
+        "quando", "onde", "quanto", "perché", "dove", "hoe", "wanneer", "waarom", "hi", "hey",
+        "hello", "morning", "evening", "ok", "so", "and", "but", "also", "@acmehelp", "@", ".",
+        " ", "  ", "\n", "\t", ",", "!", ":", "'", "’", "not", "nice", "a lot of", "x", "sohow",
+        "hiwhy", "@acmewhich", "HOW", "É", "o\u0300", "d", "w", "1", "(",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.one_of(_OPENING_PIECES, st.text(max_size=2)), max_size=10))
+def test_clause_opening_lookaheads_change_no_match(pieces: list[str]) -> None:
+    """The lookaheads only stop attempts that fail anyway: same span, same kind."""
+    text = "".join(pieces)
+    for clause in (text, text.lower(), *signals._CLAUSE.split(text.lower())):
+        _assert_same_opening(clause)
+
+
+def test_clause_opening_lookaheads_change_no_data_text() -> None:
+    """Every clause of every data text (the labelled sets among them) opens the same."""
+    for path in sorted(_DATA.glob("*.jsonl")):
+        for line in path.read_text("utf-8").splitlines():
+            text = str(json.loads(line).get("text") or "")
+            for clause in signals._CLAUSE.split(text.lower()):
+                _assert_same_opening(clause)
+
+
+def _assert_same_opening(clause: str) -> None:
+    fast, plain = signals._CLAUSE_START.match(clause), _PLAIN_CLAUSE_START.match(clause)
+    assert (fast and (fast.span(), fast.lastgroup)) == (
+        plain and (plain.span(), plain.lastgroup)
+    ), clause
+
+
 _DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
 _BRAND = sent.brand_pattern(["acmehelp", "acme", "skyway"])
 
@@ -317,6 +363,39 @@ def test_matcher_equals_the_plain_loop(pieces: list[str]) -> None:
     text = " ".join(pieces)
     for matcher in (signals.BUILTIN_MATCHER, _PACK_MATCHER):
         assert matcher.find(text) == _reference_find(matcher, text), repr(text)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_CUE_WORDS),
+            st.sampled_from(["x", "!", "can't fault", "not fixed", "broken", "not", "down", "🙄"]),
+        ),
+        max_size=16,
+    )
+)
+def test_strength_equals_the_complaint_cues(pieces: list[str]) -> None:
+    """Intent's problem strength (counted terms) against the cue strings it skips building."""
+    text = " ".join(pieces)
+    for matcher in (signals.BUILTIN_MATCHER, _PACK_MATCHER):
+        cues = signals.apply_context(text, matcher.find(text))
+        expected = signals.complaint_strength(signals.complaint_cues(text, cues))
+        got = signals._strength(text, cues)
+        assert got == expected, repr(text)  # halves add exactly
+        assert type(got) is float or "negated_fix" in cues or "negated_praise" in cues
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*sorted(signals.NEGATORS)[:6], "down", "fixed", "x", ""]), max_size=8
+    ),
+    st.integers(-2, 10),
+)
+def test_negation_window_equals_the_word_loop(toks: list[str], start: int) -> None:
+    window = toks[max(0, start - signals.NEGATION_WINDOW) : start]
+    assert signals.negated_at(toks, start) == any(t in signals.NEGATORS for t in window)
 
 
 _PLAIN_CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]+")
