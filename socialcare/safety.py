@@ -83,7 +83,12 @@ _STARTS_FORMULA = methodcaller("startswith", _FORMULA_START)
 
 @lru_cache(maxsize=1)
 def _latin1_marks() -> bytes:
-    """A ``bytes.translate`` table for Latin-1 text: what each character is to the checks."""
+    """A ``bytes.translate`` table for Latin-1 text: what each character is to the checks.
+
+    Translated by it, Latin-1 text reads "C" where csv_safe strips a character and "F"
+    where a formula character is, and the join separator reads "SS". Built on the first
+    CSV page (``queue`` and ``show`` write none).
+    """
     marks = bytearray(b"a" * 256)  # "a": nothing csv_safe looks at
     for b in range(256):
         if b != 13 and _CONTROLS.match(chr(b)):  # _CSV_CONTROLS: _CONTROLS but CR
@@ -95,9 +100,6 @@ def _latin1_marks() -> bytes:
     return bytes(marks)
 
 
-#: Latin-1 text translated by ``_latin1_marks()`` reads "C" where csv_safe strips a
-#: character and "F" where a formula character is, and the join separator reads "SS"
-#: (built on the first CSV page: ``queue`` and ``show`` write none)
 #: a formula character right after a separator, in the marks
 _MARKED_FORMULA_AFTER_JOIN = b"SSF"
 # Lone surrogates ("\ud800" in platform JSON, or undecodable bytes kept by surrogateescape)

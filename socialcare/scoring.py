@@ -60,7 +60,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BATCH_SIZE",
-    "CareSettings",
     "DEFAULT_KIND_SLA",
     "KIND_SLA_KEYS",
     "care_settings",
@@ -100,15 +99,10 @@ KIND_SLA_KEYS = ("dm",)
 DEFAULT_KIND_SLA: Mapping[str, float] = {"dm": 3600.0}
 
 
-#: what ``care_settings`` gives: the per-kind SLA targets are a field of the settings (a
-#: subclass adding them cost ``show`` a second frozen dataclass at import: issue 18 item 7)
-CareSettings = TriageSettings
-
-
 def care_settings(
     triage_table: Mapping[str, Any], brand_handles: Sequence[str], *,
     model: LearnedModel | None = None,
-) -> CareSettings:  # fmt: skip
+) -> TriageSettings:  # fmt: skip
     """``[triage]`` validated, with the per-kind SLA keys taken out of ``[triage.sla]``."""
     from .errors import ConfigError
 
