@@ -675,7 +675,7 @@ def triage_all_rows(sc: Socialcare, table: Table) -> None:
         return clock() - start
 
     def edited(question: float) -> Any:
-        weights = dataclasses.replace(settings.weights, question=question)
+        weights = settings.weights._replace(question=question)
         return dataclasses.replace(settings, weights=weights)
 
     today = timed(lambda: scoring.retriage_all(store, settings))
@@ -756,9 +756,7 @@ def triage_polled_rows(table: Table, tmp: Path, n: int, keep: Path | None) -> No
         return time.process_time() - start, written[0]
 
     def edited(**weights: float) -> Any:
-        return dataclasses.replace(
-            settings, weights=dataclasses.replace(settings.weights, **weights)
-        )
+        return dataclasses.replace(settings, weights=settings.weights._replace(**weights))
 
     question = settings.weights.question
     store_triage.save_rescored = counted  # type: ignore[assignment]
