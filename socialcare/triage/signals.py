@@ -561,34 +561,91 @@ _MONEY_RATE: re.Pattern[str] = _on_first_use(
     r"|[$£€]\s?\d[\d,]*\+?\s*(?:a|per|/|every)\s*(?:day|week|month|hour)",
     re.IGNORECASE,
 )
-#: the first two characters of every :data:`_LEAD` item and clause opening below: a
-#: lookahead wherever one may start, so the regex gives up at once where none can (most
-#: clauses), instead of trying every alternative at each character of an @handle it
-#: backtracks through (~3 us a clause). A necessary condition only: the matches are the
-#: same (tests/triage/test_fast_paths.py compares the regex without the lookaheads)
-_OPENING = r"(?=[@.]|a[lnr]|bu|c[aouó]|d[ioó]|e[sv]|h[eio]|is|mo|o[knù]|p[oe]|qu|s[ho]|w[ahi])"
-#: what may precede a clause's first word: greetings, @handles ("hi @Acme, which plan")
-_LEAD = (
-    r"(?:(?:[@.][\w.]+|hi|hey|hello|morning|evening|ok|so|and|but|also)[:,!]?\s*" + _OPENING + ")*"
+#: what may precede a clause's first word: @handles ("hi @Acme, which plan") and greetings
+_LEAD_HANDLE = r"[@.][\w.]+"
+_LEAD_WORDS = ("hi", "hey", "hello", "morning", "evening", "ok", "so", "and", "but", "also")
+#: clause openings, matched at the start of each clause (lowercased): questions that are
+#: really complaints ("how many more times", "what am I paying for"), "why ...", and
+#: ordinary question words; each a regex alternative
+_COMPLAINT_OPENINGS = (
+    "how many more",
+    r"how long (?:do|must|will|am) (?:i|we)\b",
+    r"is (?:any|some)(?:body|one) (?:actually|even)\b",
+    r"is it normal\b",
+    "what (?:exactly )?am i (?:even )?paying for",
 )
-#: clause openings, matched at the start of each clause: questions that are really
-#: complaints ("how many more times", "what am I paying for"), "why ...", and
-#: ordinary question words
+_WHY_OPENINGS = (r"why\b",)
+_QUESTION_OPENINGS = (
+    r"how(?!\s+(?:nice|lovely|kind|sweet|cool|good|great|amazing|lucky)\b)",
+    r"what(?!\s+(?:an?|a\s+lot\s+of)\b)", "what's", "whats", "when", "where", "who", "which",
+    "can", "could", "do", "does", "did", "is", "are", r"will\s+(?:my|it|i|the|his|her|our|you)",
+    r"should\s+i", "any", "anyone", "anybody",
+    "cómo", "qué", "cuándo", "dónde", r"por\s+qu[ée]", "cuánto", "wie", "wann", "warum", "wieso",
+    "comment", "pourquoi", "quand", "où", "est-ce", "combien", "quando", "onde", "quanto",
+    r"perch[ée]", "dove", "hoe", "wanneer", "waarom",
+)  # fmt: skip
+#: every alternative a clause's start may begin with (tests/triage/test_fast_paths.py
+#: checks that each passes :data:`_OPENING`)
+_OPENING_ALTERNATIVES = (
+    _LEAD_HANDLE,
+    *_LEAD_WORDS,
+    *_COMPLAINT_OPENINGS,
+    *_WHY_OPENINGS,
+    *_QUESTION_OPENINGS,
+)
+#: characters that end a regex's literal start
+_REGEX_META = frozenset("\\.^$*+?{}[]|()")
+
+
+def _literal_start(alternative: str) -> str:
+    """The characters a regex alternative matches literally before its first construct."""
+    n = 0
+    while n < len(alternative) and alternative[n] not in _REGEX_META:
+        n += 1
+    if n < len(alternative) and alternative[n] in "?*{":
+        n -= 1  # a quantifier makes the literal before it optional
+    return alternative[:n]
+
+
+def _opening_gate(alternatives: Iterable[str], handle_class: str) -> str:
+    """A lookahead on the first two characters any of ``alternatives`` can start with.
+
+    Derived from the alternatives themselves, so a new opening word can never be
+    stopped by it. ``handle_class`` opens the lookahead for the alternatives
+    that start with that character class (the @handle lead). Any other
+    alternative must start with two literal characters, or the gate could not
+    name its start: it is refused.
+    """
+    firsts: dict[str, set[str]] = {}
+    for alt in alternatives:
+        if alt.startswith(handle_class):
+            continue
+        start = _literal_start(alt)
+        if len(start) < 2:
+            raise ValueError(f"clause opening {alt!r}: its first two characters must be literal")
+        firsts.setdefault(start[0], set()).add(start[1])
+    items = [handle_class] + [
+        re.escape(a) + (re.escape(min(bs)) if len(bs) == 1 else f"[{''.join(sorted(bs))}]")
+        for a, bs in sorted(firsts.items())
+    ]
+    return "(?=" + "|".join(items) + ")"
+
+
+#: the first two characters of every :data:`_LEAD` item and clause opening: a lookahead
+#: wherever one may start, so the regex gives up at once where none can (most clauses),
+#: instead of trying every alternative at each character of an @handle it backtracks
+#: through (~3 us a clause). A necessary condition only: the matches are the same
+#: (tests/triage/test_fast_paths.py compares the regex without the lookaheads)
+_OPENING = _opening_gate(_OPENING_ALTERNATIVES, "[@.]")
+_LEAD = r"(?:(?:" + "|".join((_LEAD_HANDLE, *_LEAD_WORDS)) + r")[:,!]?\s*" + _OPENING + ")*"
 _CLAUSE: re.Pattern[str] = _on_first_use("_CLAUSE", re.compile, r"[.,!;:\n]")
 _CLAUSE_START: re.Pattern[str] = _on_first_use(
     "_CLAUSE_START",
     re.compile,
     r"\s*" + _OPENING + _LEAD + r"(?:"
-    r"(?P<complaint>how many more|how long (?:do|must|will|am) (?:i|we)\b"
-    r"|is (?:any|some)(?:body|one) (?:actually|even)\b|is it normal\b"
-    r"|what (?:exactly )?am i (?:even )?paying for)"
-    r"|(?P<why>why\b)"
-    r"|(?P<question>(?:how(?!\s+(?:nice|lovely|kind|sweet|cool|good|great|amazing|lucky)\b)"
-    r"|what(?!\s+(?:an?|a\s+lot\s+of)\b)|what's|whats|when|where|who|which|can|could|do|does|did|is|"
-    r"are|will\s+(?:my|it|i|the|his|her|our|you)|should\s+i|any|anyone|anybody|"
-    r"cómo|qué|cuándo|dónde|por\s+qu[ée]|cuánto|wie|wann|warum|wieso|"
-    r"comment|pourquoi|quand|où|est-ce|combien|quando|onde|quanto|perch[ée]|dove|"
-    r"hoe|wanneer|waarom)\b(?!['’]|\s+not\b)))",
+    r"(?P<complaint>" + "|".join(_COMPLAINT_OPENINGS) + ")"
+    r"|(?P<why>" + "|".join(_WHY_OPENINGS) + ")"
+    r"|(?P<question>(?:" + "|".join(_QUESTION_OPENINGS) + r")\b(?!['’]|\s+not\b)))",
 )  # matched against lowercased text: IGNORECASE would double its cost
 _PRAISE_EMOJI: re.Pattern[str] = _on_first_use(
     "_PRAISE_EMOJI", re.compile, "[👏🙌❤💯🙏😍🥰💙💚⭐🚀]"

@@ -11,7 +11,7 @@ these tests compare the two on hypothesis-generated input, bit for bit:
 * the sarcasm pre-test's quote-mark gate against the bare regex, the clauses
   each "?" closes (one pass over the marks) against the quadratic regex, and the
   clause-opening regex (lookaheads on the openings' first characters) against
-  itself without them;
+  itself without them, and every opening's text against that lookahead;
 * the batch sentiment passes (``analyse_many``) against ``analyse`` text by text,
   the capitalised-word regex (capital first) against its lookbehind-first form,
   the brand-name regex (each name before its lookbehind) against the lookbehind
@@ -236,6 +236,27 @@ def test_clause_opening_lookaheads_change_no_data_text() -> None:
             text = str(json.loads(line).get("text") or "")
             for clause in signals._CLAUSE.split(text.lower()):
                 _assert_same_opening(clause)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.sampled_from(signals._OPENING_ALTERNATIVES).flatmap(
+        lambda alt: st.from_regex(alt, fullmatch=True)
+    )
+)
+def test_every_clause_opening_passes_its_gate(opening: str) -> None:
+    """The gate is derived from the lead items and openings: none of their texts is stopped."""
+    assert re.match(signals._OPENING, opening), opening
+
+
+def test_the_clause_gate_follows_its_alternatives() -> None:
+    """A new opening widens the gate; a start the gate cannot name is refused, not dropped."""
+    gate = signals._opening_gate([*signals._OPENING_ALTERNATIVES, "zut"], "[@.]")
+    assert re.match(gate, "zut alors") and not re.match(signals._OPENING, "zut alors")
+    assert not re.match(signals._OPENING, "the app")  # still a gate
+    for unnameable in ("z?ut", "[xy]ou", "(?:a|b)c"):
+        with pytest.raises(ValueError, match="first two characters"):
+            signals._opening_gate([unnameable], "[@.]")
 
 
 def _assert_same_opening(clause: str) -> None:
