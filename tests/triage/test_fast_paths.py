@@ -3,9 +3,10 @@
 Each speed-up of issue 19's scorer keeps a plain reference beside it, and
 these tests compare the two on hypothesis-generated input, bit for bit:
 
-* the learned model's ``predict_explain`` and ``predict_line`` (one set
-  intersection for words and pairs, one global rank of the weights, explanation
-  words built once per feature) against the feature dict summed with ``math.fsum`` and explained by sorting every
+* the learned model's ``predict_explain``, ``predict_line`` and ``predict_lines``
+  (one set intersection for words and pairs, looked up for the whole batch at once,
+  one global rank of the weights, explanation words built once per feature and
+  lines remembered by their hits) against the feature dict summed with ``math.fsum`` and explained by sorting every
   contribution, on a model with tied weights and every kind of feature;
 * VADER's emoji pass (a position scan) against the regex substitution;
 * the sarcasm pre-test's quote-mark gate against the bare regex, the clauses
@@ -147,6 +148,19 @@ def test_learned_batch_path_equals_the_feature_dict(
         ]  # type: ignore[arg-type]
     else:
         assert got == [_reference(text, values, top) for text, values in batch]
+
+
+def test_learned_lines_remembered_keep_the_sign_of_a_zero() -> None:
+    """A reach of +-5e-324 contributes 0.0 or -0.0 (one memo key): each keeps its own line."""
+    texts = ["thanks", "thanks", "thanks"]
+    rows = [(None, None, None, 5e-324), (None, None, None, -5e-324), (None, None, None, 5e-324)]
+    got = MODEL.predict_lines(texts, [None, None, None], rows, 3)  # type: ignore[arg-type]
+    assert [line for _, line in got] == [
+        "'thanks' -1.2, reach signal +0.0",
+        "'thanks' -1.2, reach signal -0.0",
+        "'thanks' -1.2, reach signal +0.0",
+    ]
+    assert got == [_reference(t, {"reach": r[3]}, 3) for t, r in zip(texts, rows, strict=True)]
 
 
 def test_learned_ties_are_cut_by_name() -> None:
