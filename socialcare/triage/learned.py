@@ -33,7 +33,7 @@ import math
 import re
 import string
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, islice, pairwise
+from itertools import chain
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence, Union, cast
 
 from ..errors import UsageError
@@ -362,25 +362,36 @@ class LearnedModel:
         """:meth:`predict_line` of each text of a batch (``score_rows``), the same results.
 
         :meth:`_core`'s steps in one loop, its tables and helpers read once per batch
-        instead of once per text (a third of the model's cost was that overhead), and
-        the words and word pairs of the whole batch looked up at once (:func:`_batch_ranks`).
+        instead of once per text (a third of the model's cost was that overhead).
         """
         if top <= 0:
             rows = zip(texts, intents, signal_rows, strict=True)
             return [self.predict_line(text, i, values, top) for text, i, values in rows]
         tables: _Tables = self._tables  # type: ignore[attr-defined]
-        word_ranks, pair_ranks, bounds = _batch_ranks(texts, tables.rank_of)
+        memo, split_token = _TOKEN_WORDS, _token_words
+        rank_of = tables.rank_of.get
         weight_of = tables.weight_by_rank.__getitem__
         ranked, question, intercept = tables.ranked, tables.question, self.intercept
         signal_index = tables.signal_index if tables.signals else ()
         intent_hits = tables.intents if tables.signals else {}
-        link_sub, fsum, hit_line = _LINK.sub, math.fsum, self._hit_line
+        link_sub, fsum, hit_line, from_iterable = (
+            _LINK.sub,
+            math.fsum,
+            self._hit_line,
+            chain.from_iterable,
+        )
         out = []
-        batch = zip(pairwise(bounds), texts, intents, signal_rows, strict=True)
-        for (start, end), text, intent, values in batch:
-            # the ranks of the text's words and word pairs that have a weight, each once
-            found = set(word_ranks[start:end])
-            found.update(pair_ranks[start + 1 : end])
+        for text, intent, values in zip(texts, intents, signal_rows, strict=True):
+            # memo_words(text, ...) inline: the text is split and looked up once
+            raw = text.split()
+            parts = list(map(memo.get, raw))
+            if None in parts:
+                fill_new_tokens(raw, parts, memo, split_token)
+            toks = list(from_iterable(parts))  # type: ignore[arg-type]
+            keys = cast(
+                "Iterable[str | tuple[str, str]]", chain(toks, zip(toks, toks[1:], strict=False))
+            )
+            found = set(map(rank_of, keys))
             found.discard(None)
             ranks = cast("list[int]", sorted(found))
             terms = [intercept, *map(weight_of, ranks)]
@@ -677,31 +688,6 @@ def train(
         cv_auc=round(cv_auc, 4),
         params={"c": c, "min_count": min_count, "folds": folds},
     )
-
-
-def _batch_ranks(
-    texts: Sequence[str], rank_of: Mapping[str | tuple[str, str], int]
-) -> tuple[list[int | None], list[int | None], list[int]]:
-    """The rank (see ``_Tables.ranked``) of every word and word pair of a batch, and each
-    text's place in them: text ``i``'s words are ``word_ranks[bounds[i]:bounds[i + 1]]``,
-    its pairs ``pair_ranks[bounds[i] + 1:bounds[i + 1]]`` (``pair_ranks[j]``: words j-1, j).
-
-    :func:`_words` of every text in a few C-level passes over the whole batch (split,
-    token memo, lookups) instead of a few per text, whose set-up cost as much as the
-    lookups: ~1 us a mention. Pairs that span two texts are in the list, never read.
-    """
-    raws = [text.split() for text in texts]
-    raw = list(chain.from_iterable(raws))
-    parts = list(map(_TOKEN_WORDS.get, raw))
-    if None in parts:
-        fill_new_tokens(raw, parts, _TOKEN_WORDS, _token_words)
-    words = list(chain.from_iterable(cast("list[tuple[str, ...]]", parts)))
-    get = rank_of.get
-    word_ranks = list(map(get, words))
-    pair_ranks = [None, *map(get, zip(words, islice(words, 1, None), strict=False))]
-    word_at = [0, *accumulate(map(len, cast("list[tuple[str, ...]]", parts)))]
-    bounds = [0, *map(word_at.__getitem__, accumulate(map(len, raws)))]
-    return word_ranks, pair_ranks, bounds
 
 
 def _signal_terms(

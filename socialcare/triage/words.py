@@ -110,16 +110,13 @@ def fill_new_tokens(
     Only the new tokens' places are visited, found by ``list.index`` at C speed:
     a text usually has one (an order number), and splitting, looking up and
     hashing the whole text again cost more than the new token itself did.
-    ``raw`` may be a whole batch's tokens: the memo's bound is checked per new token.
     """
+    if len(memo) >= TOKEN_MEMO_LIMIT:
+        memo.clear()  # the words already looked up stay right: a token's words never change
     get, at = memo.get, 0
     for _ in range(parts.count(None)):
         at = parts.index(None, at)
         token = raw[at]
         found = get(token)  # a new token seen twice in the text is in the memo by now
-        if found is None:
-            if len(memo) >= TOKEN_MEMO_LIMIT:
-                memo.clear()  # the words looked up stay right: a token's words never change
-            found = token_words(token)
-        parts[at] = found
+        parts[at] = token_words(token) if found is None else found
         at += 1
