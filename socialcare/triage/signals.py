@@ -202,6 +202,7 @@ class TermMatcher:
             for n, terms in fallback.items()
             if (p := compile_terms(terms))
         ]
+        self._fallback_gate = _fallback_gate([needles for *_, needles in self._fallback])
 
     def _add(self, name: str, term: str) -> bool:
         parts = term.strip().lower().replace("’", "'").split()
@@ -309,7 +310,10 @@ class TermMatcher:
             hit = vocab.intersection(tokset)  # one set operation, not isdisjoint and then this
             if hit:
                 found[name] = [new(Match, (min(hit), -1, -1))]
-        for name, pattern, firsts, needles in self._fallback:
+        gate = self._fallback_gate
+        for name, pattern, firsts, needles in (
+            self._fallback if gate is None or any(map(text.__contains__, gate)) else ()
+        ):
             # a needle is the start of a term, so containing one implies a first character
             if (
                 any(map(text.__contains__, needles))
@@ -320,6 +324,19 @@ class TermMatcher:
                 if extra:
                     found.setdefault(name, []).extend(extra)
         return found
+
+
+def _fallback_gate(needles: Sequence[tuple[str, ...] | None]) -> tuple[str, ...] | None:
+    """Substrings one of which a text must contain for any fallback list to be tried.
+
+    Every list's needles together, less those that contain another (a text with
+    "10/10" has "/"): one C-level test for most texts, not one per list. None
+    (no gate) when some list has no needles.
+    """
+    if any(n is None for n in needles):
+        return None
+    every = {s for n in needles for s in n or ()}
+    return tuple(sorted(s for s in every if not any(o != s and o in s for o in every)))
 
 
 def _needles(terms: Iterable[str]) -> tuple[str, ...] | None:
@@ -713,7 +730,7 @@ def apply_context(text: str, found: Found) -> Found:
     A thank-you drops them altogether ("helped us in an emergency"): praise with
     no plain problem word. Calling it again on its own result changes nothing.
     """
-    if not any(name in found for name in CONTEXT_LISTS):
+    if found.keys().isdisjoint(CONTEXT_LISTS):  # most texts: one C-level test, no generator
         return found
     out = {k: v for k, v in found.items() if k not in CONTEXT_LISTS}
     plain = "problem" in found or "urgency" in found

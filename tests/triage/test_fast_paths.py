@@ -18,8 +18,10 @@ these tests compare the two on hypothesis-generated input, bit for bit:
   the brand-name regex (each name before its lookbehind) against the lookbehind
   first, and the slang pre-check (``in`` tests) against its regex alternation;
 * the cue matcher (words tested by a comprehension, one-word phrase tails taken
-  as matched) against its plain loop, with the built-in cues and every pack, and
-  intent's problem strength (terms counted) against the complaint cue strings.
+  as matched, the fallback regexes behind one substring gate) against its plain
+  loop, with the built-in cues and every pack, and
+  intent's problem strength (terms counted) against the complaint cue strings;
+* language detection's ASCII letter count (bytes.translate) against str.translate.
 """
 
 from __future__ import annotations
@@ -384,6 +386,13 @@ _CUE_WORDS = sorted(
 )
 
 
+def test_fallback_gate_keeps_a_needle_of_every_list() -> None:
+    """The one substring test before the fallback regexes (the plain loop below has none)."""
+    assert signals._fallback_gate([("🙃", "/", "🙄"), ("10/10",)]) == ("/", "🙃", "🙄")
+    assert signals._fallback_gate([("/",), None]) is None  # a list without needles: no gate
+    assert signals._fallback_gate([]) == ()
+
+
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
@@ -505,3 +514,14 @@ def test_brand_names_equal_the_lookbehind_first_regex(names: list[str], pieces: 
     assert fast is not None
     assert fast.sub(" ", text) == plain.sub(" ", text)
     assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
+    # text_for_sentiment's brand step (lowercased, on ASCII text) against the regex
+    for case in (text, text.encode("ascii", "ignore").decode()):
+        assert sent._without_brand(case, fast) == plain.sub(" ", case), repr(case)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_ascii_letter_count_equals_the_translate_count(text: str) -> None:
+    """_letter_counts' bytes path for ASCII text against str.translate's letter count."""
+    expected = len(text) - len(text.translate(sent._ASCII_LETTERS))
+    assert sent._letter_counts(text) == (expected, 0, 0)
