@@ -387,13 +387,13 @@ class LearnedModel:
             parts = list(map(memo.get, raw))
             if None in parts:
                 fill_new_tokens(raw, parts, memo, split_token)
-            toks = list(from_iterable(parts))  # type: ignore[arg-type]
-            keys = cast(
-                "Iterable[str | tuple[str, str]]", chain(toks, zip(toks, toks[1:], strict=False))
-            )
-            found = set(map(rank_of, keys))
+            toks: list[str] = list(from_iterable(parts))  # type: ignore[arg-type]
+            # the words, then the pairs: two C-level passes (no chain between them), and no
+            # typing.cast calls, which run on every text
+            found = set(map(rank_of, toks))
+            found.update(map(rank_of, zip(toks, toks[1:], strict=False)))
             found.discard(None)
-            ranks = cast("list[int]", sorted(found))
+            ranks: list[int] = sorted(found)  # type: ignore[arg-type]
             terms = [intercept, *map(weight_of, ranks)]
             keyed: list[tuple[float, str, float]] = []
             if question is not None and "?" in text and "?" in link_sub(" ", text):
