@@ -571,12 +571,15 @@ _LINK: re.Pattern[str] = _on_first_use(
     r"https?://\S+|www\.\S+|\b(?:bit\.ly|t\.co|tinyurl\.com)/\S+",
     re.IGNORECASE,
 )
+#: the two halves of a money-rate claim ("earn up to $500", "$200 a day"): each is
+#: searched only in a text that has its literal ("earn", a currency sign)
+_EARN = r"\bearn\s+(?:up\s+to\s+)?[$£€]?\d"
+_PER = r"[$£€]\s?\d[\d,]*\+?\s*(?:a|per|/|every)\s*(?:day|week|month|hour)"
+_MONEY_EARN: re.Pattern[str] = _on_first_use("_MONEY_EARN", re.compile, _EARN, re.IGNORECASE)
+_MONEY_PER: re.Pattern[str] = _on_first_use("_MONEY_PER", re.compile, _PER, re.IGNORECASE)
+#: both halves in one regex: what :func:`_money_rate` answers (a test compares them)
 _MONEY_RATE: re.Pattern[str] = _on_first_use(
-    "_MONEY_RATE",
-    re.compile,
-    r"\bearn\s+(?:up\s+to\s+)?[$£€]?\d"
-    r"|[$£€]\s?\d[\d,]*\+?\s*(?:a|per|/|every)\s*(?:day|week|month|hour)",
-    re.IGNORECASE,
+    "_MONEY_RATE", re.compile, _EARN + "|" + _PER, re.IGNORECASE
 )
 #: what may precede a clause's first word: @handles ("hi @Acme, which plan") and greetings
 _LEAD_HANDLE = r"[@.][\w.]+"
@@ -841,12 +844,23 @@ def is_spam(text: str, found: Found | None = None) -> bool:
         if "earn" not in text.lower():
             return False  # the common case, decided without regexes
     count = len({m.term for m in spam or ()})
-    if count < 2 and _MONEY_RATE.search(text):
+    if count < 2 and _money_rate(text):
         count += 1
     if count >= 2:
         return True
     own_problem = "problem" in cues and ("first_person" in cues or "@" in text)
     return count == 1 and not own_problem and _LINK.search(text) is not None
+
+
+def _money_rate(text: str) -> bool:
+    """Whether ``_MONEY_RATE`` matches: each half searched only where its literal occurs.
+
+    A price ("refund of £39") no longer runs the "earn" half over the whole text,
+    nor a text without a currency sign the other: ~0.13 us a mention with one.
+    """
+    if ("$" in text or "£" in text or "€" in text) and _MONEY_PER.search(text) is not None:
+        return True
+    return "earn" in text.lower() and _MONEY_EARN.search(text) is not None
 
 
 _NO_STARTS: frozenset[str] = frozenset()

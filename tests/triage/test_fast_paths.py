@@ -525,3 +525,17 @@ def test_ascii_letter_count_equals_the_translate_count(text: str) -> None:
     """_letter_counts' bytes path for ASCII text against str.translate's letter count."""
     expected = len(text) - len(text.translate(sent._ASCII_LETTERS))
     assert sent._letter_counts(text) == (expected, 0, 0)
+
+
+_MONEY_PIECES = st.sampled_from(
+    ["earn", "EARN", "Earn", "learn", " ", "  ", "up", "to", "$", "£", "€", "5", "200", ",",
+     "+", "a", "per", "/", "every", "day", "Week", "hour", "month", "x", "ſ", "\n"]
+)  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_MONEY_PIECES, max_size=12))
+def test_money_rate_halves_equal_the_regex(pieces: list[str]) -> None:
+    """is_spam's money-rate test (each half behind its literal) against the one regex."""
+    text = "".join(pieces)
+    assert signals._money_rate(text) == (signals._MONEY_RATE.search(text) is not None), text
