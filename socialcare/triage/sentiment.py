@@ -78,9 +78,12 @@ class _Token(NamedTuple):
     upper: bool
 
 
-#: VADER's scores of a text without lexicon words (``_EMPTY``: without any words)
-_NEUTRAL = {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
-_EMPTY = {"neg": 0.0, "neu": 0.0, "pos": 0.0, "compound": 0.0}
+#: VADER's (neg, neu, pos, compound) of a text without lexicon words (``_EMPTY``: without
+#: any words)
+_NEUTRAL = (0.0, 1.0, 0.0, 0.0)
+_EMPTY = (0.0, 0.0, 0.0, 0.0)
+#: VADER's four scores, in the order of :meth:`_Analyzer.scores`
+_Scores = tuple[float, float, float, float]
 
 
 class _Analyzer(_vader.SentimentIntensityAnalyzer):  # type: ignore[misc]
@@ -143,6 +146,11 @@ class _Analyzer(_vader.SentimentIntensityAnalyzer):  # type: ignore[misc]
         return self._emoji.sub(described, text)
 
     def polarity_scores(self, text: str) -> dict[str, float]:
+        neg, neu, pos, compound = self.scores(text)
+        return {"neg": neg, "neu": neu, "pos": pos, "compound": compound}
+
+    def scores(self, text: str) -> _Scores:
+        """:meth:`polarity_scores` as (neg, neu, pos, compound), without building the dict."""
         if not (text.isascii() or self._emoji_chars.isdisjoint(text)):
             text = self._describe_emoji(text)
         text = text.strip()
@@ -153,11 +161,11 @@ class _Analyzer(_vader.SentimentIntensityAnalyzer):  # type: ignore[misc]
         if not all(infos):  # a token not seen yet (a _Token is a non-empty tuple: true)
             infos = [info or self._token(t) for t, info in zip(toks, infos, strict=True)]
         if not infos:
-            return dict(_EMPTY)
+            return _EMPTY
         # the four fields of every token at once (C speed), not a comprehension each
         words, lowers, scoreds, uppers = zip(*infos, strict=True)
         if True not in scoreds:  # no lexicon word: every valence is 0, so the scores are fixed
-            return dict(_NEUTRAL)
+            return _NEUTRAL
         scored = list(compress(range(len(scoreds)), scoreds))
         is_cap_diff = any(uppers) and not all(uppers)  # _vader.allcap_differential(words)
         last = len(words) - 1
@@ -228,7 +236,7 @@ class _Analyzer(_vader.SentimentIntensityAnalyzer):  # type: ignore[misc]
         return valence
 
 
-def _score_valence(sentiments: list[float], text: str) -> dict[str, float]:
+def _score_valence(sentiments: list[float], text: str) -> _Scores:
     """VADER 3.3.2's ``score_valence`` for a non-empty list, remembered by what it reads.
 
     The scores depend on the nonzero sentiments in order, how many are zero and
@@ -245,18 +253,17 @@ def _score_valence(sentiments: list[float], text: str) -> dict[str, float]:
         if len(_SCORES) >= _SCORES_SIZE:
             _SCORES.clear()
         _SCORES[key] = scores
-    neg, neu, pos, compound = scores
-    return {"neg": neg, "neu": neu, "pos": pos, "compound": compound}
+    return scores
 
 
 #: :func:`_score_valence`'s key -> (neg, neu, pos, compound); restarts when full
-_SCORES: dict[tuple[tuple[float, ...], int, int, int], tuple[float, float, float, float]] = {}
+_SCORES: dict[tuple[tuple[float, ...], int, int, int], _Scores] = {}
 _SCORES_SIZE = 50_000
 
 
 def _scores(
     sentiments: list[float], nonzero: list[float], exclamations: int, questions: int
-) -> tuple[float, float, float, float]:
+) -> _Scores:
     """VADER 3.3.2's ``score_valence`` as (neg, neu, pos, compound), its helpers inlined.
 
     The same float operations in the same order (so the same bits), without its
@@ -522,8 +529,8 @@ def analyse(text: str, language: str | None = None, *, scored_text: str | None =
     lang, how = decide_language(text, language)
     if lang not in SCORED_LANGUAGES:
         return Sentiment(None, None, None, None, lang, how)
-    s = _analyzer().polarity_scores(text if scored_text is None else scored_text)
-    return Sentiment(s["compound"], s["pos"], s["neu"], s["neg"], lang, how)
+    neg, neu, pos, compound = _analyzer().scores(text if scored_text is None else scored_text)
+    return Sentiment(compound, pos, neu, neg, lang, how)
 
 
 def analyse_many(
@@ -545,15 +552,15 @@ def analyse_many(
         text_for_sentiment(t, brand) if lang in scored else None
         for t, (lang, _) in zip(texts, decided, strict=True)
     ]
-    polarity = _analyzer().polarity_scores
+    scores = _analyzer().scores  # no dict to build and read back
     new = tuple.__new__  # Sentiment(...) without its Python-level __new__ (same tuple)
     out = []
     for c, (lang, how) in zip(clean, decided, strict=True):
         if c is None:
             out.append(new(Sentiment, (None, None, None, None, lang, how)))
         else:
-            s = polarity(c)
-            out.append(new(Sentiment, (s["compound"], s["pos"], s["neu"], s["neg"], lang, how)))
+            neg, neu, pos, compound = scores(c)
+            out.append(new(Sentiment, (compound, pos, neu, neg, lang, how)))
     return out
 
 
