@@ -202,6 +202,7 @@ class TermMatcher:
             for n, terms in fallback.items()
             if (p := compile_terms(terms))
         ]
+        self._fallback_gate = _fallback_gate([needles for *_, needles in self._fallback])
 
     def _add(self, name: str, term: str) -> bool:
         parts = term.strip().lower().replace("’", "'").split()
@@ -309,7 +310,10 @@ class TermMatcher:
             hit = vocab.intersection(tokset)  # one set operation, not isdisjoint and then this
             if hit:
                 found[name] = [new(Match, (min(hit), -1, -1))]
-        for name, pattern, firsts, needles in self._fallback:
+        gate = self._fallback_gate
+        for name, pattern, firsts, needles in (
+            self._fallback if gate is None or any(map(text.__contains__, gate)) else ()
+        ):
             # a needle is the start of a term, so containing one implies a first character
             if (
                 any(map(text.__contains__, needles))
@@ -320,6 +324,19 @@ class TermMatcher:
                 if extra:
                     found.setdefault(name, []).extend(extra)
         return found
+
+
+def _fallback_gate(needles: Sequence[tuple[str, ...] | None]) -> tuple[str, ...] | None:
+    """Substrings one of which a text must contain for any fallback list to be tried.
+
+    Every list's needles together, less those that contain another (a text with
+    "10/10" has "/"): one C-level test for most texts, not one per list. None
+    (no gate) when some list has no needles.
+    """
+    if any(n is None for n in needles):
+        return None
+    every = {s for n in needles for s in n or ()}
+    return tuple(sorted(s for s in every if not any(o != s and o in s for o in every)))
 
 
 def _needles(terms: Iterable[str]) -> tuple[str, ...] | None:
@@ -554,41 +571,101 @@ _LINK: re.Pattern[str] = _on_first_use(
     r"https?://\S+|www\.\S+|\b(?:bit\.ly|t\.co|tinyurl\.com)/\S+",
     re.IGNORECASE,
 )
+#: the two halves of a money-rate claim ("earn up to $500", "$200 a day"): each is
+#: searched only in a text that has its literal ("earn", a currency sign)
+_EARN = r"\bearn\s+(?:up\s+to\s+)?[$£€]?\d"
+_PER = r"[$£€]\s?\d[\d,]*\+?\s*(?:a|per|/|every)\s*(?:day|week|month|hour)"
+_MONEY_EARN: re.Pattern[str] = _on_first_use("_MONEY_EARN", re.compile, _EARN, re.IGNORECASE)
+_MONEY_PER: re.Pattern[str] = _on_first_use("_MONEY_PER", re.compile, _PER, re.IGNORECASE)
+#: both halves in one regex: what :func:`_money_rate` answers (a test compares them)
 _MONEY_RATE: re.Pattern[str] = _on_first_use(
-    "_MONEY_RATE",
-    re.compile,
-    r"\bearn\s+(?:up\s+to\s+)?[$£€]?\d"
-    r"|[$£€]\s?\d[\d,]*\+?\s*(?:a|per|/|every)\s*(?:day|week|month|hour)",
-    re.IGNORECASE,
+    "_MONEY_RATE", re.compile, _EARN + "|" + _PER, re.IGNORECASE
 )
-#: the first two characters of every :data:`_LEAD` item and clause opening below: a
-#: lookahead wherever one may start, so the regex gives up at once where none can (most
-#: clauses), instead of trying every alternative at each character of an @handle it
-#: backtracks through (~3 us a clause). A necessary condition only: the matches are the
-#: same (tests/triage/test_fast_paths.py compares the regex without the lookaheads)
-_OPENING = r"(?=[@.]|a[lnr]|bu|c[aouó]|d[ioó]|e[sv]|h[eio]|is|mo|o[knù]|p[oe]|qu|s[ho]|w[ahi])"
-#: what may precede a clause's first word: greetings, @handles ("hi @Acme, which plan")
-_LEAD = (
-    r"(?:(?:[@.][\w.]+|hi|hey|hello|morning|evening|ok|so|and|but|also)[:,!]?\s*" + _OPENING + ")*"
+#: what may precede a clause's first word: @handles ("hi @Acme, which plan") and greetings
+_LEAD_HANDLE = r"[@.][\w.]+"
+_LEAD_WORDS = ("hi", "hey", "hello", "morning", "evening", "ok", "so", "and", "but", "also")
+#: clause openings, matched at the start of each clause (lowercased): questions that are
+#: really complaints ("how many more times", "what am I paying for"), "why ...", and
+#: ordinary question words; each a regex alternative
+_COMPLAINT_OPENINGS = (
+    "how many more",
+    r"how long (?:do|must|will|am) (?:i|we)\b",
+    r"is (?:any|some)(?:body|one) (?:actually|even)\b",
+    r"is it normal\b",
+    "what (?:exactly )?am i (?:even )?paying for",
 )
-#: clause openings, matched at the start of each clause: questions that are really
-#: complaints ("how many more times", "what am I paying for"), "why ...", and
-#: ordinary question words
+_WHY_OPENINGS = (r"why\b",)
+_QUESTION_OPENINGS = (
+    r"how(?!\s+(?:nice|lovely|kind|sweet|cool|good|great|amazing|lucky)\b)",
+    r"what(?!\s+(?:an?|a\s+lot\s+of)\b)", "what's", "whats", "when", "where", "who", "which",
+    "can", "could", "do", "does", "did", "is", "are", r"will\s+(?:my|it|i|the|his|her|our|you)",
+    r"should\s+i", "any", "anyone", "anybody",
+    "cómo", "qué", "cuándo", "dónde", r"por\s+qu[ée]", "cuánto", "wie", "wann", "warum", "wieso",
+    "comment", "pourquoi", "quand", "où", "est-ce", "combien", "quando", "onde", "quanto",
+    r"perch[ée]", "dove", "hoe", "wanneer", "waarom",
+)  # fmt: skip
+#: every alternative a clause's start may begin with (tests/triage/test_fast_paths.py
+#: checks that each passes :data:`_OPENING`)
+_OPENING_ALTERNATIVES = (
+    _LEAD_HANDLE,
+    *_LEAD_WORDS,
+    *_COMPLAINT_OPENINGS,
+    *_WHY_OPENINGS,
+    *_QUESTION_OPENINGS,
+)
+#: characters that end a regex's literal start
+_REGEX_META = frozenset("\\.^$*+?{}[]|()")
+
+
+def _literal_start(alternative: str) -> str:
+    """The characters a regex alternative matches literally before its first construct."""
+    n = 0
+    while n < len(alternative) and alternative[n] not in _REGEX_META:
+        n += 1
+    if n < len(alternative) and alternative[n] in "?*{":
+        n -= 1  # a quantifier makes the literal before it optional
+    return alternative[:n]
+
+
+def _opening_gate(alternatives: Iterable[str], handle_class: str) -> str:
+    """A lookahead on the first two characters any of ``alternatives`` can start with.
+
+    Derived from the alternatives themselves, so a new opening word can never be
+    stopped by it. ``handle_class`` opens the lookahead for the alternatives
+    that start with that character class (the @handle lead). Any other
+    alternative must start with two literal characters, or the gate could not
+    name its start: it is refused.
+    """
+    firsts: dict[str, set[str]] = {}
+    for alt in alternatives:
+        if alt.startswith(handle_class):
+            continue
+        start = _literal_start(alt)
+        if len(start) < 2:
+            raise ValueError(f"clause opening {alt!r}: its first two characters must be literal")
+        firsts.setdefault(start[0], set()).add(start[1])
+    items = [handle_class] + [
+        re.escape(a) + (re.escape(min(bs)) if len(bs) == 1 else f"[{''.join(sorted(bs))}]")
+        for a, bs in sorted(firsts.items())
+    ]
+    return "(?=" + "|".join(items) + ")"
+
+
+#: the first two characters of every :data:`_LEAD` item and clause opening: a lookahead
+#: wherever one may start, so the regex gives up at once where none can (most clauses),
+#: instead of trying every alternative at each character of an @handle it backtracks
+#: through (~3 us a clause). A necessary condition only: the matches are the same
+#: (tests/triage/test_fast_paths.py compares the regex without the lookaheads)
+_OPENING = _opening_gate(_OPENING_ALTERNATIVES, "[@.]")
+_LEAD = r"(?:(?:" + "|".join((_LEAD_HANDLE, *_LEAD_WORDS)) + r")[:,!]?\s*" + _OPENING + ")*"
 _CLAUSE: re.Pattern[str] = _on_first_use("_CLAUSE", re.compile, r"[.,!;:\n]")
 _CLAUSE_START: re.Pattern[str] = _on_first_use(
     "_CLAUSE_START",
     re.compile,
     r"\s*" + _OPENING + _LEAD + r"(?:"
-    r"(?P<complaint>how many more|how long (?:do|must|will|am) (?:i|we)\b"
-    r"|is (?:any|some)(?:body|one) (?:actually|even)\b|is it normal\b"
-    r"|what (?:exactly )?am i (?:even )?paying for)"
-    r"|(?P<why>why\b)"
-    r"|(?P<question>(?:how(?!\s+(?:nice|lovely|kind|sweet|cool|good|great|amazing|lucky)\b)"
-    r"|what(?!\s+(?:an?|a\s+lot\s+of)\b)|what's|whats|when|where|who|which|can|could|do|does|did|is|"
-    r"are|will\s+(?:my|it|i|the|his|her|our|you)|should\s+i|any|anyone|anybody|"
-    r"cómo|qué|cuándo|dónde|por\s+qu[ée]|cuánto|wie|wann|warum|wieso|"
-    r"comment|pourquoi|quand|où|est-ce|combien|quando|onde|quanto|perch[ée]|dove|"
-    r"hoe|wanneer|waarom)\b(?!['’]|\s+not\b)))",
+    r"(?P<complaint>" + "|".join(_COMPLAINT_OPENINGS) + ")"
+    r"|(?P<why>" + "|".join(_WHY_OPENINGS) + ")"
+    r"|(?P<question>(?:" + "|".join(_QUESTION_OPENINGS) + r")\b(?!['’]|\s+not\b)))",
 )  # matched against lowercased text: IGNORECASE would double its cost
 _PRAISE_EMOJI: re.Pattern[str] = _on_first_use(
     "_PRAISE_EMOJI", re.compile, "[👏🙌❤💯🙏😍🥰💙💚⭐🚀]"
@@ -656,7 +733,7 @@ def apply_context(text: str, found: Found) -> Found:
     A thank-you drops them altogether ("helped us in an emergency"): praise with
     no plain problem word. Calling it again on its own result changes nothing.
     """
-    if not any(name in found for name in CONTEXT_LISTS):
+    if found.keys().isdisjoint(CONTEXT_LISTS):  # most texts: one C-level test, no generator
         return found
     out = {k: v for k, v in found.items() if k not in CONTEXT_LISTS}
     plain = "problem" in found or "urgency" in found
@@ -767,12 +844,23 @@ def is_spam(text: str, found: Found | None = None) -> bool:
         if "earn" not in text.lower():
             return False  # the common case, decided without regexes
     count = len({m.term for m in spam or ()})
-    if count < 2 and _MONEY_RATE.search(text):
+    if count < 2 and _money_rate(text):
         count += 1
     if count >= 2:
         return True
     own_problem = "problem" in cues and ("first_person" in cues or "@" in text)
     return count == 1 and not own_problem and _LINK.search(text) is not None
+
+
+def _money_rate(text: str) -> bool:
+    """Whether ``_MONEY_RATE`` matches: each half searched only where its literal occurs.
+
+    A price ("refund of £39") no longer runs the "earn" half over the whole text,
+    nor a text without a currency sign the other: ~0.13 us a mention with one.
+    """
+    if ("$" in text or "£" in text or "€" in text) and _MONEY_PER.search(text) is not None:
+        return True
+    return "earn" in text.lower() and _MONEY_EARN.search(text) is not None
 
 
 _NO_STARTS: frozenset[str] = frozenset()

@@ -3,22 +3,25 @@
 Each speed-up of issue 19's scorer keeps a plain reference beside it, and
 these tests compare the two on hypothesis-generated input, bit for bit:
 
-* the learned model's ``predict_explain`` and ``predict_line`` (one set
-  intersection for words and pairs, one global rank of the weights, explanation
-  words built once per feature) against the feature dict summed with ``math.fsum`` and explained by sorting every
+* the learned model's ``predict_explain``, ``predict_line`` and ``predict_lines``
+  (one set intersection for words and pairs, looked up for the whole batch at once,
+  one global rank of the weights, explanation words built once per feature and
+  lines remembered by their hits) against the feature dict summed with ``math.fsum`` and explained by sorting every
   contribution, on a model with tied weights and every kind of feature;
 * VADER's emoji pass (a position scan) against the regex substitution;
 * the sarcasm pre-test's quote-mark gate against the bare regex, the clauses
   each "?" closes (one pass over the marks) against the quadratic regex, and the
   clause-opening regex (lookaheads on the openings' first characters) against
-  itself without them;
+  itself without them, and every opening's text against that lookahead;
 * the batch sentiment passes (``analyse_many``) against ``analyse`` text by text,
   the capitalised-word regex (capital first) against its lookbehind-first form,
   the brand-name regex (each name before its lookbehind) against the lookbehind
   first, and the slang pre-check (``in`` tests) against its regex alternation;
 * the cue matcher (words tested by a comprehension, one-word phrase tails taken
-  as matched) against its plain loop, with the built-in cues and every pack, and
-  intent's problem strength (terms counted) against the complaint cue strings.
+  as matched, the fallback regexes behind one substring gate) against its plain
+  loop, with the built-in cues and every pack, and
+  intent's problem strength (terms counted) against the complaint cue strings;
+* language detection's ASCII letter count (bytes.translate) against str.translate.
 """
 
 from __future__ import annotations
@@ -149,6 +152,19 @@ def test_learned_batch_path_equals_the_feature_dict(
         assert got == [_reference(text, values, top) for text, values in batch]
 
 
+def test_learned_lines_remembered_keep_the_sign_of_a_zero() -> None:
+    """A reach of +-5e-324 contributes 0.0 or -0.0 (one memo key): each keeps its own line."""
+    texts = ["thanks", "thanks", "thanks"]
+    rows = [(None, None, None, 5e-324), (None, None, None, -5e-324), (None, None, None, 5e-324)]
+    got = MODEL.predict_lines(texts, [None, None, None], rows, 3)  # type: ignore[arg-type]
+    assert [line for _, line in got] == [
+        "'thanks' -1.2, reach signal +0.0",
+        "'thanks' -1.2, reach signal -0.0",
+        "'thanks' -1.2, reach signal +0.0",
+    ]
+    assert got == [_reference(t, {"reach": r[3]}, 3) for t, r in zip(texts, rows, strict=True)]
+
+
 def test_learned_ties_are_cut_by_name() -> None:
     """Words and an intent of weight 1.25 (one down): the top two are the first by name."""
     _, line = MODEL.predict_explain("thanks refund cancelled", top=2, values={})
@@ -236,6 +252,27 @@ def test_clause_opening_lookaheads_change_no_data_text() -> None:
             text = str(json.loads(line).get("text") or "")
             for clause in signals._CLAUSE.split(text.lower()):
                 _assert_same_opening(clause)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.sampled_from(signals._OPENING_ALTERNATIVES).flatmap(
+        lambda alt: st.from_regex(alt, fullmatch=True)
+    )
+)
+def test_every_clause_opening_passes_its_gate(opening: str) -> None:
+    """The gate is derived from the lead items and openings: none of their texts is stopped."""
+    assert re.match(signals._OPENING, opening), opening
+
+
+def test_the_clause_gate_follows_its_alternatives() -> None:
+    """A new opening widens the gate; a start the gate cannot name is refused, not dropped."""
+    gate = signals._opening_gate([*signals._OPENING_ALTERNATIVES, "zut"], "[@.]")
+    assert re.match(gate, "zut alors") and not re.match(signals._OPENING, "zut alors")
+    assert not re.match(signals._OPENING, "the app")  # still a gate
+    for unnameable in ("z?ut", "[xy]ou", "(?:a|b)c"):
+        with pytest.raises(ValueError, match="first two characters"):
+            signals._opening_gate([unnameable], "[@.]")
 
 
 def _assert_same_opening(clause: str) -> None:
@@ -347,6 +384,13 @@ _CUE_WORDS = sorted(
     }
     | {"cancelled", "working", "works", "delayed", "lost", "luggage", "the", "bill", "10/10", "/s"}
 )
+
+
+def test_fallback_gate_keeps_a_needle_of_every_list() -> None:
+    """The one substring test before the fallback regexes (the plain loop below has none)."""
+    assert signals._fallback_gate([("🙃", "/", "🙄"), ("10/10",)]) == ("/", "🙃", "🙄")
+    assert signals._fallback_gate([("/",), None]) is None  # a list without needles: no gate
+    assert signals._fallback_gate([]) == ()
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -470,3 +514,28 @@ def test_brand_names_equal_the_lookbehind_first_regex(names: list[str], pieces: 
     assert fast is not None
     assert fast.sub(" ", text) == plain.sub(" ", text)
     assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
+    # text_for_sentiment's brand step (lowercased, on ASCII text) against the regex
+    for case in (text, text.encode("ascii", "ignore").decode()):
+        assert sent._without_brand(case, fast) == plain.sub(" ", case), repr(case)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_ascii_letter_count_equals_the_translate_count(text: str) -> None:
+    """_letter_counts' bytes path for ASCII text against str.translate's letter count."""
+    expected = len(text) - len(text.translate(sent._ASCII_LETTERS))
+    assert sent._letter_counts(text) == (expected, 0, 0)
+
+
+_MONEY_PIECES = st.sampled_from(
+    ["earn", "EARN", "Earn", "learn", " ", "  ", "up", "to", "$", "£", "€", "5", "200", ",",
+     "+", "a", "per", "/", "every", "day", "Week", "hour", "month", "x", "ſ", "\n"]
+)  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_MONEY_PIECES, max_size=12))
+def test_money_rate_halves_equal_the_regex(pieces: list[str]) -> None:
+    """is_spam's money-rate test (each half behind its literal) against the one regex."""
+    text = "".join(pieces)
+    assert signals._money_rate(text) == (signals._MONEY_RATE.search(text) is not None), text

@@ -130,3 +130,29 @@ def test_identical_on_generated_texts(text: str) -> None:
 @given(st.text(max_size=60))
 def test_identical_on_arbitrary_text(text: str) -> None:
     _assert_same(text)
+
+
+#: stock's score names, in the order of _score_valence's tuple
+_KEYS = ("neg", "neu", "pos", "compound")
+_SENTIMENT = st.one_of(
+    st.sampled_from([0, 0.0, -0.0, 1.9, -1.9, 2.5, -0.8, 0.3]),
+    st.floats(-4.0, 4.0, allow_nan=False),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(_SENTIMENT, min_size=1, max_size=8),
+    st.lists(st.sampled_from([0, 0.0, -0.0]), max_size=4),
+    st.text(alphabet="!?a ", max_size=8),
+)
+def test_remembered_valence_scores_equal_stock(
+    sentiments: list[float], zeros: list[float], text: str
+) -> None:
+    """_score_valence's memo (keyed by the nonzero sentiments, the zeros counted) against
+    stock score_valence: the same sentiments with their zeros moved share a key."""
+    nonzero, zero = [s for s in sentiments if s], [s for s in sentiments if not s]
+    for case in (sentiments, zero + nonzero, nonzero + zeros + zero, sentiments):
+        got = dict(zip(_KEYS, sent._score_valence(list(case), text), strict=True))
+        expected = STOCK.score_valence(list(case), text)
+        assert repr(got) == repr(expected), (case, text)
