@@ -314,6 +314,38 @@ def test_a_page_another_poller_stored_first_is_routed_once(
     assert len(file_store.rows("SELECT * FROM team_routes")) == 4
 
 
+def test_a_later_page_another_poller_stored_first_is_routed_once(
+    file_store: Store, tmp_path: Path, pg_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, on the router's second page: the plan skips its read of what is stored
+    only while nobody else committed since the previous page's plan (SQLite's
+    data_version), so the other poller's commit in between is seen under the lock."""
+    other = open_store(pg_url if pg_url is not None else tmp_path / "store.db")
+    rs = settings()
+    router = PageRouter(rs, page_scorer(care_settings({}, ())))
+    first = [mention(str(i)) for i in range(10, 13)]
+    with file_store.transaction():
+        stored = ingest_mentions(file_store, first, scorer=router).stored_ids
+        route_ids(file_store, rs, router.rest(stored))
+    assert len(router.decided) == 3
+    page = [mention(str(i)) for i in range(4)]
+    begin = file_store.transaction
+
+    def other_poller_first() -> Any:
+        monkeypatch.setattr(file_store, "transaction", begin)
+        ingest(other, rs, page, True)
+        return begin()
+
+    monkeypatch.setattr(file_store, "transaction", other_poller_first)
+    try:
+        stored = ingest_mentions(file_store, page, scorer=router).stored_ids
+        assert router.decided == [] and route_ids(file_store, rs, router.rest(stored)) == []
+    finally:
+        other.close()
+    assert len(file_store.events(action="route")) == 7
+    assert len(file_store.rows("SELECT * FROM team_routes")) == 7
+
+
 @pytest.mark.store_free
 def test_the_keyword_prefilter_agrees_with_the_regex() -> None:
     """The substring test before the keyword regex never changes a verdict."""

@@ -49,6 +49,7 @@ __all__ = [
     "failed_outbox_items",
     "sla_candidates",
     "mentions_for_notify",
+    "commit_version",
     "first_responses",
     "follow_up_sql",
     "follow_ups",
@@ -394,6 +395,19 @@ def sla_candidates(store: Store, due_before_ts: float, limit: int = 500) -> list
         "ORDER BY sla_due_ts LIMIT ?",
         [due_before_ts, limit],
     )
+
+
+def commit_version(store: Store) -> int | None:
+    """A number that changes whenever another connection commits to the store (SQLite's
+    ``PRAGMA data_version``; it does not move for this connection's own commits), or
+    None where there is no such number (PostgreSQL): then every read must be made again.
+
+    Two equal answers mean that nothing this connection read in between can have been
+    changed by anyone else: what it read then is still what it would read now.
+    """
+    if store.dialect.name != "sqlite":
+        return None
+    return int(store.conn.execute("PRAGMA data_version").fetchone()[0])
 
 
 def mentions_for_notify(

@@ -872,6 +872,8 @@ class PageRouter:
         self.settled: set[str] = set()
         #: what the latest finished page's plan decided (as :func:`route_ids` returns it)
         self.decided: list[Decision] = []
+        #: :func:`store_team.commit_version` at the latest plan
+        self._version: int | None = None
 
     def __call__(self, rows: Sequence[Row], counts: Sequence[int]) -> list[Mapping[str, Any]]:
         """Score as the wrapped scorer."""
@@ -882,7 +884,12 @@ class PageRouter:
         self, store: Store, rows: Sequence[Row], columns: Mapping[str, Mapping[str, Any]]
     ) -> _PagePlan | None:
         """Route the page's new mentions (``rows`` as they will be inserted, ``columns``
-        their triage by id): the same choices :func:`route_ids` makes on the stored page."""
+        their triage by id): the same choices :func:`route_ids` makes on the stored page.
+
+        ``rows`` are those the caller read as not stored, after this router's previous
+        plan (the ingest reads them for each page): unless another connection committed
+        since that plan, they are not read again.
+        """
         self.settled, self.decided = set(), []
         if not self.settings.rules or not rows:
             return None
@@ -890,8 +897,15 @@ class PageRouter:
         # are read after any other poller's page committed (its routing included).
         store_team.lock_team(store, _LOCK)
         ids = list(map(str, map(itemgetter("id"), rows)))
-        stored = store.existing_ids(ids)
-        new = [(r, i) for r, i in zip(rows, ids, strict=True) if i not in stored]
+        version = store_team.commit_version(store)
+        if version is None or version != self._version:
+            stored = store.existing_ids(ids)
+            new = [(r, i) for r, i in zip(rows, ids, strict=True) if i not in stored]
+        else:
+            # Nobody else committed since the previous page's plan, and the caller read
+            # these rows as not stored after it: they still are not (no read needed).
+            new = list(zip(rows, ids, strict=True))
+        self._version = version
         # new rows: open, unassigned, no agent tags, never routed; the brand's own are not;
         # in (created, id) order (ids are unique in a page: the rows are never compared)
         order = [(float(r["created_ts"]), i, r) for r, i in new if not r["is_own"]]
