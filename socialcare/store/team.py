@@ -17,7 +17,7 @@ decided by primary keys and row locks in the database, not by the callers:
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from ..models import to_iso, utcnow
 from .core import Row, Store, in_chunks
@@ -417,9 +417,17 @@ def mentions_for_notify(
     since_ts: float = 0.0,
     min_score: float | None = None,
     intents: Sequence[str] | None = None,
+    skip: Collection[str] = (),
 ) -> list[Row]:
     """The fields a notification shows, for new mentions of a poll (open, not the brand's,
-    created since ``since_ts``), narrowed in SQL by what every target asks at least."""
+    created since ``since_ts``), narrowed in SQL by what every target asks at least.
+
+    ``skip``: ids the caller knows no target would take (not read at all). The rows
+    come in the order the full list gives them: ``ids`` are cut into the same slices
+    either way, and each slice is ordered by creation and then id (SQLite's order for
+    ties already; PostgreSQL's is otherwise whatever its plan gives), so leaving out
+    rows that would not have been returned moves none of the others.
+    """
     where = "p.status = 'open' AND p.is_own = 0 AND p.created_ts >= ?"
     extra: list[Any] = [since_ts]
     if min_score is not None:
@@ -441,11 +449,15 @@ def mentions_for_notify(
     out: list[Row] = []
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
+        if skip:
+            chunk = [i for i in chunk if i not in skip]
+            if not chunk:
+                continue
         marks = ", ".join("?" for _ in chunk)
         out += store.rows(
             f"{_page_of(marks, 'id, status, is_own, created_ts, static_score, intent')}"
             f"SELECT {columns} FROM page p JOIN mentions m ON m.id = p.id "
-            f"WHERE {where} ORDER BY p.created_ts",
+            f"WHERE {where} ORDER BY p.created_ts, p.id",
             [*chunk, *extra],
         )
     return out

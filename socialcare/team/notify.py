@@ -60,6 +60,7 @@ __all__ = [
     "slack_escape",
     "markdown_escape",
     "mention_events",
+    "quiet_mentions",
     "sla_events",
     "enqueue",
     "send_pending",
@@ -140,18 +141,24 @@ class Target:
             return True
         if not self.enabled or event.kind not in self.events:
             return False
-        if event.kind in ("mention", "sla_soon", "sla_breached"):
-            if self.sources and event.source not in self.sources:
-                return False
-            if self.intents and event.intent not in self.intents:
-                return False
-            if self.score_above is not None and (event.score or 0.0) <= self.score_above:
-                return False
+        if event.kind in ("mention", "sla_soon", "sla_breached") and not self.takes(
+            event.source, event.intent, event.score
+        ):
+            return False
         if event.kind == "sla_soon" and (event.sla_left or 0.0) > self.sla_within:
             return False
         if event.kind in ("source_unhealthy", "spike") and self.sources and event.source:
             return event.source in self.sources or event.source == "all sources"
         return True
+
+    def takes(self, source: str | None, intent: str | None, score: float | None) -> bool:
+        """Whether the filters on a mention's source, intent and score let it through
+        (for ``mention`` and SLA events, once the kind is wanted)."""
+        if self.sources and source not in self.sources:
+            return False
+        if self.intents and intent not in self.intents:
+            return False
+        return self.score_above is None or not (score or 0.0) <= self.score_above
 
 
 def _number(table: Mapping[str, Any], key: str, where: str, default: float | None) -> float | None:
@@ -279,6 +286,42 @@ def mention_events(rows: Sequence[Row]) -> list[Event]:
         )  # fmt: skip
         for r in rows
     ]
+
+
+@gc_paused
+def quiet_mentions(
+    settings: NotifySettings,
+    inserted: Mapping[str, tuple[Any, Any, Any, Any, Any]],
+    since_ts: float,
+) -> set[str]:
+    """Of a poll's new mentions as inserted (id -> (source, is_own, created_ts, intent,
+    static_score), :meth:`~socialcare.team.routing.PageRouter.inserted`), the ones no
+    target would announce: the ``mention`` event built from their stored row would pass
+    no target's filters (or the row is the brand's own, or older than ``since_ts``).
+
+    The poll's read of its mentions (``mentions_for_notify``) skips them: it reads only
+    those a target may take (the few a poll announces), and still checks those against
+    the store. The filters are each target's own (:meth:`Target.takes`), on the values
+    the event would carry: ``str(source)`` and ``float(static_score or 0.0)``.
+    """
+    # (id, source, intent, score) of the rows the store's filter would keep at all
+    rows = [
+        (i, str(source), intent, float(score or 0.0))
+        for i, (source, own, ts, intent, score) in inserted.items()
+        if not own and ts >= since_ts
+    ]
+    loud: set[str] = set()
+    for t in settings.targets:
+        if not (t.enabled and "mention" in t.events):
+            continue
+        if t.intents:  # most rows fail on their intent: one set test each first
+            wanted = set(t.intents)
+            some = [r for r in rows if r[2] in wanted]
+        else:
+            some = rows
+        takes = t.takes
+        loud.update(i for i, source, intent, score in some if takes(source, intent, score))
+    return inserted.keys() - loud
 
 
 def sla_events(

@@ -837,6 +837,8 @@ class _PagePlan:
     decisions: list[Decision]
     picker: _Picker | None
     assigned: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: the page's new rows (with their ids) and their triage by id, as inserted
+    inserted: tuple[Sequence[tuple[Row, str]], Mapping[str, Mapping[str, Any]]] = ((), {})
 
     @gc_paused
     def finish(self, store: Store) -> None:
@@ -848,6 +850,7 @@ class _PagePlan:
             self.picker.save_turns()
         self.router.settled.update(self.settled)
         self.router.decided = self.decisions
+        self.router.pages.append(self.inserted)
 
     def undo(self, store: Store) -> None:
         """Unassign what the insert assigned; nothing else was written (turns unsaved), so
@@ -872,7 +875,12 @@ class PageRouter:
         self.settled: set[str] = set()
         #: what the latest finished page's plan decided (as :func:`route_ids` returns it)
         self.decided: list[Decision] = []
-        #: :func:`store_team.commit_version` at the latest plan
+        #: each finished page's new rows and triage, as inserted (:meth:`inserted`)
+        self.pages: list[tuple[Sequence[tuple[Row, str]], Mapping[str, Mapping[str, Any]]]] = []
+        #: ids of earlier pages' new mentions that a later page stored again (re-scored)
+        self.reread: set[str] = set()
+        #: :func:`store_team.commit_version` at the first plan, and at the latest one
+        self._first_version: int | None = None
         self._version: int | None = None
 
     def __call__(self, rows: Sequence[Row], counts: Sequence[int]) -> list[Mapping[str, Any]]:
@@ -905,6 +913,8 @@ class PageRouter:
             # Nobody else committed since the previous page's plan, and the caller read
             # these rows as not stored after it: they still are not (no read needed).
             new = list(zip(rows, ids, strict=True))
+        if self._first_version is None:
+            self._first_version = version
         self._version = version
         # new rows: open, unassigned, no agent tags, never routed; the brand's own are not;
         # in (created, id) order (ids are unique in a page: the rows are never compared)
@@ -914,7 +924,7 @@ class PageRouter:
         # customer ids are read only for the rows that reach a rule on customers
         page = _Page(routable, lambda keys: store_team.customer_ids(store, keys))
         firsts = _match_page(self.settings.rules, page)
-        plan = _PagePlan(self, [i for _, i in new], [], None)
+        plan = _PagePlan(self, [i for _, i in new], [], None, inserted=(new, columns))
         # each matched row by its id (``str(row["id"])``, made once above)
         matched = [
             (i, rule) for (_, i, _), rule in zip(order, firsts, strict=True) if rule is not None
@@ -935,6 +945,30 @@ class PageRouter:
         """Of a stored page's ids, those its plan did not decide for (then forgotten)."""
         out = [i for i in ids if i not in self.settled]
         self.settled = set()
+        self.reread.update(out)
+        return out
+
+    def inserted(self, store: Store) -> dict[str, tuple[Any, Any, Any, Any, Any]] | None:
+        """The new mentions of the finished pages as their insert wrote them, by id:
+        (source, is_own, created_ts, intent, static_score); None when that may no longer
+        be what is stored.
+
+        A page stored again later in the poll re-scored its rows (left out here); a
+        page whose plan was undone moved under it (never kept). Anyone else's write
+        shows as a change of :func:`store_team.commit_version` since the first plan
+        (and where there is no such number, PostgreSQL, this is always None).
+        """
+        first = self._first_version
+        if first is None or store_team.commit_version(store) != first:
+            return None
+        reread = self.reread
+        out: dict[str, tuple[Any, Any, Any, Any, Any]] = {}
+        for new, columns in self.pages:
+            for row, i in new:
+                if i not in reread:
+                    cols = columns[i]
+                    out[i] = (row["source"], row["is_own"], row["created_ts"],
+                              cols.get("intent"), cols.get("static_score"))  # fmt: skip
         return out
 
 
