@@ -157,6 +157,37 @@ def test_page_matching_of_row_and_columns_pairs_reads_customers_lazily(
     assert len(flat) == len(set(flat))  # each author key read once
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(routing_tables, st.lists(rows, max_size=25))
+def test_customers_rules_read_from_the_customers_side_agree(
+    table: dict[str, Any], page: list[dict[str, Any]]
+) -> None:
+    """With ``customer_authors`` (the poll's form) a customers rule is answered from the
+    authors of the customers it names: the same first rules as looking up every row's
+    author, and the per-author lookup is asked only for ``customer:None``."""
+    rs = RoutingSettings.from_config(table)
+    pairs = [({k: v for k, v in r.items() if k != "customer_id"}, {}) for r in page]
+    customers = {str(r["author_key"]): r["customer_id"] for r in page if r["author_key"]}
+    asked: list[list[str]] = []
+
+    def lookup(keys: list[str]) -> dict[str, Any]:
+        asked.append(keys)
+        return {k: customers[k] for k in keys if customers[k] is not None}
+
+    def authors_of(numbers: list[int]) -> dict[str, Any]:
+        assert numbers == sorted(set(numbers))
+        return {k: c for k, c in customers.items() if c in numbers}
+
+    merged = [
+        {**r, "customer_id": customers.get(str(r["author_key"])) if r["author_key"] else None}
+        for r, _ in pairs
+    ]
+    got = routing._match_page(rs.rules, routing._Page(pairs, lookup, authors_of))
+    assert got == [rs.first_match(r) for r in merged]
+    if not any("customer:None" in rule.customers for rule in rs.rules):
+        assert asked == []
+
+
 class _ReferencePicker(routing._Picker):
     """The picker as it was before the loop: orders and free lists built per pick."""
 

@@ -31,6 +31,7 @@ __all__ = [
     "add_routes",
     "unassign",
     "customer_ids",
+    "customer_authors",
     "set_turn",
     "team_turn",
     "route_row",
@@ -179,6 +180,20 @@ def customer_ids(store: Store, author_keys: Sequence[str]) -> dict[str, Any]:
         for r in store.rows(
             f"SELECT id, customer_id FROM authors WHERE id IN ({', '.join('?' for _ in chunk)}) "
             "AND customer_id IS NOT NULL",
+            chunk,
+        ):
+            out[str(r["id"])] = r["customer_id"]
+    return out
+
+
+def customer_authors(store: Store, customers: Sequence[int]) -> dict[str, Any]:
+    """author key -> customer id, for the authors linked to one of ``customers``
+    (idx_authors_customer: a few rows per customer, whatever the page)."""
+    out: dict[str, Any] = {}
+    for chunk in in_chunks(list(customers)):
+        for r in store.rows(
+            f"SELECT id, customer_id FROM authors WHERE customer_id IN "
+            f"({', '.join('?' for _ in chunk)})",
             chunk,
         ):
             out[str(r["id"])] = r["customer_id"]

@@ -348,15 +348,20 @@ class _Page:
     read once, when a rule first asks for it, so a page costs what its rules look
     at. ``customer_ids`` (author keys -> customer id) is asked only for the rows
     that reach a ``customers`` check; without it the rows carry ``customer_id``.
+    ``customer_authors`` (customer ids -> their authors' keys and customer ids), when
+    given, answers a ``customers`` check from the few authors of the customers it names
+    instead (:meth:`linked`).
     """
 
     def __init__(
         self,
         pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
         customer_ids: Callable[[list[str]], Mapping[str, Any]] | None = None,
+        customer_authors: Callable[[list[int]], Mapping[str, Any]] | None = None,
     ) -> None:
         self.pairs = pairs
         self.customer_ids = customer_ids
+        self.customer_authors = customer_authors
         self._columns: dict[str, list[Any]] = {}
         self._known: dict[str, Any] = {}
         self._asked: set[str] = set()
@@ -415,6 +420,31 @@ class _Page:
             self._known.update(self.customer_ids(want))
             self._asked.update(want)
         return [self._known.get(str(keys[i])) for i in idx]
+
+    def linked(self, want: Collection[str]) -> set[str] | None:
+        """The author keys whose customer id ``c`` gives a ``customer:{c}`` in ``want``
+        (read from the customers' side: one indexed query); None when this cannot stand
+        in for :meth:`customers` (no ``customer_authors``, or ``want`` names
+        ``customer:None``, which an author without a customer matches)."""
+        if self.customer_authors is None:
+            return None
+        numbers: list[int] = []
+        for w in want:
+            if not w.startswith("customer:"):
+                continue
+            n = w[len("customer:") :]
+            if n == "None":
+                return None
+            try:
+                number = int(n)
+            except ValueError:
+                continue  # a stored customer id is an integer: none is written like this
+            if str(number) == n and -(2**63) <= number < 2**63:
+                numbers.append(number)
+        if not numbers:
+            return set()
+        found = self.customer_authors(sorted(set(numbers)))
+        return {key for key, c in found.items() if f"customer:{c}" in want}
 
     def tags(self, i: int) -> set[str]:
         """Row ``i``'s tags (:func:`_tags`)."""
@@ -487,6 +517,9 @@ def _hits(rule: Rule, page: _Page, idx: list[int]) -> list[int]:
         idx = [i for i in idx if page.tags(i) & want]
     if idx and rule.customers:
         want, keys = set(rule.customers), page.derived("author_key")
+        linked = page.linked(want)
+        if linked is not None:
+            return [i for i in idx if keys[i] in want or keys[i] in linked]
         idx = [
             i
             for i, c in zip(idx, page.customers(idx), strict=True)
@@ -922,7 +955,11 @@ class PageRouter:
         order.sort(key=itemgetter(0, 1))
         routable = [(r, columns[i]) for _, i, r in order]
         # customer ids are read only for the rows that reach a rule on customers
-        page = _Page(routable, lambda keys: store_team.customer_ids(store, keys))
+        page = _Page(
+            routable,
+            lambda keys: store_team.customer_ids(store, keys),
+            lambda customers: store_team.customer_authors(store, customers),
+        )
         firsts = _match_page(self.settings.rules, page)
         plan = _PagePlan(self, [i for _, i in new], [], None, inserted=(new, columns))
         # each matched row by its id (``str(row["id"])``, made once above)
