@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from functools import cached_property
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .config import Config, default_config_path, load_config, queue_age_terms
 from .errors import Conflict, NotFound, SocialcareError, SourceError, UsageError
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from .store.copy import TableCopy
     from .store.reports import EXPORT_COLUMNS, ExportQuery
     from .team.hours import BusinessHours
-    from .team.notify import NotifyRun, NotifySettings, OutboxAdapters
+    from .team.notify import InsertedColumns, NotifyRun, NotifySettings, OutboxAdapters
     from .team.routing import Decision, RoutingSettings, RuleCheck
     from .triage import Contribution, LearnedModel, TriageSettings
 
@@ -779,7 +779,7 @@ class Socialcare:
         status: IngestStatus | None = None,
         now: datetime | None = None,
         transport: httpx.BaseTransport | None = None,
-        inserted: Mapping[str, tuple[Any, Any, Any, Any, Any]] | None = None,
+        inserted: InsertedColumns | None = None,
     ) -> NotifyRun:
         """Announce what the targets want, each (event, target) once, and send the items.
 

@@ -555,7 +555,8 @@ def test_quiet_mentions_are_those_no_target_would_announce() -> None:
         )
         for i in range(2000)
     }  # fmt: skip
-    quiet = quiet_mentions(settings, inserted, since)
+    columns = (list(inserted), *map(list, zip(*inserted.values(), strict=True)))
+    quiet = quiet_mentions(settings, columns, since)  # type: ignore[arg-type]
     rows = [
         {"id": i, "source": src, "intent": intent, "static_score": score, "text": "t"}
         for i, (src, own, ts, intent, score) in inserted.items()

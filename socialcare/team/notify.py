@@ -30,7 +30,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, Sequence
 
 import httpx
 
@@ -61,6 +61,7 @@ __all__ = [
     "markdown_escape",
     "mention_events",
     "quiet_mentions",
+    "InsertedColumns",
     "sla_events",
     "enqueue",
     "send_pending",
@@ -288,40 +289,44 @@ def mention_events(rows: Sequence[Row]) -> list[Event]:
     ]
 
 
+#: a poll's new mentions as inserted, column by column: ids, sources, is_own, created_ts,
+#: intents and static scores (:meth:`socialcare.team.routing.PageRouter.inserted`)
+InsertedColumns = tuple[list[str], list[Any], list[Any], list[Any], list[Any], list[Any]]
+
+
 @gc_paused
 def quiet_mentions(
-    settings: NotifySettings,
-    inserted: Mapping[str, tuple[Any, Any, Any, Any, Any]],
-    since_ts: float,
+    settings: NotifySettings, inserted: InsertedColumns, since_ts: float
 ) -> set[str]:
-    """Of a poll's new mentions as inserted (id -> (source, is_own, created_ts, intent,
-    static_score), :meth:`~socialcare.team.routing.PageRouter.inserted`), the ones no
-    target would announce: the ``mention`` event built from their stored row would pass
-    no target's filters (or the row is the brand's own, or older than ``since_ts``).
+    """Of a poll's new mentions as inserted, the ones no target would announce: the
+    ``mention`` event built from their stored row would pass no target's filters (or
+    the row is the brand's own, or older than ``since_ts``).
 
     The poll's read of its mentions (``mentions_for_notify``) skips them: it reads only
     those a target may take (the few a poll announces), and still checks those against
     the store. The filters are each target's own (:meth:`Target.takes`), on the values
     the event would carry: ``str(source)`` and ``float(static_score or 0.0)``.
     """
-    # (id, source, intent, score) of the rows the store's filter would keep at all
-    rows = [
-        (i, str(source), intent, float(score or 0.0))
-        for i, (source, own, ts, intent, score) in inserted.items()
-        if not own and ts >= since_ts
-    ]
+    ids, sources, owns, created, intents, scores = inserted
+    everyone = range(len(ids))
     loud: set[str] = set()
     for t in settings.targets:
         if not (t.enabled and "mention" in t.events):
             continue
         if t.intents:  # most rows fail on their intent: one set test each first
             wanted = set(t.intents)
-            some = [r for r in rows if r[2] in wanted]
+            some: Iterable[int] = [k for k, intent in enumerate(intents) if intent in wanted]
         else:
-            some = rows
+            some = everyone
         takes = t.takes
-        loud.update(i for i, source, intent, score in some if takes(source, intent, score))
-    return inserted.keys() - loud
+        loud.update(
+            ids[k]
+            for k in some
+            if not owns[k]
+            and created[k] >= since_ts
+            and takes(str(sources[k]), intents[k], float(scores[k] or 0.0))
+        )
+    return set(ids) - loud
 
 
 def sla_events(

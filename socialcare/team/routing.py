@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate, count, repeat
 from json.encoder import encode_basestring_ascii as _json_str
 from operator import add, contains, itemgetter, methodcaller
-from typing import Any, Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping, Sequence
 
 from ..config import check_keys
 from ..errors import ConfigError
@@ -36,6 +36,9 @@ from ..store import team as store_team
 from ..store.ingest import Scorer
 from ..triage.codec import decode_signals
 from ._gc import gc_paused
+
+if TYPE_CHECKING:
+    from .notify import InsertedColumns
 
 __all__ = [
     "RULE_KEYS",
@@ -870,8 +873,8 @@ class _PagePlan:
     decisions: list[Decision]
     picker: _Picker | None
     assigned: dict[str, tuple[str, str]] = field(default_factory=dict)
-    #: the page's new rows (with their ids) and their triage by id, as inserted
-    inserted: tuple[Sequence[tuple[Row, str]], Mapping[str, Mapping[str, Any]]] = ((), {})
+    #: the page's new mentions as inserted (:func:`_inserted_columns`)
+    inserted: InsertedColumns = field(default_factory=lambda: ([], [], [], [], [], []))
 
     @gc_paused
     def finish(self, store: Store) -> None:
@@ -908,8 +911,8 @@ class PageRouter:
         self.settled: set[str] = set()
         #: what the latest finished page's plan decided (as :func:`route_ids` returns it)
         self.decided: list[Decision] = []
-        #: each finished page's new rows and triage, as inserted (:meth:`inserted`)
-        self.pages: list[tuple[Sequence[tuple[Row, str]], Mapping[str, Mapping[str, Any]]]] = []
+        #: each finished page's new mentions as inserted (:meth:`inserted`)
+        self.pages: list[InsertedColumns] = []
         #: ids of earlier pages' new mentions that a later page stored again (re-scored)
         self.reread: set[str] = set()
         #: :func:`store_team.commit_version` at the first plan, and at the latest one
@@ -961,7 +964,10 @@ class PageRouter:
             lambda customers: store_team.customer_authors(store, customers),
         )
         firsts = _match_page(self.settings.rules, page)
-        plan = _PagePlan(self, [i for _, i in new], [], None, inserted=(new, columns))
+        # what notify reads of them, taken while the rows are at hand (kept if it finishes)
+        plan = _PagePlan(
+            self, [i for _, i in new], [], None, inserted=_inserted_columns(new, columns)
+        )
         # each matched row by its id (``str(row["id"])``, made once above)
         matched = [
             (i, rule) for (_, i, _), rule in zip(order, firsts, strict=True) if rule is not None
@@ -985,10 +991,10 @@ class PageRouter:
         self.reread.update(out)
         return out
 
-    def inserted(self, store: Store) -> dict[str, tuple[Any, Any, Any, Any, Any]] | None:
-        """The new mentions of the finished pages as their insert wrote them, by id:
-        (source, is_own, created_ts, intent, static_score); None when that may no longer
-        be what is stored.
+    def inserted(self, store: Store) -> InsertedColumns | None:
+        """The new mentions of the finished pages as their insert wrote them, column by
+        column (ids, sources, is_own, created_ts, intents, static scores); None when
+        that may no longer be what is stored.
 
         A page stored again later in the poll re-scored its rows (left out here); a
         page whose plan was undone moved under it (never kept). Anyone else's write
@@ -998,15 +1004,40 @@ class PageRouter:
         first = self._first_version
         if first is None or store_team.commit_version(store) != first:
             return None
-        reread = self.reread
-        out: dict[str, tuple[Any, Any, Any, Any, Any]] = {}
-        for new, columns in self.pages:
-            for row, i in new:
-                if i not in reread:
-                    cols = columns[i]
-                    out[i] = (row["source"], row["is_own"], row["created_ts"],
-                              cols.get("intent"), cols.get("static_score"))  # fmt: skip
+        out: InsertedColumns = ([], [], [], [], [], [])
+        for page in self.pages:
+            for column, values in zip(out, page, strict=True):
+                column += values
+        if self.reread.intersection(out[0]):
+            keep = [k for k, i in enumerate(out[0]) if i not in self.reread]
+            for column in out:
+                column[:] = [column[k] for k in keep]
         return out
+
+
+def _inserted_columns(
+    new: Sequence[tuple[Row, str]], columns: Mapping[str, Mapping[str, Any]]
+) -> InsertedColumns:
+    """A page's new mentions (row, id) as the insert writes them, column by column: ids,
+    sources, is_own, created_ts (from the rows), intents and static scores (from their
+    triage ``columns``, None where one is missing, as the insert takes them)."""
+    ids = list(map(itemgetter(1), new))
+    rows = list(map(itemgetter(0), new))
+    triage = list(map(columns.__getitem__, ids))
+    try:  # the scorer gives every row both
+        intents = list(map(itemgetter("intent"), triage))
+        scores = list(map(itemgetter("static_score"), triage))
+    except KeyError:
+        intents = [c.get("intent") for c in triage]
+        scores = [c.get("static_score") for c in triage]
+    return (
+        ids,
+        list(map(itemgetter("source"), rows)),
+        list(map(itemgetter("is_own"), rows)),
+        list(map(itemgetter("created_ts"), rows)),
+        intents,
+        scores,
+    )
 
 
 @dataclass
