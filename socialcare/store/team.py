@@ -134,10 +134,10 @@ def add_routes(
     if not routes:
         return
     now = now or to_iso(utcnow())
-    _insert_rows(
+    _insert_columns(
         store,
         "INSERT INTO team_routes (mention_id, rule, team, assignee, routed_at) VALUES ",
-        [(m, rule, team, agent, now) for m, rule, team, agent in routes],
+        [*zip(*routes, strict=True), [now] * len(routes)],
         " ON CONFLICT(mention_id) DO NOTHING",
     )
 
@@ -219,10 +219,11 @@ def log_route_rows(store: Store, events: Sequence[tuple[str, str, str]], *, acto
     if not events:
         return
     now = to_iso(utcnow())
-    _insert_rows(
+    mention_ids, actions, texts = zip(*events, strict=True)
+    _insert_columns(
         store,
         "INSERT INTO events (at, agent, action, mention_id, detail) VALUES ",
-        [(now, actor, action, m, text) for m, action, text in events],
+        [[now] * len(events), [actor] * len(events), actions, mention_ids, texts],
     )
 
 
@@ -230,23 +231,31 @@ def log_route_rows(store: Store, events: Sequence[tuple[str, str, str]], *, acto
 _ROWS_PER_INSERT = 100
 
 
-def _insert_rows(store: Store, head: str, rows: Sequence[tuple[Any, ...]], tail: str = "") -> None:
-    """``head`` + ``VALUES`` rows, ``_ROWS_PER_INSERT`` rows a statement, in order.
+def _insert_columns(
+    store: Store, head: str, columns: Sequence[Sequence[Any]], tail: str = ""
+) -> None:
+    """``head`` + ``VALUES`` rows given column by column (each column one value per row),
+    ``_ROWS_PER_INSERT`` rows a statement, in order.
 
     One statement per row (executemany) cost a page's audit insert a fifth more on
     SQLite: each row's statement run also updates ``events``' AUTOINCREMENT counter.
+    The parameters are laid out by slice assignment, a column at a time (a loop over
+    rows and values cost a page's routing ~1 ms of its ~10).
     """
-    if not rows:
+    width, count = len(columns), len(columns[0]) if columns else 0
+    if not count:
         return
-    width = len(rows[0])
+    flat: list[Any] = [None] * (width * count)
+    for k, column in enumerate(columns):
+        flat[k::width] = column
     one = "(" + ", ".join("?" for _ in range(width)) + ")"
     full = head + ", ".join(one for _ in range(_ROWS_PER_INSERT)) + tail
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start : start + _ROWS_PER_INSERT]
+    for start in range(0, count, _ROWS_PER_INSERT):
+        rows = min(count - start, _ROWS_PER_INSERT)
         sql = (
-            full if len(chunk) == _ROWS_PER_INSERT else head + ", ".join(one for _ in chunk) + tail
+            full if rows == _ROWS_PER_INSERT else head + ", ".join(one for _ in range(rows)) + tail
         )
-        store.conn.execute(sql, [v for row in chunk for v in row])
+        store.conn.execute(sql, flat[start * width : (start + rows) * width])
 
 
 def route_of(store: Store, mention_id: str) -> Row | None:
