@@ -761,9 +761,13 @@ class _Picker:
             if turn is None:
                 turn = turns[team] = store_team.lock_team(self.store, team)
             start = turn % n
-            chosen, least = _choose(members, start, away, loads, cap, least_loaded)
-            if least_loaded and chosen is not None:
-                why = f"least loaded in {team} ({least} open)"
+            chosen = members[start]
+            if least_loaded or chosen in away or (cap is not None and loads.get(chosen, 0) >= cap):
+                # not the usual round-robin turn, whose first member is free (what
+                # _choose returns at once, without the call)
+                chosen, least = _choose(members, start, away, loads, cap, least_loaded)
+                if least_loaded and chosen is not None:
+                    why = f"least loaded in {team} ({least} open)"
             if chosen is None:
                 append(self.pick(rule))
                 continue
