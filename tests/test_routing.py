@@ -284,6 +284,24 @@ def test_a_mention_answered_on_arrival_is_not_routed(store: Store, inline: bool)
     assert [r["mention_id"] for r in store.rows("SELECT * FROM team_routes")] == ["demo:2"]
 
 
+def ingest_after_another_poller(
+    store: Store, other: Store, rs: RoutingSettings, router: PageRouter,
+    page: list[Mention], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Ingest ``page`` through ``router`` while the other poller commits the same page
+    after this one read what is stored and before its transaction: nothing is decided."""
+    begin = store.transaction
+
+    def other_poller_first() -> Any:
+        monkeypatch.setattr(store, "transaction", begin)
+        ingest(other, rs, page, True)
+        return begin()
+
+    monkeypatch.setattr(store, "transaction", other_poller_first)
+    stored = ingest_mentions(store, page, scorer=router).stored_ids
+    assert router.decided == [] and route_ids(store, rs, router.rest(stored)) == []
+
+
 def test_a_page_another_poller_stored_first_is_routed_once(
     file_store: Store, tmp_path: Path, pg_url: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -293,18 +311,9 @@ def test_a_page_another_poller_stored_first_is_routed_once(
     other = open_store(pg_url if pg_url is not None else tmp_path / "store.db")
     rs = settings()
     page = [mention(str(i)) for i in range(4)]
-    begin = file_store.transaction
-
-    def other_poller_first() -> Any:
-        monkeypatch.setattr(file_store, "transaction", begin)
-        ingest(other, rs, page, True)
-        return begin()
-
-    monkeypatch.setattr(file_store, "transaction", other_poller_first)
     router = PageRouter(rs, page_scorer(care_settings({}, ())))
     try:
-        stored = ingest_mentions(file_store, page, scorer=router).stored_ids
-        assert router.decided == [] and route_ids(file_store, rs, router.rest(stored)) == []
+        ingest_after_another_poller(file_store, other, rs, router, page, monkeypatch)
     finally:
         other.close()
     assert assignees(file_store) == {
@@ -329,17 +338,8 @@ def test_a_later_page_another_poller_stored_first_is_routed_once(
         route_ids(file_store, rs, router.rest(stored))
     assert len(router.decided) == 3
     page = [mention(str(i)) for i in range(4)]
-    begin = file_store.transaction
-
-    def other_poller_first() -> Any:
-        monkeypatch.setattr(file_store, "transaction", begin)
-        ingest(other, rs, page, True)
-        return begin()
-
-    monkeypatch.setattr(file_store, "transaction", other_poller_first)
     try:
-        stored = ingest_mentions(file_store, page, scorer=router).stored_ids
-        assert router.decided == [] and route_ids(file_store, rs, router.rest(stored)) == []
+        ingest_after_another_poller(file_store, other, rs, router, page, monkeypatch)
         # what the first page inserted may have been changed meanwhile: not vouched for
         assert router.inserted(file_store) is None
     finally:

@@ -175,25 +175,23 @@ def unassign(store: Store, ids: Sequence[str]) -> None:
 
 def customer_ids(store: Store, author_keys: Sequence[str]) -> dict[str, Any]:
     """author key -> customer id, for those of ``author_keys`` linked to a customer."""
-    out: dict[str, Any] = {}
-    for chunk in in_chunks(list(author_keys)):
-        for r in store.rows(
-            f"SELECT id, customer_id FROM authors WHERE id IN ({', '.join('?' for _ in chunk)}) "
-            "AND customer_id IS NOT NULL",
-            chunk,
-        ):
-            out[str(r["id"])] = r["customer_id"]
-    return out
+    return _linked_authors(store, "id", author_keys)
 
 
 def customer_authors(store: Store, customers: Sequence[int]) -> dict[str, Any]:
     """author key -> customer id, for the authors linked to one of ``customers``
     (idx_authors_customer: a few rows per customer, whatever the page)."""
+    return _linked_authors(store, "customer_id", customers)
+
+
+def _linked_authors(store: Store, column: str, values: Sequence[Any]) -> dict[str, Any]:
+    """author key -> customer id of the authors linked to a customer whose ``column``
+    (``id`` or ``customer_id``, never user input) is one of ``values``."""
     out: dict[str, Any] = {}
-    for chunk in in_chunks(list(customers)):
+    for chunk in in_chunks(list(values)):
         for r in store.rows(
-            f"SELECT id, customer_id FROM authors WHERE customer_id IN "
-            f"({', '.join('?' for _ in chunk)})",
+            f"SELECT id, customer_id FROM authors WHERE {column} IN "
+            f"({', '.join('?' for _ in chunk)}) AND customer_id IS NOT NULL",
             chunk,
         ):
             out[str(r["id"])] = r["customer_id"]
