@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from .store.copy import TableCopy
     from .store.reports import EXPORT_COLUMNS, ExportQuery
     from .team.hours import BusinessHours
-    from .team.notify import NotifyRun, NotifySettings, OutboxAdapters
+    from .team.notify import InsertedColumns, NotifyRun, NotifySettings, OutboxAdapters
     from .team.routing import Decision, RoutingSettings, RuleCheck
     from .triage import Contribution, LearnedModel, TriageSettings
 
@@ -368,7 +368,8 @@ class Socialcare:
         if edited or deleted:
             _log().info("re-read comments: %d edited, %d deleted on the platform", edited, deleted)
         if self.notify_settings.targets:
-            self.notify(mention_ids=stored, health=True)
+            inserted = router.inserted(self.store) if router is not None else None
+            self.notify(mention_ids=stored, health=True, inserted=inserted)
         retrained = maybe_retrain(self.store, settings)
         if retrained is not None and retrained.model is not None:
             self._model_changed()
@@ -778,11 +779,14 @@ class Socialcare:
         status: IngestStatus | None = None,
         now: datetime | None = None,
         transport: httpx.BaseTransport | None = None,
+        inserted: InsertedColumns | None = None,
     ) -> NotifyRun:
         """Announce what the targets want, each (event, target) once, and send the items.
 
         Looks at the new mentions of a poll (``mention_ids``), SLAs near or past their
         end, failed outbox items and, with ``health``, failing sources and spikes.
+        ``inserted``: the poll's new mentions as stored (``PageRouter.inserted``), so
+        those no target takes are not read back (``notify.quiet_mentions``).
         """
         from .store import team as store_team
         from .team import notify as nt
@@ -795,10 +799,12 @@ class Socialcare:
             wanting = [t for t in settings.targets if t.enabled and "mention" in t.events]
             scores = [t.score_above for t in wanting]
             intents = [t.intents for t in wanting]
+            since_ts = now.timestamp() - 86400
             rows = store_team.mentions_for_notify(
-                self.store, list(dict.fromkeys(mention_ids)), since_ts=now.timestamp() - 86400,
+                self.store, list(dict.fromkeys(mention_ids)), since_ts=since_ts,
                 min_score=None if None in scores else min(s for s in scores if s is not None),
                 intents=None if () in intents else sorted({i for t in intents for i in t}),
+                skip=nt.quiet_mentions(settings, inserted, since_ts) if inserted else (),
             )  # fmt: skip
             events += nt.mention_events(rows)
         if settings.wanted("sla_soon") or settings.wanted("sla_breached"):

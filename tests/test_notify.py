@@ -30,6 +30,7 @@ from socialcare.team.notify import (
     render,
     slack_escape,
 )
+from tests.pg_server import truncate_tables
 
 runner = CliRunner()
 HOSTILE = "<!channel> @here @everyone & <https://evil.example|click me> *bold* \x1b[31mred"
@@ -522,6 +523,126 @@ def test_mentions_for_notify_reads_what_the_full_page_read_gave(store: Any) -> N
         )
         assert got == reference(min_score, wanted) and got
     assert store_team.mentions_for_notify(store, ids, since_ts=since, intents=[]) == []
+
+
+@pytest.mark.store_free
+def test_quiet_mentions_are_those_no_target_would_announce() -> None:
+    """``quiet_mentions`` leaves out a new mention exactly when the event its stored row
+    makes would pass no enabled mention target's filters, or the store's read drops it."""
+    import random
+
+    from socialcare.team.notify import mention_events, quiet_mentions
+
+    settings = NotifySettings.from_config(
+        [
+            {"name": "a", "url": "http://a", "events": ["mention"], "intents": ["complaint"],
+             "score_above": 5.0},
+            {"name": "b", "url": "http://b", "events": ["mention"], "sources": ["demo"],
+             "intents": ["question", "complaint"], "score_above": 7.0},
+            {"name": "c", "url": "http://c", "events": ["mention"], "sources": ["reddit"]},
+            {"name": "off", "url": "http://d", "events": ["mention"], "enabled": False},
+            {"name": "sla", "url": "http://e", "events": ["sla_breached"]},
+        ]
+    )  # fmt: skip
+    rnd = random.Random(7)
+    since = 1000.0
+    inserted = {
+        f"demo:{i}": (
+            rnd.choice(["demo", "reddit", "twitter"]), rnd.choice([0, 0, 0, 1]),
+            rnd.choice([999.0, 1000.0, 1500.0]),
+            rnd.choice(["complaint", "question", "praise", None]),
+            rnd.choice([None, 0.0, 5.0, 5.5, 7.0, 7.25, 9.0]),
+        )
+        for i in range(2000)
+    }  # fmt: skip
+    columns = (list(inserted), *map(list, zip(*inserted.values(), strict=True)))
+    quiet = quiet_mentions(settings, columns, since)  # type: ignore[arg-type]
+    rows = [
+        {"id": i, "source": src, "intent": intent, "static_score": score, "text": "t"}
+        for i, (src, own, ts, intent, score) in inserted.items()
+    ]
+    loud = {
+        e.subject
+        for e in mention_events(rows)
+        if not inserted[e.subject][1]
+        and inserted[e.subject][2] >= since
+        and any(t.wants(e) for t in settings.targets)
+    }
+    assert quiet == inserted.keys() - loud
+    assert 100 < len(loud) < 1900
+
+
+def test_a_poll_announces_what_reading_every_mention_back_announces(
+    tmp_path: Path, database: str, hook: Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With routing on, the poll reads back only the new mentions a target may take
+    (``PageRouter.inserted`` and ``quiet_mentions``): the same notifications, in the
+    same order, as reading all of them, over pages of many ties in creation time, a
+    mention answered by the brand on a later page, and one re-read later in the poll."""
+    from socialcare.team.routing import PageRouter
+
+    complaint, question = "worst service ever, cancel my account now", "how do I reset it?"
+    lines = []
+    for i in range(1300):  # pages of 200: slices of 500 ids in the notify read, many ties
+        text = complaint if i % 20 == 3 else question if i % 25 == 1 else "love the app"
+        lines.append({"id": str(i), "author_id": f"u{i % 97}", "author": f"user{i}",
+                      "text": f"{text} #{i % 13}", "lang": "en",
+                      "minutes_ago": 5 + (i % 3)})  # fmt: skip
+    lines.append({"id": "r1", "author_id": "brand", "author": "AcmeHelp", "text": "so sorry",
+                  "parent_id": "3", "minutes_ago": 1})  # fmt: skip
+    # an earlier page's mention read again, edited into a complaint (re-scored: announced)
+    lines.append({**lines[10], "text": complaint})
+    demo = tmp_path / "demo.jsonl"
+    demo.write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    targets = f"""
+[routing.teams]
+care = ["alice", "bob"]
+[[routing.rules]]
+name = "all"
+team = "care"
+[[notify]]
+name = "slack"
+type = "slack"
+url = "{hook.url}/slack"
+events = ["mention"]
+intents = ["complaint"]
+score_above = 2.0
+[[notify]]
+name = "hook"
+url = "{hook.url}/hook"
+events = ["mention"]
+intents = ["question"]
+"""
+    records = []
+    for read_all in (False, True):
+        if read_all:
+            monkeypatch.setattr(PageRouter, "inserted", lambda self, store: None)
+        db = str(tmp_path / f"s{read_all}.db") if "://" not in database else database
+        cfg = write_config(tmp_path, db, targets, str(demo))
+        cfg.write_text(
+            cfg.read_text().replace("[sources.demo]\n", "[sources.demo]\npage_size = 200\n")
+        )
+        sc = Socialcare(load_config(cfg))
+        try:
+            sc.poll(["demo"])
+            records.append(
+                (
+                    [(r["source"], r["mention_id"], r["text"], r["status"]) for r in
+                     sc.store.rows("SELECT * FROM outbox WHERE kind = 'notify' ORDER BY id")],
+                    sc.store.rows("SELECT key, target, event, subject FROM team_notifications "
+                                  "ORDER BY key"),
+                )
+            )  # fmt: skip
+            if "://" in database:
+                truncate_tables(database)
+        finally:
+            sc.shutdown()
+    fast, reference = records
+    assert fast == reference
+    sent = {m for _, m, _, _ in fast[0]}
+    assert len(sent) > 80 and "demo:3" not in sent  # answered by the brand's reply
+    assert "demo:10" in sent
+    assert len(hook.requests) == 2 * len(fast[0])
 
 
 def test_plain_http_targets_get_a_client_that_never_loads_the_ca_bundle(

@@ -11,6 +11,7 @@ before (kept here as the reference).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -28,9 +29,12 @@ WORDS = [
     "refund", "Refunds", "REFUND", "refunded", "prefund", "charged twice", "charged  twice",
     "down", "Down!", "outage", "no signal", "INV-12", "inv-7", "café", "CAFÉ", "Kelvin",
     "ſtop", "stop", "hello", "thanks", "\x00", "\n", "ß", "straße", "_down", "down_", "ACC-3",
-    "account",
+    "account", "\u212aelvin", "İNV-5", "ınv-6", "charged twıce", "ſtop", "outage😀", "DOWN😀",
+    "REFUNDİ", "reﬁund",
 ]  # fmt: skip
-KEYWORDS = ["refund*", "charged twice", "down", "outage", "café", "stop*", "kelvin", "straße", "*"]
+KEYWORDS = [
+    "refund*", "charged twice", "down", "outage", "café", "stop*", "kelvin", "straße", "*", "inv",
+]  # fmt: skip
 PATTERNS = [
     r"\bINV-\d+",
     r"^hello",
@@ -155,6 +159,85 @@ def test_page_matching_of_row_and_columns_pairs_reads_customers_lazily(
         assert asked == []
     flat = [k for keys in asked for k in keys]
     assert len(flat) == len(set(flat))  # each author key read once
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(routing_tables, st.lists(rows, max_size=25))
+def test_customers_rules_read_from_the_customers_side_agree(
+    table: dict[str, Any], page: list[dict[str, Any]]
+) -> None:
+    """With ``customer_authors`` (the poll's form) a customers rule is answered from the
+    authors of the customers it names: the same first rules as looking up every row's
+    author, and the per-author lookup is asked only for ``customer:None``."""
+    rs = RoutingSettings.from_config(table)
+    pairs = [({k: v for k, v in r.items() if k != "customer_id"}, {}) for r in page]
+    customers = {str(r["author_key"]): r["customer_id"] for r in page if r["author_key"]}
+    asked: list[list[str]] = []
+
+    def lookup(keys: list[str]) -> dict[str, Any]:
+        asked.append(keys)
+        return {k: customers[k] for k in keys if customers[k] is not None}
+
+    def authors_of(numbers: list[int]) -> dict[str, Any]:
+        assert numbers == sorted(set(numbers))
+        return {k: c for k, c in customers.items() if c in numbers}
+
+    merged = [
+        {**r, "customer_id": customers.get(str(r["author_key"])) if r["author_key"] else None}
+        for r, _ in pairs
+    ]
+    got = routing._match_page(rs.rules, routing._Page(pairs, lookup, authors_of))
+    assert got == [rs.first_match(r) for r in merged]
+    if not any("customer:None" in rule.customers for rule in rs.rules):
+        assert asked == []
+
+
+def test_the_page_matcher_knows_every_letter_a_case_blind_regex_folds_to_ascii() -> None:
+    """``_FOLDS_TO_ASCII`` lists every character beyond ASCII that matches an ASCII
+    letter case-blind (whatever this Python's Unicode tables), mapped to that letter,
+    and every one whose lower case is not one character."""
+    import string
+    import sys
+
+    letters = re.compile("[a-z]", re.IGNORECASE)
+    folds: dict[int, str] = {}
+    for cp in range(0x80, sys.maxunicode + 1):
+        c = chr(cp)
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        if letters.fullmatch(c):
+            (to,) = [a for a in string.ascii_lowercase if re.fullmatch(a, c, re.IGNORECASE)]
+            folds[cp] = to
+        if len(c.lower()) != 1:
+            assert cp in routing._FOLDS_TO_ASCII, hex(cp)
+    assert folds == routing._FOLDS_TO_ASCII
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("please ſtop charging me", {"keywords": ["stop*"]}),
+        ("\u212aelvin here", {"keywords": ["kelvin"]}),
+        ("İnvoice İNV-5 is wrong", {"pattern": r"\bINV-\d+"}),
+        ("ınv-6 again 😀", {"pattern": r"\b(?:INV|ACC)-\d+"}),
+        ("charged twıce 😀", {"keywords": ["charged twice"]}),
+        ("OUTAGE 😀 since noon", {"keywords": ["outage", "down"]}),
+    ],
+)
+def test_texts_beyond_ascii_that_a_keyword_matches_case_blind_are_matched(
+    text: str, rule: dict[str, Any]
+) -> None:
+    """The page's substring test lets through every text the regex matches, including
+    letters that fold to ASCII ones (long s, Kelvin sign, dotted and dotless i)."""
+    rs = RoutingSettings.from_config(
+        {"teams": TEAMS, "rules": [{"name": "r", "team": "one", **rule}]}
+    )
+    rows = [
+        {"id": "1", "source": "demo", "text": text},
+        {"id": "2", "source": "demo", "text": "hi"},
+    ]
+    assert rs.first_match(rows[0]) is not None
+    assert rs.first_matches(rows) == [rs.first_match(r) for r in rows]
 
 
 class _ReferencePicker(routing._Picker):

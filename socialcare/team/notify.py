@@ -30,7 +30,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, Sequence
 
 import httpx
 
@@ -60,6 +60,8 @@ __all__ = [
     "slack_escape",
     "markdown_escape",
     "mention_events",
+    "quiet_mentions",
+    "InsertedColumns",
     "sla_events",
     "enqueue",
     "send_pending",
@@ -140,18 +142,24 @@ class Target:
             return True
         if not self.enabled or event.kind not in self.events:
             return False
-        if event.kind in ("mention", "sla_soon", "sla_breached"):
-            if self.sources and event.source not in self.sources:
-                return False
-            if self.intents and event.intent not in self.intents:
-                return False
-            if self.score_above is not None and (event.score or 0.0) <= self.score_above:
-                return False
+        if event.kind in ("mention", "sla_soon", "sla_breached") and not self.takes(
+            event.source, event.intent, event.score
+        ):
+            return False
         if event.kind == "sla_soon" and (event.sla_left or 0.0) > self.sla_within:
             return False
         if event.kind in ("source_unhealthy", "spike") and self.sources and event.source:
             return event.source in self.sources or event.source == "all sources"
         return True
+
+    def takes(self, source: str | None, intent: str | None, score: float | None) -> bool:
+        """Whether the filters on a mention's source, intent and score let it through
+        (for ``mention`` and SLA events, once the kind is wanted)."""
+        if self.sources and source not in self.sources:
+            return False
+        if self.intents and intent not in self.intents:
+            return False
+        return self.score_above is None or not (score or 0.0) <= self.score_above
 
 
 def _number(table: Mapping[str, Any], key: str, where: str, default: float | None) -> float | None:
@@ -279,6 +287,46 @@ def mention_events(rows: Sequence[Row]) -> list[Event]:
         )  # fmt: skip
         for r in rows
     ]
+
+
+#: a poll's new mentions as inserted, column by column: ids, sources, is_own, created_ts,
+#: intents and static scores (:meth:`socialcare.team.routing.PageRouter.inserted`)
+InsertedColumns = tuple[list[str], list[Any], list[Any], list[Any], list[Any], list[Any]]
+
+
+@gc_paused
+def quiet_mentions(
+    settings: NotifySettings, inserted: InsertedColumns, since_ts: float
+) -> set[str]:
+    """Of a poll's new mentions as inserted, the ones no target would announce: the
+    ``mention`` event built from their stored row would pass no target's filters (or
+    the row is the brand's own, or older than ``since_ts``).
+
+    The poll's read of its mentions (``mentions_for_notify``) skips them: it reads only
+    those a target may take (the few a poll announces), and still checks those against
+    the store. The filters are each target's own (:meth:`Target.takes`), on the values
+    the event would carry: ``str(source)`` and ``float(static_score or 0.0)``.
+    """
+    ids, sources, owns, created, intents, scores = inserted
+    everyone = range(len(ids))
+    loud: set[str] = set()
+    for t in settings.targets:
+        if not (t.enabled and "mention" in t.events):
+            continue
+        if t.intents:  # most rows fail on their intent: one set test each first
+            wanted = set(t.intents)
+            some: Iterable[int] = [k for k, intent in enumerate(intents) if intent in wanted]
+        else:
+            some = everyone
+        takes = t.takes
+        loud.update(
+            ids[k]
+            for k in some
+            if not owns[k]
+            and created[k] >= since_ts
+            and takes(str(sources[k]), intents[k], float(scores[k] or 0.0))
+        )
+    return set(ids) - loud
 
 
 def sla_events(

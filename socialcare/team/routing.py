@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate, count, repeat
 from json.encoder import encode_basestring_ascii as _json_str
 from operator import add, contains, itemgetter, methodcaller
-from typing import Any, Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping, Sequence
 
 from ..config import check_keys
 from ..errors import ConfigError
@@ -36,6 +36,9 @@ from ..store import team as store_team
 from ..store.ingest import Scorer
 from ..triage.codec import decode_signals
 from ._gc import gc_paused
+
+if TYPE_CHECKING:
+    from .notify import InsertedColumns
 
 __all__ = [
     "RULE_KEYS",
@@ -337,6 +340,20 @@ class RoutingSettings:
 _NO_COLUMNS: Mapping[str, Any] = {}
 #: between a page's texts when they are searched as one string (no keyword spans it)
 _SEP = "\x00"
+#: the only letters beyond ASCII that a case-blind regex matches to ASCII ones (U+0130
+#: and U+0131 to i, U+017F to s, U+212A to k; test_routing_fast checks every code
+#: point): mapped to those, a text lowered contains a keyword's ASCII literal wherever
+#: the regex can match it
+_FOLDS_TO_ASCII = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
+
+
+def _fold_to_ascii(text: str) -> str:
+    """``text`` with the letters of :data:`_FOLDS_TO_ASCII` replaced (str.translate costs
+    ~0.3 us a character; most texts have none of the four)."""
+    for cp, to in _FOLDS_TO_ASCII.items():
+        if chr(cp) in text:
+            text = text.replace(chr(cp), to)
+    return text
 
 
 class _Page:
@@ -348,21 +365,26 @@ class _Page:
     read once, when a rule first asks for it, so a page costs what its rules look
     at. ``customer_ids`` (author keys -> customer id) is asked only for the rows
     that reach a ``customers`` check; without it the rows carry ``customer_id``.
+    ``customer_authors`` (customer ids -> their authors' keys and customer ids), when
+    given, answers a ``customers`` check from the few authors of the customers it names
+    instead (:meth:`linked`).
     """
 
     def __init__(
         self,
         pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
         customer_ids: Callable[[list[str]], Mapping[str, Any]] | None = None,
+        customer_authors: Callable[[list[int]], Mapping[str, Any]] | None = None,
     ) -> None:
         self.pairs = pairs
         self.customer_ids = customer_ids
+        self.customer_authors = customer_authors
         self._columns: dict[str, list[Any]] = {}
         self._known: dict[str, Any] = {}
         self._asked: set[str] = set()
         self._tags: dict[int, set[str]] = {}
         self._needles: dict[str, set[int]] = {}
-        self._joined: tuple[str, list[int], list[int]] | None = None
+        self._joined: tuple[str, list[int], list[tuple[int, str]]] | None = None
         self._cols: list[Mapping[str, Any]] | None = None
 
     def __len__(self) -> int:
@@ -416,6 +438,31 @@ class _Page:
             self._asked.update(want)
         return [self._known.get(str(keys[i])) for i in idx]
 
+    def linked(self, want: Collection[str]) -> set[str] | None:
+        """The author keys whose customer id ``c`` gives a ``customer:{c}`` in ``want``
+        (read from the customers' side: one indexed query); None when this cannot stand
+        in for :meth:`customers` (no ``customer_authors``, or ``want`` names
+        ``customer:None``, which an author without a customer matches)."""
+        if self.customer_authors is None:
+            return None
+        numbers: list[int] = []
+        for w in want:
+            if not w.startswith("customer:"):
+                continue
+            n = w[len("customer:") :]
+            if n == "None":
+                return None
+            try:
+                number = int(n)
+            except ValueError:
+                continue  # a stored customer id is an integer: none is written like this
+            if str(number) == n and -(2**63) <= number < 2**63:
+                numbers.append(number)
+        if not numbers:
+            return set()
+        found = self.customer_authors(sorted(set(numbers)))
+        return {key for key, c in found.items() if f"customer:{c}" in want}
+
     def tags(self, i: int) -> set[str]:
         """Row ``i``'s tags (:func:`_tags`)."""
         have = self._tags.get(i)
@@ -425,25 +472,27 @@ class _Page:
 
     def maybe(self, needle: str) -> set[int]:
         """Rows whose text may contain ``needle`` (lower-case ASCII): every ASCII text
-        that does, lower-cased, and every text that is not ASCII."""
+        that does, lower-cased, and every other text that does once lowered with
+        :data:`_FOLDS_TO_ASCII` applied (where a case-blind regex could match it)."""
         found = self._needles.get(needle)
         if found is not None:
             return found
         if self._joined is None:
             texts = self.derived("text")
             other = [i for i, text in enumerate(texts) if not text.isascii()]
-            if other:
+            folded = [(i, _fold_to_ascii(texts[i]).lower()) for i in other]
+            if other:  # left out of the joined text: lowering them there costs ~10x
                 texts = list(texts)
                 for i in other:
                     texts[i] = ""
             # row i starts after the i texts and i separators before it
             starts = [0, *map(add, accumulate(map(len, texts[:-1])), count(1))] if texts else []
-            self._joined = (_SEP.join(texts).lower(), starts, other)
-        low, starts, other = self._joined
+            self._joined = (_SEP.join(texts).lower(), starts, folded)
+        low, starts, folded = self._joined
         if not needle or _SEP in needle:
             found = set(range(len(starts)))
         else:
-            found = set(other)
+            found = {i for i, text in folded if needle in text}
             end, pos = len(starts), low.find(needle)
             while pos >= 0:  # one find per row that has it: skip to the next row
                 i = bisect_right(starts, pos) - 1
@@ -487,6 +536,9 @@ def _hits(rule: Rule, page: _Page, idx: list[int]) -> list[int]:
         idx = [i for i in idx if page.tags(i) & want]
     if idx and rule.customers:
         want, keys = set(rule.customers), page.derived("author_key")
+        linked = page.linked(want)
+        if linked is not None:
+            return [i for i in idx if keys[i] in want or keys[i] in linked]
         idx = [
             i
             for i, c in zip(idx, page.customers(idx), strict=True)
@@ -709,9 +761,13 @@ class _Picker:
             if turn is None:
                 turn = turns[team] = store_team.lock_team(self.store, team)
             start = turn % n
-            chosen, least = _choose(members, start, away, loads, cap, least_loaded)
-            if least_loaded and chosen is not None:
-                why = f"least loaded in {team} ({least} open)"
+            chosen = members[start]
+            if least_loaded or chosen in away or (cap is not None and loads.get(chosen, 0) >= cap):
+                # not the usual round-robin turn, whose first member is free (what
+                # _choose returns at once, without the call)
+                chosen, least = _choose(members, start, away, loads, cap, least_loaded)
+                if least_loaded and chosen is not None:
+                    why = f"least loaded in {team} ({least} open)"
             if chosen is None:
                 append(self.pick(rule))
                 continue
@@ -837,6 +893,8 @@ class _PagePlan:
     decisions: list[Decision]
     picker: _Picker | None
     assigned: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: the page's new mentions as inserted (:func:`_inserted_columns`)
+    inserted: InsertedColumns = field(default_factory=lambda: ([], [], [], [], [], []))
 
     @gc_paused
     def finish(self, store: Store) -> None:
@@ -848,6 +906,7 @@ class _PagePlan:
             self.picker.save_turns()
         self.router.settled.update(self.settled)
         self.router.decided = self.decisions
+        self.router.pages.append(self.inserted)
 
     def undo(self, store: Store) -> None:
         """Unassign what the insert assigned; nothing else was written (turns unsaved), so
@@ -872,6 +931,13 @@ class PageRouter:
         self.settled: set[str] = set()
         #: what the latest finished page's plan decided (as :func:`route_ids` returns it)
         self.decided: list[Decision] = []
+        #: each finished page's new mentions as inserted (:meth:`inserted`)
+        self.pages: list[InsertedColumns] = []
+        #: ids of earlier pages' new mentions that a later page stored again (re-scored)
+        self.reread: set[str] = set()
+        #: :func:`store_team.commit_version` at the first plan, and at the latest one
+        self._first_version: int | None = None
+        self._version: int | None = None
 
     def __call__(self, rows: Sequence[Row], counts: Sequence[int]) -> list[Mapping[str, Any]]:
         """Score as the wrapped scorer."""
@@ -882,7 +948,12 @@ class PageRouter:
         self, store: Store, rows: Sequence[Row], columns: Mapping[str, Mapping[str, Any]]
     ) -> _PagePlan | None:
         """Route the page's new mentions (``rows`` as they will be inserted, ``columns``
-        their triage by id): the same choices :func:`route_ids` makes on the stored page."""
+        their triage by id): the same choices :func:`route_ids` makes on the stored page.
+
+        ``rows`` are those the caller read as not stored, after this router's previous
+        plan (the ingest reads them for each page): unless another connection committed
+        since that plan, they are not read again.
+        """
         self.settled, self.decided = set(), []
         if not self.settings.rules or not rows:
             return None
@@ -890,17 +961,33 @@ class PageRouter:
         # are read after any other poller's page committed (its routing included).
         store_team.lock_team(store, _LOCK)
         ids = list(map(str, map(itemgetter("id"), rows)))
-        stored = store.existing_ids(ids)
-        new = [(r, i) for r, i in zip(rows, ids, strict=True) if i not in stored]
+        version = store_team.commit_version(store)
+        if version is None or version != self._version:
+            stored = store.existing_ids(ids)
+            new = [(r, i) for r, i in zip(rows, ids, strict=True) if i not in stored]
+        else:
+            # Nobody else committed since the previous page's plan, and the caller read
+            # these rows as not stored after it: they still are not (no read needed).
+            new = list(zip(rows, ids, strict=True))
+        if self._first_version is None:
+            self._first_version = version
+        self._version = version
         # new rows: open, unassigned, no agent tags, never routed; the brand's own are not;
         # in (created, id) order (ids are unique in a page: the rows are never compared)
         order = [(float(r["created_ts"]), i, r) for r, i in new if not r["is_own"]]
         order.sort(key=itemgetter(0, 1))
         routable = [(r, columns[i]) for _, i, r in order]
         # customer ids are read only for the rows that reach a rule on customers
-        page = _Page(routable, lambda keys: store_team.customer_ids(store, keys))
+        page = _Page(
+            routable,
+            lambda keys: store_team.customer_ids(store, keys),
+            lambda customers: store_team.customer_authors(store, customers),
+        )
         firsts = _match_page(self.settings.rules, page)
-        plan = _PagePlan(self, [i for _, i in new], [], None)
+        # what notify reads of them, taken while the rows are at hand (kept if it finishes)
+        plan = _PagePlan(
+            self, [i for _, i in new], [], None, inserted=_inserted_columns(new, columns)
+        )
         # each matched row by its id (``str(row["id"])``, made once above)
         matched = [
             (i, rule) for (_, i, _), rule in zip(order, firsts, strict=True) if rule is not None
@@ -921,7 +1008,56 @@ class PageRouter:
         """Of a stored page's ids, those its plan did not decide for (then forgotten)."""
         out = [i for i in ids if i not in self.settled]
         self.settled = set()
+        self.reread.update(out)
         return out
+
+    def inserted(self, store: Store) -> InsertedColumns | None:
+        """The new mentions of the finished pages as their insert wrote them, column by
+        column (ids, sources, is_own, created_ts, intents, static scores); None when
+        that may no longer be what is stored.
+
+        A page stored again later in the poll re-scored its rows (left out here); a
+        page whose plan was undone moved under it (never kept). Anyone else's write
+        shows as a change of :func:`store_team.commit_version` since the first plan
+        (and where there is no such number, PostgreSQL, this is always None).
+        """
+        first = self._first_version
+        if first is None or store_team.commit_version(store) != first:
+            return None
+        out: InsertedColumns = ([], [], [], [], [], [])
+        for page in self.pages:
+            for column, values in zip(out, page, strict=True):
+                column += values
+        if self.reread.intersection(out[0]):
+            keep = [k for k, i in enumerate(out[0]) if i not in self.reread]
+            for column in out:
+                column[:] = [column[k] for k in keep]
+        return out
+
+
+def _inserted_columns(
+    new: Sequence[tuple[Row, str]], columns: Mapping[str, Mapping[str, Any]]
+) -> InsertedColumns:
+    """A page's new mentions (row, id) as the insert writes them, column by column: ids,
+    sources, is_own, created_ts (from the rows), intents and static scores (from their
+    triage ``columns``, None where one is missing, as the insert takes them)."""
+    ids = list(map(itemgetter(1), new))
+    rows = list(map(itemgetter(0), new))
+    triage = list(map(columns.__getitem__, ids))
+    try:  # the scorer gives every row both
+        intents = list(map(itemgetter("intent"), triage))
+        scores = list(map(itemgetter("static_score"), triage))
+    except KeyError:
+        intents = [c.get("intent") for c in triage]
+        scores = [c.get("static_score") for c in triage]
+    return (
+        ids,
+        list(map(itemgetter("source"), rows)),
+        list(map(itemgetter("is_own"), rows)),
+        list(map(itemgetter("created_ts"), rows)),
+        intents,
+        scores,
+    )
 
 
 @dataclass
