@@ -673,6 +673,17 @@ CHILD_RUN_DUE = """
 """
 
 
+def wait_for_crashed_sessions(store: Store, timeout: float = 10.0) -> None:
+    """PostgreSQL ends a killed client's session, and frees its advisory locks, a moment
+    after the process dies: wait for that, as cron's next run would (it says LockHeld)."""
+    if store.backend != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+    while store.conn.execute(held).fetchone()[0] and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_a_crash_between_send_and_commit_leaves_sending_and_is_not_resent(
     file_store: Store, workdir: Path
 ) -> None:
@@ -685,6 +696,7 @@ def test_a_crash_between_send_and_commit_leaves_sending_and_is_not_resent(
     assert child.returncode == 9, child.stderr
     assert len(sent(workdir)) == 1  # the platform got it
     assert file_store.outbox_get(item["id"])["status"] == "sending"
+    wait_for_crashed_sessions(file_store)
     report = followups.run_due(cfg, file_store, now=due_time(item) + timedelta(minutes=5))
     assert report.lines == [] and report.stuck == [item["id"]]
     assert len(sent(workdir)) == 1  # and never again
