@@ -371,7 +371,7 @@ def _row_fingerprint(key: bytes, row: Mapping[str, Any]) -> int:
     ``repr`` of each input, NUL-separated: a str's repr escapes NUL, so two
     different rows never join to the same text.
     """
-    text = "\0".join([repr(row.get(c)) for c in _TEXT_INPUTS])
+    text = "\0".join(map(repr, map(row.get, _TEXT_INPUTS)))
     digest = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8, key=key)
     return int.from_bytes(digest.digest(), "big", signed=True)
 
