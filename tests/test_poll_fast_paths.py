@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from socialcare.models import to_iso
+from socialcare.models import Mention, to_iso
+from socialcare.store import Store
+from socialcare.store.core import _json_text
 
 
 def _reference_iso(dt: datetime) -> str:
@@ -37,3 +42,60 @@ def test_to_iso_years_before_1000_and_utc_edges() -> None:
         datetime(2026, 12, 3, 9, 8, 7, 654321, tzinfo=timezone.utc),
     ):
         assert to_iso(dt) == _reference_iso(dt)
+
+
+def _post(native: str, author: str, minute: int, handle: str | None = None) -> Mention:
+    return Mention(
+        source="demo", native_id=native, text=f"help {native}", author_id=author,
+        author_handle=handle or f"user{author}",
+        created_at=datetime(2026, 11, 1, tzinfo=timezone.utc) + timedelta(minutes=minute),
+    )  # fmt: skip
+
+
+def test_waiting_before_is_the_count_stored_rows_get(store: Store) -> None:
+    """``waiting_before`` on a page (read once per row) says what ``unanswered_before_many``
+    reads once the page is stored: stored and in-page earlier posts, own and unknown authors."""
+    store.upsert_mentions([_post("1", "a", 0), _post("2", "b", 5), _post("3", "a", 9)], ["acme"])
+    page = [
+        _post("4", "a", 3), _post("5", "a", 9), _post("6", "b", 1), _post("7", "", 2),
+        _post("8", "", 3), _post("9", "c", 4, handle="Acme"), _post("10", "c", 6),
+        _post("11", "a", 20), _post("12", "d", 7),
+    ]  # fmt: skip
+    rows = store.mention_rows(page, ["acme"])
+    counts = store.waiting_before(rows)
+    store.upsert_mentions(page, ["acme"])
+    stored = store.unanswered_before_many([str(r["id"]) for r in rows])
+    assert counts == [0 if r["is_own"] else stored.get(str(r["id"]), 0) for r in rows]
+    assert counts[-2] == 4 and counts[5] == 0  # a's four earlier posts; the brand's own
+
+
+_SCALARS = (
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text()
+    | st.datetimes(timezones=_ZONES)  # not JSON: stored as its str
+)  # fmt: skip
+_KEYS = st.text() | st.integers() | st.booleans() | st.none() | st.floats(allow_nan=False)
+_PAYLOADS = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(_KEYS, inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(_KEYS, _PAYLOADS, max_size=6))
+def test_json_text_is_json_dumps(raw: dict[Any, Any]) -> None:
+    """The payload text the C encoder built once writes is ``json.dumps``'s."""
+    assert _json_text(raw) == json.dumps(raw, ensure_ascii=False, default=str)
+
+
+def test_json_text_of_a_loop_is_json_dumps_error() -> None:
+    raw: dict[str, Any] = {"a": [1, {"b": 2}]}
+    raw["a"][1]["self"] = raw
+    with pytest.raises(ValueError, match="Circular reference"):
+        json.dumps(raw, ensure_ascii=False, default=str)
+    with pytest.raises(ValueError, match="Circular reference"):
+        _json_text(raw)
+    assert _json_text({"ok": "é"}) == '{"ok": "é"}'  # and the next payload is fine

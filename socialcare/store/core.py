@@ -122,7 +122,25 @@ _AUTHOR_KEY_AT = _MENTION_COLUMNS.index("author_key")
 #: what :meth:`Store.waiting_before` reads of a row
 _WAIT_INPUTS = operator.itemgetter("author_key", "is_own", "created_ts")
 #: ``json.dumps(value, ensure_ascii=False, default=str)``, without building an encoder per call
-_JSON_TEXT = json.JSONEncoder(ensure_ascii=False, default=str).encode
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+_JSON_TEXT = _ENCODER.encode
+
+
+def _c_json() -> Any:
+    """The C encoder ``_JSON_TEXT`` builds on each call, built once (None without the C
+    module). No circular check (its markers dict would be state shared between threads):
+    a loop recurses to an error, and then the checked encoder raises its own."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    e = _ENCODER
+    return make(
+        None, e.default, json.encoder.encode_basestring, e.indent, e.key_separator,
+        e.item_separator, e.sort_keys, e.skipkeys, e.allow_nan,
+    )  # fmt: skip
+
+
+_C_JSON = _c_json()
 
 
 def _stored_values(row: Row) -> tuple[Any, ...]:
@@ -137,8 +155,14 @@ def _stored_values(row: Row) -> tuple[Any, ...]:
 
 def _json_text(value: Any) -> str:
     """A payload as stored: JSON text, not ASCII-escaped, anything unknown as its ``str``."""
-    if value.__class__ is dict and not value:
-        return "{}"  # most ``meta`` (what json.dumps makes of it too)
+    if value.__class__ is dict:
+        if not value:
+            return "{}"  # most ``meta`` (what json.dumps makes of it too)
+        if _C_JSON is not None:  # every ``raw``: a poll stores one a mention
+            try:
+                return "".join(_C_JSON(value, 0))
+            except RecursionError:
+                pass  # a loop (or too deep): the checked encoder raises its own error
     return _JSON_TEXT(value)
 
 
