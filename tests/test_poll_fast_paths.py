@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from socialcare.models import Mention, to_iso
+from socialcare.sources.demo import _line_value
 from socialcare.store import Store
 from socialcare.store.core import _json_text
 
@@ -99,3 +100,21 @@ def test_json_text_of_a_loop_is_json_dumps_error() -> None:
     with pytest.raises(ValueError, match="Circular reference"):
         _json_text(raw)
     assert _json_text({"ok": "é"}) == '{"ok": "é"}'  # and the next payload is fine
+
+
+def _loads_outcome(load: Any, line: str) -> tuple[str, Any]:
+    try:
+        return "value", load(line)
+    except Exception as exc:  # the same error, message and all
+        return type(exc).__name__, str(exc)
+
+
+_EDGES = st.sampled_from(["", " ", "\n", "\r\n", "\t", "\ufeff", "\u00a0", "x", "}", "{"])
+
+
+@given(_EDGES, st.dictionaries(st.text(), _PAYLOADS, max_size=4), _EDGES)
+def test_demo_line_value_is_json_loads(before: str, obj: dict[str, Any], after: str) -> None:
+    """The demo source's scan of a line gives what ``json.loads`` gives, errors too."""
+    line = before + json.dumps(obj, default=str) + after
+    assert _loads_outcome(_line_value, line) == _loads_outcome(json.loads, line)
+    assert _loads_outcome(_line_value, line[:-3]) == _loads_outcome(json.loads, line[:-3])
