@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from socialcare.models import Mention, to_iso
+from socialcare.scoring import _TEXT_INPUTS, _row_fingerprint, _row_fingerprinter
 from socialcare.sources.demo import _line_value
 from socialcare.store import Store
 from socialcare.store.core import _json_text
@@ -118,3 +119,17 @@ def test_demo_line_value_is_json_loads(before: str, obj: dict[str, Any], after: 
     line = before + json.dumps(obj, default=str) + after
     assert _loads_outcome(_line_value, line) == _loads_outcome(json.loads, line)
     assert _loads_outcome(_line_value, line[:-3]) == _loads_outcome(json.loads, line[:-3])
+
+
+_ROW_VALUES = st.none() | st.integers() | st.floats() | st.text()
+
+
+@given(
+    st.binary(min_size=16, max_size=16),
+    st.fixed_dictionaries({}, optional={c: _ROW_VALUES for c in _TEXT_INPUTS}),
+)
+def test_page_fingerprinter_is_row_fingerprint(key: bytes, row: dict[str, Any]) -> None:
+    """The page scorer's copied keyed state gives ``_row_fingerprint``'s ``triage_fp``."""
+    fingerprint = _row_fingerprinter(key)
+    assert fingerprint(row) == _row_fingerprint(key, row)
+    assert fingerprint(row) == _row_fingerprint(key, row)  # the bound state is not consumed
