@@ -13,7 +13,11 @@ Variants: ``base`` (the schema as migrated) and ``base2`` (a second copy of it:
 the run's noise), ``nogin`` (``idx_mentions_search`` dropped), ``gin_fastupdate_off``,
 ``minimal`` (every index of ``mentions`` dropped but the two unique keys and the
 two the claim reads), ``no events FK`` (the claim event's foreign key to its
-mention dropped), and with ``--each`` every other index dropped on its own.
+mention dropped), ``fillfactor 90`` / ``fillfactor 80`` (``mentions`` rewritten
+with free space on every heap page), ``HOT: assignee in no index, ff 90`` (the three
+indexes that name ``assignee`` dropped, :data:`ASSIGNEE_INDEXES`, and the fill factor:
+the most a HOT claim could save, since HOT needs both), and with ``--each`` every
+other index dropped on its own.
 On one more copy the claim's parts are timed alone in the same rounds: the
 clocks alone (an empty window: reading the server's ``schedstat`` costs this
 process CPU that every PostgreSQL row includes, SQLite's ``process_time`` next to
@@ -27,7 +31,9 @@ claim on the same copy (the readers of ``assignee`` are not ported: the claim al
 Columns: medians of wall ms, CPU ms of this process plus the connection's server
 process (``bench_scale.cpu_clock``), server CPU ms alone, the server's mean (the
 GIN pending list's clean-ups would show there), and ratios to ``base`` and to
-SQLite's claim (CPU of this process). Last, the GIN pending list that the run's
+SQLite's claim (CPU of this process), and how many of the database's updates of
+``mentions`` were HOT (``pg_stat_user_tables``; the parts' copy releases unclaimed
+rows, which change no column). Last, the GIN pending list that the run's
 claims and releases left on ``base`` (each update adds one row of ~14 lexemes)
 and the wall time ``gin_clean_pending_list`` takes to merge it into the index.
 """
@@ -61,6 +67,20 @@ N = 10_000
 #: the indexes a claim cannot do without: the unique keys, and the two it reads
 KEEP = {"mentions_pkey", "mentions_rowid_key", "idx_mentions_author_open"}
 KEEP_MINIMAL = KEEP | {"idx_mentions_open_assigned"}
+
+
+#: the indexes of ``mentions`` that name ``assignee`` (key or predicate): while one does,
+#: no claim or release can be a HOT update
+ASSIGNEE_INDEXES = (
+    "idx_mentions_open_queue",
+    "idx_mentions_open_hour",
+    "idx_mentions_open_assigned",
+)
+
+
+def _rewritten(fillfactor: int) -> list[str]:
+    """DDL giving ``mentions`` a fill factor, its existing pages rewritten to it."""
+    return [f"ALTER TABLE mentions SET (fillfactor = {fillfactor})", "VACUUM FULL mentions"]
 
 
 def _open(url: str) -> Socialcare:
@@ -131,6 +151,12 @@ def main() -> None:
             "gin_fastupdate_off": ["ALTER INDEX idx_mentions_search SET (fastupdate = off)"],
             "minimal": [f"DROP INDEX {i}" for i in indexes if i not in KEEP_MINIMAL],
             "no events FK": ["ALTER TABLE events DROP CONSTRAINT events_mention_id_fkey"],
+            "fillfactor 90": _rewritten(90),
+            "fillfactor 80": _rewritten(80),
+            "HOT: assignee in no index, ff 90": [
+                *(f"DROP INDEX {i}" for i in ASSIGNEE_INDEXES),
+                *_rewritten(90),
+            ],
         }
         if args.each:
             variants.update({f"-{i}": [f"DROP INDEX {i}"] for i in indexes if i not in KEEP})
@@ -172,6 +198,7 @@ def main() -> None:
             shuffle(order)  # each row's place in a round varies: no row always follows another
             for t in order:
                 t.round()
+        time.sleep(1.5)  # backends flush their table statistics at most once a second
         _print(everything)
         _pending(timed["base"].sc)
     finally:
@@ -308,7 +335,7 @@ def _print(timed: dict[str, Timed]) -> None:
     lite = timed["sqlite claim"].median("cpu")
     print(
         f"{'variant':36s} {'wall ms':>8s} {'cpu ms':>8s} {'srv ms':>8s} {'srv mean':>8s}"
-        "  /base wall cpu srv   /sqlite cpu"
+        "  /base wall cpu srv   /sqlite cpu   HOT updates"
     )
     for label, t in timed.items():
         m = {k: t.median(k) for k in t.times}
@@ -317,8 +344,20 @@ def _print(timed: dict[str, Timed]) -> None:
             f"{label:36s} {m['wall'] * 1e3:8.3f} {m['cpu'] * 1e3:8.3f} {m['srv'] * 1e3:8.3f} "
             f"{srv_mean * 1e3:8.3f}  {m['wall'] / b.median('wall'):9.2f} "
             f"{m['cpu'] / b.median('cpu'):4.2f} {m['srv'] / max(b.median('srv'), 1e-9):4.2f}"
-            f"   {m['cpu'] / lite:6.2f}"
+            f"   {m['cpu'] / lite:6.2f}   {_hot_share(t.sc)}"
         )
+
+
+def _hot_share(sc: Socialcare) -> str:
+    """HOT updates of ``mentions`` in the variant's database, of all its updates."""
+    if sc.store.backend != "postgresql":
+        return ""
+    raw = sc.store.conn.raw
+    raw.execute("SELECT pg_stat_clear_snapshot()")
+    updated, hot = raw.execute(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'mentions'"
+    ).fetchone()
+    return f"{hot:,} of {updated:,}"
 
 
 if __name__ == "__main__":

@@ -158,6 +158,12 @@ def utcnow() -> datetime:
 
 def to_iso(dt: datetime) -> str:
     """UTC ISO-8601 text with a ``Z`` suffix, the storage format for every time."""
+    if dt.tzinfo is timezone.utc and dt.__class__ is datetime and dt.year >= 1000:
+        # the usual time (a poll stores one or two a mention): ``%`` formats it in half
+        # strftime's time; the guard keeps strftime's own spelling of years before 1000
+        return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (
+            dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second,
+        )  # fmt: skip
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

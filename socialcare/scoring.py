@@ -182,12 +182,12 @@ def page_scorer(settings: TriageSettings) -> Scorer:
     :func:`retriage_all` records it: the first ``triage --all`` after the poll
     rebuilds the row from its stored signals instead of scoring its text again.
     """
-    key = text_fingerprint(settings)
+    fingerprint = _row_fingerprinter(text_fingerprint(settings))
 
     def score(rows: Sequence[Mapping[str, Any]], counts: Sequence[int]) -> list[Mapping[str, Any]]:
         columns = _triage_columns(rows, settings, counts)
         for row, cols in zip(rows, columns, strict=True):
-            cols["triage_fp"] = _row_fingerprint(key, row)
+            cols["triage_fp"] = fingerprint(row)
         return list(columns)
 
     return score
@@ -371,9 +371,26 @@ def _row_fingerprint(key: bytes, row: Mapping[str, Any]) -> int:
     ``repr`` of each input, NUL-separated: a str's repr escapes NUL, so two
     different rows never join to the same text.
     """
-    text = "\0".join([repr(row.get(c)) for c in _TEXT_INPUTS])
-    digest = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8, key=key)
+    digest = blake2b(_fingerprinted(row), digest_size=8, key=key)
     return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def _fingerprinted(row: Mapping[str, Any]) -> bytes:
+    """What :func:`_row_fingerprint` hashes of a row: its inputs' reprs, NUL-separated."""
+    return "\0".join(map(repr, map(row.get, _TEXT_INPUTS))).encode("utf-8", "surrogatepass")
+
+
+def _row_fingerprinter(key: bytes) -> Callable[[Mapping[str, Any]], int]:
+    """:func:`_row_fingerprint` with ``key`` bound, for a page of rows: the keyed hash
+    state is made once and copied per row (keying it hashes a key block each time)."""
+    keyed = blake2b(digest_size=8, key=key)
+
+    def fingerprint(row: Mapping[str, Any]) -> int:
+        h = keyed.copy()
+        h.update(_fingerprinted(row))
+        return int.from_bytes(h.digest(), "big", signed=True)
+
+    return fingerprint
 
 
 #: what a damaged stored payload raises in :func:`rescore_stored`

@@ -119,8 +119,28 @@ _UPSERT_SCORED_MENTION = _UPSERT_MENTION.replace(
 
 _MENTION_VALUES = operator.itemgetter(*_MENTION_COLUMNS)
 _AUTHOR_KEY_AT = _MENTION_COLUMNS.index("author_key")
+#: what :meth:`Store.waiting_before` reads of a row
+_WAIT_INPUTS = operator.itemgetter("author_key", "is_own", "created_ts")
 #: ``json.dumps(value, ensure_ascii=False, default=str)``, without building an encoder per call
-_JSON_TEXT = json.JSONEncoder(ensure_ascii=False, default=str).encode
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+_JSON_TEXT = _ENCODER.encode
+
+
+def _c_json() -> Any:
+    """The C encoder ``_JSON_TEXT`` builds on each call, built once (None without the C
+    module). No circular check (its markers dict would be state shared between threads):
+    a loop recurses to an error, and then the checked encoder raises its own."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    e = _ENCODER
+    return make(
+        None, e.default, json.encoder.encode_basestring, e.indent, e.key_separator,
+        e.item_separator, e.sort_keys, e.skipkeys, e.allow_nan,
+    )  # fmt: skip
+
+
+_C_JSON = _c_json()
 
 
 def _stored_values(row: Row) -> tuple[Any, ...]:
@@ -135,15 +155,23 @@ def _stored_values(row: Row) -> tuple[Any, ...]:
 
 def _json_text(value: Any) -> str:
     """A payload as stored: JSON text, not ASCII-escaped, anything unknown as its ``str``."""
-    if value.__class__ is dict and not value:
-        return "{}"  # most ``meta`` (what json.dumps makes of it too)
+    if value.__class__ is dict:
+        if not value:
+            return "{}"  # most ``meta`` (what json.dumps makes of it too)
+        if _C_JSON is not None:  # every ``raw``: a poll stores one a mention
+            try:
+                return "".join(_C_JSON(value, 0))
+            except RecursionError:
+                pass  # a loop (or too deep): the checked encoder raises its own error
     return _JSON_TEXT(value)
 
 
-def _mention_values(m: Mention, now: str, own: set[str]) -> tuple[Any, ...]:
-    """One mention's ``_MENTION_COLUMNS`` values, as stored."""
+def _mention_values(m: Mention, now: str, own: set[str], mid: str) -> tuple[Any, ...]:
+    """One mention's ``_MENTION_COLUMNS`` values, as stored (``mid``: its ``id``, made once
+    by the caller: the property builds the text on every read)."""
+    updated = m.updated_at
     return (
-        m.id,
+        mid,
         m.source,
         m.native_id,
         m.query,
@@ -165,7 +193,7 @@ def _mention_values(m: Mention, now: str, own: set[str]) -> tuple[Any, ...]:
         _json_text(m.raw),
         1 if m.author_handle.lower() in own else 0,
         m.rating,
-        to_iso(m.updated_at) if m.updated_at is not None else None,
+        to_iso(updated) if updated is not None else None,
         _json_text(m.meta),
     )
 
@@ -483,11 +511,9 @@ class Store:
         """Which of ``ids`` are already stored."""
         found: set[str] = set()
         for chunk in in_chunks(ids):
-            marks = ", ".join("?" for _ in chunk)
-            found.update(
-                r[0]
-                for r in self.conn.execute(f"SELECT id FROM mentions WHERE id IN ({marks})", chunk)
-            )
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT id FROM mentions WHERE id IN ({marks})"
+            found.update(map(operator.itemgetter(0), self.conn.execute(sql, chunk)))
         return found
 
     def upsert_mentions(
@@ -510,23 +536,24 @@ class Store:
         Call inside :meth:`transaction` together with :meth:`set_cursor` so the
         cursor never moves past mentions that were not stored.
         """
-        batch = list({m.id: m for m in mentions}.values())
+        batch = {m.id: m for m in mentions}  # the last copy of each id
         if not batch:
             return 0
-        existing = self.existing_ids([m.id for m in batch])
+        existing = self.existing_ids(list(batch))
         now = to_iso(utcnow())
         own = {h.lower() for h in own_handles}
         mention_rows = []
         scored_rows = []
         author_rows = []
-        for m in batch:
-            mid = m.id
+        for mid, m in batch.items():
             cols = triage.get(mid) if triage is not None and mid not in existing else None
             if cols is None:
-                mention_rows.append(_mention_values(m, now, own))
+                mention_rows.append(_mention_values(m, now, own, mid))
             else:  # the row it was scored from (is_own as own_ids make it, the same in the end)
                 built = rows.get(mid) if rows is not None else None
-                values = _mention_values(m, now, own) if built is None else _stored_values(built)
+                values = (
+                    _mention_values(m, now, own, mid) if built is None else _stored_values(built)
+                )
                 claim = assigned.get(mid, _UNCLAIMED) if assigned else _UNCLAIMED
                 scored_rows.append((*values, *map(cols.get, _SCORED_COLUMNS), *claim))
             author_key = m.author_key
@@ -544,7 +571,7 @@ class Store:
                     now,
                 )
             )
-        new = sum(1 for m in batch if m.id not in existing)
+        new = len(batch) - len(existing)  # existing_ids: of these ids only
         with self.transaction():
             self.conn.executemany(_UPSERT_AUTHOR, author_rows)
             if mention_rows:
@@ -567,8 +594,9 @@ class Store:
         own = {h.lower() for h in own_handles}
         rows = []
         for m in mentions:
-            row = dict(zip(_MENTION_COLUMNS, _mention_values(m, now, own), strict=True))
-            if m.id in own_ids:
+            mid = m.id
+            row = dict(zip(_MENTION_COLUMNS, _mention_values(m, now, own, mid), strict=True))
+            if mid in own_ids:
                 row["is_own"] = 1
             rows.append(row)
         return rows
@@ -581,21 +609,21 @@ class Store:
         unknown authors get 0), read in one query per 500 authors: the stored
         open mentions of the page's authors, plus the page's own earlier rows.
         """
-        authors = sorted({str(r["author_key"]) for r in rows if r["author_key"]})
+        # each row's three inputs read once (this runs on every page a poll stores)
+        page = list(map(_WAIT_INPUTS, rows))
+        authors = sorted({str(key) for key, _, _ in page if key})
         times: dict[str, list[float]] = {}
         for chunk in in_chunks(authors):
             for key, ts in self.conn.execute(open_created_of_sql(len(chunk), self.dialect), chunk):
                 times.setdefault(str(key), []).append(float(ts))
-        for r in rows:  # inserted open: the page's own earlier mentions wait too
-            if r["author_key"] and not r["is_own"]:
-                times.setdefault(str(r["author_key"]), []).append(float(r["created_ts"]))
+        for key, own, ts in page:  # inserted open: the page's own earlier mentions wait too
+            if key and not own:
+                times.setdefault(str(key), []).append(float(ts))
         for found in times.values():
             found.sort()
         return [
-            0
-            if r["is_own"] or not r["author_key"]
-            else bisect.bisect_left(times[str(r["author_key"])], float(r["created_ts"]))
-            for r in rows
+            0 if own or not key else bisect.bisect_left(times[str(key)], float(ts))
+            for key, own, ts in page
         ]
 
     def get_mention(self, mention_id: str, *, lock: bool = False) -> Row:

@@ -109,7 +109,7 @@ _REPOSTS_OF = "(SELECT count(*) FROM reposts r WHERE r.original_id = mentions.id
 
 
 def _marks(values: Sequence[object]) -> str:
-    return ", ".join("?" for _ in values)
+    return ", ".join("?" * len(values))  # a str joins as its characters: "?, ?, ?"
 
 
 def _known_reposts(store: Store, ids: Sequence[str]) -> dict[str, str]:
@@ -235,26 +235,29 @@ def ingest_mentions(
       (the rows routing read moved), the plan is undone and the caller's
       routing decides on the stored page instead.
     """
-    batch = list({m.id: m for m in mentions}.values())
+    # ``Mention.id`` builds its text on each read: the page's ids are made once, here
+    by_id = {m.id: m for m in mentions}
     out = IngestOutcome()
-    if not batch:
+    if not by_id:
         return out
-    ids = [m.id for m in batch]
+    ids = list(by_id)
+    batch = list(by_id.values())
     folded_before = _known_reposts(store, ids)
     existing = store.existing_ids(ids)
     handles = {h.lstrip("@").lower() for h in own_handles}
-    own = {m.id for m in batch if m.id in own_ids or m.author_handle.lower() in handles}
+    own = {mid for mid, m in by_id.items() if mid in own_ids or m.author_handle.lower() in handles}
 
     stored = _stored_texts(store, batch, duplicate_window) if duplicate_window > 0 else {}
     keep: list[Mention] = []
+    kept: list[str] = []  # keep's ids
     folds: list[tuple[Mention, str]] = []
     texts: dict[tuple[str, str], list[tuple[float, str]]] = {}
-    for m in sorted(batch, key=lambda m: (m.created_at, m.native_id)):
-        if m.id in folded_before:
+    for mid, m in sorted(by_id.items(), key=lambda e: (e[1].created_at, e[1].native_id)):
+        if mid in folded_before:
             continue
-        target = None if m.id in existing or not fold_reposts else _repost_target(m)
-        if target is None and m.id not in existing and duplicate_window > 0 and m.author_key:
-            if m.id not in own and m.text.strip() and m.kind != "repost":
+        target = None if mid in existing or not fold_reposts else _repost_target(m)
+        if target is None and mid not in existing and duplicate_window > 0 and m.author_key:
+            if mid not in own and m.text.strip() and m.kind != "repost":
                 ts = m.created_at.timestamp()
                 earlier = texts.get((m.author_key, m.text), [])
                 target = next(
@@ -264,14 +267,15 @@ def ingest_mentions(
             folds.append((m, target))
             continue
         keep.append(m)
-        texts.setdefault((m.author_key, m.text), []).append((m.created_at.timestamp(), m.id))
+        kept.append(mid)
+        texts.setdefault((m.author_key, m.text), []).append((m.created_at.timestamp(), mid))
+    fresh = [m for mid, m in zip(kept, keep, strict=True) if mid not in existing]
 
     with store.transaction():
         before = _stored_reviews(store, keep, existing, own)
         scored = None
         if scorer is not None:
-            scored = _score_new(store, scorer, [m for m in keep if m.id not in existing],
-                                own_handles, own_ids)  # fmt: skip
+            scored = _score_new(store, scorer, fresh, own_handles, own_ids)
         plan = None
         if scored is not None and scored.rows and isinstance(scorer, RoutingScorer):
             plan = scorer.plan_routes(store, scored.rows, scored.columns)
@@ -282,8 +286,8 @@ def ingest_mentions(
             rows=scored.by_id if scored else None,
             assigned=plan.assigned if plan else None,
         )
-        out.stored_ids = [m.id for m in keep]
-        extra_own = [m.id for m in keep if m.id in own_ids]
+        out.stored_ids = kept
+        extra_own = [mid for mid in kept if mid in own_ids]
         if extra_own:
             store.conn.execute(
                 f"UPDATE mentions SET is_own = 1 WHERE id IN ({_marks(extra_own)})", extra_own
@@ -304,15 +308,16 @@ def ingest_mentions(
                 f"WHERE id IN ({_marks(chunk)}) AND repost_count != {_REPOSTS_OF}",
                 chunk,
             )
-        fresh = [m for m in keep if m.id not in existing]
         out.answered = _mark_native_answers(store, fresh, own)
         out.edited, out.reopened = _apply_review_edits(store, before, keep)
-        out.answered += _rewritten_answers(store, before, [m for m in keep if m.id in own])
+        replies = [m for mid, m in zip(kept, keep, strict=True) if mid in own] if own else []
+        out.answered += _rewritten_answers(store, before, replies)
         if scorer is not None and scored is not None:
             moved = bool(out.answered or out.reopened or set(extra_own) & existing)
             if plan is not None:  # routed on rows and scores this page may have moved
                 plan.undo(store) if moved else plan.finish(store)
-            _finish_triage(store, scorer, scored, [m.id for m in keep if m.id in existing], moved)
+            known = [mid for mid in kept if mid in existing]
+            _finish_triage(store, scorer, scored, known, moved)
     return out
 
 
@@ -421,8 +426,10 @@ def _stored_reviews(
 ) -> dict[str, Row]:
     """Rating, text, status and update time of the batch's stored reviews (and the brand's
     stored replies), before the upsert."""
-    ids = [m.id for m in batch if m.id in existing and (m.rating is not None or m.id in own)]
     out: dict[str, Row] = {}
+    if not existing:  # a page of new mentions (the usual one) has no stored copy to read
+        return out
+    ids = [m.id for m in batch if m.id in existing and (m.rating is not None or m.id in own)]
     for chunk in in_chunks(ids):
         for row in store.rows(
             "SELECT id, rating, text, status, snoozed_until, updated_at FROM mentions "
@@ -438,6 +445,8 @@ def _apply_review_edits(
 ) -> tuple[int, int]:
     """Log each edited review; reopen the ones that got worse. Returns (edited, reopened)."""
     edited = reopened = 0
+    if not before:  # no stored review among them (the usual page)
+        return edited, reopened
     for m in batch:
         old = before.get(m.id)
         if old is None:
@@ -496,19 +505,20 @@ def _rewritten_answers(store: Store, before: dict[str, Row], replies: Sequence[M
 def _mark_native_answers(store: Store, fresh: list[Mention], own: set[str]) -> int:
     """Mark mentions the brand answered outside socialcare; returns how many were marked."""
     answered = 0
-    replies = _brand_replies(store, [m for m in fresh if m.id not in own])
-    for m in fresh:  # already oldest first, so the earliest reply wins
-        if m.id in own and m.kind == "dm" and m.conversation_id:
+    mine = [m.id in own for m in fresh] if own else [False] * len(fresh)
+    replies = _brand_replies(store, [m for m, o in zip(fresh, mine, strict=True) if not o])
+    for m, is_own in zip(fresh, mine, strict=True):  # oldest first: the earliest reply wins
+        if is_own and m.kind == "dm" and m.conversation_id:
             answered += _answer_conversation(store, m)
-        elif m.id in own and m.parent_id:
+        elif is_own and m.parent_id:
             parent = f"{m.source}:{m.parent_id}"
             parent = _known_reposts(store, [parent]).get(parent, parent)
             rows = store.rows("SELECT is_own FROM mentions WHERE id = ?", [parent])
             if rows and not rows[0]["is_own"]:
                 answered += _answer(store, parent, to_iso(m.created_at), m.author_handle)
-        elif m.id not in own and m.kind == "dm" and m.conversation_id:
+        elif not is_own and m.kind == "dm" and m.conversation_id:
             answered += _answered_in_conversation(store, m)
-        elif m.id not in own and (m.source, m.native_id) in replies:
+        elif not is_own and (m.source, m.native_id) in replies:
             at, handle = replies[(m.source, m.native_id)]
             answered += _answer(store, m.id, at, handle)
     return answered
