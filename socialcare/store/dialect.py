@@ -122,6 +122,11 @@ class Dialect:
         """Index hint for open mentions of some hours by static score ("" if not needed)."""
         return ""
 
+    def commit_version(self, conn: Any) -> int | None:
+        """A number that moves whenever another connection commits, or None where the
+        backend has none (then every read must be made again)."""
+        return None
+
     def spikes_hint(self) -> str:
         """Index hint for the spike windows' counts ("" where the planner needs none)."""
         return ""
@@ -248,6 +253,10 @@ class SqliteDialect(Dialect):
         import sqlite3
 
         return sqlite3.sqlite_version_info >= (3, 33)
+
+    def commit_version(self, conn: Any) -> int | None:
+        """``PRAGMA data_version``: it does not move for this connection's own commits."""
+        return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
     #: WAL pages (4 KiB) a poll lets gather before a checkpoint copies them into the file
     #: (512 MiB: a poll of up to ~150k mentions is checkpointed once, after its last batch)

@@ -427,9 +427,7 @@ def commit_version(store: Store) -> int | None:
     Two equal answers mean that nothing this connection read in between can have been
     changed by anyone else: what it read then is still what it would read now.
     """
-    if store.dialect.name != "sqlite":
-        return None
-    return int(store.conn.execute("PRAGMA data_version").fetchone()[0])
+    return store.dialect.commit_version(store.conn)
 
 
 def mentions_for_notify(
