@@ -178,17 +178,22 @@ def test_bad_targets_are_one_error_naming_the_key(entry: dict[str, Any], key: st
 
 
 # -- delivery ------------------------------------------------------------------------
-def test_poll_announces_new_mentions_once_to_slack_escaped(
-    tmp_path: Path, database: str, hook: Hook
-) -> None:
-    targets = f"""
+def slack_complaints(url: str) -> str:
+    """A ``[[notify]]`` Slack target at ``url``/slack for new complaints (keys may follow)."""
+    return f"""
 [[notify]]
 name = "slack"
 type = "slack"
-url = "{hook.url}/slack"
+url = "{url}/slack"
 events = ["mention"]
 intents = ["complaint"]
 """
+
+
+def test_poll_announces_new_mentions_once_to_slack_escaped(
+    tmp_path: Path, database: str, hook: Hook
+) -> None:
+    targets = slack_complaints(hook.url)
     cfg = write_config(tmp_path, database, targets, hostile_demo(tmp_path))
     result = runner.invoke(app, ["--config", str(cfg), "poll"])
     assert result.exit_code == 0, result.output
@@ -600,13 +605,7 @@ care = ["alice", "bob"]
 [[routing.rules]]
 name = "all"
 team = "care"
-[[notify]]
-name = "slack"
-type = "slack"
-url = "{hook.url}/slack"
-events = ["mention"]
-intents = ["complaint"]
-score_above = 2.0
+{slack_complaints(hook.url)}score_above = 2.0
 [[notify]]
 name = "hook"
 url = "{hook.url}/hook"
