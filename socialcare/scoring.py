@@ -685,12 +685,12 @@ def _retriage_all(
     progress: Callable[[int], None] | None,
     reuse: bool,
 ) -> int:
-    key = text_fingerprint(settings)
+    fingerprint = _row_fingerprinter(text_fingerprint(settings))
     stamper = _Restamper(settings) if reuse else None
     done = 0
     pending: list[tuple[int, dict[str, Any]]] = []
     for rows in store.iter_mentions(batch_size=BATCH_SIZE, columns=store.TRIAGE_READ):
-        fps = [_row_fingerprint(key, row) for row in rows]
+        fps = list(map(fingerprint, rows))
         counts = _repeat_counts(store, rows)
         columns: list[dict[str, Any] | None] = [None] * len(rows)
         if stamper is not None:
