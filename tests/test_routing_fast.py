@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -356,6 +357,47 @@ def test_audit_details_are_what_json_dumps_gives(
         else {"rule": rule, "reason": reason}
     )
     assert routing._detail_json(rule, to, team, strategy, reason) == want
+
+
+picked = st.tuples(
+    st.sampled_from(["r0", "r1", "gone"]) | st.text(max_size=3),
+    st.none() | st.sampled_from(["ann", "bo"]) | st.text(max_size=3),
+    st.none() | st.sampled_from(["one", "two"]) | st.text(max_size=3),
+    st.sampled_from(["round robin in one", "rule names ann"])
+    | st.integers(0, 3).map(lambda n: f"least loaded in one ({n} open)")
+    | st.text(max_size=5),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(picked, max_size=30))
+def test_audit_rows_are_what_json_dumps_gives_for_each_decision(
+    decisions: list[tuple[str, str | None, str | None, str]],
+) -> None:
+    """A page's audit rows (details shared per decision, heads per rule, agent and team)
+    carry exactly ``json.dumps`` of each decision's detail, in the decisions' order."""
+    rs = RoutingSettings.from_config(
+        {"teams": TEAMS, "rules": [
+            {"name": "r0", "team": "one", "strategy": "least_loaded"},
+            {"name": "r1", "agent": "ann"},
+        ]}
+    )  # fmt: skip
+    strategies = {"r0": "least_loaded", "r1": "round_robin"}
+    rows = [(f"demo:{k}", *d) for k, d in enumerate(decisions)]
+    written: list[tuple[Any, ...]] = []
+
+    def log(store: Any, ids: Any, actions: Any, details: Any, *, actor: str) -> None:
+        written.extend(zip(ids, actions, details, strict=True))
+
+    with mock.patch.object(routing.store_team, "log_route_columns", log):
+        routing._audit(None, rs, rows)  # type: ignore[arg-type]
+    want = [
+        (m, "route" if to is not None else "route_unassigned", json.dumps(
+            {"rule": rule, "to": to, "team": team, "strategy": strategies.get(rule, ""),
+             "reason": why} if to is not None else {"rule": rule, "reason": why}))
+        for m, rule, to, team, why in rows
+    ]  # fmt: skip
+    assert written == want
 
 
 def test_keyword_literals_found_in_the_joined_page_agree_with_the_regex() -> None:

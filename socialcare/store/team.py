@@ -39,6 +39,7 @@ __all__ = [
     "record_routes",
     "log_route_events",
     "log_route_rows",
+    "log_route_columns",
     "route_of",
     "routable_mentions",
     "claim_notification",
@@ -216,12 +217,26 @@ def log_route_rows(store: Store, events: Sequence[tuple[str, str, str]], *, acto
     """Audit-log rows (mention, action, detail as JSON text) in one statement."""
     if not events:
         return
-    now = to_iso(utcnow())
     mention_ids, actions, texts = zip(*events, strict=True)
+    log_route_columns(store, mention_ids, actions, texts, actor=actor)
+
+
+def log_route_columns(
+    store: Store,
+    mention_ids: Sequence[str],
+    actions: Sequence[str],
+    details: Sequence[str],
+    *,
+    actor: str,
+) -> None:
+    """:func:`log_route_rows` given column by column (what a page's plan builds)."""
+    n = len(mention_ids)
+    if not n:
+        return
     _insert_columns(
         store,
         "INSERT INTO events (at, agent, action, mention_id, detail) VALUES ",
-        [[now] * len(events), [actor] * len(events), actions, mention_ids, texts],
+        [[to_iso(utcnow())] * n, [actor] * n, actions, mention_ids, details],
     )
 
 

@@ -829,7 +829,9 @@ def route_ids(store: Store, settings: RoutingSettings, ids: Sequence[str]) -> li
     # One statement per table for the whole page. Under the lock nothing else routes, so
     # the primary key's ON CONFLICT DO NOTHING is only a backstop here.
     store_team.record_routes(store, _routes(placed))
-    _audit(store, settings, out)
+    _audit(
+        store, settings, [(d.mention_id, str(d.rule), d.assignee, d.team, d.reason) for d in out]
+    )
     picker.save_turns()
     return out
 
@@ -838,50 +840,85 @@ def _routes(placed: Sequence[Decision]) -> list[tuple[str, str, str | None, str]
     return [(d.mention_id, str(d.rule), d.team, str(d.assignee)) for d in placed]
 
 
-def _detail_json(
-    rule: str | None, assignee: str | None, team: str | None, strategy: str, reason: str
-) -> str:
-    """A routing audit row's detail: the text ``json.dumps`` gives for it, built from the
-    string encoder ``json.dumps`` itself uses (a third of its cost per detail)."""
-    if not (  # not what routing writes: json.dumps itself
-        type(reason) is str
-        and type(strategy) is str
+#: one routing decision as a page's plan keeps it: (mention id, rule, agent, team, why),
+#: a :class:`Decision`'s fields in order (a tuple costs a fifth of the dataclass to make)
+_Picked = tuple[str, str, str | None, str | None, str]
+
+
+def _detail_head(
+    rule: str | None, assignee: str | None, team: str | None, strategy: str
+) -> str | None:
+    """A routing audit detail's text up to its reason's value (what every decision of one
+    rule, agent and team shares: a least-loaded reason differs per pick), built from the
+    string encoder ``json.dumps`` itself uses; None when a value is not exactly a ``str``
+    (then only ``json.dumps`` says what its text is)."""
+    if not (
+        type(strategy) is str
         and (rule is None or type(rule) is str)
         and (assignee is None or type(assignee) is str)
         and (team is None or type(team) is str)
     ):
+        return None
+    q = _json_str
+    if assignee is None:
+        return f'{{"rule": {"null" if rule is None else q(rule)}, "reason": '
+    return (
+        f'{{"rule": {"null" if rule is None else q(rule)}, "to": {q(assignee)}, '
+        f'"team": {"null" if team is None else q(team)}, "strategy": {q(strategy)}, '
+        f'"reason": '
+    )
+
+
+def _detail_json(
+    rule: str | None, assignee: str | None, team: str | None, strategy: str, reason: str
+) -> str:
+    """A routing audit row's detail: the text ``json.dumps`` gives for it (its head from
+    :func:`_detail_head`, a third of ``json.dumps``' cost per detail)."""
+    head = _detail_head(rule, assignee, team, strategy) if type(reason) is str else None
+    if head is None:  # not what routing writes: json.dumps itself
         return json.dumps(
             {"rule": rule, "to": assignee, "team": team, "strategy": strategy, "reason": reason}
             if assignee is not None
             else {"rule": rule, "reason": reason}
         )  # fmt: skip
-    q = _json_str
-    if assignee is None:
-        return f'{{"rule": {"null" if rule is None else q(rule)}, "reason": {q(reason)}}}'
-    return (
-        f'{{"rule": {"null" if rule is None else q(rule)}, "to": {q(assignee)}, '
-        f'"team": {"null" if team is None else q(team)}, "strategy": {q(strategy)}, '
-        f'"reason": {q(reason)}}}'
-    )
+    return head + _json_str(reason) + "}"
 
 
-def _audit(store: Store, settings: RoutingSettings, decisions: Sequence[Decision]) -> None:
-    """The audit rows of a page's routing, one statement: each assignment with its rule,
-    and each match nobody could take with why."""
-    # decisions with the same rule, agent and reason share one detail (serialised once)
-    texts: dict[tuple[str | None, str | None, str | None, str], str] = {}
+def _audit(store: Store, settings: RoutingSettings, picked: Sequence[_Picked]) -> None:
+    """The audit rows of a page's routing (:data:`_Picked` decisions), one statement:
+    each assignment with its rule, and each match nobody could take with why."""
+    # decisions with the same rule, agent, team and reason share one detail (serialised
+    # once): the key is the decision without its mention id
+    texts: dict[tuple[Any, ...], str] = {}
+    # a least-loaded reason names the load, so nearly every such decision has a detail of
+    # its own: what precedes the reason is made once per rule, agent and team
+    heads: dict[tuple[Any, ...], str | None] = {}
     strategies = {r.name: r.strategy for r in reversed(settings.rules)}  # the first of a name
-    events: list[tuple[str, str, str]] = []
-    for d in decisions:
-        key = (d.rule, d.assignee, d.team, d.reason)
+    details: list[str] = []
+    actions: list[str] = []
+    add_detail, add_action = details.append, actions.append
+    for d in picked:
+        key = d[1:]
         text = texts.get(key)
         if text is None:
-            text = texts[key] = _detail_json(
-                d.rule, d.assignee, d.team, strategies.get(d.rule or "", ""), d.reason
+            rule, agent, team, why = key
+            strategy = strategies.get(rule or "", "")
+            who = key[:3]
+            head = (
+                heads[who]
+                if who in heads
+                else heads.setdefault(who, _detail_head(rule, agent, team, strategy))
             )
-        events.append((d.mention_id, "route" if d.assignee is not None else "route_unassigned",
-                       text))  # fmt: skip
-    store_team.log_route_rows(store, events, actor=_ACTOR)
+            text = texts[key] = (
+                head + _json_str(why) + "}"
+                if head is not None and type(why) is str
+                else _detail_json(rule, agent, team, strategy, why)
+            )
+        add_detail(text)
+        add_action("route" if d[2] is not None else "route_unassigned")
+    store_team.log_route_columns(
+        store, list(map(itemgetter(0), picked)), actions, details, actor=_ACTOR
+    )
 
 
 @dataclass
@@ -890,7 +927,8 @@ class _PagePlan:
 
     router: PageRouter
     settled: list[str]
-    decisions: list[Decision]
+    #: the page's decisions (:data:`_Picked`), in the order route_ids would make them
+    picked: list[_Picked]
     picker: _Picker | None
     assigned: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: the page's new mentions as inserted (:func:`_inserted_columns`)
@@ -898,14 +936,15 @@ class _PagePlan:
 
     @gc_paused
     def finish(self, store: Store) -> None:
-        """The page's ``team_routes`` rows and audit rows, one executemany each."""
-        placed = [d for d in self.decisions if d.assignee is not None]
-        store_team.add_routes(store, _routes(placed))
-        _audit(store, self.router.settings, self.decisions)
+        """The page's ``team_routes`` rows and audit rows, one multi-row INSERT each."""
+        store_team.add_routes(
+            store, [(m, r, t, a) for m, r, a, t, _ in self.picked if a is not None]
+        )
+        _audit(store, self.router.settings, self.picked)
         if self.picker is not None:
             self.picker.save_turns()
         self.router.settled.update(self.settled)
-        self.router.decided = self.decisions
+        self.router._decided = self.picked
         self.router.pages.append(self.inserted)
 
     def undo(self, store: Store) -> None:
@@ -929,8 +968,8 @@ class PageRouter:
         self.settings = settings
         self.scorer = scorer
         self.settled: set[str] = set()
-        #: what the latest finished page's plan decided (as :func:`route_ids` returns it)
-        self.decided: list[Decision] = []
+        #: what the latest finished page's plan decided (:attr:`decided`)
+        self._decided: list[_Picked] = []
         #: each finished page's new mentions as inserted (:meth:`inserted`)
         self.pages: list[InsertedColumns] = []
         #: ids of earlier pages' new mentions that a later page stored again (re-scored)
@@ -943,6 +982,12 @@ class PageRouter:
         """Score as the wrapped scorer."""
         return self.scorer(rows, counts)
 
+    @property
+    def decided(self) -> list[Decision]:
+        """What the latest finished page's plan decided, as :func:`route_ids` returns it
+        (made on request: the poll itself never reads them)."""
+        return [Decision(*d) for d in self._decided]
+
     @gc_paused
     def plan_routes(
         self, store: Store, rows: Sequence[Row], columns: Mapping[str, Mapping[str, Any]]
@@ -954,7 +999,7 @@ class PageRouter:
         plan (the ingest reads them for each page): unless another connection committed
         since that plan, they are not read again.
         """
-        self.settled, self.decided = set(), []
+        self.settled, self._decided = set(), []
         if not self.settings.rules or not rows:
             return None
         # The lock first, as in route_ids: then whether a mention is new, and every load,
@@ -996,12 +1041,12 @@ class PageRouter:
             return plan
         plan.picker = picker = _Picker(store, self.settings)
         now = to_iso(utcnow())
-        assigned, decisions = plan.assigned, plan.decisions
+        assigned, add = plan.assigned, plan.picked.append
         picks = picker.pick_all([rule for _, rule in matched])
         for (mention_id, rule), (agent, why) in zip(matched, picks, strict=True):
             if agent is not None:
                 assigned[mention_id] = (agent, now)
-            decisions.append(Decision(mention_id, rule.name, agent, rule.team, why))
+            add((mention_id, rule.name, agent, rule.team, why))
         return plan
 
     def rest(self, ids: Sequence[str]) -> list[str]:
