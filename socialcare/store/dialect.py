@@ -67,6 +67,10 @@ class Dialect:
     #: ``socialcare_claim`` function (m021): worth it where each statement is a round
     #: trip to a server
     one_statement_claim: ClassVar[bool] = False
+    #: whether per-agent open loads come from one grouped read of every open row rather
+    #: than one count per agent: where no index names ``assignee``, each count would
+    #: read all the open rows again
+    grouped_open_loads: ClassVar[bool] = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -431,6 +435,9 @@ class PostgresDialect(Dialect):
     # than reading every young open row of the hour index once: one range it is.
     rank_hour_groups = 1
     one_statement_claim = True
+    # m023 took assignee out of every index (a claim is a HOT update): one pass over the
+    # open rows gives every agent's load at once
+    grouped_open_loads = True
 
     def __init__(self) -> None:
         #: mentions inserted since the planner statistics were last refreshed
