@@ -705,7 +705,8 @@ def m023_hot_claims(db: Executor) -> None:
 
     * ``idx_mentions_open_queue`` and ``idx_mentions_open_hour`` are rebuilt without
       ``assignee`` (everything else kept): the ranking reads the same ranges; a
-      ``queue --assignee NAME`` now tests the heap row of each candidate in them.
+      ``queue --assignee NAME`` reads the heap of the open rows once instead
+      (``dialect._assignee_rank_sql``).
     * ``idx_mentions_open_assigned`` is dropped: the per-agent loads are one grouped
       read of the open rows (``PostgresDialect.grouped_open_loads``).
     * ``fillfactor = 90``: pages written from now on keep a tenth free for the new
