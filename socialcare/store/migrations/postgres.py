@@ -711,9 +711,13 @@ def m023_hot_claims(db: Executor) -> None:
       read of the open rows (``PostgresDialect.grouped_open_loads``).
     * ``fillfactor = 90``: pages written from now on keep a tenth free for the new
       versions HOT puts beside the old. An existing store's pages stay as full as
-      they are (a claim on a full page is not HOT until vacuum frees room there);
-      ``VACUUM FULL mentions`` rewrites them all at 90 but cannot run inside this
-      migration's transaction (and locks the table while it runs): an admin's choice.
+      they are: a claim of a row on a full page moves it to another page (not HOT)
+      until pruning or vacuum frees room on its own. ``VACUUM FULL mentions``
+      rewrites every page at 90, but it cannot run inside this migration's
+      transaction and locks the table while it runs: an admin's choice, at a quiet hour.
+
+    On an existing store the two indexes are built again while the migration holds
+    the table (writes wait): seconds for a million mentions.
     """
     db.execute("DROP INDEX idx_mentions_open_assigned")
     db.execute("DROP INDEX idx_mentions_open_queue")
