@@ -2,8 +2,10 @@
 
 HOT (an update that writes no index entry) needs that no index of ``mentions``
 names a column the update changes: a claim writes ``assignee`` and ``claimed_at``.
-These tests fail if an index naming either comes back, and check that the loads
-that ``idx_mentions_open_assigned`` used to serve stay the same on both backends.
+These tests fail if an index naming either comes back, check that the table of
+open, assigned mentions m023's triggers keep (for the loads and ``queue --assignee``,
+which ``idx_mentions_open_assigned`` served) follows ``mentions`` exactly, and that
+the loads and the assignee's queue stay the same on both backends.
 """
 
 from __future__ import annotations
@@ -72,6 +74,51 @@ def test_claims_and_releases_are_hot_updates(store: Store) -> None:
     after = _updates(store)
     assert (after[0] - updated, after[1] - hot) == (30, 30)
     assert store_team.open_loads(store) == {"bob": 10}
+
+
+def _kept(store: Store) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The triggers' table, and what it must hold: ``mentions``' open, assigned rows."""
+    kept = store.conn.execute(
+        "SELECT mention_id, assignee FROM mentions_open_assigned ORDER BY 1"
+    ).fetchall()
+    truth = store.conn.execute(
+        "SELECT id, assignee FROM mentions WHERE status = 'open' AND assignee IS NOT NULL "
+        "ORDER BY 1"
+    ).fetchall()
+    return [tuple(r) for r in kept], [tuple(r) for r in truth]
+
+
+def test_the_open_assigned_table_follows_every_change(store: Store) -> None:
+    _pg_only(store)
+    store.upsert_mentions(_mentions(12))
+    workflow.claim(store, "demo:0", "alice")
+    workflow.claim(store, "demo:1", "alice")
+    workflow.claim(store, "demo:1", "alice")  # again: claimed_at only
+    workflow.claim(store, "demo:1", "bob", force=True)  # a steal
+    workflow.claim(store, "demo:2", "bob")
+    workflow.release(store, "demo:2", "bob")
+    workflow.claim(store, "demo:3", "eve")
+    workflow.close(store, "demo:3", "eve")  # closed: out, though still assigned
+    workflow.claim(store, "demo:4", "eve")
+    workflow.close(store, "demo:4", "eve")
+    workflow.reopen(store, "demo:4", "eve")  # back in
+    workflow.assign(store, "demo:5", "dan", "lead")
+    with store.transaction():
+        store.set_assignee("demo:6", "alice")
+        store.set_assignee("demo:7", "alice")
+        store.conn.execute("UPDATE mentions SET assignee = NULL WHERE id = 'demo:7'")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.set_assignee("demo:8", "zed")
+        raise RuntimeError("rolled back: the trigger's row goes with it")
+    store.upsert_mentions(_mentions(12))  # a re-poll refreshes rows: assignees are kept
+    store.conn.execute("DELETE FROM events WHERE mention_id = 'demo:0'")
+    store.conn.execute("DELETE FROM mentions WHERE id = 'demo:0'")
+    kept, truth = _kept(store)
+    assert kept == truth
+    assert truth == [("demo:1", "bob"), ("demo:4", "eve"), ("demo:5", "dan"), ("demo:6", "alice")]
+    assert store_team.open_loads(store) == {"bob": 1, "eve": 1, "dan": 1, "alice": 1}
+    store.conn.execute("TRUNCATE mentions CASCADE")
+    assert _kept(store) == ([], [])
 
 
 def test_loads_and_assignee_queue_are_the_same_on_both_backends(store: Store) -> None:
