@@ -17,8 +17,9 @@ mention dropped), ``fillfactor 80`` (``mentions`` rewritten with more free space
 every heap page than m023's 90), ``before m023: assignee indexed, ff 100`` (the
 three indexes that named ``assignee`` back, :data:`BEFORE_M023`, and the table
 rewritten at the default fill factor: no claim is HOT, what m023 saved) and
-``before m023, ff 90`` (the indexes back, the fill factor kept), and with ``--each``
-every other index dropped on its own.
+``before m023, ff 90`` (the indexes back, the fill factor kept), ``m023 without
+mentions_open_assigned`` (its table and triggers dropped: what keeping it costs),
+and with ``--each`` every other index dropped on its own.
 On one more copy the claim's parts are timed alone in the same rounds: the
 clocks alone (an empty window: reading the server's ``schedstat`` costs this
 process CPU that every PostgreSQL row includes, SQLite's ``process_time`` next to
@@ -69,9 +70,19 @@ N = 10_000
 KEEP = {"mentions_pkey", "mentions_rowid_key", "idx_mentions_author_open"}
 
 
+#: m023 without the table of open, assigned mentions and its triggers (the cost of
+#: keeping it: one row written per claim, deleted per release)
+UNKEPT = (
+    *(f"DROP TRIGGER mentions_open_assigned_{op} ON mentions"
+      for op in ("insert", "update", "delete", "truncate")),
+    "DROP TABLE mentions_open_assigned",
+)  # fmt: skip
+
+
 #: the schema before m023 (issue 25 item 6): the three indexes that named ``assignee``
 #: (so no claim or release could be a HOT update) and the default fill factor
 BEFORE_M023 = (
+    *UNKEPT,
     "DROP INDEX idx_mentions_open_queue",
     "CREATE INDEX idx_mentions_open_queue ON mentions(static_score, created_ts, sla_due_ts, "
     "is_own, snoozed_until, source, intent, assignee, kind, conversation_id) INCLUDE (rowid) "
@@ -161,6 +172,7 @@ def main() -> None:
             "fillfactor 80": _rewritten(80),
             "before m023: assignee indexed, ff 100": [*BEFORE_M023, *_rewritten(100)],
             "before m023, ff 90": [*BEFORE_M023, *_rewritten(90)],
+            "m023 without mentions_open_assigned": list(UNKEPT),
         }
         if args.each:
             variants.update({f"-{i}": [f"DROP INDEX {i}"] for i in indexes if i not in KEEP})
