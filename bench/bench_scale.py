@@ -381,9 +381,9 @@ def assigned_rows(sc: Socialcare, table: Table, label: str) -> None:
     ``open_loads`` for the 8 agents (routing's caps and least-loaded pick, under the
     routing lock of each poll page) and for everyone (``agent list``), against one
     count of the open rows (the open-queue index alone); ``queue --assignee`` against
-    the plain ``queue``. On PostgreSQL no index names ``assignee`` since m023 (a claim
-    is a HOT update): both read the heap of the open rows. The assignments are undone
-    afterwards, so a kept store stays as it was.
+    the plain ``queue``. On PostgreSQL no index of ``mentions`` names ``assignee`` since
+    m023 (a claim is a HOT update): both read its table of open, assigned mentions. The
+    assignments are undone afterwards, so a kept store stays as it was.
     """
     store = sc.store
     ids = [r[0] for r in store.conn.execute(
