@@ -744,8 +744,8 @@ def m023_hot_claims(db: Executor) -> None:
     a changed column, in its key, INCLUDE or predicate, and the page has room for the
     new version. Three indexes named ``assignee``, so every claim and release added an
     entry to all 18 indexes of ``mentions`` (the GIN one included). With them gone and
-    a fill factor of 90, a lone agent's claim takes 0.77 of its time
-    (``bench/bench_claim_indexes.py``).
+    a fill factor of 90, a lone agent's claim takes 0.90 of its CPU time with the table
+    below kept, 0.80 without it (``bench/bench_claim_indexes.py``, three loaded runs).
 
     * ``idx_mentions_open_queue`` and ``idx_mentions_open_hour`` are rebuilt without
       ``assignee`` (everything else kept): the ranking reads the same ranges.
@@ -754,9 +754,10 @@ def m023_hot_claims(db: Executor) -> None:
       ``mentions`` (which stays the truth every reader reads) and indexed by assignee,
       for the per-agent loads (routing's caps, ``agent list``) and ``queue --assignee``.
       Without it both read the heap of every open row: 70 ms of CPU (against 0.1-0.3)
-      at 20k open of 1M. A claim adds one row of it, a release deletes it: 0.461 ms a
-      claim against 0.454 without (against 0.589 before m023). ``db copy`` does not
-      copy it (the triggers fill it as the mentions arrive); a TRUNCATE empties it too.
+      at 20k open of 1M, 210 ms at 200k. A claim adds one row of it (a trigger call
+      and an upsert: ~0.05 ms of the server's ~0.4), a release deletes it. ``db copy``
+      does not copy it (the triggers fill it as the mentions arrive); a TRUNCATE of
+      ``mentions`` empties it too.
     * ``fillfactor = 90``: pages written from now on keep a tenth free for the new
       versions HOT puts beside the old. An existing store's pages stay as full as
       they are: a claim of a row on a full page moves it to another page (not HOT)
