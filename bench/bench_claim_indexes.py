@@ -12,12 +12,14 @@ that load from other work hits every variant alike. A SQLite file built alike is
 Variants: ``base`` (the schema as migrated) and ``base2`` (a second copy of it:
 the run's noise), ``nogin`` (``idx_mentions_search`` dropped), ``gin_fastupdate_off``,
 ``minimal`` (every index of ``mentions`` dropped but the two unique keys and the
-two the claim reads), ``no events FK`` (the claim event's foreign key to its
-mention dropped), ``fillfactor 90`` / ``fillfactor 80`` (``mentions`` rewritten
-with free space on every heap page), ``HOT: assignee in no index, ff 90`` (the three
-indexes that name ``assignee`` dropped, :data:`ASSIGNEE_INDEXES`, and the fill factor:
-the most a HOT claim could save, since HOT needs both), and with ``--each`` every
-other index dropped on its own.
+one the claim reads), ``no events FK`` (the claim event's foreign key to its
+mention dropped), ``fillfactor 80`` (``mentions`` rewritten with more free space on
+every heap page than m023's 90), ``before m023: assignee indexed, ff 100`` (the
+three indexes that named ``assignee`` back, :data:`BEFORE_M023`, and the table
+rewritten at the default fill factor: no claim is HOT, what m023 saved) and
+``before m023, ff 90`` (the indexes back, the fill factor kept), ``m023 without
+mentions_open_assigned`` (its table and triggers dropped: what keeping it costs),
+and with ``--each`` every other index dropped on its own.
 On one more copy the claim's parts are timed alone in the same rounds: the
 clocks alone (an empty window: reading the server's ``schedstat`` costs this
 process CPU that every PostgreSQL row includes, SQLite's ``process_time`` next to
@@ -64,17 +66,33 @@ from socialcare.store.migrations import postgres  # noqa: E402
 from tests.pg_server import start_server  # noqa: E402
 
 N = 10_000
-#: the indexes a claim cannot do without: the unique keys, and the two it reads
+#: the indexes a claim cannot do without: the unique keys, and the one it reads
 KEEP = {"mentions_pkey", "mentions_rowid_key", "idx_mentions_author_open"}
-KEEP_MINIMAL = KEEP | {"idx_mentions_open_assigned"}
 
 
-#: the indexes of ``mentions`` that name ``assignee`` (key or predicate): while one does,
-#: no claim or release can be a HOT update
-ASSIGNEE_INDEXES = (
-    "idx_mentions_open_queue",
-    "idx_mentions_open_hour",
-    "idx_mentions_open_assigned",
+#: m023 without the table of open, assigned mentions and its triggers (the cost of
+#: keeping it: one row written per claim, deleted per release)
+UNKEPT = (
+    *(f"DROP TRIGGER mentions_open_assigned_{op} ON mentions"
+      for op in ("insert", "update", "delete", "truncate")),
+    "DROP TABLE mentions_open_assigned",
+)  # fmt: skip
+
+
+#: the schema before m023 (issue 25 item 6): the three indexes that named ``assignee``
+#: (so no claim or release could be a HOT update) and the default fill factor
+BEFORE_M023 = (
+    *UNKEPT,
+    "DROP INDEX idx_mentions_open_queue",
+    "CREATE INDEX idx_mentions_open_queue ON mentions(static_score, created_ts, sla_due_ts, "
+    "is_own, snoozed_until, source, intent, assignee, kind, conversation_id) INCLUDE (rowid) "
+    "WHERE status = 'open'",
+    "DROP INDEX idx_mentions_open_hour",
+    "CREATE INDEX idx_mentions_open_hour ON mentions((CAST(trunc(created_ts / 3600) AS BIGINT)), "
+    "static_score, created_ts, sla_due_ts, is_own, snoozed_until, source, intent, assignee, "
+    "kind, conversation_id) INCLUDE (rowid) WHERE status = 'open'",
+    "CREATE INDEX idx_mentions_open_assigned ON mentions(assignee) "
+    "WHERE status = 'open' AND assignee IS NOT NULL",
 )
 
 
@@ -149,14 +167,12 @@ def main() -> None:
             "base2": [],
             "nogin": ["DROP INDEX idx_mentions_search"],
             "gin_fastupdate_off": ["ALTER INDEX idx_mentions_search SET (fastupdate = off)"],
-            "minimal": [f"DROP INDEX {i}" for i in indexes if i not in KEEP_MINIMAL],
+            "minimal": [f"DROP INDEX {i}" for i in indexes if i not in KEEP],
             "no events FK": ["ALTER TABLE events DROP CONSTRAINT events_mention_id_fkey"],
-            "fillfactor 90": _rewritten(90),
             "fillfactor 80": _rewritten(80),
-            "HOT: assignee in no index, ff 90": [
-                *(f"DROP INDEX {i}" for i in ASSIGNEE_INDEXES),
-                *_rewritten(90),
-            ],
+            "before m023: assignee indexed, ff 100": [*BEFORE_M023, *_rewritten(100)],
+            "before m023, ff 90": [*BEFORE_M023, *_rewritten(90)],
+            "m023 without mentions_open_assigned": list(UNKEPT),
         }
         if args.each:
             variants.update({f"-{i}": [f"DROP INDEX {i}"] for i in indexes if i not in KEEP})

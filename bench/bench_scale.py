@@ -12,6 +12,9 @@ against a baseline measured in the same run on the same store:
   50 rows) against an index-ordered top-50 by ``static_score``; ``before`` is
   the same query with ``Store.index_ranking`` off (one sort of every open row).
   Repeated with 20% open (the issue's 200k of 1M).
+* ``agent loads`` / ``queue --assignee`` (with the queue rows, both shares open): 8
+  agents holding 40 open mentions each; their loads against one count of the open
+  rows, the assignee's queue against the plain one (:func:`assigned_rows`).
 * ``status`` / ``spikes`` / ``backlog`` / ``db_status``: the status lines against
   one ``max(created_ts)`` index probe.
 * ``report_7d`` (no data in the window) and ``report_45d`` (all of it) against
@@ -366,6 +369,57 @@ def queue_rows(sc: Socialcare, table: Table, label: str) -> None:
         if shared_rank is not None:
             table.add(f"queue --limit 50, ranking SQL, shared shape ({clock}{label})",
                       shared_rank[i], baseline[i], "s", heap=today_heap)  # fmt: skip
+
+
+#: the agents of :func:`assigned_rows`, each holding this many open mentions
+LOAD_AGENTS, HELD = tuple(f"agent{i}" for i in range(8)), 40
+
+
+def assigned_rows(sc: Socialcare, table: Table, label: str) -> None:
+    """Per-agent open loads and ``queue --assignee`` with 8 agents holding 40 open each.
+
+    ``open_loads`` for the 8 agents (routing's caps and least-loaded pick, under the
+    routing lock of each poll page) and for everyone (``agent list``), against one
+    count of the open rows (the open-queue index alone); ``queue --assignee`` against
+    the plain ``queue``. On PostgreSQL no index of ``mentions`` names ``assignee`` since
+    m023 (a claim is a HOT update): both read its table of open, assigned mentions. The
+    assignments are undone afterwards, so a kept store stays as it was.
+    """
+    store = sc.store
+    ids = [r[0] for r in store.conn.execute(
+        "SELECT id FROM mentions WHERE status = 'open' ORDER BY rowid"
+    ).fetchall()]  # fmt: skip
+    held = random.Random(8).sample(ids, min(len(ids), len(LOAD_AGENTS) * HELD))
+    _assign(store, [(LOAD_AGENTS[k % len(LOAD_AGENTS)], i) for k, i in enumerate(held)])
+    try:
+        from socialcare.store import team as store_team
+
+        cpu_of, what = cpu_clock(store)
+        clocks = [(time.perf_counter, "wall")] + ([(cpu_of, what)] * (store.backend != "sqlite"))
+        now = time.time()
+        count = "SELECT count(*) FROM mentions WHERE status = 'open'"
+        works = {
+            "agent loads, 8 agents": (lambda: store_team.open_loads(store, LOAD_AGENTS),
+                                      lambda: store.conn.execute(count).fetchone()),
+            "agent loads, everyone": (lambda: store_team.open_loads(store),
+                                      lambda: store.conn.execute(count).fetchone()),
+            "queue --limit 50 --assignee, whole call": (
+                lambda: store.queue(QueueFilter(limit=50, assignee="agent3"), now, 2.0, 24.0),
+                lambda: store.queue(QueueFilter(limit=50), now, 2.0, 24.0)),
+        }  # fmt: skip
+        for work, (today, baseline) in works.items():
+            for clock, name in clocks:
+                table.add(f"{work} ({name}, {label})", _median_on(clock, today),
+                          _median_on(clock, baseline), "s")  # fmt: skip
+    finally:
+        _assign(store, [(None, i) for i in held])
+
+
+def _assign(store: Store, pairs: list[tuple[str | None, str]]) -> None:
+    """Set these assignees, then settle the store (as autovacuum would)."""
+    with store.transaction():
+        store.conn.executemany("UPDATE mentions SET assignee = ? WHERE id = ?", pairs)
+    settle(store)
 
 
 def status_rows(sc: Socialcare, table: Table) -> None:
@@ -1040,6 +1094,7 @@ def run_backend(backend: str, n: int, only: set[str], keep: Path | None) -> dict
             print(f"[{backend}] {sc.store.mention_count():,} mentions")
             if "queue" in only:
                 queue_rows(sc, table, "2% open")
+                assigned_rows(sc, table, "2% open")
             if "status" in only:
                 status_rows(sc, table)
             if "report" in only:
@@ -1066,6 +1121,7 @@ def run_backend(backend: str, n: int, only: set[str], keep: Path | None) -> dict
                 sc.store.refresh_statistics()
                 settle(sc.store)
                 queue_rows(sc, table, "20% open")
+                assigned_rows(sc, table, "20% open")
                 with sc.store.transaction():  # back to 2% open, for the next run on a kept store
                     sc.store.conn.executemany(
                         "UPDATE mentions SET status = ? WHERE id = ?", [(was[i], i) for i in more]

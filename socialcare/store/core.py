@@ -935,6 +935,7 @@ class Store:
             score=score,
             queue_hint=queue_hint,
             limit=flt.limit,
+            by_assignee=flt.assignee is not None,
         )
         if own is not None:
             # prepared from its first run: once the server settles on a generic plan
@@ -995,7 +996,7 @@ class Store:
         if most <= 0:
             return False
         (n,) = self.conn.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM mentions WHERE status = ? LIMIT ?)",
+            "SELECT count(*) FROM (SELECT 1 FROM mentions WHERE status = ? LIMIT ?) AS s",
             (status, most + 1),
         ).fetchone()
         return int(n) <= most

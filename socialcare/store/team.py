@@ -83,7 +83,8 @@ def open_loads(store: Store, agents: Sequence[str] | None = None) -> dict[str, i
     """Open mentions assigned, per agent (all assignees when ``agents`` is None)."""
     if agents is not None and not agents:
         return {}
-    if agents is not None:
+    kept = store.dialect.open_loads_sql
+    if agents is not None and kept is None:
         # One count per agent, each an equality on idx_mentions_open_assigned (m013: only
         # open, assigned rows). With ``assignee IN (...)`` SQLite's planner, without
         # statistics, took the status index and read every open mention (73 ms a call on
@@ -97,12 +98,15 @@ def open_loads(store: Store, agents: Sequence[str] | None = None) -> dict[str, i
             row = store.conn.execute(f"SELECT {counts}", chunk).fetchone()
             out.update((a, int(n)) for a, n in zip(chunk, row, strict=True) if n)
         return out
-    # idx_mentions_open_assigned (m013): only open, assigned rows, searched by assignee
+    # SQLite: idx_mentions_open_assigned (m013), only open, assigned rows, by assignee.
+    # PostgreSQL: m023's table of them (no index of mentions names assignee: HOT claims).
     rows = store.rows(
-        "SELECT assignee, count(*) AS n FROM mentions WHERE status = 'open' "
+        kept
+        or "SELECT assignee, count(*) AS n FROM mentions WHERE status = 'open' "
         "AND assignee IS NOT NULL GROUP BY assignee"
     )
-    return {str(r["assignee"]): int(r["n"]) for r in rows}
+    loads = {str(r["assignee"]): int(r["n"]) for r in rows}
+    return loads if agents is None else {a: loads[a] for a in agents if a in loads}
 
 
 # -- routing ---------------------------------------------------------------------------

@@ -813,3 +813,13 @@ def m014_triage_fingerprint(db: sqlite_utils.Database) -> None:
 def m021_claim_function(db: sqlite_utils.Database) -> None:
     """Nothing to do: the PostgreSQL twin makes the claim one function call (one round
     trip to the server); SQLite runs in-process. Kept so both lists of names match."""
+
+
+@migration
+def m023_hot_claims(db: sqlite_utils.Database) -> None:
+    """Nothing to do: the PostgreSQL twin takes ``assignee`` out of every index of
+    ``mentions`` so that a claim is a HOT update there (no index entries written).
+    SQLite has no HOT: a claim rewrites the row in its B-tree and touches only the
+    indexes holding a changed column, and it is already the fast side. Its
+    ``idx_mentions_open_assigned`` keeps serving the per-agent loads. Kept so both
+    lists of names match."""
