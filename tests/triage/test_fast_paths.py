@@ -16,7 +16,8 @@ these tests compare the two on hypothesis-generated input, bit for bit:
 * the batch sentiment passes (``analyse_many``) against ``analyse`` text by text,
   the capitalised-word regex (capital first) against its lookbehind-first form,
   the brand-name regex (each name before its lookbehind) against the lookbehind
-  first, and the slang pre-check (``in`` tests) against its regex alternation;
+  first, the slang pre-check (``in`` tests) against its regex alternation, and the
+  batch path's slang gate (a flag of each remembered VADER token) against the slang step;
 * the cue matcher (words tested by a comprehension, one-word phrase tails taken
   as matched, the fallback regexes behind one substring gate) against its plain
   loop, with the built-in cues and every pack, and
@@ -333,6 +334,36 @@ def test_batch_sentiment_equals_one_by_one(batch: list[tuple[list[str], Any]]) -
     texts = [" ".join(words) for words, _ in batch]
     languages = [lang for _, lang in batch]
     assert sent.analyse_many(texts, languages, _BRAND) == _one_by_one(texts, languages, _BRAND)
+
+
+_SLANG_PIECES = st.sampled_from(
+    [
+        *sent._SLANG_WORDS, *sent._SLANG_PHRASE_STEMS, "killed it", "Smashed  it", "nailed\tit",
+        "\u017fick", "\u212ailler", "MAD", "made", "Bloody", "Mary", "Dead", "Sea", "Awful",
+        "Worst", "Service", "Ever", " Dead Sea", " Awful", "great", "it", "of", "so", "No", "X",
+        "@AcmeHelp", "http://t.co/x", "#sick", " ", "\t", "\n", "\x1c", "\u00a0", "\u2003",
+        "\u200b", ".", "!", "?", "-", "'", "(", "1", "£", "😀",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(_SLANG_PIECES, st.text(max_size=2)), max_size=12))
+def test_slang_token_gate_equals_the_slang_step(pieces: list[str]) -> None:
+    """A text none of whose tokens may read as slang is what the slang step leaves it, and
+    the batch path's scores (tokens gated) are the reference path's, bit for bit."""
+    text = "".join(pieces)
+    out = sent._without_names(text, _BRAND)
+    if not any(map(sent._may_read_slang, out.split())):
+        # none of the slang step's own tests would fire: no stem, slang word or name
+        assert sent._SLANG_PHRASE_STEM.search(out.casefold()) is None
+        assert sent._SLANG_WORD.search(out) is None
+        assert sent._negative().isdisjoint(w.lower() for w in sent._CAPITALISED.findall(out))
+        assert sent._read_slang(out) == out
+    analyzer = sent._analyzer()
+    expected = analyzer.scores(sent.text_for_sentiment(text, _BRAND))
+    assert analyzer.clean_scores(out) == expected
+    assert analyzer.clean_scores(out) == expected  # its tokens remembered this time
 
 
 def _reference_find(matcher: signals.TermMatcher, text: str) -> dict[str, list[signals.Match]]:
