@@ -145,6 +145,8 @@ def test_learned_batch_path_equals_the_feature_dict(
     intents = [values.get("intent") for _, values in batch]
     rows = [tuple(values.get(name) for name in learned.SIGNAL_FEATURES) for _, values in batch]
     got = MODEL.predict_lines(texts, intents, rows, top)  # type: ignore[arg-type]
+    split = [text.split() for text in texts]  # as score_rows hands them over
+    assert MODEL.predict_lines(texts, intents, rows, top, tokens=split) == got  # type: ignore[arg-type]
     if top <= 0:
         assert got == [
             MODEL.predict_line(*args, top) for args in zip(texts, intents, rows, strict=True)
@@ -437,7 +439,10 @@ def test_fallback_gate_keeps_a_needle_of_every_list() -> None:
 def test_matcher_equals_the_plain_loop(pieces: list[str]) -> None:
     text = " ".join(pieces)
     for matcher in (signals.BUILTIN_MATCHER, _PACK_MATCHER):
-        assert matcher.find(text) == _reference_find(matcher, text), repr(text)
+        expected = _reference_find(matcher, text)
+        assert matcher.find(text) == expected, repr(text)
+        signals._TEXT_WORDS.pop(text, None)  # its words read from the scorer's split this time
+        assert matcher.find(text, text.split()) == expected, repr(text)
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
