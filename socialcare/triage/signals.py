@@ -244,7 +244,7 @@ class TermMatcher:
         heads = None
         if entries:
             grouped = {k: tuple(v) for k, v in phrases.items()}
-            heads = _Heads(singles, grouped, tuple(wild))
+            heads = _Heads(singles, grouped, tuple(wild), tuple(t[0][:-1] for _, t in wild))
         if len(self._memo) >= self.MEMO_SIZE:
             self._memo.clear()
             self._misses.clear()
@@ -281,11 +281,13 @@ class TermMatcher:
                 heads = self._candidates(tok)
                 if heads is None:
                     continue
-            singles, phrases, wild = heads  # one unpacking, not an attribute read each
+            singles, phrases, wild, stems = heads  # one unpacking, not an attribute read each
             if phrases or wild:
                 nxt = toks[i + 1] if i < last else ""
                 tails = phrases.get(nxt, ())
-                if wild:  # those whose first tail word ("work*") the next word fits
+                # those whose first tail word ("work*") the next word fits, if any does
+                # (one C-level startswith of all their stems first: "not", "no" have some)
+                if wild and nxt.startswith(stems):
                     tails += tuple(w for w in wild if nxt.startswith(w[1][0][:-1]))
                 for name, tail in tails:
                     # the tail's first word is the next word already (grouped by it, or
@@ -371,9 +373,11 @@ class _Heads(NamedTuple):
     singles: tuple[str, ...]
     phrases: dict[str, tuple[tuple[str, _Tail], ...]]
     wild: tuple[tuple[str, _Tail], ...]
+    #: the stem of each ``wild`` phrase's first tail word ("work" of "not work*")
+    stems: tuple[str, ...]
 
 
-_UNSEEN = _Heads((), {}, ())
+_UNSEEN = _Heads((), {}, (), ())
 
 
 def _tail_matches(tail: _Tail, toks: list[str], start: int) -> bool:

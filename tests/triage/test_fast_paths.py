@@ -419,6 +419,29 @@ _CUE_WORDS = sorted(
 )
 
 
+#: every phrase whose second word ends in "*" ("not work*"), as it may be written
+_WILD_TEXTS = sorted(
+    {
+        f"so {head}{more} {tail[0][:-1]}{ending} now"
+        for head, tail in [
+            *((h, t) for h, entries in _PACK_MATCHER._exact.items() for _, t in entries),
+            *((h, t) for entries in _PACK_MATCHER._prefix.values() for h, _, t in entries),
+        ]
+        if tail and tail[0].endswith("*")
+        for more in ("", "s")
+        for ending in ("", "s", "ing", "ed out")
+    }
+    | {"not wor", "not", "no problem", "no problems at all", "any updates?"}
+)
+
+
+@pytest.mark.parametrize("text", _WILD_TEXTS)
+def test_matcher_wild_tails_equal_the_plain_loop(text: str) -> None:
+    """Phrases with a ``*`` second word, behind their stems' one startswith gate."""
+    for matcher in (signals.BUILTIN_MATCHER, _PACK_MATCHER):
+        assert matcher.find(text) == _reference_find(matcher, text)
+
+
 def test_fallback_gate_keeps_a_needle_of_every_list() -> None:
     """The one substring test before the fallback regexes (the plain loop below has none)."""
     assert signals._fallback_gate([("🙃", "/", "🙄"), ("10/10",)]) == ("/", "🙃", "🙄")
