@@ -667,24 +667,35 @@ def brand_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
         # the names that contain no other ("acme", not "acmehelp"): a text contains one of
         # the names iff it contains one of these
         minimal = tuple(a for a in alts if not any(o != a and o in a for o in alts))
-        _BRAND_NAMES[pattern] = (minimal, re.compile(pattern.pattern))
+        _BRAND_NAMES[id(pattern)] = (pattern, minimal, re.compile(pattern.pattern))
     return pattern
 
 
 #: each ASCII :func:`brand_pattern` -> its names that contain no other, and the pattern
 #: without IGNORECASE: on ASCII text, IGNORECASE matching is plain lowercase comparison,
 #: so a text containing none of the names needs no regex pass, and the others are
-#: matched lowercased, where the engine need not fold case at every position (~5x faster)
-_BRAND_NAMES: dict[re.Pattern[str], tuple[tuple[str, ...], re.Pattern[str]]] = {}
+#: matched lowercased, where the engine need not fold case at every position (~5x faster).
+#: Keyed by the pattern's id (the entry holds the pattern, so the id stays its own): a
+#: pattern's hash hashes its compiled code, ~3.5k instructions a text for this lookup
+_BRAND_NAMES: dict[int, tuple[re.Pattern[str], tuple[str, ...], re.Pattern[str]]] = {}
 
 
 def _without_brand(text: str, brand: re.Pattern[str]) -> str:
     """``brand.sub(" ", text)``; on ASCII text, by the lowercase pattern on ``text.lower()``
-    (the same places: ASCII lowercasing keeps every character's place and kind)."""
-    ascii_brand = _BRAND_NAMES.get(brand) if text.isascii() else None
-    if ascii_brand is None:
+    (the same places: ASCII lowercasing keeps every character's place and kind), and on
+    other text only where a name occurs, folded as IGNORECASE matches it."""
+    ascii_brand = _BRAND_NAMES.get(id(brand))
+    if ascii_brand is None or ascii_brand[0] is not brand:
         return brand.sub(" ", text)
-    names, lowercase = ascii_brand
+    _, names, lowercase = ascii_brand
+    if not text.isascii():
+        # IGNORECASE matches an ASCII name's letter to its two cases and to "İ", "ı", "ſ"
+        # or the Kelvin sign only, each of which folds to that letter here (a test checks
+        # every code point): text without a folded name has no match (most "£" prices)
+        folded = text.replace("İ", "i").casefold().replace("ı", "i")
+        if not any(map(folded.__contains__, names)):
+            return text
+        return brand.sub(" ", text)
     low = text.lower()
     if not any(map(low.__contains__, names)):
         return text

@@ -549,7 +549,9 @@ def _plain_brand_pattern(names: list[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![\w@])(?:" + body + r")(?:['’]s)?(?!\w)", re.IGNORECASE)
 
 
-_NAME_PIECES = st.sampled_from(["acme", "ACME", "help", "sky", " ", "way", ".", "'", "é", "ß", "K"])
+_NAME_PIECES = st.sampled_from(
+    ["acme", "ACME", "help", "sky", " ", "way", ".", "'", "é", "ß", "K", "ı", "İ", "ſ", "is", "kit"]
+)  # fmt: skip
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -576,6 +578,26 @@ def test_brand_names_equal_the_lookbehind_first_regex(names: list[str], pieces: 
     # text_for_sentiment's brand step (lowercased, on ASCII text) against the regex
     for case in (text, text.encode("ascii", "ignore").decode()):
         assert sent._without_brand(case, fast) == plain.sub(" ", case), repr(case)
+
+
+@pytest.mark.parametrize(
+    "text", ["kıt £5", "KİT's fine, é", "ſky €", "KIT é", "skit é", "£ no brand here", "ıı"]
+)
+def test_brand_names_on_non_ascii_text_equal_the_regex(text: str) -> None:
+    """The non-ASCII gate keeps the names IGNORECASE finds through "ı", "İ", "ſ", "K"."""
+    names = ["kit", "sky", "sk"]
+    assert sent._without_brand(text, sent.brand_pattern(names)) == _plain_brand_pattern(names).sub(
+        " ", text
+    )  # type: ignore[union-attr]
+
+
+def test_brand_fold_gives_every_ignorecase_match_its_ascii_character() -> None:
+    """The brand step's gate on non-ASCII text: every character IGNORECASE matches to an
+    ASCII one folds to it (so a text whose fold has no name has no match)."""
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    for a in map(chr, range(33, 127)):
+        for c in re.findall(re.escape(a), every, re.IGNORECASE):
+            assert c.replace("İ", "i").casefold().replace("ı", "i") == a.lower(), (a, c)
 
 
 @settings(max_examples=1500, deadline=None)
