@@ -699,14 +699,26 @@ def _without_brand(text: str, brand: re.Pattern[str]) -> str:
     low = text.lower()
     if not any(map(low.__contains__, names)):
         return text
+    return _lowercase_sub(text, low, lowercase)
+
+
+def _lowercase_sub(text: str, low: str, pattern: re.Pattern[str]) -> str:
+    """Each match of ``pattern`` in ``low`` (ASCII ``text`` lowercased: the same places)
+    replaced by a space in ``text``: an IGNORECASE substitution without folding case."""
     parts: list[str] = []
     last = 0
-    for m in lowercase.finditer(low):
+    for m in pattern.finditer(low):
         start, end = m.span()
         parts += (text[last:start], " ")
         last = end
     parts.append(text[last:])
     return "".join(parts)
+
+
+@lru_cache(maxsize=1)
+def _url_lowercase() -> re.Pattern[str]:
+    """:data:`_URL` without IGNORECASE, for ASCII text lowercased (see :func:`_lowercase_sub`)."""
+    return re.compile(_URL.pattern)
 
 
 def text_for_sentiment(text: str, brand: re.Pattern[str] | None = None) -> str:
@@ -721,7 +733,12 @@ def text_for_sentiment(text: str, brand: re.Pattern[str] | None = None) -> str:
 
 def _without_names(text: str, brand: re.Pattern[str] | None) -> str:
     """:func:`text_for_sentiment`'s first step: links, @handles, brand names and ``#`` out."""
-    out = _URL.sub(" ", text) if "/" in text or "www." in text else text
+    out = text
+    if "/" in text or "www." in text:
+        if text.isascii():  # the pattern is ASCII lowercase: matched on the text lowercased
+            out = _lowercase_sub(text, text.lower(), _url_lowercase())
+        else:
+            out = _URL.sub(" ", text)
     if "@" in out:
         out = _HANDLE.sub(" ", out)
     if brand is not None:

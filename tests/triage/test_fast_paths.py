@@ -591,6 +591,26 @@ def test_brand_names_on_non_ascii_text_equal_the_regex(text: str) -> None:
     )  # type: ignore[union-attr]
 
 
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(
+                ["HTTP://", "https://", "Www.", "www.", "bit.ly/", "BIT.LY/", "T.co/", "tinyurl.com/",
+                 "/", " ", "\n", "x", "a.b", "_", "@", "#"]
+            ),
+            st.text(alphabet=st.characters(max_codepoint=127), max_size=2),
+        ),
+        max_size=10,
+    )
+)  # fmt: skip
+def test_links_on_ascii_text_equal_the_ignorecase_regex(pieces: list[str]) -> None:
+    """The link step on ASCII text: the lowercase pattern on the text lowercased."""
+    text = "".join(pieces)
+    got = sent._lowercase_sub(text, text.lower(), sent._url_lowercase())
+    assert got == sent._URL.sub(" ", text)
+
+
 def test_brand_fold_gives_every_ignorecase_match_its_ascii_character() -> None:
     """The brand step's gate on non-ASCII text: every character IGNORECASE matches to an
     ASCII one folds to it (so a text whose fold has no name has no match)."""
