@@ -641,7 +641,9 @@ def _score_rows(
     )
     counts = [0] * len(rows) if repeat_counts is None else repeat_counts
     find, apply_context = settings.matcher.find, sig.apply_context
-    founds = [apply_context(t, find(t)) for t in texts]
+    # each text split once, for the cue matcher's words and the model's (hashed once too)
+    raws = [t.split() for t in texts]
+    founds = [apply_context(t, find(t, raw)) for t, raw in zip(texts, raws, strict=True)]
     handles, brand, direct_address = settings.handles, settings.brand, sig.direct_address
     directs = [
         direct_address(t, handles, brand, query=str(row.get("query") or ""), raw=row.get("raw"))
@@ -659,7 +661,7 @@ def _score_rows(
         )
     ]
     if settings.model is not None:
-        _add_learned(partial, texts, settings.model, settings.weights.learned)
+        _add_learned(partial, texts, raws, settings.model, settings.weights.learned)
     return [
         _result(row, text, sentiment, found, settings, n, *sp)
         for row, text, sentiment, found, n, sp in zip(
@@ -811,6 +813,7 @@ def _signal_parts(
 def _add_learned(
     partial: Sequence[tuple[str, list[Contribution]]],
     texts: Sequence[str],
+    raws: Sequence[list[str]],
     model: LearnedModel,
     weight: float,
 ) -> None:
@@ -822,6 +825,7 @@ def _add_learned(
         [intent for intent, _ in partial],
         [(parts[1][1], parts[2][1], parts[3][1], parts[4][1]) for _, parts in partial],
         3,
+        tokens=raws,
     )
     for (_, parts), (p, top) in zip(partial, lines, strict=True):
         parts.append(_part("learned", p, weight, f"p={p:.2f}: {top}"))

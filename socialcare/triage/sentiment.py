@@ -45,6 +45,7 @@ import re
 import string
 from functools import lru_cache
 from itertools import compress
+from operator import itemgetter
 from typing import Any, Iterable, NamedTuple, Sequence
 
 from vaderSentiment import vaderSentiment as _vader
@@ -69,13 +70,16 @@ __all__ = [
 
 
 class _Token(NamedTuple):
-    """One token of a text as VADER reads it: the word, lowercased, scored at all, all caps."""
+    """One token of a text as VADER reads it: the word, lowercased, scored at all, all caps,
+    and whether :func:`text_for_sentiment`'s slang step may rewrite a text that has it."""
 
     word: str
     lower: str
     #: in the lexicon and not a booster: the words whose valence may be nonzero
     scored: bool
     upper: bool
+    #: see :func:`_may_read_slang` (the batch path's gate, :meth:`_Analyzer.clean_scores`)
+    slang: bool
 
 
 #: VADER's (neg, neu, pos, compound) of a text without lexicon words (``_EMPTY``: without
@@ -153,17 +157,47 @@ class _Analyzer(_vader.SentimentIntensityAnalyzer):  # type: ignore[misc]
         """:meth:`polarity_scores` as (neg, neu, pos, compound), without building the dict."""
         if not (text.isascii() or self._emoji_chars.isdisjoint(text)):
             text = self._describe_emoji(text)
-        text = text.strip()
+        scores = self._read(text.strip(), False)
+        assert scores is not None  # only a gated read gives None
+        return scores
+
+    def clean_scores(self, text: str) -> _Scores:
+        """``scores(text_for_sentiment(t, brand))`` given ``text = _without_names(t, brand)``.
+
+        The slang step only rewrites a text that has a slang word, a slang phrase's
+        stem or a capitalised negative word: each a property of one token
+        (:func:`_may_read_slang`), remembered with the token's other fields. A text
+        without such a token (most) is read as it is, from the tokens VADER looks up
+        anyway, instead of being casefolded and scanned for slang first (~7% of a
+        mention's instructions with a model). The others take the reference path.
+        """
+        if text.isascii() or self._emoji_chars.isdisjoint(text):
+            scores = self._read(text, True)  # text.strip(): the same tokens and marks
+            if scores is not None:
+                return scores
+        elif not any(map(_SLANG_FIELD, self._infos(text))):
+            return self.scores(text)  # the emoji are described after the slang step
+        return self.scores(_read_slang(text))
+
+    def _infos(self, text: str) -> list[_Token]:
+        """The :class:`_Token` of each whitespace-separated token of ``text``."""
         # SentiText's words_and_emoticons and is_cap_diff, without building the object:
         # what each token becomes is remembered per distinct token (_Token)
         toks = text.split()
-        infos = list(map(self._tokens.get, toks))
+        infos: list[Any] = list(map(self._tokens.get, toks))  # a _Token, or None until filled
         if not all(infos):  # a token not seen yet (a _Token is a non-empty tuple: true)
             infos = [info or self._token(t) for t, info in zip(toks, infos, strict=True)]
+        return infos
+
+    def _read(self, text: str, gated: bool) -> _Scores | None:
+        """The scores of ``text`` (emoji described); ``gated``: None if a token may be slang."""
+        infos = self._infos(text)
         if not infos:
             return _EMPTY
-        # the four fields of every token at once (C speed), not a comprehension each
-        words, lowers, scoreds, uppers = zip(*infos, strict=True)
+        # the fields of every token at once (C speed), not a comprehension each
+        words, lowers, scoreds, uppers, slangs = zip(*infos, strict=True)
+        if gated and True in slangs:
+            return None
         if True not in scoreds:  # no lexicon word: every valence is 0, so the scores are fixed
             return _NEUTRAL
         scored = list(compress(range(len(scoreds)), scoreds))
@@ -186,6 +220,7 @@ class _Analyzer(_vader.SentimentIntensityAnalyzer):  # type: ignore[misc]
             lower,
             lower in self.lexicon and lower not in _vader.BOOSTER_DICT,
             word.isupper(),
+            _may_read_slang(token),
         )
         if len(self._tokens) >= 200_000:
             self._tokens.clear()
@@ -549,10 +584,10 @@ def analyse_many(
     decided = list(map(decide_language, texts, languages))
     scored = SCORED_LANGUAGES
     clean = [
-        text_for_sentiment(t, brand) if lang in scored else None
+        _without_names(t, brand) if lang in scored else None
         for t, (lang, _) in zip(texts, decided, strict=True)
     ]
-    scores = _analyzer().scores  # no dict to build and read back
+    scores = _analyzer().clean_scores  # no dict to build and read back; slang read there
     new = tuple.__new__  # Sentiment(...) without its Python-level __new__ (same tuple)
     out = []
     for c, (lang, how) in zip(clean, decided, strict=True):
@@ -632,35 +667,58 @@ def brand_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
         # the names that contain no other ("acme", not "acmehelp"): a text contains one of
         # the names iff it contains one of these
         minimal = tuple(a for a in alts if not any(o != a and o in a for o in alts))
-        _BRAND_NAMES[pattern] = (minimal, re.compile(pattern.pattern))
+        _BRAND_NAMES[id(pattern)] = (pattern, minimal, re.compile(pattern.pattern))
     return pattern
 
 
 #: each ASCII :func:`brand_pattern` -> its names that contain no other, and the pattern
 #: without IGNORECASE: on ASCII text, IGNORECASE matching is plain lowercase comparison,
 #: so a text containing none of the names needs no regex pass, and the others are
-#: matched lowercased, where the engine need not fold case at every position (~5x faster)
-_BRAND_NAMES: dict[re.Pattern[str], tuple[tuple[str, ...], re.Pattern[str]]] = {}
+#: matched lowercased, where the engine need not fold case at every position (~5x faster).
+#: Keyed by the pattern's id (the entry holds the pattern, so the id stays its own): a
+#: pattern's hash hashes its compiled code, ~3.5k instructions a text for this lookup
+_BRAND_NAMES: dict[int, tuple[re.Pattern[str], tuple[str, ...], re.Pattern[str]]] = {}
 
 
 def _without_brand(text: str, brand: re.Pattern[str]) -> str:
     """``brand.sub(" ", text)``; on ASCII text, by the lowercase pattern on ``text.lower()``
-    (the same places: ASCII lowercasing keeps every character's place and kind)."""
-    ascii_brand = _BRAND_NAMES.get(brand) if text.isascii() else None
-    if ascii_brand is None:
+    (the same places: ASCII lowercasing keeps every character's place and kind), and on
+    other text only where a name occurs, folded as IGNORECASE matches it."""
+    ascii_brand = _BRAND_NAMES.get(id(brand))
+    if ascii_brand is None or ascii_brand[0] is not brand:
         return brand.sub(" ", text)
-    names, lowercase = ascii_brand
+    _, names, lowercase = ascii_brand
+    if not text.isascii():
+        # IGNORECASE matches an ASCII name's letter to its two cases and to "İ", "ı", "ſ"
+        # or the Kelvin sign only, each of which folds to that letter here (a test checks
+        # every code point): text without a folded name has no match (most "£" prices)
+        folded = text.replace("İ", "i").casefold().replace("ı", "i")
+        if not any(map(folded.__contains__, names)):
+            return text
+        return brand.sub(" ", text)
     low = text.lower()
     if not any(map(low.__contains__, names)):
         return text
+    return _lowercase_sub(text, low, lowercase)
+
+
+def _lowercase_sub(text: str, low: str, pattern: re.Pattern[str]) -> str:
+    """Each match of ``pattern`` in ``low`` (ASCII ``text`` lowercased: the same places)
+    replaced by a space in ``text``: an IGNORECASE substitution without folding case."""
     parts: list[str] = []
     last = 0
-    for m in lowercase.finditer(low):
+    for m in pattern.finditer(low):
         start, end = m.span()
         parts += (text[last:start], " ")
         last = end
     parts.append(text[last:])
     return "".join(parts)
+
+
+@lru_cache(maxsize=1)
+def _url_lowercase() -> re.Pattern[str]:
+    """:data:`_URL` without IGNORECASE, for ASCII text lowercased (see :func:`_lowercase_sub`)."""
+    return re.compile(_URL.pattern)
 
 
 def text_for_sentiment(text: str, brand: re.Pattern[str] | None = None) -> str:
@@ -670,12 +728,26 @@ def text_for_sentiment(text: str, brand: re.Pattern[str] | None = None) -> str:
     a "sick landing" a great one; and a negative word inside a capitalised name
     ("Bloody Mary", "Dead Sea") is part of the name.
     """
-    out = _URL.sub(" ", text) if "/" in text or "www." in text else text
+    return _read_slang(_without_names(text, brand))
+
+
+def _without_names(text: str, brand: re.Pattern[str] | None) -> str:
+    """:func:`text_for_sentiment`'s first step: links, @handles, brand names and ``#`` out."""
+    out = text
+    if "/" in text or "www." in text:
+        if text.isascii():  # the pattern is ASCII lowercase: matched on the text lowercased
+            out = _lowercase_sub(text, text.lower(), _url_lowercase())
+        else:
+            out = _URL.sub(" ", text)
     if "@" in out:
         out = _HANDLE.sub(" ", out)
     if brand is not None:
         out = _without_brand(out, brand)
-    out = out.replace("#", " ")
+    return out.replace("#", " ")
+
+
+def _read_slang(out: str) -> str:
+    """:func:`text_for_sentiment`'s second step: slang read as meant, names kept whole."""
     low = out.casefold()  # casefold: what IGNORECASE matches (the long s, Kelvin sign)
     # Substring pre-checks (C speed) before the word-boundary regexes, which try every position.
     if _SLANG_PHRASE_STEM.search(low) is not None and _SLANG_PHRASES.search(out):
@@ -683,6 +755,38 @@ def text_for_sentiment(text: str, brand: re.Pattern[str] | None = None) -> str:
         low = out.casefold()
     # any(...): _SLANG_SUBSTRING.search(low) is not None, faster (a test compares them)
     return _slang(out, any(map(low.__contains__, _SLANG_SUBSTRINGS)))
+
+
+def _may_read_slang(token: str) -> bool:
+    """Whether :func:`_read_slang` may change a text because of this one token.
+
+    Exact per token, as no slang word, stem or capitalised word spans whitespace:
+    ``_SLANG_WORD`` finds a word in a text iff in one of its tokens (a token's
+    edges are word boundaries in the text too), ``casefold`` maps each character
+    alone, and ``_CAPITALISED`` only matches at a token's start (after
+    whitespace). The first token of a text counts even when nothing precedes it,
+    and any stem counts: both only send a text the reference way.
+
+    Each test needs two letters at least (an ASCII letter's case variants, "ſ" or
+    the Kelvin sign, are letters too): most new tokens, an order number or a price,
+    are at most one character once digits, punctuation and currency signs are
+    stripped, and are answered by that strip (~1.5k instructions instead of ~13k).
+    """
+    if len(token.strip(_NO_LETTERS)) < 2:
+        return False
+    if _SLANG_WORD.search(token) is not None:
+        return True
+    low = token.casefold()
+    if any(map(low.__contains__, _SLANG_PHRASE_STEMS)):
+        return True
+    capitalised = _CAPITALISED.search(" " + token)  # after whitespace: at the token's start
+    return capitalised is not None and capitalised.group().lower() in _negative()
+
+
+#: characters that are no letter, stripped first by :func:`_may_read_slang`
+_NO_LETTERS = string.digits + string.punctuation + "£€¥"
+#: a :class:`_Token`'s ``slang`` field
+_SLANG_FIELD = itemgetter(4)
 
 
 def _slang(text: str, maybe_slang: bool = True) -> str:

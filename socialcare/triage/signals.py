@@ -105,7 +105,7 @@ def compile_terms(terms: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
 
 
-def words(text: str) -> list[str]:
+def words(text: str, raw: list[str] | None = None) -> list[str]:
     """The lowercased words of ``text`` as :class:`TermMatcher` sees them (keeps ' and -).
 
     The words of the last :data:`TEXT_MEMO_SIZE` texts are remembered: scoring
@@ -116,13 +116,14 @@ def words(text: str) -> list[str]:
     The words of each whitespace-separated token are remembered too: no word
     spans whitespace (``\\w`` never matches it, and ``lower()`` reads no context
     across it), so the text's words are its tokens' words in order, and most
-    tokens ("my", "bill", "@AcmeHelp") recur from post to post.
+    tokens ("my", "bill", "@AcmeHelp") recur from post to post. ``raw``:
+    ``text.split()``, when the caller has it (see :func:`~.words.memo_words`).
     """
     toks = _TEXT_WORDS.get(text)
     if toks is None:
         if len(_TEXT_WORDS) >= TEXT_MEMO_SIZE:
             _TEXT_WORDS.clear()
-        toks = memo_words(text, _TOKEN_WORDS, _token_words)
+        toks = memo_words(text, _TOKEN_WORDS, _token_words, raw)
         _TEXT_WORDS[text] = toks
     return toks
 
@@ -243,7 +244,7 @@ class TermMatcher:
         heads = None
         if entries:
             grouped = {k: tuple(v) for k, v in phrases.items()}
-            heads = _Heads(singles, grouped, tuple(wild))
+            heads = _Heads(singles, grouped, tuple(wild), tuple(t[0][:-1] for _, t in wild))
         if len(self._memo) >= self.MEMO_SIZE:
             self._memo.clear()
             self._misses.clear()
@@ -252,9 +253,12 @@ class TermMatcher:
             self._misses.add(word)
         return heads
 
-    def find(self, text: str) -> dict[str, list[Match]]:
-        """Every list's matches in ``text`` (lists with none are left out)."""
-        toks = words(text)
+    def find(self, text: str, raw: list[str] | None = None) -> dict[str, list[Match]]:
+        """Every list's matches in ``text`` (lists with none are left out).
+
+        ``raw``: ``text.split()``, when the caller has it (see :func:`words`).
+        """
+        toks = words(text, raw)
         found: dict[str, list[Match]] = {}
         ends: dict[str, int] = {}
         new = tuple.__new__  # Match(...) without its Python-level __new__ (same tuple)
@@ -277,11 +281,13 @@ class TermMatcher:
                 heads = self._candidates(tok)
                 if heads is None:
                     continue
-            singles, phrases, wild = heads  # one unpacking, not an attribute read each
+            singles, phrases, wild, stems = heads  # one unpacking, not an attribute read each
             if phrases or wild:
                 nxt = toks[i + 1] if i < last else ""
                 tails = phrases.get(nxt, ())
-                if wild:  # those whose first tail word ("work*") the next word fits
+                # those whose first tail word ("work*") the next word fits, if any does
+                # (one C-level startswith of all their stems first: "not", "no" have some)
+                if wild and nxt.startswith(stems):
                     tails += tuple(w for w in wild if nxt.startswith(w[1][0][:-1]))
                 for name, tail in tails:
                     # the tail's first word is the next word already (grouped by it, or
@@ -367,9 +373,11 @@ class _Heads(NamedTuple):
     singles: tuple[str, ...]
     phrases: dict[str, tuple[tuple[str, _Tail], ...]]
     wild: tuple[tuple[str, _Tail], ...]
+    #: the stem of each ``wild`` phrase's first tail word ("work" of "not work*")
+    stems: tuple[str, ...]
 
 
-_UNSEEN = _Heads((), {}, ())
+_UNSEEN = _Heads((), {}, (), ())
 
 
 def _tail_matches(tail: _Tail, toks: list[str], start: int) -> bool:

@@ -83,16 +83,21 @@ TOKEN_MEMO_LIMIT = 200_000
 
 
 def memo_words(
-    text: str, memo: dict[str, tuple[str, ...]], token_words: Callable[[str], tuple[str, ...]]
+    text: str,
+    memo: dict[str, tuple[str, ...]],
+    token_words: Callable[[str], tuple[str, ...]],
+    raw: list[str] | None = None,
 ) -> list[str]:
     """The words of ``text`` as its whitespace-separated tokens' words, in order.
 
     For tokenisers where no word spans whitespace: then each token's words can
     be remembered (``token_words`` must store them in ``memo``), and most tokens
     ("my", "bill", "@AcmeHelp") recur from post to post, so a text costs a few
-    dictionary lookups instead of a regex pass.
+    dictionary lookups instead of a regex pass. ``raw``: ``text.split()``, when
+    the caller has it (the scorer splits each text once for both its tokenisers).
     """
-    raw = text.split()
+    if raw is None:
+        raw = text.split()
     parts = list(map(memo.get, raw))
     if None in parts:
         fill_new_tokens(raw, parts, memo, token_words)

@@ -16,7 +16,8 @@ these tests compare the two on hypothesis-generated input, bit for bit:
 * the batch sentiment passes (``analyse_many``) against ``analyse`` text by text,
   the capitalised-word regex (capital first) against its lookbehind-first form,
   the brand-name regex (each name before its lookbehind) against the lookbehind
-  first, and the slang pre-check (``in`` tests) against its regex alternation;
+  first, the slang pre-check (``in`` tests) against its regex alternation, and the
+  batch path's slang gate (a flag of each remembered VADER token) against the slang step;
 * the cue matcher (words tested by a comprehension, one-word phrase tails taken
   as matched, the fallback regexes behind one substring gate) against its plain
   loop, with the built-in cues and every pack, and
@@ -144,6 +145,8 @@ def test_learned_batch_path_equals_the_feature_dict(
     intents = [values.get("intent") for _, values in batch]
     rows = [tuple(values.get(name) for name in learned.SIGNAL_FEATURES) for _, values in batch]
     got = MODEL.predict_lines(texts, intents, rows, top)  # type: ignore[arg-type]
+    split = [text.split() for text in texts]  # as score_rows hands them over
+    assert MODEL.predict_lines(texts, intents, rows, top, tokens=split) == got  # type: ignore[arg-type]
     if top <= 0:
         assert got == [
             MODEL.predict_line(*args, top) for args in zip(texts, intents, rows, strict=True)
@@ -335,6 +338,36 @@ def test_batch_sentiment_equals_one_by_one(batch: list[tuple[list[str], Any]]) -
     assert sent.analyse_many(texts, languages, _BRAND) == _one_by_one(texts, languages, _BRAND)
 
 
+_SLANG_PIECES = st.sampled_from(
+    [
+        *sent._SLANG_WORDS, *sent._SLANG_PHRASE_STEMS, "killed it", "Smashed  it", "nailed\tit",
+        "\u017fick", "\u212ailler", "MAD", "made", "Bloody", "Mary", "Dead", "Sea", "Awful",
+        "Worst", "Service", "Ever", " Dead Sea", " Awful", "great", "it", "of", "so", "No", "X",
+        "@AcmeHelp", "http://t.co/x", "#sick", " ", "\t", "\n", "\x1c", "\u00a0", "\u2003",
+        "\u200b", ".", "!", "?", "-", "'", "(", "1", "£", "😀",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(_SLANG_PIECES, st.text(max_size=2)), max_size=12))
+def test_slang_token_gate_equals_the_slang_step(pieces: list[str]) -> None:
+    """A text none of whose tokens may read as slang is what the slang step leaves it, and
+    the batch path's scores (tokens gated) are the reference path's, bit for bit."""
+    text = "".join(pieces)
+    out = sent._without_names(text, _BRAND)
+    if not any(map(sent._may_read_slang, out.split())):
+        # none of the slang step's own tests would fire: no stem, slang word or name
+        assert sent._SLANG_PHRASE_STEM.search(out.casefold()) is None
+        assert sent._SLANG_WORD.search(out) is None
+        assert sent._negative().isdisjoint(w.lower() for w in sent._CAPITALISED.findall(out))
+        assert sent._read_slang(out) == out
+    analyzer = sent._analyzer()
+    expected = analyzer.scores(sent.text_for_sentiment(text, _BRAND))
+    assert analyzer.clean_scores(out) == expected
+    assert analyzer.clean_scores(out) == expected  # its tokens remembered this time
+
+
 def _reference_find(matcher: signals.TermMatcher, text: str) -> dict[str, list[signals.Match]]:
     """``TermMatcher.find`` as it was before its fast paths: every word tested in the
     loop, every phrase tail checked word by word (its first word too)."""
@@ -386,6 +419,29 @@ _CUE_WORDS = sorted(
 )
 
 
+#: every phrase whose second word ends in "*" ("not work*"), as it may be written
+_WILD_TEXTS = sorted(
+    {
+        f"so {head}{more} {tail[0][:-1]}{ending} now"
+        for head, tail in [
+            *((h, t) for h, entries in _PACK_MATCHER._exact.items() for _, t in entries),
+            *((h, t) for entries in _PACK_MATCHER._prefix.values() for h, _, t in entries),
+        ]
+        if tail and tail[0].endswith("*")
+        for more in ("", "s")
+        for ending in ("", "s", "ing", "ed out")
+    }
+    | {"not wor", "not", "no problem", "no problems at all", "any updates?"}
+)
+
+
+@pytest.mark.parametrize("text", _WILD_TEXTS)
+def test_matcher_wild_tails_equal_the_plain_loop(text: str) -> None:
+    """Phrases with a ``*`` second word, behind their stems' one startswith gate."""
+    for matcher in (signals.BUILTIN_MATCHER, _PACK_MATCHER):
+        assert matcher.find(text) == _reference_find(matcher, text)
+
+
 def test_fallback_gate_keeps_a_needle_of_every_list() -> None:
     """The one substring test before the fallback regexes (the plain loop below has none)."""
     assert signals._fallback_gate([("🙃", "/", "🙄"), ("10/10",)]) == ("/", "🙃", "🙄")
@@ -406,7 +462,10 @@ def test_fallback_gate_keeps_a_needle_of_every_list() -> None:
 def test_matcher_equals_the_plain_loop(pieces: list[str]) -> None:
     text = " ".join(pieces)
     for matcher in (signals.BUILTIN_MATCHER, _PACK_MATCHER):
-        assert matcher.find(text) == _reference_find(matcher, text), repr(text)
+        expected = _reference_find(matcher, text)
+        assert matcher.find(text) == expected, repr(text)
+        signals._TEXT_WORDS.pop(text, None)  # its words read from the scorer's split this time
+        assert matcher.find(text, text.split()) == expected, repr(text)
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -490,7 +549,9 @@ def _plain_brand_pattern(names: list[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![\w@])(?:" + body + r")(?:['’]s)?(?!\w)", re.IGNORECASE)
 
 
-_NAME_PIECES = st.sampled_from(["acme", "ACME", "help", "sky", " ", "way", ".", "'", "é", "ß", "K"])
+_NAME_PIECES = st.sampled_from(
+    ["acme", "ACME", "help", "sky", " ", "way", ".", "'", "é", "ß", "K", "ı", "İ", "ſ", "is", "kit"]
+)  # fmt: skip
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -517,6 +578,46 @@ def test_brand_names_equal_the_lookbehind_first_regex(names: list[str], pieces: 
     # text_for_sentiment's brand step (lowercased, on ASCII text) against the regex
     for case in (text, text.encode("ascii", "ignore").decode()):
         assert sent._without_brand(case, fast) == plain.sub(" ", case), repr(case)
+
+
+@pytest.mark.parametrize(
+    "text", ["kıt £5", "KİT's fine, é", "ſky €", "KIT é", "skit é", "£ no brand here", "ıı"]
+)
+def test_brand_names_on_non_ascii_text_equal_the_regex(text: str) -> None:
+    """The non-ASCII gate keeps the names IGNORECASE finds through "ı", "İ", "ſ", "K"."""
+    names = ["kit", "sky", "sk"]
+    assert sent._without_brand(text, sent.brand_pattern(names)) == _plain_brand_pattern(names).sub(
+        " ", text
+    )  # type: ignore[union-attr]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(
+                ["HTTP://", "https://", "Www.", "www.", "bit.ly/", "BIT.LY/", "T.co/", "tinyurl.com/",
+                 "/", " ", "\n", "x", "a.b", "_", "@", "#"]
+            ),
+            st.text(alphabet=st.characters(max_codepoint=127), max_size=2),
+        ),
+        max_size=10,
+    )
+)  # fmt: skip
+def test_links_on_ascii_text_equal_the_ignorecase_regex(pieces: list[str]) -> None:
+    """The link step on ASCII text: the lowercase pattern on the text lowercased."""
+    text = "".join(pieces)
+    got = sent._lowercase_sub(text, text.lower(), sent._url_lowercase())
+    assert got == sent._URL.sub(" ", text)
+
+
+def test_brand_fold_gives_every_ignorecase_match_its_ascii_character() -> None:
+    """The brand step's gate on non-ASCII text: every character IGNORECASE matches to an
+    ASCII one folds to it (so a text whose fold has no name has no match)."""
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    for a in map(chr, range(33, 127)):
+        for c in re.findall(re.escape(a), every, re.IGNORECASE):
+            assert c.replace("İ", "i").casefold().replace("ı", "i") == a.lower(), (a, c)
 
 
 @settings(max_examples=1500, deadline=None)
