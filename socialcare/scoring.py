@@ -154,6 +154,11 @@ def _repeat_counts(store: Store, rows: Sequence[Mapping[str, Any]]) -> list[int]
     return [0 if row.get("is_own") else waiting.get(str(row["id"]), 0) for row in rows]
 
 
+def _read_counts(rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """:func:`_repeat_counts` of rows read with ``iter_mentions(waiting=True)``."""
+    return [0 if row.get("is_own") else int(row["_waiting"]) for row in rows]
+
+
 def _triage_columns(
     rows: Sequence[Mapping[str, Any]], settings: TriageSettings, counts: Sequence[int]
 ) -> list[dict[str, Any]]:
@@ -806,9 +811,10 @@ def _retriage_all(
     stamper = _Restamper(settings) if reuse else None
     done = 0
     pending: list[tuple[int, dict[str, Any]]] = []
-    for rows in store.iter_mentions(batch_size=BATCH_SIZE, columns=store.TRIAGE_READ):
+    batches = store.iter_mentions(batch_size=BATCH_SIZE, columns=store.TRIAGE_READ, waiting=True)
+    for rows in batches:
         fps = list(map(fingerprint, rows))
-        counts = _repeat_counts(store, rows)
+        counts = _read_counts(rows)
         columns: list[dict[str, Any] | None] = [None] * len(rows)
         if stamper is not None:
             for i, row in enumerate(rows):
