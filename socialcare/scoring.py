@@ -540,11 +540,26 @@ class _Restamper:
         head = self._head(text)
         if head is None:
             return None
-        start, language, source, both = head
-        lines = self._read_lines(text, start, language, source)
-        if lines is None or lines[0][0] != _INTENT:
+        rebuilt = self._lines_of(text, row, count, *head)
+        if rebuilt is None:
             return None
-        return self._columns(row, count, language, source, both, lines)
+        signals, static_score, intent = rebuilt
+        compound = row.get("sentiment_compound")
+        settings = self.settings
+        target = settings.sla_seconds.get(intent)
+        created = _score._created_ts(row) if target is not None else None
+        due = None if created is None or target is None else created + target
+        return {
+            "sentiment_compound": compound,
+            "sentiment_pos": row.get("sentiment_pos"),
+            "sentiment_neu": row.get("sentiment_neu"),
+            "sentiment_neg": row.get("sentiment_neg"),
+            "sentiment_scored": 0 if compound is None else 1,
+            "intent": intent,
+            "static_score": static_score,
+            "signals": signals,
+            "sla_due_ts": _kind_sla_due(row, settings, due),
+        }
 
     def _head(self, text: str) -> tuple[int, str, str, str] | None:
         """Where the first line starts, the language and source, or None: not the codec's."""
@@ -576,33 +591,89 @@ class _Restamper:
         )
         return (i + 1, *got)
 
-    def _read_lines(self, text: str, start: int, language: str, source: str) -> list[_Line] | None:
-        """The stored lines from ``start`` to the end, each read once per run, or None."""
+    def _lines_of(
+        self,
+        text: str,
+        row: Mapping[str, Any],
+        count: int,
+        start: int,
+        language: str,
+        source: str,
+        both: str,
+    ) -> tuple[str, float, str] | None:
+        """The new signals text, static score and intent from the stored lines from
+        ``start`` on (the first is the intent's), or None."""
         memo = self._lines
         context = (language, source)
-        out = []
+        followers = row.get("author_followers")
+        texts: list[str] = []
+        contributions: list[float] = []
+        rules: list[str] = []
+        learned = False
+        intent = ""
+        reach: tuple[str, float] | None = None  # the row's reach line today, once made
         n = len(text)
         while True:
             end = text.find("]", start) + 1
-            line = memo.get(text[start:end]) if end else None
+            key = text[start:end] if end else ""
+            line = memo.get(key)
             if line is None or (line[5] is not None and line[5] != context):
-                try:
-                    part, end = _scan(text, start)
-                except (StopIteration, ValueError):
-                    return None
-                line = self._line(part, language, source)
-                if line is None:
-                    return None
-                if line[0] != _REACH:  # one per follower count: few recur
-                    if len(memo) >= _MEMO_SIZE:
-                        memo.clear()
-                    memo[text[start:end]] = line
-            out.append(line)
+                if key.startswith('["r",'):
+                    reach = self._reach_line(followers, *context, count)
+                if reach is not None and key == reach[0]:
+                    line = _REACH_LINE  # today's reach line, as written: no need to read it
+                else:
+                    got = self._read_line(text, start, context)
+                    if got is None:
+                        return None
+                    line, end = got
+            kind, line_text, contribution, tag, is_learned, _ = line
+            if (kind == _INTENT) != (not texts):
+                return None  # the intent's line first, and only there
+            if kind == _KEPT:
+                if tag is not None:
+                    rules.append(tag)
+                learned = learned or is_learned
+            elif kind == _REACH:
+                if reach is None:
+                    reach = self._reach_line(followers, *context, count)
+                line_text, contribution = reach
+            elif kind == _REPEAT:
+                line_text, contribution = self._repeat_line(count, intent)
+            else:
+                intent = cast(str, tag)
+            texts.append(line_text)
+            contributions.append(contribution)
             if end >= n:
                 return None
             if text[end] != ",":
-                return out if text[end] == "]" and end + 1 == n else None
+                if text[end] != "]" or end + 1 != n:
+                    return None
+                break
             start = end + 1
+        if learned != self.model:
+            return None
+        tags = _codec._ENCODE(list(dict.fromkeys(rules))) if rules else "[]"
+        signals = f"[{SIGNALS_VERSION},{count},{both},{tags},{','.join(texts)}]"
+        return signals, sum(contributions), intent
+
+    def _read_line(
+        self, text: str, start: int, context: tuple[str, str]
+    ) -> tuple[_Line, int] | None:
+        """The line at ``start`` read and memoised by its text (reach lines excepted: one per
+        follower count, few recur), with where it ends; None where it is not one we know."""
+        try:
+            part, end = _scan(text, start)
+        except (StopIteration, ValueError):
+            return None
+        line = self._line(part, *context)
+        if line is None:
+            return None
+        if line[0] != _REACH:
+            if len(self._lines) >= _MEMO_SIZE:
+                self._lines.clear()
+            self._lines[text[start:end]] = line
+        return line, end
 
     def _line(self, part: Any, language: str, source: str) -> _Line | None:
         """One stored line as today's settings write it (reach and repeat: per row), or None."""
@@ -715,58 +786,6 @@ class _Restamper:
                 self._reach.clear()
             self._reach[followers] = got
         return got
-
-    def _columns(
-        self,
-        row: Mapping[str, Any],
-        count: int,
-        language: str,
-        source: str,
-        both: str,
-        lines: Sequence[_Line],
-    ) -> dict[str, Any] | None:
-        """The columns from the lines read (the first is the intent's), or None."""
-        intent = cast(str, lines[0][3])
-        texts = [lines[0][1]]
-        contributions = [lines[0][2]]
-        rules: list[str] = []
-        learned = False
-        for kind, text, contribution, tag, is_learned, _ in lines[1:]:
-            if kind == _KEPT:
-                texts.append(text)
-                contributions.append(contribution)
-                if tag is not None:
-                    rules.append(tag)
-                learned = learned or is_learned
-                continue
-            if kind == _REACH:
-                followers = row.get("author_followers")
-                text, contribution = self._reach_line(followers, language, source, count)
-            elif kind == _REPEAT:
-                text, contribution = self._repeat_line(count, intent)
-            else:
-                return None  # a second intent line
-            texts.append(text)
-            contributions.append(contribution)
-        if learned != self.model:
-            return None
-        tags = _codec._ENCODE(list(dict.fromkeys(rules))) if rules else "[]"
-        compound = row.get("sentiment_compound")
-        settings = self.settings
-        target = settings.sla_seconds.get(intent)
-        created = _score._created_ts(row) if target is not None else None
-        due = None if created is None or target is None else created + target
-        return {
-            "sentiment_compound": compound,
-            "sentiment_pos": row.get("sentiment_pos"),
-            "sentiment_neu": row.get("sentiment_neu"),
-            "sentiment_neg": row.get("sentiment_neg"),
-            "sentiment_scored": 0 if compound is None else 1,
-            "intent": intent,
-            "static_score": sum(contributions),
-            "signals": f"[{SIGNALS_VERSION},{count},{both},{tags},{','.join(texts)}]",
-            "sla_due_ts": _kind_sla_due(row, settings, due),
-        }
 
 
 def _restamp(stamper: _Restamper, row: Mapping[str, Any], count: int) -> dict[str, Any] | None:
