@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import sys
@@ -151,6 +152,11 @@ def _repeat_counts(store: Store, rows: Sequence[Mapping[str, Any]]) -> list[int]
         [str(row["id"]) for row in rows if not row.get("is_own")]
     )
     return [0 if row.get("is_own") else waiting.get(str(row["id"]), 0) for row in rows]
+
+
+def _read_counts(rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """:func:`_repeat_counts` of rows read with ``iter_mentions(waiting=True)``."""
+    return [0 if row.get("is_own") else int(row["_waiting"]) for row in rows]
 
 
 def _triage_columns(
@@ -443,24 +449,49 @@ def _rescore_batch(
 
 #: ``json.loads`` without its wrappers (the C scanner where there is one): (value, end)
 _scan: Callable[[str, int], tuple[Any, int]] = _make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+#: a str as the codec's encoder writes it (``ensure_ascii=False``: the same function)
+_json_str: Callable[[str], str] = json.encoder.encode_basestring
 #: a JSON int that ``_number(float(v))`` gives back as it is (floats are exact below 2**53)
 _EXACT_INT = 2**53
 #: the types of a JSON number
 _NUMBER = (int, float)
+#: what a stored line is to the restamp: kept (today's weight), the intent, reach, repeat
+_KEPT, _INTENT, _REACH, _REPEAT = range(4)
+#: a stored line read: (kind, its text as written today, its contribution, its rule tag
+#: or the intent, whether it is the learned line, the (language, source) it was read in
+#: when its template reads them, else None); reach and repeat are rebuilt per row
+_Line = tuple[int, str, float, str | None, bool, tuple[str, str] | None]
+_REACH_LINE: _Line = (_REACH, "", 0.0, None, False, None)
+_REPEAT_LINE: _Line = (_REPEAT, "", 0.0, None, False, None)
+#: entries a restamp memo holds before it starts again (bounded memory on any store)
+_MEMO_SIZE = 50_000
+
+
+def _json_number(value: float) -> str:
+    """A number as the JSON encoder writes it: its repr (NaN and infinities as JSON spells them)."""
+    return repr(value) if type(value) is int or math.isfinite(value) else _codec._ENCODE(value)
 
 
 class _Restamper:
     """:func:`rescore_stored` then ``encode_signals``, on the stored compact signals directly.
 
     A row whose fingerprint is current is rebuilt from its ``signals`` text
-    (codec version 2) without the version-1 shape in between: the text parts
+    (codec version 2) without the version-1 shape in between: the text lines
     get today's weights, reach and repeat are built again (as
     :func:`rescore_stored` builds them, with its helpers), and the new column
     text is the codec's own encoder's output for the same parts. The columns
     are the same, bit for bit, as the reference path's (a property test
     compares them); anything this does not know (version 1 JSON, an unknown
-    line, odd types) returns None and takes the reference path, which then
-    decides as before.
+    line, odd types, JSON not written by the codec's encoder) returns None and
+    takes the reference path, which then decides as before.
+
+    Why it is fast (issue 25: the first ``triage --all`` after a poll rebuilds every
+    row): most stored lines recur (the intent, "no urgency", the usual sentiment
+    lines), so each line's text is read, re-weighted and encoded once per run and
+    memoised by its stored text; a row is then split at its lines' ends and its new
+    text joined from the memo's, without decoding or encoding the whole payload.
+    A memo hit is exact: a key is a whole JSON value, so text that starts with it
+    scans to the same value (and ends where it does) whatever follows.
     """
 
     def __init__(self, settings: TriageSettings) -> None:
@@ -484,8 +515,14 @@ class _Restamper:
         self.model = settings.model is not None
         self.w_reach = w.reach
         self.reach_weight = _codec._number(w.reach)
-        self._intent: dict[str, tuple[list[Any], float]] = {}
-        self._repeat: dict[tuple[int, str], tuple[list[Any], float]] = {}
+        self._reach_weight_text = _codec._ENCODE(self.reach_weight)
+        #: a stored line's text -> what it is today (:meth:`_line`)
+        self._lines: dict[str, _Line] = {}
+        #: a header's text (through the tags) -> (language, source, both as JSON)
+        self._heads: dict[str, tuple[str, str, str]] = {}
+        self._intent: dict[str, tuple[str, float]] = {}
+        self._repeat: dict[tuple[int, str], tuple[str, float]] = {}
+        self._reach: dict[int, tuple[str, float]] = {}
 
     @staticmethod
     def _encoded(part: Any, language: str, source: str, count: int) -> list[Any]:
@@ -495,142 +532,20 @@ class _Restamper:
         )
         return cast("list[Any]", json.loads(text)[_codec._HEADER])
 
-    def _cached(
-        self, memo: dict[Any, tuple[list[Any], float]], key: Any, part: Any, count: int
-    ) -> tuple[list[Any], float]:
-        got = memo.get(key)
-        if got is None:
-            if len(memo) >= 50_000:
-                memo.clear()
-            got = memo[key] = (self._encoded(part, "", "", count), part.contribution)
-        return got
-
     def columns(self, row: Mapping[str, Any], count: int) -> dict[str, Any] | None:
         """The row's ``TRIAGE_COLUMNS`` but ``triaged_at``, or None (the reference decides)."""
         text = row.get("signals")
-        if type(text) is not str or not text.startswith("[2,"):
+        if type(text) is not str or not text.startswith("[2,") or type(count) is not int:
             return None
-        try:
-            raw, end = _scan(text, 0)
-        except (StopIteration, ValueError):
+        head = self._head(text)
+        if head is None:
             return None
-        if end != len(text):
+        rebuilt = self._lines_of(text, row, count, *head)
+        if rebuilt is None:
             return None
-        if type(raw) is not list or len(raw) <= _codec._HEADER or raw[0] != SIGNALS_VERSION:
-            return None
-        language, source, tags = raw[2], raw[3], raw[4]
-        if type(language) is not str or type(source) is not str or type(tags) is not list:
-            return None
-        settings = self.settings
-        head = raw[_codec._HEADER]
-        if (
-            type(head) is not list
-            or len(head) < 4
-            or type(head[1]) not in _NUMBER
-            or type(head[2]) not in _NUMBER
-        ):
-            return None
-        if type(head[0]) is not str or _codec._NAMES.get(head[0], head[0]) != "intent":
-            return None
-        intent = head[3]
-        if type(intent) is not str or intent not in settings.fixed_parts:
-            return None
-        if intent not in INTENTS:
-            return None
-        answered = intent in _score.ANSWERED_INTENTS
-        got = self._intent.get(intent)
-        if got is None:
-            part = settings.fixed_parts[intent]
-            got = self._intent[intent] = (self._encoded(part, "", "", 0), part.contribution)
-        out: list[Any] = [SIGNALS_VERSION, count, language, source, None, got[0]]
-        contributions = [got[1]]
-        rules: list[str] = []
-        learned = False
-        number, lines, exact = _codec._number, self.lines, _EXACT_INT
-        for part in raw[_codec._HEADER + 1 :]:
-            if (
-                type(part) is not list
-                or len(part) < 3
-                or type(part[1]) not in _NUMBER
-                or type(part[2]) not in _NUMBER
-            ):  # decode reads bools as numbers too: the reference decides those
-                return None
-            code, v = part[0], part[1]
-            if type(code) is not str:
-                return None
-            # _number(float(v)), which the reference writes, without the call where it is v
-            if type(v) is float:
-                value = v if not v.is_integer() else number(v)
-            else:
-                value = v if -exact < v < exact else number(float(v))
-            known = lines.get(code)
-            if known is not None:  # a text line in its compact form: today's weight
-                weight, encoded, usual = known
-                contributions.append(float(v) * weight)
-                if len(part) > 3:
-                    token = part[3]
-                    if type(token) is not str:
-                        return None
-                    out.append(
-                        [code, value, encoded] if token == usual else [code, value, encoded, token]
-                    )
-                elif usual is None:  # decoded as the token "", which has no usual
-                    out.append([code, value, encoded, ""])
-                else:
-                    out.append([code, value, encoded])
-                learned = learned or code == "l"
-            elif code in self.by_name:  # one kept in full (its detail fits no template)
-                detail = part[3] if len(part) > 3 else ""
-                if type(detail) is not str:
-                    return None
-                short = self.by_name[code]
-                weight, encoded, usual = lines[short]
-                contributions.append(float(v) * weight)
-                # encode_signals' template check, as it makes it for this line
-                prefix, suffix = _codec._template(short, count, language, source)
-                end = len(detail) - len(suffix)
-                if detail.startswith(prefix) and detail.endswith(suffix) and end >= len(prefix):
-                    token = detail[len(prefix) : end]
-                    out.append(
-                        [short, value, encoded]
-                        if token == usual
-                        else [short, value, encoded, token]
-                    )
-                else:
-                    out.append([code, value, encoded, detail])
-                learned = learned or code == "learned"
-            elif code == "r" or code == "reach":
-                line = _score._reach_part(row.get("author_followers"), self.w_reach)
-                detail = line.detail
-                if detail.endswith(" followers"):  # the codec's reach template
-                    out.append(["r", number(line.value), self.reach_weight, detail[:-10]])
-                else:
-                    out.append(self._encoded(line, language, source, count))
-                contributions.append(line.contribution)
-            elif code == "p" or code == "repeat":
-                rkey = (count, intent)
-                again = (
-                    None
-                    if rkey in self._repeat
-                    else _score._repeat_part(count, settings, answered, intent)
-                )
-                enc, contribution = self._cached(self._repeat, rkey, again, count)
-                out.append(enc)
-                contributions.append(contribution)
-            elif code.startswith("rule:") and code not in _codec._NAMES:
-                detail = part[3] if len(part) > 3 else ""
-                if type(detail) is not str:
-                    return None
-                weight = float(part[2])
-                out.append([code, value, number(weight), detail])
-                contributions.append(float(v) * weight)
-                rules.append(code[5:])
-            else:
-                return None
-        if learned != self.model:
-            return None
-        out[4] = list(dict.fromkeys(rules))
+        signals, static_score, intent = rebuilt
         compound = row.get("sentiment_compound")
+        settings = self.settings
         target = settings.sla_seconds.get(intent)
         created = _score._created_ts(row) if target is not None else None
         due = None if created is None or target is None else created + target
@@ -641,10 +556,236 @@ class _Restamper:
             "sentiment_neg": row.get("sentiment_neg"),
             "sentiment_scored": 0 if compound is None else 1,
             "intent": intent,
-            "static_score": sum(contributions),
-            "signals": _codec._ENCODE(out),
+            "static_score": static_score,
+            "signals": signals,
             "sla_due_ts": _kind_sla_due(row, settings, due),
         }
+
+    def _head(self, text: str) -> tuple[int, str, str, str] | None:
+        """Where the first line starts, the language and source, or None: not the codec's."""
+        k = text.find(',["', 3)  # right after the tags when they are [] (memoised then)
+        got = self._heads.get(text[:k]) if k > 0 else None
+        if got is not None:
+            return (k + 1, *got)
+        values = []
+        try:
+            _, i = _scan(text, 3)  # the stored repeat count: today's replaces it
+            for _ in range(3):  # language, source, tags
+                if text[i] != ",":
+                    return None
+                value, i = _scan(text, i + 1)
+                values.append(value)
+            if text[i] != ",":
+                return None
+        except (StopIteration, ValueError, IndexError):
+            return None
+        language, source, tags = values
+        if type(language) is not str or type(source) is not str or type(tags) is not list:
+            return None
+        if len(self._heads) >= _MEMO_SIZE:
+            self._heads.clear()
+        got = self._heads[text[:i]] = (
+            language,
+            source,
+            f"{_json_str(language)},{_json_str(source)}",
+        )
+        return (i + 1, *got)
+
+    def _lines_of(
+        self,
+        text: str,
+        row: Mapping[str, Any],
+        count: int,
+        start: int,
+        language: str,
+        source: str,
+        both: str,
+    ) -> tuple[str, float, str] | None:
+        """The new signals text, static score and intent from the stored lines from
+        ``start`` on (the first is the intent's), or None."""
+        memo = self._lines
+        context = (language, source)
+        followers = row.get("author_followers")
+        texts: list[str] = []
+        contributions: list[float] = []
+        rules: list[str] = []
+        learned = False
+        intent = ""
+        reach: tuple[str, float] | None = None  # the row's reach line today, once made
+        n = len(text)
+        while True:
+            end = text.find("]", start) + 1
+            key = text[start:end] if end else ""
+            line = memo.get(key)
+            if line is None or (line[5] is not None and line[5] != context):
+                if key.startswith('["r",'):
+                    reach = self._reach_line(followers, *context, count)
+                if reach is not None and key == reach[0]:
+                    line = _REACH_LINE  # today's reach line, as written: no need to read it
+                else:
+                    got = self._read_line(text, start, context)
+                    if got is None:
+                        return None
+                    line, end = got
+            kind, line_text, contribution, tag, is_learned, _ = line
+            if (kind == _INTENT) != (not texts):
+                return None  # the intent's line first, and only there
+            if kind == _KEPT:
+                if tag is not None:
+                    rules.append(tag)
+                learned = learned or is_learned
+            elif kind == _REACH:
+                if reach is None:
+                    reach = self._reach_line(followers, *context, count)
+                line_text, contribution = reach
+            elif kind == _REPEAT:
+                line_text, contribution = self._repeat_line(count, intent)
+            else:
+                intent = cast(str, tag)
+            texts.append(line_text)
+            contributions.append(contribution)
+            if end >= n:
+                return None
+            if text[end] != ",":
+                if text[end] != "]" or end + 1 != n:
+                    return None
+                break
+            start = end + 1
+        if learned != self.model:
+            return None
+        tags = _codec._ENCODE(list(dict.fromkeys(rules))) if rules else "[]"
+        signals = f"[{SIGNALS_VERSION},{count},{both},{tags},{','.join(texts)}]"
+        return signals, sum(contributions), intent
+
+    def _read_line(
+        self, text: str, start: int, context: tuple[str, str]
+    ) -> tuple[_Line, int] | None:
+        """The line at ``start`` read and memoised by its text (reach lines excepted: one per
+        follower count, few recur), with where it ends; None where it is not one we know."""
+        try:
+            part, end = _scan(text, start)
+        except (StopIteration, ValueError):
+            return None
+        line = self._line(part, *context)
+        if line is None:
+            return None
+        if line[0] != _REACH:
+            if len(self._lines) >= _MEMO_SIZE:
+                self._lines.clear()
+            self._lines[text[start:end]] = line
+        return line, end
+
+    def _line(self, part: Any, language: str, source: str) -> _Line | None:
+        """One stored line as today's settings write it (reach and repeat: per row), or None."""
+        if (
+            type(part) is not list
+            or len(part) < 3
+            or type(part[1]) not in _NUMBER
+            or type(part[2]) not in _NUMBER
+        ):  # decode reads bools as numbers too: the reference decides those
+            return None
+        code, v = part[0], part[1]
+        if type(code) is not str:
+            return None
+        number = _codec._number
+        # _number(float(v)), which the reference writes, without the call where it is v
+        if type(v) is float:
+            value = v if not v.is_integer() else number(v)
+        else:
+            value = v if -_EXACT_INT < v < _EXACT_INT else number(float(v))
+        known = self.lines.get(code)
+        if known is not None:  # a text line in its compact form: today's weight
+            weight, encoded, usual = known
+            if len(part) > 3:
+                token = part[3]
+                if type(token) is not str:
+                    return None
+                line = [code, value, encoded] if token == usual else [code, value, encoded, token]
+            elif usual is None:  # decoded as the token "", which has no usual
+                line = [code, value, encoded, ""]
+            else:
+                line = [code, value, encoded]
+            return (_KEPT, _codec._ENCODE(line), float(v) * weight, None, code == "l", None)
+        if code in self.by_name:  # one kept in full (its detail fits no template)
+            detail = part[3] if len(part) > 3 else ""
+            if type(detail) is not str:
+                return None
+            short = self.by_name[code]
+            weight, encoded, usual = self.lines[short]
+            # encode_signals' template check, as it makes it for this line (these codes'
+            # templates read the language and source, never the repeat count)
+            prefix, suffix = _codec._template(short, 0, language, source)
+            end = len(detail) - len(suffix)
+            if detail.startswith(prefix) and detail.endswith(suffix) and end >= len(prefix):
+                token = detail[len(prefix) : end]
+                line = [short, value, encoded] if token == usual else [short, value, encoded, token]
+            else:
+                line = [code, value, encoded, detail]
+            text = _codec._ENCODE(line)
+            return (_KEPT, text, float(v) * weight, None, code == "learned", (language, source))
+        if code == "r" or code == "reach":
+            return _REACH_LINE
+        if code == "p" or code == "repeat":
+            return _REPEAT_LINE
+        if code.startswith("rule:") and code not in _codec._NAMES:
+            detail = part[3] if len(part) > 3 else ""
+            if type(detail) is not str:
+                return None
+            weight = float(part[2])
+            text = _codec._ENCODE([code, value, number(weight), detail])
+            return (_KEPT, text, float(v) * weight, code[5:], False, None)
+        if _codec._NAMES.get(code, code) == "intent" and len(part) > 3:
+            intent = part[3]
+            if type(intent) is not str or intent not in self.settings.fixed_parts:
+                return None
+            if intent not in INTENTS:
+                return None
+            text, contribution = self._intent_line(intent)
+            return (_INTENT, text, contribution, intent, False, None)
+        return None
+
+    def _intent_line(self, intent: str) -> tuple[str, float]:
+        got = self._intent.get(intent)
+        if got is None:
+            part = self.settings.fixed_parts[intent]
+            text = _codec._ENCODE(self._encoded(part, "", "", 0))
+            got = self._intent[intent] = (text, part.contribution)
+        return got
+
+    def _repeat_line(self, count: int, intent: str) -> tuple[str, float]:
+        key = (count, intent)
+        got = self._repeat.get(key)
+        if got is None:
+            answered = intent in _score.ANSWERED_INTENTS
+            part = _score._repeat_part(count, self.settings, answered, intent)
+            if len(self._repeat) >= _MEMO_SIZE:
+                self._repeat.clear()
+            text = _codec._ENCODE(self._encoded(part, "", "", count))
+            got = self._repeat[key] = (text, part.contribution)
+        return got
+
+    def _reach_line(
+        self, followers: Any, language: str, source: str, count: int
+    ) -> tuple[str, float]:
+        memo = type(followers) is int
+        got = self._reach.get(followers) if memo else None
+        if got is not None:
+            return got
+        line = _score._reach_part(followers, self.w_reach)
+        detail = line.detail
+        if detail.endswith(" followers"):  # the codec's reach template
+            value = _json_number(_codec._number(line.value))
+            token = _json_str(detail[:-10])
+            got = (f'["r",{value},{self._reach_weight_text},{token}]', line.contribution)
+        else:
+            memo = False
+            text = _codec._ENCODE(self._encoded(line, language, source, count))
+            got = (text, line.contribution)
+        if memo:
+            if len(self._reach) >= _MEMO_SIZE:
+                self._reach.clear()
+            self._reach[followers] = got
+        return got
 
 
 def _restamp(stamper: _Restamper, row: Mapping[str, Any], count: int) -> dict[str, Any] | None:
@@ -689,9 +830,10 @@ def _retriage_all(
     stamper = _Restamper(settings) if reuse else None
     done = 0
     pending: list[tuple[int, dict[str, Any]]] = []
-    for rows in store.iter_mentions(batch_size=BATCH_SIZE, columns=store.TRIAGE_READ):
+    batches = store.iter_mentions(batch_size=BATCH_SIZE, columns=store.TRIAGE_READ, waiting=True)
+    for rows in batches:
         fps = list(map(fingerprint, rows))
-        counts = _repeat_counts(store, rows)
+        counts = _read_counts(rows)
         columns: list[dict[str, Any] | None] = [None] * len(rows)
         if stamper is not None:
             for i, row in enumerate(rows):

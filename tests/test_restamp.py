@@ -193,10 +193,10 @@ def _row(text: str, **fields: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _check(settings_: Any, row: dict[str, Any], count: int) -> bool:
+def _check(settings_: Any, row: dict[str, Any], count: int, stamper: Any = None) -> bool:
     """The restamp's columns are the reference's, bit for bit; or it left the row to the
-    reference (None). Returns whether it restamped."""
-    got = scoring._restamp(scoring._Restamper(settings_), row, count)
+    reference (None). Returns whether it restamped. ``stamper``: one kept across rows."""
+    got = scoring._restamp(stamper or scoring._Restamper(settings_), row, count)
     try:
         want = scoring._rescore_batch([row], settings_, [count], [row["triage_fp"]])[0]
     except Exception:  # a payload the reference cannot even decode: never restamped
@@ -239,7 +239,7 @@ def test_the_comparison_has_teeth(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def remembered(self: Any, settings_: Any) -> None:  # a memo that ignored the count
         real(self, settings_)
-        self._repeat[(2, "question")] = (["p", 0, 1.5], 0.0)
+        self._repeat[(2, "question")] = ('["p",0,1.5]', 0.0)
 
     monkeypatch.setattr(scoring._Restamper, "__init__", remembered)
     assert _check(new, row, 0)
@@ -254,3 +254,55 @@ def test_a_model_mismatch_is_left_to_the_reference() -> None:
     assert scoring._Restamper(plain).columns(row, 0) is None
     assert isinstance(MODEL, LearnedModel)
     assert _check(care_settings({}, ["acmehelp"], model=MODEL), row, 0)
+
+
+@st.composite
+def _stored_rows(draw: Any, pool: list[tuple[list[Any], str, str, int]]) -> dict[str, Any]:
+    """A row with lines from ``pool`` (so lines recur across rows) as a poll writes it, or
+    with its header's language and source rewritten to the lines' own (its lines then read
+    in another context: one kept in full may fit that one's template)."""
+    pick = st.sampled_from
+    lines, language, source, stored_count = draw(pick(pool))
+    header = (draw(pick(["en", "es"])), draw(pick(["platform", "detected"])))
+    text = _encoded(lines, *header, stored_count)
+    if draw(st.booleans()):
+        raw = json.loads(text)
+        raw[2], raw[3] = language, source
+        text = json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
+    return _row(
+        text,
+        followers=draw(pick([None, 0, 7, 150, 150.0, 90_000])),
+        compound=draw(pick([None, 0.0, -0.4])),
+        created=draw(pick([None, 1_800_000_000.0])),
+        kind=draw(pick(["post", "dm"])),
+    )
+
+
+@st.composite
+def _pool(draw: Any, model: bool) -> tuple[list[Any], str, str, int]:
+    """Lines scored in some language and source (the details say which), with a count."""
+    language, source = (
+        draw(st.sampled_from(["en", "es"])),
+        draw(st.sampled_from(["platform", "detected"])),
+    )
+    count = draw(st.integers(0, 3))
+    stored_model = draw(st.booleans()) if draw(st.booleans()) else model
+    return draw(_lines(stored_model, language, source, count)), language, source, count
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), config=config_st, model=st.booleans(), passes=st.integers(1, 2))
+def test_one_restamp_over_many_rows_is_the_reference(
+    data: Any, config: dict[str, Any], model: bool, passes: int
+) -> None:
+    """One restamp for a whole run, as ``triage --all`` keeps it: its memos of lines, heads,
+    reach and repeat lines, filled by earlier rows (other counts, languages, followers),
+    give every later row the reference's columns too."""
+    settings_ = care_settings(config, ["acmehelp"], model=MODEL if model else None)
+    pool = data.draw(st.lists(_pool(model), min_size=1, max_size=3))
+    rows = data.draw(st.lists(_stored_rows(pool), min_size=1, max_size=12))
+    counts = data.draw(st.lists(st.integers(0, 4), min_size=len(rows), max_size=len(rows)))
+    stamper = scoring._Restamper(settings_)
+    for shift in range(passes):
+        for row, count in zip(rows, counts, strict=True):
+            _check(settings_, row, (count + shift) % 5, stamper)

@@ -192,3 +192,26 @@ def test_praise_has_no_sla_and_sorts_last_by_sla(store: Store) -> None:
     )
     rows = store.queue(QueueFilter(sort="sla"), T0.timestamp(), 2.0, 24.0)
     assert [(r["intent"], r["sla_left"]) for r in rows] == [("question", 14400.0), ("praise", None)]
+
+
+def test_counts_read_with_the_rows_are_unanswered_before_many(store: Store) -> None:
+    """``triage --all`` reads each row's repeat count with the row
+    (``iter_mentions(waiting=True)``): the counts ``unanswered_before_many`` gives, for
+    authors with open, answered and closed mentions stored out of order, the brand's own
+    posts, and mentions with no author."""
+    hours = [5, 1, 3, 2, 4, 0, 6, 2, 3, 1]
+    mentions = [
+        mention(n, f"@AcmeHelp help #{n}", at=T0 + timedelta(hours=h), author=f"u{n % 3}")
+        for n, h in enumerate(hours)
+    ]
+    with store.transaction():
+        store.upsert_mentions(mentions, own_handles=["acmehelp"])
+        store.conn.execute("UPDATE mentions SET status = 'closed' WHERE id = 'demo:4'")
+        store.conn.execute("UPDATE mentions SET is_own = 1 WHERE id IN ('demo:3', 'demo:7')")
+        store.conn.execute("UPDATE mentions SET author_key = NULL WHERE id = 'demo:8'")
+    store.mark_answered("demo:1", at="2027-01-15T10:00:00Z", by="alice")
+    seen = []
+    for rows in store.iter_mentions(batch_size=3, columns=["id", "is_own"], waiting=True):
+        assert scoring._read_counts(rows) == scoring._repeat_counts(store, rows)
+        seen += scoring._read_counts(rows)
+    assert len(seen) == len(hours) and max(seen) >= 2

@@ -293,11 +293,15 @@ def unanswered_before_sql(count: int, dialect: Dialect) -> str:
     an index-only range scan even before PostgreSQL has any statistics.
     """
     marks = ", ".join("?" for _ in range(count))
+    return f"SELECT m.id, {_waiting_sql(dialect)} FROM mentions m WHERE m.id IN ({marks})"
+
+
+def _waiting_sql(dialect: Dialect) -> str:
+    """The repeat-contact count of the mention ``m``: its author's earlier open mentions."""
     return (
-        f"SELECT m.id, (SELECT count(*) FROM mentions o {dialect.open_by_author_hint()} "
+        f"(SELECT count(*) FROM mentions o {dialect.open_by_author_hint()} "
         "WHERE o.author_key = m.author_key AND o.created_ts < m.created_ts "
-        "AND o.status = 'open' AND o.is_own = 0 AND m.author_key <> '') "
-        f"FROM mentions m WHERE m.id IN ({marks})"
+        "AND o.status = 'open' AND o.is_own = 0 AND m.author_key <> '')"
     )
 
 
@@ -679,29 +683,37 @@ class Store:
         ids: Sequence[str] | None = None,
         *,
         columns: Sequence[str] | None = None,
+        waiting: bool = False,
     ) -> Iterator[list[Row]]:
         """Mentions in rowid order, a batch at a time (bounded memory on huge stores).
 
         ``columns`` (names of ``mentions`` columns) reads only those, plus ``_rowid``.
+        ``waiting`` adds ``_waiting``, what :meth:`unanswered_before_many` counts for the
+        row, in the same query: ``triage --all`` needs it for every row, and a second
+        query by id per batch looked every row up again through the id index (100k
+        polled rows, same run: 0.55 CPU-s for the counts by id, 0.28 read with the rows).
         """
         if columns is not None:
             known = set(_MENTION_COLUMNS) | set(TRIAGE_COLUMNS) | set(self.TRIAGE_READ)
             bad = [c for c in columns if c not in known]
             if bad:
                 raise ValueError(f"not a mentions column: {', '.join(bad)}")
-        what = "*" if columns is None else ", ".join(columns)
+        what = "m.*" if columns is None else ", ".join(f"m.{c}" for c in columns)
+        if waiting:
+            what += f", {_waiting_sql(self.dialect)} AS _waiting"
         if ids is not None:
             for chunk in in_chunks(ids, batch_size):
                 marks = ", ".join("?" for _ in chunk)
                 yield self._rows(
-                    f"SELECT rowid AS _rowid, {what} FROM mentions WHERE id IN ({marks})", chunk
+                    f"SELECT m.rowid AS _rowid, {what} FROM mentions m WHERE m.id IN ({marks})",
+                    chunk,
                 )
             return
         last = -1
         while True:
             rows = self._rows(
-                f"SELECT rowid AS _rowid, {what} FROM mentions WHERE rowid > ? "
-                "ORDER BY rowid LIMIT ?",
+                f"SELECT m.rowid AS _rowid, {what} FROM mentions m WHERE m.rowid > ? "
+                "ORDER BY m.rowid LIMIT ?",
                 [last, batch_size],
             )
             if not rows:
