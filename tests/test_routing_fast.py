@@ -162,6 +162,72 @@ def test_page_matching_of_row_and_columns_pairs_reads_customers_lazily(
     assert len(flat) == len(set(flat))  # each author key read once
 
 
+ROW_FIELDS = ["source", "kind", "language", "text", "author_key", "intent", "static_score"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    routing_tables,
+    st.lists(
+        # every row has a source (Rule.matches reads row['source']); the columns give
+        # another row's values, so an override read from the row would show
+        st.tuples(
+            rows,
+            rows,
+            st.sets(st.sampled_from(ROW_FIELDS[1:])),
+            st.sets(st.sampled_from(ROW_FIELDS)),
+        ),
+        max_size=12,
+    ),
+    st.booleans(),
+)
+def test_fields_read_ahead_agree_when_rows_lack_them_or_columns_give_them(
+    table: dict[str, Any],
+    page: list[tuple[dict[str, Any], dict[str, Any], set[str], set[str]]],
+    complete: bool,
+) -> None:
+    """``_Page.read`` reads the rows' fields in one visit per row: a row without one of
+    them, or triage columns that give one (they override the row), must leave every
+    row's value what the merged row has, as :meth:`_Page.column` reads it. ``complete``:
+    no row lacks a field (the read ahead is taken, the columns' fields left out of it)."""
+    rs = RoutingSettings.from_config(table)
+    pairs = [
+        (
+            {k: v for k, v in r.items() if complete or k not in dropped},
+            {k: other[k] for k in given} | {"signals": r["signals"]},
+        )
+        for r, other, dropped, given in page
+    ]
+    merged = [{**r, **c} for r, c in pairs]
+    got = routing._match_page(rs.rules, routing._Page(pairs))
+    assert got == [rs.first_match(m) for m in merged]
+
+
+def test_a_page_of_poll_rows_reads_their_fields_in_one_visit() -> None:
+    """The usual page (every row has the fields, the columns have none of them) is read
+    ahead: the rules' row fields are all there before the first rule looks."""
+    rs = RoutingSettings.from_config(
+        {
+            "teams": TEAMS,
+            "rules": [
+                {
+                    "name": "a",
+                    "languages": ["fr"],
+                    "keywords": ["down"],
+                    "kinds": ["dm"],
+                    "agent": "ann",
+                }
+            ],
+        }  # fmt: skip
+    )
+    row = {"source": "demo", "kind": "dm", "language": "fr", "text": "down", "author_key": None}
+    page = routing._Page([(dict(row, id=str(i)), {"intent": None}) for i in range(3)])
+    page.read(routing._fields(rs.rules))
+    assert set(page._columns) == {"kind", "language", "text"}
+    assert page._columns["text"] == ["down"] * 3
+    assert routing._match_page(rs.rules, page) == [rs.rules[0]] * 3
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(routing_tables, st.lists(rows, max_size=25))
 def test_customers_rules_read_from_the_customers_side_agree(

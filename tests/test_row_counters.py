@@ -9,9 +9,13 @@ import pytest
 
 from socialcare.store import Store, open_store
 from socialcare.store import kb as kb_sql
+from socialcare.store import team as store_team
 from socialcare.store.copy import COPY_TABLES, copy_store
+from socialcare.store.dialect import SqliteDialect
+from socialcare.store.migrations.sqlite import M024_STORE_COUNTED
 from socialcare.store.reports import table_sizes
-from tests.test_reports import add_event, add_mention, add_outbox, at
+from tests.test_reports import add_mention, add_outbox, at
+from tests.test_routing import ingest, mention, settings
 
 TABLES = [t for t, _ in COPY_TABLES]
 T0 = at("2026-03-02T09:00:00Z")
@@ -31,7 +35,8 @@ def _assert_right(store: Store) -> dict[str, int]:
 def _fill(store: Store, n: int, prefix: str = "") -> None:
     for i in range(n):
         mid = add_mention(store, f"{prefix}{i}", T0 + timedelta(minutes=i), author=f"a{i % 3}")
-        add_event(store, mid, T0 + timedelta(minutes=i, seconds=5), "ann", "claim")
+        # events are counted by the store's writers (m024): written through one of them
+        store.log_event("claim", agent="ann", mention_id=mid)
         if i % 2:
             add_outbox(store, mid, T0 + timedelta(minutes=i, seconds=9), "ann")
 
@@ -101,13 +106,9 @@ def test_db_status_reads_the_counters_not_the_tables(store: Store) -> None:
 def test_postgresql_labels_the_planner_estimates_of_big_tables(store: Store) -> None:
     """Past 10,000 rows PostgreSQL shows reltuples, named in ``estimated``; SQLite stays exact."""
     # events about no mention (events.mention_id is a foreign key since m016)
-    rows = [(f"2026-03-02T09:{i // 600 % 60:02d}:00Z", "ann", "note", None, "{}")
-            for i in range(12_000)]  # fmt: skip
+    rows = [(None, "note", "{}") for _ in range(12_000)]
     with store.transaction():
-        store.conn.executemany(
-            "INSERT INTO events (at, agent, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)",
-            rows,
-        )
+        store_team.log_route_rows(store, rows, actor="ann")
     store.refresh_statistics()
     counts, estimated = table_sizes(store, TABLES)
     if store.backend == "sqlite":
@@ -117,3 +118,50 @@ def test_postgresql_labels_the_planner_estimates_of_big_tables(store: Store) -> 
     assert {t: n for t, n in counts.items() if t != "events"} == {
         t: n for t, n in _exact(store).items() if t != "events"
     }
+
+
+def test_routing_and_the_audit_log_keep_their_counts(store: Store) -> None:
+    """m024: ``team_routes`` and ``events`` are counted by the statements that insert them,
+    on every path that writes them (inline routing, routing after the insert, a second
+    insert of a routed mention that ON CONFLICT leaves out, the audit log in and out of a
+    transaction, and a rollback)."""
+    rs = settings()
+    ingest(store, rs, [mention(str(i)) for i in range(7)], inline=True)
+    ingest(store, rs, [mention(str(i)) for i in range(7, 12)], inline=False)
+    counts = _assert_right(store)
+    assert (counts["team_routes"], counts["events"]) == (12, 12)
+    with store.transaction():  # a mention routed already: its route is not inserted again
+        store_team.add_routes(store, [("demo:3", "all", "care", "bob"), ("nobody", "x", None, "a")])
+    assert _assert_right(store)["team_routes"] == 13
+    store.log_event("note", agent="ann", mention_id="demo:1")  # its own transaction
+    with store.transaction():
+        store.log_event("note", agent="ann", mention_id="demo:2")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.log_event("note", agent="ann", mention_id="demo:2")
+        store_team.add_routes(store, [("later", "all", "care", "bob")])
+        raise RuntimeError("rolled back")
+    assert _assert_right(store)["events"] == 14
+    with store.transaction():
+        store.conn.execute("DELETE FROM team_routes WHERE mention_id = 'nobody'")
+        store.conn.execute("DELETE FROM events WHERE action = 'note'")
+    counts = _assert_right(store)
+    assert (counts["team_routes"], counts["events"]) == (12, 12)
+
+
+@pytest.mark.sqlite_only
+def test_the_store_counted_tables_keep_only_their_delete_trigger(store: Store) -> None:
+    """After m024 their inserts fire no trigger; without the delete trigger (a rebuild
+    dropped it) the table is counted, as for m019's tables."""
+    triggers = {
+        str(r["name"]) for r in store.rows("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    }
+    assert set(M024_STORE_COUNTED) == set(SqliteDialect.store_counted)
+    for table in M024_STORE_COUNTED:
+        assert f"table_rows_{table}_ins" not in triggers
+        assert f"table_rows_{table}_del" in triggers
+    _fill(store, 3)
+    store.conn.execute("DROP TRIGGER table_rows_events_del")
+    kept, _ = store.dialect.kept_row_counts(store.conn, TABLES)
+    assert "events" not in kept and kept["mentions"] == 3
+    store.conn.execute("DELETE FROM events WHERE mention_id = 'twitter:0'")
+    assert _assert_right(store)["events"] == 2

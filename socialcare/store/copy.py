@@ -149,7 +149,8 @@ def copy_store(
             for rows in _pages(source, table, key, columns, batch):
                 with target.transaction():
                     cur = target.conn.executemany(insert, rows)
-                added = max(int(cur.rowcount), 0)
+                    added = max(int(cur.rowcount), 0)
+                    target.dialect.rows_inserted(target.conn, table, added)  # m024's tables
                 result.source_rows += len(rows)
                 result.inserted += added
                 result.already_there += len(rows) - added

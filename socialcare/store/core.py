@@ -18,7 +18,7 @@ import operator
 import sqlite3
 import sys
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -1398,10 +1398,14 @@ class Store:
         self, action: str, *, agent: str = "", mention_id: str | None = None, **detail: Any
     ) -> None:
         """Append to the audit log (who did what to which mention, when)."""
-        self.conn.execute(
-            "INSERT INTO events (at, agent, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)",
-            [to_iso(utcnow()), agent, action, mention_id, json.dumps(detail, default=str)],
-        )
+        # where the store counts the table's rows (m024), the row and its count commit together
+        counted = "events" in self.dialect.store_counted
+        with self.transaction() if counted else nullcontext():
+            self.conn.execute(
+                "INSERT INTO events (at, agent, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)",
+                [to_iso(utcnow()), agent, action, mention_id, json.dumps(detail, default=str)],
+            )
+            self.dialect.rows_inserted(self.conn, "events", 1)
         if not self.conn.in_transaction:
             self.conn.commit()
 

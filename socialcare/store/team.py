@@ -141,7 +141,8 @@ def add_routes(
     now = now or to_iso(utcnow())
     _insert_columns(
         store,
-        "INSERT INTO team_routes (mention_id, rule, team, assignee, routed_at) VALUES ",
+        "team_routes",
+        "(mention_id, rule, team, assignee, routed_at)",
         [*zip(*routes, strict=True), [now] * len(routes)],
         " ON CONFLICT(mention_id) DO NOTHING",
     )
@@ -239,7 +240,8 @@ def log_route_columns(
         return
     _insert_columns(
         store,
-        "INSERT INTO events (at, agent, action, mention_id, detail) VALUES ",
+        "events",
+        "(at, agent, action, mention_id, detail)",
         [[to_iso(utcnow())] * n, [actor] * n, actions, mention_ids, details],
     )
 
@@ -249,10 +251,11 @@ _ROWS_PER_INSERT = 100
 
 
 def _insert_columns(
-    store: Store, head: str, columns: Sequence[Sequence[Any]], tail: str = ""
+    store: Store, table: str, names: str, columns: Sequence[Sequence[Any]], tail: str = ""
 ) -> None:
-    """``head`` + ``VALUES`` rows given column by column (each column one value per row),
-    ``_ROWS_PER_INSERT`` rows a statement, in order.
+    """Rows of ``table`` (its columns ``names``, in parentheses) given column by column
+    (each column one value per row), ``_ROWS_PER_INSERT`` rows a statement, in order;
+    then the rows inserted are counted for ``db status`` (m024), once for them all.
 
     One statement per row (executemany) cost a page's audit insert a fifth more on
     SQLite: each row's statement run also updates ``events``' AUTOINCREMENT counter.
@@ -265,14 +268,18 @@ def _insert_columns(
     flat: list[Any] = [None] * (width * count)
     for k, column in enumerate(columns):
         flat[k::width] = column
+    head = f"INSERT INTO {table} {names} VALUES "
     one = "(" + ", ".join("?" for _ in range(width)) + ")"
     full = head + ", ".join(one for _ in range(_ROWS_PER_INSERT)) + tail
+    inserted = 0
     for start in range(0, count, _ROWS_PER_INSERT):
         rows = min(count - start, _ROWS_PER_INSERT)
         sql = (
             full if rows == _ROWS_PER_INSERT else head + ", ".join(one for _ in range(rows)) + tail
         )
-        store.conn.execute(sql, flat[start * width : (start + rows) * width])
+        # ON CONFLICT DO NOTHING: rowcount is the rows the statement did insert
+        inserted += store.conn.execute(sql, flat[start * width : (start + rows) * width]).rowcount
+    store.dialect.rows_inserted(store.conn, table, inserted)
 
 
 def route_of(store: Store, mention_id: str) -> Row | None:

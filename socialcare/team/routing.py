@@ -407,6 +407,31 @@ class _Page:
             self._columns[name] = out
         return out
 
+    def read(self, names: Collection[str]) -> None:
+        """Read ahead, in one visit per row, the fields of ``names`` that the rows give (no
+        row's triage columns have them): :meth:`column` then finds them read.
+
+        A page's rows are large dicts far apart in memory, so a pass over them for each
+        field a rule reads cost more than the lookups themselves (~0.2 ms a field on a
+        page of 1000). Any row without one of the fields (not a poll's page) leaves
+        them all to :meth:`column`, which reads such a row's missing field as None.
+        """
+        want = [n for n in names if n not in self._columns]
+        if len(want) < 2 or not self.pairs:
+            return
+        cols = self._cols
+        if cols is None:
+            cols = self._cols = list(map(itemgetter(1), self.pairs))
+        mine = [n for n in want if not any(map(contains, cols, repeat(n)))]
+        if len(mine) < 2:
+            return
+        try:
+            values = list(map(itemgetter(*mine), map(itemgetter(0), self.pairs)))
+        except KeyError:
+            return
+        for name, column in zip(mine, zip(*values, strict=True), strict=True):
+            self._columns[name] = list(column)
+
     def derived(self, name: str) -> list[Any]:
         """A field as the rules compare it: ``kind`` normalised, ``static_score`` a float,
         ``text`` a string, ``author_key`` a string."""
@@ -547,11 +572,28 @@ def _hits(rule: Rule, page: _Page, idx: list[int]) -> list[int]:
     return idx
 
 
+def _fields(rules: Sequence[Rule]) -> set[str]:
+    """The fields of a row that :func:`_hits` may read for ``rules`` (tags and customer ids
+    aside: those are read per row, for the rows that reach them)."""
+    out: set[str] = set()
+    for rule in rules:
+        for name, given in (
+            ("source", rule.sources), ("kind", rule.kinds), ("intent", rule.intents),
+            ("language", rule.languages), ("static_score", rule.min_score is not None),
+            ("text", rule.keywords is not None or rule.pattern is not None),
+            ("author_key", rule.customers),
+        ):  # fmt: skip
+            if given:
+                out.add(name)
+    return out
+
+
 def _match_page(rules: Sequence[Rule], page: _Page) -> list[Rule | None]:
     """Each row's first matching rule (None: no rule matches), a rule at a time: every
     rule looks only at the rows no earlier rule took."""
     out: list[Rule | None] = [None] * len(page)
     left = list(range(len(page)))
+    page.read(_fields(rules))
     for rule in rules:
         if not left:
             break
