@@ -161,9 +161,10 @@ def encode_signals(
 
 #: (repeat count, language, language source) -> the text before the first part
 _HEADS: dict[tuple[int, str, str], str] = {}
-#: id(part) -> (part, the context its text depends on or None, its text with a leading comma);
+#: id(part) -> (part, what else its text depends on, its text with a leading comma): None,
+#: the (language, source) pair of a sentiment line, or the repeat count of a repeat line;
 #: the part is kept so that its id cannot be reused while the entry lives
-_PART_TEXTS: dict[int, tuple[Any, tuple[int, str, str] | None, str]] = {}
+_PART_TEXTS: dict[int, tuple[Any, tuple[str, str] | int | None, str]] = {}
 _MEMO_SIZE = 4096
 #: JSON string escaping as the encoder does it (``ensure_ascii=False``): the same C function
 _STRING = json.encoder.encode_basestring
@@ -175,7 +176,8 @@ def _fast_text(parts: Sequence[Sequence[Any]], context: tuple[int, str, str]) ->
     Most parts are the very same objects mention after mention (the scorer's fixed
     lines and remembered sentiment lines), so a part's text is remembered by its
     identity (an immutable tuple of str and numbers always encodes the same); the
-    ``sentiment`` and ``repeat`` lines' text also depends on the context.
+    ``sentiment`` line's text also depends on the language pair, the ``repeat`` line's
+    on the repeat count (a pair never equals a count, so one test checks either).
     """
     head = _HEADS.get(context)
     if head is None:
@@ -185,11 +187,14 @@ def _fast_text(parts: Sequence[Sequence[Any]], context: tuple[int, str, str]) ->
         head = _HEADS[context] = _ENCODE([SIGNALS_VERSION, repeat, language, source, []])[:-1]
     out = [head]
     known = _PART_TEXTS
+    repeat, languages = context[0], context[1:]
     for part in parts:
         hit = known.get(id(part))
-        if hit is not None and hit[0] is part and (hit[1] is None or hit[1] == context):
-            out.append(hit[2])
-            continue
+        if hit is not None and hit[0] is part:
+            depends = hit[1]
+            if depends is None or depends == languages or depends == repeat:
+                out.append(hit[2])
+                continue
         text = _part_text(part, context)
         if text is None:
             return None
@@ -207,7 +212,7 @@ def _part_text(part: Sequence[Any], context: tuple[int, str, str]) -> str | None
     if v is None or w is None:
         return None
     code = _CODES.get(name)
-    depends: tuple[int, str, str] | None = None
+    depends: tuple[str, str] | int | None = None
     if code is None or not isinstance(detail, str):
         if type(detail) is not str:
             return None  # _encode_json writes str(detail)
@@ -216,7 +221,7 @@ def _part_text(part: Sequence[Any], context: tuple[int, str, str]) -> str | None
         token: str | None = detail
         if code == "s" or code == "r" or code == "p":
             if code != "r":
-                depends = context
+                depends = context[1:] if code == "s" else context[0]
             prefix, suffix = _template(code, *context)
             end = len(detail) - len(suffix)
             if detail.startswith(prefix) and detail.endswith(suffix) and end >= len(prefix):

@@ -18,40 +18,47 @@ _numbers = _floats | st.integers(-(2**60), 2**60) | st.sampled_from([0, 1, -1, 2
 #: what json writes differently or not at all (the fast path hands them to json)
 _odd = st.sampled_from([float("nan"), float("inf"), float("-inf"), True, False, None, "1"])
 _text = st.text(max_size=12) | st.sampled_from(['"', "\\", "\x00\x1f\x7f", "é\u2028😀", "none"])
+_languages = st.sampled_from(["en", "detected"]) | _text
 _names = st.sampled_from(list(codec._CODES)) | st.text(max_size=8).map(lambda t: f"rule:{t}")
 
 
-def _rare(draw: st.DrawFn, usual: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> Any:
-    """Mostly ``usual``: one odd field in a part sends the whole call to json."""
-    return draw(odd if draw(st.integers(0, 19)) == 0 else usual)
+def _rare(
+    draw: st.DrawFn, usual: st.SearchStrategy[Any], odd: st.SearchStrategy[Any], rate: int
+) -> Any:
+    """``usual``, or 1 time in ``rate`` ``odd`` (never with rate 0): one odd field in a
+    part sends the whole call to json, so most calls have none."""
+    return draw(odd if rate and draw(st.integers(1, rate)) == 1 else usual)
 
 
 @st.composite
-def _detail(draw: st.DrawFn, name: str, repeat: int, language: str, source: str) -> Any:
+def _detail(draw: st.DrawFn, name: str, repeat: int, language: str, source: str, rate: int) -> Any:
     """A detail that fits its template (so the token branches run), or any text, or none."""
     code = codec._CODES.get(name, "")
     prefix, suffix = codec._template(code, repeat, language, source)
     token = draw(_text | st.sampled_from(list(codec._USUAL.values())))
     fits = f"{prefix}{token}{suffix}"
-    return _rare(draw, st.sampled_from([fits, fits, token, prefix + suffix]), _odd | st.just(7))
+    usual = st.sampled_from([fits, fits, token, prefix + suffix])
+    return _rare(draw, usual, _odd | st.just(7), rate)
 
 
 @st.composite
 def _call(draw: st.DrawFn) -> tuple[list[Any], dict[str, Any]]:
-    repeat = _rare(draw, st.integers(0, 5), st.sampled_from([True, 10**20]))
-    language, source = draw(_text), draw(_text)
+    rate = draw(st.sampled_from([0, 0, 0, 4]))
+    repeat = _rare(draw, st.integers(0, 5), st.sampled_from([True, 10**20]), rate)
+    # few languages, so that reused parts meet the same pair with another repeat count
+    language, source = draw(_languages), draw(_languages)
     parts: list[Any] = []
     for _ in range(draw(st.integers(0, 8))):
-        name = _rare(draw, _names, st.sampled_from([1, None]))
-        detail = draw(_detail(str(name), int(repeat), language, source))
-        value, weight = _rare(draw, _numbers, _odd), _rare(draw, _numbers, _odd)
+        name = _rare(draw, _names, st.sampled_from([1, None]), rate)
+        detail = draw(_detail(str(name), int(repeat), language, source, rate))
+        value, weight = _rare(draw, _numbers, _odd, rate), _rare(draw, _numbers, _odd, rate)
         fields = (name, value, weight, 0.0, detail)
         shape = draw(st.sampled_from(["named", "tuple", "list"]))
         if shape == "named":
             parts.append(tuple.__new__(Contribution, fields))
         else:
             parts.append(tuple(fields) if shape == "tuple" else list(fields))
-    tags = _rare(draw, st.just(()), st.sampled_from([("vip",), ["a", "é"]]))
+    tags = _rare(draw, st.just(()), st.sampled_from([("vip",), ["a", "é"]]), rate)
     return parts, {
         "tags": tags,
         "language": language,
@@ -99,3 +106,22 @@ def test_scored_mentions_encode_as_the_reference() -> None:
                 "repeat_count": r.repeat_count,
             }
             assert encode_signals(r.signals, **kw) == codec._encode_json(r.signals, **kw)
+
+
+def test_remembered_texts_follow_their_context() -> None:
+    """A sentiment line's text depends on the language pair, a repeat line's on the count."""
+    parts = [
+        tuple.__new__(
+            Contribution, ("sentiment", 0.25, 1.5, 0.375, "compound -0.25 (en, detected)")
+        ),
+        tuple.__new__(Contribution, ("repeat", 0.5, 1.5, 0.75, "2 earlier")),
+        tuple.__new__(Contribution, ("reach", 0.5, 0.5, 0.25, "1000 followers")),
+    ]
+    pairs = [("en", "detected"), ("de", "detected"), ("en", "platform")]
+    # each change alone: the count with the pair kept, the pair with the count kept
+    for (language, source), repeat in [(p, r) for p in pairs for r in (2, 3)] + [
+        (p, 2) for p in pairs
+    ]:
+        kw = {"tags": (), "language": language, "language_source": source}
+        kw["repeat_count"] = repeat
+        assert encode_signals(parts, **kw) == codec._encode_json(parts, **kw)
