@@ -97,23 +97,24 @@ def _adapter_failure(source: Source | str, exc: Exception, doing: str) -> Adapte
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a page is stored (resumed after, if it ran).
+def _collector_paused() -> Iterator[Callable[[], object]]:
+    """Pause the cyclic garbage collector for a walk of pages; yields what to call after
+    each committed batch: a young collection (nothing when the collector was off).
 
-    Storing a page builds tens of thousands of small containers (the sanitised
-    mentions, their rows, values and signal lines), none in a reference cycle; the
-    collections they set off walked them and the long-lived triage tables again
-    (a warm 20k demo poll: 235 young, 22 middle and 2 full collections, ~0.4 of its
-    ~5 CPU-s; 89 young and 8 middle ones left, from fetching and parsing, with the
-    pause). What the page leaves is collected as usual afterwards, as
-    ``triage.score.score_rows`` does for scoring. (Pausing the fetch too did not help:
-    the fetched pages wait for their batch's commit, so the first collection after
-    each fetch walked them all.)
+    Fetching and storing a page build tens of thousands of small containers (the
+    mentions and their payloads, rows, values and signal lines), none in a reference
+    cycle, and the fetched pages wait for their batch's commit: the collections they
+    set off walked them and the long-lived triage tables again and again (a warm
+    100k demo poll: ~1.1 of its ~32 CPU-s, 4 full collections 0.6 of it, even with
+    the collector paused while each page was stored). Once a batch is committed its
+    pages are gone, so the young collection after it walks only what the batch left
+    (and frees any cycle it made); everything else is collected as usual after the
+    walk, as ``triage.score.score_rows`` does for scoring.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
-        yield
+        yield (lambda: gc.collect(0)) if enabled else (lambda: None)
     finally:
         if enabled:
             gc.enable()
@@ -424,11 +425,6 @@ class _QueryPoll:
     # -- per page ----------------------------------------------------------------
     def _store(self, page: Page, made: int | None = None) -> None:
         """Store a page's mentions, fold copies, mark answers, count usage (in the caller's tx)."""
-        with _collector_paused():
-            self._store_page(page, made)
-
-    def _store_page(self, page: Page, made: int | None) -> None:
-        """:meth:`_store` with the cyclic collector paused (see :func:`_collector_paused`)."""
         # Every adapter's mentions pass the boundary check, plugins' too (it is idempotent).
         mentions = sanitise_page(page.mentions)
         own_ids = frozenset(m.id for m in mentions if self.source.is_own(m))
@@ -519,6 +515,16 @@ class _QueryPoll:
         back). With a monthly budget each page is stored alone: the budget check
         between requests reads the usage counters.
         """
+        with _collector_paused() as collect:
+            return self._walk(pages, handle, collect)
+
+    def _walk(
+        self,
+        pages: Iterator[Page],
+        handle: Callable[[Page], bool],
+        collect: Callable[[], object],
+    ) -> bool:
+        """:meth:`_pages` with the collector paused: ``collect`` after each committed batch."""
         alone = (
             self.settings.monthly_request_budget is not None
             or self.settings.monthly_item_budget is not None
@@ -543,6 +549,8 @@ class _QueryPoll:
                     batch, fetched, size = fetched, [], 0
                     if self._commit(batch, handle):
                         return True
+                    del batch, page  # gone before the young collection would walk them
+                    collect()
                     self._after_page()
             except BaseException:
                 if fetched:  # what was fetched before the failure is kept, as page by page
