@@ -187,13 +187,12 @@ def _stored_texts(store: Store, batch: Sequence[Mention], window: float) -> _Sto
 
 def _stored_duplicate(stored: _Stored, mention: Mention, window: float) -> str | None:
     """A stored mention with the same author and text within ``window`` seconds, if any."""
+    found = stored.get((mention.author_key, mention.text))
+    if not found:  # the usual mention: no stored copy to compare times with
+        return None
     ts = mention.created_at.timestamp()
     return next(
-        (
-            mid
-            for t, mid in stored.get((mention.author_key, mention.text), [])
-            if ts - window <= t <= ts + window and mid != mention.id
-        ),
+        (mid for t, mid in found if ts - window <= t <= ts + window and mid != mention.id),
         None,
     )
 
@@ -255,20 +254,29 @@ def ingest_mentions(
     for mid, m in sorted(by_id.items(), key=lambda e: (e[1].created_at, e[1].native_id)):
         if mid in folded_before:
             continue
+        # the author key and the time once (a property and a method call each): every
+        # mention of every page passes here
+        author = m.author_key
+        ts = None
         target = None if mid in existing or not fold_reposts else _repost_target(m)
-        if target is None and mid not in existing and duplicate_window > 0 and m.author_key:
+        if target is None and mid not in existing and duplicate_window > 0 and author:
             if mid not in own and m.text.strip() and m.kind != "repost":
                 ts = m.created_at.timestamp()
-                earlier = texts.get((m.author_key, m.text), [])
-                target = next(
-                    (i for t, i in earlier if abs(ts - t) <= duplicate_window), None
-                ) or _stored_duplicate(stored, m, duplicate_window)
+                earlier = texts.get((author, m.text))
+                same = (
+                    next((i for t, i in earlier if abs(ts - t) <= duplicate_window), None)
+                    if earlier
+                    else None
+                )
+                target = same or _stored_duplicate(stored, m, duplicate_window)
         if target is not None:
             folds.append((m, target))
             continue
         keep.append(m)
         kept.append(mid)
-        texts.setdefault((m.author_key, m.text), []).append((m.created_at.timestamp(), mid))
+        if ts is None:
+            ts = m.created_at.timestamp()
+        texts.setdefault((author, m.text), []).append((ts, mid))
     fresh = [m for mid, m in zip(kept, keep, strict=True) if mid not in existing]
 
     with store.transaction():

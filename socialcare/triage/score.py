@@ -210,6 +210,9 @@ class TriageSettings:
     #: the contributions that are the same for many mentions (intent, "no urgency
     #: words", "passing mention", "0 earlier"), built once instead of per mention
     fixed_parts: Mapping[str, Contribution] = field(init=False, repr=False, compare=False)
+    #: the lines that recur with the same inputs (an address, the same urgency words, a
+    #: repeat count), each built once: see :func:`_remembered`
+    part_memo: dict[tuple[Any, ...], Contribution] = field(init=False, repr=False, compare=False)
 
     @property
     def brand_terms(self) -> tuple[str, ...]:
@@ -234,6 +237,7 @@ class TriageSettings:
         fixed["direct"] = _part("direct", 0.0, w.direct, PASSING)
         fixed["repeat"] = _part("repeat", 0.0, w.repeat, "0 earlier")
         object.__setattr__(self, "fixed_parts", MappingProxyType(fixed))
+        object.__setattr__(self, "part_memo", {})
 
     @cached_property
     def brand_words(self) -> re.Pattern[str] | None:
@@ -542,6 +546,29 @@ def _counted(
     return _part(name, 0.0, weight, f"{detail} (not counted: {intent})")
 
 
+def _urgency_part(
+    urgent: list[str], settings: TriageSettings, answered: bool, intent: str
+) -> Contribution:
+    """The urgency line of a mention with urgency words (remembered by words and intent)."""
+    key = ("urgency", intent, *urgent)
+    part = settings.part_memo.get(key)
+    if part is None:
+        w = settings.weights.urgency
+        part = _counted("urgency", sig.urgency(urgent), w, ", ".join(urgent), answered, intent)
+        _remembered(settings, key, part)
+    return part
+
+
+def _direct_part(direct: float, why: str, settings: TriageSettings) -> Contribution:
+    """The direct-address line of a mention that addresses the brand (remembered)."""
+    key = ("direct", direct, why)
+    part = settings.part_memo.get(key)
+    if part is None:
+        part = _part("direct", direct, settings.weights.direct, why)
+        _remembered(settings, key, part)
+    return part
+
+
 def _reach_part(followers: Any, weight: float) -> Contribution:
     """The reach line: the author's follower count, weighted."""
     return _part("reach", reach(followers), weight, f"{followers or 0} followers")
@@ -553,14 +580,34 @@ def _repeat_part(
     """The repeat-contact line: earlier waiting mentions of the author, if any."""
     if repeat_count <= 0:
         return settings.fixed_parts["repeat"]
-    return _counted(
-        "repeat",
-        repeat_contact(repeat_count),
-        settings.weights.repeat,
-        f"{repeat_count} earlier",
-        answered,
-        intent,
-    )
+    key = ("repeat", intent, repeat_count)
+    part = settings.part_memo.get(key) if type(repeat_count) is int else None
+    if part is None:
+        part = _counted(
+            "repeat",
+            repeat_contact(repeat_count),
+            settings.weights.repeat,
+            f"{repeat_count} earlier",
+            answered,
+            intent,
+        )
+        _remembered(settings, key, part)
+    return part
+
+
+def _remembered(settings: TriageSettings, key: tuple[Any, ...], part: Contribution) -> None:
+    """Keep a line built from exactly ``key`` (its name, the intent, its inputs) for reuse.
+
+    Most mentions' direct, urgency and repeat lines are one of a few, and the same
+    object again costs neither building it nor its text in the ``signals`` column
+    (``codec`` remembers the text of a part object it has written). ``answered`` is a
+    function of the intent, and the weights are the settings', so the key decides
+    the line; bool repeat counts are not remembered (``True`` keys as ``1``).
+    """
+    memo = settings.part_memo
+    if len(memo) >= 50_000:
+        memo.clear()
+    memo[key] = part
 
 
 def _rule_list(index: int) -> str:
@@ -798,10 +845,8 @@ def _signal_parts(
     parts = [
         fixed[intent],
         _sentiment_part(sentiment, w.sentiment, text, found, intent),
-        _counted("urgency", sig.urgency(urgent), w.urgency, ", ".join(urgent), answered, intent)
-        if urgent
-        else fixed["urgency"],
-        _part("direct", direct, w.direct, why) if direct else fixed["direct"],
+        _urgency_part(urgent, settings, answered, intent) if urgent else fixed["urgency"],
+        _direct_part(direct, why, settings) if direct else fixed["direct"],
         _reach_part(followers, w.reach),
         _repeat_part(repeat_count, settings, answered, intent),
     ]
