@@ -606,3 +606,35 @@ def test_route_and_audit_rows_are_written_in_order_across_statements(store: Stor
         "SELECT agent, action, mention_id, detail FROM events WHERE agent = 'routing' ORDER BY id"
     )
     assert [(e["mention_id"], e["action"], e["detail"]) for e in logged] == events
+
+
+def test_route_rows_in_key_order_keep_the_first_of_a_mention_and_audit_rows_one_time(
+    store: Store,
+) -> None:
+    """add_routes sorts a page's rows by mention id (stable: of two rows of one mention the
+    first given wins the ON CONFLICT, as unsorted); audit rows bind their time and actor
+    once a statement (150 rows: two statements), every row getting them, in order."""
+    from socialcare.store import team as store_team
+
+    store.upsert_mentions([mention(str(i)) for i in range(150)])
+    with store.transaction():
+        store_team.add_routes(
+            store,
+            [("demo:9", "first", None, "ann"), ("demo:10", "x", "t", "bo"),
+             ("demo:9", "second", None, "cy")],
+        )  # fmt: skip
+        ids = [f"demo:{i}" for i in reversed(range(150))]
+        store_team.log_route_columns(
+            store, ids, ["route"] * 150, [f'{{"n": {i}}}' for i in range(150)], actor="routing"
+        )
+    got = {
+        r["mention_id"]: (r["rule"], r["assignee"]) for r in store.rows("SELECT * FROM team_routes")
+    }
+    assert got == {"demo:9": ("first", "ann"), "demo:10": ("x", "bo")}
+    logged = store.rows(
+        "SELECT at, agent, mention_id, detail FROM events WHERE action = 'route' ORDER BY id"
+    )
+    assert [(e["mention_id"], e["detail"]) for e in logged] == [
+        (m, f'{{"n": {i}}}') for i, m in enumerate(ids)
+    ]
+    assert {e["agent"] for e in logged} == {"routing"} and len({e["at"] for e in logged}) == 1
