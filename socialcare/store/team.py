@@ -150,9 +150,10 @@ def add_routes(
     _insert_columns(
         store,
         "team_routes",
-        "(mention_id, rule, team, assignee, routed_at)",
-        [*zip(*sorted(routes, key=itemgetter(0)), strict=True), [now] * len(routes)],
+        "(routed_at, mention_id, rule, team, assignee)",
+        list(zip(*sorted(routes, key=itemgetter(0)), strict=True)),
         " ON CONFLICT(mention_id) DO NOTHING",
+        same=(now,),
     )
 
 
@@ -292,7 +293,8 @@ def _insert_columns(
     if same:
         picks = ", ".join([*("?" for _ in same), *(f"column{k + 1}" for k in range(width))])
         head = f"INSERT INTO {table} {names} SELECT {picks} FROM (VALUES "
-        tail = ") AS v" + tail
+        # WHERE: SQLite would read an ON CONFLICT right after the FROM as a join's ON
+        tail = ") AS v WHERE true" + tail
     one = "(" + ", ".join("?" for _ in range(width)) + ")"
     full = head + ", ".join(one for _ in range(_ROWS_PER_INSERT)) + tail
     inserted = 0
