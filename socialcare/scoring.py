@@ -532,7 +532,6 @@ class _Restamper:
         self._repeat: dict[tuple[int, str], tuple[str, float]] = {}
         #: the text of a row's lines before its reach line -> what they are today (_Run)
         self._runs: dict[str, _Run] = {}
-        self._reach: dict[int, tuple[str, float]] = {}
 
     @staticmethod
     def _encoded(part: Any, language: str, source: str, count: int) -> list[Any]:
@@ -816,25 +815,20 @@ class _Restamper:
     def _reach_line(
         self, followers: Any, language: str, source: str, count: int
     ) -> tuple[str, float]:
-        memo = type(followers) is int
-        got = self._reach.get(followers) if memo else None
-        if got is not None:
-            return got
+        """The row's reach line today: its text and contribution."""
+        if type(followers) is int:
+            # the usual: _reach_part's line through the codec's reach template, without the
+            # line in between (few follower counts recur, so a memo of them seldom paid)
+            value = _codec.reach(followers)
+            text = f'["r",{_json_number(_codec._number(value))},{self._reach_weight_text},'
+            return f'{text}"{followers or 0}"]', value * self.w_reach
         line = _score._reach_part(followers, self.w_reach)
         detail = line.detail
         if detail.endswith(" followers"):  # the codec's reach template
-            value = _json_number(_codec._number(line.value))
+            number = _json_number(_codec._number(line.value))
             token = _json_str(detail[:-10])
-            got = (f'["r",{value},{self._reach_weight_text},{token}]', line.contribution)
-        else:
-            memo = False
-            text = _codec._ENCODE(self._encoded(line, language, source, count))
-            got = (text, line.contribution)
-        if memo:
-            if len(self._reach) >= _MEMO_SIZE:
-                self._reach.clear()
-            self._reach[followers] = got
-        return got
+            return f'["r",{number},{self._reach_weight_text},{token}]', line.contribution
+        return _codec._ENCODE(self._encoded(line, language, source, count)), line.contribution
 
 
 def _restamp(stamper: _Restamper, row: Mapping[str, Any], count: int) -> dict[str, Any] | None:

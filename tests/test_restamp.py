@@ -337,3 +337,26 @@ def test_a_run_of_lines_is_not_reused_in_another_context(monkeypatch: pytest.Mon
     with pytest.raises(AssertionError):
         for row in rows:
             _check(settings_, row, 0, stamper)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    followers=st.one_of(
+        st.integers(), st.integers(-5, 5), st.sampled_from([10**30, 2**53 + 1, 999_999, 10**6])
+    ),
+    weight=st.sampled_from([0.5, 0.0, -1.0, 3.0, 1e-9]),
+)
+def test_an_int_follower_count_writes_the_reference_reach_line(
+    followers: int, weight: float
+) -> None:
+    """An int follower count's reach line is made without the ``Contribution`` in between
+    (the usual case); it is the encoder's text for ``_reach_part``'s line, bit for bit."""
+    from socialcare.triage import score
+
+    stamper = scoring._Restamper(care_settings({"weights": {"reach": weight}}, ["acmehelp"]))
+    text, contribution = stamper._reach_line(followers, "en", "platform", 0)
+    line = score._reach_part(followers, stamper.w_reach)
+    assert text == json.dumps(
+        stamper._encoded(line, "en", "platform", 0), separators=(",", ":"), ensure_ascii=False
+    )
+    assert _bits(contribution) == _bits(line.contribution)
