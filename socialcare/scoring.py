@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import operator
 import os
 import re
 import sys
@@ -223,6 +224,8 @@ _COMPARED = tuple(c for c in TRIAGE_COLUMNS if c != "triaged_at")
 #: the row's own inputs of the text-derived signals (sentiment, cues, direct address,
 #: intent, stars, the learned line, which reads the reach): their hash is in ``triage_fp``
 _TEXT_INPUTS = ("text", "language", "query", "raw", "rating", "author_followers")
+#: a row's ``_TEXT_INPUTS``, in their order (KeyError where one is missing)
+_text_inputs = operator.itemgetter(*_TEXT_INPUTS)
 #: files whose contents the text-derived signals depend on, besides the settings
 _TRIAGE_DIR = Path(__file__).resolve().parent / "triage"
 _DISTRIBUTIONS = ("vaderSentiment", "py3langid")
@@ -392,8 +395,14 @@ def _row_fingerprinter(key: bytes) -> Callable[[Mapping[str, Any]], int]:
     keyed = blake2b(digest_size=8, key=key)
 
     def fingerprint(row: Mapping[str, Any]) -> int:
+        # _fingerprinted's text, from one C call and one f-string (~20% of the hash's cost)
+        try:
+            text, language, query, raw, rating, followers = _text_inputs(row)
+        except KeyError:  # an input the row lacks is None, as _fingerprinted reads it
+            text, language, query, raw, rating, followers = map(row.get, _TEXT_INPUTS)
+        joined = f"{text!r}\0{language!r}\0{query!r}\0{raw!r}\0{rating!r}\0{followers!r}"
         h = keyed.copy()
-        h.update(_fingerprinted(row))
+        h.update(joined.encode("utf-8", "surrogatepass"))
         return int.from_bytes(h.digest(), "big", signed=True)
 
     return fingerprint
