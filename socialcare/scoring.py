@@ -509,6 +509,8 @@ class _Restamper:
     recur together: their text is memoised as one run too, so a row whose run an
     earlier row had is one look-up, then its reach and repeat lines (100k polled
     demo rows hold 1,253 runs; 20k of them: -6.4% instructions of the first run).
+    After a run, a reach line as today writes it and then the repeat line, the last,
+    are checked as two texts (:meth:`_tail`) instead of read line by line (-2.3%).
     """
 
     def __init__(self, settings: TriageSettings) -> None:
@@ -631,18 +633,23 @@ class _Restamper:
         texts: list[str]
         contributions: list[float]
         rules: list[str]
+        n = len(text)
         if run is not None and (run[5] is None or run[5] == context):
             joined, kept, tagged, learned, intent, _ = run
             texts, contributions, rules = [joined], list(kept), list(tagged)
             first, start, cut = start, cut + 1, -1
+            tail = self._tail(text, start, followers, context, count, intent)
+            if tail is not None:  # the usual end: today's reach line, then the repeat line
+                texts += tail[0]
+                contributions += tail[1]
         else:
+            tail = None
             texts, contributions, rules = [], [], []
             learned, intent, first = False, "", start
         plain = True  # no line so far depends on the row (reach, repeat)
         read_in: tuple[str, str] | None = None  # the context a line so far was read in
         reach: tuple[str, float] | None = None  # the row's reach line today, once made
-        n = len(text)
-        while True:
+        while tail is None:
             end = text.find("]", start) + 1
             key = text[start:end] if end else ""
             line = memo.get(key)
@@ -693,6 +700,27 @@ class _Restamper:
         tags = _codec._ENCODE(list(dict.fromkeys(rules))) if rules else "[]"
         signals = f"[{SIGNALS_VERSION},{count},{both},{tags},{','.join(texts)}]"
         return signals, sum(contributions), intent
+
+    def _tail(
+        self,
+        text: str,
+        start: int,
+        followers: Any,
+        context: tuple[str, str],
+        count: int,
+        intent: str,
+    ) -> tuple[tuple[str, str], tuple[float, float]] | None:
+        """The lines from ``start`` on when they are the row's reach line as today writes it
+        and then a repeat line, the last: both lines' texts and contributions today, as the
+        line-by-line loop makes them; else None (the loop reads them)."""
+        end = text.find("]", start) + 1
+        reach = self._reach_line(followers, *context, count)
+        if text[start:end] != reach[0] or text[end : end + 1] != "," or text[-1] != "]":
+            return None
+        if self._lines.get(text[end + 1 : -1]) is not _REPEAT_LINE:  # a whole line, then
+            return None
+        repeat = self._repeat_line(count, intent)
+        return (reach[0], repeat[0]), (reach[1], repeat[1])
 
     def _remember_run(
         self,

@@ -360,3 +360,43 @@ def test_an_int_follower_count_writes_the_reference_reach_line(
         stamper._encoded(line, "en", "platform", 0), separators=(",", ":"), ensure_ascii=False
     )
     assert _bits(contribution) == _bits(line.contribution)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    config=config_st,
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(INTENTS),
+            st.sampled_from([None, 0, 7, 150, 90_000, -3]),  # the row's follower count
+            st.integers(0, 4),  # the repeat count stored
+            st.integers(0, 4),  # the repeat count today
+            st.booleans(),  # the reach line as today writes it (else another count's)
+        ),
+        min_size=2,
+        max_size=10,
+    ),
+)
+def test_rows_as_the_poll_writes_them_are_the_reference(
+    config: dict[str, Any], rows: list[tuple[str, Any, int, int, bool]]
+) -> None:
+    """Rows whose lines end with their reach line and then the repeat line, as the poll
+    writes them, sharing their first lines: after the first, each takes the run memo and
+    its reach and repeat lines the short way (``_Restamper._tail``), with the reference's
+    columns."""
+    from socialcare.triage import score
+
+    settings_ = care_settings(config, ["acmehelp"])
+    old = care_settings({}, ["acmehelp"])
+    stamper = scoring._Restamper(settings_)
+    for intent, followers, stored, count, current in rows:
+        lines = [
+            old.fixed_parts[intent],
+            _line("sentiment", -0.0, 1.5, "compound +0.00 (en, platform)"),
+            _line("urgency", 0.0, 2.0, "none"),
+            score._reach_part(followers if current else 12, old.weights.reach),
+            score._repeat_part(stored, old, intent in score.ANSWERED_INTENTS, intent),
+        ]
+        row = _row(_encoded(lines, "en", "platform", stored), followers=followers)
+        assert _check(settings_, row, count, stamper)
+    assert stamper._runs
