@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import operator
 import os
 import re
 import sys
@@ -223,6 +224,8 @@ _COMPARED = tuple(c for c in TRIAGE_COLUMNS if c != "triaged_at")
 #: the row's own inputs of the text-derived signals (sentiment, cues, direct address,
 #: intent, stars, the learned line, which reads the reach): their hash is in ``triage_fp``
 _TEXT_INPUTS = ("text", "language", "query", "raw", "rating", "author_followers")
+#: a row's ``_TEXT_INPUTS``, in their order (KeyError where one is missing)
+_text_inputs = operator.itemgetter(*_TEXT_INPUTS)
 #: files whose contents the text-derived signals depend on, besides the settings
 _TRIAGE_DIR = Path(__file__).resolve().parent / "triage"
 _DISTRIBUTIONS = ("vaderSentiment", "py3langid")
@@ -392,8 +395,14 @@ def _row_fingerprinter(key: bytes) -> Callable[[Mapping[str, Any]], int]:
     keyed = blake2b(digest_size=8, key=key)
 
     def fingerprint(row: Mapping[str, Any]) -> int:
+        # _fingerprinted's text, from one C call and one f-string (~20% of the hash's cost)
+        try:
+            text, language, query, raw, rating, followers = _text_inputs(row)
+        except KeyError:  # an input the row lacks is None, as _fingerprinted reads it
+            text, language, query, raw, rating, followers = map(row.get, _TEXT_INPUTS)
+        joined = f"{text!r}\0{language!r}\0{query!r}\0{raw!r}\0{rating!r}\0{followers!r}"
         h = keyed.copy()
-        h.update(_fingerprinted(row))
+        h.update(joined.encode("utf-8", "surrogatepass"))
         return int.from_bytes(h.digest(), "big", signed=True)
 
     return fingerprint
@@ -461,6 +470,10 @@ _KEPT, _INTENT, _REACH, _REPEAT = range(4)
 #: or the intent, whether it is the learned line, the (language, source) it was read in
 #: when its template reads them, else None); reach and repeat are rebuilt per row
 _Line = tuple[int, str, float, str | None, bool, tuple[str, str] | None]
+#: a row's lines before its reach line, read: (their texts as written today, joined; their
+#: contributions; rule tags; whether one is the learned line; the intent; the (language,
+#: source) they were read in when one's template reads them, else None)
+_Run = tuple[str, tuple[float, ...], tuple[str, ...], bool, str, tuple[str, str] | None]
 _REACH_LINE: _Line = (_REACH, "", 0.0, None, False, None)
 _REPEAT_LINE: _Line = (_REPEAT, "", 0.0, None, False, None)
 #: entries a restamp memo holds before it starts again (bounded memory on any store)
@@ -491,7 +504,13 @@ class _Restamper:
     memoised by its stored text; a row is then split at its lines' ends and its new
     text joined from the memo's, without decoding or encoding the whole payload.
     A memo hit is exact: a key is a whole JSON value, so text that starts with it
-    scans to the same value (and ends where it does) whatever follows.
+    scans to the same value (and ends where it does) whatever follows. The lines
+    before the reach line (the intent, sentiment, urgency, direct address) also
+    recur together: their text is memoised as one run too, so a row whose run an
+    earlier row had is one look-up, then its reach and repeat lines (100k polled
+    demo rows hold 1,253 runs; 20k of them: -6.4% instructions of the first run).
+    After a run, a reach line as today writes it and then the repeat line, the last,
+    are checked as two texts (:meth:`_tail`) instead of read line by line (-2.3%).
     """
 
     def __init__(self, settings: TriageSettings) -> None:
@@ -522,7 +541,8 @@ class _Restamper:
         self._heads: dict[str, tuple[str, str, str]] = {}
         self._intent: dict[str, tuple[str, float]] = {}
         self._repeat: dict[tuple[int, str], tuple[str, float]] = {}
-        self._reach: dict[int, tuple[str, float]] = {}
+        #: the text of a row's lines before its reach line -> what they are today (_Run)
+        self._runs: dict[str, _Run] = {}
 
     @staticmethod
     def _encoded(part: Any, language: str, source: str, count: int) -> list[Any]:
@@ -606,14 +626,30 @@ class _Restamper:
         memo = self._lines
         context = (language, source)
         followers = row.get("author_followers")
-        texts: list[str] = []
-        contributions: list[float] = []
-        rules: list[str] = []
-        learned = False
-        intent = ""
-        reach: tuple[str, float] | None = None  # the row's reach line today, once made
+        # the lines before the reach line recur together (intent, sentiment, urgency,
+        # direct): one look-up for all of them where an earlier row had the same text
+        cut = text.find(',["r",', start)
+        run = self._runs.get(text[start:cut]) if cut > 0 else None
+        texts: list[str]
+        contributions: list[float]
+        rules: list[str]
         n = len(text)
-        while True:
+        if run is not None and (run[5] is None or run[5] == context):
+            joined, kept, tagged, learned, intent, _ = run
+            texts, contributions, rules = [joined], list(kept), list(tagged)
+            first, start, cut = start, cut + 1, -1
+            tail = self._tail(text, start, followers, context, count, intent)
+            if tail is not None:  # the usual end: today's reach line, then the repeat line
+                texts += tail[0]
+                contributions += tail[1]
+        else:
+            tail = None
+            texts, contributions, rules = [], [], []
+            learned, intent, first = False, "", start
+        plain = True  # no line so far depends on the row (reach, repeat)
+        read_in: tuple[str, str] | None = None  # the context a line so far was read in
+        reach: tuple[str, float] | None = None  # the row's reach line today, once made
+        while tail is None:
             end = text.find("]", start) + 1
             key = text[start:end] if end else ""
             line = memo.get(key)
@@ -627,19 +663,23 @@ class _Restamper:
                     if got is None:
                         return None
                     line, end = got
-            kind, line_text, contribution, tag, is_learned, _ = line
+            kind, line_text, contribution, tag, is_learned, line_context = line
             if (kind == _INTENT) != (not texts):
                 return None  # the intent's line first, and only there
             if kind == _KEPT:
                 if tag is not None:
                     rules.append(tag)
                 learned = learned or is_learned
+                if line_context is not None:
+                    read_in = context
             elif kind == _REACH:
                 if reach is None:
                     reach = self._reach_line(followers, *context, count)
                 line_text, contribution = reach
+                plain = False
             elif kind == _REPEAT:
                 line_text, contribution = self._repeat_line(count, intent)
+                plain = False
             else:
                 intent = cast(str, tag)
             texts.append(line_text)
@@ -650,12 +690,57 @@ class _Restamper:
                 if text[end] != "]" or end + 1 != n:
                     return None
                 break
+            if end == cut and plain:
+                self._remember_run(
+                    text[first:cut], texts, contributions, rules, learned, intent, read_in
+                )
             start = end + 1
         if learned != self.model:
             return None
         tags = _codec._ENCODE(list(dict.fromkeys(rules))) if rules else "[]"
         signals = f"[{SIGNALS_VERSION},{count},{both},{tags},{','.join(texts)}]"
         return signals, sum(contributions), intent
+
+    def _tail(
+        self,
+        text: str,
+        start: int,
+        followers: Any,
+        context: tuple[str, str],
+        count: int,
+        intent: str,
+    ) -> tuple[tuple[str, str], tuple[float, float]] | None:
+        """The lines from ``start`` on when they are the row's reach line as today writes it
+        and then a repeat line, the last: both lines' texts and contributions today, as the
+        line-by-line loop makes them; else None (the loop reads them)."""
+        end = text.find("]", start) + 1
+        reach = self._reach_line(followers, *context, count)
+        if text[start:end] != reach[0] or text[end : end + 1] != "," or text[-1] != "]":
+            return None
+        if self._lines.get(text[end + 1 : -1]) is not _REPEAT_LINE:  # a whole line, then
+            return None
+        repeat = self._repeat_line(count, intent)
+        return (reach[0], repeat[0]), (reach[1], repeat[1])
+
+    def _remember_run(
+        self,
+        key: str,
+        texts: list[str],
+        contributions: list[float],
+        rules: list[str],
+        learned: bool,
+        intent: str,
+        read_in: tuple[str, str] | None,
+    ) -> None:
+        """Memoise the lines of ``key``, whole lines that end where a reach line starts.
+
+        Exact for any row whose text holds ``key`` at its first line: each line in it is a
+        whole JSON value, read the same whatever follows, and its contributions are kept
+        one by one, so the row's score sums the same numbers in the same order."""
+        if len(self._runs) >= _MEMO_SIZE:
+            self._runs.clear()
+        run = (",".join(texts), tuple(contributions), tuple(rules), learned, intent, read_in)
+        self._runs[key] = run
 
     def _read_line(
         self, text: str, start: int, context: tuple[str, str]
@@ -767,25 +852,20 @@ class _Restamper:
     def _reach_line(
         self, followers: Any, language: str, source: str, count: int
     ) -> tuple[str, float]:
-        memo = type(followers) is int
-        got = self._reach.get(followers) if memo else None
-        if got is not None:
-            return got
+        """The row's reach line today: its text and contribution."""
+        if type(followers) is int:
+            # the usual: _reach_part's line through the codec's reach template, without the
+            # line in between (few follower counts recur, so a memo of them seldom paid)
+            value = _codec.reach(followers)
+            text = f'["r",{_json_number(_codec._number(value))},{self._reach_weight_text},'
+            return f'{text}"{followers or 0}"]', value * self.w_reach
         line = _score._reach_part(followers, self.w_reach)
         detail = line.detail
         if detail.endswith(" followers"):  # the codec's reach template
-            value = _json_number(_codec._number(line.value))
+            number = _json_number(_codec._number(line.value))
             token = _json_str(detail[:-10])
-            got = (f'["r",{value},{self._reach_weight_text},{token}]', line.contribution)
-        else:
-            memo = False
-            text = _codec._ENCODE(self._encoded(line, language, source, count))
-            got = (text, line.contribution)
-        if memo:
-            if len(self._reach) >= _MEMO_SIZE:
-                self._reach.clear()
-            self._reach[followers] = got
-        return got
+            return f'["r",{number},{self._reach_weight_text},{token}]', line.contribution
+        return _codec._ENCODE(self._encoded(line, language, source, count)), line.contribution
 
 
 def _restamp(stamper: _Restamper, row: Mapping[str, Any], count: int) -> dict[str, Any] | None:

@@ -306,3 +306,97 @@ def test_one_restamp_over_many_rows_is_the_reference(
     for shift in range(passes):
         for row, count in zip(rows, counts, strict=True):
             _check(settings_, row, (count + shift) % 5, stamper)
+
+
+def test_a_run_of_lines_is_not_reused_in_another_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lines before the reach line are memoised together, by their text (issue 25). A
+    line kept in full in one context fits its template in another, so a run read in one
+    language and source is read again in the other; a memo blind to that fails."""
+    settings_ = care_settings({}, ["acmehelp"])
+    lines = [
+        settings_.fixed_parts["question"],
+        _line("sentiment", 0.32, 1.5, "compound +0.32 (en, platform)"),
+        _line("reach", 0.5, 0.5, "1000 followers"),
+        settings_.fixed_parts["repeat"],
+    ]
+    text = _encoded(lines, "es", "detected", 0)  # its sentiment detail fits no template here
+    raw = json.loads(text)
+    raw[2], raw[3] = "en", "platform"
+    rows = [_row(t, followers=1000) for t in (text, json.dumps(raw, separators=(",", ":")))]
+    stamper = scoring._Restamper(settings_)
+    for _ in range(2):
+        assert all(_check(settings_, row, 0, stamper) for row in rows)
+    assert len(stamper._runs) == 1
+    remember = scoring._Restamper._remember_run
+
+    def blind(self: Any, *args: Any) -> None:
+        remember(self, *args[:-1], None)
+
+    monkeypatch.setattr(scoring._Restamper, "_remember_run", blind)
+    stamper = scoring._Restamper(settings_)
+    with pytest.raises(AssertionError):
+        for row in rows:
+            _check(settings_, row, 0, stamper)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    followers=st.one_of(
+        st.integers(), st.integers(-5, 5), st.sampled_from([10**30, 2**53 + 1, 999_999, 10**6])
+    ),
+    weight=st.sampled_from([0.5, 0.0, -1.0, 3.0, 1e-9]),
+)
+def test_an_int_follower_count_writes_the_reference_reach_line(
+    followers: int, weight: float
+) -> None:
+    """An int follower count's reach line is made without the ``Contribution`` in between
+    (the usual case); it is the encoder's text for ``_reach_part``'s line, bit for bit."""
+    from socialcare.triage import score
+
+    stamper = scoring._Restamper(care_settings({"weights": {"reach": weight}}, ["acmehelp"]))
+    text, contribution = stamper._reach_line(followers, "en", "platform", 0)
+    line = score._reach_part(followers, stamper.w_reach)
+    assert text == json.dumps(
+        stamper._encoded(line, "en", "platform", 0), separators=(",", ":"), ensure_ascii=False
+    )
+    assert _bits(contribution) == _bits(line.contribution)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    config=config_st,
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(INTENTS),
+            st.sampled_from([None, 0, 7, 150, 90_000, -3]),  # the row's follower count
+            st.integers(0, 4),  # the repeat count stored
+            st.integers(0, 4),  # the repeat count today
+            st.booleans(),  # the reach line as today writes it (else another count's)
+        ),
+        min_size=2,
+        max_size=10,
+    ),
+)
+def test_rows_as_the_poll_writes_them_are_the_reference(
+    config: dict[str, Any], rows: list[tuple[str, Any, int, int, bool]]
+) -> None:
+    """Rows whose lines end with their reach line and then the repeat line, as the poll
+    writes them, sharing their first lines: after the first, each takes the run memo and
+    its reach and repeat lines the short way (``_Restamper._tail``), with the reference's
+    columns."""
+    from socialcare.triage import score
+
+    settings_ = care_settings(config, ["acmehelp"])
+    old = care_settings({}, ["acmehelp"])
+    stamper = scoring._Restamper(settings_)
+    for intent, followers, stored, count, current in rows:
+        lines = [
+            old.fixed_parts[intent],
+            _line("sentiment", -0.0, 1.5, "compound +0.00 (en, platform)"),
+            _line("urgency", 0.0, 2.0, "none"),
+            score._reach_part(followers if current else 12, old.weights.reach),
+            score._repeat_part(stored, old, intent in score.ANSWERED_INTENTS, intent),
+        ]
+        row = _row(_encoded(lines, "en", "platform", stored), followers=followers)
+        assert _check(settings_, row, count, stamper)
+    assert stamper._runs

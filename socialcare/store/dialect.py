@@ -165,12 +165,6 @@ class Dialect:
         """Row-lock suffix for a SELECT inside a transaction."""
         return ""
 
-    def update_from_values(self) -> bool:
-        """Whether ``UPDATE t SET ... FROM (VALUES ...)`` is the fastest batched update
-        (SQLite 3.33+: one statement per batch beats ``executemany``; see
-        ``store.triage.save_rescored``)."""
-        return False
-
     # -- behaviours ---------------------------------------------------------------
     def location(self, path: str) -> str:
         """Where the data lives, safe to print."""
@@ -259,11 +253,6 @@ class SqliteDialect(Dialect):
     begin = "BEGIN IMMEDIATE"
     # A deferred transaction's first read fixes its WAL snapshot; writers go on meanwhile.
     read_snapshot = "BEGIN"
-
-    def update_from_values(self) -> bool:
-        import sqlite3
-
-        return sqlite3.sqlite_version_info >= (3, 33)
 
     def commit_version(self, conn: Any) -> int | None:
         """``PRAGMA data_version``: it does not move for this connection's own commits."""

@@ -118,9 +118,12 @@ def save_rescored(store: Store, changes: Sequence[tuple[int, Mapping[str, Any]]]
     on a 20k copy of the bench store (rows/CPU-s, same run): an UPDATE naming an
     indexed column costs even with the value unchanged (``static_score`` 76k-106k
     against 120k-131k for the unindexed ``signals``), so unchanged columns are left
-    out; by rowid beats by ``id`` (131k against 111k: no lookup through its index);
-    and on SQLite one ``UPDATE ... FROM (VALUES ...)`` per batch beats
-    ``executemany`` (99k-125k against 73k-90k for two columns).
+    out; by rowid beats by ``id`` (131k against 111k: no lookup through its index).
+    ``executemany`` on both backends: on SQLite one ``UPDATE ... FROM (VALUES ...)``
+    per batch once measured faster, but not on today's first ``triage --all`` after
+    a poll (55k of 100k rows changed, ``signals`` and often ``static_score``): 1.10,
+    1.10, 1.15 CPU-s against 1.24, 1.43, 1.74 for its writes alone (alternated runs),
+    46M fewer instructions (callgrind, 20k rows: -1.1% of the whole run).
     """
     groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for rowid, cols in changes:
@@ -133,31 +136,7 @@ def save_rescored(store: Store, changes: Sequence[tuple[int, Mapping[str, Any]]]
             bad = set(names) - RESCORED_COLUMNS
             if bad:
                 raise ValueError(f"not a triage column: {', '.join(sorted(bad))}")
-            if store.dialect.update_from_values():
-                _update_from_values(store, names, params)
-            else:
-                sets = ", ".join(f"{c} = ?" for c in names)
-                store.conn.executemany(
-                    f"UPDATE mentions SET {sets} WHERE rowid = ?", [(*p[1:], p[0]) for p in params]
-                )
-
-
-#: bound values per statement: under SQLite's default limit since 3.32 (32766)
-_MAX_VARIABLES = 32_000
-
-
-def _update_from_values(
-    store: Store, names: Sequence[str], params: Sequence[tuple[Any, ...]]
-) -> None:
-    """SQLite: ``UPDATE mentions ... FROM (VALUES (rowid, value, ...), ...)``, few statements."""
-    width = len(names) + 1
-    sets = ", ".join(f"{c} = v.column{n}" for n, c in enumerate(names, start=2))
-    row = "(" + ", ".join("?" for _ in range(width)) + ")"
-    step = max(1, _MAX_VARIABLES // width)
-    for start in range(0, len(params), step):
-        chunk = params[start : start + step]
-        store.conn.execute(
-            f"UPDATE mentions SET {sets} FROM (VALUES {', '.join(row for _ in chunk)}) AS v "
-            "WHERE mentions.rowid = v.column1",
-            [value for p in chunk for value in p],
-        )
+            sets = ", ".join(f"{c} = ?" for c in names)
+            store.conn.executemany(
+                f"UPDATE mentions SET {sets} WHERE rowid = ?", [(*p[1:], p[0]) for p in params]
+            )
