@@ -119,7 +119,8 @@ _UPSERT_SCORED_MENTION = _UPSERT_MENTION.replace(
 
 
 #: rows per multi-row ``INSERT`` on SQLite (:meth:`Store._insert_rows`), largest first; the
-#: widest (scored) row has 37 values, so 128 rows bind 4,736 (SQLite allows 32,766)
+#: widest (scored) row has 37 values, so 128 rows bind 4,736 (SQLite allows 32,766 since
+#: 3.32; a step over the connection's own limit is skipped)
 _MULTI_ROW_SIZES = (128, 16, 4, 1)
 
 
@@ -614,7 +615,11 @@ class Store:
             self.conn.executemany(sql, rows)
             return
         start = 0
+        # a SQLite built with a lower limit of bound values (999 before 3.32) gets smaller steps
+        most = self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0])
         for size in _MULTI_ROW_SIZES:
+            if size > most and size > 1:
+                continue
             many = _multi_row_sql(sql, size)
             while len(rows) - start >= size:
                 chunk = rows[start : start + size]
