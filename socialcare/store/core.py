@@ -21,6 +21,7 @@ import uuid
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
 
@@ -115,6 +116,20 @@ _UPSERT_SCORED_MENTION = _UPSERT_MENTION.replace(
     f"{', '.join(_MENTION_COLUMNS + _SCORED_COLUMNS + _CLAIM_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _MENTION_COLUMNS + _SCORED_COLUMNS + _CLAIM_COLUMNS)})",
 )
+
+
+#: rows per multi-row ``INSERT`` on SQLite (:meth:`Store._insert_rows`), largest first; the
+#: widest (scored) row has 37 values, so 128 rows bind 4,736 (SQLite allows 32,766 since
+#: 3.32; a step over the connection's own limit is skipped)
+_MULTI_ROW_SIZES = (128, 16, 4, 1)
+
+
+@lru_cache(maxsize=32)
+def _multi_row_sql(sql: str, rows: int) -> str:
+    """``sql`` (an INSERT of one ``VALUES (?, ...)`` row) inserting ``rows`` rows at once."""
+    start = sql.index("VALUES (") + len("VALUES ")
+    end = sql.index(")", start) + 1
+    return f"{sql[:start]}{', '.join([sql[start:end]] * rows)}{sql[end:]}"
 
 
 _MENTION_VALUES = operator.itemgetter(*_MENTION_COLUMNS)
@@ -577,13 +592,39 @@ class Store:
             )
         new = len(batch) - len(existing)  # existing_ids: of these ids only
         with self.transaction():
-            self.conn.executemany(_UPSERT_AUTHOR, author_rows)
-            if mention_rows:
-                self.conn.executemany(_UPSERT_MENTION, mention_rows)
-            if scored_rows:
-                self.conn.executemany(_UPSERT_SCORED_MENTION, scored_rows)
+            self._insert_rows(_UPSERT_AUTHOR, author_rows)
+            self._insert_rows(_UPSERT_MENTION, mention_rows)
+            self._insert_rows(_UPSERT_SCORED_MENTION, scored_rows)
             self.dialect.rows_added(self.conn, new)
         return new
+
+    def _insert_rows(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """``executemany(sql, rows)``; on SQLite, many rows per ``INSERT`` statement.
+
+        Each SQLite statement that writes inside a transaction and may fire triggers
+        opens and closes a statement journal (and the FTS5 index's savepoint, the
+        ``mentions_ai`` trigger's) around itself: per row under ``executemany``, that
+        was ~40% of the poll's storing. One ``VALUES`` list of many rows runs the same
+        upserts in the same order (a later row sees the earlier ones, as before), in
+        one statement. Row counts come from a fixed ladder so the connection's
+        statement cache keeps every text it needs.
+        """
+        if not rows:
+            return
+        if self.dialect.name != "sqlite":
+            self.conn.executemany(sql, rows)
+            return
+        start = 0
+        # a SQLite built with a lower limit of bound values (999 before 3.32) gets smaller steps
+        most = self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0])
+        for size in _MULTI_ROW_SIZES:
+            if size > most and size > 1:
+                continue
+            many = _multi_row_sql(sql, size)
+            while len(rows) - start >= size:
+                chunk = rows[start : start + size]
+                self.conn.execute(many, list(chain.from_iterable(chunk)))
+                start += size
 
     def mention_rows(
         self, mentions: Sequence[Mention], own_handles: Sequence[str] = (), own_ids: Any = ()
