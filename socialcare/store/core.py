@@ -611,7 +611,7 @@ class Store:
         """
         if not rows:
             return
-        if self.dialect.name != "sqlite":
+        if not self.dialect.multi_row_insert:
             self.conn.executemany(sql, rows)
             return
         start = 0

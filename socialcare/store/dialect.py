@@ -67,6 +67,10 @@ class Dialect:
     #: ``socialcare_claim`` function (m021): worth it where each statement is a round
     #: trip to a server
     one_statement_claim: ClassVar[bool] = False
+    #: whether a page's upserts go in as INSERTs of many ``VALUES`` rows each rather
+    #: than ``executemany`` (``Store._insert_rows``): on SQLite each statement that may
+    #: fire triggers opens and closes a statement journal around itself
+    multi_row_insert: ClassVar[bool] = False
     #: every agent's open load in one statement of ``(assignee, n)`` rows, where a backend
     #: keeps them apart from ``mentions`` (None: counts of ``mentions`` itself)
     open_loads_sql: ClassVar[str | None] = None
@@ -253,6 +257,7 @@ class SqliteDialect(Dialect):
     begin = "BEGIN IMMEDIATE"
     # A deferred transaction's first read fixes its WAL snapshot; writers go on meanwhile.
     read_snapshot = "BEGIN"
+    multi_row_insert = True
 
     def commit_version(self, conn: Any) -> int | None:
         """``PRAGMA data_version``: it does not move for this connection's own commits."""
