@@ -611,12 +611,13 @@ class Store:
         """
         if not rows:
             return
-        if not self.dialect.multi_row_insert:
+        limit = self.dialect.bound_values_limit(self.conn)
+        if limit is None:
             self.conn.executemany(sql, rows)
             return
         start = 0
-        # a SQLite built with a lower limit of bound values (999 before 3.32) gets smaller steps
-        most = self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0])
+        # a lower limit of bound values (999 before SQLite 3.32) gets smaller steps
+        most = limit // len(rows[0])
         for size in _MULTI_ROW_SIZES:
             if size > most and size > 1:
                 continue

@@ -19,6 +19,7 @@ A store owns its dialect instance (PostgreSQL's keeps per-connection counters).
 from __future__ import annotations
 
 import re
+import sqlite3
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Sequence
@@ -67,16 +68,18 @@ class Dialect:
     #: ``socialcare_claim`` function (m021): worth it where each statement is a round
     #: trip to a server
     one_statement_claim: ClassVar[bool] = False
-    #: whether a page's upserts go in as INSERTs of many ``VALUES`` rows each rather
-    #: than ``executemany`` (``Store._insert_rows``): on SQLite each statement that may
-    #: fire triggers opens and closes a statement journal around itself
-    multi_row_insert: ClassVar[bool] = False
     #: every agent's open load in one statement of ``(assignee, n)`` rows, where a backend
     #: keeps them apart from ``mentions`` (None: counts of ``mentions`` itself)
     open_loads_sql: ClassVar[str | None] = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+    def bound_values_limit(self, conn: Any) -> int | None:
+        """How many values one statement of ``conn`` may bind, where a page's upserts go
+        in as INSERTs of many ``VALUES`` rows each (``Store._insert_rows``); None where
+        they go in by ``executemany``, which a server's driver pipelines already."""
+        return None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Dialect) and other.name == self.name
@@ -257,7 +260,12 @@ class SqliteDialect(Dialect):
     begin = "BEGIN IMMEDIATE"
     # A deferred transaction's first read fixes its WAL snapshot; writers go on meanwhile.
     read_snapshot = "BEGIN"
-    multi_row_insert = True
+
+    def bound_values_limit(self, conn: Any) -> int | None:
+        """The connection's own limit (999 before SQLite 3.32, 32,766 since): each statement
+        that writes inside a transaction and may fire triggers opens and closes a statement
+        journal around itself, so a page's rows go in as few statements as it allows."""
+        return int(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
 
     def commit_version(self, conn: Any) -> int | None:
         """``PRAGMA data_version``: it does not move for this connection's own commits."""
