@@ -44,7 +44,7 @@ from .config import Config
 from .errors import ConfigError, RateLimited, SocialcareError, SourceError, UsageError
 from .models import Page, ProgressHook, Step, to_iso, utcnow
 from .safety import one_line
-from .sources.base import Source, Waiter, sanitise_page
+from .sources.base import Source, Waiter, bool_setting, sanitise_page
 from .sources.registry import get_source_class
 from .store import Row, Store, ingest
 from .timeutil import format_age, parse_duration
@@ -190,9 +190,7 @@ class IngestSettings:
     @classmethod
     def from_config(cls, name: str, section: Mapping[str, Any]) -> IngestSettings:
         """Read and check the keys, naming the bad one in a ``ConfigError``."""
-        fold = section.get("fold_reposts", True)
-        if not isinstance(fold, bool):
-            raise ConfigError(f"sources.{name}.fold_reposts must be true or false")
+        fold = bool_setting(section, "fold_reposts", True, name)
         window = _number(section, name, "duplicate_window_seconds", 600.0) or 0.0
         warn = _number(section, name, "budget_warn_at", 0.8)
         if warn is None or not 0 < warn <= 1:

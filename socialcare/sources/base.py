@@ -75,6 +75,18 @@ REPLACED_KEY = "_socialcare_replaced"
 _REASON_MAX = 300
 
 
+def bool_setting(config: Mapping[str, Any], key: str, default: bool, source: str) -> bool:
+    """The true/false key ``sources.<source>.<key>``, or ``ConfigError`` naming it.
+
+    TOML has booleans, so ``"yes"`` or ``1`` is a mistake to point out, not a value
+    to guess at: ``bool("false")`` is true.
+    """
+    value = config.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"sources.{source}.{key} must be true or false, got {value!r}")
+    return value
+
+
 def identity(value: Any, placeholders: Iterable[str] = ()) -> str:
     """An author id fit to be an identity, else "" (unlinked).
 
@@ -496,6 +508,10 @@ class Source(ABC):
     def close(self) -> None:
         """Release network resources (HTTP connection pools); the adapter is not used after."""
         return None
+
+    def _bool_setting(self, key: str, default: bool) -> bool:
+        """A true/false config key (see :func:`bool_setting`)."""
+        return bool_setting(self.config, key, default, self.name)
 
     def _int_setting(self, key: str, default: int, low: int, high: int | None) -> int:
         """An integer config key within bounds, or ``ConfigError`` naming it."""

@@ -325,20 +325,14 @@ class BlueskySource(HttpSource):
                 'sources.bluesky.handle must be the account\'s handle, e.g. "acme.bsky.social"'
             )
         self.handle = handle.strip().lstrip("@")
-        notifications = self.config.get("notifications", True)
-        if not isinstance(notifications, bool):
-            raise ConfigError("sources.bluesky.notifications must be true or false")
-        self.notifications = notifications
+        self.notifications = self._bool_setting("notifications", True)
         searches = self.config.get("searches", [])
         if not isinstance(searches, list) or not all(
             isinstance(s, str) and s.strip() for s in searches
         ):
             raise ConfigError("sources.bluesky.searches must be a list of non-empty strings")
         self.searches = list(dict.fromkeys(s.strip() for s in searches))
-        dms = self.config.get("dms", False)
-        if not isinstance(dms, bool):
-            raise ConfigError("sources.bluesky.dms must be true or false")
-        self.dms = dms
+        self.dms = self._bool_setting("dms", False)
         self.limit = self._int_setting("limit", 50, 1, 100)
         self.max_pages = self._int_setting("max_pages", 10, 1, None)
         self._session: _Session | None = None

@@ -97,12 +97,9 @@ class FacebookSource(GraphSource):
     def _configure(self) -> None:
         """Validate ``[sources.facebook]``."""
         self._configure_graph()
-        for key, default in (("feed", True), ("tagged", False), ("messenger", True)):
-            if not isinstance(self.config.get(key, default), bool):
-                raise ConfigError(f"sources.facebook.{key} must be true or false")
-        self.feed = bool(self.config.get("feed", True))
-        self.tagged = bool(self.config.get("tagged", False))
-        self.messenger = bool(self.config.get("messenger", True))
+        self.feed = self._bool_setting("feed", True)
+        self.tagged = self._bool_setting("tagged", False)
+        self.messenger = self._bool_setting("messenger", True)
         self.posts = self._int_setting("posts", 25, 1, 100)
 
     @property

@@ -96,12 +96,9 @@ class InstagramSource(FacebookSource):
     def _configure(self) -> None:
         """Validate ``[sources.instagram]``."""
         self._configure_graph()
-        for key, default in (("comments", True), ("tags", False), ("dms", True)):
-            if not isinstance(self.config.get(key, default), bool):
-                raise ConfigError(f"sources.instagram.{key} must be true or false")
-        self.comments = bool(self.config.get("comments", True))
-        self.tags = bool(self.config.get("tags", False))
-        self.dms = bool(self.config.get("dms", True))
+        self.comments = self._bool_setting("comments", True)
+        self.tags = self._bool_setting("tags", False)
+        self.dms = self._bool_setting("dms", True)
         self.media = self._int_setting("media", 25, 1, 100)
         self.feed = self.tagged = self.messenger = False
         self.posts = self.media

@@ -146,10 +146,7 @@ class MastodonSource(HttpSource):
             )
         self.instance = instance.strip().rstrip("/")
         self.api.base_url = self.instance
-        mentions = self.config.get("mentions", True)
-        if not isinstance(mentions, bool):
-            raise ConfigError("sources.mastodon.mentions must be true or false")
-        self.mentions = mentions
+        self.mentions = self._bool_setting("mentions", True)
         self.hashtags = [t.lstrip("#") for t in self._strings_setting("hashtags")]
         self.searches = self._strings_setting("searches")
         self.limit = self._int_setting("limit", 40, 1, 40)
@@ -160,10 +157,7 @@ class MastodonSource(HttpSource):
                 f"sources.mastodon.reply_visibility must be one of {', '.join(_VISIBILITY)}"
             )
         self.reply_visibility: str = visibility
-        dms = self.config.get("dms", False)
-        if not isinstance(dms, bool):
-            raise ConfigError("sources.mastodon.dms must be true or false")
-        self.dms = dms
+        self.dms = self._bool_setting("dms", False)
         self._max_characters: int | None = None
 
     # -- credentials --------------------------------------------------------

@@ -51,7 +51,7 @@ from ..errors import (
     SourceError,
 )
 from ..models import Mention, Page, SentPost, to_iso, utcnow
-from .base import DmPolicy, Source, identity
+from .base import DmPolicy, Source, bool_setting, identity
 
 if TYPE_CHECKING:  # praw, prawcore and requests load only when this source talks to Reddit
     import praw
@@ -229,30 +229,21 @@ def _parse_queries(config: Mapping[str, Any]) -> dict[str, _Query]:
             out[key] = _Query(
                 key=key, path=path, what=f"reading new {kind} of r/{sub}", keywords=keywords
             )
-    inbox = config.get("inbox_mentions", False)
-    if not isinstance(inbox, bool):
-        raise ConfigError(f"sources.reddit.inbox_mentions must be true or false, got {inbox!r}")
-    if inbox:
+    if bool_setting(config, "inbox_mentions", False, "reddit"):
         out["inbox:mentions"] = _Query(
             key="inbox:mentions",
             path="message/mentions",
             what="reading username mentions from the inbox",
             needs_user=True,
         )
-    messages = config.get("inbox_messages", False)
-    if not isinstance(messages, bool):
-        raise ConfigError(f"sources.reddit.inbox_messages must be true or false, got {messages!r}")
-    if messages:
+    if bool_setting(config, "inbox_messages", False, "reddit"):
         out[MESSAGES_QUERY] = _Query(
             key=MESSAGES_QUERY,
             path="message/messages",
             what="reading private messages from the inbox",
             needs_user=True,
         )
-    own = config.get("own_comments", False)
-    if not isinstance(own, bool):
-        raise ConfigError(f"sources.reddit.own_comments must be true or false, got {own!r}")
-    if own:
+    if bool_setting(config, "own_comments", False, "reddit"):
         out[OWN_QUERY] = _Query(
             key=OWN_QUERY,
             path="user/{username}/comments",  # the account's name is a credential: filled in late
@@ -497,10 +488,7 @@ class RedditSource(Source):
         if post_sr is not None:
             post_sr = _subreddit(post_sr, "post_subreddit")
         self.post_subreddit: str | None = post_sr
-        wait = config.get("wait_on_rate_limit", False)
-        if not isinstance(wait, bool):
-            raise ConfigError("sources.reddit.wait_on_rate_limit must be true or false")
-        self.wait_on_rate_limit = wait
+        self.wait_on_rate_limit = self._bool_setting("wait_on_rate_limit", False)
         max_wait = config.get("max_wait_seconds", 900)
         if isinstance(max_wait, bool) or not isinstance(max_wait, int | float) or max_wait < 0:
             raise ConfigError("sources.reddit.max_wait_seconds must be a number of seconds >= 0")

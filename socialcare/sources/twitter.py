@@ -332,18 +332,14 @@ class TwitterSource(Source):
             )
         if self.user_id is not None and MENTIONS_QUERY not in self._queries:
             self._queries.append(MENTIONS_QUERY)
-        own_timeline = config.get("own_timeline", True)
-        if not isinstance(own_timeline, bool):
-            raise ConfigError("sources.twitter.own_timeline must be true or false")
+        own_timeline = self._bool_setting("own_timeline", True)
         if OWN_QUERY in self._queries and self.user_id is None:
             raise ConfigError(
                 "sources.twitter: the 'own-tweets' query needs sources.twitter.user_id"
             )
         if self.user_id is not None and own_timeline and OWN_QUERY not in self._queries:
             self._queries.append(OWN_QUERY)
-        dms = config.get("dms", False)
-        if not isinstance(dms, bool):
-            raise ConfigError("sources.twitter.dms must be true or false")
+        dms = self._bool_setting("dms", False)
         if (dms or DM_QUERY in self._queries) and self.user_id is None:
             raise ConfigError(
                 "sources.twitter.dms needs sources.twitter.user_id (the brand account's numeric "
@@ -353,10 +349,7 @@ class TwitterSource(Source):
             self._queries.append(DM_QUERY)
         self.max_results = self._int_setting("max_results", 100, 10, 100)
         self.max_pages = self._int_setting("max_pages", 10, 1, None)
-        wait = config.get("wait_on_rate_limit", False)
-        if not isinstance(wait, bool):
-            raise ConfigError("sources.twitter.wait_on_rate_limit must be true or false")
-        self.wait_on_rate_limit = wait
+        self.wait_on_rate_limit = self._bool_setting("wait_on_rate_limit", False)
         max_wait = config.get("max_wait_seconds", 900)
         if isinstance(max_wait, bool) or not isinstance(max_wait, int | float) or max_wait < 0:
             raise ConfigError("sources.twitter.max_wait_seconds must be a number of seconds >= 0")
