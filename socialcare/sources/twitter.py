@@ -950,18 +950,9 @@ class TwitterSource(Source):
             user_auth=True,
             write=True,
         )
-        try:
-            data = self._json(response, what).get("data") or {}
-        except SourceError as exc:
-            raise SendOutcomeUnknown(f"{exc}: the message may have been sent") from None
-        event = _as_id(data.get("dm_event_id") if isinstance(data, dict) else None)
-        conversation = data.get("dm_conversation_id") if isinstance(data, dict) else None
-        if event is None:
-            raise SendOutcomeUnknown(
-                f"Twitter API error ({what}): the response has no dm_event_id: "
-                "the message may have been sent"
-            )
-        return SentPost(native_id=event, url=f"https://x.com/messages/{conversation or ''}")
+        event, data = self._sent(response, what, "dm_event_id", "the message may have been sent")
+        conversation = data.get("dm_conversation_id") or ""
+        return SentPost(native_id=event, url=f"https://x.com/messages/{conversation}")
 
     def find_sent_dm(self, mention: Mention, text: str) -> SentPost | None:
         """The brand's message ``text`` among the newest events of the conversation (or of
@@ -982,6 +973,28 @@ class TwitterSource(Source):
                 return SentPost(str(event["id"]), f"https://x.com/messages/{conversation}")
         return None
 
+    def _sent(
+        self, response: Any, what: str, id_key: str, maybe: str
+    ) -> tuple[str, dict[str, Any]]:
+        """The id the platform gave a send (``data.<id_key>``) and its ``data`` object.
+
+        The request has gone out by now, so an answer that can't be read (an error
+        body, no id) does not say nothing was posted: ``SendOutcomeUnknown`` (``maybe``
+        ends its message), and ``outbox retry`` looks for the post before sending again.
+        """
+        try:
+            data = self._json(response, what).get("data") or {}
+        except SourceError as exc:
+            raise SendOutcomeUnknown(f"{exc}: {maybe}") from None
+        if not isinstance(data, dict):
+            data = {}
+        native = _as_id(data.get(id_key))
+        if native is None:
+            raise SendOutcomeUnknown(
+                f"Twitter API error ({what}): the response has no data.{id_key}: {maybe}"
+            )
+        return native, data
+
     # -- publishing ---------------------------------------------------------
     def _publish(self, what: str, text: str, reply_to: str | None) -> SentPost:
         client = self._write_client()
@@ -991,16 +1004,7 @@ class TwitterSource(Source):
             user_auth=True,
             write=True,
         )
-        try:
-            data = self._json(response, what).get("data") or {}
-        except SourceError as exc:
-            raise SendOutcomeUnknown(f"{exc}: the tweet may have been published") from None
-        native = _as_id(data.get("id") if isinstance(data, dict) else None)
-        if native is None:
-            raise SendOutcomeUnknown(
-                f"Twitter API error ({what}): the response has no tweet id: "
-                "the tweet may have been published"
-            )
+        native, _ = self._sent(response, what, "id", "the tweet may have been published")
         # the account's handle is not known without another request; x.com redirects this form
         return SentPost(native_id=native, url=f"https://x.com/i/web/status/{native}")
 

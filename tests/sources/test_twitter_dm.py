@@ -290,3 +290,20 @@ def test_dm_events_rate_limit_is_handled_like_search(
     api.add(responses.GET, EVENTS, status=429, headers=reset, json={"title": "Too Many Requests"})
     with pytest.raises(RateLimited, match="wait_on_rate_limit"):
         list(make_source().poll(DM_QUERY, None))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"json": {"data": {"dm_conversation_id": CONV_DANA}}},
+        {"json": {"data": ["1790000000000000400"]}},
+        {"body": "<html>created</html>", "content_type": "text/html"},
+    ],
+    ids=["no-event-id", "data-not-an-object", "not-json"],
+)
+def test_a_sent_dm_without_a_readable_event_id_may_have_been_sent(
+    creds: None, api: responses.RequestsMock, answer: dict[str, Any]
+) -> None:
+    api.add(responses.POST, f"{API}/dm_conversations/{CONV_DANA}/messages", status=201, **answer)
+    with pytest.raises(SendOutcomeUnknown, match="the message may have been sent"):
+        make_source().send_dm(dm_mention(), "Found it")
