@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from socialcare import workflow
-from socialcare.errors import Conflict
+from socialcare.errors import Conflict, NotFound
 from socialcare.models import Mention
 from socialcare.store import Store
 
@@ -96,11 +96,14 @@ def test_claim_on_postgresql_is_one_statement(store: Store) -> None:
     assert store.get_mention("demo:1")["assignee"] == "alice"
 
 
-def test_claim_statement_reads_the_open_by_author_index(store: Store) -> None:
+@pytest.mark.parametrize("version", ["m021", "m026"])
+def test_claim_statement_reads_the_open_by_author_index(store: Store, version: str) -> None:
     """With many assigned open mentions the collision check must stay one author's range."""
     if store.backend != "postgresql":
         pytest.skip("the one-statement claim is PostgreSQL's")
     from socialcare.store.migrations import postgres
+
+    query = getattr(postgres, f"CLAIM_QUERY_{version.upper()}")
 
     store.upsert_mentions([_mention(str(i), f"u{i % 300}", i) for i in range(1500)])
     store.conn.execute("UPDATE mentions SET assignee = 'someone' WHERE native_id::int % 2 = 0")
@@ -112,18 +115,51 @@ def test_claim_statement_reads_the_open_by_author_index(store: Store) -> None:
         raw.execute("BEGIN")
         try:
             raw.execute(f"SET LOCAL plan_cache_mode = {mode}")
-            raw.execute(
-                "PREPARE claim_m021(text, text, text, text, text) AS " + postgres.CLAIM_QUERY_M021
-            )
+            raw.execute("PREPARE claim_stmt(text, text, text, text, text) AS " + query)
             plan = raw.execute(
-                "EXPLAIN EXECUTE claim_m021('demo:1', 'bob', 'x', '{}', '{}')"
+                "EXPLAIN EXECUTE claim_stmt('demo:1', 'bob', 'x', '{}', '{}')"
             ).fetchall()
-            raw.execute("DEALLOCATE claim_m021")
+            raw.execute("DEALLOCATE claim_stmt")
         finally:
             raw.execute("ROLLBACK")
         text = "\n".join(r[0] for r in plan)
         assert "idx_mentions_author_open" in text, (mode, text)
         assert "idx_mentions_open_assigned" not in text, (mode, text)
+
+
+def test_unknown_mention_is_not_found_and_takes_no_lock(store: Store) -> None:
+    store.upsert_mentions([_mention("1", "ann")])
+    with pytest.raises(NotFound, match="no mention with id 'demo:nope'"):
+        workflow.claim(store, "demo:nope", "alice")
+    with pytest.raises(NotFound), store.transaction():
+        workflow.claim(store, "demo:nope", "alice")
+    assert store.events(action="claim") == []
+    if store.backend == "postgresql":
+        assert store.conn.raw.execute("SELECT count(*) FROM pg_locks WHERE locktype = "
+                                      "'advisory'").fetchone() == (0,)  # fmt: skip
+
+
+def test_mention_without_an_author_is_claimed_alone(store: Store) -> None:
+    """A NULL author key (m016: an unlinked author) has no customer to lock or to check."""
+    store.upsert_mentions([_mention("1", "ann"), _mention("2", "ann")])
+    workflow.claim(store, "demo:2", "bob")
+    store.conn.execute("UPDATE mentions SET author_key = NULL WHERE id = 'demo:1'")
+    assert workflow.claim(store, "demo:1", "alice") is None
+    assert store.get_mention("demo:1")["assignee"] == "alice"
+    assert [e["agent"] for e in store.events(action="claim")] == ["alice", "bob"]
+
+
+def test_previous_versions_claim_function_still_answers(store: Store) -> None:
+    """A client of the previous version calls m021's function while its team upgrades."""
+    if store.backend != "postgresql":
+        pytest.skip("the claim functions are PostgreSQL's")
+    store.upsert_mentions([_mention("1", "ann"), _mention("2", "ann")])
+    workflow.claim(store, "demo:2", "bob")
+    call = "SELECT * FROM socialcare_claim(%s, 'alice', 'now', 'free', 'mine')"
+    raw = store.conn.raw
+    assert raw.execute(call, ["demo:1"]).fetchall() == [(None, None, "demo:2", "bob", 0)]
+    assert raw.execute(call, ["demo:nope"]).fetchall() == []
+    assert store.get_mention("demo:1")["assignee"] is None
 
 
 def test_agent_loads_read_the_assigned_index_on_sqlite(store: Store) -> None:

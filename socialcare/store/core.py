@@ -247,9 +247,9 @@ _NEWEST_OPEN_DM = (
 #: queue item): a cheap condition for rows that certainly belong in the queue
 _NOT_IN_A_CONVERSATION = "(m.kind != 'dm' OR m.conversation_id IS NULL)"
 
-#: PostgreSQL's claim without ``--force``: one call of m021's ``socialcare_claim``
+#: PostgreSQL's claim without ``--force``: one call of m026's ``socialcare_claim_row``
 #: (id, agent, now, the event's detail when the mention was free / already the agent's)
-_CLAIM_CALL = "SELECT * FROM socialcare_claim(?, ?, ?, ?, ?)"
+_CLAIM_CALL = "SELECT * FROM socialcare_claim_row(?, ?, ?, ?, ?)"
 
 
 @lru_cache(maxsize=64)
@@ -1095,8 +1095,8 @@ class Store:
         the mention is assigned to ``agent`` and a ``claim`` event (``previous``,
         ``forced``) is logged. :class:`NotFound` for an unknown id.
 
-        On PostgreSQL a claim without ``force`` is one statement: a call of m021's
-        ``socialcare_claim`` function, which takes the customer's lock and then
+        On PostgreSQL a claim without ``force`` is one statement: a call of m026's
+        ``socialcare_claim_row`` function, which takes the customer's lock and then
         checks, updates and logs in one statement of data-modifying CTEs. One
         round trip instead of eleven, each of which costs a wake-up of the server
         and of the client on a loaded machine, and no pipeline mode, whose
@@ -1137,10 +1137,11 @@ class Store:
         row = self.conn.call_row(_CLAIM_CALL, params)
         if not self.conn.in_transaction:
             self.dialect.committed(self.conn)
-        if row is None:
+        # one row always (OUT parameters); ``won`` is NULL only when there is no such mention
+        holder, claimed_at, other_id, other_assignee, won = row or (None,) * 5
+        if won is None:
             raise NotFound(f"no mention with id '{mention_id}' (see `socialcare queue`)")
-        holder, claimed_at, other_id, other_assignee, updated = row
-        return ClaimOutcome(holder, claimed_at, int(updated or 0) > 0, other_id, other_assignee)
+        return ClaimOutcome(holder, claimed_at, won == "1", other_id, other_assignee)
 
     def set_assignee(self, mention_id: str, agent: str | None) -> None:
         """Assign to someone (or nobody) regardless of who holds it."""

@@ -806,3 +806,76 @@ def m024_store_counted_inserts(db: Executor) -> None:
     inserts from triggers into the statements that write them. Here m019 kept no
     counters (``db status`` reads the planner's estimates of big tables and counts the
     others), so there is nothing to move. Kept so both lists of names match."""
+
+
+#: m026's claim, first step: m021's lock (same key: ``Store.serialize_customer``'s, the
+#: customer's first linked identity) with the mention read once, not twice, and the first
+#: identity as ``min`` (one aggregate instead of a sort and a limit). No such mention: no
+#: row, so no lock. Frozen with m026.
+CLAIM_LOCK_M026 = (
+    "SELECT pg_advisory_xact_lock(hashtext('customer:' || coalesce("
+    "(SELECT min(a2.id) FROM authors a1 JOIN authors a2 ON a2.customer_id = a1.customer_id "
+    "WHERE a1.id = m.author_key), m.author_key))) FROM mentions m WHERE m.id = $1"
+)
+#: m026's claim, second step: m021's decision (same parameters, rows and event) in a
+#: plan of fewer nodes. The identities are the linked ones with the author's own key
+#: appended (a duplicate changes nothing for ``= ANY``) instead of a ``UNION`` (an
+#: append, a sort and a unique); the statement ends in one row of ``m`` joined to
+#: ``other`` instead of two sub-selects of it; ``won`` is an ``EXISTS`` (0 or 1), not a count.
+#: Its data-modifying CTEs here, its select list and FROM below (the function puts its
+#: ``INTO`` between them). No row: no such mention.
+CLAIM_CTES_M026 = (
+    "WITH m AS MATERIALIZED (SELECT id, author_key, assignee, claimed_at FROM mentions "
+    "WHERE id = $1 FOR UPDATE), "
+    "other AS MATERIALIZED (SELECT o.id, o.assignee FROM mentions o "
+    "WHERE o.author_key = ANY (ARRAY(SELECT a2.id FROM authors a1 JOIN authors a2 "
+    "ON a2.customer_id = a1.customer_id WHERE a1.id = (SELECT author_key FROM m)) "
+    "|| (SELECT author_key FROM m)) "
+    "AND o.status = 'open' AND o.is_own = 0 AND o.author_key <> '' "
+    "AND o.id <> (SELECT id FROM m) AND coalesce(o.assignee, '') NOT IN ('', $2) "
+    "ORDER BY o.author_key, o.created_ts, o.id LIMIT 1), "
+    "won AS (UPDATE mentions SET assignee = $2, claimed_at = $3 "
+    "WHERE id = (SELECT id FROM m) AND NOT EXISTS (SELECT 1 FROM other) "
+    "AND (assignee IS NULL OR assignee = $2) RETURNING id), "
+    "logged AS (INSERT INTO events (at, agent, action, mention_id, detail) "
+    "SELECT $3, $2, 'claim', won.id, "
+    "CASE WHEN (SELECT assignee FROM m) IS NULL THEN $4 ELSE $5 END FROM won) "
+)
+CLAIM_COLUMNS_M026 = (
+    "SELECT m.assignee, m.claimed_at, other.id, other.assignee, "
+    "CAST(EXISTS (SELECT 1 FROM won) AS integer)"
+)
+CLAIM_FROM_M026 = " FROM m LEFT JOIN other ON true"
+#: the whole statement, as a query of its own (what the function runs, without ``INTO``)
+CLAIM_QUERY_M026 = CLAIM_CTES_M026 + CLAIM_COLUMNS_M026 + CLAIM_FROM_M026
+
+
+@migration
+def m026_claim_row(db: Executor) -> None:
+    """``socialcare_claim_row(id, agent, now, free_detail, mine_detail)``: m021's claim
+    returning one row in OUT parameters, from a plan of fewer nodes.
+
+    A lone claim's server time is mostly executor start-up and per-statement work,
+    not reading rows: m021's claim statement was a plan of ~35 nodes and its lock
+    read the mention twice. Here the lock reads it once (:data:`CLAIM_LOCK_M026`),
+    the statement (:data:`CLAIM_QUERY_M026`) drops the ``UNION`` and the sub-selects,
+    and the result goes into OUT parameters (``SELECT ... INTO``) instead of a
+    ``RETURN QUERY`` tuplestore. The lock still comes first, as its own statement
+    (see m021: the check must see what the lock's previous holder committed).
+
+    Unknown mention: a row of NULLs (``claim_won`` is NULL only then). m021's
+    ``socialcare_claim`` stays as it was, for a client of the previous version that
+    still calls it while a team upgrades.
+    """
+    db.execute(
+        "CREATE FUNCTION socialcare_claim_row(text, text, text, text, text, "
+        "OUT claim_holder text, OUT claim_since text, OUT claim_other_id text, "
+        "OUT claim_other_assignee text, OUT claim_won integer) "
+        "LANGUAGE plpgsql VOLATILE AS $fn$\n"
+        "BEGIN\n"
+        f"  PERFORM {CLAIM_LOCK_M026.removeprefix('SELECT ')};\n"
+        f"  {CLAIM_CTES_M026}{CLAIM_COLUMNS_M026}\n"
+        "  INTO claim_holder, claim_since, claim_other_id, claim_other_assignee, claim_won\n"
+        f" {CLAIM_FROM_M026};\n"
+        "END\n$fn$"
+    )
