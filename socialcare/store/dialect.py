@@ -65,7 +65,7 @@ class Dialect:
     #: read fewer rows, but each is one more UNION branch to plan
     rank_hour_groups: ClassVar[int] = 12
     #: whether a claim's lock, check, update and audit insert are one call of the store's
-    #: ``socialcare_claim`` function (m021): worth it where each statement is a round
+    #: ``socialcare_claim_row`` function (m026): worth it where each statement is a round
     #: trip to a server
     one_statement_claim: ClassVar[bool] = False
     #: every agent's open load in one statement of ``(assignee, n)`` rows, where a backend
