@@ -20,9 +20,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from ..errors import AuthError, ConfigError, SourceError
+from ..errors import ConfigError, SourceError
 from ..models import Mention, SentPost, parse_iso
 from .appstore import (
     RESPONSE_SUFFIX,
@@ -31,7 +29,7 @@ from .appstore import (
     review_author_id,
     review_text,
 )
-from .googleplay import GoogleCredentials, GoogleReviewSource, google_reason
+from .googleplay import GoogleCredentials, GoogleReviewSource
 
 __all__ = ["GbpSource", "STAR_RATINGS"]
 
@@ -66,6 +64,7 @@ class GbpSource(GoogleReviewSource):
     name = "gbp"
     config_keys = REVIEW_CONFIG_KEYS | {"locations", "service_account_file_env"}
     platform = "Google Business Profile"
+    not_found_hint = "check sources.gbp.locations"
     description = "Google Business Profile: reviews of your locations (My Business API v4)"
     env_vars = (_DEFAULT_ENV,)
     #: a reply's comment is at most 4096 bytes (``text_length`` counts UTF-8 bytes)
@@ -100,25 +99,6 @@ class GbpSource(GoogleReviewSource):
                 'sources.gbp has nothing to poll: set locations = ["accounts/1/locations/2"]'
             )
         return list(self.locations)
-
-    def _error(self, response: httpx.Response, what: str) -> SourceError:
-        """403 (no approved access, API disabled) says how to get access; 401 the key."""
-        status_name, reason = google_reason(response)
-        status = response.status_code
-        if status == 401:
-            self.google.forget_token()
-            return AuthError(
-                f"Google Business Profile rejected the token ({what}; {reason}): check the key "
-                f"in {self.google.env}"
-            )
-        if status == 403 or status_name == "PERMISSION_DENIED":
-            return AuthError(f"Google Business Profile refused {what} ({reason}). {_ACCESS_HELP}")
-        if status == 404:
-            return SourceError(
-                f"Google Business Profile found nothing for {what} ({reason}): check "
-                "sources.gbp.locations"
-            )
-        return SourceError(f"Google Business Profile API error ({what}): {reason}")
 
     def text_length(self, text: str) -> int:
         """UTF-8 bytes: the API limits a reply's comment to 4096 bytes, not characters."""

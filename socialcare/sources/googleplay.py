@@ -24,7 +24,7 @@ import json
 import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 from urllib.parse import quote
 
 import google.auth.exceptions
@@ -200,6 +200,28 @@ class GoogleReviewSource(ReviewSource):
     """
 
     google: GoogleCredentials
+    #: what to check when the API answers 404
+    not_found_hint: ClassVar[str]
+
+    def _error(self, response: httpx.Response, what: str) -> SourceError:
+        """One line for a Google API's error answer: 401 drops the token (the next call
+        fetches a new one) and names the key; 403 (or ``PERMISSION_DENIED``) says how to
+        get access; 404 what to check; anything else gives Google's own reason."""
+        status_name, reason = google_reason(response)
+        status = response.status_code
+        if status == 401:
+            self.google.forget_token()
+            return AuthError(
+                f"{self.platform} rejected the token ({what}; {reason}): check the key in "
+                f"{self.google.env}. {self.google.grant_hint}"
+            )
+        if status == 403 or status_name == "PERMISSION_DENIED":
+            return AuthError(f"{self.platform} refused {what} ({reason}). {self.google.grant_hint}")
+        if status == 404:
+            return SourceError(
+                f"{self.platform} found nothing for {what} ({reason}): {self.not_found_hint}"
+            )
+        return SourceError(f"{self.platform} API error ({what}): {reason}")
 
     def check_credentials(self) -> None:
         """The key file's variable is set and the file is a usable key (no network)."""
@@ -234,6 +256,7 @@ class GooglePlaySource(GoogleReviewSource):
         "translation_language",
     }
     platform = "Google Play"
+    not_found_hint = "check sources.googleplay.packages, and that the review is under 7 days old"
     description = "Google Play: reviews of your Android apps (Play Developer API, last 7 days)"
     env_vars = (_DEFAULT_ENV,)
     #: the API refuses replies over 350 characters
@@ -263,25 +286,6 @@ class GooglePlaySource(GoogleReviewSource):
                 "Play Android Developer API in its Google Cloud project."
             ),
         )
-
-    def _error(self, response: httpx.Response, what: str) -> SourceError:
-        """401/403 say how to grant access; 404 names the package; else Google's reason."""
-        _, reason = google_reason(response)
-        status = response.status_code
-        if status == 401:
-            self.google.forget_token()
-            return AuthError(
-                f"Google Play rejected the token ({what}; {reason}): check the key in "
-                f"{self.google.env}. {self.google.grant_hint}"
-            )
-        if status == 403:
-            return AuthError(f"Google Play refused {what} ({reason}). {self.google.grant_hint}")
-        if status == 404:
-            return SourceError(
-                f"Google Play found nothing for {what} ({reason}): check sources.googleplay."
-                "packages, and that the review is under 7 days old"
-            )
-        return SourceError(f"Google Play API error ({what}): {reason}")
 
     def _path(self, package: str) -> str:
         return f"/androidpublisher/v3/applications/{quote(package, safe='')}/reviews"

@@ -232,3 +232,30 @@ def test_config_and_registration() -> None:
     with pytest.raises(ConfigError, match="nothing to poll"):
         GbpSource({}).queries()
     assert registry.source_classes()["gbp"] is GbpSource
+
+
+@pytest.mark.store_free
+def test_a_404_names_the_locations_key_and_a_401_says_how_to_get_access(
+    gbp_key: Path, token_endpoint: responses.RequestsMock
+) -> None:
+    from socialcare.errors import SourceError
+
+    missing = {
+        "error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}
+    }
+    expired = {
+        "error": {
+            "code": 401,
+            "message": "Request had invalid credentials.",
+            "status": "UNAUTHENTICATED",
+        }
+    }
+    google = Google(httpx.Response(404, json=missing), httpx.Response(401, json=expired))
+    src = make(google)
+    with pytest.raises(SourceError) as info:
+        list(src.poll(LOCATION, None))
+    assert not isinstance(info.value, AuthError)
+    assert "Google Business Profile found nothing" in str(info.value)
+    assert str(info.value).endswith("): check sources.gbp.locations")
+    with pytest.raises(AuthError, match="rejected the token .*request it at https://developers"):
+        list(src.poll(LOCATION, None))

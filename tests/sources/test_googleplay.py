@@ -375,3 +375,25 @@ def test_config_and_registration() -> None:
     with pytest.raises(ConfigError, match="nothing to poll"):
         GooglePlaySource({}).queries()
     assert registry.source_classes()["googleplay"] is GooglePlaySource
+
+
+#: Google's documented error body for an unknown resource
+NOT_FOUND = {
+    "error": {"code": 404, "message": "Package not found: com.acme.app.", "status": "NOT_FOUND"}
+}
+
+
+@pytest.mark.store_free
+def test_a_404_is_a_source_error_naming_what_to_check(
+    play_key: Path, token_endpoint: responses.RequestsMock
+) -> None:
+    from socialcare.errors import SourceError
+
+    google = Google(httpx.Response(404, json=NOT_FOUND))
+    with pytest.raises(SourceError) as info:
+        list(make(google).poll(PACKAGE, None))
+    assert not isinstance(info.value, AuthError)
+    assert str(info.value) == (
+        f"Google Play found nothing for reviews of {PACKAGE} (HTTP 404 NOT_FOUND: Package "
+        "not found: com.acme.app.): check sources.googleplay.packages, and that the review is under 7 days old"
+    )
