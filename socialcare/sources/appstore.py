@@ -566,9 +566,7 @@ class AppStoreSource(ReviewSource):
         else:
             response = self._call("GET", token, what=what)
         body = self.api.json(response, what)
-        data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, list):
-            raise SourceError(f"App Store Connect API error ({what}): the response has no data")
+        data = self.api.items(body, what, "data")
         included = {
             (str(i.get("type")), str(i.get("id"))): i
             for i in (body.get("included") or [])

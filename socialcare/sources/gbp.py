@@ -113,11 +113,7 @@ class GbpSource(GoogleReviewSource):
             params["pageToken"] = token
         response = self._call("GET", f"/v4/{query}/reviews", what=what, params=params)
         body = self.api.json(response, what)
-        if not isinstance(body, dict):
-            raise SourceError(f"Google Business Profile API error ({what}): expected an object")
-        reviews = body.get("reviews") or []
-        if not isinstance(reviews, list):
-            raise SourceError(f"Google Business Profile API error ({what}): reviews is not a list")
+        reviews = self.api.items(body, what, "reviews", absent_is_empty=True)
         return reviews, body.get("nextPageToken") or None
 
     def _review(self, item: Any, query: str) -> Review:

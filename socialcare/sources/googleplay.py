@@ -301,11 +301,7 @@ class GooglePlaySource(GoogleReviewSource):
             params["translationLanguage"] = self.translation_language
         response = self._call("GET", self._path(query), what=what, params=params)
         body = self.api.json(response, what)
-        if not isinstance(body, dict):
-            raise SourceError(f"Google Play API error ({what}): expected an object")
-        reviews = body.get("reviews") or []
-        if not isinstance(reviews, list):
-            raise SourceError(f"Google Play API error ({what}): reviews is not a list")
+        reviews = self.api.items(body, what, "reviews", absent_is_empty=True)
         paging = body.get("tokenPagination") or {}
         return reviews, (paging.get("nextPageToken") or None) if isinstance(paging, dict) else None
 

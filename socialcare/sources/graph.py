@@ -421,11 +421,7 @@ class GraphSource(HttpSource):
         for number in range(limit):
             if body is None:
                 body = self.call("GET", path, what=what, params=query, permission=permission)
-            if not isinstance(body, dict):
-                raise SourceError(f"{self.platform} API error ({what}): expected an object")
-            data = body.get("data") or []
-            if not isinstance(data, list):
-                raise SourceError(f"{self.platform} API error ({what}): data is not a list")
+            data = self.api.items(body, what, "data", absent_is_empty=True)
             yield data
             following = self._next_params(obj(body.get("paging")), what)
             if following is None:

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import Any, Iterator
 
-from ..errors import ConfigError, SourceError
+from ..errors import ConfigError
 from ..models import Mention, Page
 from .base import identity
 from .http import HTTP_CONFIG_KEYS, HttpSource, api_error, html_to_text
@@ -134,9 +134,7 @@ class HackerNewsSource(HttpSource):
             if response.status_code >= 400:
                 raise api_error("Hacker News", what, response)
             body = self.api.json(response, what)
-            hits = body.get("hits") if isinstance(body, dict) else None
-            if not isinstance(hits, list):
-                raise SourceError(f"Hacker News API error ({what}): the response has no hits")
+            hits = self.api.items(body, what, "hits")
             mentions: list[Mention] = []
             skipped: list[dict[str, Any]] = []
             for hit in hits:

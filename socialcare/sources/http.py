@@ -572,6 +572,31 @@ class HttpApi:
             raise SendOutcomeUnknown(f"{message}: it may have been published") from None
         raise SourceError(message) from None
 
+    def items(
+        self, body: Any, what: str, key: str | None = None, *, absent_is_empty: bool = False
+    ) -> list[Any]:
+        """The list a page of results is: the JSON ``body`` itself (``key`` None) or its
+        ``key`` member. Anything else, an error object where a list belongs or a page
+        without its member, is one ``SourceError`` line saying what was expected and what
+        came (its first 80 characters), not an exception deep in the adapter.
+        ``absent_is_empty``: the API leaves the member out when there are no results
+        (Google's ``reviews``, the Graph API's ``data``).
+        """
+        head = f"{self.platform} API error ({what})"
+        if key is None:
+            if not isinstance(body, list):
+                raise SourceError(f"{head}: expected a list, got {body!r:.80}")
+            return body
+        if not isinstance(body, dict):
+            raise SourceError(f"{head}: expected an object with '{key}', got {body!r:.80}")
+        value = body.get(key)
+        if value is None and absent_is_empty:
+            return []
+        if not isinstance(value, list):
+            got = "nothing" if value is None else f"{value!r:.80}"
+            raise SourceError(f"{head}: expected a list in '{key}', got {got}")
+        return value
+
     def close(self) -> None:
         """Close the connection pool (adapters live for one command, so this is optional)."""
         if self._client is not None:

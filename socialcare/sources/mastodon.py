@@ -319,11 +319,7 @@ class MastodonSource(HttpSource):
             if max_id:
                 params.append(("max_id", max_id))
             response = self._call("GET", path, what=what, auth=notifications, params=params)
-            items = self.api.json(response, what)
-            if not isinstance(items, list):
-                raise SourceError(
-                    f"Mastodon API error ({what}): expected a list, got {items!r:.80}"
-                )
+            items = self.api.items(self.api.json(response, what), what)
             pages += 1
             mentions: list[Mention] = []
             skipped: list[dict[str, Any]] = []
@@ -368,10 +364,7 @@ class MastodonSource(HttpSource):
             if max_id:
                 params["max_id"] = max_id
             response = self._call("GET", "/api/v2/search", what=what, params=params)
-            body = self.api.json(response, what)
-            statuses = body.get("statuses") if isinstance(body, dict) else None
-            if not isinstance(statuses, list):
-                raise SourceError(f"Mastodon API error ({what}): the response has no statuses")
+            statuses = self.api.items(self.api.json(response, what), what, "statuses")
             pages += 1
             skipped: list[dict[str, Any]] = []
             readable: list[dict[str, Any]] = []
@@ -437,11 +430,7 @@ class MastodonSource(HttpSource):
                     f"403): the token in {self._token_env} needs the read:statuses scope "
                     "(or read:conversations); create a token with it"
                 )
-            items = self.api.json(response, what)
-            if not isinstance(items, list):
-                raise SourceError(
-                    f"Mastodon API error ({what}): expected a list, got {items!r:.80}"
-                )
+            items = self.api.items(self.api.json(response, what), what)
             pages += 1
             mentions: list[Mention] = []
             skipped: list[dict[str, Any]] = []

@@ -397,3 +397,25 @@ def test_a_404_is_a_source_error_naming_what_to_check(
         f"Google Play found nothing for reviews of {PACKAGE} (HTTP 404 NOT_FOUND: Package "
         "not found: com.acme.app.): check sources.googleplay.packages, and that the review is under 7 days old"
     )
+
+
+@pytest.mark.store_free
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (
+            {"reviews": {"reviewId": "gp:1"}},
+            "expected a list in 'reviews', got {'reviewId': 'gp:1'}",
+        ),
+        ([{"reviewId": "gp:1"}], "expected an object with 'reviews', got [{'reviewId': 'gp:1'}]"),
+    ],
+    ids=["reviews-not-a-list", "a-bare-list"],
+)
+def test_a_page_of_the_wrong_shape_is_one_source_error(
+    play_key: Path, token_endpoint: responses.RequestsMock, body: Any, said: str
+) -> None:
+    from socialcare.errors import SourceError
+
+    with pytest.raises(SourceError) as info:
+        list(make(Google(httpx.Response(200, json=body))).poll(PACKAGE, None))
+    assert str(info.value) == f"Google Play API error (reviews of {PACKAGE}): {said}"

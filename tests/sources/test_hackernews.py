@@ -185,3 +185,24 @@ def test_a_bad_stored_cursor_is_ignored_not_fatal(api: respx.MockRouter) -> None
     assert "numericFilters" not in params(route.calls[0])
     list(make().poll("acme", "1715500000"))  # a bare second, e.g. set by hand
     assert params(route.calls[1])["numericFilters"] == "created_at_i>=1715500000"
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (
+            {"message": "Index does not exist", "status": 404},
+            "expected a list in 'hits', got nothing",
+        ),
+        ({"hits": {"objectID": "1"}}, "expected a list in 'hits', got {'objectID': '1'}"),
+        (["not", "an", "object"], "expected an object with 'hits', got ['not', 'an', 'object']"),
+    ],
+    ids=["error-object", "hits-not-a-list", "a-list"],
+)
+def test_a_page_of_the_wrong_shape_is_one_error_line_and_keeps_the_cursor(
+    store: Store, api: respx.MockRouter, body: Any, said: str
+) -> None:
+    api.get(SEARCH).mock(return_value=httpx.Response(200, json=body))
+    [result] = poll_source(store, make())
+    assert result.error == f"Hacker News API error (search 'acme'): {said}"
+    assert (result.new, result.cursor) == (0, None)

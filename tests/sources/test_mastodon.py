@@ -448,3 +448,15 @@ def test_the_outbox_key_is_sent_and_find_sent_finds_only_the_brands_own_reply(
     )
     found = src.find_sent(carol, "Sorry about that!")
     assert found is not None and found.native_id == "3"
+
+
+def test_an_error_object_where_the_notifications_belong_is_one_error_line(
+    store: Store, token: str, api: respx.MockRouter
+) -> None:
+    # some proxies and older instances answer 200 with an error object
+    api.get(NOTIFICATIONS).mock(return_value=httpx.Response(200, json={"error": "Throttled"}))
+    [result] = poll_source(store, make())
+    assert result.error is not None
+    assert result.error.endswith("expected a list, got {'error': 'Throttled'}")
+    assert result.error.startswith("Mastodon API error (")
+    assert (result.new, result.cursor) == (0, None)
